@@ -1,0 +1,17 @@
+// What this installation is: package version, build flags, and the CUDA device or why none is usable.
+import fs from 'node:fs';
+import path from 'node:path';
+import { addon, type BuildInfo, type CudaInfo } from './native/addon.js';
+import { packageRoot } from './native/loader.js';
+
+export interface PlfInfo {
+  version: string;
+  node: string;
+  build: BuildInfo;
+  cuda: CudaInfo;
+}
+
+export function info(): PlfInfo {
+  const pkg = JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
+  return { version: pkg.version, node: process.version, build: addon.build_info(), cuda: addon.cuda_info() };
+}

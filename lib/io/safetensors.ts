@@ -1,0 +1,106 @@
+// safetensors reading: an 8-byte little-endian header length, a JSON header, then raw tensor bytes.
+// The header is validated before any tensor is touched; every error names the file and tensor.
+import fs from 'node:fs';
+import { FormatError } from '../errors.js';
+import { Tensor, type DType } from '../tensor.js';
+
+export const ST_DTYPES: Record<string, { dtype: DType; bytes: number }> = {
+  F32: { dtype: 'f32', bytes: 4 }, F16: { dtype: 'f16', bytes: 2 }, BF16: { dtype: 'bf16', bytes: 2 },
+  U8: { dtype: 'u8', bytes: 1 }, I32: { dtype: 'i32', bytes: 4 }, I64: { dtype: 'i64', bytes: 8 },
+};
+const MAX_HEADER = 100 * 1024 * 1024;
+
+export interface TensorEntry { name: string; stDtype: string; dtype: DType; shape: number[]; begin: number; end: number }
+
+export interface SafetensorsFile {
+  path: string;
+  metadata: Record<string, string>;
+  tensors: Map<string, TensorEntry>;
+  /** absolute byte offset where tensor data starts */
+  dataStart: number;
+  size: number;
+}
+
+export function parseHeader(path: string, head: Buffer, fileSize: number): SafetensorsFile {
+  if (fileSize < 8) throw new FormatError(`${path}: ${fileSize} bytes is too short for a safetensors file`);
+  const n = head.readBigUInt64LE(0);
+  if (n > BigInt(MAX_HEADER) || Number(n) + 8 > fileSize)
+    throw new FormatError(`${path}: header length ${n} is larger than the file (${fileSize} bytes) or the 100 MiB cap`);
+  const hlen = Number(n);
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(head.subarray(8, 8 + hlen).toString('utf8'));
+  } catch (e) {
+    throw new FormatError(`${path}: header is not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw new FormatError(`${path}: header must be a JSON object`);
+  const dataStart = 8 + hlen, dataLen = fileSize - dataStart;
+  const tensors = new Map<string, TensorEntry>();
+  let metadata: Record<string, string> = {};
+  for (const [name, raw] of Object.entries(json)) {
+    if (name === '__metadata__') { metadata = raw as Record<string, string>; continue; }
+    const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    const where = `${path}: tensor '${name}'`;
+    if (typeof e !== 'object' || e === null) throw new FormatError(`${where}: entry is not an object`);
+    const dt = ST_DTYPES[e.dtype as string];
+    if (!dt) throw new FormatError(`${where}: unsupported dtype ${JSON.stringify(e.dtype)}`);
+    if (!Array.isArray(e.shape) || e.shape.some((d) => !Number.isSafeInteger(d) || d < 0))
+      throw new FormatError(`${where}: shape ${JSON.stringify(e.shape)} is not a list of non-negative integers`);
+    const off = e.data_offsets;
+    if (!Array.isArray(off) || off.length !== 2 || !off.every((o) => Number.isSafeInteger(o) && o >= 0) || off[1] < off[0])
+      throw new FormatError(`${where}: data_offsets ${JSON.stringify(off)} must be [begin, end] with begin <= end`);
+    const shape = e.shape as number[];
+    const bytes = shape.reduce((a, b) => a * b, 1) * dt.bytes;
+    if (off[1] - off[0] !== bytes)
+      throw new FormatError(`${where}: shape [${shape.join(',')}] × ${e.dtype} is ${bytes} bytes but data_offsets span ${off[1] - off[0]}`);
+    if (off[1] > dataLen)
+      throw new FormatError(`${where}: data ends at byte ${off[1]} but the file holds ${dataLen} data bytes (truncated?)`);
+    tensors.set(name, { name, stDtype: e.dtype as string, dtype: dt.dtype, shape, begin: off[0], end: off[1] });
+  }
+  const spans = [...tensors.values()].filter((t) => t.end > t.begin).sort((a, b) => a.begin - b.begin);
+  for (let i = 1; i < spans.length; i++)
+    if (spans[i].begin < spans[i - 1].end)
+      throw new FormatError(`${path}: tensors '${spans[i - 1].name}' and '${spans[i].name}' overlap`);
+  return { path, metadata, tensors, dataStart, size: fileSize };
+}
+
+/** Reads and validates the header only (the data is read on demand). */
+export function openSafetensors(path: string): SafetensorsFile {
+  const fd = fs.openSync(path, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    const first = Buffer.alloc(Math.min(size, 8));
+    fs.readSync(fd, first, 0, first.length, 0);
+    const hlen = size >= 8 ? Number(first.readBigUInt64LE(0)) : 0;
+    const head = Buffer.alloc(Math.min(size, 8 + Math.min(hlen, MAX_HEADER)));
+    fs.readSync(fd, head, 0, head.length, 0);
+    return parseHeader(path, head, size);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** The raw bytes of one tensor, read with positioned reads (no whole-file buffer). */
+export function readTensorBytes(f: SafetensorsFile, name: string): Buffer {
+  const e = f.tensors.get(name);
+  if (!e) throw new FormatError(`${f.path}: no tensor named '${name}' (has: ${[...f.tensors.keys()].slice(0, 20).join(', ')})`);
+  const buf = Buffer.alloc(e.end - e.begin);
+  const fd = fs.openSync(f.path, 'r');
+  try {
+    const got = fs.readSync(fd, buf, 0, buf.length, f.dataStart + e.begin);
+    if (got !== buf.length) throw new FormatError(`${f.path}: tensor '${name}' is truncated (${got} of ${buf.length} bytes)`);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return buf;
+}
+
+/** One tensor as a native Tensor on the CPU. */
+export function readTensor(f: SafetensorsFile, name: string): Tensor {
+  const e = f.tensors.get(name);
+  const bytes = readTensorBytes(f, name);
+  const t = Tensor.empty(e!.shape, e!.dtype);
+  t.handle.copyFromArray(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length));
+  return t;
+}

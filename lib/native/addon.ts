@@ -1,0 +1,104 @@
+// The whole native surface, typed in one place. Everything in lib/ reaches C++ through `addon`.
+// Arguments follow the C++ bindings in native/binding/*.cc; outputs are preallocated by lib/ops.
+import { loadAddon } from './loader.js';
+import { typedErrors } from '../errors.js';
+
+/** dtype codes shared with native/include/plf/common.h */
+export const DTYPE_CODE = { f32: 0, f16: 1, bf16: 2, u8: 3, i32: 4, i64: 5 } as const;
+export const DEVICE_CODE = { cpu: 0, cuda: 1 } as const;
+
+export interface NativeTensor {
+  readonly dtype: number;
+  readonly shape: number[];
+  readonly device: number;
+  readonly disposed: boolean;
+  dispose(): void;
+  copyFromArray(a: ArrayBufferView): void;
+  copyToArray(a: ArrayBufferView): void;
+  copyFrom(src: NativeTensor): void;
+  view(shape: number[], elementOffset?: number): NativeTensor;
+  to(device: number): NativeTensor;
+  sharesStorage(other: NativeTensor): boolean;
+}
+export interface NativeTensorCtor {
+  new (dtype: number, shape: number[], device: number, zero: boolean): NativeTensor;
+}
+
+/** An NF4 weight as the kernels read it (see NF4View in native/include/plf/nf4.h). */
+export interface NativeNF4 {
+  packed: NativeTensor;
+  absmax: NativeTensor;            // f32 per block, or u8 codes with double quant
+  code: NativeTensor;              // f32 [16]
+  nestedAbsmax?: NativeTensor;     // f32, double quant
+  nestedCode?: NativeTensor;       // f32 [256], double quant
+  offset?: number;
+  blocksize: number;
+  nestedBlocksize?: number;
+  numel: number;
+  rows?: number;
+  cols?: number;
+}
+export type NativeWeight = NativeTensor | (NativeNF4 & { rows: number; cols: number });
+type T = NativeTensor;
+type Opt = NativeTensor | null;
+
+export interface AdamWItem { param: T; master: Opt; grad: T; m: T; v: T }
+export interface AdamWConfig {
+  lr: number; beta1?: number; beta2?: number; eps?: number; weightDecay?: number;
+  step: number; gradScale?: number; maxGradNorm?: number;
+}
+
+export interface BuildInfo {
+  cuda: boolean; cudaArchs: string; cudaBuild: string; openmp: boolean; threads: number; simd: string;
+  napiVersion: number;
+}
+export interface CudaInfo {
+  compiled: boolean; usable: boolean; reason: string; name: string; computeCapability: string; count: number;
+  totalMemory: number; freeMemory: number; driverVersion: number; runtimeVersion: number;
+}
+export interface MemoryCounters { live: number; peak: number; allocations: number }
+
+export interface Addon {
+  NativeTensor: NativeTensorCtor;
+  nf4_quantize(x: T, blocksize: number, doubleQuant: boolean): Omit<NativeNF4, 'blocksize' | 'numel'>;
+  nf4_dequantize(w: NativeNF4, out: T): void;
+  linear_forward(x: T, w: NativeWeight, bias: Opt, y: T): void;
+  linear_backward(dy: T, x: T, w: NativeWeight, dx: Opt, dw: Opt, dbias: Opt, accumulate: boolean): void;
+  lora_linear_forward(x: T, w: NativeWeight, bias: Opt, a: T, b: T, scale: number, dropout: number, seed: number,
+    y: T, xa: T): void;
+  lora_linear_backward(dy: T, x: T, w: NativeWeight, a: T, b: T, scale: number, dropout: number, seed: number,
+    xa: T, dx: Opt, da: Opt, db: Opt, accumulate: boolean): void;
+  adamw_step(items: AdamWItem[], config: AdamWConfig): { gradNorm: number; skipped: boolean };
+  embedding_forward(ids: T, table: T, out: T): void;
+  embedding_backward(ids: T, dout: T, dtable: T): void;
+  rmsnorm_forward(x: T, w: T, eps: number, y: T, rstd: T): void;
+  rmsnorm_backward(dy: T, x: T, w: T, rstd: T, dx: Opt, dw: Opt, accumulate: boolean): void;
+  layernorm_forward(x: T, w: T, b: Opt, eps: number, y: T, mean: T, rstd: T): void;
+  layernorm_backward(dy: T, x: T, w: T, mean: T, rstd: T, dx: Opt, dw: Opt, db: Opt, accumulate: boolean): void;
+  rope_forward(x: T, positions: T, rotaryDim: number, theta: number, y: T): void;
+  rope_backward(dy: T, positions: T, rotaryDim: number, theta: number, dx: T): void;
+  attention_forward(q: T, k: T, v: T, mask: Opt, scale: number, window: number, out: T, lse: T): void;
+  attention_backward(dout: T, q: T, k: T, v: T, out: T, lse: T, mask: Opt, scale: number, window: number,
+    dq: T, dk: T, dv: T): void;
+  swiglu_forward(gate: T, up: T, y: T): void;
+  swiglu_backward(dy: T, gate: T, up: T, dgate: Opt, dup: Opt): void;
+  gelu_forward(x: T, approximate: 'none' | 'tanh', y: T): void;
+  gelu_backward(dy: T, x: T, approximate: 'none' | 'tanh', dx: T): void;
+  add_forward(a: T, b: T, y: T): void;
+  cross_entropy_forward(logits: T, targets: T, ignoreIndex: number): { loss: number; count: number };
+  cross_entropy_backward(logits: T, targets: T, ignoreIndex: number, dloss: number, dlogits: T): void;
+  bce_logits_forward(logits: T, labels: T): number;
+  bce_logits_backward(logits: T, labels: T, dloss: number, dlogits: T): void;
+  last_token_index(ids: T, padId: number, out: T): void;
+  gather_rows_forward(x: T, index: T, y: T): void;
+  gather_rows_backward(dy: T, index: T, dx: T): void;
+  convert(src: T, dst: T): void;
+  fma_peak(): number;
+  build_info(): BuildInfo;
+  cuda_info(): CudaInfo;
+  memory(): { cpu: MemoryCounters; cuda: MemoryCounters };
+  set_threads(n: number): void;
+  synchronize(): void;
+}
+
+export const addon: Addon = typedErrors(loadAddon() as Addon);

@@ -1,0 +1,40 @@
+// Finds and loads the compiled addon (node-gyp-build looks in build/Release and prebuilds/),
+// turning a failure into a message that says how to fix it.
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import fs from 'node:fs';
+
+const require = createRequire(import.meta.url);
+
+/** The package root: the folder holding package.json and CMakeLists.txt. */
+export function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!fs.existsSync(path.join(dir, 'CMakeLists.txt'))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('plf-native: cannot find the package root (no CMakeLists.txt above ' + import.meta.url + ')');
+    dir = up;
+  }
+  return dir;
+}
+
+export class AddonLoadError extends Error {
+  override name = 'AddonLoadError';
+}
+
+export function loadAddon(): unknown {
+  const root = packageRoot();
+  const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
+  try {
+    return nodeGypBuild(root);
+  } catch (e) {
+    const msg = (e as Error).message;
+    const hint = /No native build was found/.test(msg)
+      ? 'the native addon is not built. Run `npm rebuild plf-native` (or `npx cmake-js compile` in ' + root +
+        '); it needs cmake >= 3.18 and a C++17 compiler with OpenMP (g++); nvcc is optional.'
+      : /GLIBC|GLIBCXX/.test(msg)
+        ? 'the addon was built against a newer C/C++ runtime than this machine has; rebuild it here with `npm rebuild plf-native`.'
+        : 'loading the native addon failed; rebuild it with `npm rebuild plf-native`.';
+    throw new AddonLoadError(`plf-native: ${hint}\n  cause: ${msg}`);
+  }
+}

@@ -1,0 +1,32 @@
+// Causal attention with padding mask, GQA and sliding window. q [B,T,Hq,D], k/v [B,T,Hkv,D].
+import { addon } from '../native/addon.js';
+import { Tensor } from '../tensor.js';
+
+export interface AttentionOptions {
+  /** attention_mask [B, T] (1 = token, 0 = padding); keys at padding are never attended */
+  mask?: Tensor | null;
+  /** default 1/√D */
+  scale?: number;
+  /** sliding window: query t sees keys s with t − s < window (0 = unlimited) */
+  window?: number;
+}
+
+export function attentionForward(q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions = {}) {
+  const [B, T, H, D] = q.shape;
+  const out = Tensor.empty(q.shape, 'f32', q.device);
+  const lse = Tensor.empty([B, H, T], 'f32', q.device);
+  addon.attention_forward(q.handle, k.handle, v.handle, o.mask?.handle ?? null, o.scale ?? 1 / Math.sqrt(D),
+    o.window ?? 0, out.handle, lse.handle);
+  return { out, lse };
+}
+
+export function attentionBackward(dout: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor,
+                                  o: AttentionOptions = {}) {
+  const D = q.shape[3];
+  const dq = Tensor.empty(q.shape, 'f32', q.device);
+  const dk = Tensor.empty(k.shape, 'f32', q.device);
+  const dv = Tensor.empty(v.shape, 'f32', q.device);
+  addon.attention_backward(dout.handle, q.handle, k.handle, v.handle, out.handle, lse.handle, o.mask?.handle ?? null,
+    o.scale ?? 1 / Math.sqrt(D), o.window ?? 0, dq.handle, dk.handle, dv.handle);
+  return { dq, dk, dv };
+}

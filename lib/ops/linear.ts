@@ -1,0 +1,86 @@
+// linear and lora_linear: y = x·Wᵀ (+ bias) [+ s·dropout(x)·Aᵀ·Bᵀ], W in f32/bf16/f16/NF4.
+import { addon, type NativeWeight } from '../native/addon.js';
+import { Tensor } from '../tensor.js';
+import { isNF4, nativeNF4, type NF4Tensor } from './nf4.js';
+
+export type Weight = Tensor | NF4Tensor;
+
+export function nativeWeight(w: Weight): NativeWeight {
+  return isNF4(w) ? nativeNF4(w) : w.handle;
+}
+
+function outFeatures(w: Weight): number {
+  return w.shape[0];
+}
+
+function outShape(x: Tensor, n: number): number[] {
+  return [...x.shape.slice(0, -1), n];
+}
+
+/** y [.., N] = x [.., K] · Wᵀ (+ bias [N]) */
+export function linearForward(x: Tensor, w: Weight, bias: Tensor | null = null): Tensor {
+  const y = Tensor.empty(outShape(x, outFeatures(w)), 'f32', x.device);
+  addon.linear_forward(x.handle, nativeWeight(w), bias?.handle ?? null, y.handle);
+  return y;
+}
+
+export interface LinearBackwardOptions {
+  /** compute dx (default true) */
+  dx?: boolean;
+  /** compute dW (f32 weights only): true allocates, a tensor receives it */
+  dw?: boolean | Tensor;
+  dbias?: boolean | Tensor;
+  /** add into the given dw/dbias instead of overwriting */
+  accumulate?: boolean;
+}
+
+function target(spec: boolean | Tensor | undefined, shape: readonly number[], device: Tensor['device']): Tensor | null {
+  if (spec instanceof Tensor) return spec;
+  return spec ? Tensor.zeros(shape, 'f32', device) : null;
+}
+
+export function linearBackward(dy: Tensor, x: Tensor, w: Weight, opts: LinearBackwardOptions = {}) {
+  const dx = opts.dx === false ? null : Tensor.empty(x.shape, 'f32', x.device);
+  const dw = target(opts.dw, w.shape, x.device);
+  const dbias = target(opts.dbias, [outFeatures(w)], x.device);
+  addon.linear_backward(dy.handle, x.handle, nativeWeight(w), dx?.handle ?? null, dw?.handle ?? null,
+    dbias?.handle ?? null, opts.accumulate ?? false);
+  return { dx, dw, dbias };
+}
+
+/** LoRA adapter of one linear layer: A [r, K], B [N, r], scale = alpha / r (or alpha / √r). */
+export interface LoraParams {
+  A: Tensor;
+  B: Tensor;
+  scale: number;
+  dropout?: number;
+  /** dropout mask seed: the same seed in forward and backward gives the same mask */
+  seed?: number;
+}
+
+/** y = x·Wᵀ + bias + scale·(dropout(x)·Aᵀ)·Bᵀ; xa = dropout(x)·Aᵀ is kept for backward. */
+export function loraLinearForward(x: Tensor, w: Weight, bias: Tensor | null, lora: LoraParams) {
+  const r = lora.A.shape[0];
+  const y = Tensor.empty(outShape(x, outFeatures(w)), 'f32', x.device);
+  const xa = Tensor.empty(outShape(x, r), 'f32', x.device);
+  addon.lora_linear_forward(x.handle, nativeWeight(w), bias?.handle ?? null, lora.A.handle, lora.B.handle,
+    lora.scale, lora.dropout ?? 0, lora.seed ?? 0, y.handle, xa.handle);
+  return { y, xa };
+}
+
+export interface LoraBackwardOptions {
+  dx?: boolean;
+  dA?: Tensor;
+  dB?: Tensor;
+  accumulate?: boolean;
+}
+
+export function loraLinearBackward(dy: Tensor, x: Tensor, w: Weight, lora: LoraParams, xa: Tensor,
+                                   opts: LoraBackwardOptions = {}) {
+  const dx = opts.dx === false ? null : Tensor.empty(x.shape, 'f32', x.device);
+  const dA = opts.dA ?? Tensor.zeros(lora.A.shape, 'f32', x.device);
+  const dB = opts.dB ?? Tensor.zeros(lora.B.shape, 'f32', x.device);
+  addon.lora_linear_backward(dy.handle, x.handle, nativeWeight(w), lora.A.handle, lora.B.handle, lora.scale,
+    lora.dropout ?? 0, lora.seed ?? 0, xa.handle, dx?.handle ?? null, dA.handle, dB.handle, opts.accumulate ?? false);
+  return { dx, dA, dB };
+}

@@ -1,0 +1,17 @@
+// Rotary position embedding (HF rotate_half layout) on [B, T, H, D]; partial rotary via rotaryDim.
+import { addon } from '../native/addon.js';
+import { Tensor } from '../tensor.js';
+
+export interface RopeOptions { rotaryDim?: number; theta: number; inPlace?: boolean }
+
+export function ropeForward(x: Tensor, positions: Tensor, o: RopeOptions): Tensor {
+  const y = o.inPlace ? x : Tensor.empty(x.shape, 'f32', x.device);
+  addon.rope_forward(x.handle, positions.handle, o.rotaryDim ?? x.shape[3], o.theta, y.handle);
+  return y;
+}
+
+export function ropeBackward(dy: Tensor, positions: Tensor, o: RopeOptions): Tensor {
+  const dx = o.inPlace ? dy : Tensor.empty(dy.shape, 'f32', dy.device);
+  addon.rope_backward(dy.handle, positions.handle, o.rotaryDim ?? dy.shape[3], o.theta, dx.handle);
+  return dx;
+}

@@ -1,0 +1,126 @@
+// Addon entry: registers every op family, the tensor class, build/device info and memory stats.
+#include <napi.h>
+#include "plf_build_config.h"
+#include "errors.h"
+#include "plf/linear.h"
+#include "plf/ops.h"
+#ifdef PLF_OPENMP
+#include <omp.h>
+#endif
+
+namespace plf {
+
+void register_nf4(Napi::Env, Napi::Object);
+void register_linear(Napi::Env, Napi::Object);
+void register_optim(Napi::Env, Napi::Object);
+void register_norm(Napi::Env, Napi::Object);
+void register_attention(Napi::Env, Napi::Object);
+void register_activation(Napi::Env, Napi::Object);
+void register_loss(Napi::Env, Napi::Object);
+void register_embedding(Napi::Env, Napi::Object);
+
+static const std::initializer_list<DType> kFloat = {DType::F32, DType::F16, DType::BF16};
+
+// convert(src, dst): f32/f16/bf16 of equal element count, same device
+static Napi::Value Convert(const Napi::CallbackInfo& info) {
+  Op op(info, "convert");
+  TensorImpl *src = op.t(0, "src", kFloat), *dst = op.t(1, "dst", kFloat);
+  op.numel(dst, "dst", src->numel(), "as many elements as src " + src->describe());
+  Device d = op.device({src, dst}, true);
+  try {
+    if (d == Device::CUDA) cuda::convert(src->dtype, src->data(), dst->dtype, dst->data(), src->numel());
+    else cpu::convert(src->dtype, src->data(), dst->dtype, dst->data(), src->numel());
+  } catch (const std::exception& e) {
+    op.fail("PLF_NATIVE", e.what());
+  }
+  return info.Env().Undefined();
+}
+
+static Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+#ifdef PLF_WITH_CUDA
+  o.Set("cuda", true);
+#else
+  o.Set("cuda", false);
+#endif
+  o.Set("cudaArchs", PLF_CUDA_ARCHS);
+  o.Set("cudaBuild", PLF_CUDA_REASON);
+#ifdef PLF_OPENMP
+  o.Set("openmp", true);
+  o.Set("threads", omp_get_max_threads());
+#else
+  o.Set("openmp", false);
+  o.Set("threads", 1);
+#endif
+  o.Set("simd", cpu::simd_name());
+  o.Set("napiVersion", NAPI_VERSION);
+  return o;
+}
+
+static Napi::Value CudaInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  cuda::DeviceInfo d = cuda::device_info();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("compiled", d.compiled);
+  o.Set("usable", d.usable);
+  o.Set("reason", d.reason);
+  o.Set("name", d.name);
+  o.Set("computeCapability", std::to_string(d.major) + "." + std::to_string(d.minor));
+  o.Set("count", d.count);
+  o.Set("totalMemory", double(d.total_mem));
+  o.Set("freeMemory", double(d.free_mem));
+  o.Set("driverVersion", d.driver_version);
+  o.Set("runtimeVersion", d.runtime_version);
+  return o;
+}
+
+static Napi::Value Memory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  for (Device d : {Device::CPU, Device::CUDA}) {
+    MemStats s = mem_stats(d);
+    Napi::Object m = Napi::Object::New(env);
+    m.Set("live", double(s.live));
+    m.Set("peak", double(s.peak));
+    m.Set("allocations", double(s.allocs));
+    o.Set(d == Device::CPU ? "cpu" : "cuda", m);
+  }
+  return o;
+}
+
+static Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+#ifdef PLF_OPENMP
+  if (info[0].IsNumber() && info[0].As<Napi::Number>().Int32Value() > 0) omp_set_num_threads(info[0].As<Napi::Number>().Int32Value());
+#endif
+  return info.Env().Undefined();
+}
+
+static Napi::Value Synchronize(const Napi::CallbackInfo& info) {
+  try { cuda::synchronize(); } catch (const std::exception& e) { throw_js(info.Env(), "PLF_NATIVE", e.what()); }
+  return info.Env().Undefined();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  TensorImpl::Init(env, exports);
+  register_nf4(env, exports);
+  register_linear(env, exports);
+  register_optim(env, exports);
+  register_norm(env, exports);
+  register_attention(env, exports);
+  register_activation(env, exports);
+  register_loss(env, exports);
+  register_embedding(env, exports);
+  exports.Set("convert", Napi::Function::New(env, Convert, "convert"));
+  exports.Set("build_info", Napi::Function::New(env, BuildInfo, "build_info"));
+  exports.Set("cuda_info", Napi::Function::New(env, CudaInfo, "cuda_info"));
+  exports.Set("memory", Napi::Function::New(env, Memory, "memory"));
+  exports.Set("set_threads", Napi::Function::New(env, SetThreads, "set_threads"));
+  exports.Set("synchronize", Napi::Function::New(env, Synchronize, "synchronize"));
+  return exports;
+}
+
+}  // namespace plf
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return plf::Init(env, exports); }
+NODE_API_MODULE(plf_native, InitAddon)

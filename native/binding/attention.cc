@@ -1,0 +1,98 @@
+// Bindings: rope_forward/backward and attention_forward/backward on [B, T, H, D] tensors.
+#include "errors.h"
+#include "plf/ops.h"
+
+namespace plf {
+
+static const std::initializer_list<DType> kF32 = {DType::F32};
+static const std::initializer_list<DType> kIdx = {DType::I32, DType::I64};
+
+// rope_{forward,backward}(x [B,T,H,D], positions [B,T], rotaryDim, theta, y) — y may be x
+static Napi::Value Rope(const Napi::CallbackInfo& info, const char* name, bool inverse) {
+  Op op(info, name);
+  TensorImpl* x = op.t(0, inverse ? "dy" : "x", kF32);
+  TensorImpl* pos = op.t(1, "positions", kIdx);
+  int64_t rot = int64_t(op.num(2, "rotaryDim"));
+  double theta = op.num(3, "theta");
+  TensorImpl* y = op.t(4, inverse ? "dx" : "y", kF32);
+  op.dims(x, "x", 4);
+  int64_t B = x->shape[0], T = x->shape[1], H = x->shape[2], D = x->shape[3];
+  if (rot <= 0 || rot > D || rot % 2) op.fail("PLF_ARG", "rotaryDim " + std::to_string(rot) + " must be even and in (0, " + std::to_string(D) + "]");
+  if (!(theta > 0)) op.fail("PLF_ARG", "theta must be > 0");
+  if (pos->numel() != B * T) op.shape("positions " + pos->describe() + " must be [" + std::to_string(B) + "," + std::to_string(T) + "] for x " + x->describe());
+  op.numel(y, "y", x->numel(), "the shape of x " + x->describe());
+  op.device({x, y});
+  std::vector<int64_t> p = op.indices(pos, "positions", 0, -1);
+  cpu::rope_forward(x->as<float>(), p.data(), B, T, H, D, rot, theta, inverse, y->as<float>());
+  return info.Env().Undefined();
+}
+static Napi::Value RopeForward(const Napi::CallbackInfo& info) { return Rope(info, "rope_forward", false); }
+static Napi::Value RopeBackward(const Napi::CallbackInfo& info) { return Rope(info, "rope_backward", true); }
+
+struct AttnShape { int64_t B, T, Hq, Hkv, D; };
+static AttnShape attn_shape(const Op& op, const TensorImpl* q, const TensorImpl* k, const TensorImpl* v,
+                            const TensorImpl* mask) {
+  op.dims(q, "q", 4);
+  op.dims(k, "k", 4);
+  op.dims(v, "v", 4);
+  AttnShape s{q->shape[0], q->shape[1], q->shape[2], k->shape[2], q->shape[3]};
+  if (k->shape != v->shape || k->shape[0] != s.B || k->shape[1] != s.T || k->shape[3] != s.D)
+    op.shape("q " + q->describe() + ", k " + k->describe() + ", v " + v->describe() +
+             " must be [B,T,Hq,D], [B,T,Hkv,D], [B,T,Hkv,D]");
+  if (s.Hkv == 0 || s.Hq % s.Hkv)
+    op.shape("query heads (" + std::to_string(s.Hq) + ") must be a multiple of kv heads (" + std::to_string(s.Hkv) + ")");
+  if (mask && mask->numel() != s.B * s.T)
+    op.shape("mask " + mask->describe() + " must be [" + std::to_string(s.B) + "," + std::to_string(s.T) + "]");
+  return s;
+}
+
+// attention_forward(q, k, v, mask | null, scale, window, out [B,T,Hq,D], lse [B,Hq,T])
+static Napi::Value AttnForward(const Napi::CallbackInfo& info) {
+  Op op(info, "attention_forward");
+  TensorImpl *q = op.t(0, "q", kF32), *k = op.t(1, "k", kF32), *v = op.t(2, "v", kF32), *mask = op.t(3, "mask", kIdx, true);
+  float scale = float(op.num(4, "scale"));
+  int64_t window = int64_t(op.num(5, "window"));
+  TensorImpl *out = op.t(6, "out", kF32), *lse = op.t(7, "lse", kF32);
+  AttnShape s = attn_shape(op, q, k, v, mask);
+  op.numel(out, "out", q->numel(), "the shape of q " + q->describe());
+  op.numel(lse, "lse", s.B * s.Hq * s.T, "[B,Hq,T] elements");
+  op.device({q, k, v, out, lse});
+  std::vector<int64_t> m;
+  if (mask) m = op.indices(mask, "mask", 0, 2);
+  cpu::attention_forward(q->as<float>(), k->as<float>(), v->as<float>(), mask ? m.data() : nullptr, s.B, s.T, s.Hq,
+                         s.Hkv, s.D, scale, window, out->as<float>(), lse->as<float>());
+  return info.Env().Undefined();
+}
+
+// attention_backward(dout, q, k, v, out, lse, mask | null, scale, window, dq, dk, dv)
+static Napi::Value AttnBackward(const Napi::CallbackInfo& info) {
+  Op op(info, "attention_backward");
+  TensorImpl *dout = op.t(0, "dout", kF32), *q = op.t(1, "q", kF32), *k = op.t(2, "k", kF32), *v = op.t(3, "v", kF32);
+  TensorImpl *out = op.t(4, "out", kF32), *lse = op.t(5, "lse", kF32), *mask = op.t(6, "mask", kIdx, true);
+  float scale = float(op.num(7, "scale"));
+  int64_t window = int64_t(op.num(8, "window"));
+  TensorImpl *dq = op.t(9, "dq", kF32), *dk = op.t(10, "dk", kF32), *dv = op.t(11, "dv", kF32);
+  AttnShape s = attn_shape(op, q, k, v, mask);
+  op.numel(dout, "dout", q->numel(), "the shape of q");
+  op.numel(out, "out", q->numel(), "the shape of q");
+  op.numel(lse, "lse", s.B * s.Hq * s.T, "[B,Hq,T] elements");
+  op.numel(dq, "dq", q->numel(), "the shape of q");
+  op.numel(dk, "dk", k->numel(), "the shape of k");
+  op.numel(dv, "dv", v->numel(), "the shape of v");
+  op.device({dout, q, k, v, out, lse, dq, dk, dv});
+  std::vector<int64_t> m;
+  if (mask) m = op.indices(mask, "mask", 0, 2);
+  cpu::attention_backward(dout->as<float>(), q->as<float>(), k->as<float>(), v->as<float>(), out->as<float>(),
+                          lse->as<float>(), mask ? m.data() : nullptr, s.B, s.T, s.Hq, s.Hkv, s.D, scale, window,
+                          dq->as<float>(), dk->as<float>(), dv->as<float>());
+  return info.Env().Undefined();
+}
+
+void register_attention(Napi::Env env, Napi::Object exports) {
+  exports.Set("rope_forward", Napi::Function::New(env, RopeForward, "rope_forward"));
+  exports.Set("rope_backward", Napi::Function::New(env, RopeBackward, "rope_backward"));
+  exports.Set("attention_forward", Napi::Function::New(env, AttnForward, "attention_forward"));
+  exports.Set("attention_backward", Napi::Function::New(env, AttnBackward, "attention_backward"));
+}
+
+}  // namespace plf

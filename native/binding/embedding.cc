@@ -1,0 +1,96 @@
+// Bindings: embedding_forward/backward, last_token_index, gather_rows_forward/backward.
+#include "errors.h"
+#include "plf/ops.h"
+
+namespace plf {
+
+static const std::initializer_list<DType> kF32 = {DType::F32};
+static const std::initializer_list<DType> kIdx = {DType::I32, DType::I64};
+
+// embedding_forward(ids [..], table [V, D], out [.., D])
+static Napi::Value EmbForward(const Napi::CallbackInfo& info) {
+  Op op(info, "embedding_forward");
+  TensorImpl *ids = op.t(0, "ids", kIdx), *table = op.t(1, "table", kF32), *out = op.t(2, "out", kF32);
+  op.dims(table, "table", 2);
+  int64_t V = table->shape[0], D = table->shape[1];
+  op.numel(out, "out", ids->numel() * D, std::to_string(ids->numel()) + "×" + std::to_string(D) + " elements");
+  op.device({table, out});
+  std::vector<int64_t> id = op.indices(ids, "ids", 0, V);
+  cpu::embedding_forward(id.data(), int64_t(id.size()), table->as<float>(), D, out->as<float>());
+  return info.Env().Undefined();
+}
+
+// embedding_backward(ids, dout [.., D], dtable [V, D]) — adds into dtable
+static Napi::Value EmbBackward(const Napi::CallbackInfo& info) {
+  Op op(info, "embedding_backward");
+  TensorImpl *ids = op.t(0, "ids", kIdx), *dout = op.t(1, "dout", kF32), *dt = op.t(2, "dtable", kF32);
+  op.dims(dt, "dtable", 2);
+  int64_t V = dt->shape[0], D = dt->shape[1];
+  op.numel(dout, "dout", ids->numel() * D, std::to_string(ids->numel()) + "×" + std::to_string(D) + " elements");
+  op.device({dout, dt});
+  std::vector<int64_t> id = op.indices(ids, "ids", 0, V);
+  cpu::embedding_backward(id.data(), int64_t(id.size()), dout->as<float>(), D, dt->as<float>());
+  return info.Env().Undefined();
+}
+
+// last_token_index(ids [B, T], padId, out i64 [B]): the last position whose id is not padId, as
+// transformers pools sequence classification (0 when a row is all padding).
+static Napi::Value LastToken(const Napi::CallbackInfo& info) {
+  Op op(info, "last_token_index");
+  TensorImpl* ids = op.t(0, "ids", kIdx);
+  int64_t pad = int64_t(op.num(1, "padId"));
+  TensorImpl* out = op.t(2, "out", {DType::I64});
+  op.dims(ids, "ids", 2);
+  int64_t B = ids->shape[0], T = ids->shape[1];
+  op.numel(out, "out", B, std::to_string(B) + " rows");
+  op.device({ids, out});
+  std::vector<int64_t> id = op.indices(ids, "ids", 0, -1);
+  for (int64_t b = 0; b < B; b++) {
+    int64_t last = 0;
+    for (int64_t t = 0; t < T; t++)
+      if (id[size_t(b * T + t)] != pad) last = t;
+    out->as<int64_t>()[b] = last;
+  }
+  return info.Env().Undefined();
+}
+
+struct Gather { int64_t B, T, H; std::vector<int64_t> idx; };
+static Gather gather_args(const Op& op, const TensorImpl* x, const TensorImpl* idx) {
+  op.dims(x, "x", 3);
+  Gather g{x->shape[0], x->shape[1], x->shape[2], {}};
+  op.numel(idx, "index", g.B, std::to_string(g.B) + " entries (one per row of x " + x->describe() + ")");
+  g.idx = op.indices(idx, "index", 0, g.T);
+  return g;
+}
+
+// gather_rows_forward(x [B,T,H], index [B], y [B,H])
+static Napi::Value GatherForward(const Napi::CallbackInfo& info) {
+  Op op(info, "gather_rows_forward");
+  TensorImpl *x = op.t(0, "x", kF32), *idx = op.t(1, "index", kIdx), *y = op.t(2, "y", kF32);
+  Gather g = gather_args(op, x, idx);
+  op.numel(y, "y", g.B * g.H, "[B,H] elements");
+  op.device({x, y});
+  cpu::gather_rows_forward(x->as<float>(), g.idx.data(), g.B, g.T, g.H, y->as<float>());
+  return info.Env().Undefined();
+}
+
+// gather_rows_backward(dy [B,H], index [B], dx [B,T,H]) — dx is overwritten (zeros elsewhere)
+static Napi::Value GatherBackward(const Napi::CallbackInfo& info) {
+  Op op(info, "gather_rows_backward");
+  TensorImpl *dy = op.t(0, "dy", kF32), *idx = op.t(1, "index", kIdx), *dx = op.t(2, "dx", kF32);
+  Gather g = gather_args(op, dx, idx);
+  op.numel(dy, "dy", g.B * g.H, "[B,H] elements");
+  op.device({dy, dx});
+  cpu::gather_rows_backward(dy->as<float>(), g.idx.data(), g.B, g.T, g.H, dx->as<float>());
+  return info.Env().Undefined();
+}
+
+void register_embedding(Napi::Env env, Napi::Object exports) {
+  exports.Set("embedding_forward", Napi::Function::New(env, EmbForward, "embedding_forward"));
+  exports.Set("embedding_backward", Napi::Function::New(env, EmbBackward, "embedding_backward"));
+  exports.Set("last_token_index", Napi::Function::New(env, LastToken, "last_token_index"));
+  exports.Set("gather_rows_forward", Napi::Function::New(env, GatherForward, "gather_rows_forward"));
+  exports.Set("gather_rows_backward", Napi::Function::New(env, GatherBackward, "gather_rows_backward"));
+}
+
+}  // namespace plf

@@ -1,0 +1,76 @@
+// Op argument validation helpers (see errors.h).
+#include "errors.h"
+
+namespace plf {
+
+void throw_js(Napi::Env env, const char* code, const std::string& msg) {
+  Napi::Error e = Napi::Error::New(env, msg);
+  e.Set("code", Napi::String::New(env, code));
+  throw e;
+}
+
+TensorImpl* Op::t(size_t i, const char* arg, std::initializer_list<DType> ok, bool optional) const {
+  Napi::Value v = i < info.Length() ? info[i] : env.Undefined();
+  if (v.IsNull() || v.IsUndefined()) {
+    if (optional) return nullptr;
+    fail("PLF_ARG", std::string(arg) + " is required (argument " + std::to_string(i) + ")");
+  }
+  if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(TensorImpl::ctor.Value()))
+    fail("PLF_ARG", std::string(arg) + " must be a tensor");
+  TensorImpl* t = TensorImpl::Unwrap(v.As<Napi::Object>());
+  if (t->disposed()) fail("PLF_ARG", std::string(arg) + " " + t->describe() + " was disposed");
+  bool good = false;
+  std::string names;
+  for (DType d : ok) {
+    good = good || d == t->dtype;
+    names += (names.empty() ? "" : "/") + std::string(dtype_name(d));
+  }
+  if (!good) fail("PLF_DTYPE", std::string(arg) + " must be " + names + ", got " + t->describe());
+  return t;
+}
+
+double Op::num(size_t i, const char* arg) const {
+  if (i >= info.Length() || !info[i].IsNumber()) fail("PLF_ARG", std::string(arg) + " must be a number");
+  return info[i].As<Napi::Number>().DoubleValue();
+}
+
+bool Op::flag(size_t i) const { return i < info.Length() && info[i].ToBoolean(); }
+
+void Op::dims(const TensorImpl* t, const char* arg, size_t nd) const {
+  if (t->shape.size() != nd)
+    shape(std::string(arg) + " must have " + std::to_string(nd) + " dimensions, got " + t->describe());
+}
+
+void Op::numel(const TensorImpl* t, const char* arg, int64_t n, const std::string& expect) const {
+  if (t->numel() != n) shape(std::string(arg) + " " + t->describe() + " must have " + expect);
+}
+
+Device Op::device(std::initializer_list<const TensorImpl*> ts, bool cuda_ok) const {
+  const TensorImpl* first = nullptr;
+  for (const TensorImpl* t : ts) {
+    if (!t) continue;
+    if (!first) { first = t; continue; }
+    if (t->device() != first->device())
+      fail("PLF_DEVICE", "tensors on different devices: " + first->describe() + " and " + t->describe());
+  }
+  Device d = first ? first->device() : Device::CPU;
+  if (d == Device::CUDA && !cuda_ok)
+    fail("PLF_DEVICE", "no CUDA kernel for this op in this build yet; move its tensors to the CPU");
+  return d;
+}
+
+std::vector<int64_t> Op::indices(const TensorImpl* t, const char* arg, int64_t lo, int64_t hi) const {
+  if (t->device() != Device::CPU) fail("PLF_DEVICE", std::string(arg) + " must be on the CPU");
+  int64_t n = t->numel();
+  std::vector<int64_t> out(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; i++) {
+    int64_t v = t->dtype == DType::I64 ? t->as<int64_t>()[i] : int64_t(t->as<int32_t>()[i]);
+    if (lo <= hi && (v < lo || v >= hi))
+      fail("PLF_ARG", std::string(arg) + "[" + std::to_string(i) + "] = " + std::to_string(v) + " is outside [" +
+                          std::to_string(lo) + ", " + std::to_string(hi) + ")");
+    out[size_t(i)] = v;
+  }
+  return out;
+}
+
+}  // namespace plf

@@ -1,0 +1,163 @@
+// Bindings: linear_forward/backward, lora_linear_forward/backward. x may have any leading
+// dimensions; it is treated as [M, K] with K = the last dimension.
+#include "errors.h"
+#include "weights.h"
+
+namespace plf {
+
+static const std::initializer_list<DType> kF32 = {DType::F32};
+
+struct Rows { int64_t M, K; };
+static Rows rows_of(const Op& op, const TensorImpl* x, const char* arg) {
+  if (x->shape.empty()) op.shape(std::string(arg) + " must have at least one dimension");
+  int64_t K = x->shape.back();
+  return {K ? x->numel() / K : 0, K};
+}
+
+static void check_w(const Op& op, const WeightView& w, const TensorImpl* x, int64_t K) {
+  if (w.cols != K)
+    op.shape("x " + x->describe() + " has " + std::to_string(K) + " features but w is [" + std::to_string(w.rows) +
+             "," + std::to_string(w.cols) + "]");
+}
+
+static void check_out(const Op& op, const TensorImpl* t, const char* arg, int64_t n, const std::string& what) {
+  if (t) op.numel(t, arg, n, what);
+}
+
+template <typename F>
+static void run(const Op& op, F&& f) {
+  try { f(); } catch (const std::exception& e) { op.fail("PLF_NATIVE", e.what()); }
+}
+
+// linear_forward(x [.., K], w [N, K], bias [N] | null, y [.., N])
+static Napi::Value LinearForward(const Napi::CallbackInfo& info) {
+  Op op(info, "linear_forward");
+  TensorImpl* x = op.t(0, "x", kF32);
+  Device wd;
+  WeightView w = weight_arg(op, 1, "w", &wd);
+  TensorImpl* bias = op.t(2, "bias", kF32, true);
+  TensorImpl* y = op.t(3, "y", kF32);
+  Rows r = rows_of(op, x, "x");
+  check_w(op, w, x, r.K);
+  check_out(op, bias, "bias", w.rows, "[" + std::to_string(w.rows) + "] elements");
+  check_out(op, y, "y", r.M * w.rows, "[" + std::to_string(r.M) + "," + std::to_string(w.rows) + "] elements");
+  op.device({x, bias, y});
+  if (wd != Device::CPU) op.fail("PLF_DEVICE", "w is on cuda but x is on the CPU");
+  run(op, [&] { cpu::linear_forward(x->as<float>(), r.M, r.K, w, bias ? bias->as<float>() : nullptr, y->as<float>()); });
+  return info.Env().Undefined();
+}
+
+// linear_backward(dy, x, w, dx | null, dw | null, dbias | null, accumulate)
+static Napi::Value LinearBackward(const Napi::CallbackInfo& info) {
+  Op op(info, "linear_backward");
+  TensorImpl* dy = op.t(0, "dy", kF32);
+  TensorImpl* x = op.t(1, "x", kF32);
+  Device wd;
+  WeightView w = weight_arg(op, 2, "w", &wd);
+  TensorImpl* dx = op.t(3, "dx", kF32, true);
+  TensorImpl* dw = op.t(4, "dw", kF32, true);
+  TensorImpl* db = op.t(5, "dbias", kF32, true);
+  bool acc = op.flag(6);
+  Rows r = rows_of(op, x, "x");
+  check_w(op, w, x, r.K);
+  check_out(op, dy, "dy", r.M * w.rows, std::to_string(r.M) + "×" + std::to_string(w.rows) + " elements");
+  check_out(op, dx, "dx", r.M * r.K, "the shape of x " + x->describe());
+  check_out(op, dw, "dw", w.rows * w.cols, "the shape of w");
+  check_out(op, db, "dbias", w.rows, std::to_string(w.rows) + " elements");
+  if (dw && w.dtype != DType::F32) op.fail("PLF_DTYPE", "dw needs an f32 weight (frozen NF4/bf16/f16 weights have no grad)");
+  op.device({dy, x, dx, dw, db});
+  if (wd != Device::CPU) op.fail("PLF_DEVICE", "w is on cuda but x is on the CPU");
+  run(op, [&] {
+    cpu::linear_backward(dy->as<float>(), x->as<float>(), r.M, r.K, w, dx ? dx->as<float>() : nullptr,
+                         dw ? dw->as<float>() : nullptr, db ? db->as<float>() : nullptr, acc);
+  });
+  return info.Env().Undefined();
+}
+
+struct Lora { TensorImpl *a, *b; int64_t r; float scale, p; uint64_t seed; };
+static Lora lora_args(const Op& op, size_t ia, const WeightView& w) {
+  Lora l;
+  l.a = op.t(ia, "A", kF32);
+  l.b = op.t(ia + 1, "B", kF32);
+  op.dims(l.a, "A", 2);
+  op.dims(l.b, "B", 2);
+  l.r = l.a->shape[0];
+  if (l.a->shape[1] != w.cols || l.b->shape[0] != w.rows || l.b->shape[1] != l.r)
+    op.shape("A " + l.a->describe() + " and B " + l.b->describe() + " do not fit w [" + std::to_string(w.rows) +
+             "," + std::to_string(w.cols) + "] (expected A [r," + std::to_string(w.cols) + "], B [" +
+             std::to_string(w.rows) + ",r])");
+  l.scale = float(op.num(ia + 2, "scale"));
+  l.p = float(op.num(ia + 3, "dropout"));
+  if (!(l.p >= 0.0f && l.p < 1.0f)) op.fail("PLF_ARG", "dropout must be in [0, 1)");
+  l.seed = uint64_t(op.num(ia + 4, "seed"));
+  return l;
+}
+
+// lora_linear_forward(x, w, bias | null, A [r,K], B [N,r], scale, dropout, seed, y, xa [.., r])
+static Napi::Value LoraForward(const Napi::CallbackInfo& info) {
+  Op op(info, "lora_linear_forward");
+  TensorImpl* x = op.t(0, "x", kF32);
+  Device wd;
+  WeightView w = weight_arg(op, 1, "w", &wd);
+  TensorImpl* bias = op.t(2, "bias", kF32, true);
+  Lora l = lora_args(op, 3, w);
+  TensorImpl* y = op.t(8, "y", kF32);
+  TensorImpl* xa = op.t(9, "xa", kF32);
+  Rows r = rows_of(op, x, "x");
+  check_w(op, w, x, r.K);
+  check_out(op, bias, "bias", w.rows, std::to_string(w.rows) + " elements");
+  check_out(op, y, "y", r.M * w.rows, std::to_string(r.M) + "×" + std::to_string(w.rows) + " elements");
+  check_out(op, xa, "xa", r.M * l.r, std::to_string(r.M) + "×" + std::to_string(l.r) + " elements");
+  op.device({x, bias, l.a, l.b, y, xa});
+  if (wd != Device::CPU) op.fail("PLF_DEVICE", "w is on cuda but x is on the CPU");
+  run(op, [&] {
+    cpu::lora_linear_forward(x->as<float>(), r.M, r.K, w, bias ? bias->as<float>() : nullptr, l.a->as<float>(),
+                             l.b->as<float>(), l.r, l.scale, l.p, l.seed, y->as<float>(), xa->as<float>());
+  });
+  return info.Env().Undefined();
+}
+
+// lora_linear_backward(dy, x, w, A, B, scale, dropout, seed, xa, dx | null, dA | null, dB | null, accumulate)
+static Napi::Value LoraBackward(const Napi::CallbackInfo& info) {
+  Op op(info, "lora_linear_backward");
+  TensorImpl* dy = op.t(0, "dy", kF32);
+  TensorImpl* x = op.t(1, "x", kF32);
+  Device wd;
+  WeightView w = weight_arg(op, 2, "w", &wd);
+  Lora l = lora_args(op, 3, w);
+  TensorImpl* xa = op.t(8, "xa", kF32);
+  TensorImpl* dx = op.t(9, "dx", kF32, true);
+  TensorImpl* da = op.t(10, "dA", kF32, true);
+  TensorImpl* db = op.t(11, "dB", kF32, true);
+  bool acc = op.flag(12);
+  Rows r = rows_of(op, x, "x");
+  check_w(op, w, x, r.K);
+  check_out(op, dy, "dy", r.M * w.rows, std::to_string(r.M) + "×" + std::to_string(w.rows) + " elements");
+  check_out(op, xa, "xa", r.M * l.r, std::to_string(r.M) + "×" + std::to_string(l.r) + " elements");
+  check_out(op, dx, "dx", r.M * r.K, "the shape of x");
+  check_out(op, da, "dA", l.r * r.K, "the shape of A");
+  check_out(op, db, "dB", w.rows * l.r, "the shape of B");
+  op.device({dy, x, l.a, l.b, xa, dx, da, db});
+  if (wd != Device::CPU) op.fail("PLF_DEVICE", "w is on cuda but x is on the CPU");
+  run(op, [&] {
+    cpu::lora_linear_backward(dy->as<float>(), x->as<float>(), r.M, r.K, w, l.a->as<float>(), l.b->as<float>(), l.r,
+                              l.scale, l.p, l.seed, xa->as<float>(), dx ? dx->as<float>() : nullptr,
+                              da ? da->as<float>() : nullptr, db ? db->as<float>() : nullptr, acc);
+  });
+  return info.Env().Undefined();
+}
+
+// fma_peak() -> measured GFLOP/s of independent 256-bit FMAs on all threads
+static Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), cpu::fma_peak_gflops(256));
+}
+
+void register_linear(Napi::Env env, Napi::Object exports) {
+  exports.Set("linear_forward", Napi::Function::New(env, LinearForward, "linear_forward"));
+  exports.Set("linear_backward", Napi::Function::New(env, LinearBackward, "linear_backward"));
+  exports.Set("lora_linear_forward", Napi::Function::New(env, LoraForward, "lora_linear_forward"));
+  exports.Set("lora_linear_backward", Napi::Function::New(env, LoraBackward, "lora_linear_backward"));
+  exports.Set("fma_peak", Napi::Function::New(env, FmaPeak, "fma_peak"));
+}
+
+}  // namespace plf

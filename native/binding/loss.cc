@@ -1,0 +1,84 @@
+// Bindings: cross_entropy_* (ignore index) and bce_logits_* (mean reduction).
+#include "errors.h"
+#include "plf/ops.h"
+
+namespace plf {
+
+static const std::initializer_list<DType> kF32 = {DType::F32};
+static const std::initializer_list<DType> kIdx = {DType::I32, DType::I64};
+
+struct CE { TensorImpl *logits, *targets; int64_t rows, vocab, ignore; std::vector<int64_t> t; };
+static CE ce_args(const Op& op) {
+  CE c;
+  c.logits = op.t(0, "logits", kF32);
+  c.targets = op.t(1, "targets", kIdx);
+  c.ignore = int64_t(op.num(2, "ignoreIndex"));
+  if (c.logits->shape.empty()) op.shape("logits must have at least one dimension");
+  c.vocab = c.logits->shape.back();
+  c.rows = c.vocab ? c.logits->numel() / c.vocab : 0;
+  if (c.targets->numel() != c.rows)
+    op.shape("targets " + c.targets->describe() + " must have one entry per row of logits " + c.logits->describe());
+  op.device({c.logits, c.targets});
+  c.t = op.indices(c.targets, "targets", 0, -1);
+  for (size_t i = 0; i < c.t.size(); i++)
+    if (c.t[i] != c.ignore && (c.t[i] < 0 || c.t[i] >= c.vocab))
+      op.fail("PLF_ARG", "targets[" + std::to_string(i) + "] = " + std::to_string(c.t[i]) + " is outside [0, " +
+                             std::to_string(c.vocab) + ") and is not the ignore index");
+  return c;
+}
+
+// cross_entropy_forward(logits [.., V], targets [..], ignoreIndex) -> {loss, count}
+static Napi::Value CeForward(const Napi::CallbackInfo& info) {
+  Op op(info, "cross_entropy_forward");
+  CE c = ce_args(op);
+  int64_t count = 0;
+  double loss = cpu::cross_entropy_forward(c.logits->as<float>(), c.t.data(), c.rows, c.vocab, c.ignore, &count);
+  Napi::Object r = Napi::Object::New(info.Env());
+  r.Set("loss", loss);
+  r.Set("count", double(count));
+  return r;
+}
+
+// cross_entropy_backward(logits, targets, ignoreIndex, dloss, dlogits)
+static Napi::Value CeBackward(const Napi::CallbackInfo& info) {
+  Op op(info, "cross_entropy_backward");
+  CE c = ce_args(op);
+  float dloss = float(op.num(3, "dloss"));
+  TensorImpl* d = op.t(4, "dlogits", kF32);
+  op.numel(d, "dlogits", c.logits->numel(), "the shape of logits " + c.logits->describe());
+  op.device({c.logits, d});
+  cpu::cross_entropy_backward(c.logits->as<float>(), c.t.data(), c.rows, c.vocab, c.ignore, dloss, d->as<float>());
+  return info.Env().Undefined();
+}
+
+// bce_logits_forward(logits, labels) -> loss
+static Napi::Value BceForward(const Napi::CallbackInfo& info) {
+  Op op(info, "bce_logits_forward");
+  TensorImpl *x = op.t(0, "logits", kF32), *y = op.t(1, "labels", kF32);
+  op.numel(y, "labels", x->numel(), "the shape of logits " + x->describe());
+  if (x->numel() == 0) op.shape("logits is empty");
+  op.device({x, y});
+  return Napi::Number::New(info.Env(), cpu::bce_logits_forward(x->as<float>(), y->as<float>(), x->numel()));
+}
+
+// bce_logits_backward(logits, labels, dloss, dlogits)
+static Napi::Value BceBackward(const Napi::CallbackInfo& info) {
+  Op op(info, "bce_logits_backward");
+  TensorImpl *x = op.t(0, "logits", kF32), *y = op.t(1, "labels", kF32);
+  float dloss = float(op.num(2, "dloss"));
+  TensorImpl* dx = op.t(3, "dlogits", kF32);
+  op.numel(y, "labels", x->numel(), "the shape of logits " + x->describe());
+  op.numel(dx, "dlogits", x->numel(), "the shape of logits " + x->describe());
+  op.device({x, y, dx});
+  cpu::bce_logits_backward(x->as<float>(), y->as<float>(), x->numel(), dloss, dx->as<float>());
+  return info.Env().Undefined();
+}
+
+void register_loss(Napi::Env env, Napi::Object exports) {
+  exports.Set("cross_entropy_forward", Napi::Function::New(env, CeForward, "cross_entropy_forward"));
+  exports.Set("cross_entropy_backward", Napi::Function::New(env, CeBackward, "cross_entropy_backward"));
+  exports.Set("bce_logits_forward", Napi::Function::New(env, BceForward, "bce_logits_forward"));
+  exports.Set("bce_logits_backward", Napi::Function::New(env, BceBackward, "bce_logits_backward"));
+}
+
+}  // namespace plf

@@ -1,0 +1,167 @@
+// Bindings: nf4_quantize, nf4_dequantize, and the weight argument shared by the linear ops.
+#include "errors.h"
+#include "weights.h"
+#include "plf/nf4.h"
+#include "plf/ops.h"
+#include <vector>
+
+namespace plf {
+
+static const std::initializer_list<DType> kFloat = {DType::F32, DType::F16, DType::BF16};
+
+// {packed, absmax, code, absmaxQ?, nestedAbsmax?, nestedCode?, offset, blocksize, nestedBlocksize, numel}
+NF4View nf4_arg(const Op& op, Napi::Object o, const char* arg, Device* dev) {
+  auto get = [&](const char* key, std::initializer_list<DType> ok, bool optional) -> TensorImpl* {
+    Napi::Value v = o.Get(key);
+    if (v.IsNull() || v.IsUndefined()) {
+      if (optional) return nullptr;
+      op.fail("PLF_ARG", std::string(arg) + "." + key + " is required for an NF4 weight");
+    }
+    if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(TensorImpl::ctor.Value()))
+      op.fail("PLF_ARG", std::string(arg) + "." + key + " must be a tensor");
+    TensorImpl* t = TensorImpl::Unwrap(v.As<Napi::Object>());
+    if (t->disposed()) op.fail("PLF_ARG", std::string(arg) + "." + key + " was disposed");
+    bool good = false;
+    for (DType d : ok) good = good || d == t->dtype;
+    if (!good) op.fail("PLF_DTYPE", std::string(arg) + "." + key + " has the wrong dtype: " + t->describe());
+    return t;
+  };
+  auto num = [&](const char* key, double dflt) {
+    Napi::Value v = o.Get(key);
+    return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : dflt;
+  };
+  NF4View w;
+  w.numel = int64_t(num("numel", -1));
+  w.blocksize = int64_t(num("blocksize", 64));
+  w.nested_blocksize = int64_t(num("nestedBlocksize", 256));
+  w.offset = float(num("offset", 0.0));
+  if (w.numel < 0) op.fail("PLF_ARG", std::string(arg) + ".numel is required for an NF4 weight");
+  if (w.blocksize < 2 || w.blocksize % 2) op.fail("PLF_ARG", std::string(arg) + ".blocksize must be even");
+  TensorImpl* packed = get("packed", {DType::U8}, false);
+  TensorImpl* absmax = get("absmax", {DType::F32, DType::U8}, false);
+  TensorImpl* code = get("code", {DType::F32}, false);
+  int64_t nblocks = (w.numel + w.blocksize - 1) / w.blocksize;
+  op.numel(packed, (std::string(arg) + ".packed").c_str(), (w.numel + 1) / 2,
+           std::to_string((w.numel + 1) / 2) + " bytes for " + std::to_string(w.numel) + " elements");
+  op.numel(absmax, (std::string(arg) + ".absmax").c_str(), nblocks, std::to_string(nblocks) + " blocks");
+  op.numel(code, (std::string(arg) + ".code").c_str(), 16, "16 entries");
+  w.packed = packed->as<uint8_t>();
+  w.code = code->as<float>();
+  TensorImpl *na = nullptr, *nc = nullptr;
+  if (absmax->dtype == DType::F32) {
+    w.absmax = absmax->as<float>();
+  } else {
+    na = get("nestedAbsmax", {DType::F32}, false);
+    nc = get("nestedCode", {DType::F32}, false);
+    int64_t nn = (nblocks + w.nested_blocksize - 1) / w.nested_blocksize;
+    op.numel(na, (std::string(arg) + ".nestedAbsmax").c_str(), nn, std::to_string(nn) + " nested blocks");
+    op.numel(nc, (std::string(arg) + ".nestedCode").c_str(), 256, "256 entries");
+    w.absmax_q = absmax->as<uint8_t>();
+    w.nested_absmax = na->as<float>();
+    w.nested_code = nc->as<float>();
+  }
+  *dev = op.device({packed, absmax, code, na, nc}, true);
+  return w;
+}
+
+WeightView weight_arg(const Op& op, size_t i, const char* arg, Device* dev) {
+  Napi::Value v = op.info[i];
+  WeightView w;
+  if (v.IsObject() && !v.As<Napi::Object>().InstanceOf(TensorImpl::ctor.Value())) {
+    Napi::Object o = v.As<Napi::Object>();
+    w.dtype = DType::U8;
+    w.nf4 = nf4_arg(op, o, arg, dev);
+    w.rows = int64_t(o.Get("rows").ToNumber().DoubleValue());
+    w.cols = int64_t(o.Get("cols").ToNumber().DoubleValue());
+    if (w.rows * w.cols != w.nf4.numel)
+      op.shape(std::string(arg) + " NF4 shape [" + std::to_string(w.rows) + "," + std::to_string(w.cols) +
+               "] does not hold " + std::to_string(w.nf4.numel) + " elements");
+    return w;
+  }
+  TensorImpl* t = op.t(i, arg, kFloat);
+  op.dims(t, arg, 2);
+  w.dtype = t->dtype;
+  w.data = t->data();
+  w.rows = t->shape[0];
+  w.cols = t->shape[1];
+  *dev = t->device();
+  return w;
+}
+
+// nf4_quantize(x, blocksize, doubleQuant) -> {packed, absmax, code, nestedAbsmax?, nestedCode?, offset?}
+static Napi::Value Quantize(const Napi::CallbackInfo& info) {
+  Op op(info, "nf4_quantize");
+  TensorImpl* x = op.t(0, "x", kFloat);
+  op.device({x});
+  int64_t bs = int64_t(op.num(1, "blocksize"));
+  bool dq = op.flag(2);
+  if (bs < 32 || bs > 4096 || (bs & (bs - 1)))
+    op.fail("PLF_ARG", "blocksize must be a power of two in 32…4096, got " + std::to_string(bs));
+  int64_t n = x->numel();
+  if (n == 0) op.shape("cannot quantize an empty tensor " + x->describe());
+  std::vector<float> xf;
+  const float* src = x->as<float>();
+  if (x->dtype != DType::F32) {
+    xf.resize(size_t(n));
+    cpu::convert(x->dtype, x->data(), DType::F32, xf.data(), n);
+    src = xf.data();
+  }
+  Napi::Env env = info.Env();
+  int64_t nb = (n + bs - 1) / bs;
+  Napi::Object packed = TensorImpl::Create(env, DType::U8, {(n + 1) / 2, 1}, Device::CPU, true);
+  Napi::Object code = TensorImpl::Create(env, DType::F32, {16}, Device::CPU, false);
+  std::memcpy(TensorImpl::Unwrap(code)->data(), NF4_CODE, sizeof(NF4_CODE));
+  std::vector<float> absmax(static_cast<size_t>(nb));
+  cpu::nf4_quantize(src, n, bs, TensorImpl::Unwrap(packed)->as<uint8_t>(), absmax.data());
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("packed", packed);
+  r.Set("code", code);
+  if (!dq) {
+    Napi::Object am = TensorImpl::Create(env, DType::F32, {nb}, Device::CPU, false);
+    std::memcpy(TensorImpl::Unwrap(am)->data(), absmax.data(), size_t(nb) * 4);
+    r.Set("absmax", am);
+    return r;
+  }
+  // double quantization: absmax - mean, 8-bit dynamic map in nested blocks of 256
+  const int64_t nbs = 256;
+  float offset = float(cpu::mean_f32(absmax.data(), nb));
+  for (float& a : absmax) a -= offset;
+  int64_t nn = (nb + nbs - 1) / nbs;
+  Napi::Object q = TensorImpl::Create(env, DType::U8, {nb}, Device::CPU, false);
+  Napi::Object na = TensorImpl::Create(env, DType::F32, {nn}, Device::CPU, false);
+  Napi::Object nc = TensorImpl::Create(env, DType::F32, {256}, Device::CPU, false);
+  float* dyn = TensorImpl::Unwrap(nc)->as<float>();
+  cpu::dynamic_map_signed(dyn);
+  cpu::blockwise_quantize_u8(absmax.data(), nb, nbs, dyn, TensorImpl::Unwrap(q)->as<uint8_t>(),
+                             TensorImpl::Unwrap(na)->as<float>());
+  r.Set("absmax", q);
+  r.Set("nestedAbsmax", na);
+  r.Set("nestedCode", nc);
+  r.Set("offset", Napi::Number::New(env, double(offset)));
+  return r;
+}
+
+// nf4_dequantize(w, out): out f32/f16/bf16 with w.numel elements, on the weight's device.
+static Napi::Value Dequantize(const Napi::CallbackInfo& info) {
+  Op op(info, "nf4_dequantize");
+  if (!info[0].IsObject()) op.fail("PLF_ARG", "w must be an NF4 weight object");
+  Device dev;
+  NF4View w = nf4_arg(op, info[0].As<Napi::Object>(), "w", &dev);
+  TensorImpl* out = op.t(1, "out", kFloat);
+  op.numel(out, "out", w.numel, std::to_string(w.numel) + " elements");
+  if (out->device() != dev) op.fail("PLF_DEVICE", "out " + out->describe() + " is not on the weight's device");
+  try {
+    if (dev == Device::CUDA) cuda::nf4_dequantize(w, out->dtype, out->data());
+    else cpu::nf4_dequantize(w, out->dtype, out->data());
+  } catch (const std::exception& e) {
+    op.fail("PLF_NATIVE", e.what());
+  }
+  return info.Env().Undefined();
+}
+
+void register_nf4(Napi::Env env, Napi::Object exports) {
+  exports.Set("nf4_quantize", Napi::Function::New(env, Quantize, "nf4_quantize"));
+  exports.Set("nf4_dequantize", Napi::Function::New(env, Dequantize, "nf4_dequantize"));
+}
+
+}  // namespace plf

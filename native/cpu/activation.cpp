@@ -1,0 +1,59 @@
+// Elementwise activations on the CPU: SwiGLU, GELU (erf and tanh "gelu_new"), residual add.
+#include "plf/ops.h"
+#include <cmath>
+
+namespace plf {
+namespace cpu {
+
+#define PLF_PAR_FOR _Pragma("omp parallel for schedule(static) if (n > 65536)")
+
+static inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+
+void swiglu_forward(const float* gate, const float* up, int64_t n, float* y) {
+  PLF_PAR_FOR
+  for (int64_t i = 0; i < n; i++) y[i] = gate[i] * sigmoid(gate[i]) * up[i];
+}
+
+void swiglu_backward(const float* dy, const float* gate, const float* up, int64_t n, float* dgate, float* dup) {
+  PLF_PAR_FOR
+  for (int64_t i = 0; i < n; i++) {
+    float g = gate[i], sg = sigmoid(g);
+    if (dgate) dgate[i] = dy[i] * up[i] * (sg * (1.0f + g * (1.0f - sg)));
+    if (dup) dup[i] = dy[i] * g * sg;
+  }
+}
+
+constexpr double kSqrt2OverPi = 0.7978845608028654;
+constexpr double kGeluC = 0.044715;
+
+void gelu_forward(const float* x, int64_t n, bool tanh_approx, float* y) {
+  PLF_PAR_FOR
+  for (int64_t i = 0; i < n; i++) {
+    double v = x[i];
+    double r = tanh_approx ? 0.5 * v * (1.0 + std::tanh(kSqrt2OverPi * (v + kGeluC * v * v * v)))
+                           : 0.5 * v * (1.0 + std::erf(v * 0.7071067811865476));
+    y[i] = float(r);
+  }
+}
+
+void gelu_backward(const float* dy, const float* x, int64_t n, bool tanh_approx, float* dx) {
+  PLF_PAR_FOR
+  for (int64_t i = 0; i < n; i++) {
+    double v = x[i], d;
+    if (tanh_approx) {
+      double t = std::tanh(kSqrt2OverPi * (v + kGeluC * v * v * v));
+      d = 0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * kSqrt2OverPi * (1.0 + 3.0 * kGeluC * v * v);
+    } else {
+      d = 0.5 * (1.0 + std::erf(v * 0.7071067811865476)) + v * std::exp(-0.5 * v * v) * 0.3989422804014327;
+    }
+    dx[i] = float(dy[i] * d);
+  }
+}
+
+void add_forward(const float* a, const float* b, int64_t n, float* y) {
+  PLF_PAR_FOR
+  for (int64_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+}
+
+}  // namespace cpu
+}  // namespace plf

@@ -1,0 +1,105 @@
+// Causal multi-head attention on the CPU with padding mask, GQA and sliding window.
+// Scores are computed one query row at a time (a [T] buffer), never as a T×T matrix; backward
+// recomputes probabilities from the saved log-sum-exp. Work is split by (batch, kv head) so
+// the query heads sharing a kv head accumulate dK/dV without races.
+#include "plf/ops.h"
+#include <cmath>
+#include <limits>
+#include <vector>
+
+namespace plf {
+namespace cpu {
+
+static inline bool allowed(const int64_t* mask, int64_t b, int64_t T, int64_t t, int64_t s, int64_t window) {
+  if (s > t) return false;
+  if (window > 0 && t - s >= window) return false;
+  return !mask || mask[b * T + s] != 0;
+}
+
+static inline float dot(const float* a, const float* b, int64_t n) {
+  float s = 0.0f;
+  for (int64_t i = 0; i < n; i++) s += a[i] * b[i];
+  return s;
+}
+
+void attention_forward(const float* q, const float* k, const float* v, const int64_t* mask, int64_t B, int64_t T,
+                       int64_t Hq, int64_t Hkv, int64_t D, float scale, int64_t window, float* out, float* lse) {
+  int64_t group = Hq / Hkv;
+#pragma omp parallel for collapse(2) schedule(dynamic, 1)
+  for (int64_t b = 0; b < B; b++)
+    for (int64_t h = 0; h < Hq; h++) {
+      std::vector<float> sc(static_cast<size_t>(T));
+      int64_t hk = h / group;
+      for (int64_t t = 0; t < T; t++) {
+        const float* qt = q + ((b * T + t) * Hq + h) * D;
+        float* ot = out + ((b * T + t) * Hq + h) * D;
+        float mx = -std::numeric_limits<float>::infinity();
+        for (int64_t s = 0; s <= t; s++) {
+          if (!allowed(mask, b, T, t, s, window)) { sc[s] = -std::numeric_limits<float>::infinity(); continue; }
+          sc[s] = dot(qt, k + ((b * T + s) * Hkv + hk) * D, D) * scale;
+          mx = std::max(mx, sc[s]);
+        }
+        for (int64_t d = 0; d < D; d++) ot[d] = 0.0f;
+        if (mx == -std::numeric_limits<float>::infinity()) {  // no visible key (left padding)
+          lse[(b * Hq + h) * T + t] = -std::numeric_limits<float>::infinity();
+          continue;
+        }
+        double sum = 0.0;
+        for (int64_t s = 0; s <= t; s++) {
+          float e = sc[s] == -std::numeric_limits<float>::infinity() ? 0.0f : std::exp(sc[s] - mx);
+          sc[s] = e;
+          sum += e;
+        }
+        float inv = float(1.0 / sum);
+        for (int64_t s = 0; s <= t; s++) {
+          if (sc[s] == 0.0f) continue;
+          float p = sc[s] * inv;
+          const float* vs = v + ((b * T + s) * Hkv + hk) * D;
+          for (int64_t d = 0; d < D; d++) ot[d] += p * vs[d];
+        }
+        lse[(b * Hq + h) * T + t] = mx + float(std::log(sum));
+      }
+    }
+}
+
+void attention_backward(const float* dout, const float* q, const float* k, const float* v, const float* out,
+                        const float* lse, const int64_t* mask, int64_t B, int64_t T, int64_t Hq, int64_t Hkv,
+                        int64_t D, float scale, int64_t window, float* dq, float* dk, float* dv) {
+  int64_t group = Hq / Hkv;
+#pragma omp parallel for collapse(2) schedule(dynamic, 1)
+  for (int64_t b = 0; b < B; b++)
+    for (int64_t hk = 0; hk < Hkv; hk++) {
+      for (int64_t s = 0; s < T; s++)
+        for (int64_t d = 0; d < D; d++) {
+          dk[((b * T + s) * Hkv + hk) * D + d] = 0.0f;
+          dv[((b * T + s) * Hkv + hk) * D + d] = 0.0f;
+        }
+      for (int64_t h = hk * group; h < (hk + 1) * group; h++)
+        for (int64_t t = 0; t < T; t++) {
+          size_t row = size_t(((b * T + t) * Hq + h) * D);
+          const float *qt = q + row, *gt = dout + row, *ot = out + row;
+          float* dqt = dq + row;
+          for (int64_t d = 0; d < D; d++) dqt[d] = 0.0f;
+          float l = lse[(b * Hq + h) * T + t];
+          if (l == -std::numeric_limits<float>::infinity()) continue;
+          float Dt = dot(gt, ot, D);
+          for (int64_t s = 0; s <= t; s++) {
+            if (!allowed(mask, b, T, t, s, window)) continue;
+            size_t kv = size_t(((b * T + s) * Hkv + hk) * D);
+            const float *ks = k + kv, *vs = v + kv;
+            float p = std::exp(dot(qt, ks, D) * scale - l);
+            float dp = dot(gt, vs, D);
+            float ds = p * (dp - Dt) * scale;
+            float *dks = dk + kv, *dvs = dv + kv;
+            for (int64_t d = 0; d < D; d++) {
+              dqt[d] += ds * ks[d];
+              dks[d] += ds * qt[d];
+              dvs[d] += p * gt[d];
+            }
+          }
+        }
+    }
+}
+
+}  // namespace cpu
+}  // namespace plf

@@ -1,0 +1,48 @@
+// Matrix products of the linear layers: y = x·Wᵀ (+ bias) with W in f32/bf16/f16/NF4, and LoRA.
+#pragma once
+#include "common.h"
+#include "nf4.h"
+
+namespace plf {
+
+// A frozen or trainable weight W [rows, cols] in row-major order, of any storage dtype.
+struct WeightView {
+  DType dtype = DType::F32;   // F32, F16, BF16, or U8 meaning NF4 (see nf4)
+  const void* data = nullptr;
+  NF4View nf4;
+  int64_t rows = 0, cols = 0;
+  // Row `r`, columns [c0, c0+len) as f32.
+  void load_row(int64_t r, int64_t c0, int64_t len, float* out) const;
+};
+
+namespace cpu {
+// C[M,N] = alpha·A·B + beta·C with A[m,k] = a[m*ars + k*acs] and B[k,n] = b[k*brs + n*bcs] (f32).
+void sgemm(int64_t M, int64_t N, int64_t K, float alpha, const float* a, int64_t ars, int64_t acs,
+           const float* b, int64_t brs, int64_t bcs, float beta, float* c, int64_t ldc);
+// C[M,N] = alpha·A·op(W) + beta·C where op(W) = Wᵀ (trans=true, N = W.rows, K = W.cols) or W.
+void sgemm_w(int64_t M, int64_t N, int64_t K, float alpha, const float* a, int64_t ars, int64_t acs,
+             const WeightView& w, bool trans, float beta, float* c, int64_t ldc);
+
+// x [M,K], W [N,K] -> y [M,N]
+void linear_forward(const float* x, int64_t M, int64_t K, const WeightView& w, const float* bias, float* y);
+// dx [M,K] = dy·W; dw [N,K] (+)= dyᵀ·x; dbias [N] (+)= Σ dy. Null outputs are skipped.
+void linear_backward(const float* dy, const float* x, int64_t M, int64_t K, const WeightView& w,
+                     float* dx, float* dw, float* dbias, bool accumulate);
+
+// Deterministic dropout mask shared by CPU and CUDA: keep element i iff hash(seed, i) >= p.
+float dropout_keep_scale(uint64_t seed, int64_t i, float p);
+
+// y = x·Wᵀ + bias + s·(dropout(x)·Aᵀ)·Bᵀ. A [r,K], B [N,r]; xa [M,r] receives dropout(x)·Aᵀ.
+void lora_linear_forward(const float* x, int64_t M, int64_t K, const WeightView& w, const float* bias,
+                         const float* a, const float* b, int64_t r, float scale, float p, uint64_t seed,
+                         float* y, float* xa);
+void lora_linear_backward(const float* dy, const float* x, int64_t M, int64_t K, const WeightView& w,
+                          const float* a, const float* b, int64_t r, float scale, float p, uint64_t seed,
+                          const float* xa, float* dx, float* da, float* db, bool accumulate);
+
+// Measured FMA peak of this machine (GFLOP/s, all threads) for the widest SIMD the gemm uses.
+double fma_peak_gflops(int simd_bits);
+const char* simd_name();
+}  // namespace cpu
+
+}  // namespace plf
