@@ -77,11 +77,13 @@ export function finiteDiffCheck(x: Float32Array, grad: ArrayLike<number>, loss: 
     const i = randInt(0, x.length);
     const keep = x[i];
     x[i] = keep + h;
+    const up = x[i];  // the step actually taken after float32 rounding
     const lp = loss(x);
     x[i] = keep - h;
+    const down = x[i];
     const lm = loss(x);
     x[i] = keep;
-    const fd = (lp - lm) / (2 * h);
+    const fd = (lp - lm) / (up - down);
     worst = Math.max(worst, Math.abs(fd - grad[i]) / Math.max(scale, 1e-12));
   }
   return worst;

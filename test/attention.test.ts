@@ -1,0 +1,73 @@
+// Causal attention with padding, GQA and sliding window against a float64 softmax reference.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Tensor, attentionForward, attentionBackward, ShapeError } from '../lib/index.js';
+import { randnArray, relDiff, finiteDiffCheck, dot64, throwsWith, randInt } from './helpers.js';
+
+function attnRef(q: Float32Array, k: Float32Array, v: Float32Array, mask: number[] | null, B: number, T: number,
+                 Hq: number, Hkv: number, D: number, window: number) {
+  const out = new Float64Array(B * T * Hq * D), scale = 1 / Math.sqrt(D);
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < Hq; h++) {
+      const hk = Math.floor(h / (Hq / Hkv));
+      for (let t = 0; t < T; t++) {
+        const sc: number[] = [];
+        for (let s = 0; s <= t; s++) {
+          if ((mask && !mask[b * T + s]) || (window > 0 && t - s >= window)) continue;
+          let d = 0;
+          for (let i = 0; i < D; i++) d += q[((b * T + t) * Hq + h) * D + i] * k[((b * T + s) * Hkv + hk) * D + i];
+          sc.push(s, d * scale);
+        }
+        if (!sc.length) continue;
+        let mx = -Infinity;
+        for (let j = 1; j < sc.length; j += 2) mx = Math.max(mx, sc[j]);
+        let z = 0;
+        for (let j = 1; j < sc.length; j += 2) z += Math.exp(sc[j] - mx);
+        for (let j = 0; j < sc.length; j += 2) {
+          const p = Math.exp(sc[j + 1] - mx) / z, s = sc[j];
+          for (let i = 0; i < D; i++) out[((b * T + t) * Hq + h) * D + i] += p * v[((b * T + s) * Hkv + hk) * D + i];
+        }
+      }
+    }
+  return out;
+}
+
+test('attention forward/backward: padding (left and right), GQA, sliding window', () => {
+  const cases: [number, number, number, number, number, number][] = [
+    [1, 1, 1, 1, 4, 0], [2, 6, 4, 2, 8, 0], [3, 9, 4, 1, 16, 3], [2, randInt(5, 14), 6, 3, 8, randInt(0, 5)],
+  ];
+  for (const [B, T, Hq, Hkv, D, window] of cases) {
+    const q = randnArray(B * T * Hq * D), k = randnArray(B * T * Hkv * D), v = randnArray(B * T * Hkv * D);
+    // row 0 full, row 1 right-padded, row 2 left-padded
+    const mask = Array.from({ length: B * T }, (_, i) => {
+      const b = Math.floor(i / T), t = i % T;
+      return b === 1 ? (t < T - 2 ? 1 : 0) : b === 2 ? (t >= 2 ? 1 : 0) : 1;
+    });
+    const mt = Tensor.from(BigInt64Array.from(mask.map(BigInt)), [B, T]);
+    const shapes = { q: [B, T, Hq, D], kv: [B, T, Hkv, D] };
+    const qt = Tensor.from(q, shapes.q), kt = Tensor.from(k, shapes.kv), vt = Tensor.from(v, shapes.kv);
+    const { out, lse } = attentionForward(qt, kt, vt, { mask: mt, window });
+    const ref = attnRef(q, k, v, mask, B, T, Hq, Hkv, D, window);
+    assert.ok(relDiff(out.toFloat32(), ref) < 1e-5, `B${B} T${T} Hq${Hq} Hkv${Hkv} w${window}`);
+    const g = randnArray(B * T * Hq * D);
+    const { dq, dk, dv } = attentionBackward(Tensor.from(g, shapes.q), qt, kt, vt, out, lse, { mask: mt, window });
+    const L = (qq: Float32Array, kk: Float32Array, vv: Float32Array) => dot64(attnRef(qq, kk, vv, mask, B, T, Hq, Hkv, D, window), g);
+    assert.ok(finiteDiffCheck(q, dq.toFloat32(), (x) => L(x, k, v), 10, 1e-3) < 2e-3, 'dq');
+    assert.ok(finiteDiffCheck(k, dk.toFloat32(), (x) => L(q, x, v), 10, 1e-3) < 2e-3, 'dk');
+    assert.ok(finiteDiffCheck(v, dv.toFloat32(), (x) => L(q, k, x), 10, 1e-3) < 2e-3, 'dv');
+  }
+});
+
+test('attention without a mask is plain causal attention', () => {
+  const [B, T, H, D] = [1, 7, 2, 8];
+  const q = randnArray(B * T * H * D), k = randnArray(B * T * H * D), v = randnArray(B * T * H * D);
+  const { out } = attentionForward(Tensor.from(q, [B, T, H, D]), Tensor.from(k, [B, T, H, D]), Tensor.from(v, [B, T, H, D]));
+  assert.ok(relDiff(out.toFloat32(), attnRef(q, k, v, null, B, T, H, H, D, 0)) < 1e-5);
+});
+
+test('attention rejects inconsistent shapes', () => {
+  const q = Tensor.zeros([1, 4, 3, 8]), kv = Tensor.zeros([1, 4, 2, 8]);
+  throwsWith(() => attentionForward(q, kv, kv), ShapeError, /attention_forward/, /multiple of kv heads/);
+  throwsWith(() => attentionForward(Tensor.zeros([1, 4, 4, 8]), kv, Tensor.zeros([1, 4, 2, 4])), ShapeError, /f32\[1,4,2,4\]/);
+  throwsWith(() => attentionForward(Tensor.zeros([1, 4, 4, 8]), kv, kv, { mask: Tensor.zeros([1, 5], 'i64') }), ShapeError, /mask/);
+});
