@@ -2,6 +2,9 @@
 #include "plf/nf4.h"
 #include <algorithm>
 #include <cmath>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 namespace plf {
 
@@ -37,15 +40,16 @@ void dynamic_map_signed(float out[256]) {
   std::copy(vals, vals + 256, out);
 }
 
-// Index of the nearest code value (first on ties), as torch.argmin(|x - code|).
+// Index of the nearest value of a sorted code (first on ties), equal to torch.argmin(|x - code|):
+// binary search for the bracketing pair, then the closer of the two (fl(x - c) is monotone in c,
+// so no farther entry can win).
 static inline uint8_t nearest(float x, const float* code, int ncode) {
-  int best = 0;
-  float bd = std::fabs(x - code[0]);
-  for (int i = 1; i < ncode; i++) {
-    float d = std::fabs(x - code[i]);
-    if (d < bd) { bd = d; best = i; }
-  }
-  return uint8_t(best);
+  if (!(x >= code[0])) return 0;
+  // branch-free search (ncode is a power of two): lo = the last index with code[lo] <= x
+  int lo = 0;
+  for (int step = ncode >> 1; step >= 1; step >>= 1) lo = code[lo + step] <= x ? lo + step : lo;
+  int hi = lo + 1 < ncode ? lo + 1 : lo;
+  return uint8_t(std::fabs(x - code[hi]) < std::fabs(x - code[lo]) ? hi : lo);
 }
 
 static inline float block_absmax_of(const float* x, int64_t n) {
@@ -54,6 +58,51 @@ static inline float block_absmax_of(const float* x, int64_t n) {
   return m;
 }
 
+// Codes of one block: q[i] = nearest NF4 code of clamp(x[i]·inv, -1, 1), as the scalar rule below.
+static void nf4_codes_scalar(const float* x, int64_t n, float inv, uint8_t* q) {
+  for (int64_t i = 0; i < n; i++) {
+    // An all-zero block gives NaN (0·inf), which clamps to -1: code 0, as bitsandbytes stores it.
+    float v = std::min(1.0f, std::max(-1.0f, x[i] * inv));
+    int lo = 0;  // the last code <= v, then the closer neighbour (first on ties)
+    for (int j = 1; j < 16; j++) lo += NF4_CODE[j] <= v;
+    int hi = lo < 15 ? lo + 1 : 15;
+    q[i] = uint8_t(std::fabs(v - NF4_CODE[hi]) < std::fabs(v - NF4_CODE[lo]) ? hi : lo);
+  }
+}
+
+#if defined(__x86_64__)
+// NF4_CODE[idx] for idx in 0..15, the code held in two registers
+__attribute__((target("avx2,fma"))) static inline __m256 lookup16(__m256 c_lo, __m256 c_hi, __m256i idx, __m256i seven) {
+  __m256 a = _mm256_permutevar8x32_ps(c_lo, idx), b = _mm256_permutevar8x32_ps(c_hi, idx);
+  return _mm256_blendv_ps(a, b, _mm256_castsi256_ps(_mm256_cmpgt_epi32(idx, seven)));
+}
+
+// The same rule, 8 lanes at a time: the 16-entry code lives in two registers (permutevar).
+__attribute__((target("avx2,fma"))) static void nf4_codes_avx2(const float* x, int64_t n, float inv, uint8_t* q) {
+  const __m256 c_lo = _mm256_loadu_ps(NF4_CODE), c_hi = _mm256_loadu_ps(NF4_CODE + 8);
+  const __m256 vinv = _mm256_set1_ps(inv), one = _mm256_set1_ps(1.0f), mone = _mm256_set1_ps(-1.0f);
+  const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  const __m256i fifteen = _mm256_set1_epi32(15), seven = _mm256_set1_epi32(7), ione = _mm256_set1_epi32(1);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 v = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), vinv), mone), one);  // NaN -> -1
+    __m256i lo = _mm256_setzero_si256();
+    for (int j = 1; j < 16; j++)  // cmp gives -1 where code[j] <= v
+      lo = _mm256_sub_epi32(lo, _mm256_castps_si256(_mm256_cmp_ps(_mm256_set1_ps(NF4_CODE[j]), v, _CMP_LE_OQ)));
+    __m256i hi = _mm256_min_epi32(_mm256_add_epi32(lo, ione), fifteen);
+    __m256 dlo = _mm256_and_ps(_mm256_sub_ps(v, lookup16(c_lo, c_hi, lo, seven)), absmask);
+    __m256 dhi = _mm256_and_ps(_mm256_sub_ps(v, lookup16(c_lo, c_hi, hi, seven)), absmask);
+    __m256i pick = _mm256_castps_si256(_mm256_cmp_ps(dhi, dlo, _CMP_LT_OQ));
+    __m256i r = _mm256_blendv_epi8(lo, hi, pick);
+    alignas(32) int32_t out[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(out), r);
+    for (int k = 0; k < 8; k++) q[i + k] = uint8_t(out[k]);
+  }
+  nf4_codes_scalar(x + i, n - i, inv, q + i);
+}
+static const bool NF4_AVX2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+
 void nf4_quantize(const float* x, int64_t n, int64_t blocksize, uint8_t* packed, float* absmax) {
   int64_t nblocks = (n + blocksize - 1) / blocksize;
 #pragma omp parallel for schedule(static) if (n > 65536)
@@ -61,15 +110,14 @@ void nf4_quantize(const float* x, int64_t n, int64_t blocksize, uint8_t* packed,
     int64_t s = b * blocksize, e = std::min(n, s + blocksize);
     float am = block_absmax_of(x + s, e - s);
     absmax[b] = am;
-    float inv = 1.0f / am;
-    for (int64_t i = s; i < e; i++) {
-      // An all-zero block gives NaN (0·inf), which clamps to -1: code 0, as bitsandbytes stores it.
-      float v = std::min(1.0f, std::max(-1.0f, x[i] * inv));
-      uint8_t q = nearest(v, NF4_CODE, 16);
-      // blocksize is even, so element pairs never straddle a block
-      if ((i & 1) == 0) packed[i >> 1] = uint8_t(q << 4);
-      else packed[i >> 1] |= q;
-    }
+    uint8_t q[4096];
+#if defined(__x86_64__)
+    if (NF4_AVX2) nf4_codes_avx2(x + s, e - s, 1.0f / am, q);
+    else
+#endif
+      nf4_codes_scalar(x + s, e - s, 1.0f / am, q);
+    // blocksize is even, so element pairs never straddle a block
+    for (int64_t i = s; i < e; i += 2) packed[i >> 1] = uint8_t(q[i - s] << 4) | (i + 1 < e ? q[i + 1 - s] : 0);
   }
 }
 
@@ -121,11 +169,18 @@ void nf4_dequantize_range(const NF4View& w, int64_t start, int64_t len, float* o
     int64_t b = i / w.blocksize;
     int64_t be = std::min(end, (b + 1) * w.blocksize);
     float am = w.block_absmax(b);
-    for (; i < be; i++) {
-      uint8_t byte = w.packed[i >> 1];
-      uint8_t q = (i & 1) ? (byte & 0x0f) : (byte >> 4);
-      *out++ = w.code[q] * am;
+    if (i & 1) { *out++ = w.code[w.packed[i >> 1] & 0x0f] * am; i++; }
+    // whole bytes: two codes each
+    const uint8_t* p = w.packed + (i >> 1);
+    int64_t pairs = (be - i) >> 1;
+    for (int64_t j = 0; j < pairs; j++) {
+      uint8_t byte = p[j];
+      out[2 * j] = w.code[byte >> 4] * am;
+      out[2 * j + 1] = w.code[byte & 0x0f] * am;
     }
+    out += 2 * pairs;
+    i += 2 * pairs;
+    if (i < be) { *out++ = w.code[w.packed[i >> 1] >> 4] * am; i++; }
   }
 }
 
