@@ -67,7 +67,7 @@ test('add (residual) and its size checks', () => {
 /** Round to nearest even via float64 arithmetic, an independent transcription of IEEE rounding. */
 function toBf16Bits(x: number): number {
   const f = new Float32Array([x]), u = new Uint32Array(f.buffer)[0];
-  if (Number.isNaN(x)) return (u >>> 16) | 0x40;
+  if (Number.isNaN(x)) return 0x7fc0;  // torch's canonical bf16 NaN
   const lower = u & 0xffff, upper = u >>> 16;
   if (lower > 0x8000 || (lower === 0x8000 && (upper & 1))) return (upper + 1) & 0xffff;
   return upper;
@@ -77,6 +77,9 @@ test('f32 <-> bf16 <-> f16 conversion rounds to nearest even', () => {
   const x = randnArray(4096, 100);
   x[0] = 65504; x[1] = 65520; x[2] = 1e-8; x[3] = -0; x[4] = 6.1e-5; x[5] = 5.96e-8; x[6] = Infinity; x[7] = NaN;
   x[8] = 1 + 2 ** -8; x[9] = 1 + 3 * 2 ** -8;  // bf16 ties: to even
+  // f16 subnormal edges: 2^-25 ties to 0, just above goes to 2^-24, 1.5 and 2.5 units tie to even
+  x[10] = 2 ** -25; x[11] = 2 ** -25 * 1.0001; x[12] = 1.5 * 2 ** -24; x[13] = 2.5 * 2 ** -24; x[14] = -3 * 2 ** -26;
+  x[15] = 2 ** -14 * (1 - 2 ** -12); x[16] = 65519.99; x[17] = -NaN;
   const bf = convert(Tensor.from(x), 'bf16').toArray() as Uint16Array;
   for (let i = 0; i < x.length; i++) assert.equal(bf[i], toBf16Bits(x[i]), `bf16 of ${x[i]}`);
   const h = convert(Tensor.from(x), 'f16');

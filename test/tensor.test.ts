@@ -83,8 +83,10 @@ test('cuda tensors work where a GPU is usable and fail clearly where not', (ctx)
   assert.equal(d.device, 'cuda');
   assert.equal(memory().cuda.live - before, 4000);
   assert.deepEqual(d.toFloat32(), host.toFloat32());
-  const back = d.view([500], 500).to('cpu');
-  assert.deepEqual(back.toFloat32(), host.toFloat32().subarray(500));
+  const half = d.view([500], 500);
+  assert.deepEqual(half.to('cpu').toFloat32(), host.toFloat32().subarray(500));
   d.dispose();
+  assert.equal(memory().cuda.live - before, 4000, 'the view keeps the storage alive');
+  half.dispose();
   assert.equal(memory().cuda.live, before);
 });

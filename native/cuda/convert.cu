@@ -1,16 +1,14 @@
-// f32 <-> f16 <-> bf16 conversion on CUDA (round to nearest even, like the CPU reference).
+// f32 <-> f16 <-> bf16 conversion on CUDA with the CPU's bit-exact rounding (plf/common.h).
 #include "plf/ops.h"
 #include "check.cuh"
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
 
 namespace plf {
 namespace cuda {
 
 __device__ inline float load(int d, const void* p, long long i) {
   if (d == int(DType::F32)) return static_cast<const float*>(p)[i];
-  if (d == int(DType::BF16)) return __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
-  return __half2float(static_cast<const __half*>(p)[i]);
+  if (d == int(DType::BF16)) return bf16_to_f32(static_cast<const uint16_t*>(p)[i]);
+  return f16_to_f32(static_cast<const uint16_t*>(p)[i]);
 }
 
 __global__ void convert_kernel(int from, const void* src, int to, void* dst, long long n) {
@@ -18,8 +16,8 @@ __global__ void convert_kernel(int from, const void* src, int to, void* dst, lon
   if (i >= n) return;
   float v = load(from, src, i);
   if (to == int(DType::F32)) static_cast<float*>(dst)[i] = v;
-  else if (to == int(DType::BF16)) static_cast<__nv_bfloat16*>(dst)[i] = __float2bfloat16_rn(v);
-  else static_cast<__half*>(dst)[i] = __float2half_rn(v);
+  else if (to == int(DType::BF16)) static_cast<uint16_t*>(dst)[i] = f32_to_bf16(v);
+  else static_cast<uint16_t*>(dst)[i] = f32_to_f16(v);
 }
 
 void convert(DType from, const void* src, DType to, void* dst, int64_t n) {

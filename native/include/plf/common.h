@@ -27,45 +27,63 @@ inline const char* dtype_name(DType d) {
   return "?";
 }
 
-inline uint32_t f32_bits(float f) { uint32_t u; std::memcpy(&u, &f, 4); return u; }
-inline float bits_f32(uint32_t u) { float f; std::memcpy(&f, &u, 4); return f; }
+// The conversions are shared by the CPU and CUDA code (__host__ __device__ under nvcc), so both
+// produce the same bits, NaN included (0x7FC0 / 0x7E00 like torch's CPU kernels).
+#ifdef __CUDACC__
+#define PLF_HD __host__ __device__
+#else
+#define PLF_HD
+#endif
 
-inline float bf16_to_f32(uint16_t h) { return bits_f32(uint32_t(h) << 16); }
-// Round to nearest even; NaN stays a (quiet) NaN.
-inline uint16_t f32_to_bf16(float f) {
+PLF_HD inline uint32_t f32_bits(float f) {
+#ifdef __CUDA_ARCH__
+  return __float_as_uint(f);
+#else
+  uint32_t u; std::memcpy(&u, &f, 4); return u;
+#endif
+}
+PLF_HD inline float bits_f32(uint32_t u) {
+#ifdef __CUDA_ARCH__
+  return __uint_as_float(u);
+#else
+  float f; std::memcpy(&f, &u, 4); return f;
+#endif
+}
+
+PLF_HD inline float bf16_to_f32(uint16_t h) { return bits_f32(uint32_t(h) << 16); }
+// Round to nearest even; every NaN becomes the canonical 0x7FC0.
+PLF_HD inline uint16_t f32_to_bf16(float f) {
   uint32_t u = f32_bits(f);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return uint16_t((u >> 16) | 0x40);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return uint16_t(0x7fc0);
   u += 0x7fffu + ((u >> 16) & 1u);
   return uint16_t(u >> 16);
 }
 
-inline float f16_to_f32(uint16_t h) {
+PLF_HD inline float f16_to_f32(uint16_t h) {
   uint32_t sign = uint32_t(h & 0x8000u) << 16;
   uint32_t exp = (h >> 10) & 0x1fu, man = h & 0x3ffu;
   if (exp == 0) {
-    if (man == 0) return bits_f32(sign);
-    // subnormal: value = man * 2^-24
-    float v = float(man) * 5.9604644775390625e-8f;
+    float v = float(man) * 5.9604644775390625e-8f;  // man · 2^-24, exact
     return sign ? -v : v;
   }
   if (exp == 31) return bits_f32(sign | 0x7f800000u | (man << 13));
   return bits_f32(sign | ((exp + 112) << 23) | (man << 13));
 }
-// Round to nearest even, overflow to inf, subnormals kept.
-inline uint16_t f32_to_f16(float f) {
+// Round to nearest even, overflow to inf, subnormals kept; every NaN becomes 0x7E00 (sign dropped).
+PLF_HD inline uint16_t f32_to_f16(float f) {
   uint32_t u = f32_bits(f);
   uint16_t sign = uint16_t((u >> 16) & 0x8000u);
   uint32_t a = u & 0x7fffffffu;
-  if (a > 0x7f800000u) return uint16_t(sign | 0x7e00u);
+  if (a > 0x7f800000u) return uint16_t(0x7e00);
   if (a >= 0x477ff000u) return uint16_t(sign | 0x7c00u);  // rounds to >= 65520 -> inf
-  if (a < 0x38800000u) {                                  // below the smallest normal 2^-14
-    // subnormal: exact integer rounding of a * 2^24 with RNE
-    float v = bits_f32(a) * 16777216.0f;                   // exact (power of two scaling)
-    float r = std::nearbyint(v);                           // default rounding mode: nearest even
-    return uint16_t(sign | uint16_t(r));
+  if (a < 0x38800000u) {                                  // below 2^-14: a half subnormal (or zero)
+    if (a <= 0x33000000u) return sign;                     // <= 2^-25 rounds to zero (the tie goes to even 0)
+    uint32_t e = a >> 23, m = (a & 0x7fffffu) | 0x800000u, shift = 126 - e;
+    uint32_t h = m >> shift, rem = m & ((1u << shift) - 1u), half = 1u << (shift - 1);
+    if (rem > half || (rem == half && (h & 1u))) h += 1;
+    return uint16_t(sign | h);
   }
-  uint32_t e = ((a >> 23) - 112) << 10, m = (a >> 13) & 0x3ffu;
-  uint32_t h = e | m;
+  uint32_t h = (((a >> 23) - 112) << 10) | ((a >> 13) & 0x3ffu);
   uint32_t rest = a & 0x1fffu;
   if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) h += 1;
   return uint16_t(sign | h);
