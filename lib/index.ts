@@ -11,4 +11,5 @@ export * from './ops/activation.js';
 export * from './ops/loss.js';
 export * from './ops/embedding.js';
 export * from './ops/convert.js';
+export * from './ops/copy.js';
 export { info, type PlfInfo } from './info.js';

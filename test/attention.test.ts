@@ -71,3 +71,30 @@ test('attention rejects inconsistent shapes', () => {
   throwsWith(() => attentionForward(Tensor.zeros([1, 4, 4, 8]), kv, Tensor.zeros([1, 4, 2, 4])), ShapeError, /f32\[1,4,2,4\]/);
   throwsWith(() => attentionForward(Tensor.zeros([1, 4, 4, 8]), kv, kv, { mask: Tensor.zeros([1, 5], 'i64') }), ShapeError, /mask/);
 });
+
+test('attention against a KV cache equals the last rows of full attention', () => {
+  const [B, T, Hq, Hkv, D, cap] = [2, 9, 4, 2, 8, 13];
+  for (const window of [0, 4]) {
+    const q = randnArray(B * T * Hq * D), k = randnArray(B * T * Hkv * D), v = randnArray(B * T * Hkv * D);
+    const mask = Array.from({ length: B * T }, (_, i) => (i >= T && i % T < 3 ? 0 : 1));  // row 1 left-padded
+    const full = attnRef(q, k, v, mask, B, T, Hq, Hkv, D, window);
+    // cache of capacity 13 holding the first T positions; query = the last 2 tokens
+    const kc = new Float32Array(B * cap * Hkv * D), vc = new Float32Array(B * cap * Hkv * D);
+    const mc = new BigInt64Array(B * cap);
+    for (let b = 0; b < B; b++) {
+      kc.set(k.subarray(b * T * Hkv * D, (b + 1) * T * Hkv * D), b * cap * Hkv * D);
+      vc.set(v.subarray(b * T * Hkv * D, (b + 1) * T * Hkv * D), b * cap * Hkv * D);
+      for (let t = 0; t < T; t++) mc[b * cap + t] = BigInt(mask[b * T + t]);
+    }
+    const Tq = 2;
+    const qlast = new Float32Array(B * Tq * Hq * D);
+    for (let b = 0; b < B; b++) qlast.set(q.subarray((b * T + T - Tq) * Hq * D, (b + 1) * T * Hq * D), b * Tq * Hq * D);
+    const { out } = attentionForward(Tensor.from(qlast, [B, Tq, Hq, D]), Tensor.from(kc, [B, cap, Hkv, D]),
+      Tensor.from(vc, [B, cap, Hkv, D]), { mask: Tensor.from(mc, [B, cap]), window, kvLen: T });
+    const want = new Float64Array(B * Tq * Hq * D);
+    for (let b = 0; b < B; b++) want.set(full.subarray((b * T + T - Tq) * Hq * D, (b + 1) * T * Hq * D), b * Tq * Hq * D);
+    assert.ok(relDiff(out.toFloat32(), want) < 1e-5, `window ${window}`);
+  }
+  throwsWith(() => attentionForward(Tensor.zeros([1, 3, 2, 4]), Tensor.zeros([1, 5, 2, 4]), Tensor.zeros([1, 5, 2, 4]), { kvLen: 2 }),
+    ShapeError, /kvLen 2/);
+});

@@ -77,7 +77,7 @@ export interface Addon {
   layernorm_backward(dy: T, x: T, w: T, mean: T, rstd: T, dx: Opt, dw: Opt, db: Opt, accumulate: boolean): void;
   rope_forward(x: T, positions: T, rotaryDim: number, theta: number, y: T): void;
   rope_backward(dy: T, positions: T, rotaryDim: number, theta: number, dx: T): void;
-  attention_forward(q: T, k: T, v: T, mask: Opt, scale: number, window: number, out: T, lse: T): void;
+  attention_forward(q: T, k: T, v: T, mask: Opt, scale: number, window: number, out: T, lse: T, kvLen?: number): void;
   attention_backward(dout: T, q: T, k: T, v: T, out: T, lse: T, mask: Opt, scale: number, window: number,
     dq: T, dk: T, dv: T): void;
   swiglu_forward(gate: T, up: T, y: T): void;
@@ -92,6 +92,8 @@ export interface Addon {
   last_token_index(ids: T, padId: number, out: T): void;
   gather_rows_forward(x: T, index: T, y: T): void;
   gather_rows_backward(dy: T, index: T, dx: T): void;
+  slice_cols_forward(x: T, start: number, y: T): void;
+  slice_cols_backward(dy: T, start: number, dx: T): void;
   convert(src: T, dst: T): void;
   fma_peak(): number;
   build_info(): BuildInfo;

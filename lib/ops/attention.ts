@@ -11,12 +11,17 @@ export interface AttentionOptions {
   window?: number;
 }
 
-export function attentionForward(q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions = {}) {
+/**
+ * Training and prefill: k/v have the query's length. Decoding with a KV cache: k/v are [B, Tcap, Hkv, D]
+ * buffers whose first `kvLen` positions are filled, the mask is [B, Tcap], and query i sits at
+ * absolute position kvLen − Tq + i.
+ */
+export function attentionForward(q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions & { kvLen?: number } = {}) {
   const [B, T, H, D] = q.shape;
   const out = Tensor.empty(q.shape, 'f32', q.device);
   const lse = Tensor.empty([B, H, T], 'f32', q.device);
   addon.attention_forward(q.handle, k.handle, v.handle, o.mask?.handle ?? null, o.scale ?? 1 / Math.sqrt(D),
-    o.window ?? 0, out.handle, lse.handle);
+    o.window ?? 0, out.handle, lse.handle, o.kvLen);
   return { out, lse };
 }
 

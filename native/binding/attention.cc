@@ -29,38 +29,44 @@ static Napi::Value Rope(const Napi::CallbackInfo& info, const char* name, bool i
 static Napi::Value RopeForward(const Napi::CallbackInfo& info) { return Rope(info, "rope_forward", false); }
 static Napi::Value RopeBackward(const Napi::CallbackInfo& info) { return Rope(info, "rope_backward", true); }
 
-struct AttnShape { int64_t B, T, Hq, Hkv, D; };
+struct AttnShape { int64_t B, Tq, Tk, Tcap, Hq, Hkv, D; };
+// q [B,Tq,Hq,D]; k, v [B,Tcap,Hkv,D] with the first kvLen positions valid (kvLen defaults to Tcap)
 static AttnShape attn_shape(const Op& op, const TensorImpl* q, const TensorImpl* k, const TensorImpl* v,
-                            const TensorImpl* mask) {
+                            const TensorImpl* mask, int64_t kv_len = -1) {
   op.dims(q, "q", 4);
   op.dims(k, "k", 4);
   op.dims(v, "v", 4);
-  AttnShape s{q->shape[0], q->shape[1], q->shape[2], k->shape[2], q->shape[3]};
-  if (k->shape != v->shape || k->shape[0] != s.B || k->shape[1] != s.T || k->shape[3] != s.D)
+  AttnShape s{q->shape[0], q->shape[1], 0, k->shape[1], q->shape[2], k->shape[2], q->shape[3]};
+  s.Tk = kv_len < 0 ? s.Tcap : kv_len;
+  if (k->shape != v->shape || k->shape[0] != s.B || k->shape[3] != s.D)
     op.shape("q " + q->describe() + ", k " + k->describe() + ", v " + v->describe() +
-             " must be [B,T,Hq,D], [B,T,Hkv,D], [B,T,Hkv,D]");
+             " must be [B,Tq,Hq,D], [B,Tk,Hkv,D], [B,Tk,Hkv,D]");
+  if (s.Tk > s.Tcap || s.Tq > s.Tk)
+    op.shape("kvLen " + std::to_string(s.Tk) + " must lie between the query length " + std::to_string(s.Tq) +
+             " and the cache length " + std::to_string(s.Tcap));
   if (s.Hkv == 0 || s.Hq % s.Hkv)
     op.shape("query heads (" + std::to_string(s.Hq) + ") must be a multiple of kv heads (" + std::to_string(s.Hkv) + ")");
-  if (mask && mask->numel() != s.B * s.T)
-    op.shape("mask " + mask->describe() + " must be [" + std::to_string(s.B) + "," + std::to_string(s.T) + "]");
+  if (mask && mask->numel() != s.B * s.Tcap)
+    op.shape("mask " + mask->describe() + " must be [" + std::to_string(s.B) + "," + std::to_string(s.Tcap) + "]");
   return s;
 }
 
-// attention_forward(q, k, v, mask | null, scale, window, out [B,T,Hq,D], lse [B,Hq,T])
+// attention_forward(q, k, v, mask | null, scale, window, out [B,Tq,Hq,D], lse [B,Hq,Tq], kvLen?)
 static Napi::Value AttnForward(const Napi::CallbackInfo& info) {
   Op op(info, "attention_forward");
   TensorImpl *q = op.t(0, "q", kF32), *k = op.t(1, "k", kF32), *v = op.t(2, "v", kF32), *mask = op.t(3, "mask", kIdx, true);
   float scale = float(op.num(4, "scale"));
   int64_t window = int64_t(op.num(5, "window"));
   TensorImpl *out = op.t(6, "out", kF32), *lse = op.t(7, "lse", kF32);
-  AttnShape s = attn_shape(op, q, k, v, mask);
+  int64_t kv_len = info.Length() > 8 && info[8].IsNumber() ? int64_t(op.num(8, "kvLen")) : -1;
+  AttnShape s = attn_shape(op, q, k, v, mask, kv_len);
   op.numel(out, "out", q->numel(), "the shape of q " + q->describe());
-  op.numel(lse, "lse", s.B * s.Hq * s.T, "[B,Hq,T] elements");
+  op.numel(lse, "lse", s.B * s.Hq * s.Tq, "[B,Hq,Tq] elements");
   op.device({q, k, v, out, lse});
   std::vector<int64_t> m;
   if (mask) m = op.indices(mask, "mask", 0, 2);
-  cpu::attention_forward(q->as<float>(), k->as<float>(), v->as<float>(), mask ? m.data() : nullptr, s.B, s.T, s.Hq,
-                         s.Hkv, s.D, scale, window, out->as<float>(), lse->as<float>());
+  cpu::attention_forward(q->as<float>(), k->as<float>(), v->as<float>(), mask ? m.data() : nullptr, s.B, s.Tq, s.Tk,
+                         s.Tcap, s.Hq, s.Hkv, s.D, scale, window, out->as<float>(), lse->as<float>());
   return info.Env().Undefined();
 }
 
@@ -73,9 +79,10 @@ static Napi::Value AttnBackward(const Napi::CallbackInfo& info) {
   int64_t window = int64_t(op.num(8, "window"));
   TensorImpl *dq = op.t(9, "dq", kF32), *dk = op.t(10, "dk", kF32), *dv = op.t(11, "dv", kF32);
   AttnShape s = attn_shape(op, q, k, v, mask);
+  if (s.Tq != s.Tcap) op.shape("backward needs equal query and key lengths, got q " + q->describe() + " and k " + k->describe());
   op.numel(dout, "dout", q->numel(), "the shape of q");
   op.numel(out, "out", q->numel(), "the shape of q");
-  op.numel(lse, "lse", s.B * s.Hq * s.T, "[B,Hq,T] elements");
+  op.numel(lse, "lse", s.B * s.Hq * s.Tq, "[B,Hq,T] elements");
   op.numel(dq, "dq", q->numel(), "the shape of q");
   op.numel(dk, "dk", k->numel(), "the shape of k");
   op.numel(dv, "dv", v->numel(), "the shape of v");
@@ -83,7 +90,7 @@ static Napi::Value AttnBackward(const Napi::CallbackInfo& info) {
   std::vector<int64_t> m;
   if (mask) m = op.indices(mask, "mask", 0, 2);
   cpu::attention_backward(dout->as<float>(), q->as<float>(), k->as<float>(), v->as<float>(), out->as<float>(),
-                          lse->as<float>(), mask ? m.data() : nullptr, s.B, s.T, s.Hq, s.Hkv, s.D, scale, window,
+                          lse->as<float>(), mask ? m.data() : nullptr, s.B, s.Tq, s.Hq, s.Hkv, s.D, scale, window,
                           dq->as<float>(), dk->as<float>(), dv->as<float>());
   return info.Env().Undefined();
 }

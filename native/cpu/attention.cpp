@@ -10,10 +10,11 @@
 namespace plf {
 namespace cpu {
 
-static inline bool allowed(const int64_t* mask, int64_t b, int64_t T, int64_t t, int64_t s, int64_t window) {
+// t and s are absolute positions; the mask row has `stride` entries.
+static inline bool allowed(const int64_t* mask, int64_t b, int64_t stride, int64_t t, int64_t s, int64_t window) {
   if (s > t) return false;
   if (window > 0 && t - s >= window) return false;
-  return !mask || mask[b * T + s] != 0;
+  return !mask || mask[b * stride + s] != 0;
 }
 
 static inline float dot(const float* a, const float* b, int64_t n) {
@@ -22,31 +23,34 @@ static inline float dot(const float* a, const float* b, int64_t n) {
   return s;
 }
 
-void attention_forward(const float* q, const float* k, const float* v, const int64_t* mask, int64_t B, int64_t T,
-                       int64_t Hq, int64_t Hkv, int64_t D, float scale, int64_t window, float* out, float* lse) {
-  int64_t group = Hq / Hkv;
+void attention_forward(const float* q, const float* k, const float* v, const int64_t* mask, int64_t B, int64_t Tq,
+                       int64_t Tk, int64_t Tcap, int64_t Hq, int64_t Hkv, int64_t D, float scale, int64_t window,
+                       float* out, float* lse) {
+  int64_t group = Hq / Hkv, off = Tk - Tq;
+  const float NEG = -std::numeric_limits<float>::infinity();
 #pragma omp parallel for collapse(2) schedule(dynamic, 1)
   for (int64_t b = 0; b < B; b++)
     for (int64_t h = 0; h < Hq; h++) {
-      std::vector<float> sc(static_cast<size_t>(T));
+      std::vector<float> sc(static_cast<size_t>(Tk));
       int64_t hk = h / group;
-      for (int64_t t = 0; t < T; t++) {
-        const float* qt = q + ((b * T + t) * Hq + h) * D;
-        float* ot = out + ((b * T + t) * Hq + h) * D;
-        float mx = -std::numeric_limits<float>::infinity();
+      for (int64_t i = 0; i < Tq; i++) {
+        int64_t t = off + i;
+        const float* qt = q + ((b * Tq + i) * Hq + h) * D;
+        float* ot = out + ((b * Tq + i) * Hq + h) * D;
+        float mx = NEG;
         for (int64_t s = 0; s <= t; s++) {
-          if (!allowed(mask, b, T, t, s, window)) { sc[s] = -std::numeric_limits<float>::infinity(); continue; }
-          sc[s] = dot(qt, k + ((b * T + s) * Hkv + hk) * D, D) * scale;
+          if (!allowed(mask, b, Tcap, t, s, window)) { sc[s] = NEG; continue; }
+          sc[s] = dot(qt, k + ((b * Tcap + s) * Hkv + hk) * D, D) * scale;
           mx = std::max(mx, sc[s]);
         }
         for (int64_t d = 0; d < D; d++) ot[d] = 0.0f;
-        if (mx == -std::numeric_limits<float>::infinity()) {  // no visible key (left padding)
-          lse[(b * Hq + h) * T + t] = -std::numeric_limits<float>::infinity();
+        if (mx == NEG) {  // no visible key (a left-padding position)
+          lse[(b * Hq + h) * Tq + i] = NEG;
           continue;
         }
         double sum = 0.0;
         for (int64_t s = 0; s <= t; s++) {
-          float e = sc[s] == -std::numeric_limits<float>::infinity() ? 0.0f : std::exp(sc[s] - mx);
+          float e = sc[s] == NEG ? 0.0f : std::exp(sc[s] - mx);
           sc[s] = e;
           sum += e;
         }
@@ -54,10 +58,10 @@ void attention_forward(const float* q, const float* k, const float* v, const int
         for (int64_t s = 0; s <= t; s++) {
           if (sc[s] == 0.0f) continue;
           float p = sc[s] * inv;
-          const float* vs = v + ((b * T + s) * Hkv + hk) * D;
+          const float* vs = v + ((b * Tcap + s) * Hkv + hk) * D;
           for (int64_t d = 0; d < D; d++) ot[d] += p * vs[d];
         }
-        lse[(b * Hq + h) * T + t] = mx + float(std::log(sum));
+        lse[(b * Hq + h) * Tq + i] = mx + float(std::log(sum));
       }
     }
 }

@@ -24,10 +24,13 @@ void layernorm_backward(const float* dy, const float* x, const float* w, const f
 void rope_forward(const float* x, const int64_t* pos, int64_t B, int64_t T, int64_t H, int64_t D, int64_t rot,
                   double theta, bool inverse, float* y);
 
-// Causal attention. q [B,T,Hq,D], k/v [B,T,Hkv,D], mask [B,T] (1 keep, 0 pad) or null,
-// window > 0 keeps keys with t - s < window. out [B,T,Hq,D]; lse [B,Hq,T] for backward.
-void attention_forward(const float* q, const float* k, const float* v, const int64_t* mask, int64_t B, int64_t T,
-                       int64_t Hq, int64_t Hkv, int64_t D, float scale, int64_t window, float* out, float* lse);
+// Causal attention. q [B,Tq,Hq,D]; k/v [B,Tcap,Hkv,D] of which the first Tk positions are valid
+// (a KV cache; Tk = Tcap = Tq in training); mask [B,Tcap] (1 keep, 0 pad) or null. Query i sits at
+// absolute position Tk - Tq + i; window > 0 keeps keys with t - s < window.
+// out [B,Tq,Hq,D]; lse [B,Hq,Tq] for backward.
+void attention_forward(const float* q, const float* k, const float* v, const int64_t* mask, int64_t B, int64_t Tq,
+                       int64_t Tk, int64_t Tcap, int64_t Hq, int64_t Hkv, int64_t D, float scale, int64_t window,
+                       float* out, float* lse);
 void attention_backward(const float* dout, const float* q, const float* k, const float* v, const float* out,
                         const float* lse, const int64_t* mask, int64_t B, int64_t T, int64_t Hq, int64_t Hkv,
                         int64_t D, float scale, int64_t window, float* dq, float* dk, float* dv);
@@ -58,4 +61,13 @@ void convert(DType from, const void* src, DType to, void* dst, int64_t n);
 namespace cuda {
 void convert(DType from, const void* src, DType to, void* dst, int64_t n);
 }
+}  // namespace plf
+
+namespace plf {
+namespace cpu {
+// Column slices of a row-major [R, C] matrix (e.g. q/k/v out of a fused projection):
+// y [R, L] = x[:, start:start+L]; backward adds dy back into those columns of dx.
+void slice_cols_forward(const float* x, int64_t R, int64_t C, int64_t start, int64_t L, float* y);
+void slice_cols_backward(const float* dy, int64_t R, int64_t C, int64_t start, int64_t L, float* dx);
+}  // namespace cpu
 }  // namespace plf

@@ -1,0 +1,45 @@
+// Bindings: slice_cols_forward / slice_cols_backward over the last dimension.
+#include "errors.h"
+#include "plf/ops.h"
+
+namespace plf {
+
+static const std::initializer_list<DType> kF32 = {DType::F32};
+
+struct Slice { int64_t R, C, start, L; };
+static Slice slice_args(const Op& op, const TensorImpl* full, const TensorImpl* part, size_t istart) {
+  if (full->shape.empty() || part->shape.empty()) op.shape("tensors must have at least one dimension");
+  Slice s{0, full->shape.back(), int64_t(op.num(istart, "start")), part->shape.back()};
+  s.R = s.C ? full->numel() / s.C : 0;
+  if (s.start < 0 || s.start + s.L > s.C)
+    op.shape("columns [" + std::to_string(s.start) + ", " + std::to_string(s.start + s.L) + ") are outside " + full->describe());
+  if (part->numel() != s.R * s.L) op.shape(part->describe() + " does not have the rows of " + full->describe());
+  return s;
+}
+
+// slice_cols_forward(x [.., C], start, y [.., L])
+static Napi::Value SliceForward(const Napi::CallbackInfo& info) {
+  Op op(info, "slice_cols_forward");
+  TensorImpl *x = op.t(0, "x", kF32), *y = op.t(2, "y", kF32);
+  Slice s = slice_args(op, x, y, 1);
+  op.device({x, y});
+  cpu::slice_cols_forward(x->as<float>(), s.R, s.C, s.start, s.L, y->as<float>());
+  return info.Env().Undefined();
+}
+
+// slice_cols_backward(dy [.., L], start, dx [.., C]) — adds into dx
+static Napi::Value SliceBackward(const Napi::CallbackInfo& info) {
+  Op op(info, "slice_cols_backward");
+  TensorImpl *dy = op.t(0, "dy", kF32), *dx = op.t(2, "dx", kF32);
+  Slice s = slice_args(op, dx, dy, 1);
+  op.device({dy, dx});
+  cpu::slice_cols_backward(dy->as<float>(), s.R, s.C, s.start, s.L, dx->as<float>());
+  return info.Env().Undefined();
+}
+
+void register_copy(Napi::Env env, Napi::Object exports) {
+  exports.Set("slice_cols_forward", Napi::Function::New(env, SliceForward, "slice_cols_forward"));
+  exports.Set("slice_cols_backward", Napi::Function::New(env, SliceBackward, "slice_cols_backward"));
+}
+
+}  // namespace plf
