@@ -13,3 +13,6 @@ export * from './ops/embedding.js';
 export * from './ops/convert.js';
 export * from './ops/copy.js';
 export { info, type PlfInfo } from './info.js';
+export { loadModel, DecoderModel, type LoadModelOptions, type Batch, type Task, type TrainableParam } from './models/decoder.js';
+export { parseConfig, readConfig, SUPPORTED_MODEL_TYPES, type ModelConfig } from './models/config.js';
+export type { LoraConfig } from './models/lora.js';

@@ -137,6 +137,19 @@ export class Tensor {
     return this.view(s, 0);
   }
 
+  /** reshape() that takes over this tensor's memory: this handle is disposed, the result owns the data. */
+  reshaped(shape: readonly number[]): Tensor {
+    const v = this.reshape(shape);
+    this.dispose();
+    return v;
+  }
+
+  /** Copies n elements from src (at srcOffset) into dst (at dstOffset); same dtype, any devices. */
+  static copyRange(dst: Tensor, dstOffset: number, src: Tensor, srcOffset: number, n: number): void {
+    const d = dst.view([n], dstOffset), s = src.view([n], srcOffset);
+    try { d.copyFrom(s); } finally { d.dispose(); s.dispose(); }
+  }
+
   /** A copy on `device` (a new tensor even when already there). */
   to(device: Device): Tensor {
     if (!(device in DEVICE_CODE)) throw new ArgumentError(`to: unknown device '${device}'`);

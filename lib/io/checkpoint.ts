@@ -1,0 +1,124 @@
+// An HF model folder: model.safetensors or a sharded model.safetensors.index.json, read tensor by
+// tensor (positioned reads, so a 7B checkpoint never sits in RAM twice), plus bitsandbytes 4-bit keys.
+import fs from 'node:fs';
+import path from 'node:path';
+import { FormatError } from '../errors.js';
+import { Tensor, type TypedArray } from '../tensor.js';
+import { openSafetensors, readTensor, readTensorBytes, type SafetensorsFile } from './safetensors.js';
+import { quantStateJSON, type NF4Tensor } from '../ops/nf4.js';
+
+export class Checkpoint {
+  private files = new Map<string, SafetensorsFile>();
+  private where = new Map<string, string>();
+
+  constructor(readonly dir: string) {
+    const single = path.join(dir, 'model.safetensors');
+    const index = path.join(dir, 'model.safetensors.index.json');
+    if (fs.existsSync(index)) {
+      let map: Record<string, string>;
+      try {
+        map = (JSON.parse(fs.readFileSync(index, 'utf8')) as { weight_map: Record<string, string> }).weight_map;
+      } catch (e) {
+        throw new FormatError(`${index}: ${(e as Error).message}`);
+      }
+      if (!map || typeof map !== 'object') throw new FormatError(`${index}: no weight_map`);
+      for (const [name, shard] of Object.entries(map)) this.where.set(name, path.join(dir, shard));
+    } else if (fs.existsSync(single)) {
+      const f = openSafetensors(single);
+      this.files.set(single, f);
+      for (const name of f.tensors.keys()) this.where.set(name, single);
+    } else {
+      throw new FormatError(`${dir}: no model.safetensors or model.safetensors.index.json`);
+    }
+  }
+
+  private file(name: string): SafetensorsFile {
+    const p = this.where.get(name);
+    if (!p) throw new FormatError(`${this.dir}: the checkpoint has no tensor '${name}'`);
+    let f = this.files.get(p);
+    if (!f) {
+      f = openSafetensors(p);
+      this.files.set(p, f);
+    }
+    if (!f.tensors.has(name)) throw new FormatError(`${p}: the index maps '${name}' here but the file lacks it`);
+    return f;
+  }
+
+  has(name: string): boolean { return this.where.has(name); }
+  names(): string[] { return [...this.where.keys()]; }
+  shape(name: string): number[] { return this.file(name).tensors.get(name)!.shape; }
+
+  /** The tensor as stored (f32/bf16/f16/...), on the CPU. */
+  tensor(name: string): Tensor { return readTensor(this.file(name), name); }
+
+  /** The tensor widened to f32 (norm weights, embeddings, biases). */
+  f32(name: string): Tensor {
+    const t = this.tensor(name);
+    if (t.dtype === 'f32') return t;
+    const out = Tensor.from(t.toFloat32(), t.shape);
+    t.dispose();
+    return out;
+  }
+
+  /** Is `name` (a `.weight`) stored as a bitsandbytes 4-bit weight? */
+  isNF4(name: string): boolean { return this.has(`${name}.quant_state.bitsandbytes__nf4`); }
+
+  /** A pre-quantized bitsandbytes NF4 weight (weight plus absmax, quant_map, nested_absmax, nested_quant_map and quant_state keys). */
+  nf4(name: string): NF4Tensor {
+    const stateKey = `${name}.quant_state.bitsandbytes__nf4`;
+    const bytes = readTensorBytes(this.file(stateKey), stateKey);
+    let state: { quant_type: string; blocksize: number; dtype: string; shape: number[]; nested_blocksize?: number; nested_offset?: number };
+    try {
+      state = JSON.parse(bytes.toString('utf8'));
+    } catch (e) {
+      throw new FormatError(`${this.where.get(stateKey)}: tensor '${stateKey}' is not JSON (${(e as Error).message})`);
+    }
+    if (state.quant_type !== 'nf4') throw new FormatError(`${stateKey}: quant_type '${state.quant_type}' is not supported (nf4 only)`);
+    const dq = this.has(`${name}.nested_absmax`);
+    const dtype = ({ float32: 'f32', float16: 'f16', bfloat16: 'bf16' } as const)[state.dtype as 'float32'] ?? 'f32';
+    const q: NF4Tensor = {
+      kind: 'nf4', weight: this.tensor(name), absmax: this.tensor(`${name}.absmax`), quantMap: this.f32(`${name}.quant_map`),
+      blocksize: state.blocksize, shape: state.shape, dtype, quantState: '',
+    };
+    if (dq) {
+      q.nestedAbsmax = this.f32(`${name}.nested_absmax`);
+      q.nestedQuantMap = this.f32(`${name}.nested_quant_map`);
+      q.offset = state.nested_offset ?? 0;
+      q.nestedBlocksize = state.nested_blocksize ?? 256;
+    }
+    q.quantState = quantStateJSON(q, dq);
+    return q;
+  }
+}
+
+/** Writes tensors to a safetensors file (header padded to 8 bytes, offsets in name order). */
+export function writeSafetensors(file: string, tensors: Record<string, Tensor>, metadata?: Record<string, string>): void {
+  const ST: Record<string, string> = { f32: 'F32', f16: 'F16', bf16: 'BF16', u8: 'U8', i32: 'I32', i64: 'I64' };
+  const names = Object.keys(tensors).sort();
+  const header: Record<string, unknown> = {};
+  if (metadata) header.__metadata__ = metadata;
+  let off = 0;
+  const datas: Uint8Array[] = [];
+  for (const n of names) {
+    const t = tensors[n];
+    const a = t.toArray() as TypedArray;
+    const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    header[n] = { dtype: ST[t.dtype], shape: t.shape, data_offsets: [off, off + bytes.length] };
+    off += bytes.length;
+    datas.push(bytes);
+  }
+  const raw = Buffer.from(JSON.stringify(header), 'utf8');
+  const json = Buffer.concat([raw, Buffer.alloc((8 - (raw.length % 8)) % 8, 0x20)]);  // pad with spaces to 8 bytes
+  const head = Buffer.alloc(8);
+  head.writeBigUInt64LE(BigInt(json.length));
+  const tmp = `${file}.tmp-${process.pid}`;
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    fs.writeSync(fd, head);
+    fs.writeSync(fd, json);
+    for (const d of datas) fs.writeSync(fd, d);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+}

@@ -1,0 +1,107 @@
+// HF config.json → ModelConfig, for transformers 4.x (rope_theta at top level) and 5.x (rope_parameters).
+import fs from 'node:fs';
+import path from 'node:path';
+import { ConfigError } from '../errors.js';
+
+export const SUPPORTED_MODEL_TYPES = ['llama', 'mistral', 'qwen2', 'phi', 'gpt_neox'] as const;
+export type ModelType = (typeof SUPPORTED_MODEL_TYPES)[number];
+export type Family = 'llama' | 'phi' | 'gpt_neox';
+
+export interface ModelConfig {
+  modelType: ModelType;
+  family: Family;
+  vocabSize: number;
+  hidden: number;
+  layers: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  intermediate: number;
+  normEps: number;
+  ropeTheta: number;
+  rotaryDim: number;
+  /** mistral: keys with t − s < window; 0 = unlimited */
+  slidingWindow: number;
+  act: 'silu' | 'gelu' | 'gelu_new';
+  qkvBias: boolean;
+  outBias: boolean;
+  mlpBias: boolean;
+  parallelResidual: boolean;
+  tieEmbeddings: boolean;
+  padTokenId: number | null;
+  bosTokenId: number | null;
+  eosTokenId: number | null;
+  numLabels: number;
+  quantization: Record<string, unknown> | null;
+  raw: Record<string, unknown>;
+}
+
+type Raw = Record<string, unknown>;
+
+function num(raw: Raw, file: string, ...keys: string[]): number {
+  for (const k of keys) if (typeof raw[k] === 'number') return raw[k] as number;
+  throw new ConfigError(`${file}: missing numeric field ${keys.join(' / ')}`);
+}
+function opt(raw: Raw, key: string): number | null {
+  const v = raw[key];
+  if (Array.isArray(v)) return typeof v[0] === 'number' ? v[0] : null;
+  return typeof v === 'number' ? v : null;
+}
+
+export function parseConfig(raw: Raw, file = 'config.json'): ModelConfig {
+  const mt = raw.model_type as string;
+  if (!SUPPORTED_MODEL_TYPES.includes(mt as ModelType))
+    throw new ConfigError(`${file}: model_type '${mt}' is not supported (supported: ${SUPPORTED_MODEL_TYPES.join(', ')}; t5 comes with the Flan-T5 work)`);
+  const modelType = mt as ModelType;
+  const family: Family = modelType === 'phi' ? 'phi' : modelType === 'gpt_neox' ? 'gpt_neox' : 'llama';
+  const rope = (raw.rope_parameters ?? raw.rope_scaling ?? {}) as Raw;
+  if (rope.rope_type && rope.rope_type !== 'default')
+    throw new ConfigError(`${file}: rope_type '${String(rope.rope_type)}' is not supported yet (only 'default')`);
+  const hidden = num(raw, file, 'hidden_size');
+  const heads = num(raw, file, 'num_attention_heads');
+  const headDim = typeof raw.head_dim === 'number' ? raw.head_dim : hidden / heads;
+  const theta = typeof rope.rope_theta === 'number' ? rope.rope_theta : typeof raw.rope_theta === 'number' ? raw.rope_theta
+    : typeof raw.rotary_emb_base === 'number' ? raw.rotary_emb_base : 10000;
+  const partial = typeof rope.partial_rotary_factor === 'number' ? rope.partial_rotary_factor
+    : typeof raw.partial_rotary_factor === 'number' ? raw.partial_rotary_factor
+      : typeof raw.rotary_pct === 'number' ? raw.rotary_pct : 1;
+  const act = String(raw.hidden_act ?? raw.activation_function ?? 'silu');
+  if (!['silu', 'gelu', 'gelu_new'].includes(act)) throw new ConfigError(`${file}: hidden_act '${act}' is not supported`);
+  if (modelType === 'phi' && raw.qk_layernorm) throw new ConfigError(`${file}: phi with qk_layernorm is not supported`);
+  const useWindow = modelType === 'mistral' || (modelType === 'qwen2' && raw.use_sliding_window === true);
+  const labels = raw.id2label ? Object.keys(raw.id2label as object).length : typeof raw.num_labels === 'number' ? raw.num_labels : 2;
+  return {
+    modelType, family, hidden, heads, headDim,
+    vocabSize: num(raw, file, 'vocab_size'),
+    layers: num(raw, file, 'num_hidden_layers'),
+    kvHeads: typeof raw.num_key_value_heads === 'number' ? raw.num_key_value_heads : heads,
+    intermediate: num(raw, file, 'intermediate_size'),
+    normEps: num(raw, file, 'rms_norm_eps', 'layer_norm_eps', 'layer_norm_epsilon'),
+    ropeTheta: theta,
+    rotaryDim: Math.floor(headDim * partial),
+    slidingWindow: useWindow && typeof raw.sliding_window === 'number' ? raw.sliding_window : 0,
+    act: act as ModelConfig['act'],
+    qkvBias: family === 'llama' ? (modelType === 'qwen2' || raw.attention_bias === true) : family === 'phi' || raw.attention_bias !== false,
+    outBias: family === 'llama' ? raw.attention_bias === true : family === 'phi' || raw.attention_bias !== false,
+    mlpBias: family === 'llama' ? raw.mlp_bias === true : true,
+    parallelResidual: family === 'gpt_neox' ? raw.use_parallel_residual !== false : family === 'phi',
+    tieEmbeddings: raw.tie_word_embeddings === true,
+    padTokenId: opt(raw, 'pad_token_id'),
+    bosTokenId: opt(raw, 'bos_token_id'),
+    eosTokenId: opt(raw, 'eos_token_id'),
+    numLabels: labels,
+    quantization: (raw.quantization_config as Raw | undefined) ?? null,
+    raw,
+  };
+}
+
+export function readConfig(dir: string): ModelConfig {
+  const file = path.join(dir, 'config.json');
+  let raw: Raw;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new ConfigError(`${file}: ${(e as Error).message}`);
+  }
+  return parseConfig(raw, file);
+}

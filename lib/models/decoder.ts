@@ -1,0 +1,271 @@
+// A decoder-only transformer (llama, mistral, qwen2, phi, gpt_neox) with a causal-LM or
+// sequence-classification head: config → blocks → model, explicit forward and backward.
+import { Tensor } from '../tensor.js';
+import { ArgumentError, ConfigError, DeviceError } from '../errors.js';
+import { Checkpoint } from '../io/checkpoint.js';
+import { embeddingForward, lastTokenIndex, gatherRowsForward, gatherRowsBackward } from '../ops/embedding.js';
+import { crossEntropyForward, crossEntropyBackward, bceWithLogitsForward, bceWithLogitsBackward, IGNORE_INDEX } from '../ops/loss.js';
+import { Rng } from '../util/random.js';
+import { readConfig, type ModelConfig } from './config.js';
+import { FAMILIES, type FamilySpec } from './family.js';
+import { ModuleLoader, type LoadOptions } from './loader.js';
+import { Linear, Norm } from './layers.js';
+import { Block, type Ctx, type LayerCache } from './blocks.js';
+import { attachLora, peftName, type LoraConfig } from './lora.js';
+import { saveAdapter, loadAdapter } from '../io/peft.js';
+import { generate, type GenerateOptions } from './generate.js';
+
+export type Task = 'causal-lm' | 'sequence-classification';
+
+export interface LoadModelOptions extends LoadOptions {
+  task?: Task;
+  /** labels of a classification head (default: the config's id2label / num_labels) */
+  numLabels?: number;
+  dtype?: 'f32';
+  device?: 'cpu' | 'cuda';
+  /** seed for a freshly initialised score head */
+  seed?: number;
+}
+
+type Ids = Tensor | number[][] | bigint[][];
+export interface Batch {
+  inputIds: Ids;
+  attentionMask?: Ids;
+  positionIds?: Ids;
+  /** causal LM: token ids with -100 where no loss is taken (shifted inside, as HF does); cls: [B, L] 0/1 */
+  labels?: Ids | Tensor | number[][];
+}
+
+export interface TrainableParam { name: string; param: Tensor; grad: Tensor }
+
+/** int ids as an i64 [B, T] tensor */
+export function idsTensor(x: Ids, what: string): Tensor {
+  if (x instanceof Tensor) {
+    if (x.dtype === 'i64') return x;
+    if (x.dtype === 'i32') return Tensor.from(BigInt64Array.from(x.toArray() as Int32Array, (v) => BigInt(v)), x.shape);
+    throw new ArgumentError(`${what} must be an integer tensor, got ${x}`);
+  }
+  if (!Array.isArray(x) || !x.length || !x.every((r) => Array.isArray(r) && r.length === x[0].length))
+    throw new ArgumentError(`${what} must be a non-empty rectangular array of rows`);
+  const flat = (x as (number | bigint)[][]).flat().map((v) => BigInt(v));
+  return Tensor.from(BigInt64Array.from(flat), [x.length, x[0].length]);
+}
+
+export class DecoderModel {
+  readonly spec: FamilySpec;
+  lora: LoraConfig | null = null;
+  private rng: Rng;
+  private saved: {
+    hs: Tensor[]; xn: Tensor; logits: Tensor; ctx: Ctx; targets?: Tensor; labels?: Tensor; idx?: Tensor; pooled?: Tensor;
+  } | null = null;
+
+  constructor(readonly config: ModelConfig, readonly task: Task, readonly embed: Tensor, readonly blocks: Block[],
+              readonly finalNorm: Norm, readonly head: Linear, seed = 42) {
+    this.spec = FAMILIES[config.family];
+    this.rng = new Rng(seed);
+  }
+
+  /** Every linear of the layers (LoRA targets are chosen among these). */
+  linears(): Linear[] { return this.blocks.flatMap((b) => b.linears()); }
+
+  /** Adds LoRA adapters (PEFT init) to the target modules; the score head becomes fully trainable. */
+  addLora(c: LoraConfig): void {
+    if (this.lora) throw new ConfigError('this model already has LoRA adapters');
+    const targets = c.targetModules ?? this.spec.targets;
+    const rng = new Rng(c.seed ?? 42);
+    let n = 0;
+    for (const lin of this.linears()) {
+      if (!targets.includes(lin.name.split('.').pop()!)) continue;
+      attachLora(lin, c, rng);
+      n++;
+    }
+    if (!n) throw new ConfigError(`no module matches targetModules [${targets.join(', ')}] (this family has: ${this.spec.targets.join(', ')})`);
+    if (this.task === 'sequence-classification') this.head.weightGrad = Tensor.zeros(this.head.weight.shape);
+    this.lora = { ...c, targetModules: targets, dropout: c.dropout ?? 0 };
+  }
+
+  /** Trainable tensors with their gradients, named as PEFT names them in memory. */
+  trainableParameters(): TrainableParam[] {
+    const out: TrainableParam[] = [];
+    for (const lin of this.linears()) {
+      if (!lin.lora) continue;
+      out.push({ name: peftName.loraA(lin.name), param: lin.lora.A, grad: lin.lora.gradA });
+      out.push({ name: peftName.loraB(lin.name), param: lin.lora.B, grad: lin.lora.gradB });
+    }
+    if (this.head.weightGrad) out.push({ name: peftName.saved('score'), param: this.head.weight as Tensor, grad: this.head.weightGrad });
+    return out;
+  }
+
+  zeroGrad(): void {
+    for (const p of this.trainableParameters()) {
+      const z = Tensor.zeros(p.grad.shape);
+      p.grad.copyFrom(z);
+      z.dispose();
+    }
+  }
+
+  /** Greedy decoding with a KV cache (see generate.ts). */
+  generate(batch: Pick<Batch, 'inputIds' | 'attentionMask'>, opts: GenerateOptions): number[][] { return generate(this, batch, opts); }
+
+  saveAdapter(dir: string): void { saveAdapter(this, dir); }
+  loadAdapter(dir: string): void { loadAdapter(this, dir); }
+
+  /** Logits (and the loss when labels are given). With `train`, activations are kept for backward(). */
+  forward(batch: Batch, opts: { train?: boolean; cache?: LayerCache[]; lastOnly?: boolean } = {}): { logits: Tensor; loss?: number } {
+    const train = opts.train ?? false;
+    if (this.saved) this.release();
+    const ids = idsTensor(batch.inputIds, 'inputIds');
+    const [B, T] = ids.shape;
+    const mask = batch.attentionMask ? idsTensor(batch.attentionMask, 'attentionMask') : null;
+    const positions = batch.positionIds ? idsTensor(batch.positionIds, 'positionIds')
+      : idsTensor(Array.from({ length: B }, () => Array.from({ length: T }, (_, t) => t)), 'positions');
+    const ctx: Ctx = { B, T, positions, mask, train, cache: opts.cache };
+    let x = embeddingForward(ids, this.embed);
+    const hs: Tensor[] = [x];
+    for (const block of this.blocks) {
+      const y = block.forward(x, ctx);
+      if (train) hs.push(y);
+      else x.dispose();
+      x = y;
+    }
+    let xn = this.finalNorm.forward(x, train);
+    if (!train) x.dispose();
+    let logits: Tensor, loss: number | undefined;
+    const keep: Partial<NonNullable<DecoderModel['saved']>> = {};
+    if (this.task === 'causal-lm') {
+      if (opts.lastOnly) {  // decoding: only the last position's logits are needed
+        const C = this.config.hidden, last = Tensor.empty([B, 1, C]);
+        for (let b = 0; b < B; b++) Tensor.copyRange(last, b * C, xn, (b * T + T - 1) * C, C);
+        xn.dispose();
+        xn = last;
+      }
+      logits = this.head.forward(xn, train);
+      if (batch.labels) {
+        const targets = this.shiftedTargets(batch.labels, B, T);
+        const flat = logits.view([B * T, this.config.vocabSize]);
+        loss = crossEntropyForward(flat, targets).loss;
+        flat.dispose();
+        keep.targets = targets;
+      }
+    } else {
+      const idx = this.poolIndex(ids);
+      const pooled = gatherRowsForward(xn, idx);
+      logits = this.head.forward(pooled, train);
+      if (batch.labels) {
+        const labels = batch.labels instanceof Tensor ? batch.labels
+          : Tensor.from(Float32Array.from((batch.labels as number[][]).flat()), [B, logits.shape[1]]);
+        loss = bceWithLogitsForward(logits, labels);
+        keep.labels = labels;
+      }
+      keep.idx = idx;
+      keep.pooled = pooled;
+    }
+    if (train) this.saved = { hs, xn, logits, ctx, ...keep };
+    else {
+      xn.dispose();
+      keep.pooled?.dispose();
+      keep.idx?.dispose();
+    }
+    return { logits, loss };
+  }
+
+  /** Gradients of (scale × the loss of the last training forward) into the trainable grads. */
+  backward(scale = 1): void {
+    const s = this.saved;
+    if (!s) throw new ArgumentError('backward() needs a forward({ train: true }) with labels first');
+    let dxn: Tensor;
+    if (this.task === 'causal-lm') {
+      if (!s.targets) throw new ArgumentError('backward() needs labels in the forward batch');
+      const flat = s.logits.view([s.ctx.B * s.ctx.T, this.config.vocabSize]);
+      const dlogits = crossEntropyBackward(flat, s.targets, scale);
+      flat.dispose();
+      dxn = this.head.backward(dlogits)!;
+      dlogits.dispose();
+    } else {
+      if (!s.labels) throw new ArgumentError('backward() needs labels in the forward batch');
+      const dlogits = bceWithLogitsBackward(s.logits, s.labels, scale);
+      const dpooled = this.head.backward(dlogits)!;
+      dlogits.dispose();
+      dxn = gatherRowsBackward(dpooled, s.idx!, s.xn.shape);
+      dpooled.dispose();
+    }
+    let dx = this.finalNorm.backward(dxn);
+    dxn.dispose();
+    for (let i = this.blocks.length - 1; i >= 0; i--) {
+      const d = this.blocks[i].backward(dx);
+      dx.dispose();
+      dx = d;
+    }
+    dx.dispose();
+    this.release();
+  }
+
+  /** Frees what the last training forward kept. */
+  release(): void {
+    const s = this.saved;
+    if (!s) return;
+    this.saved = null;
+    for (const t of [...s.hs, s.xn, s.targets, s.idx, s.pooled]) t?.dispose();
+  }
+
+  /** HF's causal-LM loss: position t predicts labels[t+1]; the last position has no target. */
+  private shiftedTargets(labels: NonNullable<Batch['labels']>, B: number, T: number): Tensor {
+    const l = idsTensor(labels as Ids, 'labels');
+    if (l.shape[0] !== B || l.shape[1] !== T) throw new ArgumentError(`labels [${l.shape}] must match inputIds [${B},${T}]`);
+    const a = l.toArray() as BigInt64Array, out = new BigInt64Array(B * T);
+    for (let b = 0; b < B; b++)
+      for (let t = 0; t < T; t++) out[b * T + t] = t + 1 < T ? a[b * T + t + 1] : BigInt(IGNORE_INDEX);
+    return Tensor.from(out, [B * T]);
+  }
+
+  /** transformers: the last token that is not the pad token (the last position without a pad id). */
+  private poolIndex(ids: Tensor): Tensor {
+    const pad = this.config.padTokenId;
+    if (pad !== null) return lastTokenIndex(ids, pad);
+    if (ids.shape[0] !== 1) throw new ConfigError('Cannot handle batch sizes > 1 if no padding token is defined (pad_token_id)');
+    return Tensor.from(new BigInt64Array([BigInt(ids.shape[1] - 1)]));
+  }
+
+  /** Seeded HF-style init (normal, std initializer_range) of a score head missing from the checkpoint. */
+  static initScore(rows: number, cols: number, std: number, seed: number): Tensor {
+    const rng = new Rng(seed), a = new Float32Array(rows * cols);
+    for (let i = 0; i < a.length; i++) a[i] = rng.normal() * std;
+    return Tensor.from(a, [rows, cols]);
+  }
+
+  dispose(): void {
+    this.release();
+    this.embed.dispose();
+    this.blocks.forEach((b) => b.dispose());
+    this.finalNorm.dispose();
+    if (!this.config.tieEmbeddings || this.task === 'sequence-classification') this.head.dispose();
+  }
+}
+
+/** Loads an HF model folder as a causal LM or a sequence classifier (see LoadModelOptions). */
+export function loadModel(dir: string, opts: LoadModelOptions = {}): DecoderModel {
+  if (opts.device === 'cuda') throw new DeviceError('loadModel: running models on CUDA comes with the CUDA backend; use device "cpu"');
+  const cfg = readConfig(dir);
+  const task = opts.task ?? (String((cfg.raw.architectures as string[] | undefined)?.[0] ?? '').endsWith('ForSequenceClassification')
+    ? 'sequence-classification' : 'causal-lm');
+  const ck = new Checkpoint(dir);
+  const spec = FAMILIES[cfg.family];
+  const quantize = opts.quantize ?? (cfg.quantization?.load_in_4bit ? 'nf4' : null);
+  const ld = new ModuleLoader(ck, { ...opts, quantize });
+  const embed = ck.f32(spec.embed);
+  const blocks = Array.from({ length: cfg.layers }, (_, i) => spec.layer(ld, cfg, i));
+  const finalNorm = ld.norm(spec.finalNorm, spec.normKind, cfg.normEps);
+  let head: Linear;
+  if (task === 'causal-lm') {
+    const w = `${spec.lmHead}.weight`;
+    head = ck.has(w) ? ld.head(spec.lmHead, w, spec.lmHeadBias)
+      : cfg.tieEmbeddings ? new Linear(spec.lmHead, embed, null)
+        : (() => { throw new ConfigError(`${dir}: no ${w} and tie_word_embeddings is false`); })();
+  } else {
+    const labels = opts.numLabels ?? cfg.numLabels;
+    const w = ck.has('score.weight') && ck.shape('score.weight')[0] === labels ? ck.f32('score.weight')
+      : DecoderModel.initScore(labels, cfg.hidden, Number(cfg.raw.initializer_range ?? 0.02), opts.seed ?? 42);
+    head = new Linear('score', w, null);
+  }
+  return new DecoderModel(cfg, task, embed, blocks, finalNorm, head, opts.seed);
+}

@@ -1,0 +1,112 @@
+// The trainable building blocks: Linear (frozen weight of any dtype/NF4, optional LoRA, optional
+// trainable weight) and Norm. Each keeps what its backward needs from the last forward.
+import { Tensor } from '../tensor.js';
+import { disposeNF4, isNF4 } from '../ops/nf4.js';
+import { linearForward, linearBackward, loraLinearForward, loraLinearBackward, type Weight } from '../ops/linear.js';
+import { rmsnormForward, rmsnormBackward, layernormForward, layernormBackward } from '../ops/norm.js';
+import { addForward } from '../ops/activation.js';
+
+export interface LoraState {
+  A: Tensor;        // [r, in]
+  B: Tensor;        // [out, r]
+  gradA: Tensor;
+  gradB: Tensor;
+  scale: number;
+  dropout: number;
+}
+
+let dropoutCounter = 1;
+
+export class Linear {
+  lora: LoraState | null = null;
+  /** set for fully trainable layers (the score head): dW accumulates here */
+  weightGrad: Tensor | null = null;
+  private saved: { x: Tensor; xa: Tensor | null; seed: number } | null = null;
+
+  constructor(readonly name: string, public weight: Weight, public bias: Tensor | null) {}
+
+  get outFeatures(): number { return this.weight.shape[0]; }
+  get inFeatures(): number { return this.weight.shape[1]; }
+
+  /** y = x·Wᵀ + b (+ LoRA). With `train`, x (and the LoRA intermediate) are kept for backward. */
+  forward(x: Tensor, train: boolean): Tensor {
+    if (!this.lora) {
+      if (train) this.saved = { x, xa: null, seed: 0 };
+      return linearForward(x, this.weight, this.bias);
+    }
+    const seed = train ? dropoutCounter++ : 0;
+    const l = this.lora;
+    const { y, xa } = loraLinearForward(x, this.weight, this.bias,
+      { A: l.A, B: l.B, scale: l.scale, dropout: train ? l.dropout : 0, seed });
+    if (train) this.saved = { x, xa, seed };
+    else xa.dispose();
+    return y;
+  }
+
+  /** dx; LoRA / weight / bias grads are accumulated into their grad tensors. */
+  backward(dy: Tensor, needDx = true): Tensor | null {
+    const s = this.saved;
+    if (!s) throw new Error(`${this.name}: backward without a training forward`);
+    this.saved = null;
+    let dx: Tensor | null;
+    if (this.lora && s.xa) {
+      const l = this.lora;
+      const r = loraLinearBackward(dy, s.x, this.weight, { A: l.A, B: l.B, scale: l.scale, dropout: l.dropout, seed: s.seed },
+        s.xa, { dx: needDx, dA: l.gradA, dB: l.gradB, accumulate: true });
+      dx = r.dx;
+      s.xa.dispose();
+    } else {
+      const r = linearBackward(dy, s.x, this.weight, { dx: needDx, dw: this.weightGrad ?? false, accumulate: true });
+      dx = r.dx;
+    }
+    return dx;
+  }
+
+  dispose(): void {
+    if (isNF4(this.weight)) disposeNF4(this.weight);
+    else this.weight.dispose();
+    this.bias?.dispose();
+    this.lora?.A.dispose(); this.lora?.B.dispose(); this.lora?.gradA.dispose(); this.lora?.gradB.dispose();
+    this.weightGrad?.dispose();
+  }
+}
+
+/** RMSNorm (no bias) or LayerNorm (with bias) over the last dimension; frozen. */
+export class Norm {
+  private saved: { x: Tensor; mean: Tensor | null; rstd: Tensor } | null = null;
+
+  constructor(readonly kind: 'rms' | 'layer', readonly weight: Tensor, readonly bias: Tensor | null, readonly eps: number) {}
+
+  forward(x: Tensor, train: boolean): Tensor {
+    if (this.kind === 'rms') {
+      const { y, rstd } = rmsnormForward(x, this.weight, this.eps);
+      if (train) this.saved = { x, mean: null, rstd };
+      else rstd.dispose();
+      return y;
+    }
+    const { y, mean, rstd } = layernormForward(x, this.weight, this.bias, this.eps);
+    if (train) this.saved = { x, mean, rstd };
+    else { mean.dispose(); rstd.dispose(); }
+    return y;
+  }
+
+  backward(dy: Tensor): Tensor {
+    const s = this.saved!;
+    this.saved = null;
+    const dx = this.kind === 'rms'
+      ? rmsnormBackward(dy, s.x, this.weight, s.rstd, { dw: false }).dx
+      : layernormBackward(dy, s.x, this.weight, s.mean!, s.rstd, { dw: false, db: false }).dx;
+    s.mean?.dispose();
+    s.rstd.dispose();
+    return dx;
+  }
+
+  dispose(): void { this.weight.dispose(); this.bias?.dispose(); }
+}
+
+/** a += b, returning a (b is disposed: gradients are summed where paths join). */
+export function accumulate(a: Tensor, b: Tensor): Tensor {
+  addForward(a, b, a);
+  b.dispose();
+  return a;
+}

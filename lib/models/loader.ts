@@ -1,0 +1,44 @@
+// Builds modules from checkpoint tensors: quantizing LoRA-target linears to NF4 as they stream in.
+import { Checkpoint } from '../io/checkpoint.js';
+import { quantizeNF4 } from '../ops/nf4.js';
+import { Linear, Norm } from './layers.js';
+import type { Weight } from '../ops/linear.js';
+import { FormatError } from '../errors.js';
+
+export interface LoadOptions {
+  /** 'nf4': quantize every linear but the head (blocksize 64, double quant) while loading */
+  quantize?: 'nf4' | null;
+  blocksize?: number;
+  doubleQuant?: boolean;
+}
+
+export class ModuleLoader {
+  constructor(readonly ck: Checkpoint, readonly opts: LoadOptions) {}
+
+  /** A frozen body linear (a LoRA target): NF4 when asked or when stored pre-quantized. */
+  linear(name: string, bias: boolean): Linear {
+    const wname = `${name}.weight`;
+    let w: Weight;
+    if (this.ck.isNF4(wname)) {
+      w = this.ck.nf4(wname);
+    } else if (this.opts.quantize === 'nf4') {
+      const t = this.ck.tensor(wname);
+      w = quantizeNF4(t, undefined, { blocksize: this.opts.blocksize ?? 64, doubleQuant: this.opts.doubleQuant ?? true });
+      t.dispose();
+    } else {
+      w = this.ck.tensor(wname);
+      if (w.dtype !== 'f32' && w.dtype !== 'bf16' && w.dtype !== 'f16')
+        throw new FormatError(`${this.ck.dir}: ${wname} has dtype ${w.dtype}; expected f32, bf16 or f16`);
+    }
+    return new Linear(name, w, bias ? this.ck.f32(`${name}.bias`) : null);
+  }
+
+  /** The head (never quantized), in f32. */
+  head(name: string, weightName: string, bias: boolean): Linear {
+    return new Linear(name, this.ck.f32(weightName), bias ? this.ck.f32(`${name}.bias`) : null);
+  }
+
+  norm(name: string, kind: 'rms' | 'layer', eps: number): Norm {
+    return new Norm(kind, this.ck.f32(`${name}.weight`), kind === 'layer' ? this.ck.f32(`${name}.bias`) : null, eps);
+  }
+}

@@ -1,0 +1,149 @@
+// The model engine against transformers 5.17 + peft 0.21 golden outputs (../shared/fixtures/hf):
+// logits, losses, NF4 logits, LoRA gradients, 3 AdamW steps, greedy generation, adapter round trips.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadModel, AdamW, Tensor, ConfigError } from '../lib/index.js';
+import { openSafetensors, readTensor, type SafetensorsFile } from '../lib/io/safetensors.js';
+import { relDiff, sharedPath, skipMessage, throwsWith } from './helpers.js';
+
+const ROOT = 'fixtures/hf';
+const ARCHS = ['llama', 'mistral', 'qwen2', 'phi', 'gpt_neox'];
+const fixtures = sharedPath(ROOT);
+const skip = fixtures ? false : skipMessage(ROOT);
+const dir = (...p: string[]) => path.join(fixtures ?? '', ...p);
+const get = (f: SafetensorsFile, k: string) => readTensor(f, k);
+
+/** max |a−b| / max |ref| over the positions where mask is 1 (rows of `width`) */
+function maskedRelDiff(a: Float32Array, ref: Float32Array, mask: BigInt64Array, width: number): number {
+  let md = 0, mr = 0;
+  mask.forEach((m, p) => {
+    if (!m) return;
+    for (let i = p * width; i < (p + 1) * width; i++) {
+      md = Math.max(md, Math.abs(a[i] - ref[i]));
+      mr = Math.max(mr, Math.abs(ref[i]));
+    }
+  });
+  return md / mr;
+}
+
+for (const arch of ARCHS) {
+  test(`${arch}: causal-LM logits and NF4 logits match transformers`, { skip }, () => {
+    for (const [file, quantize] of [['lm.safetensors', null], ['lm_nf4.safetensors', 'nf4']] as const) {
+      const m = loadModel(dir(arch, 'model'), { quantize });
+      const f = openSafetensors(dir(arch, file));
+      const mask = get(f, 'attention_mask');
+      const { logits } = m.forward({ inputIds: get(f, 'input_ids'), attentionMask: mask });
+      const d = maskedRelDiff(logits.toFloat32(), get(f, 'logits').toFloat32(), mask.toArray() as BigInt64Array, m.config.vocabSize);
+      assert.ok(d < 1e-4, `${arch} ${file}: ${d}`);
+      m.dispose();
+    }
+  });
+
+  test(`${arch}: sequence-classification logits and loss match transformers`, { skip }, () => {
+    const m = loadModel(dir(arch, 'model_cls'));
+    assert.equal(m.task, 'sequence-classification');
+    const f = openSafetensors(dir(arch, 'cls.safetensors'));
+    const { logits, loss } = m.forward({ inputIds: get(f, 'input_ids'), attentionMask: get(f, 'attention_mask'), labels: get(f, 'labels') });
+    assert.ok(relDiff(logits.toFloat32(), get(f, 'logits').toFloat32()) < 1e-4);
+    const ref = get(f, 'loss').toFloat32()[0];
+    assert.ok(Math.abs(loss! - ref) / Math.abs(ref) < 1e-4, `loss ${loss} vs ${ref}`);
+    m.dispose();
+  });
+
+  for (const kind of ['lora_cls', 'lora_lm'] as const) {
+    test(`${arch}: ${kind} adapter — logits, loss, every gradient, 3 AdamW steps`, { skip }, () => {
+      const m = loadModel(dir(arch, kind === 'lora_cls' ? 'model_cls' : 'model'));
+      m.loadAdapter(dir(arch, kind));
+      const g = openSafetensors(dir(arch, kind, 'grads.safetensors'));
+      const batch = { inputIds: get(g, 'input.input_ids'), attentionMask: get(g, 'input.attention_mask'), labels: get(g, 'input.labels') };
+      const trainable = JSON.parse(fs.readFileSync(dir(arch, kind, 'trainable.json'), 'utf8')) as string[];
+      const params = m.trainableParameters();
+      assert.deepEqual(params.map((p) => p.name).sort(), [...trainable].sort(), 'trainable names as PEFT names them');
+      const mask = batch.attentionMask.toArray() as BigInt64Array;
+      const losses = get(g, 'losses').toFloat32();
+      const opt = new AdamW(params.map((p) => p.param), { lr: 1e-2, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01 });
+      for (let step = 0; step < 3; step++) {
+        m.zeroGrad();
+        const { logits, loss } = m.forward(batch, { train: true });
+        assert.ok(Math.abs(loss! - losses[step]) / losses[step] < 1e-4, `step ${step} loss ${loss} vs ${losses[step]}`);
+        if (step === 0) {
+          const ref = get(g, 'logits').toFloat32();
+          const d = kind === 'lora_cls' ? relDiff(logits.toFloat32(), ref) : maskedRelDiff(logits.toFloat32(), ref, mask, m.config.vocabSize);
+          assert.ok(d < 1e-3, `logits ${d}`);
+        }
+        m.backward();
+        if (step === 0)
+          for (const p of params) {
+            const d = relDiff(p.grad.toFloat32(), get(g, `grad.${p.name}`).toFloat32());
+            assert.ok(d < 1e-3, `grad ${p.name}: ${d}`);
+          }
+        opt.stepWith(params.map((p) => p.grad));
+      }
+      for (const p of params) {
+        const d = relDiff(p.param.toFloat32(), get(g, `after3.${p.name}`).toFloat32());
+        assert.ok(d < 1e-3, `after 3 steps ${p.name}: ${d}`);
+      }
+      opt.dispose();
+      m.dispose();
+    });
+  }
+
+  test(`${arch}: greedy generation equals transformers' sequences`, { skip }, () => {
+    const m = loadModel(dir(arch, 'model'));
+    const f = openSafetensors(dir(arch, 'gen.safetensors'));
+    const ids = get(f, 'input_ids'), ref = get(f, 'sequences');
+    const n = ref.shape[1] - ids.shape[1];
+    const seqs = m.generate({ inputIds: ids, attentionMask: get(f, 'attention_mask') }, { maxNewTokens: n, eosTokenId: null });
+    const want = Array.from(ref.toArray() as BigInt64Array, Number);
+    assert.deepEqual(seqs.flat(), want);
+    m.dispose();
+  });
+
+  test(`${arch}: an adapter saved by plf-native reloads bit-identically with PEFT's keys and config`, { skip }, () => {
+    const kind = 'lora_cls';
+    const m = loadModel(dir(arch, 'model_cls'));
+    m.loadAdapter(dir(arch, kind));
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'plf-adapter-'));
+    try {
+      m.saveAdapter(out);
+      const ours = openSafetensors(path.join(out, 'adapter_model.safetensors'));
+      const theirs = openSafetensors(dir(arch, kind, 'adapter_model.safetensors'));
+      assert.deepEqual([...ours.tensors.keys()].sort(), [...theirs.tensors.keys()].sort());
+      for (const k of theirs.tensors.keys()) assert.deepEqual(get(ours, k).toArray(), get(theirs, k).toArray(), k);
+      const oc = JSON.parse(fs.readFileSync(path.join(out, 'adapter_config.json'), 'utf8'));
+      const tc = JSON.parse(fs.readFileSync(dir(arch, kind, 'adapter_config.json'), 'utf8'));
+      assert.deepEqual(Object.keys(oc).sort(), Object.keys(tc).sort());
+      for (const k of ['r', 'lora_alpha', 'lora_dropout', 'peft_type', 'task_type', 'bias', 'use_rslora', 'fan_in_fan_out'])
+        assert.deepEqual(oc[k], tc[k], k);
+      assert.deepEqual([...oc.target_modules].sort(), [...tc.target_modules].sort());
+      assert.deepEqual(oc.modules_to_save, tc.modules_to_save);
+      const again = loadModel(dir(arch, 'model_cls'));
+      again.loadAdapter(out);
+      const a = m.trainableParameters(), b = again.trainableParameters();
+      a.forEach((p, i) => assert.deepEqual(b[i].param.toArray(), p.param.toArray(), p.name));
+      again.dispose();
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+      m.dispose();
+    }
+  });
+}
+
+test('unsupported model types and bad configs are clear errors', { skip }, () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'plf-cfg-'));
+  try {
+    fs.writeFileSync(path.join(tmp, 'config.json'), JSON.stringify({ model_type: 'bert' }));
+    throwsWith(() => loadModel(tmp), ConfigError, /model_type 'bert'/, /llama, mistral, qwen2, phi, gpt_neox/);
+    fs.writeFileSync(path.join(tmp, 'config.json'), '{nope');
+    throwsWith(() => loadModel(tmp), ConfigError, /config\.json/);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  const m = loadModel(dir('llama', 'model'));
+  throwsWith(() => m.addLora({ r: 2, alpha: 4, targetModules: ['nope'] }), ConfigError, /targetModules/);
+  m.dispose();
+  assert.ok(Tensor);
+});
