@@ -1,7 +1,7 @@
 // plf-native: the library API.
 export { Tensor, memory, type DType, type Device, type TypedArray } from './tensor.js';
 export * from './errors.js';
-export { quantizeNF4, dequantizeNF4, nf4To, disposeNF4, isNF4, quantStateJSON, type NF4Tensor } from './ops/nf4.js';
+export { quantizeNF4, dequantizeNF4, nf4To, disposeNF4, isNF4, quantStateJSON, nativeNF4, type NF4Tensor } from './ops/nf4.js';
 export * from './ops/linear.js';
 export * from './ops/optim.js';
 export * from './ops/norm.js';
@@ -16,3 +16,8 @@ export { info, type PlfInfo } from './info.js';
 export { loadModel, DecoderModel, type LoadModelOptions, type Batch, type Task, type TrainableParam } from './models/decoder.js';
 export { parseConfig, readConfig, SUPPORTED_MODEL_TYPES, type ModelConfig } from './models/config.js';
 export type { LoraConfig } from './models/lora.js';
+export { quantizeCheckpoint, type QuantizeCheckpointOptions } from './models/quantize.js';
+export { Checkpoint, writeSafetensors } from './io/checkpoint.js';
+export { openSafetensors, readTensor } from './io/safetensors.js';
+export { saveAdapter, loadAdapter } from './io/peft.js';
+export { generate, type GenerateOptions } from './models/generate.js';

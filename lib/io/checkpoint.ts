@@ -47,6 +47,9 @@ export class Checkpoint {
   has(name: string): boolean { return this.where.has(name); }
   names(): string[] { return [...this.where.keys()]; }
   shape(name: string): number[] { return this.file(name).tensors.get(name)!.shape; }
+  dtype(name: string): import('../tensor.js').DType { return this.file(name).tensors.get(name)!.dtype; }
+  /** The stored bytes of one tensor. */
+  bytes(name: string): Buffer { return readTensorBytes(this.file(name), name); }
 
   /** The tensor as stored (f32/bf16/f16/...), on the CPU. */
   tensor(name: string): Tensor { return readTensor(this.file(name), name); }
@@ -91,21 +94,31 @@ export class Checkpoint {
   }
 }
 
-/** Writes tensors to a safetensors file (header padded to 8 bytes, offsets in name order). */
-export function writeSafetensors(file: string, tensors: Record<string, Tensor>, metadata?: Record<string, string>): void {
-  const ST: Record<string, string> = { f32: 'F32', f16: 'F16', bf16: 'BF16', u8: 'U8', i32: 'I32', i64: 'I64' };
-  const names = Object.keys(tensors).sort();
+export interface PlannedTensor {
+  name: string;
+  dtype: 'f32' | 'f16' | 'bf16' | 'u8' | 'i32' | 'i64';
+  shape: number[];
+  /** called once, in file order, when the tensor's bytes are written */
+  bytes: () => Uint8Array;
+}
+
+const ST_NAME: Record<PlannedTensor['dtype'], string> = { f32: 'F32', f16: 'F16', bf16: 'BF16', u8: 'U8', i32: 'I32', i64: 'I64' };
+const ST_SIZE: Record<PlannedTensor['dtype'], number> = { f32: 4, f16: 2, bf16: 2, u8: 1, i32: 4, i64: 8 };
+
+/**
+ * Streams tensors into a safetensors file: the header is computed from the plan, then each tensor
+ * is produced and written in turn, so memory holds one tensor at a time. Written to a temp file
+ * and renamed, so a crash never leaves a half-written file under the final name.
+ */
+export function writeSafetensorsStream(file: string, plan: PlannedTensor[], metadata?: Record<string, string>): void {
+  const sorted = [...plan].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const header: Record<string, unknown> = {};
   if (metadata) header.__metadata__ = metadata;
   let off = 0;
-  const datas: Uint8Array[] = [];
-  for (const n of names) {
-    const t = tensors[n];
-    const a = t.toArray() as TypedArray;
-    const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-    header[n] = { dtype: ST[t.dtype], shape: t.shape, data_offsets: [off, off + bytes.length] };
-    off += bytes.length;
-    datas.push(bytes);
+  for (const t of sorted) {
+    const n = t.shape.reduce((a, b) => a * b, 1) * ST_SIZE[t.dtype];
+    header[t.name] = { dtype: ST_NAME[t.dtype], shape: t.shape, data_offsets: [off, off + n] };
+    off += n;
   }
   const raw = Buffer.from(JSON.stringify(header), 'utf8');
   const json = Buffer.concat([raw, Buffer.alloc((8 - (raw.length % 8)) % 8, 0x20)]);  // pad with spaces to 8 bytes
@@ -116,9 +129,30 @@ export function writeSafetensors(file: string, tensors: Record<string, Tensor>, 
   try {
     fs.writeSync(fd, head);
     fs.writeSync(fd, json);
-    for (const d of datas) fs.writeSync(fd, d);
-  } finally {
+    for (const t of sorted) {
+      const b = t.bytes();
+      const want = (header[t.name] as { data_offsets: number[] }).data_offsets;
+      if (b.length !== want[1] - want[0])
+        throw new FormatError(`${file}: tensor '${t.name}' produced ${b.length} bytes, planned ${want[1] - want[0]}`);
+      fs.writeSync(fd, b);
+    }
+  } catch (e) {
     fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw e;
   }
+  fs.closeSync(fd);
   fs.renameSync(tmp, file);
+}
+
+export function tensorBytes(t: Tensor): Uint8Array {
+  const a = t.toArray() as TypedArray;
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
+/** Writes tensors to a safetensors file (header padded to 8 bytes, data in name order). */
+export function writeSafetensors(file: string, tensors: Record<string, Tensor>, metadata?: Record<string, string>): void {
+  writeSafetensorsStream(file, Object.entries(tensors).map(([name, t]) => ({
+    name, dtype: t.dtype, shape: [...t.shape], bytes: () => tensorBytes(t),
+  })), metadata);
 }
