@@ -6,8 +6,9 @@ import { fmt, type Row } from './util.js';
 import * as nf4 from './nf4.bench.js';
 import * as linear from './linear.bench.js';
 import * as optim from './optim.bench.js';
+import * as model from './model.bench.js';
 
-const suites: Record<string, { run: () => Promise<Row[]> }> = { nf4, linear, optim };
+const suites: Record<string, { run: () => Promise<Row[]> }> = { nf4, linear, optim, model };
 const only = process.argv.slice(2);
 const rows: Row[] = [];
 for (const [name, s] of Object.entries(suites)) {
@@ -21,7 +22,7 @@ console.log(`\nplf-native ${i.version} bench — ${machine} — ${new Date().toI
 console.log('| case | value | vs naive | of peak |');
 console.log('|---|---|---|---|');
 for (const r of rows) {
-  const vs = r.baselineValue ? `${fmt(r.value / r.baselineValue)}× (${r.baseline} ${fmt(r.baselineValue)})` : '';
+  const vs = r.baselineValue ? `${fmt(r.value / r.baselineValue)}× (${r.baseline} ${fmt(r.baselineValue)})` : r.baseline ?? '';
   const pk = r.peak ? `${(100 * r.value / r.peak).toFixed(0)}% of ${fmt(r.peak)}` : '';
   console.log(`| ${r.case} | ${fmt(r.value)} ${r.metric} | ${vs} | ${pk} |`);
 }

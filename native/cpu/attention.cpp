@@ -19,6 +19,7 @@ static inline bool allowed(const int64_t* mask, int64_t b, int64_t stride, int64
 
 static inline float dot(const float* a, const float* b, int64_t n) {
   float s = 0.0f;
+#pragma omp simd reduction(+ : s)
   for (int64_t i = 0; i < n; i++) s += a[i] * b[i];
   return s;
 }
@@ -59,6 +60,7 @@ void attention_forward(const float* q, const float* k, const float* v, const int
           if (sc[s] == 0.0f) continue;
           float p = sc[s] * inv;
           const float* vs = v + ((b * Tcap + s) * Hkv + hk) * D;
+#pragma omp simd
           for (int64_t d = 0; d < D; d++) ot[d] += p * vs[d];
         }
         lse[(b * Hq + h) * Tq + i] = mx + float(std::log(sum));
@@ -95,6 +97,7 @@ void attention_backward(const float* dout, const float* q, const float* k, const
             float dp = dot(gt, vs, D);
             float ds = p * (dp - Dt) * scale;
             float *dks = dk + kv, *dvs = dv + kv;
+#pragma omp simd
             for (int64_t d = 0; d < D; d++) {
               dqt[d] += ds * ks[d];
               dks[d] += ds * qt[d];

@@ -35,21 +35,6 @@ void linear_backward(const float* dy, const float* x, int64_t M, int64_t K, cons
   if (dbias) bias_grad(dy, M, N, dbias, accumulate);
 }
 
-// splitmix64: a counter-based hash, so the mask is recomputed in backward instead of stored.
-static inline uint64_t mix64(uint64_t z) {
-  z += 0x9e3779b97f4a7c15ull;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-float dropout_keep_scale(uint64_t seed, int64_t i, float p) {
-  if (p <= 0.0f) return 1.0f;
-  uint64_t h = mix64(seed ^ mix64(uint64_t(i)));
-  float u = float(h >> 40) * (1.0f / 16777216.0f);
-  return u >= p ? 1.0f / (1.0f - p) : 0.0f;
-}
-
 static std::vector<float> dropout_copy(const float* x, int64_t n, float p, uint64_t seed) {
   std::vector<float> out(static_cast<size_t>(n));
 #pragma omp parallel for schedule(static) if (n > 65536)

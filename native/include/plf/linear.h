@@ -29,8 +29,21 @@ void linear_forward(const float* x, int64_t M, int64_t K, const WeightView& w, c
 void linear_backward(const float* dy, const float* x, int64_t M, int64_t K, const WeightView& w,
                      float* dx, float* dw, float* dbias, bool accumulate);
 
-// Deterministic dropout mask shared by CPU and CUDA: keep element i iff hash(seed, i) >= p.
-float dropout_keep_scale(uint64_t seed, int64_t i, float p);
+// splitmix64: a counter-based hash, so the dropout mask is recomputed in backward instead of stored.
+inline uint64_t mix64(uint64_t z) {
+  z += 0x9e3779b97f4a7c15ull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+// Deterministic dropout mask shared by CPU and CUDA: keep element i iff hash(seed, i) >= p,
+// with u = the top 24 bits of the hash / 2^24.
+inline float dropout_keep_scale(uint64_t seed, int64_t i, float p) {
+  if (p <= 0.0f) return 1.0f;
+  uint64_t h = mix64(seed ^ mix64(uint64_t(i)));
+  float u = float(h >> 40) * (1.0f / 16777216.0f);
+  return u >= p ? 1.0f / (1.0f - p) : 0.0f;
+}
 
 // y = x·Wᵀ + bias + s·(dropout(x)·Aᵀ)·Bᵀ. A [r,K], B [N,r]; xa [M,r] receives dropout(x)·Aᵀ.
 void lora_linear_forward(const float* x, int64_t M, int64_t K, const WeightView& w, const float* bias,

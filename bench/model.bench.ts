@@ -1,0 +1,133 @@
+// Model engine on the CPU: QLoRA training-step tokens/s (forward + backward + AdamW) with an f32
+// vs an NF4 base, bytes per parameter of a loaded NF4 model, and the load time of a multi-GB
+// checkpoint (TinyLlama-1.1B shapes, random bf16 weights).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadModel, AdamW, memory, isNF4, type DecoderModel } from '../lib/index.js';
+import { writeSafetensorsStream, type PlannedTensor } from '../lib/io/checkpoint.js';
+import { medianMs, type Row } from './util.js';
+
+type Raw = Record<string, number | string | boolean | string[]>;
+
+/** Random weights for a llama config: N(0, 0.02) linears, unit norms; bf16 or f32. */
+function writeRandomLlama(dir: string, cfg: Raw, dtype: 'f32' | 'bf16'): number {
+  fs.mkdirSync(dir, { recursive: true });
+  const C = cfg.hidden_size as number, V = cfg.vocab_size as number, I = cfg.intermediate_size as number;
+  const H = cfg.num_attention_heads as number, KV = (cfg.num_key_value_heads as number) ?? H, D = C / H;
+  const shapes: [string, number[], 'w' | 'norm'][] = [['model.embed_tokens.weight', [V, C], 'w'], ['lm_head.weight', [V, C], 'w'], ['model.norm.weight', [C], 'norm']];
+  for (let i = 0; i < (cfg.num_hidden_layers as number); i++) {
+    const p = `model.layers.${i}`;
+    shapes.push([`${p}.input_layernorm.weight`, [C], 'norm'], [`${p}.post_attention_layernorm.weight`, [C], 'norm'],
+      [`${p}.self_attn.q_proj.weight`, [H * D, C], 'w'], [`${p}.self_attn.k_proj.weight`, [KV * D, C], 'w'],
+      [`${p}.self_attn.v_proj.weight`, [KV * D, C], 'w'], [`${p}.self_attn.o_proj.weight`, [C, H * D], 'w'],
+      [`${p}.mlp.gate_proj.weight`, [I, C], 'w'], [`${p}.mlp.up_proj.weight`, [I, C], 'w'], [`${p}.mlp.down_proj.weight`, [C, I], 'w']);
+  }
+  // one random block reused through the file: generating GBs of fresh randomness would dominate
+  const block = new Float32Array(1 << 20);
+  let s = 7;
+  for (let i = 0; i < block.length; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    block[i] = ((s / 4294967296) * 2 - 1) * 0.035;  // ≈ std 0.02
+  }
+  const bf = new Uint16Array(block.length);
+  const u32 = new Uint32Array(block.buffer);
+  for (let i = 0; i < block.length; i++) bf[i] = (u32[i] + 0x7fff + ((u32[i] >>> 16) & 1)) >>> 16;
+  let params = 0;
+  const plan: PlannedTensor[] = shapes.map(([name, shape, kind]) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    params += n;
+    return { name, dtype, shape, bytes: () => {
+      const bytesPer = dtype === 'f32' ? 4 : 2, out = new Uint8Array(n * bytesPer);
+      const src = kind === 'norm' ? (dtype === 'f32' ? new Uint8Array(new Float32Array(n).fill(1).buffer) : new Uint8Array(new Uint16Array(n).fill(0x3f80).buffer))
+        : new Uint8Array((dtype === 'f32' ? block : bf).buffer);
+      for (let o = 0; o < out.length; o += src.length) out.set(src.subarray(0, Math.min(src.length, out.length - o)), o);
+      return out;
+    } };
+  });
+  writeSafetensorsStream(path.join(dir, 'model.safetensors'), plan);
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...cfg, model_type: 'llama', architectures: ['LlamaForCausalLM'] }));
+  return params;
+}
+
+async function trainStep(dir: string, quantize: 'nf4' | null, B: number, T: number, label: string, time: number): Promise<number> {
+  const m = loadModel(dir, { quantize });
+  m.addLora({ r: 16, alpha: 32, dropout: 0.05 });
+  const params = m.trainableParameters();
+  const opt = new AdamW(params.map((p) => p.param), { lr: 1e-4, maxGradNorm: 1 });
+  const V = m.config.vocabSize;
+  const ids = Array.from({ length: B }, (_, b) => Array.from({ length: T }, (_, t) => (b * 7919 + t * 104729) % V));
+  const batch = { inputIds: ids, labels: ids };
+  const ms = await medianMs(label, () => {
+    m.zeroGrad();
+    m.forward(batch, { train: true });
+    m.backward();
+    opt.stepWith(params.map((p) => p.grad));
+  }, time);
+  opt.dispose();
+  m.dispose();
+  return (B * T) / (ms / 1e3);
+}
+
+function nf4BytesPerParam(m: DecoderModel): number {
+  let bytes = 0, n = 0;
+  for (const l of m.linears()) {
+    if (!isNF4(l.weight)) continue;
+    const w = l.weight;
+    bytes += w.weight.nbytes + w.absmax.nbytes + w.quantMap.nbytes + (w.nestedAbsmax?.nbytes ?? 0) + (w.nestedQuantMap?.nbytes ?? 0);
+    n += w.shape[0] * w.shape[1];
+  }
+  return bytes / n;
+}
+
+export { writeRandomLlama };
+export async function run(): Promise<Row[]> {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'plf-bench-model-'));
+  const rows: Row[] = [];
+  try {
+    const fixture = path.resolve('..', 'shared', 'fixtures', 'hf', 'llama', 'model');
+    if (fs.existsSync(fixture)) {
+      const f32 = await trainStep(fixture, null, 3, 12, 'fixture f32', 800);
+      const nf4 = await trainStep(fixture, 'nf4', 3, 12, 'fixture nf4', 800);
+      rows.push({ suite: 'model', case: 'QLoRA train step, fixture llama (3×12 tokens), NF4 base', metric: 'tokens/s', value: nf4, baseline: 'f32 base', baselineValue: f32 });
+    }
+    const small = path.join(root, 'llama-100m');
+    const n = writeRandomLlama(small, { hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, num_key_value_heads: 4,
+      intermediate_size: 2048, vocab_size: 8000, rms_norm_eps: 1e-5, rope_theta: 10000, tie_word_embeddings: false, pad_token_id: 0 }, 'f32');
+    const f32 = await trainStep(small, null, 4, 128, '100M f32', 4000);
+    const nf4 = await trainStep(small, 'nf4', 4, 128, '100M nf4', 4000);
+    rows.push({ suite: 'model', case: `QLoRA r=16 train step, ${(n / 1e6).toFixed(0)}M llama (4×128 tokens), NF4 base`, metric: 'tokens/s',
+      value: nf4, baseline: 'f32 base', baselineValue: f32 });
+    fs.rmSync(small, { recursive: true, force: true });
+
+    const cfgFile = path.resolve('..', 'shared', 'fixtures', 'configs', 'tinyllama-1.1b-chat.config.json');
+    if (fs.existsSync(cfgFile)) {
+      const tl = path.join(root, 'tinyllama');
+      const params = writeRandomLlama(tl, JSON.parse(fs.readFileSync(cfgFile, 'utf8')), 'bf16');
+      const size = fs.statSync(path.join(tl, 'model.safetensors')).size;
+      const rss0 = process.memoryUsage().rss;
+      let t = performance.now();
+      const m = loadModel(tl);
+      const plain = (performance.now() - t) / 1e3;
+      const rssPlain = process.memoryUsage().rss - rss0;
+      m.dispose();
+      const live0 = memory().cpu.live;
+      t = performance.now();
+      const q = loadModel(tl, { quantize: 'nf4' });
+      const quant = (performance.now() - t) / 1e3;
+      const bpp = nf4BytesPerParam(q);
+      const modelBytes = memory().cpu.live - live0;
+      q.dispose();
+      rows.push(
+        { suite: 'model', case: `load TinyLlama-1.1B shapes, ${(size / 2 ** 30).toFixed(2)} GiB bf16 file (weights kept bf16)`, metric: 'GB/s',
+          value: size / plain / 1e9, baseline: `${plain.toFixed(1)} s; RSS grew ${(rssPlain / size).toFixed(2)}× the file`, baselineValue: undefined },
+        { suite: 'model', case: 'load TinyLlama-1.1B shapes + NF4 quantize at load', metric: 's', value: quant },
+        { suite: 'model', case: 'NF4 layer weights (blocksize 64, double quant)', metric: 'bytes/param', value: bpp },
+        { suite: 'model', case: `whole NF4 model in memory (f32 embeddings + head), ${(params / 1e9).toFixed(2)}B params`, metric: 'bytes/param', value: modelBytes / params },
+      );
+    }
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+  return rows;
+}
