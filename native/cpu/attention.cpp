@@ -18,8 +18,7 @@ static inline bool allowed(const int64_t* mask, int64_t b, int64_t stride, int64
 }
 
 static inline float dot(const float* a, const float* b, int64_t n) {
-  float s = 0.0f;
-#pragma omp simd reduction(+ : s)
+  float s = 0.0f;  // sequential: the fixtures' 3-step AdamW parity sits close to its 1e-3 bound
   for (int64_t i = 0; i < n; i++) s += a[i] * b[i];
   return s;
 }
