@@ -3,6 +3,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { info } from '../lib/info.js';
+import { runPrepare } from '../lib/data/run.js';
 
 function formatBytes(n: number): string {
   return n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(1)} GiB` : `${(n / 2 ** 20).toFixed(0)} MiB`;
@@ -32,6 +33,26 @@ await yargs(hideBin(process.argv))
     y.option('json', { type: 'boolean', default: false, describe: 'machine-readable output' })
       .example('$0 info --json', 'build and device as JSON'),
     (a) => printInfo(a.json))
+  .command('prepare', 'per-annotator splits, filters and few-shot sets (the paper\'s data procedure) → parquet + manifest.json',
+    (y) => y
+      .option('dataset', { choices: ['goemotions', 'unhealthy', 'custom'] as const, demandOption: true, describe: 'which raw format' })
+      .option('input', { type: 'string', array: true, demandOption: true, describe: 'raw annotation file(s): goemotions_{1,2,3}.csv, unhealthy_full.csv, or CSV/TSV/JSON(L)' })
+      .option('splits', { type: 'string', describe: 'official split folder (goemotions: official_split_aggregated, unhealthy: official_aggregated)' })
+      .option('split', { type: 'string', describe: 'random:TRAIN,VAL,TEST item fractions instead of the official split' })
+      .option('out', { type: 'string', demandOption: true, describe: 'output folder' })
+      .option('seed', { type: 'number', default: 42 })
+      .option('min-share', { type: 'number', default: 0.05, describe: 'drop annotators with fewer rows than this × the top annotator (per split)' })
+      .option('max-share', { type: 'number', default: 0.6, describe: 'cap annotators at floor(this × the top annotator) rows (per split)' })
+      .option('columns', { type: 'string', describe: 'custom: JSON column map file (text, annotator, item, labelColumns | labelList, …)' })
+      .option('name', { type: 'string', describe: 'custom: dataset name' })
+      .option('json', { type: 'boolean', default: false })
+      .example('$0 prepare --dataset goemotions --input data/goemotions_1.csv data/goemotions_2.csv data/goemotions_3.csv --splits data/official_split_aggregated --out prepared/goemotions', '')
+      .example('$0 prepare --dataset custom --input raw.csv --columns map.json --split random:0.8,0.1,0.1 --out prepared/mine', ''),
+    async (a) => {
+      const r = await runPrepare({ dataset: a.dataset, input: a.input, splits: a.splits, split: a.split, out: a.out, seed: a.seed,
+        minShare: a['min-share'], maxShare: a['max-share'], columns: a.columns, name: a.name });
+      console.log(a.json ? JSON.stringify(r.manifest, null, 2) : `${r.text}\nwritten to ${a.out}`);
+    })
   .demandCommand(1, 'name a command (try: plf-native info)')
   .strict()
   .help()

@@ -1,0 +1,118 @@
+// Streaming RFC-4180 CSV/TSV reader: quoted fields with "" escapes and embedded newlines, CRLF or
+// LF line ends. Malformed input is a FormatError naming file, line and column.
+import fs from 'node:fs';
+import { FormatError } from '../errors.js';
+
+export interface CsvRow { line: number; fields: string[] }
+export interface CsvOptions { delimiter?: string; /** check every row has this many fields */ columns?: number }
+
+/** Rows of a delimited file (the header is the first row), with the line each row starts on. */
+export async function* readDelimited(file: string, opts: CsvOptions = {}): AsyncGenerator<CsvRow> {
+  const delim = (opts.delimiter ?? (file.endsWith('.tsv') ? '\t' : ',')).charCodeAt(0);
+  const QUOTE = 34, LF = 10, CR = 13;
+  let fields: string[] = [];
+  let field = '';
+  let inQuotes = false, quotedField = false, afterQuote = false;
+  let line = 1, col = 1, rowLine = 1, fieldCol = 1, quoteLine = 1, quoteCol = 1;
+  const fail = (msg: string, l = line, c = col): never => { throw new FormatError(`${file}:${l}:${c}: ${msg}`); };
+  const endRow = (): CsvRow | null => {
+    fields.push(field);
+    const row = { line: rowLine, fields };
+    fields = []; field = ''; quotedField = false; afterQuote = false;
+    if (row.fields.length === 1 && row.fields[0] === '') return null;  // blank line
+    if (opts.columns !== undefined && row.fields.length !== opts.columns)
+      fail(`expected ${opts.columns} columns, found ${row.fields.length}`, row.line, 1);
+    return row;
+  };
+  const stream = fs.createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 });
+  let pendingCR = false;
+  for await (const chunk of stream as AsyncIterable<string>) {
+    const out: CsvRow[] = [];
+    let start = 0;  // start of the unconsumed plain run inside the chunk
+    for (let i = 0; i < chunk.length; i++) {
+      const c = chunk.charCodeAt(i);
+      if (pendingCR) { pendingCR = false; if (c === LF) { start = i + 1; continue; } }
+      if (inQuotes) {
+        if (c === QUOTE) {
+          if (i + 1 < chunk.length) {
+            if (chunk.charCodeAt(i + 1) === QUOTE) { field += chunk.slice(start, i + 1); i++; start = i + 1; col += 2; continue; }
+            field += chunk.slice(start, i); inQuotes = false; afterQuote = true; start = i + 1; col++; continue;
+          }
+          // a quote at the chunk end: decide with the next chunk
+          field += chunk.slice(start, i); start = i + 1; inQuotes = false; afterQuote = true; col++;
+          continue;
+        }
+        if (c === LF) { line++; col = 1; } else col++;
+        continue;
+      }
+      if (c === delim) {
+        field += chunk.slice(start, i);
+        fields.push(field); field = ''; quotedField = false; afterQuote = false;
+        start = i + 1; col++; fieldCol = col;
+        continue;
+      }
+      if (c === LF || c === CR) {
+        field += chunk.slice(start, i);
+        const r = endRow();
+        if (r) out.push(r);
+        if (c === CR) pendingCR = true;
+        line++; col = 1; fieldCol = 1; rowLine = line; start = i + 1;
+        continue;
+      }
+      if (c === QUOTE) {
+        if (afterQuote) {  // "" split across chunks: an escaped quote inside the quoted field
+          field += '"'; inQuotes = true; afterQuote = false; start = i + 1; col++; continue;
+        }
+        if (field.length || i > start) fail('a quote inside an unquoted field (quote the whole field and double inner quotes)');
+        inQuotes = true; quotedField = true; quoteLine = line; quoteCol = col; start = i + 1; col++;
+        continue;
+      }
+      if (afterQuote) fail('text after the closing quote of a quoted field');
+      col++;
+    }
+    if (inQuotes || !afterQuote) field += chunk.slice(start);
+    for (const r of out) yield r;
+  }
+  if (inQuotes) fail('unbalanced quotes: this quoted field never closes', quoteLine, quoteCol);
+  void quotedField; void fieldCol;
+  if (field.length || fields.length) {
+    const r = endRow();
+    if (r) yield r;
+  }
+}
+
+/** Rows as objects keyed by the header; `required` columns must exist. */
+export async function* readRecords(file: string, required: string[], opts: CsvOptions = {}): AsyncGenerator<{ line: number; get: (c: string) => string }> {
+  let index: Map<string, number> | null = null;
+  for await (const row of readDelimited(file, { ...opts, columns: undefined })) {
+    if (!index) {
+      index = new Map(row.fields.map((f, i) => [f.trim().replace(/^\uFEFF/, ''), i]));
+      const missing = required.filter((c) => !index!.has(c));
+      if (missing.length) throw new FormatError(`${file}:${row.line}: missing column(s) ${missing.join(', ')} (found: ${row.fields.join(', ')})`);
+      opts = { ...opts, columns: row.fields.length };
+      continue;
+    }
+    if (row.fields.length !== opts.columns)
+      throw new FormatError(`${file}:${row.line}:1: expected ${opts.columns} columns, found ${row.fields.length}`);
+    const ix = index;
+    yield { line: row.line, get: (c: string) => row.fields[ix.get(c)!] };
+  }
+}
+
+/** JSON Lines: one object per line, with its line number. */
+export async function* readJsonl(file: string): AsyncGenerator<{ line: number; value: Record<string, unknown> }> {
+  let line = 0;
+  const rl = (await import('node:readline')).createInterface({ input: fs.createReadStream(file, 'utf8'), crlfDelay: Infinity });
+  for await (const text of rl) {
+    line++;
+    if (!text.trim()) continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (e) {
+      throw new FormatError(`${file}:${line}: not valid JSON (${(e as Error).message})`);
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new FormatError(`${file}:${line}: expected a JSON object`);
+    yield { line, value: value as Record<string, unknown> };
+  }
+}

@@ -1,0 +1,35 @@
+// Prepared splits on disk: parquet files (parquetjs-lite) and their reader.
+import { createRequire } from 'node:module';
+import { FormatError } from '../errors.js';
+
+const require = createRequire(import.meta.url);
+// parquetjs-lite ships no types; this is the part of its API we use
+interface ParquetLib {
+  ParquetSchema: new (fields: Record<string, { type: string; optional?: boolean }>) => unknown;
+  ParquetWriter: { openFile(schema: unknown, path: string, opts?: object): Promise<{ appendRow(r: object): Promise<void>; close(): Promise<void>; setRowGroupSize(n: number): void }> };
+  ParquetReader: { openFile(path: string): Promise<{ getCursor(): { next(): Promise<Record<string, unknown> | null> }; getRowCount(): number | bigint; close(): Promise<void> }> };
+}
+const parquet = require('parquetjs-lite') as ParquetLib;
+
+export type Column = 'UTF8' | 'INT64' | 'DOUBLE';
+
+export async function writeParquet(file: string, schema: Record<string, Column>, rows: Record<string, string | number | bigint>[]): Promise<void> {
+  const s = new parquet.ParquetSchema(Object.fromEntries(Object.entries(schema).map(([k, t]) => [k, { type: t }])));
+  const w = await parquet.ParquetWriter.openFile(s, file);
+  w.setRowGroupSize(8192);
+  for (const r of rows) await w.appendRow(r);
+  await w.close();
+}
+
+export async function readParquet(file: string): Promise<Record<string, unknown>[]> {
+  let r;
+  try {
+    r = await parquet.ParquetReader.openFile(file);
+  } catch (e) {
+    throw new FormatError(`${file}: not a readable parquet file (${(e as Error).message})`);
+  }
+  const c = r.getCursor(), out: Record<string, unknown>[] = [];
+  for (let row = await c.next(); row; row = await c.next()) out.push(row);
+  await r.close();
+  return out;
+}
