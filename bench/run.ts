@@ -7,8 +7,9 @@ import * as nf4 from './nf4.bench.js';
 import * as linear from './linear.bench.js';
 import * as optim from './optim.bench.js';
 import * as model from './model.bench.js';
+import * as data from './data.bench.js';
 
-const suites: Record<string, { run: () => Promise<Row[]> }> = { nf4, linear, optim, model };
+const suites: Record<string, { run: () => Promise<Row[]> }> = { nf4, linear, optim, model, data };
 const only = process.argv.slice(2);
 const rows: Row[] = [];
 for (const [name, s] of Object.entries(suites)) {
@@ -19,7 +20,7 @@ for (const [name, s] of Object.entries(suites)) {
 const i = info();
 const machine = `${os.cpus()[0]?.model ?? 'cpu'}, ${i.build.threads} threads, ${i.build.simd}`;
 console.log(`\nplf-native ${i.version} bench — ${machine} — ${new Date().toISOString().slice(0, 10)}\n`);
-console.log('| case | value | vs naive | of peak |');
+console.log('| case | value | peer in the same run (ratio) or note | of FMA peak |');
 console.log('|---|---|---|---|');
 for (const r of rows) {
   const vs = r.baselineValue ? `${fmt(r.value / r.baselineValue)}× (${r.baseline} ${fmt(r.baselineValue)})` : r.baseline ?? '';
