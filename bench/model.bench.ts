@@ -5,49 +5,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadModel, AdamW, memory, isNF4, type DecoderModel } from '../lib/index.js';
-import { writeSafetensorsStream, type PlannedTensor } from '../lib/io/checkpoint.js';
+import { writeRandomLlama } from '../lib/models/random.js';
 import { medianMs, type Row } from './util.js';
 
 type Raw = Record<string, number | string | boolean | string[]>;
 
-/** Random weights for a llama config: N(0, 0.02) linears, unit norms; bf16 or f32. */
-function writeRandomLlama(dir: string, cfg: Raw, dtype: 'f32' | 'bf16'): number {
-  fs.mkdirSync(dir, { recursive: true });
-  const C = cfg.hidden_size as number, V = cfg.vocab_size as number, I = cfg.intermediate_size as number;
-  const H = cfg.num_attention_heads as number, KV = (cfg.num_key_value_heads as number) ?? H, D = C / H;
-  const shapes: [string, number[], 'w' | 'norm'][] = [['model.embed_tokens.weight', [V, C], 'w'], ['lm_head.weight', [V, C], 'w'], ['model.norm.weight', [C], 'norm']];
-  for (let i = 0; i < (cfg.num_hidden_layers as number); i++) {
-    const p = `model.layers.${i}`;
-    shapes.push([`${p}.input_layernorm.weight`, [C], 'norm'], [`${p}.post_attention_layernorm.weight`, [C], 'norm'],
-      [`${p}.self_attn.q_proj.weight`, [H * D, C], 'w'], [`${p}.self_attn.k_proj.weight`, [KV * D, C], 'w'],
-      [`${p}.self_attn.v_proj.weight`, [KV * D, C], 'w'], [`${p}.self_attn.o_proj.weight`, [C, H * D], 'w'],
-      [`${p}.mlp.gate_proj.weight`, [I, C], 'w'], [`${p}.mlp.up_proj.weight`, [I, C], 'w'], [`${p}.mlp.down_proj.weight`, [C, I], 'w']);
-  }
-  // one random block reused through the file: generating GBs of fresh randomness would dominate
-  const block = new Float32Array(1 << 20);
-  let s = 7;
-  for (let i = 0; i < block.length; i++) {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    block[i] = ((s / 4294967296) * 2 - 1) * 0.035;  // ≈ std 0.02
-  }
-  const bf = new Uint16Array(block.length);
-  const u32 = new Uint32Array(block.buffer);
-  for (let i = 0; i < block.length; i++) bf[i] = (u32[i] + 0x7fff + ((u32[i] >>> 16) & 1)) >>> 16;
-  let params = 0;
-  const plan: PlannedTensor[] = shapes.map(([name, shape, kind]) => {
-    const n = shape.reduce((a, b) => a * b, 1);
-    params += n;
-    return { name, dtype, shape, bytes: () => {
-      const bytesPer = dtype === 'f32' ? 4 : 2, out = new Uint8Array(n * bytesPer);
-      const src = kind === 'norm' ? (dtype === 'f32' ? new Uint8Array(new Float32Array(n).fill(1).buffer) : new Uint8Array(new Uint16Array(n).fill(0x3f80).buffer))
-        : new Uint8Array((dtype === 'f32' ? block : bf).buffer);
-      for (let o = 0; o < out.length; o += src.length) out.set(src.subarray(0, Math.min(src.length, out.length - o)), o);
-      return out;
-    } };
-  });
-  writeSafetensorsStream(path.join(dir, 'model.safetensors'), plan);
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...cfg, model_type: 'llama', architectures: ['LlamaForCausalLM'] }));
-  return params;
+function writeRandom(dir: string, cfg: Raw, dtype: 'f32' | 'bf16'): number {
+  return writeRandomLlama(dir, { hidden: cfg.hidden_size as number, layers: cfg.num_hidden_layers as number, heads: cfg.num_attention_heads as number,
+    kvHeads: cfg.num_key_value_heads as number, intermediate: cfg.intermediate_size as number, vocab: cfg.vocab_size as number },
+  { dtype, repeatBlock: true });
 }
 
 async function trainStep(dir: string, quantize: 'nf4' | null, B: number, T: number, label: string, time: number): Promise<number> {
@@ -80,7 +46,6 @@ function nf4BytesPerParam(m: DecoderModel): number {
   return bytes / n;
 }
 
-export { writeRandomLlama };
 export async function run(): Promise<Row[]> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'plf-bench-model-'));
   const rows: Row[] = [];
@@ -92,7 +57,7 @@ export async function run(): Promise<Row[]> {
       rows.push({ suite: 'model', case: 'QLoRA train step, fixture llama (3×12 tokens), NF4 base', metric: 'tokens/s', value: nf4, baseline: 'f32 base', baselineValue: f32 });
     }
     const small = path.join(root, 'llama-100m');
-    const n = writeRandomLlama(small, { hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, num_key_value_heads: 4,
+    const n = writeRandom(small, { hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, num_key_value_heads: 4,
       intermediate_size: 2048, vocab_size: 8000, rms_norm_eps: 1e-5, rope_theta: 10000, tie_word_embeddings: false, pad_token_id: 0 }, 'f32');
     const f32 = await trainStep(small, null, 4, 128, '100M f32', 4000);
     const nf4 = await trainStep(small, 'nf4', 4, 128, '100M nf4', 4000);
@@ -103,7 +68,7 @@ export async function run(): Promise<Row[]> {
     const cfgFile = path.resolve('..', 'shared', 'fixtures', 'configs', 'tinyllama-1.1b-chat.config.json');
     if (fs.existsSync(cfgFile)) {
       const tl = path.join(root, 'tinyllama');
-      const params = writeRandomLlama(tl, JSON.parse(fs.readFileSync(cfgFile, 'utf8')), 'bf16');
+      const params = writeRandom(tl, JSON.parse(fs.readFileSync(cfgFile, 'utf8')), 'bf16');
       const size = fs.statSync(path.join(tl, 'model.safetensors')).size;
       const rss0 = process.memoryUsage().rss;
       let t = performance.now();

@@ -15,7 +15,31 @@ function tokenString(v: unknown): string | null {
   return null;
 }
 
-export class Tokenizer {
+/** What the trainer and evaluation need of a tokenizer. */
+export interface TextTokenizer {
+  encode(text: string, opts?: { addSpecialTokens?: boolean }): number[];
+  decode(ids: number[], opts?: { skipSpecialTokens?: boolean }): string;
+  readonly bosId: number | null;
+  readonly eosId: number | null;
+  readonly padId: number | null;
+}
+
+/** Bytes as tokens (ids 3…258; 0 pad, 1 bos, 2 eos): the demo's tokenizer, no files needed. */
+export class ByteTokenizer implements TextTokenizer {
+  readonly vocabSize = 259;
+  readonly padId = 0;
+  readonly bosId = 1;
+  readonly eosId = 2;
+  encode(text: string, opts: { addSpecialTokens?: boolean } = {}): number[] {
+    const b = Array.from(new TextEncoder().encode(text), (x) => x + 3);
+    return opts.addSpecialTokens ?? true ? [this.bosId, ...b] : b;
+  }
+  decode(ids: number[]): string {
+    return new TextDecoder().decode(Uint8Array.from(ids.filter((i) => i >= 3 && i < 259), (i) => i - 3));
+  }
+}
+
+export class Tokenizer implements TextTokenizer {
   private tok: HFTokenizer;
   readonly config: Record<string, unknown>;
 
@@ -52,6 +76,8 @@ export class Tokenizer {
   get eosToken(): string | null { return tokenString(this.config.eos_token); }
   get padToken(): string | null { return tokenString(this.config.pad_token); }
   get eosId(): number | null { return this.tokenId(this.eosToken); }
+  get bosId(): number | null { return this.tokenId(this.bosToken); }
+  get padId(): number | null { return this.tokenId(this.padToken); }
 
   /** Renders tokenizer_config.json's chat_template (instruct models in the Q settings). */
   applyChatTemplate(messages: ChatMessage[], opts: { addGenerationPrompt?: boolean } = {}): string {
@@ -73,7 +99,7 @@ export function loadTokenizer(dir: string): Tokenizer {
  * Token ids of render(text) within maxLength: when too long, only the user's text is cut (at a
  * token boundary), so the instruction, the label list and "### Response:" always survive.
  */
-export function encodeWithin(tok: Tokenizer, render: (text: string) => string, text: string, maxLength: number,
+export function encodeWithin(tok: TextTokenizer, render: (text: string) => string, text: string, maxLength: number,
                              opts: { addSpecialTokens?: boolean; reserve?: number } = {}): { ids: number[]; truncated: boolean } {
   const limit = maxLength - (opts.reserve ?? 0);
   const full = tok.encode(render(text), opts);

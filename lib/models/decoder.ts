@@ -9,7 +9,7 @@ import { Rng } from '../util/random.js';
 import { readConfig, type ModelConfig } from './config.js';
 import { FAMILIES, type FamilySpec } from './family.js';
 import { ModuleLoader, type LoadOptions } from './loader.js';
-import { Linear, Norm } from './layers.js';
+import { Linear, Norm, setDropoutSeedBase } from './layers.js';
 import { Block, type Ctx, type LayerCache } from './blocks.js';
 import { attachLora, peftName, type LoraConfig } from './lora.js';
 import { saveAdapter, loadAdapter } from '../io/peft.js';
@@ -55,6 +55,8 @@ export class DecoderModel {
   readonly spec: FamilySpec;
   lora: LoraConfig | null = null;
   private rng: Rng;
+  /** training forward passes so far (seeds dropout; saved in checkpoints) */
+  dropoutStep = 0;
   private saved: {
     hs: Tensor[]; xn: Tensor; logits: Tensor; ctx: Ctx; targets?: Tensor; labels?: Tensor; idx?: Tensor; pooled?: Tensor;
   } | null = null;
@@ -63,6 +65,7 @@ export class DecoderModel {
               readonly finalNorm: Norm, readonly head: Linear, seed = 42) {
     this.spec = FAMILIES[config.family];
     this.rng = new Rng(seed);
+    this.linears().forEach((l, i) => (l.id = i));
   }
 
   /** Every linear of the layers (LoRA targets are chosen among these). */
@@ -114,6 +117,7 @@ export class DecoderModel {
   forward(batch: Batch, opts: { train?: boolean; cache?: LayerCache[]; lastOnly?: boolean } = {}): { logits: Tensor; loss?: number } {
     const train = opts.train ?? false;
     if (this.saved) this.release();
+    if (train) setDropoutSeedBase(++this.dropoutStep);
     const ids = idsTensor(batch.inputIds, 'inputIds');
     const [B, T] = ids.shape;
     const mask = batch.attentionMask ? idsTensor(batch.attentionMask, 'attentionMask') : null;
@@ -169,7 +173,7 @@ export class DecoderModel {
     return { logits, loss };
   }
 
-  /** Gradients of (scale × the loss of the last training forward) into the trainable grads. */
+  /** Gradients of (scale × the loss of the last training forward) into the trainable grads; that forward's logits are disposed. */
   backward(scale = 1): void {
     const s = this.saved;
     if (!s) throw new ArgumentError('backward() needs a forward({ train: true }) with labels first');
@@ -200,12 +204,12 @@ export class DecoderModel {
     this.release();
   }
 
-  /** Frees what the last training forward kept. */
+  /** Frees what the last training forward kept, its logits included. */
   release(): void {
     const s = this.saved;
     if (!s) return;
     this.saved = null;
-    for (const t of [...s.hs, s.xn, s.targets, s.idx, s.pooled]) t?.dispose();
+    for (const t of [...s.hs, s.xn, s.logits, s.targets, s.idx, s.pooled]) t?.dispose();
   }
 
   /** HF's causal-LM loss: position t predicts labels[t+1]; the last position has no target. */

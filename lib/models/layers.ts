@@ -15,13 +15,18 @@ export interface LoraState {
   dropout: number;
 }
 
-let dropoutCounter = 1;
+// Dropout masks are a hash of (seed, element); the seed is (forward-pass number, layer id), so a
+// resumed run draws exactly the masks an uninterrupted one would.
+let seedBase = 0;
+export function setDropoutSeedBase(n: number): void { seedBase = n; }
 
 export class Linear {
   lora: LoraState | null = null;
   /** set for fully trainable layers (the score head): dW accumulates here */
   weightGrad: Tensor | null = null;
   private saved: { x: Tensor; xa: Tensor | null; seed: number } | null = null;
+  /** position among the model's linears (set by the model), part of the dropout seed */
+  id = 0;
 
   constructor(readonly name: string, public weight: Weight, public bias: Tensor | null) {}
 
@@ -34,7 +39,7 @@ export class Linear {
       if (train) this.saved = { x, xa: null, seed: 0 };
       return linearForward(x, this.weight, this.bias);
     }
-    const seed = train ? dropoutCounter++ : 0;
+    const seed = train ? seedBase * 4096 + this.id + 1 : 0;
     const l = this.lora;
     const { y, xa } = loraLinearForward(x, this.weight, this.bias,
       { A: l.A, B: l.B, scale: l.scale, dropout: train ? l.dropout : 0, seed });

@@ -57,6 +57,19 @@ export class AdamW {
       master: this.slots.map((s) => s.master) };
   }
 
+  /** Restores step and moments saved from state() (the parameters themselves are restored separately). */
+  setState(st: { step: number; m: Tensor[]; v: Tensor[]; master?: (Tensor | null)[] }): void {
+    if (st.m.length !== this.slots.length || st.v.length !== this.slots.length)
+      throw new ArgumentError(`AdamW.setState: ${st.m.length} moments for ${this.slots.length} parameters`);
+    this.step = st.step;
+    this.slots.forEach((s, i) => {
+      s.m.copyFrom(st.m[i]);
+      s.v.copyFrom(st.v[i]);
+      const ms = st.master?.[i];
+      if (s.master && ms) s.master.copyFrom(ms);
+    });
+  }
+
   dispose(): void {
     for (const s of this.slots) { s.m.dispose(); s.v.dispose(); s.master?.dispose(); }
   }

@@ -1,0 +1,83 @@
+// One (dataset, model, setting) run: Q settings evaluate the base model on prompts; CLS/LM settings
+// fine-tune LoRA (+ the score head) and evaluate the best adapter on test. Writes metrics and per-row predictions.
+import fs from 'node:fs';
+import path from 'node:path';
+import { loadModel, type DecoderModel } from '../models/decoder.js';
+import { loadPrepared } from '../data/output.js';
+import { loadTokenizer, type TextTokenizer } from '../io/tokenizer.js';
+import { TEMPLATES, customTemplate, type Setting, type TemplateSpec } from '../prompts/templates.js';
+import { buildExamples } from '../train/data.js';
+import { train, DEFAULT_TRAIN, type TrainConfig, type TrainHooks } from '../train/trainer.js';
+import { evaluate, type EvalResult } from '../eval/evaluate.js';
+import type { LoraConfig } from '../models/lora.js';
+import type { RunResult } from './report.js';
+
+export interface SettingRun {
+  prepared: string;
+  model: string;
+  modelName?: string;
+  setting: Setting;
+  out: string;
+  quantize?: 'nf4' | null;
+  lora?: LoraConfig;
+  train?: Partial<TrainConfig>;
+  maxLength?: number;
+  tokenizer?: TextTokenizer;
+  resume?: boolean;
+  /** use at most this many rows (quick runs and tests) */
+  limit?: { train?: number; val?: number; test?: number };
+  hooks?: TrainHooks & { onInfo?: (msg: string) => void };
+}
+
+export function specFor(manifest: { dataset?: unknown; labels: string[] }): TemplateSpec {
+  const ds = String(manifest.dataset);
+  if (ds === 'goemotions' || ds === 'unhealthy') return TEMPLATES[ds];
+  return customTemplate(manifest.labels);
+}
+
+function withPad(model: DecoderModel, pad: number): DecoderModel {
+  if (model.config.padTokenId === null) model.config.padTokenId = pad;  // as HF recipes set pad = eos
+  return model;
+}
+
+export async function runSetting(o: SettingRun): Promise<RunResult & { eval: EvalResult }> {
+  const t0 = performance.now();
+  const data = await loadPrepared(o.prepared);
+  const spec = specFor(data.manifest);
+  const tok = o.tokenizer ?? loadTokenizer(o.model);
+  const pad = tok.padId ?? tok.eosId ?? 0;
+  const cfg: TrainConfig = { ...DEFAULT_TRAIN, ...o.train };
+  const cut = <T>(rows: T[], n?: number) => (n === undefined ? rows : rows.slice(0, n));
+  const shots = o.setting === 'Q-1S' ? 1 : o.setting === 'Q-2S' ? 2 : 0;
+  const testRows = cut(shots ? data.shots[shots] : data.splits.test, o.limit?.test);
+  const opts = { maxLength: o.maxLength ?? 512 };
+  fs.mkdirSync(o.out, { recursive: true });
+  let model: DecoderModel;
+  if (o.setting.startsWith('Q-')) {
+    model = withPad(loadModel(o.model, { task: 'causal-lm', quantize: o.quantize ?? null }), pad);
+  } else {
+    const cls = o.setting.startsWith('CLS');
+    const task = cls ? 'sequence-classification' : 'causal-lm';
+    model = withPad(loadModel(o.model, { task, numLabels: spec.labels.length, quantize: o.quantize ?? null, seed: cfg.seed }), pad);
+    const tr = buildExamples(cut(data.splits.train, o.limit?.train), o.setting, spec, tok, opts);
+    const va = buildExamples(cut(data.splits.val, o.limit?.val), o.setting, spec, tok, opts);
+    if (tr.truncated + va.truncated) o.hooks?.onInfo?.(`${tr.truncated + va.truncated} train/val prompts truncated to ${opts.maxLength} tokens`);
+    if (!(o.resume && fs.existsSync(path.join(o.out, 'checkpoint')))) model.addLora(o.lora ?? { r: 2, alpha: 32, dropout: 0.05, seed: cfg.seed });
+    train(model, tok, spec, tr.examples, va.examples, o.out, cfg, { resume: o.resume, padId: pad, hooks: o.hooks });
+    model.dispose();
+    model = withPad(loadModel(o.model, { task, numLabels: spec.labels.length, quantize: o.quantize ?? null, seed: cfg.seed }), pad);
+    model.loadAdapter(path.join(o.out, 'best'));
+  }
+  const te = buildExamples(testRows, o.setting, spec, tok, { ...opts, withTarget: false });
+  const ev = evaluate(model, tok, te.examples, spec, { batchSize: cfg.evalBatchSize, padId: pad });
+  model.dispose();
+  const result = {
+    dataset: String(data.manifest.dataset), model: o.modelName ?? path.basename(o.model), setting: o.setting,
+    f1Macro: ev.metrics.f1Macro, f1Micro: ev.metrics.f1Micro, subsetAccuracy: ev.metrics.subsetAccuracy,
+    perUserF1Mean: ev.metrics.perUser.mean, rows: ev.metrics.rows, unknownWords: ev.unknownWords,
+    seconds: (performance.now() - t0) / 1e3,
+  };
+  fs.writeFileSync(path.join(o.out, 'metrics.json'), JSON.stringify({ ...result, metrics: ev.metrics, truncatedTest: te.truncated }, null, 2) + '\n');
+  fs.writeFileSync(path.join(o.out, 'predictions.jsonl'), ev.predictions.map((p) => JSON.stringify(p)).join('\n') + '\n');
+  return { ...result, eval: ev };
+}

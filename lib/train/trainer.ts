@@ -1,0 +1,123 @@
+// The training loop for CLS, CLS-P (BCE on the score head) and LM, LM-P (cross-entropy on the
+// completion): AdamW, cosine schedule with warmup, gradient accumulation, clipping, periodic
+// evaluation, best-checkpoint selection, early stopping and exact resume.
+import fs from 'node:fs';
+import path from 'node:path';
+import { AdamW } from '../ops/optim.js';
+import { ConfigError } from '../errors.js';
+import type { DecoderModel } from '../models/decoder.js';
+import type { TextTokenizer } from '../io/tokenizer.js';
+import type { TemplateSpec } from '../prompts/templates.js';
+import { evaluate } from '../eval/evaluate.js';
+import { bucketedBatches, collate, type Example } from './data.js';
+import { cosineWithWarmup } from './schedule.js';
+import { saveCheckpoint, loadCheckpoint, type LoopState } from './checkpoint.js';
+
+export interface TrainConfig {
+  lr: number;
+  batchSize: number;
+  gradAccum: number;
+  epochs: number;
+  /** stop after this many optimizer steps (default: epochs × batches / gradAccum) */
+  maxSteps?: number;
+  warmupRatio: number;
+  maxGradNorm: number;
+  weightDecay: number;
+  seed: number;
+  /** evaluate on val every N optimizer steps (0: only at the end) */
+  evalEvery: number;
+  bestBy: 'loss' | 'f1';
+  /** stop after this many evaluations without improvement (0: never) */
+  earlyStop: number;
+  /** write a checkpoint every N steps (0: only at evaluations and the end) */
+  saveEvery: number;
+  evalBatchSize: number;
+}
+
+export const DEFAULT_TRAIN: TrainConfig = {
+  lr: 1e-4, batchSize: 8, gradAccum: 4, epochs: 1, warmupRatio: 0.05, maxGradNorm: 1, weightDecay: 0.01, seed: 42,
+  evalEvery: 0, bestBy: 'loss', earlyStop: 0, saveEvery: 0, evalBatchSize: 16,
+};
+
+export interface TrainHooks { onStep?: (s: { step: number; total: number; loss: number; lr: number; tokens: number }) => void; onEval?: (s: { step: number; loss: number | null; f1: number }) => void }
+
+/** The last complete checkpoint in `dir` (or one a kill left beside it), or null. */
+export function findCheckpoint(dir: string): string | null {
+  const main = path.join(dir, 'checkpoint');
+  if (fs.existsSync(path.join(main, 'state.json'))) return main;
+  if (!fs.existsSync(dir)) return null;
+  const side = fs.readdirSync(dir).filter((n) => /^checkpoint\.(tmp|old)-\d+$/.test(n)).map((n) => path.join(dir, n))
+    .filter((p) => fs.existsSync(path.join(p, 'state.json')) && fs.existsSync(path.join(p, 'optimizer.safetensors')));
+  return side.sort().pop() ?? null;
+}
+
+export function train(model: DecoderModel, tok: TextTokenizer, spec: TemplateSpec, trainSet: Example[], valSet: Example[],
+                      outDir: string, cfg: TrainConfig, o: { resume?: boolean; padId: number; hooks?: TrainHooks }): LoopState {
+  const task = model.task === 'sequence-classification' ? 'cls' : 'lm';
+  const makeOpt = () => new AdamW(model.trainableParameters().map((p) => p.param), { lr: cfg.lr, weightDecay: cfg.weightDecay, maxGradNorm: cfg.maxGradNorm });
+  fs.mkdirSync(outDir, { recursive: true });
+  const ckDir = path.join(outDir, 'checkpoint');
+  let opt: AdamW;
+  let state: LoopState;
+  const found = o.resume ? findCheckpoint(outDir) : null;
+  if (found) {
+    ({ opt, state } = loadCheckpoint(found, model, makeOpt));
+  } else {
+    if (!model.lora) throw new ConfigError('train: add LoRA adapters first (model.addLora)');
+    opt = makeOpt();
+    state = { step: 0, epoch: 0, batch: 0, dropoutStep: 0, best: null, sinceBest: 0, history: [] };
+  }
+  const perEpoch = Math.ceil(bucketedBatches(trainSet, cfg.batchSize, cfg.seed).length / cfg.gradAccum);
+  const total = cfg.maxSteps ?? perEpoch * cfg.epochs;
+  const warmup = Math.round(total * cfg.warmupRatio);
+  const evaluateNow = () => {
+    const r = evaluate(model, tok, valSet, spec, { batchSize: cfg.evalBatchSize, padId: o.padId });
+    const f1 = r.metrics.f1Macro;
+    const metric = cfg.bestBy === 'loss' ? -(r.loss ?? Infinity) : f1;
+    const last = state.history[state.history.length - 1];
+    if (last) { last.evalLoss = r.loss ?? undefined; last.evalF1 = f1; }
+    o.hooks?.onEval?.({ step: state.step, loss: r.loss, f1 });
+    if (!state.best || metric > state.best.metric) {
+      state.best = { metric, step: state.step };
+      state.sinceBest = 0;
+      model.saveAdapter(path.join(outDir, 'best'));
+    } else {
+      state.sinceBest++;
+    }
+  };
+  let stop = false;
+  while (!stop && state.step < total && state.epoch < Math.max(cfg.epochs, Math.ceil(total / perEpoch))) {
+    const batches = bucketedBatches(trainSet, cfg.batchSize, cfg.seed * 1000 + state.epoch);
+    while (state.batch < batches.length && state.step < total) {
+      const group = batches.slice(state.batch, state.batch + cfg.gradAccum);
+      model.zeroGrad();
+      let loss = 0, tokens = 0;
+      for (const b of group) {
+        const ex = b.map((i) => trainSet[i]);
+        tokens += ex.reduce((n, e) => n + e.ids.length, 0);
+        const r = model.forward(collate(ex, o.padId, task, spec.labels.length), { train: true });
+        loss += r.loss! / group.length;
+        model.backward(1 / group.length);
+      }
+      const lr = cfg.lr * cosineWithWarmup(state.step, total, warmup);
+      opt.stepWith(model.trainableParameters().map((p) => p.grad), { lr });
+      state.step++;
+      state.batch += group.length;
+      state.dropoutStep = model.dropoutStep;
+      state.history.push({ step: state.step, loss, lr });
+      o.hooks?.onStep?.({ step: state.step, total, loss, lr, tokens });
+      const evalNow = cfg.evalEvery > 0 && state.step % cfg.evalEvery === 0;
+      if (evalNow) {
+        evaluateNow();
+        if (cfg.earlyStop > 0 && state.sinceBest >= cfg.earlyStop) { stop = true; }
+      }
+      if (evalNow || (cfg.saveEvery > 0 && state.step % cfg.saveEvery === 0)) saveCheckpoint(ckDir, model, opt, state);
+      if (stop) break;
+    }
+    if (state.batch >= batches.length) { state.epoch++; state.batch = 0; }
+  }
+  if (!cfg.evalEvery || state.step % cfg.evalEvery !== 0) evaluateNow();
+  saveCheckpoint(ckDir, model, opt, state);
+  opt.dispose();
+  return state;
+}
