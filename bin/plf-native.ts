@@ -4,6 +4,30 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { info } from '../lib/info.js';
 import { runPrepare } from '../lib/data/run.js';
+import { runSetting } from '../lib/experiments/run.js';
+import { runDemo } from '../lib/experiments/demo.js';
+import { runExperiment, readExperimentConfig } from '../lib/experiments/experiment.js';
+import { quantizeCheckpoint } from '../lib/models/quantize.js';
+import { SETTINGS, type Setting } from '../lib/prompts/templates.js';
+import { DEFAULT_TRAIN } from '../lib/train/trainer.js';
+import { memory } from '../lib/tensor.js';
+
+/** A one-line progress report on stderr (carriage-return updated). */
+function progress(label: string) {
+  const t0 = performance.now();
+  let tokens = 0;
+  return {
+    step(s: { step: number; total: number; loss: number; lr: number; tokens: number }) {
+      tokens += s.tokens;
+      const el = (performance.now() - t0) / 1e3, eta = (el / s.step) * (s.total - s.step);
+      process.stderr.write(`\r${label} step ${s.step}/${s.total}  loss ${s.loss.toFixed(4)}  lr ${s.lr.toExponential(2)}  ` +
+        `${(tokens / el).toFixed(0)} tok/s  mem ${(memory().cpu.live / 2 ** 20).toFixed(0)} MiB  ETA ${eta.toFixed(0)} s   `);
+    },
+    eval(e: { step: number; loss: number | null; f1: number }) {
+      process.stderr.write(`\n${label} eval @${e.step}: loss ${e.loss?.toFixed(4) ?? '–'}  F1-macro ${(100 * e.f1).toFixed(2)}\n`);
+    },
+  };
+}
 
 function formatBytes(n: number): string {
   return n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(1)} GiB` : `${(n / 2 ** 20).toFixed(0)} MiB`;
@@ -53,6 +77,65 @@ await yargs(hideBin(process.argv))
         minShare: a['min-share'], maxShare: a['max-share'], columns: a.columns, name: a.name });
       console.log(a.json ? JSON.stringify(r.manifest, null, 2) : `${r.text}\nwritten to ${a.out}`);
     })
+  .command(['train', 'eval'], 'fine-tune (CLS, CLS-P, LM, LM-P) and/or evaluate a setting on a prepared dataset (Q-* settings only evaluate)',
+    (y) => y
+      .option('data', { type: 'string', demandOption: true, describe: 'prepared folder (plf-native prepare)' })
+      .option('model', { type: 'string', demandOption: true, describe: 'HF model folder (config.json, safetensors, tokenizer.json)' })
+      .option('setting', { choices: SETTINGS, demandOption: true })
+      .option('out', { type: 'string', demandOption: true, describe: 'run folder: checkpoint/, best/, metrics.json, predictions.jsonl' })
+      .option('quantize', { choices: ['nf4', 'none'] as const, default: 'nf4' })
+      .option('r', { type: 'number', default: 2 }).option('alpha', { type: 'number', default: 32 }).option('dropout', { type: 'number', default: 0.05 })
+      .option('lr', { type: 'number', default: DEFAULT_TRAIN.lr }).option('batch', { type: 'number', default: DEFAULT_TRAIN.batchSize })
+      .option('accum', { type: 'number', default: DEFAULT_TRAIN.gradAccum }).option('epochs', { type: 'number', default: DEFAULT_TRAIN.epochs })
+      .option('max-steps', { type: 'number' }).option('eval-every', { type: 'number', default: 0 })
+      .option('best-by', { choices: ['loss', 'f1'] as const, default: 'loss' }).option('early-stop', { type: 'number', default: 0 })
+      .option('save-every', { type: 'number', default: 0 }).option('seed', { type: 'number', default: 42 })
+      .option('max-length', { type: 'number', default: 512 }).option('resume', { type: 'boolean', default: false })
+      .option('config', { type: 'string', describe: 'JSON file with any of these options (flags win)' })
+      .option('limit', { type: 'number', describe: 'use at most this many rows per split (quick runs)' })
+      .option('json', { type: 'boolean', default: false })
+      .example('$0 train --data prepared/goemotions --model models/Mistral-7B-v0.1 --setting CLS-P --out runs/ge-mistral-clsp', '')
+      .example('$0 eval --data prepared/goemotions --model models/Mistral-7B-v0.1 --setting Q-1S --out runs/ge-mistral-q1s', ''),
+    async (a) => {
+      const file = a.config ? JSON.parse((await import('node:fs')).readFileSync(a.config, 'utf8')) as Record<string, unknown> : {};
+      const pick = <T>(k: string, v: T): T => (process.argv.includes(`--${k}`) || file[k] === undefined ? v : file[k] as T);
+      const p = progress(a.setting);
+      const lim = a.limit === undefined ? undefined : { train: a.limit, val: a.limit, test: a.limit };
+      const r = await runSetting({
+        prepared: a.data, model: a.model, setting: a.setting as Setting, out: a.out, quantize: pick('quantize', a.quantize) === 'nf4' ? 'nf4' : null,
+        lora: { r: pick('r', a.r), alpha: pick('alpha', a.alpha), dropout: pick('dropout', a.dropout), seed: pick('seed', a.seed) },
+        train: { lr: pick('lr', a.lr), batchSize: pick('batch', a.batch), gradAccum: pick('accum', a.accum), epochs: pick('epochs', a.epochs),
+          maxSteps: pick('max-steps', a['max-steps']), evalEvery: pick('eval-every', a['eval-every']), bestBy: pick('best-by', a['best-by'] as 'loss' | 'f1'),
+          earlyStop: pick('early-stop', a['early-stop']), saveEvery: pick('save-every', a['save-every']), seed: pick('seed', a.seed) },
+        maxLength: pick('max-length', a['max-length']), resume: a.resume, limit: lim,
+        hooks: { onStep: (s) => p.step(s), onEval: (e) => p.eval(e), onInfo: (m) => process.stderr.write(m + '\n') },
+      });
+      const { eval: ev, ...res } = r;
+      console.log(a.json ? JSON.stringify({ ...res, metrics: ev.metrics }, null, 2)
+        : `\n${a.setting}: F1-macro ${(100 * r.f1Macro).toFixed(2)}, F1-micro ${(100 * r.f1Micro).toFixed(2)}, subset accuracy ${(100 * r.subsetAccuracy).toFixed(2)} ` +
+          `on ${r.rows} test rows (${ev.unknownWords} unknown words); predictions in ${a.out}/predictions.jsonl`);
+    })
+  .command('experiment', 'a grid of datasets × models × settings → results.json/csv, the paper\'s tables, gains.svg',
+    (y) => y.option('config', { type: 'string', demandOption: true, describe: 'experiment JSON (see experiments/paper.json)' })
+      .example('$0 experiment --config experiments/paper.json', ''),
+    async (a) => {
+      const c = readExperimentConfig(a.config);
+      const r = await runExperiment(c, (m) => process.stderr.write(m + '\n'));
+      console.log(`${r.length} runs; tables in ${c.out}/tables.md, chart in ${c.out}/gains.svg`);
+    })
+  .command('quantize', 'an HF checkpoint → a bitsandbytes-format NF4 checkpoint (quantization_config; loadable by transformers)',
+    (y) => y.option('model', { type: 'string', demandOption: true }).option('out', { type: 'string', demandOption: true })
+      .option('blocksize', { type: 'number', default: 64 }).option('double-quant', { type: 'boolean', default: true })
+      .example('$0 quantize --model models/phi-2 --out models/phi-2-nf4', ''),
+    (a) => {
+      const r = quantizeCheckpoint(a.model, a.out, { blocksize: a.blocksize, doubleQuant: a['double-quant'] });
+      console.log(`${r.quantized} linear weights in NF4; ${(r.bytes / 2 ** 20).toFixed(1)} MiB written to ${a.out}`);
+    })
+  .command('demo', 'the whole pipeline offline on the CPU: synthetic annotators (or --data), a small model from scratch, all 7 settings',
+    (y) => y.option('out', { type: 'string', default: 'plf-demo' }).option('data', { type: 'string', describe: 'a prepared folder instead of the synthetic data' })
+      .option('settings', { type: 'string', array: true, choices: SETTINGS }).option('seed', { type: 'number', default: 42 })
+      .option('epochs', { type: 'number' }),
+    async (a) => { await runDemo({ out: a.out, data: a.data, settings: a.settings as Setting[] | undefined, seed: a.seed, epochs: a.epochs }); })
   .demandCommand(1, 'name a command (try: plf-native info)')
   .strict()
   .help()

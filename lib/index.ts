@@ -27,4 +27,13 @@ export { readGoEmotions, readUnhealthy, readCustom, GOEMOTIONS_LABELS, UNHEALTHY
 export { readDelimited, readRecords, readJsonl } from './data/csv.js';
 export { loadPrepared, type PreparedRow, type PreparedShotRow } from './data/output.js';
 export { renderPrompt, renderTarget, customTemplate, TEMPLATES, SETTINGS, type Setting, type TemplateSpec, type PromptInput } from './prompts/templates.js';
-export { Tokenizer, loadTokenizer, encodeWithin, type ChatMessage } from './io/tokenizer.js';
+export { Tokenizer, ByteTokenizer, loadTokenizer, encodeWithin, type ChatMessage, type TextTokenizer } from './io/tokenizer.js';
+export { multilabelMetrics, gain, type Metrics } from './eval/metrics.js';
+export { parseResponse } from './eval/parse.js';
+export { evaluate, type EvalResult, type Prediction } from './eval/evaluate.js';
+export { train, DEFAULT_TRAIN, type TrainConfig } from './train/trainer.js';
+export { runSetting, type SettingRun } from './experiments/run.js';
+export { runExperiment, readExperimentConfig, type ExperimentConfig } from './experiments/experiment.js';
+export { runDemo, type DemoOptions } from './experiments/demo.js';
+export { paperTables, gainsSvg, writeReport, type RunResult } from './experiments/report.js';
+export { writeRandomLlama } from './models/random.js';

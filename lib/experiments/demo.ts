@@ -7,6 +7,7 @@ import { Rng } from '../util/random.js';
 import { runPrepare } from '../data/run.js';
 import { writeRandomLlama } from '../models/random.js';
 import { ByteTokenizer } from '../io/tokenizer.js';
+import { packageRoot } from '../native/loader.js';
 import { SETTINGS, type Setting } from '../prompts/templates.js';
 import { runSetting } from './run.js';
 import { writeReport, paperTables, type RunResult } from './report.js';
@@ -57,6 +58,8 @@ export interface DemoOptions {
   settings?: Setting[];
   seed?: number;
   epochs?: number;
+  /** synthetic items (each rated by 4 of the 10 annotators) */
+  items?: number;
   log?: (msg: string) => void;
 }
 
@@ -69,7 +72,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<{ results: RunResult
   if (!prepared) {
     log('Data: SYNTHETIC — a seeded, made-up multi-annotator emotion dataset (10 annotators with distinct label habits); not real data.');
     const raw = path.join(out, 'synthetic.csv');
-    fs.writeFileSync(raw, syntheticRows(seed).map((r) => r.map((f) => (/[",\n]/.test(f) ? `"${f.replace(/"/g, '""')}"` : f)).join(',')).join('\n') + '\n');
+    fs.writeFileSync(raw, syntheticRows(seed, o.items ?? 240).map((r) => r.map((f) => (/[",\n]/.test(f) ? `"${f.replace(/"/g, '""')}"` : f)).join(',')).join('\n') + '\n');
     prepared = path.join(out, 'prepared');
     const p = await runPrepare({ dataset: 'custom', name: 'synthetic-emotions', input: [raw], split: 'random:0.7,0.15,0.15', out: prepared, seed,
       columns: { text: 'text', annotator: 'annotator', item: 'id', labelList: 'labels', labelNames: DEMO_LABELS } });
@@ -80,6 +83,9 @@ export async function runDemo(o: DemoOptions = {}): Promise<{ results: RunResult
   const modelDir = path.join(out, 'model');
   const tok = new ByteTokenizer();
   writeRandomLlama(modelDir, { hidden: 96, layers: 2, heads: 4, intermediate: 192, vocab: tok.vocabSize }, { seed });
+  // the byte tokenizer in HF format, so the model folder also works with plf-native train / eval
+  const shipped = path.join(packageRoot(), 'experiments', 'byte-tokenizer');
+  for (const f of ['tokenizer.json', 'tokenizer_config.json']) fs.copyFileSync(path.join(shipped, f), path.join(modelDir, f));
   log('Model: a 2-layer Llama (hidden 96) initialised from scratch, byte-level tokenizer; NF4 base + LoRA as in the paper.');
   const results: RunResult[] = [];
   for (const setting of o.settings ?? [...SETTINGS]) {
@@ -87,7 +93,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<{ results: RunResult
     const cls = setting.startsWith('CLS');
     const r = await runSetting({
       prepared, model: modelDir, modelName: 'demo-llama', setting, out: path.join(out, 'runs', setting), tokenizer: tok, quantize: 'nf4',
-      maxLength: 384, lora: { r: 8, alpha: 16, dropout: 0.05, seed },
+      maxLength: 512, lora: { r: 8, alpha: 16, dropout: 0.05, seed },
       train: { lr: cls ? 3e-3 : 2e-3, batchSize: 8, gradAccum: 1, epochs: o.epochs ?? (cls ? 4 : 3), seed, evalBatchSize: 32, bestBy: 'f1', evalEvery: 0 },
       limit: o.data ? { train: 2000, val: 200, test: 400 } : undefined,
     });

@@ -11,7 +11,9 @@ export interface LlamaShape {
 }
 
 /** Writes config.json + model.safetensors; returns the parameter count. `repeatBlock` reuses one random block (fast, for GB-sized files). */
-export function writeRandomLlama(dir: string, s: LlamaShape, o: { dtype?: 'f32' | 'bf16'; seed?: number; repeatBlock?: boolean; extraConfig?: object } = {}): number {
+export function writeRandomLlama(dir: string, s: LlamaShape, o: { dtype?: 'f32' | 'bf16'; seed?: number; repeatBlock?: boolean; extraConfig?: object;
+  /** std of q/k/embedding weights (default 0.02); larger values give sharper, input-dependent attention in an untrained model */
+  sharpStd?: number } = {}): number {
   fs.mkdirSync(dir, { recursive: true });
   const dtype = o.dtype ?? 'f32', rng = new Rng(o.seed ?? 1234);
   const C = s.hidden, V = s.vocab, I = s.intermediate, H = s.heads, KV = s.kvHeads ?? H, D = C / H;
@@ -38,7 +40,10 @@ export function writeRandomLlama(dir: string, s: LlamaShape, o: { dtype?: 'f32' 
       const a = new Float32Array(n);
       if (kind === 'norm') a.fill(1);
       else if (block) for (let i = 0; i < n; i += block.length) a.set(block.subarray(0, Math.min(block.length, n - i)), i);
-      else for (let i = 0; i < n; i++) a[i] = rng.normal() * 0.02;
+      else {
+        const std = o.sharpStd && /(q_proj|k_proj|embed_tokens)/.test(name) ? o.sharpStd : 0.02;
+        for (let i = 0; i < n; i++) a[i] = rng.normal() * std;
+      }
       return toBytes(a);
     } };
   });

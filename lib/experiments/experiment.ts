@@ -1,0 +1,59 @@
+// `plf-native experiment`: a grid of datasets × models × settings; finished runs are skipped, and
+// results.json / results.csv / tables.md / gains.svg are rewritten after every run.
+import fs from 'node:fs';
+import path from 'node:path';
+import { ConfigError } from '../errors.js';
+import { SETTINGS, type Setting } from '../prompts/templates.js';
+import type { TrainConfig } from '../train/trainer.js';
+import type { LoraConfig } from '../models/lora.js';
+import { runSetting } from './run.js';
+import { writeReport, type RunResult } from './report.js';
+
+export interface ExperimentConfig {
+  out: string;
+  datasets: { name: string; prepared: string }[];
+  models: { name: string; path: string; quantize?: 'nf4' | null; settings?: Setting[] }[];
+  settings: Setting[];
+  lora?: LoraConfig;
+  train?: Partial<TrainConfig>;
+  maxLength?: number;
+  limit?: { train?: number; val?: number; test?: number };
+}
+
+export function readExperimentConfig(file: string): ExperimentConfig {
+  let c: ExperimentConfig;
+  try {
+    c = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new ConfigError(`${file}: ${(e as Error).message}`);
+  }
+  for (const k of ['out', 'datasets', 'models', 'settings'] as const) if (!c[k]) throw new ConfigError(`${file}: missing '${k}'`);
+  for (const s of c.settings) if (!SETTINGS.includes(s)) throw new ConfigError(`${file}: unknown setting '${s}' (use ${SETTINGS.join(', ')})`);
+  const base = path.dirname(path.resolve(file));
+  const abs = (p: string) => (path.isAbsolute(p) ? p : path.join(base, p));
+  return { ...c, out: abs(c.out), datasets: c.datasets.map((d) => ({ ...d, prepared: abs(d.prepared) })), models: c.models.map((m) => ({ ...m, path: abs(m.path) })) };
+}
+
+export async function runExperiment(c: ExperimentConfig, log: (m: string) => void = () => {}): Promise<RunResult[]> {
+  const results: RunResult[] = [];
+  for (const d of c.datasets)
+    for (const m of c.models)
+      for (const s of m.settings ?? c.settings) {
+        const out = path.join(c.out, 'runs', d.name, m.name, s);
+        const done = path.join(out, 'metrics.json');
+        if (fs.existsSync(done)) {
+          const r = JSON.parse(fs.readFileSync(done, 'utf8')) as RunResult & { metrics?: unknown };
+          delete r.metrics;
+          results.push({ ...r, dataset: d.name, model: m.name });
+          log(`skip ${d.name}/${m.name}/${s} (finished)`);
+          continue;
+        }
+        log(`run ${d.name}/${m.name}/${s}`);
+        const { eval: _e, ...r } = await runSetting({ prepared: d.prepared, model: m.path, modelName: m.name, setting: s, out,
+          quantize: m.quantize === undefined ? 'nf4' : m.quantize, lora: c.lora, train: c.train, maxLength: c.maxLength, limit: c.limit, resume: true });
+        results.push({ ...r, dataset: d.name });
+        writeReport(c.out, results);
+      }
+  writeReport(c.out, results);
+  return results;
+}

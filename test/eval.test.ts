@@ -1,0 +1,39 @@
+// Metrics against hand-computed cases, and the response parser's edge cases.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { multilabelMetrics, gain } from '../lib/eval/metrics.js';
+import { parseResponse } from '../lib/eval/parse.js';
+
+const B = (...v: number[]) => Uint8Array.from(v);
+
+test('F1 macro / micro, subset accuracy and per-user F1 on a hand-computed case', () => {
+  const labels = ['a', 'b', 'c'];
+  const truth = [B(1, 0, 0), B(1, 1, 0), B(0, 0, 0), B(0, 1, 0)];
+  const pred = [B(1, 0, 0), B(1, 0, 0), B(0, 0, 0), B(1, 1, 0)];
+  const m = multilabelMetrics(labels, truth, pred, ['u1', 'u1', 'u2', 'u2']);
+  // a: tp 2, fp 1, fn 0 → F1 4/5; b: tp 1, fp 0, fn 1 → 2/3; c: never true nor predicted → 0
+  assert.ok(Math.abs(m.perLabel.a.f1 - 0.8) < 1e-12);
+  assert.ok(Math.abs(m.perLabel.b.f1 - 2 / 3) < 1e-12);
+  assert.equal(m.perLabel.c.f1, 0);
+  assert.ok(Math.abs(m.f1Macro - (0.8 + 2 / 3) / 3) < 1e-12);
+  // micro: tp 3, fp 1, fn 1 → 6/8
+  assert.ok(Math.abs(m.f1Micro - 0.75) < 1e-12);
+  assert.equal(m.subsetAccuracy, 0.5);
+  // u1: a 1.0, b 0 (fn only), c 0 → 1/3; u2: a 0 (fp only), b 1.0, c 0 → 1/3
+  assert.ok(Math.abs(m.perUser.mean - 1 / 3) < 1e-12);
+  assert.equal(m.perUser.worst.length, 2);
+  assert.ok(Math.abs(gain(0.45, 0.4) - 12.5) < 1e-9);
+  assert.ok(Number.isNaN(gain(0.5, 0)));
+});
+
+test('response parser: comma lists, case, punctuation, spaces, unknown words, extra lines', () => {
+  const labels = ['joy', 'sadness', 'generalisation_unfair', 'not offensive'];
+  const p = (s: string) => { const r = parseResponse(s, labels); return [Array.from(r.labels), r.unknown]; };
+  assert.deepEqual(p(' joy, sadness'), [[1, 1, 0, 0], []]);
+  assert.deepEqual(p('JOY.  ,Sadness!!'), [[1, 1, 0, 0], []]);
+  assert.deepEqual(p('generalisation unfair; joy'), [[1, 0, 1, 0], []]);
+  assert.deepEqual(p('not offensive'), [[0, 0, 0, 1], []]);
+  assert.deepEqual(p('joy, happiness, ,'), [[1, 0, 0, 0], ['happiness']]);
+  assert.deepEqual(p('\n\nsadness\n### Text: joy'), [[0, 1, 0, 0], []]);
+  assert.deepEqual(p(''), [[0, 0, 0, 0], []]);
+});
