@@ -86,15 +86,14 @@ export async function runDemo(o: DemoOptions = {}): Promise<{ results: RunResult
   // the byte tokenizer in HF format, so the model folder also works with plf-native train / eval
   const shipped = path.join(packageRoot(), 'experiments', 'byte-tokenizer');
   for (const f of ['tokenizer.json', 'tokenizer_config.json']) fs.copyFileSync(path.join(shipped, f), path.join(modelDir, f));
-  log('Model: a 2-layer Llama (hidden 96) initialised from scratch, byte-level tokenizer; NF4 base + LoRA as in the paper.');
+  log('Model: a 2-layer Llama (hidden 96) initialised from scratch with a byte-level tokenizer, trained fully (every weight):\n' +
+    '  a random base gives LoRA nothing to adapt, so NF4 + LoRA (the paper\'s QLoRA) is for pretrained models (plf-native train).');
   const results: RunResult[] = [];
   for (const setting of o.settings ?? [...SETTINGS]) {
     const t = performance.now();
-    const cls = setting.startsWith('CLS');
     const r = await runSetting({
-      prepared, model: modelDir, modelName: 'demo-llama', setting, out: path.join(out, 'runs', setting), tokenizer: tok, quantize: 'nf4',
-      maxLength: 512, lora: { r: 8, alpha: 16, dropout: 0.05, seed },
-      train: { lr: cls ? 3e-3 : 2e-3, batchSize: 8, gradAccum: 1, epochs: o.epochs ?? (cls ? 4 : 3), seed, evalBatchSize: 32, bestBy: 'f1', evalEvery: 0 },
+      prepared, model: modelDir, modelName: 'demo-llama', setting, out: path.join(out, 'runs', setting), tokenizer: tok, fullFinetune: true,
+      maxLength: 1024, train: { lr: 3e-3, batchSize: 8, gradAccum: 1, epochs: o.epochs ?? 6, seed, evalBatchSize: 32, bestBy: 'f1', evalEvery: 0, evalEveryEpochs: 2, weightDecay: 0 },
       limit: o.data ? { train: 2000, val: 200, test: 400 } : undefined,
     });
     results.push(r);

@@ -7,7 +7,7 @@ import { loadPrepared } from '../data/output.js';
 import { loadTokenizer, type TextTokenizer } from '../io/tokenizer.js';
 import { TEMPLATES, customTemplate, type Setting, type TemplateSpec } from '../prompts/templates.js';
 import { buildExamples } from '../train/data.js';
-import { train, DEFAULT_TRAIN, type TrainConfig, type TrainHooks } from '../train/trainer.js';
+import { train, findCheckpoint, DEFAULT_TRAIN, type TrainConfig, type TrainHooks } from '../train/trainer.js';
 import { evaluate, type EvalResult } from '../eval/evaluate.js';
 import type { LoraConfig } from '../models/lora.js';
 import type { RunResult } from './report.js';
@@ -20,6 +20,8 @@ export interface SettingRun {
   out: string;
   quantize?: 'nf4' | null;
   lora?: LoraConfig;
+  /** train every weight instead of LoRA (small models trained from scratch; implies no quantization) */
+  fullFinetune?: boolean;
   train?: Partial<TrainConfig>;
   maxLength?: number;
   tokenizer?: TextTokenizer;
@@ -58,15 +60,21 @@ export async function runSetting(o: SettingRun): Promise<RunResult & { eval: Eva
   } else {
     const cls = o.setting.startsWith('CLS');
     const task = cls ? 'sequence-classification' : 'causal-lm';
-    model = withPad(loadModel(o.model, { task, numLabels: spec.labels.length, quantize: o.quantize ?? null, seed: cfg.seed }), pad);
+    const quantize = o.fullFinetune ? null : o.quantize ?? null;
+    model = withPad(loadModel(o.model, { task, numLabels: spec.labels.length, quantize, seed: cfg.seed }), pad);
     const tr = buildExamples(cut(data.splits.train, o.limit?.train), o.setting, spec, tok, opts);
     const va = buildExamples(cut(data.splits.val, o.limit?.val), o.setting, spec, tok, opts);
     if (tr.truncated + va.truncated) o.hooks?.onInfo?.(`${tr.truncated + va.truncated} train/val prompts truncated to ${opts.maxLength} tokens`);
-    if (!(o.resume && fs.existsSync(path.join(o.out, 'checkpoint')))) model.addLora(o.lora ?? { r: 2, alpha: 32, dropout: 0.05, seed: cfg.seed });
+    if (o.fullFinetune) model.trainAll();
+    else if (!(o.resume && findCheckpoint(o.out))) model.addLora(o.lora ?? { r: 2, alpha: 32, dropout: 0.05, seed: cfg.seed });
     train(model, tok, spec, tr.examples, va.examples, o.out, cfg, { resume: o.resume, padId: pad, hooks: o.hooks });
     model.dispose();
-    model = withPad(loadModel(o.model, { task, numLabels: spec.labels.length, quantize: o.quantize ?? null, seed: cfg.seed }), pad);
-    model.loadAdapter(path.join(o.out, 'best'));
+    if (o.fullFinetune) {
+      model = withPad(loadModel(path.join(o.out, 'best'), { task, numLabels: spec.labels.length }), pad);
+    } else {
+      model = withPad(loadModel(o.model, { task, numLabels: spec.labels.length, quantize, seed: cfg.seed }), pad);
+      model.loadAdapter(path.join(o.out, 'best'));
+    }
   }
   const te = buildExamples(testRows, o.setting, spec, tok, { ...opts, withTarget: false });
   const ev = evaluate(model, tok, te.examples, spec, { batchSize: cfg.evalBatchSize, padId: pad });

@@ -1,9 +1,12 @@
 // A decoder-only transformer (llama, mistral, qwen2, phi, gpt_neox) with a causal-LM or
 // sequence-classification head: config → blocks → model, explicit forward and backward.
+import fs from 'node:fs';
+import path from 'node:path';
 import { Tensor } from '../tensor.js';
+import { writeSafetensors } from '../io/checkpoint.js';
 import { ArgumentError, ConfigError, DeviceError } from '../errors.js';
 import { Checkpoint } from '../io/checkpoint.js';
-import { embeddingForward, lastTokenIndex, gatherRowsForward, gatherRowsBackward } from '../ops/embedding.js';
+import { embeddingForward, embeddingBackward, lastTokenIndex, gatherRowsForward, gatherRowsBackward } from '../ops/embedding.js';
 import { crossEntropyForward, crossEntropyBackward, bceWithLogitsForward, bceWithLogitsBackward, IGNORE_INDEX } from '../ops/loss.js';
 import { Rng } from '../util/random.js';
 import { readConfig, type ModelConfig } from './config.js';
@@ -57,8 +60,10 @@ export class DecoderModel {
   private rng: Rng;
   /** training forward passes so far (seeds dropout; saved in checkpoints) */
   dropoutStep = 0;
+  /** full fine-tuning (trainAll): the embedding gradient; every linear has a weightGrad */
+  embedGrad: Tensor | null = null;
   private saved: {
-    hs: Tensor[]; xn: Tensor; logits: Tensor; ctx: Ctx; targets?: Tensor; labels?: Tensor; idx?: Tensor; pooled?: Tensor;
+    hs: Tensor[]; xn: Tensor; logits: Tensor; ctx: Ctx; ids: Tensor; targets?: Tensor; labels?: Tensor; idx?: Tensor; pooled?: Tensor;
   } | null = null;
 
   constructor(readonly config: ModelConfig, readonly task: Task, readonly embed: Tensor, readonly blocks: Block[],
@@ -87,9 +92,30 @@ export class DecoderModel {
     this.lora = { ...c, targetModules: targets, dropout: c.dropout ?? 0 };
   }
 
-  /** Trainable tensors with their gradients, named as PEFT names them in memory. */
+  /**
+   * Full fine-tuning of every linear, the head and the embeddings (norms stay frozen): for small
+   * models trained from scratch, where a frozen random base gives LoRA nothing to adapt. Weights
+   * must be f32 (not NF4).
+   */
+  trainAll(): void {
+    if (this.lora) throw new ConfigError('trainAll: the model already has LoRA adapters');
+    for (const lin of [...this.linears(), this.head]) {
+      if (!(lin.weight instanceof Tensor) || lin.weight.dtype !== 'f32')
+        throw new ConfigError(`trainAll: ${lin.name} must be an f32 weight (load without quantize)`);
+      if (!lin.weightGrad) lin.weightGrad = Tensor.zeros(lin.weight.shape);
+    }
+    if (this.head.weight !== this.embed) this.embedGrad = Tensor.zeros(this.embed.shape);
+  }
+
+  /** Trainable tensors with their gradients, named as PEFT names them in memory (HF names when training fully). */
   trainableParameters(): TrainableParam[] {
     const out: TrainableParam[] = [];
+    if (this.embedGrad || (!this.lora && this.head.weightGrad && this.linears().some((l) => l.weightGrad))) {
+      if (this.embedGrad) out.push({ name: this.spec.embed, param: this.embed, grad: this.embedGrad });
+      for (const lin of [...this.linears(), this.head])
+        if (lin.weightGrad) out.push({ name: `${lin.name}.weight`, param: lin.weight as Tensor, grad: lin.weightGrad });
+      return out;
+    }
     for (const lin of this.linears()) {
       if (!lin.lora) continue;
       out.push({ name: peftName.loraA(lin.name), param: lin.lora.A, grad: lin.lora.gradA });
@@ -111,6 +137,35 @@ export class DecoderModel {
   generate(batch: Pick<Batch, 'inputIds' | 'attentionMask'>, opts: GenerateOptions): number[][] { return generate(this, batch, opts); }
 
   saveAdapter(dir: string): void { saveAdapter(this, dir); }
+
+  /** Every tensor under its HF name (f32 or as stored; NF4 weights are dequantized-free: not supported). */
+  namedTensors(): Record<string, Tensor> {
+    const out: Record<string, Tensor> = { [this.spec.embed]: this.embed };
+    const norms = (n: Norm | null) => { if (n) { out[`${n.name}.weight`] = n.weight; if (n.bias) out[`${n.name}.bias`] = n.bias; } };
+    for (const b of this.blocks) { norms(b.ln1); norms(b.ln2); }
+    norms(this.finalNorm);
+    for (const lin of [...this.linears(), this.head]) {
+      if (!(lin.weight instanceof Tensor)) throw new ConfigError(`${lin.name} is NF4: save it with quantizeCheckpoint instead`);
+      if (lin.weight !== this.embed || !this.config.tieEmbeddings) out[`${lin.name}.weight`] = lin.weight;
+      if (lin.bias) out[`${lin.name}.bias`] = lin.bias;
+    }
+    return out;
+  }
+
+  /** An HF model folder (config.json + model.safetensors) with the current weights. */
+  saveWeights(dir: string): void {
+    fs.mkdirSync(dir, { recursive: true });
+    writeSafetensors(path.join(dir, 'model.safetensors'), this.namedTensors(), { format: 'pt' });
+    const raw: Record<string, unknown> = { ...this.config.raw, pad_token_id: this.config.padTokenId };
+    if (this.task === 'sequence-classification') {
+      const arch = String((raw.architectures as string[] | undefined)?.[0] ?? '').replace(/For\w+$/, '');
+      raw.architectures = [`${arch}ForSequenceClassification`];
+      raw.num_labels = this.head.outFeatures;
+      raw.id2label = Object.fromEntries(Array.from({ length: this.head.outFeatures }, (_, i) => [String(i), `LABEL_${i}`]));
+      raw.problem_type = 'multi_label_classification';
+    }
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(raw, null, 2) + '\n');
+  }
   loadAdapter(dir: string): void { loadAdapter(this, dir); }
 
   /** Logits (and the loss when labels are given). With `train`, activations are kept for backward(). */
@@ -164,7 +219,7 @@ export class DecoderModel {
       keep.idx = idx;
       keep.pooled = pooled;
     }
-    if (train) this.saved = { hs, xn, logits, ctx, ...keep };
+    if (train) this.saved = { hs, xn, logits, ctx, ids, ...keep };
     else {
       xn.dispose();
       keep.pooled?.dispose();
@@ -200,6 +255,7 @@ export class DecoderModel {
       dx.dispose();
       dx = d;
     }
+    if (this.embedGrad) embeddingBackward(s.ids, dx, this.embedGrad);
     dx.dispose();
     this.release();
   }

@@ -80,7 +80,8 @@ export class Linear {
 export class Norm {
   private saved: { x: Tensor; mean: Tensor | null; rstd: Tensor } | null = null;
 
-  constructor(readonly kind: 'rms' | 'layer', readonly weight: Tensor, readonly bias: Tensor | null, readonly eps: number) {}
+  constructor(readonly kind: 'rms' | 'layer', readonly weight: Tensor, readonly bias: Tensor | null, readonly eps: number,
+              readonly name = '') {}
 
   forward(x: Tensor, train: boolean): Tensor {
     if (this.kind === 'rms') {

@@ -39,6 +39,6 @@ export class ModuleLoader {
   }
 
   norm(name: string, kind: 'rms' | 'layer', eps: number): Norm {
-    return new Norm(kind, this.ck.f32(`${name}.weight`), kind === 'layer' ? this.ck.f32(`${name}.bias`) : null, eps);
+    return new Norm(kind, this.ck.f32(`${name}.weight`), kind === 'layer' ? this.ck.f32(`${name}.bias`) : null, eps, name);
   }
 }

@@ -21,7 +21,8 @@ export interface LoopState {
 export function saveCheckpoint(dir: string, model: DecoderModel, opt: AdamW, state: LoopState): void {
   const tmp = `${dir}.tmp-${process.pid}`;
   fs.rmSync(tmp, { recursive: true, force: true });
-  model.saveAdapter(path.join(tmp, 'adapter'));
+  if (model.lora) model.saveAdapter(path.join(tmp, 'adapter'));
+  else model.saveWeights(path.join(tmp, 'weights'));
   const st = opt.state();
   const tensors: Record<string, Tensor> = {};
   st.m.forEach((t, i) => (tensors[`m.${i}`] = t));
@@ -34,9 +35,20 @@ export function saveCheckpoint(dir: string, model: DecoderModel, opt: AdamW, sta
   fs.rmSync(old, { recursive: true, force: true });
 }
 
-/** Restores the adapter into a model without LoRA, the optimizer, and returns the loop state. */
+/**
+ * Restores the adapter into a model without LoRA (or, for full fine-tuning, the weights into a model
+ * after trainAll()), the optimizer, and returns the loop state.
+ */
 export function loadCheckpoint(dir: string, model: DecoderModel, makeOpt: () => AdamW): { opt: AdamW; state: LoopState } {
-  model.loadAdapter(path.join(dir, 'adapter'));
+  if (fs.existsSync(path.join(dir, 'adapter'))) model.loadAdapter(path.join(dir, 'adapter'));
+  else {
+    const w = openSafetensors(path.join(dir, 'weights', 'model.safetensors'));
+    for (const p of model.trainableParameters()) {
+      const t = readTensor(w, p.name);
+      p.param.copyFrom(t);
+      t.dispose();
+    }
+  }
   const opt = makeOpt();
   const raw = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as LoopState & { optimizerStep: number };
   const f = openSafetensors(path.join(dir, 'optimizer.safetensors'));

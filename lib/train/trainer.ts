@@ -26,6 +26,8 @@ export interface TrainConfig {
   seed: number;
   /** evaluate on val every N optimizer steps (0: only at the end) */
   evalEvery: number;
+  /** or at the end of every N-th epoch (0: off) */
+  evalEveryEpochs?: number;
   bestBy: 'loss' | 'f1';
   /** stop after this many evaluations without improvement (0: never) */
   earlyStop: number;
@@ -63,7 +65,7 @@ export function train(model: DecoderModel, tok: TextTokenizer, spec: TemplateSpe
   if (found) {
     ({ opt, state } = loadCheckpoint(found, model, makeOpt));
   } else {
-    if (!model.lora) throw new ConfigError('train: add LoRA adapters first (model.addLora)');
+    if (!model.trainableParameters().length) throw new ConfigError('train: add LoRA adapters first (model.addLora), or call model.trainAll()');
     opt = makeOpt();
     state = { step: 0, epoch: 0, batch: 0, dropoutStep: 0, best: null, sinceBest: 0, history: [] };
   }
@@ -80,7 +82,8 @@ export function train(model: DecoderModel, tok: TextTokenizer, spec: TemplateSpe
     if (!state.best || metric > state.best.metric) {
       state.best = { metric, step: state.step };
       state.sinceBest = 0;
-      model.saveAdapter(path.join(outDir, 'best'));
+      if (model.lora) model.saveAdapter(path.join(outDir, 'best'));
+      else model.saveWeights(path.join(outDir, 'best'));
     } else {
       state.sinceBest++;
     }
@@ -114,9 +117,18 @@ export function train(model: DecoderModel, tok: TextTokenizer, spec: TemplateSpe
       if (evalNow || (cfg.saveEvery > 0 && state.step % cfg.saveEvery === 0)) saveCheckpoint(ckDir, model, opt, state);
       if (stop) break;
     }
-    if (state.batch >= batches.length) { state.epoch++; state.batch = 0; }
+    if (state.batch >= batches.length) {
+      state.epoch++;
+      state.batch = 0;
+      if (!stop && cfg.evalEveryEpochs && state.epoch % cfg.evalEveryEpochs === 0 && state.step < total) {
+        evaluateNow();
+        if (cfg.earlyStop > 0 && state.sinceBest >= cfg.earlyStop) stop = true;
+        saveCheckpoint(ckDir, model, opt, state);
+      }
+    }
   }
-  if (!cfg.evalEvery || state.step % cfg.evalEvery !== 0) evaluateNow();
+  const last = state.history[state.history.length - 1];
+  if (!last || last.evalF1 === undefined) evaluateNow();
   saveCheckpoint(ckDir, model, opt, state);
   opt.dispose();
   return state;
