@@ -8,6 +8,7 @@ import { runSetting } from '../lib/experiments/run.js';
 import { runDemo } from '../lib/experiments/demo.js';
 import { runExperiment, readExperimentConfig } from '../lib/experiments/experiment.js';
 import { quantizeCheckpoint } from '../lib/models/quantize.js';
+import { runQuery } from '../lib/experiments/query.js';
 import { SETTINGS, type Setting } from '../lib/prompts/templates.js';
 import { DEFAULT_TRAIN } from '../lib/train/trainer.js';
 import { memory } from '../lib/tensor.js';
@@ -114,6 +115,22 @@ await yargs(hideBin(process.argv))
       console.log(a.json ? JSON.stringify({ ...res, metrics: ev.metrics }, null, 2)
         : `\n${a.setting}: F1-macro ${(100 * r.f1Macro).toFixed(2)}, F1-micro ${(100 * r.f1Micro).toFixed(2)}, subset accuracy ${(100 * r.subsetAccuracy).toFixed(2)} ` +
           `on ${r.rows} test rows (${ev.unknownWords} unknown words); predictions in ${a.out}/predictions.jsonl`);
+    })
+  .command('query', 'Q-0S / Q-1S / Q-2S through an OpenAI-compatible chat-completions endpoint (resumable)',
+    (y) => y
+      .option('data', { type: 'string', demandOption: true }).option('setting', { choices: ['Q-0S', 'Q-1S', 'Q-2S'] as const, demandOption: true })
+      .option('endpoint', { type: 'string', demandOption: true, describe: 'base URL, e.g. http://localhost:8000/v1' })
+      .option('model', { type: 'string', demandOption: true, describe: 'model name the endpoint serves' })
+      .option('api-key-env', { type: 'string', describe: 'environment variable holding the API key' })
+      .option('out', { type: 'string', demandOption: true }).option('concurrency', { type: 'number', default: 4 })
+      .option('retries', { type: 'number', default: 5 }).option('timeout', { type: 'number', default: 60, describe: 'seconds per request' })
+      .option('max-tokens', { type: 'number', default: 64 }).option('limit', { type: 'number' })
+      .example('OPENAI_API_KEY=… $0 query --data prepared/goemotions --setting Q-1S --endpoint https://api.example.com/v1 --model gpt-4o-mini --api-key-env OPENAI_API_KEY --out runs/q1s', ''),
+    async (a) => {
+      const r = await runQuery({ prepared: a.data, setting: a.setting as Setting, endpoint: a.endpoint, model: a.model, apiKeyEnv: a['api-key-env'],
+        out: a.out, concurrency: a.concurrency, retries: a.retries, timeoutMs: a.timeout * 1000, maxTokens: a['max-tokens'], limit: a.limit,
+        onProgress: (d, t) => process.stderr.write(`\r${a.setting} ${d}/${t} requests`) });
+      console.log(`\n${a.setting} via ${a.model}: F1-macro ${(100 * r.f1Macro).toFixed(2)} on ${r.rows} rows (${r.unknownWords} unknown words)`);
     })
   .command('experiment', 'a grid of datasets × models × settings → results.json/csv, the paper\'s tables, gains.svg',
     (y) => y.option('config', { type: 'string', demandOption: true, describe: 'experiment JSON (see experiments/paper.json)' })

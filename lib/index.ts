@@ -37,3 +37,5 @@ export { runExperiment, readExperimentConfig, type ExperimentConfig } from './ex
 export { runDemo, type DemoOptions } from './experiments/demo.js';
 export { paperTables, gainsSvg, writeReport, type RunResult } from './experiments/report.js';
 export { writeRandomLlama } from './models/random.js';
+export { ChatClient, EndpointError, type ChatClientOptions } from './eval/openai.js';
+export { runQuery, type QueryRun } from './experiments/query.js';

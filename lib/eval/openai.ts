@@ -1,0 +1,100 @@
+// An OpenAI-compatible chat-completions client for the Q settings: key from an environment
+// variable, a concurrency limit, retries with exponential backoff on 429/5xx (honouring
+// Retry-After), a per-request timeout, and a JSONL cache so an interrupted run resumes.
+import fs from 'node:fs';
+import crypto from 'node:crypto';
+import { ConfigError, PlfError } from '../errors.js';
+
+export class EndpointError extends PlfError {}
+
+export interface ChatClientOptions {
+  endpoint: string;            // base URL, e.g. http://localhost:8000/v1 (…/chat/completions is appended)
+  model: string;
+  apiKey?: string;
+  concurrency?: number;        // default 4
+  retries?: number;            // default 5
+  timeoutMs?: number;          // default 60 s
+  backoffMs?: number;          // first retry delay, doubled each time (default 1 s)
+  maxTokens?: number;
+  cacheFile?: string;          // JSONL of {key, response}
+}
+
+interface CacheLine { key: string; response: string }
+
+export class ChatClient {
+  private cache = new Map<string, string>();
+  private active = 0;
+  private queue: (() => void)[] = [];
+  readonly url: string;
+
+  constructor(readonly o: ChatClientOptions) {
+    if (!/^https?:\/\//.test(o.endpoint)) throw new ConfigError(`endpoint '${o.endpoint}' must be an http(s) URL`);
+    this.url = o.endpoint.replace(/\/+$/, '') + (o.endpoint.endsWith('/chat/completions') ? '' : '/chat/completions');
+    if (o.cacheFile && fs.existsSync(o.cacheFile))
+      for (const line of fs.readFileSync(o.cacheFile, 'utf8').split('\n')) {
+        if (!line.trim()) continue;
+        try { const c = JSON.parse(line) as CacheLine; this.cache.set(c.key, c.response); } catch { /* a torn last line from a kill */ }
+      }
+  }
+
+  get cached(): number { return this.cache.size; }
+
+  private key(prompt: string): string {
+    return crypto.createHash('sha256').update(JSON.stringify([this.o.model, this.o.maxTokens ?? null, prompt])).digest('hex');
+  }
+
+  private async slot<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active >= (this.o.concurrency ?? 4)) await new Promise<void>((r) => this.queue.push(r));
+    this.active++;
+    try { return await fn(); } finally { this.active--; this.queue.shift()?.(); }
+  }
+
+  /** The assistant's reply to one user message (temperature 0). */
+  async complete(prompt: string): Promise<string> {
+    const key = this.key(prompt);
+    const hit = this.cache.get(key);
+    if (hit !== undefined) return hit;
+    const response = await this.slot(() => this.request(prompt));
+    this.cache.set(key, response);
+    if (this.o.cacheFile) fs.appendFileSync(this.o.cacheFile, JSON.stringify({ key, response } satisfies CacheLine) + '\n');
+    return response;
+  }
+
+  private async request(prompt: string): Promise<string> {
+    const body = JSON.stringify({ model: this.o.model, messages: [{ role: 'user', content: prompt }], temperature: 0,
+      ...(this.o.maxTokens ? { max_tokens: this.o.maxTokens } : {}) });
+    const retries = this.o.retries ?? 5;
+    let delay = this.o.backoffMs ?? 1000, last = '', attempts = 0;
+    for (let attempt = 0; attempt <= retries; attempt++) {
+      attempts++;
+      const ctl = new AbortController();
+      const timer = setTimeout(() => ctl.abort(), this.o.timeoutMs ?? 60_000);
+      let status = 0, text = '', retryAfter = 0;
+      try {
+        const res = await fetch(this.url, { method: 'POST', body, signal: ctl.signal,
+          headers: { 'content-type': 'application/json', ...(this.o.apiKey ? { authorization: `Bearer ${this.o.apiKey}` } : {}) } });
+        status = res.status;
+        retryAfter = Number(res.headers.get('retry-after') ?? 0) * 1000;
+        text = await res.text();
+      } catch (e) {
+        last = ctl.signal.aborted ? `timed out after ${this.o.timeoutMs ?? 60_000} ms` : (e as Error).message;
+        status = -1;
+      } finally {
+        clearTimeout(timer);
+      }
+      if (status === 200) {
+        let json: { choices?: { message?: { content?: unknown } }[] };
+        try { json = JSON.parse(text); } catch { throw new EndpointError(`${this.url}: the response is not JSON: ${text.slice(0, 200)}`); }
+        const content = json.choices?.[0]?.message?.content;
+        if (typeof content !== 'string') throw new EndpointError(`${this.url}: no choices[0].message.content in ${text.slice(0, 200)}`);
+        return content;
+      }
+      if (status !== -1) last = `HTTP ${status}: ${text.slice(0, 200)}`;
+      const retryable = status === -1 || status === 429 || status >= 500;
+      if (!retryable || attempt === retries) break;
+      await new Promise((r) => setTimeout(r, Math.max(delay, retryAfter)));
+      delay *= 2;
+    }
+    throw new EndpointError(`${this.url}: ${last} (after ${attempts} attempt${attempts > 1 ? 's' : ''})`);
+  }
+}
