@@ -140,6 +140,16 @@ await yargs(hideBin(process.argv))
       const r = await runExperiment(c, (m) => process.stderr.write(m + '\n'));
       console.log(`${r.length} runs; tables in ${c.out}/tables.md, chart in ${c.out}/gains.svg`);
     })
+  .command('bench [suites..]', 'the CPU benchmarks (nf4, linear, optim, model, data), each against a peer measured in the same run',
+    (y) => y.positional('suites', { type: 'string', array: true, choices: ['nf4', 'linear', 'optim', 'model', 'data'] })
+      .example('$0 bench linear nf4', 'only the kernel suites'),
+    async (a) => {
+      const { spawnSync } = await import('node:child_process');
+      const { packageRoot } = await import('../lib/native/loader.js');
+      const root = packageRoot();
+      const r = spawnSync(process.execPath, [`${root}/dist/bench/run.js`, ...(a.suites ?? [])], { stdio: 'inherit', cwd: root });
+      process.exitCode = r.status ?? 1;
+    })
   .command('quantize', 'an HF checkpoint → a bitsandbytes-format NF4 checkpoint (quantization_config; loadable by transformers)',
     (y) => y.option('model', { type: 'string', demandOption: true }).option('out', { type: 'string', demandOption: true })
       .option('blocksize', { type: 'number', default: 64 }).option('double-quant', { type: 'boolean', default: true })
