@@ -57,7 +57,6 @@ export function idsTensor(x: Ids, what: string): Tensor {
 export class DecoderModel {
   readonly spec: FamilySpec;
   lora: LoraConfig | null = null;
-  private rng: Rng;
   /** training forward passes so far (seeds dropout; saved in checkpoints) */
   dropoutStep = 0;
   /** full fine-tuning (trainAll): the embedding gradient; every linear has a weightGrad */
@@ -67,9 +66,8 @@ export class DecoderModel {
   } | null = null;
 
   constructor(readonly config: ModelConfig, readonly task: Task, readonly embed: Tensor, readonly blocks: Block[],
-              readonly finalNorm: Norm, readonly head: Linear, seed = 42) {
+              readonly finalNorm: Norm, readonly head: Linear) {
     this.spec = FAMILIES[config.family];
-    this.rng = new Rng(seed);
     this.linears().forEach((l, i) => (l.id = i));
   }
 
@@ -327,5 +325,5 @@ export function loadModel(dir: string, opts: LoadModelOptions = {}): DecoderMode
       : DecoderModel.initScore(labels, cfg.hidden, Number(cfg.raw.initializer_range ?? 0.02), opts.seed ?? 42);
     head = new Linear('score', w, null);
   }
-  return new DecoderModel(cfg, task, embed, blocks, finalNorm, head, opts.seed);
+  return new DecoderModel(cfg, task, embed, blocks, finalNorm, head);
 }
