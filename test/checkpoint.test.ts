@@ -148,3 +148,38 @@ test('broken checkpoints are FormatErrors naming the file', { skip }, () => {
     fs.rmSync(out, { recursive: true, force: true });
   }
 });
+
+test('trainAll: weight and embedding gradients match finite differences; saveWeights reloads identically', { skip }, () => {
+  const m = loadModel(path.join(LLAMA, 'model'));
+  m.trainAll();
+  const params = m.trainableParameters();
+  assert.ok(params.some((p) => p.name === 'model.embed_tokens.weight') && params.some((p) => p.name === 'lm_head.weight'));
+  const f = openSafetensors(path.join(LLAMA, 'lora_lm', 'grads.safetensors'));
+  const batch = { inputIds: readTensor(f, 'input.input_ids'), attentionMask: readTensor(f, 'input.attention_mask'), labels: readTensor(f, 'input.labels') };
+  m.zeroGrad();
+  m.forward(batch, { train: true });
+  m.backward();
+  const loss = () => m.forward(batch).loss!;
+  for (const name of ['model.embed_tokens.weight', 'model.layers.0.self_attn.q_proj.weight', 'model.layers.1.mlp.down_proj.weight', 'lm_head.weight']) {
+    const p = params.find((x) => x.name === name)!;
+    const g = p.grad.toFloat32(), w = p.param.toFloat32();
+    let at = 0;
+    for (let i = 0; i < g.length; i++) if (Math.abs(g[i]) > Math.abs(g[at])) at = i;  // the largest entry: well above f32 noise
+    const h = 1e-2, orig = w[at];
+    const set = (v: number) => { w[at] = v; p.param.copyFrom(Tensor.from(w, p.param.shape)); };
+    set(orig + h); const lp = loss();
+    set(orig - h); const lm = loss();
+    set(orig);
+    const fd = (lp - lm) / (2 * h);
+    assert.ok(Math.abs(fd - g[at]) / Math.abs(g[at]) < 3e-2, `${name}[${at}]: analytic ${g[at]} vs finite difference ${fd}`);
+  }
+  const out = tmpdir();
+  try {
+    m.saveWeights(out);
+    const again = loadModel(out);
+    const b = { inputIds: batch.inputIds, attentionMask: batch.attentionMask };
+    assert.deepEqual(again.forward(b).logits.toArray(), m.forward(b).logits.toArray());
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+});

@@ -60,6 +60,8 @@ export interface DemoOptions {
   epochs?: number;
   /** synthetic items (each rated by 4 of the 10 annotators) */
   items?: number;
+  /** with --data: at most this many train rows (val and test get a fifth of it) */
+  limit?: number;
   log?: (msg: string) => void;
 }
 
@@ -94,7 +96,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<{ results: RunResult
     const r = await runSetting({
       prepared, model: modelDir, modelName: 'demo-llama', setting, out: path.join(out, 'runs', setting), tokenizer: tok, fullFinetune: true,
       maxLength: 1024, train: { lr: 3e-3, batchSize: 8, gradAccum: 1, epochs: o.epochs ?? 6, seed, evalBatchSize: 32, bestBy: 'f1', evalEvery: 0, evalEveryEpochs: 2, weightDecay: 0 },
-      limit: o.data ? { train: 2000, val: 200, test: 400 } : undefined,
+      limit: o.data ? { train: o.limit ?? 2000, val: Math.ceil((o.limit ?? 2000) / 10), test: Math.ceil((o.limit ?? 2000) / 5) } : undefined,
     });
     results.push(r);
     log(`  ${setting.padEnd(6)} F1-macro ${(100 * r.f1Macro).toFixed(2)}  (${r.rows} test rows, ${((performance.now() - t) / 1e3).toFixed(0)} s)`);
