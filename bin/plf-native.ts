@@ -78,7 +78,7 @@ await yargs(hideBin(process.argv))
         minShare: a['min-share'], maxShare: a['max-share'], columns: a.columns, name: a.name });
       console.log(a.json ? JSON.stringify(r.manifest, null, 2) : `${r.text}\nwritten to ${a.out}`);
     })
-  .command(['train', 'eval'], 'fine-tune (CLS, CLS-P, LM, LM-P) and/or evaluate a setting on a prepared dataset (Q-* settings only evaluate)',
+  .command(['train', 'eval'], 'train: fine-tune CLS, CLS-P, LM or LM-P, then evaluate on test; eval: evaluate a trained run\'s best/ (or, for Q-*, the base model)',
     (y) => y
       .option('data', { type: 'string', demandOption: true, describe: 'prepared folder (plf-native prepare)' })
       .option('model', { type: 'string', demandOption: true, describe: 'HF model folder (config.json, safetensors, tokenizer.json)' })
@@ -108,7 +108,7 @@ await yargs(hideBin(process.argv))
         train: { lr: pick('lr', a.lr), batchSize: pick('batch', a.batch), gradAccum: pick('accum', a.accum), epochs: pick('epochs', a.epochs),
           maxSteps: pick('max-steps', a['max-steps']), evalEvery: pick('eval-every', a['eval-every']), bestBy: pick('best-by', a['best-by'] as 'loss' | 'f1'),
           earlyStop: pick('early-stop', a['early-stop']), saveEvery: pick('save-every', a['save-every']), seed: pick('seed', a.seed) },
-        maxLength: pick('max-length', a['max-length']), resume: a.resume, limit: lim,
+        maxLength: pick('max-length', a['max-length']), resume: a.resume, limit: lim, evalOnly: a._[0] === 'eval',
         hooks: { onStep: (s) => p.step(s), onEval: (e) => p.eval(e), onInfo: (m) => process.stderr.write(m + '\n') },
       });
       const { eval: ev, ...res } = r;

@@ -48,6 +48,18 @@ for (const setting of ['CLS', 'CLS-P', 'LM', 'LM-P'] as const) {
   });
 }
 
+test('eval evaluates a trained run without training; a folder without best/ is a clear error', { skip, timeout: 60_000 }, async () => {
+  const out = path.join(root, 'CLS');
+  const before = JSON.parse(fs.readFileSync(path.join(out, 'metrics.json'), 'utf8'));
+  const state = fs.readFileSync(path.join(out, 'checkpoint', 'state.json'), 'utf8');
+  const r = await runSetting({ prepared: await data(), model: model!, setting: 'CLS', out, tokenizer: new ByteTokenizer(), quantize: 'nf4',
+    maxLength: 512, train: quick, limit: { train: 24, val: 8, test: 8 }, evalOnly: true });
+  assert.equal(r.f1Macro, before.f1Macro);
+  assert.equal(fs.readFileSync(path.join(out, 'checkpoint', 'state.json'), 'utf8'), state, 'nothing was trained');
+  await assert.rejects(runSetting({ prepared: await data(), model: model!, setting: 'CLS', out: path.join(root, 'empty'), tokenizer: new ByteTokenizer(),
+    evalOnly: true, limit: { test: 4 } }), /no best\/ to evaluate/);
+});
+
 test('kill -9 mid-training, then --resume: the same final adapter and metrics as an uninterrupted run', { skip, timeout: 240_000 }, async () => {
   await data();
   const script = path.join(root, 'child.mjs');

@@ -11,6 +11,7 @@ import { train, findCheckpoint, DEFAULT_TRAIN, type TrainConfig, type TrainHooks
 import { evaluate, type EvalResult } from '../eval/evaluate.js';
 import type { LoraConfig } from '../models/lora.js';
 import type { RunResult } from './report.js';
+import { ConfigError } from '../errors.js';
 
 export interface SettingRun {
   prepared: string;
@@ -22,6 +23,8 @@ export interface SettingRun {
   lora?: LoraConfig;
   /** train every weight instead of LoRA (small models trained from scratch; implies no quantization) */
   fullFinetune?: boolean;
+  /** evaluate the run's best/ adapter (or weights) without training */
+  evalOnly?: boolean;
   train?: Partial<TrainConfig>;
   maxLength?: number;
   tokenizer?: TextTokenizer;
@@ -65,10 +68,15 @@ export async function runSetting(o: SettingRun): Promise<RunResult & { eval: Eva
     const tr = buildExamples(cut(data.splits.train, o.limit?.train), o.setting, spec, tok, opts);
     const va = buildExamples(cut(data.splits.val, o.limit?.val), o.setting, spec, tok, opts);
     if (tr.truncated + va.truncated) o.hooks?.onInfo?.(`${tr.truncated + va.truncated} train/val prompts truncated to ${opts.maxLength} tokens`);
-    if (o.fullFinetune) model.trainAll();
-    else if (!(o.resume && findCheckpoint(o.out))) model.addLora(o.lora ?? { r: 2, alpha: 32, dropout: 0.05, seed: cfg.seed });
-    train(model, tok, spec, tr.examples, va.examples, o.out, cfg, { resume: o.resume, padId: pad, hooks: o.hooks });
+    if (o.evalOnly) {
+      if (!fs.existsSync(path.join(o.out, 'best'))) throw new ConfigError(`${o.out}: no best/ to evaluate (train this setting first)`);
+    } else {
+      if (o.fullFinetune) model.trainAll();
+      else if (!(o.resume && findCheckpoint(o.out))) model.addLora(o.lora ?? { r: 2, alpha: 32, dropout: 0.05, seed: cfg.seed });
+      train(model, tok, spec, tr.examples, va.examples, o.out, cfg, { resume: o.resume, padId: pad, hooks: o.hooks });
+    }
     model.dispose();
+    o.fullFinetune ||= fs.existsSync(path.join(o.out, 'best', 'model.safetensors'));
     if (o.fullFinetune) {
       model = withPad(loadModel(path.join(o.out, 'best'), { task, numLabels: spec.labels.length }), pad);
     } else {
