@@ -12,13 +12,13 @@ export async function* readDelimited(file: string, opts: CsvOptions = {}): Async
   const QUOTE = 34, LF = 10, CR = 13;
   let fields: string[] = [];
   let field = '';
-  let inQuotes = false, quotedField = false, afterQuote = false;
-  let line = 1, col = 1, rowLine = 1, fieldCol = 1, quoteLine = 1, quoteCol = 1;
+  let inQuotes = false, afterQuote = false;
+  let line = 1, col = 1, rowLine = 1, quoteLine = 1, quoteCol = 1;
   const fail = (msg: string, l = line, c = col): never => { throw new FormatError(`${file}:${l}:${c}: ${msg}`); };
   const endRow = (): CsvRow | null => {
     fields.push(field);
     const row = { line: rowLine, fields };
-    fields = []; field = ''; quotedField = false; afterQuote = false;
+    fields = []; field = ''; afterQuote = false;
     if (row.fields.length === 1 && row.fields[0] === '') return null;  // blank line
     if (opts.columns !== undefined && row.fields.length !== opts.columns)
       fail(`expected ${opts.columns} columns, found ${row.fields.length}`, row.line, 1);
@@ -47,8 +47,8 @@ export async function* readDelimited(file: string, opts: CsvOptions = {}): Async
       }
       if (c === delim) {
         field += chunk.slice(start, i);
-        fields.push(field); field = ''; quotedField = false; afterQuote = false;
-        start = i + 1; col++; fieldCol = col;
+        fields.push(field); field = ''; afterQuote = false;
+        start = i + 1; col++;
         continue;
       }
       if (c === LF || c === CR) {
@@ -56,7 +56,7 @@ export async function* readDelimited(file: string, opts: CsvOptions = {}): Async
         const r = endRow();
         if (r) out.push(r);
         if (c === CR) pendingCR = true;
-        line++; col = 1; fieldCol = 1; rowLine = line; start = i + 1;
+        line++; col = 1; rowLine = line; start = i + 1;
         continue;
       }
       if (c === QUOTE) {
@@ -64,7 +64,7 @@ export async function* readDelimited(file: string, opts: CsvOptions = {}): Async
           field += '"'; inQuotes = true; afterQuote = false; start = i + 1; col++; continue;
         }
         if (field.length || i > start) fail('a quote inside an unquoted field (quote the whole field and double inner quotes)');
-        inQuotes = true; quotedField = true; quoteLine = line; quoteCol = col; start = i + 1; col++;
+        inQuotes = true; quoteLine = line; quoteCol = col; start = i + 1; col++;
         continue;
       }
       if (afterQuote) fail('text after the closing quote of a quoted field');
@@ -74,7 +74,6 @@ export async function* readDelimited(file: string, opts: CsvOptions = {}): Async
     for (const r of out) yield r;
   }
   if (inQuotes) fail('unbalanced quotes: this quoted field never closes', quoteLine, quoteCol);
-  void quotedField; void fieldCol;
   if (field.length || fields.length) {
     const r = endRow();
     if (r) yield r;

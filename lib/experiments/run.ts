@@ -76,8 +76,8 @@ export async function runSetting(o: SettingRun): Promise<RunResult & { eval: Eva
       train(model, tok, spec, tr.examples, va.examples, o.out, cfg, { resume: o.resume, padId: pad, hooks: o.hooks });
     }
     model.dispose();
-    o.fullFinetune ||= fs.existsSync(path.join(o.out, 'best', 'model.safetensors'));
-    if (o.fullFinetune) {
+    // best/ holds full weights after full fine-tuning (also when only evaluating such a run)
+    if (fs.existsSync(path.join(o.out, 'best', 'model.safetensors'))) {
       model = withPad(loadModel(path.join(o.out, 'best'), { task, numLabels: spec.labels.length }), pad);
     } else {
       model = withPad(loadModel(o.model, { task, numLabels: spec.labels.length, quantize, seed: cfg.seed }), pad);

@@ -59,7 +59,9 @@ export class DecoderModel {
   lora: LoraConfig | null = null;
   /** training forward passes so far (seeds dropout; saved in checkpoints) */
   dropoutStep = 0;
-  /** full fine-tuning (trainAll): the embedding gradient; every linear has a weightGrad */
+  /** full fine-tuning (trainAll): every linear and the head have a weightGrad */
+  fullTraining = false;
+  /** full fine-tuning: the embedding gradient (null when the head shares the embedding) */
   embedGrad: Tensor | null = null;
   private saved: {
     hs: Tensor[]; xn: Tensor; logits: Tensor; ctx: Ctx; ids: Tensor; targets?: Tensor; labels?: Tensor; idx?: Tensor; pooled?: Tensor;
@@ -103,12 +105,13 @@ export class DecoderModel {
       if (!lin.weightGrad) lin.weightGrad = Tensor.zeros(lin.weight.shape);
     }
     if (this.head.weight !== this.embed) this.embedGrad = Tensor.zeros(this.embed.shape);
+    this.fullTraining = true;
   }
 
   /** Trainable tensors with their gradients, named as PEFT names them in memory (HF names when training fully). */
   trainableParameters(): TrainableParam[] {
     const out: TrainableParam[] = [];
-    if (this.embedGrad || (!this.lora && this.head.weightGrad && this.linears().some((l) => l.weightGrad))) {
+    if (this.fullTraining) {
       if (this.embedGrad) out.push({ name: this.spec.embed, param: this.embed, grad: this.embedGrad });
       for (const lin of [...this.linears(), this.head])
         if (lin.weightGrad) out.push({ name: `${lin.name}.weight`, param: lin.weight as Tensor, grad: lin.weightGrad });
