@@ -11,24 +11,7 @@ import { quantizeCheckpoint } from '../lib/models/quantize.js';
 import { runQuery } from '../lib/experiments/query.js';
 import { SETTINGS, type Setting } from '../lib/prompts/templates.js';
 import { DEFAULT_TRAIN } from '../lib/train/trainer.js';
-import { memory } from '../lib/tensor.js';
-
-/** A one-line progress report on stderr (carriage-return updated). */
-function progress(label: string) {
-  const t0 = performance.now();
-  let tokens = 0;
-  return {
-    step(s: { step: number; total: number; loss: number; lr: number; tokens: number }) {
-      tokens += s.tokens;
-      const el = (performance.now() - t0) / 1e3, eta = (el / s.step) * (s.total - s.step);
-      process.stderr.write(`\r${label} step ${s.step}/${s.total}  loss ${s.loss.toFixed(4)}  lr ${s.lr.toExponential(2)}  ` +
-        `${(tokens / el).toFixed(0)} tok/s  mem ${(memory().cpu.live / 2 ** 20).toFixed(0)} MiB  ETA ${eta.toFixed(0)} s   `);
-    },
-    eval(e: { step: number; loss: number | null; f1: number }) {
-      process.stderr.write(`\n${label} eval @${e.step}: loss ${e.loss?.toFixed(4) ?? '–'}  F1-macro ${(100 * e.f1).toFixed(2)}\n`);
-    },
-  };
-}
+import { ProgressBar, settingHooks } from '../lib/util/progress.js';
 
 function formatBytes(n: number): string {
   return n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(1)} GiB` : `${(n / 2 ** 20).toFixed(0)} MiB`;
@@ -94,13 +77,13 @@ await yargs(hideBin(process.argv))
       .option('max-length', { type: 'number', default: 512 }).option('resume', { type: 'boolean', default: false })
       .option('config', { type: 'string', describe: 'JSON file with any of these options (flags win)' })
       .option('limit', { type: 'number', describe: 'use at most this many rows per split (quick runs)' })
+      .option('chat-template', { choices: ['auto', 'on', 'off'] as const, default: 'auto' as const, describe: 'Q-*: wrap prompts in tokenizer_config.json\'s chat_template (auto: when it has one)' })
       .option('json', { type: 'boolean', default: false })
       .example('$0 train --data prepared/goemotions --model models/Mistral-7B-v0.1 --setting CLS-P --out runs/ge-mistral-clsp', '')
       .example('$0 eval --data prepared/goemotions --model models/Mistral-7B-v0.1 --setting Q-1S --out runs/ge-mistral-q1s', ''),
     async (a) => {
       const file = a.config ? JSON.parse((await import('node:fs')).readFileSync(a.config, 'utf8')) as Record<string, unknown> : {};
       const pick = <T>(k: string, v: T): T => (process.argv.includes(`--${k}`) || file[k] === undefined ? v : file[k] as T);
-      const p = progress(a.setting);
       const lim = a.limit === undefined ? undefined : { train: a.limit, val: a.limit, test: a.limit };
       const r = await runSetting({
         prepared: a.data, model: a.model, setting: a.setting as Setting, out: a.out, quantize: pick('quantize', a.quantize) === 'nf4' ? 'nf4' : null,
@@ -109,7 +92,7 @@ await yargs(hideBin(process.argv))
           maxSteps: pick('max-steps', a['max-steps']), evalEvery: pick('eval-every', a['eval-every']), bestBy: pick('best-by', a['best-by'] as 'loss' | 'f1'),
           earlyStop: pick('early-stop', a['early-stop']), saveEvery: pick('save-every', a['save-every']), seed: pick('seed', a.seed) },
         maxLength: pick('max-length', a['max-length']), resume: a.resume, limit: lim, evalOnly: a._[0] === 'eval',
-        hooks: { onStep: (s) => p.step(s), onEval: (e) => p.eval(e), onInfo: (m) => process.stderr.write(m + '\n') },
+        chatTemplate: a['chat-template'], hooks: settingHooks(a.setting),
       });
       const { eval: ev, ...res } = r;
       console.log(a.json ? JSON.stringify({ ...res, metrics: ev.metrics }, null, 2)
@@ -125,20 +108,24 @@ await yargs(hideBin(process.argv))
       .option('out', { type: 'string', demandOption: true }).option('concurrency', { type: 'number', default: 4 })
       .option('retries', { type: 'number', default: 5 }).option('timeout', { type: 'number', default: 60, describe: 'seconds per request' })
       .option('max-tokens', { type: 'number', default: 64 }).option('limit', { type: 'number' })
+      .option('json', { type: 'boolean', default: false })
       .example('OPENAI_API_KEY=… $0 query --data prepared/goemotions --setting Q-1S --endpoint https://api.example.com/v1 --model gpt-4o-mini --api-key-env OPENAI_API_KEY --out runs/q1s', ''),
     async (a) => {
+      let bar: ProgressBar | undefined;
       const r = await runQuery({ prepared: a.data, setting: a.setting as Setting, endpoint: a.endpoint, model: a.model, apiKeyEnv: a['api-key-env'],
         out: a.out, concurrency: a.concurrency, retries: a.retries, timeoutMs: a.timeout * 1000, maxTokens: a['max-tokens'], limit: a.limit,
-        onProgress: (d, t) => process.stderr.write(`\r${a.setting} ${d}/${t} requests`) });
-      console.log(`\n${a.setting} via ${a.model}: F1-macro ${(100 * r.f1Macro).toFixed(2)} on ${r.rows} rows (${r.unknownWords} unknown words)`);
+        onProgress: (d, t) => { bar ??= new ProgressBar(`${a.setting} requests`, t); bar.update(d, '', t); } });
+      bar?.finish();
+      console.log(a.json ? JSON.stringify(r, null, 2) : `${a.setting} via ${a.model}: F1-macro ${(100 * r.f1Macro).toFixed(2)} on ${r.rows} rows (${r.unknownWords} unknown words)`);
     })
   .command('experiment', 'a grid of datasets × models × settings → results.json/csv, the paper\'s tables, gains.svg',
     (y) => y.option('config', { type: 'string', demandOption: true, describe: 'experiment JSON (see experiments/paper.json)' })
+      .option('json', { type: 'boolean', default: false, describe: 'print results.json\'s rows' })
       .example('$0 experiment --config experiments/paper.json', ''),
     async (a) => {
       const c = readExperimentConfig(a.config);
-      const r = await runExperiment(c, (m) => process.stderr.write(m + '\n'));
-      console.log(`${r.length} runs; tables in ${c.out}/tables.md, chart in ${c.out}/gains.svg`);
+      const r = await runExperiment(c, (m) => process.stderr.write(m + '\n'), (run) => settingHooks(run));
+      console.log(a.json ? JSON.stringify(r, null, 2) : `${r.length} runs; tables in ${c.out}/tables.md, chart in ${c.out}/gains.svg`);
     })
   .command('bench [suites..]', 'the CPU benchmarks (nf4, linear, optim, model, data), each against a peer measured in the same run',
     (y) => y.positional('suites', { type: 'string', array: true, choices: ['nf4', 'linear', 'optim', 'model', 'data'] })
@@ -153,18 +140,25 @@ await yargs(hideBin(process.argv))
   .command('quantize', 'an HF checkpoint → a bitsandbytes-format NF4 checkpoint (quantization_config; loadable by transformers)',
     (y) => y.option('model', { type: 'string', demandOption: true }).option('out', { type: 'string', demandOption: true })
       .option('blocksize', { type: 'number', default: 64 }).option('double-quant', { type: 'boolean', default: true })
+      .option('json', { type: 'boolean', default: false })
       .example('$0 quantize --model models/phi-2 --out models/phi-2-nf4', ''),
     (a) => {
       const r = quantizeCheckpoint(a.model, a.out, { blocksize: a.blocksize, doubleQuant: a['double-quant'] });
-      console.log(`${r.quantized} linear weights in NF4; ${(r.bytes / 2 ** 20).toFixed(1)} MiB written to ${a.out}`);
+      if (a.json) console.log(JSON.stringify({ ...r, out: a.out }, null, 2));
+      else console.log(`${r.quantized} linear weights in NF4; ${(r.bytes / 2 ** 20).toFixed(1)} MiB written to ${a.out}`);
     })
   .command('demo', 'the whole pipeline offline on the CPU: synthetic annotators (or --data), a small model from scratch, all 7 settings',
     (y) => y.option('out', { type: 'string', default: 'plf-demo' }).option('data', { type: 'string', describe: 'a prepared folder instead of the synthetic data' })
       .option('settings', { type: 'string', array: true, choices: SETTINGS }).option('seed', { type: 'number', default: 42 })
       .option('epochs', { type: 'number' }).option('limit', { type: 'number', describe: 'with --data: at most this many train rows' })
+      .option('json', { type: 'boolean', default: false, describe: 'print the results as JSON (the narrative goes to stderr)' })
       .example('$0 demo', 'synthetic data, about 4 minutes on 2 cores')
       .example('$0 demo --data prepared/popquorn --settings CLS CLS-P LM LM-P --limit 1200 --epochs 2', 'the demo model on real prepared data'),
-    async (a) => { await runDemo({ out: a.out, data: a.data, settings: a.settings as Setting[] | undefined, seed: a.seed, epochs: a.epochs, limit: a.limit }); })
+    async (a) => {
+      const r = await runDemo({ out: a.out, data: a.data, settings: a.settings as Setting[] | undefined, seed: a.seed, epochs: a.epochs, limit: a.limit,
+        log: a.json ? (m) => process.stderr.write(m + '\n') : undefined, hooks: (s) => settingHooks(s) });
+      if (a.json) console.log(JSON.stringify(r.results, null, 2));
+    })
   .demandCommand(1, 'name a command (try: plf-native info)')
   .strict()
   .help()

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadTokenizer, encodeWithin, renderPrompt, TEMPLATES, ConfigError } from '../lib/index.js';
+import { buildExamples } from '../lib/train/data.js';
 import { sharedPath, skipMessage, throwsWith } from './helpers.js';
 
 const TOK = 'fixtures/tokenizers';
@@ -57,6 +58,16 @@ test('chat templates render through @huggingface/jinja', { skip }, () => {
     const tok = loadTokenizer(dir);
     assert.equal(tok.applyChatTemplate([{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Yo' }]), '<s>[INST] Hi [/INST]Yo</s>');
     assert.equal(tok.eosId, 2);
+    assert.ok(tok.hasChatTemplate && !loadTokenizer(src).hasChatTemplate);
+    // Q prompts wrapped as one user turn: the template's BOS only (no second one), text cut inside
+    const row = { item: 'i1', annotator: '7', text: 'word '.repeat(400), labels: ['joy'], examples: [] };
+    const chat = (p: string) => tok.applyChatTemplate([{ role: 'user', content: p }]);
+    const { examples, truncated } = buildExamples([row], 'Q-0S', TEMPLATES.goemotions, tok, { maxLength: 300, withTarget: false, chat });
+    const ids = examples[0].ids;
+    assert.equal(truncated, 1);
+    assert.ok(ids.length <= 300 && ids.length > 280, `${ids.length} tokens`);
+    assert.deepEqual([ids[0], ids.filter((i) => i === tok.bosId).length], [tok.bosId, 1]);
+    assert.match(tok.decode(ids), /^\[INST\] Categorize the following text[\s\S]*### Response: \[\/INST\]$/);
     throwsWith(() => loadTokenizer(src).applyChatTemplate([{ role: 'user', content: 'x' }]), ConfigError, /no chat_template/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

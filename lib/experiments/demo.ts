@@ -9,7 +9,7 @@ import { writeRandomLlama } from '../models/random.js';
 import { ByteTokenizer } from '../io/tokenizer.js';
 import { packageRoot } from '../native/loader.js';
 import { SETTINGS, type Setting } from '../prompts/templates.js';
-import { runSetting } from './run.js';
+import { runSetting, type SettingHooks } from './run.js';
 import { writeReport, paperTables, type RunResult } from './report.js';
 
 export const DEMO_LABELS = ['anger', 'fear', 'joy', 'sadness', 'surprise'];
@@ -63,6 +63,8 @@ export interface DemoOptions {
   /** with --data: at most this many train rows (val and test get a fifth of it) */
   limit?: number;
   log?: (msg: string) => void;
+  /** progress callbacks per setting (the CLI draws bars) */
+  hooks?: (setting: Setting) => SettingHooks;
 }
 
 export async function runDemo(o: DemoOptions = {}): Promise<{ results: RunResult[]; tables: string; out: string }> {
@@ -96,6 +98,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<{ results: RunResult
     const r = await runSetting({
       prepared, model: modelDir, modelName: 'demo-llama', setting, out: path.join(out, 'runs', setting), tokenizer: tok, fullFinetune: true,
       maxLength: 1024, train: { lr: 3e-3, batchSize: 8, gradAccum: 1, epochs: o.epochs ?? 6, seed, evalBatchSize: 32, bestBy: 'f1', evalEvery: 0, evalEveryEpochs: 2, weightDecay: 0 },
+      hooks: o.hooks?.(setting),
       limit: o.data ? { train: o.limit ?? 2000, val: Math.ceil((o.limit ?? 2000) / 10), test: Math.ceil((o.limit ?? 2000) / 5) } : undefined,
     });
     results.push(r);

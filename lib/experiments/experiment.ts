@@ -6,7 +6,7 @@ import { ConfigError } from '../errors.js';
 import { SETTINGS, type Setting } from '../prompts/templates.js';
 import type { TrainConfig } from '../train/trainer.js';
 import type { LoraConfig } from '../models/lora.js';
-import { runSetting } from './run.js';
+import { runSetting, type SettingHooks } from './run.js';
 import { writeReport, type RunResult } from './report.js';
 
 export interface ExperimentConfig {
@@ -34,7 +34,8 @@ export function readExperimentConfig(file: string): ExperimentConfig {
   return { ...c, out: abs(c.out), datasets: c.datasets.map((d) => ({ ...d, prepared: abs(d.prepared) })), models: c.models.map((m) => ({ ...m, path: abs(m.path) })) };
 }
 
-export async function runExperiment(c: ExperimentConfig, log: (m: string) => void = () => {}): Promise<RunResult[]> {
+export async function runExperiment(c: ExperimentConfig, log: (m: string) => void = () => {},
+                                    hooks?: (run: string) => SettingHooks): Promise<RunResult[]> {
   const results: RunResult[] = [];
   for (const d of c.datasets)
     for (const m of c.models)
@@ -50,7 +51,8 @@ export async function runExperiment(c: ExperimentConfig, log: (m: string) => voi
         }
         log(`run ${d.name}/${m.name}/${s}`);
         const { eval: _e, ...r } = await runSetting({ prepared: d.prepared, model: m.path, modelName: m.name, setting: s, out,
-          quantize: m.quantize === undefined ? 'nf4' : m.quantize, lora: c.lora, train: c.train, maxLength: c.maxLength, limit: c.limit, resume: true });
+          quantize: m.quantize === undefined ? 'nf4' : m.quantize, lora: c.lora, train: c.train, maxLength: c.maxLength, limit: c.limit, resume: true,
+          hooks: hooks?.(`${d.name}/${m.name}/${s}`) });
         results.push({ ...r, dataset: d.name });
         writeReport(c.out, results);
       }

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadModel, type DecoderModel } from '../models/decoder.js';
 import { loadPrepared } from '../data/output.js';
-import { loadTokenizer, type TextTokenizer } from '../io/tokenizer.js';
+import { loadTokenizer, Tokenizer, type TextTokenizer } from '../io/tokenizer.js';
 import { TEMPLATES, customTemplate, type Setting, type TemplateSpec } from '../prompts/templates.js';
 import { buildExamples } from '../train/data.js';
 import { train, findCheckpoint, DEFAULT_TRAIN, type TrainConfig, type TrainHooks } from '../train/trainer.js';
@@ -12,6 +12,9 @@ import { evaluate, type EvalResult } from '../eval/evaluate.js';
 import type { LoraConfig } from '../models/lora.js';
 import type { RunResult } from './report.js';
 import { ConfigError } from '../errors.js';
+
+/** Progress callbacks of one run (lib/util/progress.ts's settingHooks draws them as bars). */
+export type SettingHooks = TrainHooks & { onInfo?: (msg: string) => void; onEvalProgress?: (done: number, total: number) => void };
 
 export interface SettingRun {
   prepared: string;
@@ -28,10 +31,12 @@ export interface SettingRun {
   train?: Partial<TrainConfig>;
   maxLength?: number;
   tokenizer?: TextTokenizer;
+  /** Q settings: wrap prompts in the tokenizer's chat template ('auto': when tokenizer_config.json has one) */
+  chatTemplate?: 'auto' | 'on' | 'off';
   resume?: boolean;
   /** use at most this many rows (quick runs and tests) */
   limit?: { train?: number; val?: number; test?: number };
-  hooks?: TrainHooks & { onInfo?: (msg: string) => void };
+  hooks?: SettingHooks;
 }
 
 export function specFor(manifest: { dataset?: unknown; labels: string[] }): TemplateSpec {
@@ -43,6 +48,14 @@ export function specFor(manifest: { dataset?: unknown; labels: string[] }): Temp
 function withPad(model: DecoderModel, pad: number): DecoderModel {
   if (model.config.padTokenId === null) model.config.padTokenId = pad;  // as HF recipes set pad = eos
   return model;
+}
+
+function chatFor(o: SettingRun, tok: TextTokenizer): ((prompt: string) => string) | undefined {
+  const mode = o.chatTemplate ?? 'auto';
+  if (!o.setting.startsWith('Q-') || mode === 'off') return undefined;
+  const has = tok instanceof Tokenizer && tok.hasChatTemplate;
+  if (mode === 'on' && !has) throw new ConfigError(`${o.model}: --chat-template on, but tokenizer_config.json has no chat_template`);
+  return has ? (prompt) => (tok as Tokenizer).applyChatTemplate([{ role: 'user', content: prompt }], { addGenerationPrompt: true }) : undefined;
 }
 
 export async function runSetting(o: SettingRun): Promise<RunResult & { eval: EvalResult }> {
@@ -84,8 +97,9 @@ export async function runSetting(o: SettingRun): Promise<RunResult & { eval: Eva
       model.loadAdapter(path.join(o.out, 'best'));
     }
   }
-  const te = buildExamples(testRows, o.setting, spec, tok, { ...opts, withTarget: false });
-  const ev = evaluate(model, tok, te.examples, spec, { batchSize: cfg.evalBatchSize, padId: pad });
+  const te = buildExamples(testRows, o.setting, spec, tok, { ...opts, withTarget: false, chat: chatFor(o, tok) });
+  const ev = evaluate(model, tok, te.examples, spec, { batchSize: cfg.evalBatchSize, padId: pad,
+    onProgress: (d) => o.hooks?.onEvalProgress?.(d, te.examples.length) });
   model.dispose();
   const result = {
     dataset: String(data.manifest.dataset), model: o.modelName ?? path.basename(o.model), setting: o.setting,

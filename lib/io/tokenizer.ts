@@ -79,6 +79,11 @@ export class Tokenizer implements TextTokenizer {
   get bosId(): number | null { return this.tokenId(this.bosToken); }
   get padId(): number | null { return this.tokenId(this.padToken); }
 
+  get hasChatTemplate(): boolean {
+    const t = this.config.chat_template;
+    return typeof t === 'string' || (Array.isArray(t) && t.some((x) => x?.name === 'default'));
+  }
+
   /** Renders tokenizer_config.json's chat_template (instruct models in the Q settings). */
   applyChatTemplate(messages: ChatMessage[], opts: { addGenerationPrompt?: boolean } = {}): string {
     const t = this.config.chat_template;
