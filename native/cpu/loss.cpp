@@ -2,6 +2,7 @@
 #include "plf/ops.h"
 #include <cmath>
 #include <limits>
+#include <vector>
 
 namespace plf {
 namespace cpu {
@@ -22,13 +23,16 @@ static int64_t count_targets(const int64_t* t, int64_t rows, int64_t ignore) {
 
 double cross_entropy_forward(const float* logits, const int64_t* targets, int64_t rows, int64_t vocab,
                              int64_t ignore_index, int64_t* count) {
-  double total = 0.0;
-#pragma omp parallel for reduction(+ : total) schedule(static) if (rows * vocab > 65536)
+  // per-row terms summed in row order: the loss does not depend on the thread count
+  std::vector<double> term(size_t(rows), 0.0);
+#pragma omp parallel for schedule(static) if (rows * vocab > 65536)
   for (int64_t r = 0; r < rows; r++) {
     if (targets[r] == ignore_index) continue;
     const float* x = logits + r * vocab;
-    total += row_lse(x, vocab) - x[targets[r]];
+    term[size_t(r)] = row_lse(x, vocab) - x[targets[r]];
   }
+  double total = 0.0;
+  for (double t : term) total += t;
   int64_t c = count_targets(targets, rows, ignore_index);
   if (count) *count = c;
   return c ? total / double(c) : std::numeric_limits<double>::quiet_NaN();  // torch: 0/0 = nan

@@ -2,21 +2,33 @@
 // single-tensor AdamW step by step in float32 (scalars computed in double, then rounded),
 // so results match torch.optim.AdamW bit for bit on ordinary inputs.
 #include "plf/optim.h"
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace plf {
 namespace cpu {
 
+// Fixed chunks summed in order, so the gradient norm (and hence clipping) does not depend on
+// the thread count: a resumed run on another machine takes the same steps.
 static double sum_squares(const float* g, int64_t n, bool* nonfinite) {
-  double s = 0.0;
+  constexpr int64_t kChunk = 65536;
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  std::vector<double> part(size_t(chunks), 0.0);
   bool bad = false;
-#pragma omp parallel for reduction(+ : s) reduction(|| : bad) schedule(static) if (n > 65536)
-  for (int64_t i = 0; i < n; i++) {
-    float x = g[i];
-    if (!std::isfinite(x)) bad = true;
-    s += double(x) * double(x);
+#pragma omp parallel for reduction(|| : bad) schedule(static) if (chunks > 1)
+  for (int64_t c = 0; c < chunks; c++) {
+    double s = 0.0;
+    for (int64_t i = c * kChunk, e = std::min(n, i + kChunk); i < e; i++) {
+      float x = g[i];
+      if (!std::isfinite(x)) bad = true;
+      s += double(x) * double(x);
+    }
+    part[size_t(c)] = s;
   }
   if (bad) *nonfinite = true;
+  double s = 0.0;
+  for (double p : part) s += p;
   return s;
 }
 
