@@ -98,3 +98,53 @@ test('attention against a KV cache equals the last rows of full attention', () =
   throwsWith(() => attentionForward(Tensor.zeros([1, 3, 2, 4]), Tensor.zeros([1, 5, 2, 4]), Tensor.zeros([1, 5, 2, 4]), { kvLen: 2 }),
     ShapeError, /kvLen 2/);
 });
+
+// Non-causal attention with an additive [Hq,Tq,Tk] bias (T5): float64 reference.
+function crossRef(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array | null, mask: number[], B: number,
+                  Tq: number, Tk: number, Hq: number, Hkv: number, D: number, scale: number) {
+  const out = new Float64Array(B * Tq * Hq * D);
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < Hq; h++) {
+      const hk = Math.floor(h / (Hq / Hkv));
+      for (let t = 0; t < Tq; t++) {
+        const sc = new Float64Array(Tk).fill(-Infinity);
+        for (let s = 0; s < Tk; s++) {
+          if (!mask[b * Tk + s]) continue;
+          let d = 0;
+          for (let i = 0; i < D; i++) d += q[((b * Tq + t) * Hq + h) * D + i] * k[((b * Tk + s) * Hkv + hk) * D + i];
+          sc[s] = d * scale + (bias ? bias[(h * Tq + t) * Tk + s] : 0);
+        }
+        const mx = Math.max(...sc);
+        let z = 0;
+        for (let s = 0; s < Tk; s++) z += sc[s] === -Infinity ? 0 : Math.exp(sc[s] - mx);
+        for (let s = 0; s < Tk; s++) {
+          if (sc[s] === -Infinity) continue;
+          const p = Math.exp(sc[s] - mx) / z;
+          for (let i = 0; i < D; i++) out[((b * Tq + t) * Hq + h) * D + i] += p * v[((b * Tk + s) * Hkv + hk) * D + i];
+        }
+      }
+    }
+  return out;
+}
+
+test('non-causal attention with a score bias (T5 encoder and cross-attention): forward, backward, Tq ≠ Tk', () => {
+  for (const [B, Tq, Tk, Hq, Hkv, D, withBias] of [[2, 5, 7, 4, 4, 8, 1], [3, 9, 4, 4, 2, 16, 1], [2, 6, 6, 2, 2, 8, 0]] as const) {
+    const q = randnArray(B * Tq * Hq * D), k = randnArray(B * Tk * Hkv * D), v = randnArray(B * Tk * Hkv * D);
+    const bias = withBias ? randnArray(Hq * Tq * Tk) : null;
+    const mask = Array.from({ length: B * Tk }, (_, i) => (i >= Tk && i % Tk >= Tk - 2 ? 0 : 1));  // row 1 right-padded
+    const mt = Tensor.from(BigInt64Array.from(mask.map(BigInt)), [B, Tk]);
+    const qt = Tensor.from(q, [B, Tq, Hq, D]), kt = Tensor.from(k, [B, Tk, Hkv, D]), vt = Tensor.from(v, [B, Tk, Hkv, D]);
+    const o = { mask: mt, causal: false, scale: 1, bias: bias ? Tensor.from(bias, [Hq, Tq, Tk]) : null };
+    const { out, lse } = attentionForward(qt, kt, vt, o);
+    assert.ok(relDiff(out.toFloat32(), crossRef(q, k, v, bias, mask, B, Tq, Tk, Hq, Hkv, D, 1)) < 1e-5, `B${B} Tq${Tq} Tk${Tk}`);
+    const g = randnArray(B * Tq * Hq * D);
+    const { dq, dk, dv } = attentionBackward(Tensor.from(g, [B, Tq, Hq, D]), qt, kt, vt, out, lse, o);
+    assert.deepEqual([dk.shape, dv.shape], [[B, Tk, Hkv, D], [B, Tk, Hkv, D]]);
+    const L = (qq: Float32Array, kk: Float32Array, vv: Float32Array) => dot64(crossRef(qq, kk, vv, bias, mask, B, Tq, Tk, Hq, Hkv, D, 1), g);
+    assert.ok(finiteDiffCheck(q, dq.toFloat32(), (x) => L(x, k, v), 10, 1e-3) < 2e-3, 'dq');
+    assert.ok(finiteDiffCheck(k, dk.toFloat32(), (x) => L(q, x, v), 10, 1e-3) < 2e-3, 'dk');
+    assert.ok(finiteDiffCheck(v, dv.toFloat32(), (x) => L(q, k, x), 10, 1e-3) < 2e-3, 'dv');
+  }
+  const q = Tensor.zeros([1, 3, 2, 4]), kv = Tensor.zeros([1, 5, 2, 4]);
+  throwsWith(() => attentionForward(q, kv, kv, { causal: false, bias: Tensor.zeros([2, 3, 4]) }), ShapeError, /attention_forward/, /bias f32\[2,3,4\] must be \[2,3,5\]/);
+});

@@ -77,9 +77,11 @@ export interface Addon {
   layernorm_backward(dy: T, x: T, w: T, mean: T, rstd: T, dx: Opt, dw: Opt, db: Opt, accumulate: boolean): void;
   rope_forward(x: T, positions: T, rotaryDim: number, theta: number, y: T): void;
   rope_backward(dy: T, positions: T, rotaryDim: number, theta: number, dx: T): void;
-  attention_forward(q: T, k: T, v: T, mask: Opt, scale: number, window: number, out: T, lse: T, kvLen?: number): void;
+  /** causal defaults to true; bias [Hq,Tq,Tk] is added to the scaled scores */
+  attention_forward(q: T, k: T, v: T, mask: Opt, scale: number, window: number, out: T, lse: T, kvLen?: number,
+    causal?: boolean, bias?: Opt): void;
   attention_backward(dout: T, q: T, k: T, v: T, out: T, lse: T, mask: Opt, scale: number, window: number,
-    dq: T, dk: T, dv: T): void;
+    dq: T, dk: T, dv: T, causal?: boolean, bias?: Opt): void;
   swiglu_forward(gate: T, up: T, y: T): void;
   swiglu_backward(dy: T, gate: T, up: T, dgate: Opt, dup: Opt): void;
   gelu_forward(x: T, approximate: 'none' | 'tanh', y: T): void;

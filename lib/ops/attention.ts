@@ -1,4 +1,5 @@
-// Causal attention with padding mask, GQA and sliding window. q [B,T,Hq,D], k/v [B,T,Hkv,D].
+// Attention with padding mask, GQA and sliding window; causal (decoders) or not (T5's encoder and
+// cross-attention), with an optional additive score bias (T5's relative positions). q [B,Tq,Hq,D], k/v [B,Tk,Hkv,D].
 import { addon } from '../native/addon.js';
 import { Tensor } from '../tensor.js';
 
@@ -9,6 +10,10 @@ export interface AttentionOptions {
   scale?: number;
   /** sliding window: query t sees keys s with t − s < window (0 = unlimited) */
   window?: number;
+  /** default true; false: every query sees every unmasked key (k/v may be longer or shorter than q) */
+  causal?: boolean;
+  /** [Hq, Tq, Tk] added to the scaled scores, shared across the batch (T5's relative position bias) */
+  bias?: Tensor | null;
 }
 
 /**
@@ -21,7 +26,7 @@ export function attentionForward(q: Tensor, k: Tensor, v: Tensor, o: AttentionOp
   const out = Tensor.empty(q.shape, 'f32', q.device);
   const lse = Tensor.empty([B, H, T], 'f32', q.device);
   addon.attention_forward(q.handle, k.handle, v.handle, o.mask?.handle ?? null, o.scale ?? 1 / Math.sqrt(D),
-    o.window ?? 0, out.handle, lse.handle, o.kvLen);
+    o.window ?? 0, out.handle, lse.handle, o.kvLen, o.causal ?? true, o.bias?.handle ?? null);
   return { out, lse };
 }
 
@@ -32,6 +37,6 @@ export function attentionBackward(dout: Tensor, q: Tensor, k: Tensor, v: Tensor,
   const dk = Tensor.empty(k.shape, 'f32', q.device);
   const dv = Tensor.empty(v.shape, 'f32', q.device);
   addon.attention_backward(dout.handle, q.handle, k.handle, v.handle, out.handle, lse.handle, o.mask?.handle ?? null,
-    o.scale ?? 1 / Math.sqrt(D), o.window ?? 0, dq.handle, dk.handle, dv.handle);
+    o.scale ?? 1 / Math.sqrt(D), o.window ?? 0, dq.handle, dk.handle, dv.handle, o.causal ?? true, o.bias?.handle ?? null);
   return { dq, dk, dv };
 }

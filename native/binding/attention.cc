@@ -32,7 +32,7 @@ static Napi::Value RopeBackward(const Napi::CallbackInfo& info) { return Rope(in
 struct AttnShape { int64_t B, Tq, Tk, Tcap, Hq, Hkv, D; };
 // q [B,Tq,Hq,D]; k, v [B,Tcap,Hkv,D] with the first kvLen positions valid (kvLen defaults to Tcap)
 static AttnShape attn_shape(const Op& op, const TensorImpl* q, const TensorImpl* k, const TensorImpl* v,
-                            const TensorImpl* mask, int64_t kv_len = -1) {
+                            const TensorImpl* mask, bool causal, int64_t kv_len = -1) {
   op.dims(q, "q", 4);
   op.dims(k, "k", 4);
   op.dims(v, "v", 4);
@@ -41,7 +41,7 @@ static AttnShape attn_shape(const Op& op, const TensorImpl* q, const TensorImpl*
   if (k->shape != v->shape || k->shape[0] != s.B || k->shape[3] != s.D)
     op.shape("q " + q->describe() + ", k " + k->describe() + ", v " + v->describe() +
              " must be [B,Tq,Hq,D], [B,Tk,Hkv,D], [B,Tk,Hkv,D]");
-  if (s.Tk > s.Tcap || s.Tq > s.Tk)
+  if (s.Tk > s.Tcap || s.Tk < 0 || (causal && s.Tq > s.Tk))
     op.shape("kvLen " + std::to_string(s.Tk) + " must lie between the query length " + std::to_string(s.Tq) +
              " and the cache length " + std::to_string(s.Tcap));
   if (s.Hkv == 0 || s.Hq % s.Hkv)
@@ -51,7 +51,17 @@ static AttnShape attn_shape(const Op& op, const TensorImpl* q, const TensorImpl*
   return s;
 }
 
-// attention_forward(q, k, v, mask | null, scale, window, out [B,Tq,Hq,D], lse [B,Hq,Tq], kvLen?)
+// optional trailing arguments: causal (default true), bias [Hq,Tq,Tk] (default none)
+static bool causal_arg(const Napi::CallbackInfo& info, size_t i) {
+  return !(info.Length() > i && info[i].IsBoolean()) || info[i].As<Napi::Boolean>().Value();
+}
+static void check_bias(const Op& op, const TensorImpl* bias, const AttnShape& s) {
+  if (bias && bias->numel() != s.Hq * s.Tq * s.Tk)
+    op.shape("bias " + bias->describe() + " must be [" + std::to_string(s.Hq) + "," + std::to_string(s.Tq) + "," +
+             std::to_string(s.Tk) + "] (heads, queries, keys)");
+}
+
+// attention_forward(q, k, v, mask | null, scale, window, out [B,Tq,Hq,D], lse [B,Hq,Tq], kvLen?, causal?, bias?)
 static Napi::Value AttnForward(const Napi::CallbackInfo& info) {
   Op op(info, "attention_forward");
   TensorImpl *q = op.t(0, "q", kF32), *k = op.t(1, "k", kF32), *v = op.t(2, "v", kF32), *mask = op.t(3, "mask", kIdx, true);
@@ -59,18 +69,23 @@ static Napi::Value AttnForward(const Napi::CallbackInfo& info) {
   int64_t window = int64_t(op.num(5, "window"));
   TensorImpl *out = op.t(6, "out", kF32), *lse = op.t(7, "lse", kF32);
   int64_t kv_len = info.Length() > 8 && info[8].IsNumber() ? int64_t(op.num(8, "kvLen")) : -1;
-  AttnShape s = attn_shape(op, q, k, v, mask, kv_len);
+  bool causal = causal_arg(info, 9);
+  TensorImpl* bias = info.Length() > 10 ? op.t(10, "bias", kF32, true) : nullptr;
+  AttnShape s = attn_shape(op, q, k, v, mask, causal, kv_len);
+  check_bias(op, bias, s);
   op.numel(out, "out", q->numel(), "the shape of q " + q->describe());
   op.numel(lse, "lse", s.B * s.Hq * s.Tq, "[B,Hq,Tq] elements");
   op.device({q, k, v, out, lse});
+  if (bias) op.device({q, bias});
   std::vector<int64_t> m;
   if (mask) m = op.indices(mask, "mask", 0, 2);
   cpu::attention_forward(q->as<float>(), k->as<float>(), v->as<float>(), mask ? m.data() : nullptr, s.B, s.Tq, s.Tk,
-                         s.Tcap, s.Hq, s.Hkv, s.D, scale, window, out->as<float>(), lse->as<float>());
+                         s.Tcap, s.Hq, s.Hkv, s.D, scale, window, causal, bias ? bias->as<float>() : nullptr,
+                         out->as<float>(), lse->as<float>());
   return info.Env().Undefined();
 }
 
-// attention_backward(dout, q, k, v, out, lse, mask | null, scale, window, dq, dk, dv)
+// attention_backward(dout, q, k, v, out, lse, mask | null, scale, window, dq, dk, dv, causal?, bias?)
 static Napi::Value AttnBackward(const Napi::CallbackInfo& info) {
   Op op(info, "attention_backward");
   TensorImpl *dout = op.t(0, "dout", kF32), *q = op.t(1, "q", kF32), *k = op.t(2, "k", kF32), *v = op.t(3, "v", kF32);
@@ -78,8 +93,11 @@ static Napi::Value AttnBackward(const Napi::CallbackInfo& info) {
   float scale = float(op.num(7, "scale"));
   int64_t window = int64_t(op.num(8, "window"));
   TensorImpl *dq = op.t(9, "dq", kF32), *dk = op.t(10, "dk", kF32), *dv = op.t(11, "dv", kF32);
-  AttnShape s = attn_shape(op, q, k, v, mask);
-  if (s.Tq != s.Tcap) op.shape("backward needs equal query and key lengths, got q " + q->describe() + " and k " + k->describe());
+  bool causal = causal_arg(info, 12);
+  TensorImpl* bias = info.Length() > 13 ? op.t(13, "bias", kF32, true) : nullptr;
+  AttnShape s = attn_shape(op, q, k, v, mask, causal);
+  check_bias(op, bias, s);
+  if (causal && s.Tq != s.Tcap) op.shape("causal backward needs equal query and key lengths, got q " + q->describe() + " and k " + k->describe());
   op.numel(dout, "dout", q->numel(), "the shape of q");
   op.numel(out, "out", q->numel(), "the shape of q");
   op.numel(lse, "lse", s.B * s.Hq * s.Tq, "[B,Hq,T] elements");
@@ -87,11 +105,12 @@ static Napi::Value AttnBackward(const Napi::CallbackInfo& info) {
   op.numel(dk, "dk", k->numel(), "the shape of k");
   op.numel(dv, "dv", v->numel(), "the shape of v");
   op.device({dout, q, k, v, out, lse, dq, dk, dv});
+  if (bias) op.device({q, bias});
   std::vector<int64_t> m;
   if (mask) m = op.indices(mask, "mask", 0, 2);
   cpu::attention_backward(dout->as<float>(), q->as<float>(), k->as<float>(), v->as<float>(), out->as<float>(),
-                          lse->as<float>(), mask ? m.data() : nullptr, s.B, s.Tq, s.Hq, s.Hkv, s.D, scale, window,
-                          dq->as<float>(), dk->as<float>(), dv->as<float>());
+                          lse->as<float>(), mask ? m.data() : nullptr, s.B, s.Tq, s.Tk, s.Hq, s.Hkv, s.D, scale, window,
+                          causal, bias ? bias->as<float>() : nullptr, dq->as<float>(), dk->as<float>(), dv->as<float>());
   return info.Env().Undefined();
 }
 

@@ -1,4 +1,5 @@
-// Causal multi-head attention on the CPU with padding mask, GQA and sliding window.
+// Multi-head attention on the CPU: causal (decoders) or not (T5's encoder and cross-attention),
+// with padding mask, GQA, sliding window and an optional additive score bias (T5's relative positions).
 // Scores are computed one query row at a time (a [T] buffer), never as a T×T matrix; backward
 // recomputes probabilities from the saved log-sum-exp. Work is split by (batch, kv head) so
 // the query heads sharing a kv head accumulate dK/dV without races.
@@ -11,9 +12,9 @@ namespace plf {
 namespace cpu {
 
 // t and s are absolute positions; the mask row has `stride` entries.
-static inline bool allowed(const int64_t* mask, int64_t b, int64_t stride, int64_t t, int64_t s, int64_t window) {
-  if (s > t) return false;
-  if (window > 0 && t - s >= window) return false;
+static inline bool allowed(const int64_t* mask, int64_t b, int64_t stride, int64_t t, int64_t s, int64_t window, bool causal) {
+  if (causal && s > t) return false;
+  if (causal && window > 0 && t - s >= window) return false;
   return !mask || mask[b * stride + s] != 0;
 }
 
@@ -46,7 +47,7 @@ static inline void transpose_head(const float* x, int64_t b, int64_t T, int64_t 
 __attribute__((target_clones("avx2", "default")))
 void attention_forward(const float* q, const float* k, const float* v, const int64_t* mask, int64_t B, int64_t Tq,
                        int64_t Tk, int64_t Tcap, int64_t Hq, int64_t Hkv, int64_t D, float scale, int64_t window,
-                       float* out, float* lse) {
+                       bool causal, const float* bias, float* out, float* lse) {
   int64_t group = Hq / Hkv, off = Tk - Tq;
   const float NEG = -std::numeric_limits<float>::infinity();
 #pragma omp parallel for collapse(2) schedule(dynamic, 1)
@@ -56,14 +57,16 @@ void attention_forward(const float* q, const float* k, const float* v, const int
       transpose_head(k, b, Tk, Tcap, Hkv, hk, D, KT.data());
       for (int64_t h = hk * group; h < (hk + 1) * group; h++)
         for (int64_t i = 0; i < Tq; i++) {
-          int64_t t = off + i;
+          const int64_t t = off + i, n = causal ? t + 1 : Tk;  // keys [0, n) may be visible
           const float* qt = q + ((b * Tq + i) * Hq + h) * D;
           float* ot = out + ((b * Tq + i) * Hq + h) * D;
-          row_dots(qt, KT.data(), Tk, D, t + 1, sc.data());
+          const float* bt = bias ? bias + (h * Tq + i) * Tk : nullptr;
+          row_dots(qt, KT.data(), Tk, D, n, sc.data());
           float mx = NEG;
-          for (int64_t s = 0; s <= t; s++) {
-            if (!allowed(mask, b, Tcap, t, s, window)) { sc[s] = NEG; continue; }
+          for (int64_t s = 0; s < n; s++) {
+            if (!allowed(mask, b, Tcap, t, s, window, causal)) { sc[s] = NEG; continue; }
             sc[s] *= scale;
+            if (bt) sc[s] += bt[s];
             mx = std::max(mx, sc[s]);
           }
           for (int64_t d = 0; d < D; d++) ot[d] = 0.0f;
@@ -72,13 +75,13 @@ void attention_forward(const float* q, const float* k, const float* v, const int
             continue;
           }
           double sum = 0.0;
-          for (int64_t s = 0; s <= t; s++) {
+          for (int64_t s = 0; s < n; s++) {
             float e = sc[s] == NEG ? 0.0f : std::exp(sc[s] - mx);
             sc[s] = e;
             sum += e;
           }
           float inv = float(1.0 / sum);
-          for (int64_t s = 0; s <= t; s++) {
+          for (int64_t s = 0; s < n; s++) {
             if (sc[s] == 0.0f) continue;
             float p = sc[s] * inv;
             const float* vs = v + ((b * Tcap + s) * Hkv + hk) * D;
@@ -92,37 +95,40 @@ void attention_forward(const float* q, const float* k, const float* v, const int
 
 __attribute__((target_clones("avx2", "default")))
 void attention_backward(const float* dout, const float* q, const float* k, const float* v, const float* out,
-                        const float* lse, const int64_t* mask, int64_t B, int64_t T, int64_t Hq, int64_t Hkv,
-                        int64_t D, float scale, int64_t window, float* dq, float* dk, float* dv) {
-  int64_t group = Hq / Hkv;
+                        const float* lse, const int64_t* mask, int64_t B, int64_t Tq, int64_t Tk, int64_t Hq,
+                        int64_t Hkv, int64_t D, float scale, int64_t window, bool causal, const float* bias,
+                        float* dq, float* dk, float* dv) {
+  int64_t group = Hq / Hkv, off = Tk - Tq;
 #pragma omp parallel for collapse(2) schedule(dynamic, 1)
   for (int64_t b = 0; b < B; b++)
     for (int64_t hk = 0; hk < Hkv; hk++) {
-      std::vector<float> KT(static_cast<size_t>(D * T)), VT(static_cast<size_t>(D * T));
-      std::vector<float> qk(static_cast<size_t>(T)), gv(static_cast<size_t>(T));
-      transpose_head(k, b, T, T, Hkv, hk, D, KT.data());
-      transpose_head(v, b, T, T, Hkv, hk, D, VT.data());
-      for (int64_t s = 0; s < T; s++)
+      std::vector<float> KT(static_cast<size_t>(D * Tk)), VT(static_cast<size_t>(D * Tk));
+      std::vector<float> qk(static_cast<size_t>(Tk)), gv(static_cast<size_t>(Tk));
+      transpose_head(k, b, Tk, Tk, Hkv, hk, D, KT.data());
+      transpose_head(v, b, Tk, Tk, Hkv, hk, D, VT.data());
+      for (int64_t s = 0; s < Tk; s++)
         for (int64_t d = 0; d < D; d++) {
-          dk[((b * T + s) * Hkv + hk) * D + d] = 0.0f;
-          dv[((b * T + s) * Hkv + hk) * D + d] = 0.0f;
+          dk[((b * Tk + s) * Hkv + hk) * D + d] = 0.0f;
+          dv[((b * Tk + s) * Hkv + hk) * D + d] = 0.0f;
         }
       for (int64_t h = hk * group; h < (hk + 1) * group; h++)
-        for (int64_t t = 0; t < T; t++) {
-          size_t row = size_t(((b * T + t) * Hq + h) * D);
+        for (int64_t i = 0; i < Tq; i++) {
+          const int64_t t = off + i, n = causal ? t + 1 : Tk;
+          size_t row = size_t(((b * Tq + i) * Hq + h) * D);
           const float *qt = q + row, *gt = dout + row, *ot = out + row;
+          const float* bt = bias ? bias + (h * Tq + i) * Tk : nullptr;
           float* dqt = dq + row;
           for (int64_t d = 0; d < D; d++) dqt[d] = 0.0f;
-          float l = lse[(b * Hq + h) * T + t];
+          float l = lse[(b * Hq + h) * Tq + i];
           if (l == -std::numeric_limits<float>::infinity()) continue;
           float Dt = dot(gt, ot, D);
-          row_dots(qt, KT.data(), T, D, t + 1, qk.data());
-          row_dots(gt, VT.data(), T, D, t + 1, gv.data());
-          for (int64_t s = 0; s <= t; s++) {
-            if (!allowed(mask, b, T, t, s, window)) continue;
-            size_t kv = size_t(((b * T + s) * Hkv + hk) * D);
+          row_dots(qt, KT.data(), Tk, D, n, qk.data());
+          row_dots(gt, VT.data(), Tk, D, n, gv.data());
+          for (int64_t s = 0; s < n; s++) {
+            if (!allowed(mask, b, Tk, t, s, window, causal)) continue;
+            size_t kv = size_t(((b * Tk + s) * Hkv + hk) * D);
             const float *ks = k + kv;
-            float p = std::exp(qk[s] * scale - l);
+            float p = std::exp((bt ? qk[s] * scale + bt[s] : qk[s] * scale) - l);
             float ds = p * (gv[s] - Dt) * scale;
             float *dks = dk + kv, *dvs = dv + kv;
 #pragma omp simd

@@ -24,16 +24,19 @@ void layernorm_backward(const float* dy, const float* x, const float* w, const f
 void rope_forward(const float* x, const int64_t* pos, int64_t B, int64_t T, int64_t H, int64_t D, int64_t rot,
                   double theta, bool inverse, float* y);
 
-// Causal attention. q [B,Tq,Hq,D]; k/v [B,Tcap,Hkv,D] of which the first Tk positions are valid
-// (a KV cache; Tk = Tcap = Tq in training); mask [B,Tcap] (1 keep, 0 pad) or null. Query i sits at
-// absolute position Tk - Tq + i; window > 0 keeps keys with t - s < window.
-// out [B,Tq,Hq,D]; lse [B,Hq,Tq] for backward.
+// Attention. q [B,Tq,Hq,D]; k/v [B,Tcap,Hkv,D] of which the first Tk positions are valid (a KV
+// cache; Tk = Tcap in training); mask [B,Tcap] (1 keep, 0 pad) or null. Causal: query i sits at
+// absolute position Tk - Tq + i and sees keys up to it; window > 0 keeps keys with t - s < window.
+// Not causal (T5's encoder and cross-attention): every unmasked key. bias [Hq,Tq,Tk] or null is
+// added to the scaled scores (T5's relative position bias, shared across the batch).
+// out [B,Tq,Hq,D]; lse [B,Hq,Tq] for backward (which takes Tcap = Tk).
 void attention_forward(const float* q, const float* k, const float* v, const int64_t* mask, int64_t B, int64_t Tq,
                        int64_t Tk, int64_t Tcap, int64_t Hq, int64_t Hkv, int64_t D, float scale, int64_t window,
-                       float* out, float* lse);
+                       bool causal, const float* bias, float* out, float* lse);
 void attention_backward(const float* dout, const float* q, const float* k, const float* v, const float* out,
-                        const float* lse, const int64_t* mask, int64_t B, int64_t T, int64_t Hq, int64_t Hkv,
-                        int64_t D, float scale, int64_t window, float* dq, float* dk, float* dv);
+                        const float* lse, const int64_t* mask, int64_t B, int64_t Tq, int64_t Tk, int64_t Hq,
+                        int64_t Hkv, int64_t D, float scale, int64_t window, bool causal, const float* bias,
+                        float* dq, float* dk, float* dv);
 
 // activations (elementwise over n)
 void swiglu_forward(const float* gate, const float* up, int64_t n, float* y);
