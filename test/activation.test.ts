@@ -1,7 +1,8 @@
 // SwiGLU, GELU (erf / tanh), residual add, and dtype conversion.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Tensor, swigluForward, swigluBackward, geluForward, geluBackward, addForward, convert, ShapeError, ArgumentError } from '../lib/index.js';
+import { Tensor, swigluForward, swigluBackward, geluForward, geluBackward, addForward, convert, ShapeError, ArgumentError,
+  gegluForward, gegluBackward, reluForward, reluBackward, tanhForward, tanhBackward } from '../lib/index.js';
 import { addon } from '../lib/native/addon.js';
 import { randnArray, relDiff, finiteDiffCheck, dot64, throwsWith, randInt } from './helpers.js';
 
@@ -102,4 +103,23 @@ test('f32 <-> bf16 <-> f16 conversion rounds to nearest even', () => {
   const bfT = Tensor.from(x.subarray(0, 100), [100], { dtype: 'bf16' });
   assert.deepEqual(convert(convert(bfT, 'f16'), 'f32').toFloat32(), convert(convert(bfT, 'f32'), 'f16').toFloat32());
   throwsWith(() => addon.convert(Tensor.zeros([3]).handle, Tensor.zeros([4], 'bf16').handle), ShapeError, /convert/);
+});
+
+test('GeGLU (T5 gated-gelu), ReLU and tanh against float64 references and finite differences', () => {
+  const n = randInt(50, 300);
+  const a = randnArray(n), b = randnArray(n), g = randnArray(n);
+  const gelu = (v: number) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)));
+  const at = Tensor.from(a, [n]), bt = Tensor.from(b, [n]), gt = Tensor.from(g, [n]);
+  const geglu = (x: Float32Array, y: Float32Array) => Float64Array.from(x, (v, i) => gelu(v) * y[i]);
+  assert.ok(relDiff(gegluForward(at, bt).toFloat32(), geglu(a, b)) < 1e-6);
+  const { dgate, dup } = gegluBackward(gt, at, bt);
+  assert.ok(finiteDiffCheck(a, dgate.toFloat32(), (x) => dot64(geglu(x, b), g), 10, 1e-3) < 2e-3, 'dgate');
+  assert.ok(finiteDiffCheck(b, dup.toFloat32(), (x) => dot64(geglu(a, x), g), 10, 1e-3) < 2e-3, 'dup');
+  assert.deepEqual(Array.from(reluForward(at).toFloat32()), Array.from(a, (v) => Math.max(v, 0)));
+  assert.deepEqual(Array.from(reluBackward(gt, at).toFloat32()), Array.from(a, (v, i) => (v > 0 ? g[i] : 0)));
+  const y = tanhForward(at);
+  assert.ok(relDiff(y.toFloat32(), Float64Array.from(a, Math.tanh)) < 1e-6);
+  assert.ok(finiteDiffCheck(a, tanhBackward(gt, y).toFloat32(), (x) => dot64(Float64Array.from(x, Math.tanh), g), 10, 1e-3) < 2e-3, 'tanh');
+  throwsWith(() => gegluForward(at, Tensor.zeros([n + 1])), ShapeError, /geglu_forward/, /up f32\[/);
+  throwsWith(() => tanhBackward(gt, Tensor.zeros([n + 1])), ShapeError, /tanh_backward/);
 });

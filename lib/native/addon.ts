@@ -86,6 +86,13 @@ export interface Addon {
   swiglu_backward(dy: T, gate: T, up: T, dgate: Opt, dup: Opt): void;
   gelu_forward(x: T, approximate: 'none' | 'tanh', y: T): void;
   gelu_backward(dy: T, x: T, approximate: 'none' | 'tanh', dx: T): void;
+  geglu_forward(gate: T, up: T, approximate: 'none' | 'tanh', y: T): void;
+  geglu_backward(dy: T, gate: T, up: T, approximate: 'none' | 'tanh', dgate: Opt, dup: Opt): void;
+  relu_forward(x: T, y: T): void;
+  relu_backward(dy: T, x: T, dx: T): void;
+  tanh_forward(x: T, y: T): void;
+  /** from the output y */
+  tanh_backward(dy: T, y: T, dx: T): void;
   add_forward(a: T, b: T, y: T): void;
   cross_entropy_forward(logits: T, targets: T, ignoreIndex: number): { loss: number; count: number };
   cross_entropy_backward(logits: T, targets: T, ignoreIndex: number, dloss: number, dlogits: T): void;

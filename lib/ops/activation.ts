@@ -1,4 +1,4 @@
-// SwiGLU, GELU (erf or tanh "gelu_new") and the residual add.
+// SwiGLU, GELU (erf or tanh "gelu_new"), GeGLU (T5's gated-gelu), ReLU, tanh and the residual add.
 import { addon } from '../native/addon.js';
 import { Tensor } from '../tensor.js';
 
@@ -26,6 +26,45 @@ export function geluForward(x: Tensor, approximate: GeluApprox = 'none'): Tensor
 export function geluBackward(dy: Tensor, x: Tensor, approximate: GeluApprox = 'none'): Tensor {
   const dx = Tensor.empty(x.shape, 'f32', x.device);
   addon.gelu_backward(dy.handle, x.handle, approximate, dx.handle);
+  return dx;
+}
+
+/** y = gelu(gate) · up (T5's gated-gelu with approximate 'tanh') */
+export function gegluForward(gate: Tensor, up: Tensor, approximate: GeluApprox = 'tanh'): Tensor {
+  const y = Tensor.empty(gate.shape, 'f32', gate.device);
+  addon.geglu_forward(gate.handle, up.handle, approximate, y.handle);
+  return y;
+}
+
+export function gegluBackward(dy: Tensor, gate: Tensor, up: Tensor, approximate: GeluApprox = 'tanh') {
+  const dgate = Tensor.empty(gate.shape, 'f32', gate.device);
+  const dup = Tensor.empty(up.shape, 'f32', up.device);
+  addon.geglu_backward(dy.handle, gate.handle, up.handle, approximate, dgate.handle, dup.handle);
+  return { dgate, dup };
+}
+
+export function reluForward(x: Tensor): Tensor {
+  const y = Tensor.empty(x.shape, 'f32', x.device);
+  addon.relu_forward(x.handle, y.handle);
+  return y;
+}
+
+export function reluBackward(dy: Tensor, x: Tensor): Tensor {
+  const dx = Tensor.empty(x.shape, 'f32', x.device);
+  addon.relu_backward(dy.handle, x.handle, dx.handle);
+  return dx;
+}
+
+export function tanhForward(x: Tensor): Tensor {
+  const y = Tensor.empty(x.shape, 'f32', x.device);
+  addon.tanh_forward(x.handle, y.handle);
+  return y;
+}
+
+/** from the forward's output y */
+export function tanhBackward(dy: Tensor, y: Tensor): Tensor {
+  const dx = Tensor.empty(y.shape, 'f32', y.device);
+  addon.tanh_backward(dy.handle, y.handle, dx.handle);
   return dx;
 }
 

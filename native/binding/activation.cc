@@ -1,4 +1,4 @@
-// Bindings: swiglu, gelu (erf | tanh), add — elementwise over tensors of equal size.
+// Bindings: swiglu, gelu (erf | tanh), geglu, relu, tanh, add — elementwise over tensors of equal size.
 #include "errors.h"
 #include "plf/ops.h"
 #include <string>
@@ -65,6 +65,55 @@ static Napi::Value GeluBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// geglu_forward(gate, up, approximate, y): y = gelu(gate) · up (T5's gated-gelu)
+static Napi::Value GegluForward(const Napi::CallbackInfo& info) {
+  Op op(info, "geglu_forward");
+  TensorImpl *g = op.t(0, "gate", kF32), *u = op.t(1, "up", kF32);
+  bool t = tanh_mode(op, 2);
+  TensorImpl* y = op.t(3, "y", kF32);
+  same_size(op, g, {{"up", u}, {"y", y}});
+  op.device({g, u, y});
+  cpu::geglu_forward(g->as<float>(), u->as<float>(), g->numel(), t, y->as<float>());
+  return info.Env().Undefined();
+}
+
+// geglu_backward(dy, gate, up, approximate, dgate | null, dup | null)
+static Napi::Value GegluBackward(const Napi::CallbackInfo& info) {
+  Op op(info, "geglu_backward");
+  TensorImpl *dy = op.t(0, "dy", kF32), *g = op.t(1, "gate", kF32), *u = op.t(2, "up", kF32);
+  bool t = tanh_mode(op, 3);
+  TensorImpl *dg = op.t(4, "dgate", kF32, true), *du = op.t(5, "dup", kF32, true);
+  same_size(op, g, {{"dy", dy}, {"up", u}, {"dgate", dg}, {"dup", du}});
+  op.device({dy, g, u, dg, du});
+  cpu::geglu_backward(dy->as<float>(), g->as<float>(), u->as<float>(), g->numel(), t, dg ? dg->as<float>() : nullptr,
+                      du ? du->as<float>() : nullptr);
+  return info.Env().Undefined();
+}
+
+// {relu,tanh}_forward(x, y); relu_backward(dy, x, dx); tanh_backward(dy, y, dx) (from the output)
+template <void (*F)(const float*, int64_t, float*)>
+static Napi::Value Unary(const Napi::CallbackInfo& info, const char* name) {
+  Op op(info, name);
+  TensorImpl *x = op.t(0, "x", kF32), *y = op.t(1, "y", kF32);
+  same_size(op, x, {{"y", y}});
+  op.device({x, y});
+  F(x->as<float>(), x->numel(), y->as<float>());
+  return info.Env().Undefined();
+}
+template <void (*F)(const float*, const float*, int64_t, float*)>
+static Napi::Value UnaryBackward(const Napi::CallbackInfo& info, const char* name, const char* saved) {
+  Op op(info, name);
+  TensorImpl *dy = op.t(0, "dy", kF32), *s = op.t(1, saved, kF32), *dx = op.t(2, "dx", kF32);
+  same_size(op, s, {{"dy", dy}, {"dx", dx}});
+  op.device({dy, s, dx});
+  F(dy->as<float>(), s->as<float>(), s->numel(), dx->as<float>());
+  return info.Env().Undefined();
+}
+static Napi::Value ReluForward(const Napi::CallbackInfo& info) { return Unary<cpu::relu_forward>(info, "relu_forward"); }
+static Napi::Value TanhForward(const Napi::CallbackInfo& info) { return Unary<cpu::tanh_forward>(info, "tanh_forward"); }
+static Napi::Value ReluBackward(const Napi::CallbackInfo& info) { return UnaryBackward<cpu::relu_backward>(info, "relu_backward", "x"); }
+static Napi::Value TanhBackward(const Napi::CallbackInfo& info) { return UnaryBackward<cpu::tanh_backward>(info, "tanh_backward", "y"); }
+
 // add_forward(a, b, y): the residual connection (its backward passes dy to both inputs)
 static Napi::Value AddForward(const Napi::CallbackInfo& info) {
   Op op(info, "add_forward");
@@ -80,6 +129,12 @@ void register_activation(Napi::Env env, Napi::Object exports) {
   exports.Set("swiglu_backward", Napi::Function::New(env, SwigluBackward, "swiglu_backward"));
   exports.Set("gelu_forward", Napi::Function::New(env, GeluForward, "gelu_forward"));
   exports.Set("gelu_backward", Napi::Function::New(env, GeluBackward, "gelu_backward"));
+  exports.Set("geglu_forward", Napi::Function::New(env, GegluForward, "geglu_forward"));
+  exports.Set("geglu_backward", Napi::Function::New(env, GegluBackward, "geglu_backward"));
+  exports.Set("relu_forward", Napi::Function::New(env, ReluForward, "relu_forward"));
+  exports.Set("relu_backward", Napi::Function::New(env, ReluBackward, "relu_backward"));
+  exports.Set("tanh_forward", Napi::Function::New(env, TanhForward, "tanh_forward"));
+  exports.Set("tanh_backward", Napi::Function::New(env, TanhBackward, "tanh_backward"));
   exports.Set("add_forward", Napi::Function::New(env, AddForward, "add_forward"));
 }
 

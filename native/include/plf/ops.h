@@ -43,6 +43,13 @@ void swiglu_forward(const float* gate, const float* up, int64_t n, float* y);
 void swiglu_backward(const float* dy, const float* gate, const float* up, int64_t n, float* dgate, float* dup);
 void gelu_forward(const float* x, int64_t n, bool tanh_approx, float* y);
 void gelu_backward(const float* dy, const float* x, int64_t n, bool tanh_approx, float* dx);
+void geglu_forward(const float* gate, const float* up, int64_t n, bool tanh_approx, float* y);
+void geglu_backward(const float* dy, const float* gate, const float* up, int64_t n, bool tanh_approx, float* dgate,
+                    float* dup);
+void relu_forward(const float* x, int64_t n, float* y);
+void relu_backward(const float* dy, const float* x, int64_t n, float* dx);
+void tanh_forward(const float* x, int64_t n, float* y);
+void tanh_backward(const float* dy, const float* y, int64_t n, float* dx);
 void add_forward(const float* a, const float* b, int64_t n, float* y);
 
 // losses: mean over counted rows; return the loss
