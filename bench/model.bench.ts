@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadModel, AdamW, memory, isNF4, type DecoderModel } from '../lib/index.js';
+import { loadModel, loadDecoderModel, AdamW, memory, isNF4, type DecoderModel } from '../lib/index.js';
 import { writeRandomLlama } from '../lib/models/random.js';
 import { medianMs, type Row } from './util.js';
 
@@ -78,7 +78,7 @@ export async function run(): Promise<Row[]> {
       m.dispose();
       const live0 = memory().cpu.live;
       t = performance.now();
-      const q = loadModel(tl, { quantize: 'nf4' });
+      const q = loadDecoderModel(tl, { quantize: 'nf4' });
       const quant = (performance.now() - t) / 1e3;
       const bpp = nf4BytesPerParam(q);
       const modelBytes = memory().cpu.live - live0;

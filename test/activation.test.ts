@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor, swigluForward, swigluBackward, geluForward, geluBackward, addForward, convert, ShapeError, ArgumentError,
-  gegluForward, gegluBackward, reluForward, reluBackward, tanhForward, tanhBackward } from '../lib/index.js';
+  gegluForward, gegluBackward, reluForward, reluBackward, tanhForward, tanhBackward, scaleForward } from '../lib/index.js';
 import { addon } from '../lib/native/addon.js';
 import { randnArray, relDiff, finiteDiffCheck, dot64, throwsWith, randInt } from './helpers.js';
 
@@ -120,6 +120,7 @@ test('GeGLU (T5 gated-gelu), ReLU and tanh against float64 references and finite
   const y = tanhForward(at);
   assert.ok(relDiff(y.toFloat32(), Float64Array.from(a, Math.tanh)) < 1e-6);
   assert.ok(finiteDiffCheck(a, tanhBackward(gt, y).toFloat32(), (x) => dot64(Float64Array.from(x, Math.tanh), g), 10, 1e-3) < 2e-3, 'tanh');
+  assert.deepEqual(Array.from(scaleForward(at, 0.125).toFloat32()), Array.from(a, (v) => Math.fround(v * 0.125)));
   throwsWith(() => gegluForward(at, Tensor.zeros([n + 1])), ShapeError, /geglu_forward/, /up f32\[/);
   throwsWith(() => tanhBackward(gt, Tensor.zeros([n + 1])), ShapeError, /tanh_backward/);
 });

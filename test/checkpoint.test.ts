@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadModel, quantizeCheckpoint, parseConfig, Checkpoint, writeSafetensors, isNF4, Tensor, openSafetensors, readTensor, ConfigError, FormatError } from '../lib/index.js';
+import { type DecoderModel, loadModel, quantizeCheckpoint, parseConfig, Checkpoint, writeSafetensors, isNF4, Tensor, openSafetensors, readTensor, ConfigError, FormatError } from '../lib/index.js';
 import { relDiff, sharedPath, skipMessage, throwsWith } from './helpers.js';
 
 const fixtures = sharedPath('fixtures/hf');
@@ -69,7 +69,7 @@ test('sharded checkpoints, tied embeddings and bf16 storage load', { skip }, () 
     const cfg = JSON.parse(fs.readFileSync(path.join(src, 'config.json'), 'utf8'));
     writeSafetensors(path.join(tied, 'model.safetensors'), Object.fromEntries(names.filter((n) => n !== 'lm_head.weight').map((n) => [n, ck.tensor(n)])));
     fs.writeFileSync(path.join(tied, 'config.json'), JSON.stringify({ ...cfg, tie_word_embeddings: true }));
-    const tm = loadModel(tied);
+    const tm = loadModel(tied) as DecoderModel;
     assert.equal(tm.head.weight, tm.embed, 'the head shares the embedding tensor');
     const untiedSame = tmpdir();
     writeSafetensors(path.join(untiedSame, 'model.safetensors'), Object.fromEntries(names.map((n) => [n, ck.tensor(n === 'lm_head.weight' ? 'model.embed_tokens.weight' : n)])));

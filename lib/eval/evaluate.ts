@@ -1,6 +1,6 @@
 // Evaluation: CLS from logits (> 0), LM/Q by greedy generation parsed as a comma list; metrics
 // and per-row predictions.
-import type { DecoderModel } from '../models/decoder.js';
+import type { Model } from '../models/load.js';
 import type { TemplateSpec } from '../prompts/templates.js';
 import type { TextTokenizer } from '../io/tokenizer.js';
 import { collate, collateLeft, type Example } from '../train/data.js';
@@ -17,7 +17,7 @@ export function maxNewTokensFor(spec: TemplateSpec, tok: TextTokenizer): number 
   return tok.encode(' ' + spec.labels.join(', '), { addSpecialTokens: false }).length + 1;
 }
 
-export function evaluate(model: DecoderModel, tok: TextTokenizer, examples: Example[], spec: TemplateSpec,
+export function evaluate(model: Model, tok: TextTokenizer, examples: Example[], spec: TemplateSpec,
                          o: { batchSize?: number; padId: number; onProgress?: (done: number) => void }): EvalResult {
   const bs = o.batchSize ?? 8;
   const truth: Uint8Array[] = [], pred: Uint8Array[] = [], preds: Prediction[] = [];
@@ -47,7 +47,8 @@ export function evaluate(model: DecoderModel, tok: TextTokenizer, examples: Exam
       const seqs = model.generate(collateLeft(part, o.padId), { maxNewTokens: maxNew, eosTokenId: tok.eosId, padTokenId: o.padId });
       part.forEach((e, b) => {
         const T = Math.max(...part.map((x) => x.promptLength));
-        const response = tok.decode(seqs[b].slice(T));
+        // decoder-only rows continue the prompt; encoder-decoder rows start with the decoder start token
+        const response = tok.decode(model.isEncoderDecoder ? seqs[b].slice(1) : seqs[b].slice(T));
         const parsed = parseResponse(response, spec.labels);
         unknownWords += parsed.unknown.length;
         truth.push(e.truth); pred.push(parsed.labels);

@@ -2,7 +2,7 @@
 // fine-tune LoRA (+ the score head) and evaluate the best adapter on test. Writes metrics and per-row predictions.
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadModel, type DecoderModel } from '../models/decoder.js';
+import { loadModel, type Model } from '../models/load.js';
 import { loadPrepared } from '../data/output.js';
 import { loadTokenizer, Tokenizer, type TextTokenizer } from '../io/tokenizer.js';
 import { TEMPLATES, customTemplate, type Setting, type TemplateSpec } from '../prompts/templates.js';
@@ -45,7 +45,7 @@ export function specFor(manifest: { dataset?: unknown; labels: string[] }): Temp
   return customTemplate(manifest.labels);
 }
 
-function withPad(model: DecoderModel, pad: number): DecoderModel {
+function withPad(model: Model, pad: number): Model {
   if (model.config.padTokenId === null) model.config.padTokenId = pad;  // as HF recipes set pad = eos
   return model;
 }
@@ -70,7 +70,7 @@ export async function runSetting(o: SettingRun): Promise<RunResult & { eval: Eva
   const testRows = cut(shots ? data.shots[shots] : data.splits.test, o.limit?.test);
   const opts = { maxLength: o.maxLength ?? 512 };
   fs.mkdirSync(o.out, { recursive: true });
-  let model: DecoderModel;
+  let model: Model;
   if (o.setting.startsWith('Q-')) {
     model = withPad(loadModel(o.model, { task: 'causal-lm', quantize: o.quantize ?? null }), pad);
   } else {

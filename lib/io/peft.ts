@@ -6,10 +6,10 @@ import { Tensor } from '../tensor.js';
 import { openSafetensors, readTensor } from './safetensors.js';
 import { writeSafetensors } from './checkpoint.js';
 import { adapterKey, type LoraConfig } from '../models/lora.js';
-import type { DecoderModel } from '../models/decoder.js';
+import type { Model } from '../models/load.js';
 
 /** The fields PEFT 0.21 writes, with our values where they mean something here. */
-function adapterConfig(model: DecoderModel, c: LoraConfig): Record<string, unknown> {
+function adapterConfig(model: Model, c: LoraConfig): Record<string, unknown> {
   const cls = model.task === 'sequence-classification';
   return {
     alora_invocation_tokens: null, alpha_pattern: {}, arrow_config: null, auto_mapping: null,
@@ -17,15 +17,15 @@ function adapterConfig(model: DecoderModel, c: LoraConfig): Record<string, unkno
     exclude_modules: null, fan_in_fan_out: false, inference_mode: true, init_lora_weights: true, kasa_config: null,
     layer_replication: null, layers_pattern: null, layers_to_transform: null, loftq_config: {}, lora_alpha: c.alpha,
     lora_bias: false, lora_dropout: c.dropout ?? 0, lora_ga_config: null, megatron_config: null,
-    megatron_core: 'megatron.core', modules_to_save: cls ? ['score', 'classifier', 'score'] : null, monteclora_config: null,
+    megatron_core: 'megatron.core', modules_to_save: cls ? [...model.modulesToSave().map((m) => m.module), 'classifier', 'score'] : null, monteclora_config: null,
     peft_type: 'LORA', peft_version: '0.21.0', qalora_group_size: 16, r: c.r, rank_pattern: {}, revision: null,
-    target_modules: c.targetModules ?? model.spec.targets, target_parameters: null,
+    target_modules: c.targetModules ?? model.defaultTargets, target_parameters: null,
     task_type: cls ? 'SEQ_CLS' : 'CAUSAL_LM', trainable_token_indices: null, use_bdlora: null, use_dora: false,
     use_qalora: false, use_rslora: c.useRslora ?? false, velora_config: null,
   };
 }
 
-export function saveAdapter(model: DecoderModel, dir: string): void {
+export function saveAdapter(model: Model, dir: string): void {
   if (!model.lora) throw new ConfigError('saveAdapter: the model has no LoRA adapters (call addLora or loadAdapter first)');
   fs.mkdirSync(dir, { recursive: true });
   const tensors: Record<string, Tensor> = {};
@@ -34,14 +34,15 @@ export function saveAdapter(model: DecoderModel, dir: string): void {
     tensors[adapterKey.loraA(lin.name)] = lin.lora.A;
     tensors[adapterKey.loraB(lin.name)] = lin.lora.B;
   }
-  if (model.head.weightGrad) tensors[adapterKey.saved('score')] = model.head.weight as Tensor;
+  for (const m of model.modulesToSave())
+    for (const [suffix, t] of Object.entries(m.tensors)) tensors[adapterKey.saved(m.module, suffix)] = t;
   writeSafetensors(path.join(dir, 'adapter_model.safetensors'), tensors);
   const tmp = path.join(dir, `adapter_config.json.tmp-${process.pid}`);
   fs.writeFileSync(tmp, JSON.stringify(adapterConfig(model, model.lora), null, 2) + '\n');
   fs.renameSync(tmp, path.join(dir, 'adapter_config.json'));
 }
 
-export function loadAdapter(model: DecoderModel, dir: string): void {
+export function loadAdapter(model: Model, dir: string): void {
   const cfgFile = path.join(dir, 'adapter_config.json');
   let c: Record<string, unknown>;
   try {
@@ -76,12 +77,13 @@ export function loadAdapter(model: DecoderModel, dir: string): void {
     load(adapterKey.loraB(lin.name), lin.lora.B);
     used.add(adapterKey.loraA(lin.name)).add(adapterKey.loraB(lin.name));
   }
-  const score = adapterKey.saved('score');
-  if (f.tensors.has(score)) {
-    if (model.task !== 'sequence-classification') throw new FormatError(`${file}: has a score head but the model is a causal LM`);
-    load(score, model.head.weight as Tensor);
-    used.add(score);
-  }
+  for (const m of model.modulesToSave())
+    for (const [suffix, t] of Object.entries(m.tensors)) {
+      const key = adapterKey.saved(m.module, suffix);
+      if (!f.tensors.has(key)) continue;  // PEFT saves the head; an adapter without it keeps the loaded one
+      load(key, t);
+      used.add(key);
+    }
   const extra = [...f.tensors.keys()].filter((k) => !used.has(k));
   if (extra.length) throw new FormatError(`${file}: tensors that match no module of this model: ${extra.slice(0, 5).join(', ')}`);
 }

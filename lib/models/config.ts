@@ -51,7 +51,7 @@ function opt(raw: Raw, key: string): number | null {
 export function parseConfig(raw: Raw, file = 'config.json'): ModelConfig {
   const mt = raw.model_type as string;
   if (!SUPPORTED_MODEL_TYPES.includes(mt as ModelType))
-    throw new ConfigError(`${file}: model_type '${mt}' is not supported (supported: ${SUPPORTED_MODEL_TYPES.join(', ')}; t5 comes with the Flan-T5 work)`);
+    throw new ConfigError(`${file}: model_type '${mt}' is not supported (supported: ${SUPPORTED_MODEL_TYPES.join(', ')}, t5)`);
   const modelType = mt as ModelType;
   const family: Family = modelType === 'phi' ? 'phi' : modelType === 'gpt_neox' ? 'gpt_neox' : 'llama';
   const rope = (raw.rope_parameters ?? raw.rope_scaling ?? {}) as Raw;

@@ -17,44 +17,12 @@ import { Block, type Ctx, type LayerCache } from './blocks.js';
 import { attachLora, peftName, type LoraConfig } from './lora.js';
 import { saveAdapter, loadAdapter } from '../io/peft.js';
 import { generate, type GenerateOptions } from './generate.js';
+import { idsTensor, type Task, type Batch, type TrainableParam, type LoadModelOptions, type Ids, type SavedModule } from './batch.js';
 
-export type Task = 'causal-lm' | 'sequence-classification';
-
-export interface LoadModelOptions extends LoadOptions {
-  task?: Task;
-  /** labels of a classification head (default: the config's id2label / num_labels) */
-  numLabels?: number;
-  dtype?: 'f32';
-  device?: 'cpu' | 'cuda';
-  /** seed for a freshly initialised score head */
-  seed?: number;
-}
-
-type Ids = Tensor | number[][] | bigint[][];
-export interface Batch {
-  inputIds: Ids;
-  attentionMask?: Ids;
-  positionIds?: Ids;
-  /** causal LM: token ids with -100 where no loss is taken (shifted inside, as HF does); cls: [B, L] 0/1 */
-  labels?: Ids | Tensor | number[][];
-}
-
-export interface TrainableParam { name: string; param: Tensor; grad: Tensor }
-
-/** int ids as an i64 [B, T] tensor */
-export function idsTensor(x: Ids, what: string): Tensor {
-  if (x instanceof Tensor) {
-    if (x.dtype === 'i64') return x;
-    if (x.dtype === 'i32') return Tensor.from(BigInt64Array.from(x.toArray() as Int32Array, (v) => BigInt(v)), x.shape);
-    throw new ArgumentError(`${what} must be an integer tensor, got ${x}`);
-  }
-  if (!Array.isArray(x) || !x.length || !x.every((r) => Array.isArray(r) && r.length === x[0].length))
-    throw new ArgumentError(`${what} must be a non-empty rectangular array of rows`);
-  const flat = (x as (number | bigint)[][]).flat().map((v) => BigInt(v));
-  return Tensor.from(BigInt64Array.from(flat), [x.length, x[0].length]);
-}
+export { idsTensor, type Task, type Batch, type TrainableParam, type LoadModelOptions, type Ids } from './batch.js';
 
 export class DecoderModel {
+  readonly isEncoderDecoder = false;
   readonly spec: FamilySpec;
   lora: LoraConfig | null = null;
   /** training forward passes so far (seeds dropout; saved in checkpoints) */
@@ -75,6 +43,14 @@ export class DecoderModel {
 
   /** Every linear of the layers (LoRA targets are chosen among these). */
   linears(): Linear[] { return this.blocks.flatMap((b) => b.linears()); }
+
+  /** LoRA's default target modules: every linear of a layer, never the head. */
+  get defaultTargets(): string[] { return this.spec.targets; }
+
+  /** The classification head, trained fully next to LoRA (PEFT's modules_to_save). */
+  modulesToSave(): SavedModule[] {
+    return this.head.weightGrad && !this.fullTraining ? [{ module: 'score', tensors: { weight: this.head.weight as Tensor } }] : [];
+  }
 
   /** Adds LoRA adapters (PEFT init) to the target modules; the score head becomes fully trainable. */
   addLora(c: LoraConfig): void {
@@ -122,7 +98,7 @@ export class DecoderModel {
       out.push({ name: peftName.loraA(lin.name), param: lin.lora.A, grad: lin.lora.gradA });
       out.push({ name: peftName.loraB(lin.name), param: lin.lora.B, grad: lin.lora.gradB });
     }
-    if (this.head.weightGrad) out.push({ name: peftName.saved('score'), param: this.head.weight as Tensor, grad: this.head.weightGrad });
+    if (this.head.weightGrad) out.push({ name: peftName.saved('score', 'weight'), param: this.head.weight as Tensor, grad: this.head.weightGrad });
     return out;
   }
 
@@ -303,8 +279,8 @@ export class DecoderModel {
   }
 }
 
-/** Loads an HF model folder as a causal LM or a sequence classifier (see LoadModelOptions). */
-export function loadModel(dir: string, opts: LoadModelOptions = {}): DecoderModel {
+/** Loads a decoder-only HF model folder as a causal LM or a sequence classifier (see LoadModelOptions). */
+export function loadDecoderModel(dir: string, opts: LoadModelOptions = {}): DecoderModel {
   if (opts.device === 'cuda') throw new DeviceError('loadModel: running models on CUDA comes with the CUDA backend; use device "cpu"');
   const cfg = readConfig(dir);
   const task = opts.task ?? (String((cfg.raw.architectures as string[] | undefined)?.[0] ?? '').endsWith('ForSequenceClassification')

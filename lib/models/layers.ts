@@ -24,6 +24,8 @@ export class Linear {
   lora: LoraState | null = null;
   /** set for fully trainable layers (the score head): dW accumulates here */
   weightGrad: Tensor | null = null;
+  /** with weightGrad, for layers with a bias (T5's classification head) */
+  biasGrad: Tensor | null = null;
   private saved: { x: Tensor; xa: Tensor | null; seed: number } | null = null;
   /** position among the model's linears (set by the model), part of the dropout seed */
   id = 0;
@@ -61,7 +63,7 @@ export class Linear {
       dx = r.dx;
       s.xa.dispose();
     } else {
-      const r = linearBackward(dy, s.x, this.weight, { dx: needDx, dw: this.weightGrad ?? false, accumulate: true });
+      const r = linearBackward(dy, s.x, this.weight, { dx: needDx, dw: this.weightGrad ?? false, dbias: this.biasGrad ?? false, accumulate: true });
       dx = r.dx;
     }
     return dx;
@@ -73,6 +75,7 @@ export class Linear {
     this.bias?.dispose();
     this.lora?.A.dispose(); this.lora?.B.dispose(); this.lora?.gradA.dispose(); this.lora?.gradB.dispose();
     this.weightGrad?.dispose();
+    this.biasGrad?.dispose();
   }
 }
 

@@ -15,8 +15,8 @@ export interface LoadOptions {
 export class ModuleLoader {
   constructor(readonly ck: Checkpoint, readonly opts: LoadOptions) {}
 
-  /** A frozen body linear (a LoRA target): NF4 when asked or when stored pre-quantized. */
-  linear(name: string, bias: boolean): Linear {
+  /** A frozen body linear (a LoRA target): NF4 when asked or when stored pre-quantized; `as` names the module when it differs from the checkpoint's key. */
+  linear(name: string, bias: boolean, as = name): Linear {
     const wname = `${name}.weight`;
     let w: Weight;
     if (this.ck.isNF4(wname)) {
@@ -30,7 +30,7 @@ export class ModuleLoader {
       if (w.dtype !== 'f32' && w.dtype !== 'bf16' && w.dtype !== 'f16')
         throw new FormatError(`${this.ck.dir}: ${wname} has dtype ${w.dtype}; expected f32, bf16 or f16`);
     }
-    return new Linear(name, w, bias ? this.ck.f32(`${name}.bias`) : null);
+    return new Linear(as, w, bias ? this.ck.f32(`${name}.bias`) : null);
   }
 
   /** The head (never quantized), in f32. */
@@ -38,7 +38,7 @@ export class ModuleLoader {
     return new Linear(name, this.ck.f32(weightName), bias ? this.ck.f32(`${name}.bias`) : null);
   }
 
-  norm(name: string, kind: 'rms' | 'layer', eps: number): Norm {
-    return new Norm(kind, this.ck.f32(`${name}.weight`), kind === 'layer' ? this.ck.f32(`${name}.bias`) : null, eps, name);
+  norm(name: string, kind: 'rms' | 'layer', eps: number, as = name): Norm {
+    return new Norm(kind, this.ck.f32(`${name}.weight`), kind === 'layer' ? this.ck.f32(`${name}.bias`) : null, eps, as);
   }
 }

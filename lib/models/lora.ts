@@ -35,11 +35,11 @@ export function attachLora(lin: Linear, c: LoraConfig, rng: Rng): void {
 export const peftName = {
   loraA: (module: string) => `base_model.model.${module}.lora_A.default.weight`,
   loraB: (module: string) => `base_model.model.${module}.lora_B.default.weight`,
-  saved: (module: string) => `base_model.model.${module}.modules_to_save.default.weight`,
+  saved: (module: string, suffix: string) => `base_model.model.${module}.modules_to_save.default.${suffix}`,
 };
 /** PEFT's names inside adapter_model.safetensors. */
 export const adapterKey = {
   loraA: (module: string) => `base_model.model.${module}.lora_A.weight`,
   loraB: (module: string) => `base_model.model.${module}.lora_B.weight`,
-  saved: (module: string) => `base_model.model.${module}.weight`,
+  saved: (module: string, suffix: string) => `base_model.model.${module}.${suffix}`,
 };

@@ -93,6 +93,7 @@ export interface Addon {
   tanh_forward(x: T, y: T): void;
   /** from the output y */
   tanh_backward(dy: T, y: T, dx: T): void;
+  scale_forward(x: T, alpha: number, y: T): void;
   add_forward(a: T, b: T, y: T): void;
   cross_entropy_forward(logits: T, targets: T, ignoreIndex: number): { loss: number; count: number };
   cross_entropy_backward(logits: T, targets: T, ignoreIndex: number, dloss: number, dlogits: T): void;

@@ -68,6 +68,13 @@ export function tanhBackward(dy: Tensor, y: Tensor): Tensor {
   return dx;
 }
 
+/** y = alpha · x (the backward of a scaling is the same scaling); out may be x */
+export function scaleForward(x: Tensor, alpha: number, out?: Tensor): Tensor {
+  const y = out ?? Tensor.empty(x.shape, 'f32', x.device);
+  addon.scale_forward(x.handle, alpha, y.handle);
+  return y;
+}
+
 /** y = a + b (out may be a or b for in-place accumulation) */
 export function addForward(a: Tensor, b: Tensor, out?: Tensor): Tensor {
   const y = out ?? Tensor.empty(a.shape, 'f32', a.device);

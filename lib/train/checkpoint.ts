@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Tensor } from '../tensor.js';
 import { writeSafetensors } from '../io/checkpoint.js';
 import { openSafetensors, readTensor } from '../io/safetensors.js';
-import type { DecoderModel } from '../models/decoder.js';
+import type { Model } from '../models/load.js';
 import type { AdamW } from '../ops/optim.js';
 
 export interface LoopState {
@@ -18,7 +18,7 @@ export interface LoopState {
   history: { step: number; loss: number; lr: number; evalLoss?: number; evalF1?: number }[];
 }
 
-export function saveCheckpoint(dir: string, model: DecoderModel, opt: AdamW, state: LoopState): void {
+export function saveCheckpoint(dir: string, model: Model, opt: AdamW, state: LoopState): void {
   const tmp = `${dir}.tmp-${process.pid}`;
   fs.rmSync(tmp, { recursive: true, force: true });
   if (model.lora) model.saveAdapter(path.join(tmp, 'adapter'));
@@ -39,7 +39,7 @@ export function saveCheckpoint(dir: string, model: DecoderModel, opt: AdamW, sta
  * Restores the adapter into a model without LoRA (or, for full fine-tuning, the weights into a model
  * after trainAll()), the optimizer, and returns the loop state.
  */
-export function loadCheckpoint(dir: string, model: DecoderModel, makeOpt: () => AdamW): { opt: AdamW; state: LoopState } {
+export function loadCheckpoint(dir: string, model: Model, makeOpt: () => AdamW): { opt: AdamW; state: LoopState } {
   if (fs.existsSync(path.join(dir, 'adapter'))) model.loadAdapter(path.join(dir, 'adapter'));
   else {
     const w = openSafetensors(path.join(dir, 'weights', 'model.safetensors'));

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { AdamW } from '../ops/optim.js';
 import { ConfigError } from '../errors.js';
-import type { DecoderModel } from '../models/decoder.js';
+import type { Model } from '../models/load.js';
 import type { TextTokenizer } from '../io/tokenizer.js';
 import type { TemplateSpec } from '../prompts/templates.js';
 import { evaluate } from '../eval/evaluate.js';
@@ -53,7 +53,7 @@ export function findCheckpoint(dir: string): string | null {
   return side.sort().pop() ?? null;
 }
 
-export function train(model: DecoderModel, tok: TextTokenizer, spec: TemplateSpec, trainSet: Example[], valSet: Example[],
+export function train(model: Model, tok: TextTokenizer, spec: TemplateSpec, trainSet: Example[], valSet: Example[],
                       outDir: string, cfg: TrainConfig, o: { resume?: boolean; padId: number; hooks?: TrainHooks }): LoopState {
   const task = model.task === 'sequence-classification' ? 'cls' : 'lm';
   const makeOpt = () => new AdamW(model.trainableParameters().map((p) => p.param), { lr: cfg.lr, weightDecay: cfg.weightDecay, maxGradNorm: cfg.maxGradNorm });

@@ -1,4 +1,4 @@
-// Bindings: swiglu, gelu (erf | tanh), geglu, relu, tanh, add — elementwise over tensors of equal size.
+// Bindings: swiglu, gelu (erf | tanh), geglu, relu, tanh, scale, add — elementwise over tensors of equal size.
 #include "errors.h"
 #include "plf/ops.h"
 #include <string>
@@ -114,6 +114,18 @@ static Napi::Value TanhForward(const Napi::CallbackInfo& info) { return Unary<cp
 static Napi::Value ReluBackward(const Napi::CallbackInfo& info) { return UnaryBackward<cpu::relu_backward>(info, "relu_backward", "x"); }
 static Napi::Value TanhBackward(const Napi::CallbackInfo& info) { return UnaryBackward<cpu::tanh_backward>(info, "tanh_backward", "y"); }
 
+// scale_forward(x, alpha, y): y = alpha · x (its backward is the same op); y may be x
+static Napi::Value ScaleForward(const Napi::CallbackInfo& info) {
+  Op op(info, "scale_forward");
+  TensorImpl* x = op.t(0, "x", kF32);
+  float alpha = float(op.num(1, "alpha"));
+  TensorImpl* y = op.t(2, "y", kF32);
+  same_size(op, x, {{"y", y}});
+  op.device({x, y});
+  cpu::scale_forward(x->as<float>(), x->numel(), alpha, y->as<float>());
+  return info.Env().Undefined();
+}
+
 // add_forward(a, b, y): the residual connection (its backward passes dy to both inputs)
 static Napi::Value AddForward(const Napi::CallbackInfo& info) {
   Op op(info, "add_forward");
@@ -135,6 +147,7 @@ void register_activation(Napi::Env env, Napi::Object exports) {
   exports.Set("relu_backward", Napi::Function::New(env, ReluBackward, "relu_backward"));
   exports.Set("tanh_forward", Napi::Function::New(env, TanhForward, "tanh_forward"));
   exports.Set("tanh_backward", Napi::Function::New(env, TanhBackward, "tanh_backward"));
+  exports.Set("scale_forward", Napi::Function::New(env, ScaleForward, "scale_forward"));
   exports.Set("add_forward", Napi::Function::New(env, AddForward, "add_forward"));
 }
 

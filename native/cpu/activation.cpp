@@ -99,6 +99,11 @@ void tanh_backward(const float* dy, const float* y, int64_t n, float* dx) {
   for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
 }
 
+void scale_forward(const float* x, int64_t n, float alpha, float* y) {
+  PLF_PAR_FOR
+  for (int64_t i = 0; i < n; i++) y[i] = x[i] * alpha;
+}
+
 void add_forward(const float* a, const float* b, int64_t n, float* y) {
   PLF_PAR_FOR
   for (int64_t i = 0; i < n; i++) y[i] = a[i] + b[i];

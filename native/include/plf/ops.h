@@ -50,6 +50,7 @@ void relu_forward(const float* x, int64_t n, float* y);
 void relu_backward(const float* dy, const float* x, int64_t n, float* dx);
 void tanh_forward(const float* x, int64_t n, float* y);
 void tanh_backward(const float* dy, const float* y, int64_t n, float* dx);
+void scale_forward(const float* x, int64_t n, float alpha, float* y);
 void add_forward(const float* a, const float* b, int64_t n, float* y);
 
 // losses: mean over counted rows; return the loss

@@ -1,0 +1,107 @@
+// T5 config.json → T5Config, with the semantics transformers 5.17 gives the fields (Flan-T5's own
+// configs are transformers-4 style; ../shared's fixture was saved by 5.17).
+import { ConfigError } from '../../errors.js';
+
+export interface T5Config {
+  modelType: 't5';
+  vocabSize: number;
+  /** d_model */
+  hidden: number;
+  /** d_kv: per-head size (heads × d_kv need not equal d_model) */
+  headDim: number;
+  heads: number;
+  /** d_ff */
+  intermediate: number;
+  layers: number;
+  decoderLayers: number;
+  numBuckets: number;
+  maxDistance: number;
+  normEps: number;
+  /** feed_forward_proj 'gated-…': wi_0 (activated) × wi_1; else a single wi */
+  gated: boolean;
+  act: 'relu' | 'gelu' | 'gelu_new';
+  /**
+   * Decoder output × d_model^-½ before the LM head. 5.17 derives it from the legacy flag
+   * (`tie_word_embeddings` not false → scale; original T5 scales, T5 1.1 / Flan-T5 do not) and then
+   * saves it, while forcing tie_word_embeddings to true; a saved value wins.
+   */
+  scaleDecoderOutputs: boolean;
+  padTokenId: number | null;
+  eosTokenId: number | null;
+  decoderStartTokenId: number;
+  numLabels: number;
+  quantization: Record<string, unknown> | null;
+  raw: Record<string, unknown>;
+}
+
+type Raw = Record<string, unknown>;
+
+function num(raw: Raw, file: string, key: string, dflt?: number): number {
+  const v = raw[key];
+  if (typeof v === 'number') return v;
+  if (dflt !== undefined) return dflt;
+  throw new ConfigError(`${file}: missing numeric field ${key}`);
+}
+
+function first(v: unknown): number | null {
+  if (Array.isArray(v)) return typeof v[0] === 'number' ? v[0] : null;
+  return typeof v === 'number' ? v : null;
+}
+
+export function parseT5Config(raw: Raw, file = 'config.json'): T5Config {
+  const proj = String(raw.feed_forward_proj ?? 'relu');
+  const parts = proj.split('-');
+  const gated = parts[0] === 'gated';
+  if (parts.length > 2 || (parts.length === 2 && !gated))
+    throw new ConfigError(`${file}: feed_forward_proj '${proj}' must be 'ACT' or 'gated-ACT'`);
+  // transformers: 'gated-gelu' means gelu_new (tanh) for backward compatibility
+  const act = proj === 'gated-gelu' ? 'gelu_new' : parts[parts.length - 1];
+  if (act !== 'relu' && act !== 'gelu' && act !== 'gelu_new')
+    throw new ConfigError(`${file}: feed_forward_proj '${proj}' is not supported (relu, gelu, gelu_new, gated-gelu, gated-gelu_new)`);
+  if (gated && act === 'relu') throw new ConfigError(`${file}: feed_forward_proj 'gated-relu' is not supported`);
+  const layers = num(raw, file, 'num_layers');
+  const labels = raw.id2label ? Object.keys(raw.id2label as object).length : typeof raw.num_labels === 'number' ? raw.num_labels : 2;
+  const pad = first(raw.pad_token_id);
+  return {
+    modelType: 't5',
+    vocabSize: num(raw, file, 'vocab_size'),
+    hidden: num(raw, file, 'd_model'),
+    headDim: num(raw, file, 'd_kv'),
+    heads: num(raw, file, 'num_heads'),
+    intermediate: num(raw, file, 'd_ff'),
+    layers,
+    decoderLayers: typeof raw.num_decoder_layers === 'number' ? raw.num_decoder_layers : layers,
+    numBuckets: num(raw, file, 'relative_attention_num_buckets', 32),
+    maxDistance: num(raw, file, 'relative_attention_max_distance', 128),
+    normEps: num(raw, file, 'layer_norm_epsilon', 1e-6),
+    gated, act,
+    scaleDecoderOutputs: typeof raw.scale_decoder_outputs === 'boolean' ? raw.scale_decoder_outputs : raw.tie_word_embeddings !== false,
+    padTokenId: pad,
+    eosTokenId: first(raw.eos_token_id),
+    decoderStartTokenId: first(raw.decoder_start_token_id) ?? pad ?? 0,
+    numLabels: labels,
+    quantization: (raw.quantization_config as Raw | undefined) ?? null,
+    raw,
+  };
+}
+
+/**
+ * T5's relative position bucket of (key − query), as transformers computes it (the log branch in
+ * float32, truncated): exact buckets for small distances, logarithmic up to max_distance. The
+ * encoder is bidirectional (half the buckets for keys after the query); the decoder only looks back.
+ */
+export function relativePositionBucket(rel: number, bidirectional: boolean, numBuckets: number, maxDistance: number): number {
+  let base = 0, n = numBuckets, r = rel;
+  if (bidirectional) {
+    n = Math.floor(n / 2);
+    if (r > 0) base = n;
+    r = Math.abs(r);
+  } else {
+    r = -Math.min(r, 0);
+  }
+  const maxExact = Math.floor(n / 2);
+  if (r < maxExact) return base + r;
+  const f = Math.fround;
+  const large = Math.trunc(f(f(f(Math.log(f(r / maxExact))) / f(Math.log(maxDistance / maxExact))) * (n - maxExact)));
+  return base + Math.min(maxExact + large, n - 1);
+}
