@@ -39,7 +39,7 @@ export function evaluate(model: Model, tok: TextTokenizer, examples: Example[], 
       });
     } else {
       if (part.some((e) => e.ids.length > e.promptLength)) {  // teacher-forced loss when targets are present
-        const { logits, loss } = model.forward(collate(part, o.padId, 'lm', 0));
+        const { logits, loss } = model.forward(collate(part, o.padId, model.isEncoderDecoder ? 'seq2seq' : 'lm', 0));
         logits.dispose();
         lossSum += loss! * part.length;
         lossN += part.length;

@@ -59,8 +59,20 @@ export function bucketedBatches(examples: Example[], batchSize: number, seed: nu
   return shuffle(batches, rng);
 }
 
-/** Right-padded training batch; LM labels mask the prompt (and padding) with -100. */
-export function collate(examples: Example[], padId: number, task: 'lm' | 'cls', nLabels: number): Batch {
+/**
+ * Right-padded training batch; LM labels mask the prompt (and padding) with -100. seq2seq (T5): the
+ * prompt is the encoder input and the completion the labels (the model shifts them right).
+ */
+export function collate(examples: Example[], padId: number, task: 'lm' | 'cls' | 'seq2seq', nLabels: number): Batch {
+  if (task === 'seq2seq') {
+    const Te = Math.max(...examples.map((e) => e.promptLength));
+    const Td = Math.max(1, ...examples.map((e) => e.ids.length - e.promptLength));
+    return {
+      inputIds: examples.map((e) => [...e.ids.slice(0, e.promptLength), ...new Array(Te - e.promptLength).fill(padId)]),
+      attentionMask: examples.map((e) => [...new Array(e.promptLength).fill(1), ...new Array(Te - e.promptLength).fill(0)]),
+      labels: examples.map((e) => { const t = e.ids.slice(e.promptLength); return [...t, ...new Array(Td - t.length).fill(-100)]; }),
+    };
+  }
   const T = Math.max(...examples.map((e) => e.ids.length));
   const ids = examples.map((e) => [...e.ids, ...new Array(T - e.ids.length).fill(padId)]);
   const mask = examples.map((e) => e.ids.map(() => 1).concat(new Array(T - e.ids.length).fill(0)));

@@ -55,7 +55,7 @@ export function findCheckpoint(dir: string): string | null {
 
 export function train(model: Model, tok: TextTokenizer, spec: TemplateSpec, trainSet: Example[], valSet: Example[],
                       outDir: string, cfg: TrainConfig, o: { resume?: boolean; padId: number; hooks?: TrainHooks }): LoopState {
-  const task = model.task === 'sequence-classification' ? 'cls' : 'lm';
+  const task = model.task === 'sequence-classification' ? 'cls' : model.isEncoderDecoder ? 'seq2seq' : 'lm';
   const makeOpt = () => new AdamW(model.trainableParameters().map((p) => p.param), { lr: cfg.lr, weightDecay: cfg.weightDecay, maxGradNorm: cfg.maxGradNorm });
   fs.mkdirSync(outDir, { recursive: true });
   const ckDir = path.join(outDir, 'checkpoint');
