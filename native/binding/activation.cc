@@ -24,8 +24,8 @@ static Napi::Value SwigluForward(const Napi::CallbackInfo& info) {
   Op op(info, "swiglu_forward");
   TensorImpl *g = op.t(0, "gate", kF32), *u = op.t(1, "up", kF32), *y = op.t(2, "y", kF32);
   same_size(op, g, {{"up", u}, {"y", y}});
-  op.device({g, u, y});
-  cpu::swiglu_forward(g->as<float>(), u->as<float>(), g->numel(), y->as<float>());
+  Device dev = op.device({g, u, y}, true);
+  PLF_DISPATCH(op, dev, swiglu_forward, g->as<float>(), u->as<float>(), g->numel(), y->as<float>());
   return info.Env().Undefined();
 }
 
@@ -35,8 +35,8 @@ static Napi::Value SwigluBackward(const Napi::CallbackInfo& info) {
   TensorImpl *dy = op.t(0, "dy", kF32), *g = op.t(1, "gate", kF32), *u = op.t(2, "up", kF32);
   TensorImpl *dg = op.t(3, "dgate", kF32, true), *du = op.t(4, "dup", kF32, true);
   same_size(op, g, {{"dy", dy}, {"up", u}, {"dgate", dg}, {"dup", du}});
-  op.device({dy, g, u, dg, du});
-  cpu::swiglu_backward(dy->as<float>(), g->as<float>(), u->as<float>(), g->numel(), dg ? dg->as<float>() : nullptr,
+  Device dev = op.device({dy, g, u, dg, du}, true);
+  PLF_DISPATCH(op, dev, swiglu_backward, dy->as<float>(), g->as<float>(), u->as<float>(), g->numel(), dg ? dg->as<float>() : nullptr,
                        du ? du->as<float>() : nullptr);
   return info.Env().Undefined();
 }
@@ -48,8 +48,8 @@ static Napi::Value GeluForward(const Napi::CallbackInfo& info) {
   bool t = tanh_mode(op, 1);
   TensorImpl* y = op.t(2, "y", kF32);
   same_size(op, x, {{"y", y}});
-  op.device({x, y});
-  cpu::gelu_forward(x->as<float>(), x->numel(), t, y->as<float>());
+  Device dev = op.device({x, y}, true);
+  PLF_DISPATCH(op, dev, gelu_forward, x->as<float>(), x->numel(), t, y->as<float>());
   return info.Env().Undefined();
 }
 
@@ -60,8 +60,8 @@ static Napi::Value GeluBackward(const Napi::CallbackInfo& info) {
   bool t = tanh_mode(op, 2);
   TensorImpl* dx = op.t(3, "dx", kF32);
   same_size(op, x, {{"dy", dy}, {"dx", dx}});
-  op.device({dy, x, dx});
-  cpu::gelu_backward(dy->as<float>(), x->as<float>(), x->numel(), t, dx->as<float>());
+  Device dev = op.device({dy, x, dx}, true);
+  PLF_DISPATCH(op, dev, gelu_backward, dy->as<float>(), x->as<float>(), x->numel(), t, dx->as<float>());
   return info.Env().Undefined();
 }
 
@@ -72,8 +72,8 @@ static Napi::Value GegluForward(const Napi::CallbackInfo& info) {
   bool t = tanh_mode(op, 2);
   TensorImpl* y = op.t(3, "y", kF32);
   same_size(op, g, {{"up", u}, {"y", y}});
-  op.device({g, u, y});
-  cpu::geglu_forward(g->as<float>(), u->as<float>(), g->numel(), t, y->as<float>());
+  Device dev = op.device({g, u, y}, true);
+  PLF_DISPATCH(op, dev, geglu_forward, g->as<float>(), u->as<float>(), g->numel(), t, y->as<float>());
   return info.Env().Undefined();
 }
 
@@ -84,35 +84,41 @@ static Napi::Value GegluBackward(const Napi::CallbackInfo& info) {
   bool t = tanh_mode(op, 3);
   TensorImpl *dg = op.t(4, "dgate", kF32, true), *du = op.t(5, "dup", kF32, true);
   same_size(op, g, {{"dy", dy}, {"up", u}, {"dgate", dg}, {"dup", du}});
-  op.device({dy, g, u, dg, du});
-  cpu::geglu_backward(dy->as<float>(), g->as<float>(), u->as<float>(), g->numel(), t, dg ? dg->as<float>() : nullptr,
+  Device dev = op.device({dy, g, u, dg, du}, true);
+  PLF_DISPATCH(op, dev, geglu_backward, dy->as<float>(), g->as<float>(), u->as<float>(), g->numel(), t, dg ? dg->as<float>() : nullptr,
                       du ? du->as<float>() : nullptr);
   return info.Env().Undefined();
 }
 
 // {relu,tanh}_forward(x, y); relu_backward(dy, x, dx); tanh_backward(dy, y, dx) (from the output)
-template <void (*F)(const float*, int64_t, float*)>
+using UnaryFn = void (*)(const float*, int64_t, float*);
+using UnaryBwdFn = void (*)(const float*, const float*, int64_t, float*);
+template <UnaryFn Cpu, UnaryFn Cuda>
 static Napi::Value Unary(const Napi::CallbackInfo& info, const char* name) {
   Op op(info, name);
   TensorImpl *x = op.t(0, "x", kF32), *y = op.t(1, "y", kF32);
   same_size(op, x, {{"y", y}});
-  op.device({x, y});
-  F(x->as<float>(), x->numel(), y->as<float>());
+  Device dev = op.device({x, y}, true);
+  op.run([&] { (dev == Device::CUDA ? Cuda : Cpu)(x->as<float>(), x->numel(), y->as<float>()); });
   return info.Env().Undefined();
 }
-template <void (*F)(const float*, const float*, int64_t, float*)>
+template <UnaryBwdFn Cpu, UnaryBwdFn Cuda>
 static Napi::Value UnaryBackward(const Napi::CallbackInfo& info, const char* name, const char* saved) {
   Op op(info, name);
   TensorImpl *dy = op.t(0, "dy", kF32), *s = op.t(1, saved, kF32), *dx = op.t(2, "dx", kF32);
   same_size(op, s, {{"dy", dy}, {"dx", dx}});
-  op.device({dy, s, dx});
-  F(dy->as<float>(), s->as<float>(), s->numel(), dx->as<float>());
+  Device dev = op.device({dy, s, dx}, true);
+  op.run([&] { (dev == Device::CUDA ? Cuda : Cpu)(dy->as<float>(), s->as<float>(), s->numel(), dx->as<float>()); });
   return info.Env().Undefined();
 }
-static Napi::Value ReluForward(const Napi::CallbackInfo& info) { return Unary<cpu::relu_forward>(info, "relu_forward"); }
-static Napi::Value TanhForward(const Napi::CallbackInfo& info) { return Unary<cpu::tanh_forward>(info, "tanh_forward"); }
-static Napi::Value ReluBackward(const Napi::CallbackInfo& info) { return UnaryBackward<cpu::relu_backward>(info, "relu_backward", "x"); }
-static Napi::Value TanhBackward(const Napi::CallbackInfo& info) { return UnaryBackward<cpu::tanh_backward>(info, "tanh_backward", "y"); }
+static Napi::Value ReluForward(const Napi::CallbackInfo& info) { return Unary<cpu::relu_forward, cuda::relu_forward>(info, "relu_forward"); }
+static Napi::Value TanhForward(const Napi::CallbackInfo& info) { return Unary<cpu::tanh_forward, cuda::tanh_forward>(info, "tanh_forward"); }
+static Napi::Value ReluBackward(const Napi::CallbackInfo& info) {
+  return UnaryBackward<cpu::relu_backward, cuda::relu_backward>(info, "relu_backward", "x");
+}
+static Napi::Value TanhBackward(const Napi::CallbackInfo& info) {
+  return UnaryBackward<cpu::tanh_backward, cuda::tanh_backward>(info, "tanh_backward", "y");
+}
 
 // scale_forward(x, alpha, y): y = alpha · x (its backward is the same op); y may be x
 static Napi::Value ScaleForward(const Napi::CallbackInfo& info) {
@@ -121,8 +127,8 @@ static Napi::Value ScaleForward(const Napi::CallbackInfo& info) {
   float alpha = float(op.num(1, "alpha"));
   TensorImpl* y = op.t(2, "y", kF32);
   same_size(op, x, {{"y", y}});
-  op.device({x, y});
-  cpu::scale_forward(x->as<float>(), x->numel(), alpha, y->as<float>());
+  Device dev = op.device({x, y}, true);
+  PLF_DISPATCH(op, dev, scale_forward, x->as<float>(), x->numel(), alpha, y->as<float>());
   return info.Env().Undefined();
 }
 
@@ -131,8 +137,8 @@ static Napi::Value AddForward(const Napi::CallbackInfo& info) {
   Op op(info, "add_forward");
   TensorImpl *a = op.t(0, "a", kF32), *b = op.t(1, "b", kF32), *y = op.t(2, "y", kF32);
   same_size(op, a, {{"b", b}, {"y", y}});
-  op.device({a, b, y});
-  cpu::add_forward(a->as<float>(), b->as<float>(), a->numel(), y->as<float>());
+  Device dev = op.device({a, b, y}, true);
+  PLF_DISPATCH(op, dev, add_forward, a->as<float>(), b->as<float>(), a->numel(), y->as<float>());
   return info.Env().Undefined();
 }
 

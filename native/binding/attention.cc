@@ -21,9 +21,10 @@ static Napi::Value Rope(const Napi::CallbackInfo& info, const char* name, bool i
   if (!(theta > 0)) op.fail("PLF_ARG", "theta must be > 0");
   if (pos->numel() != B * T) op.shape("positions " + pos->describe() + " must be [" + std::to_string(B) + "," + std::to_string(T) + "] for x " + x->describe());
   op.numel(y, "y", x->numel(), "the shape of x " + x->describe());
-  op.device({x, y});
-  std::vector<int64_t> p = op.indices(pos, "positions", 0, -1);
-  cpu::rope_forward(x->as<float>(), p.data(), B, T, H, D, rot, theta, inverse, y->as<float>());
+  Device dev = op.device({x, y}, true);
+  Indices p;
+  index_arg(op, pos, "positions", 0, -1, dev, p);
+  PLF_DISPATCH(op, dev, rope_forward, x->as<float>(), p.ptr(dev), B, T, H, D, rot, theta, inverse, y->as<float>());
   return info.Env().Undefined();
 }
 static Napi::Value RopeForward(const Napi::CallbackInfo& info) { return Rope(info, "rope_forward", false); }
@@ -75,13 +76,13 @@ static Napi::Value AttnForward(const Napi::CallbackInfo& info) {
   check_bias(op, bias, s);
   op.numel(out, "out", q->numel(), "the shape of q " + q->describe());
   op.numel(lse, "lse", s.B * s.Hq * s.Tq, "[B,Hq,Tq] elements");
-  op.device({q, k, v, out, lse});
-  if (bias) op.device({q, bias});
-  std::vector<int64_t> m;
-  if (mask) m = op.indices(mask, "mask", 0, 2);
-  cpu::attention_forward(q->as<float>(), k->as<float>(), v->as<float>(), mask ? m.data() : nullptr, s.B, s.Tq, s.Tk,
-                         s.Tcap, s.Hq, s.Hkv, s.D, scale, window, causal, bias ? bias->as<float>() : nullptr,
-                         out->as<float>(), lse->as<float>());
+  Device dev = op.device({q, k, v, out, lse}, true);
+  if (bias) op.device({q, bias}, true);
+  Indices m;
+  if (mask) index_arg(op, mask, "mask", 0, 2, dev, m);
+  PLF_DISPATCH(op, dev, attention_forward, q->as<float>(), k->as<float>(), v->as<float>(), mask ? m.ptr(dev) : nullptr, s.B,
+               s.Tq, s.Tk, s.Tcap, s.Hq, s.Hkv, s.D, scale, window, causal, bias ? bias->as<float>() : nullptr,
+               out->as<float>(), lse->as<float>());
   return info.Env().Undefined();
 }
 
@@ -104,13 +105,13 @@ static Napi::Value AttnBackward(const Napi::CallbackInfo& info) {
   op.numel(dq, "dq", q->numel(), "the shape of q");
   op.numel(dk, "dk", k->numel(), "the shape of k");
   op.numel(dv, "dv", v->numel(), "the shape of v");
-  op.device({dout, q, k, v, out, lse, dq, dk, dv});
-  if (bias) op.device({q, bias});
-  std::vector<int64_t> m;
-  if (mask) m = op.indices(mask, "mask", 0, 2);
-  cpu::attention_backward(dout->as<float>(), q->as<float>(), k->as<float>(), v->as<float>(), out->as<float>(),
-                          lse->as<float>(), mask ? m.data() : nullptr, s.B, s.Tq, s.Tk, s.Hq, s.Hkv, s.D, scale, window,
-                          causal, bias ? bias->as<float>() : nullptr, dq->as<float>(), dk->as<float>(), dv->as<float>());
+  Device dev = op.device({dout, q, k, v, out, lse, dq, dk, dv}, true);
+  if (bias) op.device({q, bias}, true);
+  Indices m;
+  if (mask) index_arg(op, mask, "mask", 0, 2, dev, m);
+  PLF_DISPATCH(op, dev, attention_backward, dout->as<float>(), q->as<float>(), k->as<float>(), v->as<float>(),
+               out->as<float>(), lse->as<float>(), mask ? m.ptr(dev) : nullptr, s.B, s.Tq, s.Tk, s.Hq, s.Hkv, s.D, scale,
+               window, causal, bias ? bias->as<float>() : nullptr, dq->as<float>(), dk->as<float>(), dv->as<float>());
   return info.Env().Undefined();
 }
 

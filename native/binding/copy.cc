@@ -22,8 +22,8 @@ static Napi::Value SliceForward(const Napi::CallbackInfo& info) {
   Op op(info, "slice_cols_forward");
   TensorImpl *x = op.t(0, "x", kF32), *y = op.t(2, "y", kF32);
   Slice s = slice_args(op, x, y, 1);
-  op.device({x, y});
-  cpu::slice_cols_forward(x->as<float>(), s.R, s.C, s.start, s.L, y->as<float>());
+  Device dev = op.device({x, y}, true);
+  PLF_DISPATCH(op, dev, slice_cols_forward, x->as<float>(), s.R, s.C, s.start, s.L, y->as<float>());
   return info.Env().Undefined();
 }
 
@@ -32,8 +32,8 @@ static Napi::Value SliceBackward(const Napi::CallbackInfo& info) {
   Op op(info, "slice_cols_backward");
   TensorImpl *dy = op.t(0, "dy", kF32), *dx = op.t(2, "dx", kF32);
   Slice s = slice_args(op, dx, dy, 1);
-  op.device({dy, dx});
-  cpu::slice_cols_backward(dy->as<float>(), s.R, s.C, s.start, s.L, dx->as<float>());
+  Device dev = op.device({dy, dx}, true);
+  PLF_DISPATCH(op, dev, slice_cols_backward, dy->as<float>(), s.R, s.C, s.start, s.L, dx->as<float>());
   return info.Env().Undefined();
 }
 

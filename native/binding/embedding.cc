@@ -14,9 +14,10 @@ static Napi::Value EmbForward(const Napi::CallbackInfo& info) {
   op.dims(table, "table", 2);
   int64_t V = table->shape[0], D = table->shape[1];
   op.numel(out, "out", ids->numel() * D, std::to_string(ids->numel()) + "×" + std::to_string(D) + " elements");
-  op.device({table, out});
-  std::vector<int64_t> id = op.indices(ids, "ids", 0, V);
-  cpu::embedding_forward(id.data(), int64_t(id.size()), table->as<float>(), D, out->as<float>());
+  Device dev = op.device({table, out}, true);
+  Indices id;
+  index_arg(op, ids, "ids", 0, V, dev, id);
+  PLF_DISPATCH(op, dev, embedding_forward, id.ptr(dev), int64_t(id.host.size()), table->as<float>(), D, out->as<float>());
   return info.Env().Undefined();
 }
 
@@ -27,9 +28,10 @@ static Napi::Value EmbBackward(const Napi::CallbackInfo& info) {
   op.dims(dt, "dtable", 2);
   int64_t V = dt->shape[0], D = dt->shape[1];
   op.numel(dout, "dout", ids->numel() * D, std::to_string(ids->numel()) + "×" + std::to_string(D) + " elements");
-  op.device({dout, dt});
-  std::vector<int64_t> id = op.indices(ids, "ids", 0, V);
-  cpu::embedding_backward(id.data(), int64_t(id.size()), dout->as<float>(), D, dt->as<float>());
+  Device dev = op.device({dout, dt}, true);
+  Indices id;
+  index_arg(op, ids, "ids", 0, V, dev, id);
+  PLF_DISPATCH(op, dev, embedding_backward, id.ptr(dev), int64_t(id.host.size()), dout->as<float>(), D, dt->as<float>());
   return info.Env().Undefined();
 }
 
@@ -43,34 +45,32 @@ static Napi::Value LastToken(const Napi::CallbackInfo& info) {
   op.dims(ids, "ids", 2);
   int64_t B = ids->shape[0], T = ids->shape[1];
   op.numel(out, "out", B, std::to_string(B) + " rows");
-  op.device({ids, out});
-  std::vector<int64_t> id = op.indices(ids, "ids", 0, -1);
-  for (int64_t b = 0; b < B; b++) {
-    int64_t last = 0;
+  std::vector<int64_t> id = op.indices(ids, "ids", 0, -1);  // ids and out on either device
+  std::vector<int64_t> last(static_cast<size_t>(B), 0);
+  for (int64_t b = 0; b < B; b++)
     for (int64_t t = 0; t < T; t++)
-      if (id[size_t(b * T + t)] != pad) last = t;
-    out->as<int64_t>()[b] = last;
-  }
+      if (id[size_t(b * T + t)] != pad) last[size_t(b)] = t;
+  op.run([&] { mem_copy(out->device(), out->data(), Device::CPU, last.data(), last.size() * sizeof(int64_t)); });
   return info.Env().Undefined();
 }
 
-struct Gather { int64_t B, T, H; std::vector<int64_t> idx; };
-static Gather gather_args(const Op& op, const TensorImpl* x, const TensorImpl* idx) {
+struct Gather { int64_t B, T, H; Indices idx; };
+static void gather_args(const Op& op, const TensorImpl* x, const TensorImpl* idx, Device dev, Gather& g) {
   op.dims(x, "x", 3);
-  Gather g{x->shape[0], x->shape[1], x->shape[2], {}};
+  g.B = x->shape[0]; g.T = x->shape[1]; g.H = x->shape[2];
   op.numel(idx, "index", g.B, std::to_string(g.B) + " entries (one per row of x " + x->describe() + ")");
-  g.idx = op.indices(idx, "index", 0, g.T);
-  return g;
+  index_arg(op, idx, "index", 0, g.T, dev, g.idx);
 }
 
 // gather_rows_forward(x [B,T,H], index [B], y [B,H])
 static Napi::Value GatherForward(const Napi::CallbackInfo& info) {
   Op op(info, "gather_rows_forward");
   TensorImpl *x = op.t(0, "x", kF32), *idx = op.t(1, "index", kIdx), *y = op.t(2, "y", kF32);
-  Gather g = gather_args(op, x, idx);
+  Device dev = op.device({x, y}, true);
+  Gather g;
+  gather_args(op, x, idx, dev, g);
   op.numel(y, "y", g.B * g.H, "[B,H] elements");
-  op.device({x, y});
-  cpu::gather_rows_forward(x->as<float>(), g.idx.data(), g.B, g.T, g.H, y->as<float>());
+  PLF_DISPATCH(op, dev, gather_rows_forward, x->as<float>(), g.idx.ptr(dev), g.B, g.T, g.H, y->as<float>());
   return info.Env().Undefined();
 }
 
@@ -78,10 +78,11 @@ static Napi::Value GatherForward(const Napi::CallbackInfo& info) {
 static Napi::Value GatherBackward(const Napi::CallbackInfo& info) {
   Op op(info, "gather_rows_backward");
   TensorImpl *dy = op.t(0, "dy", kF32), *idx = op.t(1, "index", kIdx), *dx = op.t(2, "dx", kF32);
-  Gather g = gather_args(op, dx, idx);
+  Device dev = op.device({dy, dx}, true);
+  Gather g;
+  gather_args(op, dx, idx, dev, g);
   op.numel(dy, "dy", g.B * g.H, "[B,H] elements");
-  op.device({dy, dx});
-  cpu::gather_rows_backward(dy->as<float>(), g.idx.data(), g.B, g.T, g.H, dx->as<float>());
+  PLF_DISPATCH(op, dev, gather_rows_backward, dy->as<float>(), g.idx.ptr(dev), g.B, g.T, g.H, dx->as<float>());
   return info.Env().Undefined();
 }
 

@@ -1,5 +1,6 @@
 // Op argument validation helpers (see errors.h).
 #include "errors.h"
+#include "plf/memory.h"
 
 namespace plf {
 
@@ -60,17 +61,36 @@ Device Op::device(std::initializer_list<const TensorImpl*> ts, bool cuda_ok) con
 }
 
 std::vector<int64_t> Op::indices(const TensorImpl* t, const char* arg, int64_t lo, int64_t hi) const {
-  if (t->device() != Device::CPU) fail("PLF_DEVICE", std::string(arg) + " must be on the CPU");
   int64_t n = t->numel();
   std::vector<int64_t> out(static_cast<size_t>(n));
+  const void* src = t->data();
+  std::vector<uint8_t> staged;
+  if (t->device() == Device::CUDA) {  // small arrays (ids, masks): checked on the host
+    staged.resize(size_t(n) * dtype_size(t->dtype));
+    run([&] { mem_copy(Device::CPU, staged.data(), Device::CUDA, t->data(), staged.size()); });
+    src = staged.data();
+  }
   for (int64_t i = 0; i < n; i++) {
-    int64_t v = t->dtype == DType::I64 ? t->as<int64_t>()[i] : int64_t(t->as<int32_t>()[i]);
+    int64_t v = t->dtype == DType::I64 ? static_cast<const int64_t*>(src)[i] : int64_t(static_cast<const int32_t*>(src)[i]);
     if (lo <= hi && (v < lo || v >= hi))
       fail("PLF_ARG", std::string(arg) + "[" + std::to_string(i) + "] = " + std::to_string(v) + " is outside [" +
                           std::to_string(lo) + ", " + std::to_string(hi) + ")");
     out[size_t(i)] = v;
   }
   return out;
+}
+
+Indices::~Indices() {
+  if (device) cuda::free_device(device);
+}
+
+void index_arg(const Op& op, const TensorImpl* t, const char* arg, int64_t lo, int64_t hi, Device d, Indices& out) {
+  out.host = op.indices(t, arg, lo, hi);
+  if (d != Device::CUDA || out.host.empty()) return;
+  op.run([&] {
+    out.device = static_cast<int64_t*>(cuda::malloc_device(out.host.size() * sizeof(int64_t)));
+    cuda::memcpy_any(out.device, out.host.data(), out.host.size() * sizeof(int64_t), 1);
+  });
 }
 
 }  // namespace plf

@@ -29,8 +29,35 @@ struct Op {
   void numel(const TensorImpl* t, const char* arg, int64_t n, const std::string& expect) const;
   // All given tensors on one device; ops with no CUDA kernel yet say so.
   Device device(std::initializer_list<const TensorImpl*> ts, bool cuda_ok = false) const;
-  // Index tensors (i32/i64, CPU) as int64, each checked to lie in [lo, hi) unless lo > hi.
+  // Index tensors (i32/i64, either device) as host int64, each checked to lie in [lo, hi) unless lo > hi.
   std::vector<int64_t> indices(const TensorImpl* t, const char* arg, int64_t lo, int64_t hi) const;
+  // Runs native work; a C++ exception (a CUDA error, an allocation failure) becomes a PLF_NATIVE error.
+  template <typename F>
+  void run(F&& f) const {
+    try {
+      f();
+    } catch (const Napi::Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      fail("PLF_NATIVE", e.what());
+    }
+  }
 };
+
+// Index arrays for a kernel on either device: range-checked on the host, then (CUDA) uploaded as int64.
+struct Indices {
+  std::vector<int64_t> host;
+  int64_t* device = nullptr;
+  Indices() = default;
+  Indices(const Indices&) = delete;
+  Indices& operator=(const Indices&) = delete;
+  ~Indices();
+  const int64_t* ptr(Device d) const { return d == Device::CUDA ? device : host.data(); }
+};
+void index_arg(const Op& op, const TensorImpl* t, const char* arg, int64_t lo, int64_t hi, Device d, Indices& out);
+
+// cpu::fn(args) or cuda::fn(args) by device, errors as JS errors
+#define PLF_DISPATCH(op, dev, fn, ...) \
+  (op).run([&] { if ((dev) == ::plf::Device::CUDA) ::plf::cuda::fn(__VA_ARGS__); else ::plf::cpu::fn(__VA_ARGS__); })
 
 }  // namespace plf

@@ -24,9 +24,12 @@ static void check_out(const Op& op, const TensorImpl* t, const char* arg, int64_
   if (t) op.numel(t, arg, n, what);
 }
 
-template <typename F>
-static void run(const Op& op, F&& f) {
-  try { f(); } catch (const std::exception& e) { op.fail("PLF_NATIVE", e.what()); }
+// the activations' device must be the weight's
+static Device same_device(const Op& op, Device act, Device w) {
+  if (act != w)
+    op.fail("PLF_DEVICE", std::string("w is on ") + (w == Device::CUDA ? "cuda" : "the CPU") + " but the activations are on " +
+                              (act == Device::CUDA ? "cuda" : "the CPU"));
+  return act;
 }
 
 // linear_forward(x [.., K], w [N, K], bias [N] | null, y [.., N])
@@ -41,9 +44,8 @@ static Napi::Value LinearForward(const Napi::CallbackInfo& info) {
   check_w(op, w, x, r.K);
   check_out(op, bias, "bias", w.rows, "[" + std::to_string(w.rows) + "] elements");
   check_out(op, y, "y", r.M * w.rows, "[" + std::to_string(r.M) + "," + std::to_string(w.rows) + "] elements");
-  op.device({x, bias, y});
-  if (wd != Device::CPU) op.fail("PLF_DEVICE", "w is on cuda but x is on the CPU");
-  run(op, [&] { cpu::linear_forward(x->as<float>(), r.M, r.K, w, bias ? bias->as<float>() : nullptr, y->as<float>()); });
+  Device dev = same_device(op, op.device({x, bias, y}, true), wd);
+  PLF_DISPATCH(op, dev, linear_forward, x->as<float>(), r.M, r.K, w, bias ? bias->as<float>() : nullptr, y->as<float>());
   return info.Env().Undefined();
 }
 
@@ -65,12 +67,9 @@ static Napi::Value LinearBackward(const Napi::CallbackInfo& info) {
   check_out(op, dw, "dw", w.rows * w.cols, "the shape of w");
   check_out(op, db, "dbias", w.rows, std::to_string(w.rows) + " elements");
   if (dw && w.dtype != DType::F32) op.fail("PLF_DTYPE", "dw needs an f32 weight (frozen NF4/bf16/f16 weights have no grad)");
-  op.device({dy, x, dx, dw, db});
-  if (wd != Device::CPU) op.fail("PLF_DEVICE", "w is on cuda but x is on the CPU");
-  run(op, [&] {
-    cpu::linear_backward(dy->as<float>(), x->as<float>(), r.M, r.K, w, dx ? dx->as<float>() : nullptr,
-                         dw ? dw->as<float>() : nullptr, db ? db->as<float>() : nullptr, acc);
-  });
+  Device dev = same_device(op, op.device({dy, x, dx, dw, db}, true), wd);
+  PLF_DISPATCH(op, dev, linear_backward, dy->as<float>(), x->as<float>(), r.M, r.K, w, dx ? dx->as<float>() : nullptr,
+               dw ? dw->as<float>() : nullptr, db ? db->as<float>() : nullptr, acc);
   return info.Env().Undefined();
 }
 
@@ -108,12 +107,9 @@ static Napi::Value LoraForward(const Napi::CallbackInfo& info) {
   check_out(op, bias, "bias", w.rows, std::to_string(w.rows) + " elements");
   check_out(op, y, "y", r.M * w.rows, std::to_string(r.M) + "×" + std::to_string(w.rows) + " elements");
   check_out(op, xa, "xa", r.M * l.r, std::to_string(r.M) + "×" + std::to_string(l.r) + " elements");
-  op.device({x, bias, l.a, l.b, y, xa});
-  if (wd != Device::CPU) op.fail("PLF_DEVICE", "w is on cuda but x is on the CPU");
-  run(op, [&] {
-    cpu::lora_linear_forward(x->as<float>(), r.M, r.K, w, bias ? bias->as<float>() : nullptr, l.a->as<float>(),
-                             l.b->as<float>(), l.r, l.scale, l.p, l.seed, y->as<float>(), xa->as<float>());
-  });
+  Device dev = same_device(op, op.device({x, bias, l.a, l.b, y, xa}, true), wd);
+  PLF_DISPATCH(op, dev, lora_linear_forward, x->as<float>(), r.M, r.K, w, bias ? bias->as<float>() : nullptr, l.a->as<float>(),
+               l.b->as<float>(), l.r, l.scale, l.p, l.seed, y->as<float>(), xa->as<float>());
   return info.Env().Undefined();
 }
 
@@ -137,13 +133,10 @@ static Napi::Value LoraBackward(const Napi::CallbackInfo& info) {
   check_out(op, dx, "dx", r.M * r.K, "the shape of x");
   check_out(op, da, "dA", l.r * r.K, "the shape of A");
   check_out(op, db, "dB", w.rows * l.r, "the shape of B");
-  op.device({dy, x, l.a, l.b, xa, dx, da, db});
-  if (wd != Device::CPU) op.fail("PLF_DEVICE", "w is on cuda but x is on the CPU");
-  run(op, [&] {
-    cpu::lora_linear_backward(dy->as<float>(), x->as<float>(), r.M, r.K, w, l.a->as<float>(), l.b->as<float>(), l.r,
-                              l.scale, l.p, l.seed, xa->as<float>(), dx ? dx->as<float>() : nullptr,
-                              da ? da->as<float>() : nullptr, db ? db->as<float>() : nullptr, acc);
-  });
+  Device dev = same_device(op, op.device({dy, x, l.a, l.b, xa, dx, da, db}, true), wd);
+  PLF_DISPATCH(op, dev, lora_linear_backward, dy->as<float>(), x->as<float>(), r.M, r.K, w, l.a->as<float>(), l.b->as<float>(),
+               l.r, l.scale, l.p, l.seed, xa->as<float>(), dx ? dx->as<float>() : nullptr, da ? da->as<float>() : nullptr,
+               db ? db->as<float>() : nullptr, acc);
   return info.Env().Undefined();
 }
 

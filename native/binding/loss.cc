@@ -7,9 +7,8 @@ namespace plf {
 static const std::initializer_list<DType> kF32 = {DType::F32};
 static const std::initializer_list<DType> kIdx = {DType::I32, DType::I64};
 
-struct CE { TensorImpl *logits, *targets; int64_t rows, vocab, ignore; std::vector<int64_t> t; };
-static CE ce_args(const Op& op) {
-  CE c;
+struct CE { TensorImpl *logits, *targets; int64_t rows, vocab, ignore; Indices t; Device dev; };
+static void ce_args(const Op& op, CE& c) {
   c.logits = op.t(0, "logits", kF32);
   c.targets = op.t(1, "targets", kIdx);
   c.ignore = int64_t(op.num(2, "ignoreIndex"));
@@ -18,21 +17,27 @@ static CE ce_args(const Op& op) {
   c.rows = c.vocab ? c.logits->numel() / c.vocab : 0;
   if (c.targets->numel() != c.rows)
     op.shape("targets " + c.targets->describe() + " must have one entry per row of logits " + c.logits->describe());
-  op.device({c.logits, c.targets});
-  c.t = op.indices(c.targets, "targets", 0, -1);
-  for (size_t i = 0; i < c.t.size(); i++)
-    if (c.t[i] != c.ignore && (c.t[i] < 0 || c.t[i] >= c.vocab))
-      op.fail("PLF_ARG", "targets[" + std::to_string(i) + "] = " + std::to_string(c.t[i]) + " is outside [0, " +
+  c.dev = op.device({c.logits}, true);
+  index_arg(op, c.targets, "targets", 0, -1, Device::CPU, c.t);
+  const std::vector<int64_t>& t = c.t.host;
+  for (size_t i = 0; i < t.size(); i++)
+    if (t[i] != c.ignore && (t[i] < 0 || t[i] >= c.vocab))
+      op.fail("PLF_ARG", "targets[" + std::to_string(i) + "] = " + std::to_string(t[i]) + " is outside [0, " +
                              std::to_string(c.vocab) + ") and is not the ignore index");
-  return c;
+  if (c.dev == Device::CUDA) index_arg(op, c.targets, "targets", 0, -1, Device::CUDA, c.t);
 }
 
 // cross_entropy_forward(logits [.., V], targets [..], ignoreIndex) -> {loss, count}
 static Napi::Value CeForward(const Napi::CallbackInfo& info) {
   Op op(info, "cross_entropy_forward");
-  CE c = ce_args(op);
+  CE c;
+  ce_args(op, c);
   int64_t count = 0;
-  double loss = cpu::cross_entropy_forward(c.logits->as<float>(), c.t.data(), c.rows, c.vocab, c.ignore, &count);
+  double loss = 0.0;
+  op.run([&] {
+    loss = (c.dev == Device::CUDA ? cuda::cross_entropy_forward : cpu::cross_entropy_forward)(
+        c.logits->as<float>(), c.t.ptr(c.dev), c.rows, c.vocab, c.ignore, &count);
+  });
   Napi::Object r = Napi::Object::New(info.Env());
   r.Set("loss", loss);
   r.Set("count", double(count));
@@ -42,12 +47,13 @@ static Napi::Value CeForward(const Napi::CallbackInfo& info) {
 // cross_entropy_backward(logits, targets, ignoreIndex, dloss, dlogits)
 static Napi::Value CeBackward(const Napi::CallbackInfo& info) {
   Op op(info, "cross_entropy_backward");
-  CE c = ce_args(op);
+  CE c;
+  ce_args(op, c);
   float dloss = float(op.num(3, "dloss"));
   TensorImpl* d = op.t(4, "dlogits", kF32);
   op.numel(d, "dlogits", c.logits->numel(), "the shape of logits " + c.logits->describe());
-  op.device({c.logits, d});
-  cpu::cross_entropy_backward(c.logits->as<float>(), c.t.data(), c.rows, c.vocab, c.ignore, dloss, d->as<float>());
+  op.device({c.logits, d}, true);
+  PLF_DISPATCH(op, c.dev, cross_entropy_backward, c.logits->as<float>(), c.t.ptr(c.dev), c.rows, c.vocab, c.ignore, dloss, d->as<float>());
   return info.Env().Undefined();
 }
 
@@ -57,8 +63,10 @@ static Napi::Value BceForward(const Napi::CallbackInfo& info) {
   TensorImpl *x = op.t(0, "logits", kF32), *y = op.t(1, "labels", kF32);
   op.numel(y, "labels", x->numel(), "the shape of logits " + x->describe());
   if (x->numel() == 0) op.shape("logits is empty");
-  op.device({x, y});
-  return Napi::Number::New(info.Env(), cpu::bce_logits_forward(x->as<float>(), y->as<float>(), x->numel()));
+  Device dev = op.device({x, y}, true);
+  double loss = 0.0;
+  op.run([&] { loss = (dev == Device::CUDA ? cuda::bce_logits_forward : cpu::bce_logits_forward)(x->as<float>(), y->as<float>(), x->numel()); });
+  return Napi::Number::New(info.Env(), loss);
 }
 
 // bce_logits_backward(logits, labels, dloss, dlogits)
@@ -69,8 +77,8 @@ static Napi::Value BceBackward(const Napi::CallbackInfo& info) {
   TensorImpl* dx = op.t(3, "dlogits", kF32);
   op.numel(y, "labels", x->numel(), "the shape of logits " + x->describe());
   op.numel(dx, "dlogits", x->numel(), "the shape of logits " + x->describe());
-  op.device({x, y, dx});
-  cpu::bce_logits_backward(x->as<float>(), y->as<float>(), x->numel(), dloss, dx->as<float>());
+  Device dev = op.device({x, y, dx}, true);
+  PLF_DISPATCH(op, dev, bce_logits_backward, x->as<float>(), y->as<float>(), x->numel(), dloss, dx->as<float>());
   return info.Env().Undefined();
 }
 

@@ -92,34 +92,46 @@ WeightView weight_arg(const Op& op, size_t i, const char* arg, Device* dev) {
 static Napi::Value Quantize(const Napi::CallbackInfo& info) {
   Op op(info, "nf4_quantize");
   TensorImpl* x = op.t(0, "x", kFloat);
-  op.device({x});
+  Device dev = op.device({x}, true);
   int64_t bs = int64_t(op.num(1, "blocksize"));
   bool dq = op.flag(2);
   if (bs < 32 || bs > 4096 || (bs & (bs - 1)))
     op.fail("PLF_ARG", "blocksize must be a power of two in 32…4096, got " + std::to_string(bs));
   int64_t n = x->numel();
   if (n == 0) op.shape("cannot quantize an empty tensor " + x->describe());
-  std::vector<float> xf;
-  const float* src = x->as<float>();
-  if (x->dtype != DType::F32) {
-    xf.resize(size_t(n));
-    cpu::convert(x->dtype, x->data(), DType::F32, xf.data(), n);
-    src = xf.data();
-  }
+  if (dev == Device::CUDA && x->dtype != DType::F32) op.fail("PLF_DTYPE", "x must be f32 on cuda, got " + x->describe());
   Napi::Env env = info.Env();
   int64_t nb = (n + bs - 1) / bs;
-  Napi::Object packed = TensorImpl::Create(env, DType::U8, {(n + 1) / 2, 1}, Device::CPU, true);
-  Napi::Object code = TensorImpl::Create(env, DType::F32, {16}, Device::CPU, false);
-  std::memcpy(TensorImpl::Unwrap(code)->data(), NF4_CODE, sizeof(NF4_CODE));
   std::vector<float> absmax(static_cast<size_t>(nb));
-  cpu::nf4_quantize(src, n, bs, TensorImpl::Unwrap(packed)->as<uint8_t>(), absmax.data());
+  Napi::Object packed = TensorImpl::Create(env, DType::U8, {(n + 1) / 2, 1}, dev, true);
+  if (dev == Device::CUDA) {
+    // codes and absmax on the device; the small absmax array comes back for double quantization
+    Napi::Object am = TensorImpl::Create(env, DType::F32, {nb}, Device::CUDA, false);
+    op.run([&] {
+      cuda::nf4_quantize(x->as<float>(), n, bs, TensorImpl::Unwrap(packed)->as<uint8_t>(), TensorImpl::Unwrap(am)->as<float>());
+      mem_copy(Device::CPU, absmax.data(), Device::CUDA, TensorImpl::Unwrap(am)->data(), size_t(nb) * 4);
+    });
+  } else {
+    std::vector<float> xf;
+    const float* src = x->as<float>();
+    if (x->dtype != DType::F32) {
+      xf.resize(size_t(n));
+      cpu::convert(x->dtype, x->data(), DType::F32, xf.data(), n);
+      src = xf.data();
+    }
+    cpu::nf4_quantize(src, n, bs, TensorImpl::Unwrap(packed)->as<uint8_t>(), absmax.data());
+  }
+  // a host-built tensor on the weight's device
+  auto place = [&](DType dt, std::vector<int64_t> shape, const void* src, size_t bytes) {
+    Napi::Object t = TensorImpl::Create(env, dt, shape, dev, false);
+    op.run([&] { mem_copy(dev, TensorImpl::Unwrap(t)->data(), Device::CPU, src, bytes); });
+    return t;
+  };
   Napi::Object r = Napi::Object::New(env);
   r.Set("packed", packed);
-  r.Set("code", code);
+  r.Set("code", place(DType::F32, {16}, NF4_CODE, sizeof(NF4_CODE)));
   if (!dq) {
-    Napi::Object am = TensorImpl::Create(env, DType::F32, {nb}, Device::CPU, false);
-    std::memcpy(TensorImpl::Unwrap(am)->data(), absmax.data(), size_t(nb) * 4);
-    r.Set("absmax", am);
+    r.Set("absmax", place(DType::F32, {nb}, absmax.data(), size_t(nb) * 4));
     return r;
   }
   // double quantization: absmax - mean, 8-bit dynamic map in nested blocks of 256
@@ -127,16 +139,13 @@ static Napi::Value Quantize(const Napi::CallbackInfo& info) {
   float offset = float(cpu::mean_f32(absmax.data(), nb));
   for (float& a : absmax) a -= offset;
   int64_t nn = (nb + nbs - 1) / nbs;
-  Napi::Object q = TensorImpl::Create(env, DType::U8, {nb}, Device::CPU, false);
-  Napi::Object na = TensorImpl::Create(env, DType::F32, {nn}, Device::CPU, false);
-  Napi::Object nc = TensorImpl::Create(env, DType::F32, {256}, Device::CPU, false);
-  float* dyn = TensorImpl::Unwrap(nc)->as<float>();
-  cpu::dynamic_map_signed(dyn);
-  cpu::blockwise_quantize_u8(absmax.data(), nb, nbs, dyn, TensorImpl::Unwrap(q)->as<uint8_t>(),
-                             TensorImpl::Unwrap(na)->as<float>());
-  r.Set("absmax", q);
-  r.Set("nestedAbsmax", na);
-  r.Set("nestedCode", nc);
+  std::vector<uint8_t> q(static_cast<size_t>(nb));
+  std::vector<float> na(static_cast<size_t>(nn)), dyn(256);
+  cpu::dynamic_map_signed(dyn.data());
+  cpu::blockwise_quantize_u8(absmax.data(), nb, nbs, dyn.data(), q.data(), na.data());
+  r.Set("absmax", place(DType::U8, {nb}, q.data(), q.size()));
+  r.Set("nestedAbsmax", place(DType::F32, {nn}, na.data(), na.size() * 4));
+  r.Set("nestedCode", place(DType::F32, {256}, dyn.data(), 256 * 4));
   r.Set("offset", Napi::Number::New(env, double(offset)));
   return r;
 }

@@ -26,8 +26,8 @@ static Napi::Value RmsForward(const Napi::CallbackInfo& info) {
   NormShape s = norm_shape(op, x, w);
   same(op, y, "y", x->numel(), "the shape of x " + x->describe());
   same(op, rstd, "rstd", s.rows, std::to_string(s.rows) + " rows");
-  op.device({x, w, y, rstd});
-  cpu::rmsnorm_forward(x->as<float>(), w->as<float>(), s.rows, s.dim, eps, y->as<float>(), rstd->as<float>());
+  Device dev = op.device({x, w, y, rstd}, true);
+  PLF_DISPATCH(op, dev, rmsnorm_forward, x->as<float>(), w->as<float>(), s.rows, s.dim, eps, y->as<float>(), rstd->as<float>());
   return info.Env().Undefined();
 }
 
@@ -41,8 +41,8 @@ static Napi::Value RmsBackward(const Napi::CallbackInfo& info) {
   same(op, dx, "dx", x->numel(), "the shape of x " + x->describe());
   same(op, dw, "dw", s.dim, "the shape of w");
   same(op, rstd, "rstd", s.rows, std::to_string(s.rows) + " rows");
-  op.device({dy, x, w, rstd, dx, dw});
-  cpu::rmsnorm_backward(dy->as<float>(), x->as<float>(), w->as<float>(), rstd->as<float>(), s.rows, s.dim,
+  Device dev = op.device({dy, x, w, rstd, dx, dw}, true);
+  PLF_DISPATCH(op, dev, rmsnorm_backward, dy->as<float>(), x->as<float>(), w->as<float>(), rstd->as<float>(), s.rows, s.dim,
                         dx ? dx->as<float>() : nullptr, dw ? dw->as<float>() : nullptr, op.flag(6));
   return info.Env().Undefined();
 }
@@ -58,8 +58,8 @@ static Napi::Value LnForward(const Napi::CallbackInfo& info) {
   same(op, y, "y", x->numel(), "the shape of x " + x->describe());
   same(op, mean, "mean", s.rows, std::to_string(s.rows) + " rows");
   same(op, rstd, "rstd", s.rows, std::to_string(s.rows) + " rows");
-  op.device({x, w, b, y, mean, rstd});
-  cpu::layernorm_forward(x->as<float>(), w->as<float>(), b ? b->as<float>() : nullptr, s.rows, s.dim, eps,
+  Device dev = op.device({x, w, b, y, mean, rstd}, true);
+  PLF_DISPATCH(op, dev, layernorm_forward, x->as<float>(), w->as<float>(), b ? b->as<float>() : nullptr, s.rows, s.dim, eps,
                          y->as<float>(), mean->as<float>(), rstd->as<float>());
   return info.Env().Undefined();
 }
@@ -77,8 +77,8 @@ static Napi::Value LnBackward(const Napi::CallbackInfo& info) {
   same(op, db, "db", s.dim, "the shape of w");
   same(op, mean, "mean", s.rows, std::to_string(s.rows) + " rows");
   same(op, rstd, "rstd", s.rows, std::to_string(s.rows) + " rows");
-  op.device({dy, x, w, mean, rstd, dx, dw, db});
-  cpu::layernorm_backward(dy->as<float>(), x->as<float>(), w->as<float>(), mean->as<float>(), rstd->as<float>(),
+  Device dev = op.device({dy, x, w, mean, rstd, dx, dw, db}, true);
+  PLF_DISPATCH(op, dev, layernorm_backward, dy->as<float>(), x->as<float>(), w->as<float>(), mean->as<float>(), rstd->as<float>(),
                           s.rows, s.dim, dx ? dx->as<float>() : nullptr, dw ? dw->as<float>() : nullptr,
                           db ? db->as<float>() : nullptr, op.flag(8));
   return info.Env().Undefined();

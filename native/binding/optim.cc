@@ -32,6 +32,7 @@ static Napi::Value AdamW(const Napi::CallbackInfo& info) {
   if (!(cfg.grad_scale > 0)) op.fail("PLF_ARG", "config.gradScale must be > 0");
 
   std::vector<AdamWParam> ps(list.Length());
+  Device dev = Device::CPU;
   for (uint32_t i = 0; i < list.Length(); i++) {
     Napi::Value item = list.Get(i);
     if (!item.IsObject()) op.fail("PLF_ARG", "item " + std::to_string(i) + " is not an object");
@@ -62,7 +63,9 @@ static Napi::Value AdamW(const Napi::CallbackInfo& info) {
         op.shape("item " + std::to_string(i) + ": " + t->describe() + " does not match param " + p->describe());
     if (p->dtype != DType::F32 && !mw)
       op.fail("PLF_ARG", "item " + std::to_string(i) + ": a " + dtype_name(p->dtype) + " param needs an f32 master copy");
-    op.device({p, mw, g, m, v});
+    Device d = op.device({p, mw, g, m, v}, true);
+    if (i > 0 && d != dev) op.fail("PLF_DEVICE", "item " + std::to_string(i) + " is on another device than item 0");
+    dev = d;
     AdamWParam& a = ps[i];
     a.dtype = p->dtype;
     a.param = p->data();
@@ -72,7 +75,8 @@ static Napi::Value AdamW(const Napi::CallbackInfo& info) {
     a.v = v->as<float>();
     a.n = n;
   }
-  AdamWResult r = cpu::adamw_step(ps.data(), int64_t(ps.size()), cfg);
+  AdamWResult r;
+  op.run([&] { r = (dev == Device::CUDA ? cuda::adamw_step : cpu::adamw_step)(ps.data(), int64_t(ps.size()), cfg); });
   Napi::Object out = Napi::Object::New(env);
   out.Set("gradNorm", Napi::Number::New(env, r.grad_norm));
   out.Set("skipped", Napi::Boolean::New(env, r.skipped));

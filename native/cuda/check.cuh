@@ -1,6 +1,8 @@
-// Error checking for CUDA calls: failures become C++ exceptions (then JS errors), never aborts.
+// Error checking for CUDA calls (failures become C++ exceptions, then JS errors, never aborts),
+// launch helpers, and device scratch buffers from the caching allocator.
 #pragma once
 #include <cuda_runtime.h>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -13,6 +15,50 @@ inline void check(cudaError_t e, const char* what) {
   }
 }
 inline void check_launch(const char* what) { check(cudaGetLastError(), what); }
-inline unsigned blocks_for(long long n, int threads) { return unsigned((n + threads - 1) / threads); }
+inline unsigned blocks_for(long long n, int threads) {
+  long long b = (n + threads - 1) / threads;
+  return unsigned(b < 1 ? 1 : b > 65535LL * 16 ? 65535LL * 16 : b);  // grid-stride loops cover the rest
+}
+
+void* malloc_device(size_t bytes);
+void free_device(void* p);
+
+// A device buffer for the length of one call (recycled by the caching allocator).
+template <typename T>
+struct Scratch {
+  T* p = nullptr;
+  size_t n = 0;
+  explicit Scratch(size_t count) : n(count) { if (count) p = static_cast<T*>(malloc_device(count * sizeof(T))); }
+  ~Scratch() { if (p) free_device(p); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  T* get() const { return p; }
+};
+
+// Host ↔ device copies of small arrays (indices, per-row results).
+template <typename T>
+inline void to_host(T* dst, const T* src, size_t n, const char* what) {
+  check(cudaMemcpy(dst, src, n * sizeof(T), cudaMemcpyDeviceToHost), what);
+}
+template <typename T>
+inline void to_device(T* dst, const T* src, size_t n, const char* what) {
+  check(cudaMemcpy(dst, src, n * sizeof(T), cudaMemcpyHostToDevice), what);
+}
+
+#define PLF_GRID_STRIDE(i, n) \
+  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (long long)gridDim.x * blockDim.x)
+
+__device__ inline float warp_sum(float v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+__device__ inline double warp_sum(double v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+__device__ inline float warp_max(float v) {
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
 }  // namespace cuda
 }  // namespace plf

@@ -2,6 +2,9 @@
 // at run time, so "no driver" and "driver too old" are reported here instead of failing to load.
 #include "plf/memory.h"
 #include "check.cuh"
+#include <mutex>
+#include <unordered_map>
+#include <vector>
 
 namespace plf {
 namespace cuda {
@@ -50,17 +53,67 @@ DeviceInfo device_info() {
   return d;
 }
 
+// A caching allocator: freed blocks go to a per-size free list and are handed out again, so the
+// training loop's steady state makes no cudaMalloc/cudaFree calls (both synchronize the device).
+// Sizes are rounded (512 B below 1 MiB, 1 MiB above) so similar requests share lists; when
+// cudaMalloc fails, the cache is released and the request retried once.
+namespace {
+std::mutex g_mu;
+std::unordered_map<size_t, std::vector<void*>> g_free;
+std::unordered_map<void*, size_t> g_size;
+
+size_t rounded(size_t b) {
+  if (b == 0) b = 1;
+  return b < (size_t(1) << 20) ? (b + 511) & ~size_t(511) : (b + (size_t(1) << 20) - 1) & ~((size_t(1) << 20) - 1);
+}
+
+void release_cache_locked() {
+  for (auto& kv : g_free)
+    for (void* p : kv.second) {
+      cudaFree(p);
+      g_size.erase(p);
+    }
+  g_free.clear();
+}
+}  // namespace
+
 void* malloc_device(size_t bytes) {
+  size_t s = rounded(bytes);
+  std::lock_guard<std::mutex> lock(g_mu);
+  auto it = g_free.find(s);
+  if (it != g_free.end() && !it->second.empty()) {
+    void* p = it->second.back();
+    it->second.pop_back();
+    return p;
+  }
   void* p = nullptr;
-  cudaError_t e = cudaMalloc(&p, bytes);
+  cudaError_t e = cudaMalloc(&p, s);
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    release_cache_locked();
+    e = cudaMalloc(&p, s);
+  }
   if (e != cudaSuccess) {
     cudaGetLastError();
     throw std::runtime_error("cudaMalloc of " + std::to_string(bytes) + " bytes failed: " + cudaGetErrorString(e));
   }
+  g_size[p] = s;
   return p;
 }
 
-void free_device(void* p) { cudaFree(p); }
+void free_device(void* p) {
+  if (!p) return;
+  std::lock_guard<std::mutex> lock(g_mu);
+  auto it = g_size.find(p);
+  if (it == g_size.end()) { cudaFree(p); return; }
+  g_free[it->second].push_back(p);
+}
+
+void empty_cache() {
+  std::lock_guard<std::mutex> lock(g_mu);
+  cudaDeviceSynchronize();
+  release_cache_locked();
+}
 
 void memcpy_any(void* dst, const void* src, size_t bytes, int kind) {
   cudaMemcpyKind k = kind == 1 ? cudaMemcpyHostToDevice : kind == 2 ? cudaMemcpyDeviceToHost : cudaMemcpyDeviceToDevice;

@@ -15,6 +15,22 @@ struct WeightView {
   void load_row(int64_t r, int64_t c0, int64_t len, float* out) const;
 };
 
+// splitmix64: a counter-based hash, so the dropout mask is recomputed in backward instead of stored.
+PLF_HD inline uint64_t mix64(uint64_t z) {
+  z += 0x9e3779b97f4a7c15ull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+// Deterministic dropout mask shared by CPU and CUDA: keep element i iff hash(seed, i) >= p,
+// with u = the top 24 bits of the hash / 2^24.
+PLF_HD inline float dropout_keep_scale(uint64_t seed, int64_t i, float p) {
+  if (p <= 0.0f) return 1.0f;
+  uint64_t h = mix64(seed ^ mix64(uint64_t(i)));
+  float u = float(h >> 40) * (1.0f / 16777216.0f);
+  return u >= p ? 1.0f / (1.0f - p) : 0.0f;
+}
+
 namespace cpu {
 // C[M,N] = alpha·A·B + beta·C with A[m,k] = a[m*ars + k*acs] and B[k,n] = b[k*brs + n*bcs] (f32).
 void sgemm(int64_t M, int64_t N, int64_t K, float alpha, const float* a, int64_t ars, int64_t acs,
@@ -29,22 +45,6 @@ void linear_forward(const float* x, int64_t M, int64_t K, const WeightView& w, c
 void linear_backward(const float* dy, const float* x, int64_t M, int64_t K, const WeightView& w,
                      float* dx, float* dw, float* dbias, bool accumulate);
 
-// splitmix64: a counter-based hash, so the dropout mask is recomputed in backward instead of stored.
-inline uint64_t mix64(uint64_t z) {
-  z += 0x9e3779b97f4a7c15ull;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-// Deterministic dropout mask shared by CPU and CUDA: keep element i iff hash(seed, i) >= p,
-// with u = the top 24 bits of the hash / 2^24.
-inline float dropout_keep_scale(uint64_t seed, int64_t i, float p) {
-  if (p <= 0.0f) return 1.0f;
-  uint64_t h = mix64(seed ^ mix64(uint64_t(i)));
-  float u = float(h >> 40) * (1.0f / 16777216.0f);
-  return u >= p ? 1.0f / (1.0f - p) : 0.0f;
-}
-
 // y = x·Wᵀ + bias + s·(dropout(x)·Aᵀ)·Bᵀ. A [r,K], B [N,r]; xa [M,r] receives dropout(x)·Aᵀ.
 void lora_linear_forward(const float* x, int64_t M, int64_t K, const WeightView& w, const float* bias,
                          const float* a, const float* b, int64_t r, float scale, float p, uint64_t seed,
@@ -58,4 +58,19 @@ double fma_peak_gflops(int simd_bits);
 const char* simd_name();
 }  // namespace cpu
 
+namespace cuda {
+// The same four ops on device pointers (W of any storage dtype; NF4 is dequantized tile by tile
+// inside the matmul, and an M = 1 forward with an NF4 weight runs the GEMV kernel).
+void linear_forward(const float* x, int64_t M, int64_t K, const WeightView& w, const float* bias, float* y);
+void linear_backward(const float* dy, const float* x, int64_t M, int64_t K, const WeightView& w,
+                     float* dx, float* dw, float* dbias, bool accumulate);
+void lora_linear_forward(const float* x, int64_t M, int64_t K, const WeightView& w, const float* bias,
+                         const float* a, const float* b, int64_t r, float scale, float p, uint64_t seed,
+                         float* y, float* xa);
+void lora_linear_backward(const float* dy, const float* x, int64_t M, int64_t K, const WeightView& w,
+                          const float* a, const float* b, int64_t r, float scale, float p, uint64_t seed,
+                          const float* xa, float* dx, float* da, float* db, bool accumulate);
+// y [N] = W·x for one row x [K] with W NF4 (decoding): reads each packed byte once.
+void nf4_gemv(const float* x, const NF4View& w, int64_t N, int64_t K, const float* bias, float* y);
+}  // namespace cuda
 }  // namespace plf

@@ -44,6 +44,8 @@ double mean_f32(const float* x, int64_t n);
 
 namespace cuda {
 void nf4_dequantize(const NF4View& w, DType out_dtype, void* out);
+// x: n device floats -> packed, absmax (plain; double quantization of absmax is done by the caller)
+void nf4_quantize(const float* x, int64_t n, int64_t blocksize, uint8_t* packed, float* absmax);
 }
 
 }  // namespace plf

@@ -29,4 +29,8 @@ struct AdamWResult {
 namespace cpu {
 AdamWResult adamw_step(AdamWParam* params, int64_t count, const AdamWConfig& cfg);
 }
+namespace cuda {
+// Device pointers; every tensor of the list is updated by one multi-tensor launch.
+AdamWResult adamw_step(AdamWParam* params, int64_t count, const AdamWConfig& cfg);
+}
 }  // namespace plf

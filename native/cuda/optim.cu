@@ -1,0 +1,109 @@
+// AdamW on CUDA as one multi-tensor launch: the tensors are cut into chunks of 64 Ki elements and
+// a table of (tensor, start) drives one grid over all of them. The update is torch's single-tensor
+// AdamW step by step with explicit roundings (no FMA contraction), as native/cpu/optim.cpp; the
+// global gradient norm is summed per chunk on the device and over chunks, in order, on the host.
+#include "plf/optim.h"
+#include "check.cuh"
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace plf {
+namespace cuda {
+
+constexpr long long kChunk = 65536;
+constexpr int kT = 512;
+
+struct Chunk { int tensor; long long start; };
+struct Coeffs { float gmul, decay, w1, b2, c2, neg_step, bc2_sqrt, eps; bool scale_grads; };
+
+__global__ void sumsq_k(const AdamWParam* ps, const Chunk* chunks, double* part, int* bad) {
+  const Chunk c = chunks[blockIdx.x];
+  const AdamWParam& P = ps[c.tensor];
+  long long end = c.start + kChunk < P.n ? c.start + kChunk : P.n;
+  double s = 0.0;
+  for (long long i = c.start + threadIdx.x; i < end; i += kT) {
+    float g = P.grad[i];
+    if (!isfinite(g)) *bad = 1;
+    s += double(g) * double(g);
+  }
+  __shared__ double sh[kT / 32];
+  s = warp_sum(s);
+  if ((threadIdx.x & 31) == 0) sh[threadIdx.x >> 5] = s;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    double t = 0.0;
+    for (int w = 0; w < kT / 32; w++) t += sh[w];
+    part[blockIdx.x] = t;
+  }
+}
+
+__global__ void adamw_k(const AdamWParam* ps, const Chunk* chunks, Coeffs k) {
+  const Chunk c = chunks[blockIdx.x];
+  const AdamWParam& P = ps[c.tensor];
+  float* w = P.master ? P.master : static_cast<float*>(P.param);
+  long long end = c.start + kChunk < P.n ? c.start + kChunk : P.n;
+  for (long long i = c.start + threadIdx.x; i < end; i += kT) {
+    float g = k.scale_grads ? __fmul_rn(P.grad[i], k.gmul) : P.grad[i];
+    float p = __fmul_rn(w[i], k.decay);
+    float m = P.m[i];
+    m = k.w1 < 0.5f ? __fadd_rn(m, __fmul_rn(k.w1, __fsub_rn(g, m))) : __fsub_rn(g, __fmul_rn(__fsub_rn(g, m), __fsub_rn(1.0f, k.w1)));
+    float v = __fmul_rn(P.v[i], k.b2);
+    v = __fadd_rn(v, __fmul_rn(__fmul_rn(k.c2, g), g));
+    float denom = __fadd_rn(__fdiv_rn(__fsqrt_rn(v), k.bc2_sqrt), k.eps);
+    p = __fadd_rn(p, __fdiv_rn(__fmul_rn(k.neg_step, m), denom));
+    P.m[i] = m;
+    P.v[i] = v;
+    w[i] = p;
+    if (P.master) {
+      uint16_t* out = static_cast<uint16_t*>(P.param);
+      out[i] = P.dtype == DType::BF16 ? f32_to_bf16(p) : f32_to_f16(p);
+    }
+  }
+}
+
+AdamWResult adamw_step(AdamWParam* params, int64_t count, const AdamWConfig& cfg) {
+  AdamWResult res;
+  std::vector<Chunk> chunks;
+  for (int64_t t = 0; t < count; t++)
+    for (long long s = 0; s < params[t].n; s += kChunk) chunks.push_back({int(t), s});
+  if (chunks.empty()) return res;
+  Scratch<AdamWParam> dps{size_t(count)};
+  Scratch<Chunk> dch(chunks.size());
+  Scratch<double> part(chunks.size());
+  Scratch<int> bad(1);
+  to_device(dps.get(), params, size_t(count), "adamw_step: tensor table");
+  to_device(dch.get(), chunks.data(), chunks.size(), "adamw_step: chunk table");
+  check(cudaMemset(bad.get(), 0, sizeof(int)), "adamw_step");
+  unsigned grid = unsigned(chunks.size());
+  sumsq_k<<<grid, kT>>>(dps.get(), dch.get(), part.get(), bad.get());
+  check_launch("adamw_step: gradient norm");
+  std::vector<double> hp(chunks.size());
+  int hbad = 0;
+  to_host(hp.data(), part.get(), hp.size(), "adamw_step: gradient norm");
+  to_host(&hbad, bad.get(), 1, "adamw_step: gradient norm");
+  double sq = 0.0;
+  for (double v : hp) sq += v;
+  double unscale = 1.0 / cfg.grad_scale;
+  res.grad_norm = std::sqrt(sq) * unscale;
+  if (hbad) { res.skipped = true; return res; }
+  double clip = 1.0;
+  if (cfg.max_grad_norm > 0.0) clip = std::min(1.0, cfg.max_grad_norm / (res.grad_norm + 1e-6));
+  Coeffs k;
+  k.gmul = float(unscale * clip);
+  k.scale_grads = k.gmul != 1.0f;
+  k.decay = float(1.0 - cfg.lr * cfg.weight_decay);
+  k.w1 = float(1.0 - cfg.beta1);
+  k.b2 = float(cfg.beta2);
+  k.c2 = float(1.0 - cfg.beta2);
+  double bc1 = 1.0 - std::pow(cfg.beta1, double(cfg.step)), bc2 = 1.0 - std::pow(cfg.beta2, double(cfg.step));
+  k.neg_step = float(-(cfg.lr / bc1));
+  k.bc2_sqrt = float(std::sqrt(bc2));
+  k.eps = float(cfg.eps);
+  adamw_k<<<grid, kT>>>(dps.get(), dch.get(), k);
+  check_launch("adamw_step");
+  return res;
+}
+
+}  // namespace cuda
+}  // namespace plf
