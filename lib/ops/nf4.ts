@@ -82,7 +82,8 @@ export function quantizeNF4(data: Tensor | TypedArray | number[], shape?: readon
     throw new ShapeError(`quantizeNF4: shape [${logical.join(',')}] does not match ${x.numel} values`);
   if (x.dtype !== 'f32' && x.dtype !== 'f16' && x.dtype !== 'bf16')
     throw new DTypeError(`quantizeNF4: data must be f32, f16 or bf16, got ${x.dtype}`);
-  const input = x.device === 'cpu' ? x : x.to('cpu');
+  // f32 on CUDA quantizes on the device; other dtypes there go through the CPU (and come back)
+  const input = x.device === 'cpu' || x.dtype === 'f32' ? x : x.to('cpu');
   const r = addon.nf4_quantize(input.handle, blocksize, doubleQuant);
   if (input !== x) input.dispose();
   const dtype = x.dtype as NF4Tensor['dtype'];
@@ -104,6 +105,11 @@ export function quantizeNF4(data: Tensor | TypedArray | number[], shape?: readon
     q.nestedBlocksize = 256;
   }
   q.quantState = quantStateJSON(q, doubleQuant);
+  if (x.device !== 'cpu' && q.weight.device === 'cpu') {
+    const moved = nf4To(q, x.device);
+    disposeNF4(q);
+    return moved;
+  }
   return q;
 }
 

@@ -1,0 +1,76 @@
+// `npm run bench:gpu` (scripts/bench-gpu.sh): our CUDA kernels against the goals of the CUDA
+// backend, with PyTorch's numbers from the same GPU in the same call (bench/torch-peers.py) where
+// a peer exists. Prints a table of ratios and writes it as JSON (argv: torch.json out.json).
+import fs from 'node:fs';
+import { Tensor, quantizeNF4, info, nf4To, loraLinearForward, loraLinearBackward, linearForward, AdamW } from '../lib/index.js';
+import { nativeNF4 } from '../lib/ops/nf4.js';
+import { addon } from '../lib/native/addon.js';
+import { medianMs, randomF32, fmt } from './util.js';
+
+const [torchFile, outFile] = process.argv.slice(2);
+const c = info().cuda;
+if (!c.usable) {
+  console.log(`bench:gpu: no usable CUDA device (${c.reason})`);
+  process.exit(0);
+}
+const torch = torchFile && fs.existsSync(torchFile) ? JSON.parse(fs.readFileSync(torchFile, 'utf8')) : null;
+const sync = () => addon.synchronize();
+const timed = (name: string, fn: () => void, time = 400) => medianMs(name, () => { fn(); sync(); }, time);
+const rows: { case: string; ours: string; peer: string; ratio: number; goal: string; met: boolean | null }[] = [];
+const row = (name: string, ours: string, peer: string, ratio: number, goal: string, met: boolean | null) => {
+  rows.push({ case: name, ours, peer, ratio, goal, met });
+  console.log(`${name.padEnd(44)} ${ours.padEnd(18)} ${peer.padEnd(24)} ${fmt(ratio).padStart(7)}  ${goal}${met === null ? '' : met ? '  met' : '  not met'}`);
+};
+
+console.log(`device ${c.name} (cc ${c.computeCapability}); torch peer: ${torch ? `${torch.device}, torch ${torch.torch}` : 'none (python3/torch missing)'}`);
+const [N, K] = [14336, 4096];
+const src = Tensor.empty([N, K], 'bf16', 'cuda'), dst = Tensor.empty([N, K], 'bf16', 'cuda');
+const copyMs = await timed('copy', () => dst.copyFrom(src));
+const copyGBs = (2 * N * K * 2) / copyMs / 1e6;
+row('copy bf16 D2D (ours)', `${fmt(copyGBs)} GB/s`, torch ? `torch ${fmt(torch.copy_GBps)} GB/s` : '–', torch ? copyGBs / torch.copy_GBps : NaN, 'reference', null);
+
+const w = randomF32(N * K, 0.02);
+const q = nf4To(quantizeNF4(w, [N, K], { doubleQuant: true }), 'cuda');
+const nq = nativeNF4(q);
+const outBf = Tensor.empty([N, K], 'bf16', 'cuda');
+const deqMs = await timed('dequant', () => addon.nf4_dequantize(nq, outBf.handle));
+const deqBytes = N * K / 2 + N * K / 64 + N * K * 2;
+const deqGBs = deqBytes / deqMs / 1e6;
+row('NF4 dequantize 14336×4096 → bf16', `${fmt(deqGBs)} GB/s`, `copy ${fmt(copyGBs)} GB/s`, deqGBs / copyGBs, '≥ 0.90 of copy', deqGBs / copyGBs >= 0.9);
+
+const x1 = Tensor.from(randomF32(K), [1, K]).to('cuda');
+const gemvMs = await timed('gemv', () => { linearForward(x1, q).dispose(); });
+const gemvGBs = (N * K / 2 + N * K / 64) / gemvMs / 1e6;
+row('NF4 GEMV 1×4096 · (14336×4096)ᵀ', `${fmt(gemvGBs)} GB/s`, `copy ${fmt(copyGBs)} GB/s`, gemvGBs / copyGBs, '≥ 0.85 of copy', gemvGBs / copyGBs >= 0.85);
+
+const T = 4096, r = 16;
+for (const [k, n] of [[4096, 4096], [4096, 14336], [14336, 4096], [4096, 1024]]) {
+  const qw = nf4To(quantizeNF4(randomF32(n * k, 0.02), [n, k], { doubleQuant: true }), 'cuda');
+  const x = Tensor.from(randomF32(T * k), [T, k]).to('cuda');
+  const dy = Tensor.from(randomF32(T * n), [T, n]).to('cuda');
+  const A = Tensor.from(randomF32(r * k, 0.01), [r, k]).to('cuda'), B = Tensor.from(randomF32(n * r, 0.01), [n, r]).to('cuda');
+  const dA = Tensor.zeros([r, k], 'f32', 'cuda'), dB = Tensor.zeros([n, r], 'f32', 'cuda');
+  const lora = { A, B, scale: 2, dropout: 0.05, seed: 7 };
+  const ms = await timed(`qlora ${k}x${n}`, () => {
+    const f = loraLinearForward(x, qw, null, lora);
+    const b = loraLinearBackward(dy, x, qw, lora, f.xa, { dA, dB, accumulate: true });
+    f.y.dispose(); f.xa.dispose(); b.dx?.dispose();
+  }, 200);
+  const peer = torch?.linear?.[`${k}x${n}`];
+  const ratio = peer ? ms / peer.base_ms : NaN;
+  row(`QLoRA r=16 fwd+bwd, 4096 tok, ${k}→${n}`, `${fmt(ms)} ms`, peer ? `bf16 base ${fmt(peer.base_ms)} ms, LoRA ${fmt(peer.lora_ms)}` : '–',
+    ratio, '≤ 1.10× bf16 base', peer ? ratio <= 1.1 : null);
+  for (const t of [x, dy, A, B, dA, dB]) t.dispose();
+}
+
+const P = 42_000_000, parts = 6;
+const ps = Array.from({ length: parts }, () => Tensor.from(randomF32(P / parts, 0.02)).to('cuda'));
+const gs = Array.from({ length: parts }, () => Tensor.from(randomF32(P / parts)).to('cuda'));
+const opt = new AdamW(ps, { lr: 1e-4, weightDecay: 0.01 });
+const adamMs = await timed('adamw', () => { opt.stepWith(gs); });
+const adamGBs = P * 28 / adamMs / 1e6;
+row('AdamW 42M f32 params (28 B/param)', `${fmt(adamGBs)} GB/s`, torch ? `torch fused ${fmt(torch.adamw.GBps_28B)} GB/s` : '–',
+  adamGBs / 2700, '≥ 2,700 GB/s', adamGBs >= 2700);
+
+const result = { device: c.name, date: new Date().toISOString(), torch, rows };
+if (outFile) fs.writeFileSync(outFile, JSON.stringify(result, null, 2) + '\n');
