@@ -8,6 +8,6 @@ python3 -c "import lzma,shutil; shutil.copyfileobj(lzma.open('.device/node.xz'),
 chmod +x /tmp/bin/node
 export PATH=/tmp/bin:$PATH
 export LD_LIBRARY_PATH=$PWD/.device/lib:${LD_LIBRARY_PATH:-}  # libgomp, in case the machine lacks it
-[ -e node_modules ] || cp -r .device/nm node_modules
+rm -rf node_modules && cp -r .device/nm node_modules  # fresh: a warm machine keeps the last run's copy
 node dist/bin/plf-native.js info --json > "$OUT/info.json"
 OUT=$OUT timeout 540 bash scripts/bench-gpu.sh 2>&1 | tee "$OUT/bench-gpu.txt"

@@ -8,9 +8,9 @@ cd "$(git rev-parse --show-toplevel)"
 npm run build:ts >/dev/null
 bash ../shared/device/pack-node.sh >/dev/null
 rm -rf .device/nm && mkdir -p .device/nm
-for m in node-gyp-build tinybench yargs cliui escalade get-caller-file require-directory string-width strip-ansi \
-         ansi-regex wrap-ansi ansi-styles y18n yargs-parser emoji-regex get-east-asian-width; do
-  [ -d "node_modules/$m" ] && cp -r "node_modules/$m" .device/nm/
+# every runtime dependency (the library imports tokenizers, jinja, parquet); not the TypeScript compiler
+for m in node_modules/* node_modules/.bin; do
+  case "$(basename "$m")" in typescript|@types|.bin) ;; *) cp -r "$m" .device/nm/ ;; esac
 done
 mkdir -p .device/lib && cp -L "$(g++ -print-file-name=libgomp.so.1)" .device/lib/
 du -sh .device
