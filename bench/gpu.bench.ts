@@ -2,7 +2,7 @@
 // backend, with PyTorch's numbers from the same GPU in the same call (bench/torch-peers.py) where
 // a peer exists. Prints a table of ratios and writes it as JSON (argv: torch.json out.json).
 import fs from 'node:fs';
-import { Tensor, quantizeNF4, info, nf4To, loraLinearForward, loraLinearBackward, linearForward, AdamW } from '../lib/index.js';
+import { Tensor, quantizeNF4, info, nf4To, loraLinearForward, loraLinearBackward, linearForward, AdamW, setMatmulPrecision } from '../lib/index.js';
 import { nativeNF4 } from '../lib/ops/nf4.js';
 import { addon } from '../lib/native/addon.js';
 import { medianMs, randomF32, fmt } from './util.js';
@@ -44,7 +44,9 @@ const gemvGBs = (N * K / 2 + N * K / 64) / gemvMs / 1e6;
 row('NF4 GEMV 1×4096 · (14336×4096)ᵀ', `${fmt(gemvGBs)} GB/s`, `copy ${fmt(copyGBs)} GB/s`, gemvGBs / copyGBs, '≥ 0.85 of copy', gemvGBs / copyGBs >= 0.85);
 
 const T = 4096, r = 16;
-for (const [k, n] of [[4096, 4096], [4096, 14336], [14336, 4096], [4096, 1024]]) {
+const shapes: [number, number, 'bf16' | 'highest'][] = [[4096, 4096, 'highest'], [4096, 4096, 'bf16'], [4096, 14336, 'bf16'], [14336, 4096, 'bf16'], [4096, 1024, 'bf16']];
+for (const [k, n, precision] of shapes) {
+  setMatmulPrecision(precision);
   const qw = nf4To(quantizeNF4(randomF32(n * k, 0.02), [n, k], { doubleQuant: true }), 'cuda');
   const x = Tensor.from(randomF32(T * k), [T, k]).to('cuda');
   const dy = Tensor.from(randomF32(T * n), [T, n]).to('cuda');
@@ -58,10 +60,11 @@ for (const [k, n] of [[4096, 4096], [4096, 14336], [14336, 4096], [4096, 1024]])
   }, 200);
   const peer = torch?.linear?.[`${k}x${n}`];
   const ratio = peer ? ms / peer.base_ms : NaN;
-  row(`QLoRA r=16 fwd+bwd, 4096 tok, ${k}→${n}`, `${fmt(ms)} ms`, peer ? `bf16 base ${fmt(peer.base_ms)} ms, LoRA ${fmt(peer.lora_ms)}` : '–',
+  row(`QLoRA r=16 fwd+bwd, 4096 tok, ${k}→${n} (${precision === 'bf16' ? 'bf16 TC' : 'f32'})`, `${fmt(ms)} ms`, peer ? `bf16 base ${fmt(peer.base_ms)} ms, LoRA ${fmt(peer.lora_ms)}` : '–',
     ratio, '≤ 1.10× bf16 base', peer ? ratio <= 1.1 : null);
   for (const t of [x, dy, A, B, dA, dB]) t.dispose();
 }
+setMatmulPrecision('highest');
 
 const P = 42_000_000, parts = 6;
 const ps = Array.from({ length: parts }, () => Tensor.from(randomF32(P / parts, 0.02)).to('cuda'));

@@ -9,7 +9,7 @@ import {
   tanhBackward, scaleForward, addForward, rmsnormForward, rmsnormBackward, layernormForward, layernormBackward, ropeForward,
   ropeBackward, attentionForward, attentionBackward, embeddingForward, embeddingBackward, gatherRowsForward, gatherRowsBackward,
   lastTokenIndex, crossEntropyForward, crossEntropyBackward, bceWithLogitsForward, bceWithLogitsBackward, sliceColsForward,
-  sliceColsBackward, AdamW, DeviceError, type Weight,
+  sliceColsBackward, AdamW, DeviceError, setMatmulPrecision, getMatmulPrecision, type Weight,
 } from '../lib/index.js';
 import { randnArray, randInt, relDiff, throwsWith } from './helpers.js';
 
@@ -210,6 +210,31 @@ test('NF4 quantize on CUDA writes the CPU\'s bytes; AdamW on CUDA follows the CP
   }
   pc.forEach((p, i) => close(pg[i], p, `adamw param ${i}`, 1e-6));
   assert.deepEqual(pbg.toArray(), pb.toArray(), 'bf16 param through its master');
+});
+
+test('bf16 matmul precision (tensor cores): linear and LoRA forward/backward within bf16 rounding of the CPU', { skip }, () => {
+  setMatmulPrecision('bf16');
+  try {
+    assert.equal(getMatmulPrecision(), 'bf16');
+    for (const [M, K, N] of [[200, 256, 136], [64, 96, 64], [130, 4096, 70]]) {
+      const x = Tensor.from(randnArray(M * K), [M, K]), dy = Tensor.from(randnArray(M * N), [M, N]);
+      const wf = Tensor.from(randnArray(N * K, 0.2), [N, K]);
+      const q = quantizeNF4(wf, undefined, { blocksize: 64, doubleQuant: true });
+      for (const [name, wc, wg] of [['f32', wf, up(wf)], ['nf4', q, nf4To(q, 'cuda')]] as [string, Weight, Weight][]) {
+        const what = `bf16 ${name} ${M}×${K}×${N}`;
+        close(linearForward(up(x), wg), linearForward(x, wc), `linear ${what}`, 1e-2);
+        close(linearBackward(up(dy), up(x), wg).dx, linearBackward(dy, x, wc).dx, `dx ${what}`, 1e-2);
+        const r = 16, A = Tensor.from(randnArray(r * K, 0.1), [r, K]), Bm = Tensor.from(randnArray(N * r, 0.1), [N, r]);
+        const lc = { A, B: Bm, scale: 2, dropout: 0.05, seed: 99 }, lg = { ...lc, A: up(A), B: up(Bm) };
+        const fc = loraLinearForward(x, wc, null, lc), fg = loraLinearForward(up(x), wg, null, lg);
+        close(fg.y, fc.y, `lora y ${what}`, 1e-2);
+        const bc = loraLinearBackward(dy, x, wc, lc, fc.xa), bg = loraLinearBackward(up(dy), up(x), wg, lg, fg.xa);
+        close(bg.dx, bc.dx, `lora dx ${what}`, 1e-2); close(bg.dA, bc.dA, `lora dA ${what}`, 1e-2); close(bg.dB, bc.dB, `lora dB ${what}`, 1e-2);
+      }
+    }
+  } finally {
+    setMatmulPrecision('highest');
+  }
 });
 
 test('a CPU weight with CUDA activations is a clear device error', { skip }, () => {

@@ -94,6 +94,8 @@ export interface Addon {
   /** from the output y */
   tanh_backward(dy: T, y: T, dx: T): void;
   scale_forward(x: T, alpha: number, y: T): void;
+  set_matmul_precision(p: 'highest' | 'bf16'): void;
+  matmul_precision(): 'highest' | 'bf16';
   add_forward(a: T, b: T, y: T): void;
   cross_entropy_forward(logits: T, targets: T, ignoreIndex: number): { loss: number; count: number };
   cross_entropy_backward(logits: T, targets: T, ignoreIndex: number, dloss: number, dlogits: T): void;

@@ -84,3 +84,11 @@ export function loraLinearBackward(dy: Tensor, x: Tensor, w: Weight, lora: LoraP
     lora.dropout ?? 0, lora.seed ?? 0, xa.handle, dx?.handle ?? null, dA.handle, dB.handle, opts.accumulate ?? false);
   return { dx, dA, dB };
 }
+
+/**
+ * Operand precision of the CUDA matmuls (linear and LoRA): 'highest' (default) computes in f32 and
+ * matches the CPU to ~1e-6; 'bf16' rounds operands to bf16 for the tensor cores (f32 accumulation,
+ * ~1e-2 relative), as torch.set_float32_matmul_precision('medium'). The CPU always computes in f32.
+ */
+export function setMatmulPrecision(p: 'highest' | 'bf16'): void { addon.set_matmul_precision(p); }
+export function getMatmulPrecision(): 'highest' | 'bf16' { return addon.matmul_precision(); }

@@ -145,7 +145,21 @@ static Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), cpu::fma_peak_gflops(256));
 }
 
+// set_matmul_precision('highest' | 'bf16'): the CUDA matmuls' operand precision (see linear.h)
+static Napi::Value SetPrecision(const Napi::CallbackInfo& info) {
+  Op op(info, "set_matmul_precision");
+  std::string p = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+  if (p != "highest" && p != "bf16") op.fail("PLF_ARG", "precision must be 'highest' or 'bf16', got '" + p + "'");
+  cuda::set_matmul_bf16(p == "bf16");
+  return info.Env().Undefined();
+}
+static Napi::Value GetPrecision(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), cuda::matmul_bf16() ? "bf16" : "highest");
+}
+
 void register_linear(Napi::Env env, Napi::Object exports) {
+  exports.Set("set_matmul_precision", Napi::Function::New(env, SetPrecision, "set_matmul_precision"));
+  exports.Set("matmul_precision", Napi::Function::New(env, GetPrecision, "matmul_precision"));
   exports.Set("linear_forward", Napi::Function::New(env, LinearForward, "linear_forward"));
   exports.Set("linear_backward", Napi::Function::New(env, LinearBackward, "linear_backward"));
   exports.Set("lora_linear_forward", Napi::Function::New(env, LoraForward, "lora_linear_forward"));

@@ -5,6 +5,8 @@
 #include "plf/linear.h"
 #include "check.cuh"
 #include "weight.cuh"
+#include <cuda_bf16.h>
+#include <mma.h>
 
 namespace plf {
 namespace cuda {
@@ -70,11 +72,134 @@ __global__ void __launch_bounds__(kThreads) gemm_k(long long M, long long N, lon
     }
 }
 
+// --- bf16 tensor-core path (matmul precision "bf16", like torch's "medium") ---------------------
+// 128×128 block tiles, 32-deep k steps, 8 warps of 64×32 (wmma 16×16×16 bf16 → f32). Operands are
+// rounded to bf16 as they are staged into shared memory: f32 activations are converted there and
+// NF4 weights dequantized there, so W is read from memory at 4 bits. Accumulation stays f32.
+namespace tc {
+constexpr int TBM = 128, TBN = 128, TBK = 32, PAD = 8, kWarps = 8;
+using namespace nvcuda;
+
+__device__ inline __nv_bfloat16 bf(float v) { return __float2bfloat16_rn(v); }
+
+// B tile in shared memory as Bs[n][k] (col-major for wmma's matrix_b)
+struct Fast { bool a, nf4_t; };
+__global__ void __launch_bounds__(kWarps * 32) gemm_bf16_k(long long M, long long N, long long K, float alpha, StridedA A,
+                                                            OperandB B, float beta, float* C, long long ldc, Fast fast) {
+  __shared__ __align__(32) __nv_bfloat16 As[TBM][TBK + PAD];
+  __shared__ __align__(32) __nv_bfloat16 Bs[TBN][TBK + PAD];
+  __shared__ __align__(32) float stage[kWarps][16 * 16];
+  __shared__ float code[16];
+  if (threadIdx.x < 16) code[threadIdx.x] = kNF4[threadIdx.x];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
+  const int wm = warp / 4, wn = warp % 4;  // 2 × 4 warps, each 64 (m) × 32 (n)
+  const long long m0 = (long long)blockIdx.y * TBM, n0 = (long long)blockIdx.x * TBN;
+  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[4][2];
+#pragma unroll
+  for (int i = 0; i < 4; i++)
+#pragma unroll
+    for (int j = 0; j < 2; j++) wmma::fill_fragment(acc[i][j], 0.0f);
+  for (long long k0 = 0; k0 < K; k0 += TBK) {
+    __syncthreads();
+    if (fast.a) {  // row-major f32 A, K % 4 == 0: float4 loads
+      for (int e = threadIdx.x; e < TBM * TBK / 4; e += kWarps * 32) {
+        int mm = e / (TBK / 4), kk = (e % (TBK / 4)) * 4;
+        long long m = m0 + mm, k = k0 + kk;
+        float4 v = m < M && k < K ? *reinterpret_cast<const float4*>(A.p + m * A.rs + k) : make_float4(0.f, 0.f, 0.f, 0.f);
+        __nv_bfloat162* d = reinterpret_cast<__nv_bfloat162*>(&As[mm][kk]);
+        d[0] = __floats2bfloat162_rn(v.x, v.y);
+        d[1] = __floats2bfloat162_rn(v.z, v.w);
+      }
+    } else {  // any strides: consecutive threads walk k
+      for (int e = threadIdx.x; e < TBM * TBK; e += kWarps * 32) {
+        int mm = e / TBK, kk = e % TBK;
+        long long m = m0 + mm, k = k0 + kk;
+        As[mm][kk] = bf(m < M && k < K ? A.p[m * A.rs + k * A.cs] : 0.0f);
+      }
+    }
+    if (fast.nf4_t) {  // x·Wᵀ with NF4 W: 4 packed bytes (8 k of one row n) and one absmax per item
+      const NF4View& q = B.w.w.nf4;
+      for (int e = threadIdx.x; e < TBN * TBK / 8; e += kWarps * 32) {
+        int nn = e / (TBK / 8), kk = (e % (TBK / 8)) * 8;
+        long long n = n0 + nn, i0 = n * K + k0 + kk;
+        uint4 packed8 = make_uint4(0, 0, 0, 0);
+        if (n < N && k0 + kk < K) {
+          uint32_t raw = *reinterpret_cast<const uint32_t*>(q.packed + (i0 >> 1));
+          float am = nf4_absmax(q, i0 / q.blocksize);
+          uint32_t u[4];
+#pragma unroll
+          for (int j = 0; j < 4; j++) {
+            unsigned b = (raw >> (8 * j)) & 255u;
+            __nv_bfloat162 h = __floats2bfloat162_rn(__fmul_rn(code[b >> 4], am), __fmul_rn(code[b & 15], am));
+            u[j] = *reinterpret_cast<uint32_t*>(&h);
+          }
+          packed8 = make_uint4(u[0], u[1], u[2], u[3]);
+        }
+        *reinterpret_cast<uint4*>(&Bs[nn][kk]) = packed8;
+      }
+    } else {  // B(k, n): walk k fastest when B is k-contiguous per n, n fastest otherwise (dy·W)
+      const bool k_fast = B.weight ? B.trans : B.rs == 1;
+      for (int e = threadIdx.x; e < TBN * TBK; e += kWarps * 32) {
+        int nn = k_fast ? e / TBK : e % TBN, kk = k_fast ? e % TBK : e / TBN;
+        long long n = n0 + nn, k = k0 + kk;
+        Bs[nn][kk] = bf(n < N && k < K ? B.at(k, n, code) : 0.0f);
+      }
+    }
+    __syncthreads();
+#pragma unroll
+    for (int ks = 0; ks < TBK; ks += 16) {
+      wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> fa[4];
+      wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::col_major> fb[2];
+#pragma unroll
+      for (int i = 0; i < 4; i++) wmma::load_matrix_sync(fa[i], &As[wm * 64 + i * 16][ks], TBK + PAD);
+#pragma unroll
+      for (int j = 0; j < 2; j++) wmma::load_matrix_sync(fb[j], &Bs[wn * 32 + j * 16][ks], TBK + PAD);
+#pragma unroll
+      for (int i = 0; i < 4; i++)
+#pragma unroll
+        for (int j = 0; j < 2; j++) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+    }
+  }
+  // epilogue through a per-warp 16×16 staging tile: alpha, beta and the edges
+#pragma unroll
+  for (int i = 0; i < 4; i++)
+#pragma unroll
+    for (int j = 0; j < 2; j++) {
+      wmma::store_matrix_sync(stage[warp], acc[i][j], 16, wmma::mem_row_major);
+      __syncwarp();
+      for (int e = lane; e < 256; e += 32) {
+        long long m = m0 + wm * 64 + i * 16 + e / 16, n = n0 + wn * 32 + j * 16 + e % 16;
+        if (m < M && n < N) {
+          float v = alpha * stage[warp][e];
+          C[m * ldc + n] = beta == 0.0f ? v : v + beta * C[m * ldc + n];
+        }
+      }
+      __syncwarp();
+    }
+}
+}  // namespace tc
+
+static bool g_bf16 = false;
+void set_matmul_bf16(bool on) { g_bf16 = on; }
+bool matmul_bf16() { return g_bf16; }
+
 static void gemm(long long M, long long N, long long K, float alpha, StridedA A, OperandB B, float beta, float* C, long long ldc) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {  // an empty sum: C = beta·C
     if (beta == 0.0f)
       for (long long m = 0; m < M; m++) check(cudaMemset(C + m * ldc, 0, size_t(N) * sizeof(float)), "gemm");
+    return;
+  }
+  if (g_bf16 && M >= 64 && N >= 64 && K >= 32) {  // the LoRA-rank products stay on the f32 kernel
+    dim3 grid(unsigned((N + tc::TBN - 1) / tc::TBN), unsigned((M + tc::TBM - 1) / tc::TBM));
+    if (grid.y > 65535) throw std::runtime_error("linear (CUDA): more than 8 Mi rows in one call");
+    tc::Fast fast;
+    fast.a = A.cs == 1 && K % 4 == 0 && A.rs % 4 == 0 && (reinterpret_cast<uintptr_t>(A.p) & 15) == 0;
+    const NF4View& q = B.w.w.nf4;
+    fast.nf4_t = B.weight && B.trans && B.w.w.dtype == DType::U8 && K % tc::TBK == 0 && q.blocksize % tc::TBK == 0 &&
+                 (reinterpret_cast<uintptr_t>(q.packed) & 3) == 0;
+    tc::gemm_bf16_k<<<grid, tc::kWarps * 32>>>(M, N, K, alpha, A, B, beta, C, ldc, fast);
+    check_launch("gemm (bf16 tensor cores)");
     return;
   }
   dim3 grid(unsigned((N + BN - 1) / BN), unsigned((M + BM - 1) / BM));

@@ -1,5 +1,5 @@
-// NF4 on CUDA: dequantize (each thread expands 16 packed bytes into 32 values with vector stores;
-// a scalar kernel takes what is left), quantize (one warp per block of `blocksize` values), and
+// NF4 on CUDA: dequantize (each thread expands 4 packed bytes into 8 values per step, coalesced
+// vector stores; a scalar kernel takes what is left), quantize (one warp per block of `blocksize` values), and
 // the GEMV that decoding runs (one warp per output row, 16 packed bytes per lane per step).
 // Results equal the CPU reference: the same two-rounding absmax and NF4 code products.
 #include "plf/nf4.h"
@@ -43,44 +43,42 @@ __global__ void dequant_scalar_k(NF4View w, long long from, void* out) {
   }
 }
 
+// 8 values per thread and step: 4 packed bytes in, 16 (bf16/f16) or 32 (f32) bytes out, so a
+// warp reads 128 and writes 512 (or 1,024) contiguous bytes per step.
 template <int Out>
 __global__ void dequant_vec_k(NF4View w, long long groups, void* out) {
   __shared__ float code[16];
   load_code(code);
   PLF_GRID_STRIDE(g, groups) {
-    uint4 raw = reinterpret_cast<const uint4*>(w.packed)[g];
-    float am = nf4_absmax(w, (g * 32) / w.blocksize);
-    const unsigned char* b = reinterpret_cast<const unsigned char*>(&raw);
-    float v[32];
+    uint32_t raw = reinterpret_cast<const uint32_t*>(w.packed)[g];
+    float am = nf4_absmax(w, (g * 8) / w.blocksize);
+    float v[8];
 #pragma unroll
-    for (int j = 0; j < 16; j++) {
-      v[2 * j] = __fmul_rn(code[b[j] >> 4], am);
-      v[2 * j + 1] = __fmul_rn(code[b[j] & 15], am);
+    for (int j = 0; j < 4; j++) {
+      unsigned b = (raw >> (8 * j)) & 255u;
+      v[2 * j] = __fmul_rn(code[b >> 4], am);
+      v[2 * j + 1] = __fmul_rn(code[b & 15], am);
     }
     if constexpr (Out == 0) {
-      float4* o = reinterpret_cast<float4*>(static_cast<float*>(out) + g * 32);
-#pragma unroll
-      for (int j = 0; j < 8; j++) o[j] = make_float4(v[4 * j], v[4 * j + 1], v[4 * j + 2], v[4 * j + 3]);
+      float4* o = reinterpret_cast<float4*>(static_cast<float*>(out) + g * 8);
+      o[0] = make_float4(v[0], v[1], v[2], v[3]);
+      o[1] = make_float4(v[4], v[5], v[6], v[7]);
     } else {
-      uint4* o = reinterpret_cast<uint4*>(static_cast<uint16_t*>(out) + g * 32);
+      uint32_t u[4];
 #pragma unroll
-      for (int j = 0; j < 4; j++) {
-        uint32_t u[4];
-#pragma unroll
-        for (int e = 0; e < 4; e++) u[e] = uint32_t(bits16<Out>(v[8 * j + 2 * e])) | (uint32_t(bits16<Out>(v[8 * j + 2 * e + 1])) << 16);
-        o[j] = make_uint4(u[0], u[1], u[2], u[3]);
-      }
+      for (int e = 0; e < 4; e++) u[e] = uint32_t(bits16<Out>(v[2 * e])) | (uint32_t(bits16<Out>(v[2 * e + 1])) << 16);
+      reinterpret_cast<uint4*>(static_cast<uint16_t*>(out) + g * 8)[0] = make_uint4(u[0], u[1], u[2], u[3]);
     }
   }
 }
 
 template <int Out>
 static void dequant(const NF4View& w, void* out) {
-  // the vector path needs 32-value groups inside one absmax block and 16-byte aligned pointers
-  bool vec = w.blocksize % 32 == 0 && (reinterpret_cast<uintptr_t>(w.packed) & 15) == 0 && (reinterpret_cast<uintptr_t>(out) & 15) == 0;
-  long long groups = vec ? w.numel / 32 : 0;
+  // the vector path needs 8-value groups inside one absmax block and aligned pointers
+  bool vec = w.blocksize % 8 == 0 && (reinterpret_cast<uintptr_t>(w.packed) & 3) == 0 && (reinterpret_cast<uintptr_t>(out) & 15) == 0;
+  long long groups = vec ? w.numel / 8 : 0;
   if (groups) dequant_vec_k<Out><<<blocks_for(groups, 256), 256>>>(w, groups, out);
-  if (w.numel > groups * 32) dequant_scalar_k<Out><<<blocks_for(w.numel - groups * 32, 256), 256>>>(w, groups * 32, out);
+  if (w.numel > groups * 8) dequant_scalar_k<Out><<<blocks_for(w.numel - groups * 8, 256), 256>>>(w, groups * 8, out);
 }
 
 void nf4_dequantize(const NF4View& w, DType out_dtype, void* out) {
@@ -129,30 +127,51 @@ void nf4_quantize(const float* x, int64_t n, int64_t blocksize, uint8_t* packed,
   check_launch("nf4_quantize");
 }
 
-// y[r] = Σ_k W[r,k]·x[k] (+ bias): a warp streams its row 16 bytes per lane per step
-__global__ void gemv_k(const float* x, NF4View w, long long N, long long K, const float* bias, float* y) {
+// y[r] = Σ_k W[r,k]·x[k] (+ bias). Each warp takes R rows at once, so every x value read (from L1)
+// serves R weight rows; a lane handles 32 columns (16 packed bytes per row) per step, and the
+// steps are unrolled so each lane has several 16-byte loads in flight.
+template <int R>
+__global__ void gemv_k(const float* __restrict__ x, NF4View w, long long N, long long K, const float* bias, float* y) {
   __shared__ float code[16];
   load_code(code);
-  long long r = (long long)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
-  int lane = threadIdx.x & 31;
-  if (r >= N) return;
-  const long long row0 = r * K;  // element index of the row's start (even: K is even on this path)
-  float acc = 0.0f;
-  for (long long c = lane * 32LL; c < K; c += 32LL * 32) {
-    uint4 raw = *reinterpret_cast<const uint4*>(w.packed + ((row0 + c) >> 1));
-    const unsigned char* b = reinterpret_cast<const unsigned char*>(&raw);
-    float am = nf4_absmax(w, (row0 + c) / w.blocksize);
-    const float4* xv = reinterpret_cast<const float4*>(x + c);
-    float part = 0.0f;
+  const int lane = threadIdx.x & 31;
+  const long long warps = (long long)gridDim.x * (blockDim.x / 32);
+  for (long long r0 = ((long long)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32) * R; r0 < N; r0 += warps * R) {
+    float acc[R];
 #pragma unroll
-    for (int j = 0; j < 8; j++) {
-      float4 xx = __ldg(xv + j);
-      part += code[b[2 * j] >> 4] * xx.x + code[b[2 * j] & 15] * xx.y + code[b[2 * j + 1] >> 4] * xx.z + code[b[2 * j + 1] & 15] * xx.w;
+    for (int i = 0; i < R; i++) acc[i] = 0.0f;
+    for (long long c = lane * 32LL; c < K; c += 32LL * 32) {
+      uint4 raw[R];
+      float am[R];
+#pragma unroll
+      for (int i = 0; i < R; i++) {
+        long long e0 = (r0 + i < N ? r0 + i : r0) * K + c;
+        raw[i] = __ldg(reinterpret_cast<const uint4*>(w.packed + (e0 >> 1)));
+        am[i] = nf4_absmax(w, e0 / w.blocksize);
+      }
+      const float4* xv = reinterpret_cast<const float4*>(x + c);
+      float part[R];
+#pragma unroll
+      for (int i = 0; i < R; i++) part[i] = 0.0f;
+#pragma unroll
+      for (int j = 0; j < 8; j++) {
+        float4 xx = __ldg(xv + j);
+#pragma unroll
+        for (int i = 0; i < R; i++) {
+          uint32_t word = (&raw[i].x)[j >> 1] >> (16 * (j & 1));
+          unsigned b0 = word & 255u, b1 = (word >> 8) & 255u;
+          part[i] += code[b0 >> 4] * xx.x + code[b0 & 15] * xx.y + code[b1 >> 4] * xx.z + code[b1 & 15] * xx.w;
+        }
+      }
+#pragma unroll
+      for (int i = 0; i < R; i++) acc[i] += part[i] * am[i];
     }
-    acc += part * am;
+#pragma unroll
+    for (int i = 0; i < R; i++) {
+      float v = warp_sum(acc[i]);
+      if (lane == 0 && r0 + i < N) y[r0 + i] = bias ? v + bias[r0 + i] : v;
+    }
   }
-  acc = warp_sum(acc);
-  if (lane == 0) y[r] = bias ? acc + bias[r] : acc;
 }
 
 // the GEMV's conditions: rows of whole 32-value groups inside absmax blocks, aligned x
@@ -163,7 +182,9 @@ bool nf4_gemv_ok(const NF4View& w, int64_t K, const float* x) {
 
 void nf4_gemv(const float* x, const NF4View& w, int64_t N, int64_t K, const float* bias, float* y) {
   upload_code();
-  if (N) gemv_k<<<blocks_for(N * 32, 256), 256>>>(x, w, N, K, bias, y);
+  constexpr int R = 4;
+  long long warps = (N + R - 1) / R;
+  if (N) gemv_k<R><<<blocks_for(warps * 32, 256), 256>>>(x, w, N, K, bias, y);
   check_launch("nf4_gemv");
 }
 

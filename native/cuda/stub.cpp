@@ -71,6 +71,8 @@ void lora_linear_forward(const float*, int64_t, int64_t, const WeightView&, cons
                          float, float, uint64_t, float*, float*) { fail(); }
 void lora_linear_backward(const float*, const float*, int64_t, int64_t, const WeightView&, const float*, const float*, int64_t,
                           float, float, uint64_t, const float*, float*, float*, float*, bool) { fail(); }
+void set_matmul_bf16(bool) {}
+bool matmul_bf16() { return false; }
 void nf4_gemv(const float*, const NF4View&, int64_t, int64_t, const float*, float*) { fail(); }
 AdamWResult adamw_step(AdamWParam*, int64_t, const AdamWConfig&) { fail(); }
 

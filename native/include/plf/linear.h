@@ -70,6 +70,10 @@ void lora_linear_forward(const float* x, int64_t M, int64_t K, const WeightView&
 void lora_linear_backward(const float* dy, const float* x, int64_t M, int64_t K, const WeightView& w,
                           const float* a, const float* b, int64_t r, float scale, float p, uint64_t seed,
                           const float* xa, float* dx, float* da, float* db, bool accumulate);
+// Matmul precision on CUDA: false (default) f32 SIMT, equal to the CPU to ~1e-6; true rounds the
+// operands to bf16 for tensor cores (f32 accumulation), as torch's set_float32_matmul_precision("medium").
+void set_matmul_bf16(bool on);
+bool matmul_bf16();
 // y [N] = W·x for one row x [K] with W NF4 (decoding): reads each packed byte once.
 void nf4_gemv(const float* x, const NF4View& w, int64_t N, int64_t K, const float* bias, float* y);
 }  // namespace cuda
