@@ -7,6 +7,7 @@
 #include "weight.cuh"
 #include <cuda_bf16.h>
 #include <mma.h>
+#include <type_traits>
 
 namespace plf {
 namespace cuda {
@@ -75,85 +76,128 @@ __global__ void __launch_bounds__(kThreads) gemm_k(long long M, long long N, lon
 // --- bf16 tensor-core path (matmul precision "bf16", like torch's "medium") ---------------------
 // 128×128 block tiles, 32-deep k steps, 8 warps of 64×32 (wmma 16×16×16 bf16 → f32). Operands are
 // rounded to bf16 as they are staged into shared memory: f32 activations are converted there and
-// NF4 weights dequantized there, so W is read from memory at 4 bits. Accumulation stays f32.
+// NF4 weights dequantized there, so W is read from memory at 4 bits. The next tile's global loads
+// are issued into registers before the current tile's MMAs (a two-stage pipeline).
 namespace tc {
-constexpr int TBM = 128, TBN = 128, TBK = 32, PAD = 8, kWarps = 8;
+constexpr int TBM = 128, TBN = 128, TBK = 32, PAD = 8, kWarps = 8, kT = kWarps * 32;
 using namespace nvcuda;
 
 __device__ inline __nv_bfloat16 bf(float v) { return __float2bfloat16_rn(v); }
+__device__ inline uint32_t bf2(float a, float b) {
+  __nv_bfloat162 h = __floats2bfloat162_rn(a, b);
+  return *reinterpret_cast<uint32_t*>(&h);
+}
 
-// B tile in shared memory as Bs[n][k] (col-major for wmma's matrix_b)
-struct Fast { bool a, nf4_t; };
-__global__ void __launch_bounds__(kWarps * 32) gemm_bf16_k(long long M, long long N, long long K, float alpha, StridedA A,
-                                                            OperandB B, float beta, float* C, long long ldc, Fast fast) {
+// fast: row-major f32 A (float4 loads); NF4 B either x·Wᵀ (8 k of a row per item, Bs[n][k]) or
+// dy·W (8 n of a row per item, Bs[k][n])
+struct Fast { bool a, nf4; };
+
+template <bool BRow>
+__global__ void __launch_bounds__(kT) gemm_bf16_k(long long M, long long N, long long K, float alpha, StridedA A, OperandB B,
+                                                  float beta, float* C, long long ldc, Fast fast) {
   __shared__ __align__(32) __nv_bfloat16 As[TBM][TBK + PAD];
-  __shared__ __align__(32) __nv_bfloat16 Bs[TBN][TBK + PAD];
+  __shared__ __align__(32) __nv_bfloat16 Bs[BRow ? TBK : TBN][BRow ? TBN + PAD : TBK + PAD];
   __shared__ __align__(32) float stage[kWarps][16 * 16];
   __shared__ float code[16];
   if (threadIdx.x < 16) code[threadIdx.x] = kNF4[threadIdx.x];
   const int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
   const int wm = warp / 4, wn = warp % 4;  // 2 × 4 warps, each 64 (m) × 32 (n)
   const long long m0 = (long long)blockIdx.y * TBM, n0 = (long long)blockIdx.x * TBN;
-  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[4][2];
+  const NF4View& q = B.w.w.nf4;
+  constexpr int kA = TBM * TBK / 4 / kT, kB = TBN * TBK / 8 / kT;  // items per thread: 4 and 2
+  float4 ra[kA];
+  uint32_t rb[kB];
+  float ram[kB];
+
+  auto load_global = [&](long long k0) {
+    if (fast.a)
 #pragma unroll
-  for (int i = 0; i < 4; i++)
-#pragma unroll
-    for (int j = 0; j < 2; j++) wmma::fill_fragment(acc[i][j], 0.0f);
-  for (long long k0 = 0; k0 < K; k0 += TBK) {
-    __syncthreads();
-    if (fast.a) {  // row-major f32 A, K % 4 == 0: float4 loads
-      for (int e = threadIdx.x; e < TBM * TBK / 4; e += kWarps * 32) {
-        int mm = e / (TBK / 4), kk = (e % (TBK / 4)) * 4;
+      for (int t = 0; t < kA; t++) {
+        int e = threadIdx.x + t * kT, mm = e / (TBK / 4), kk = (e % (TBK / 4)) * 4;
         long long m = m0 + mm, k = k0 + kk;
-        float4 v = m < M && k < K ? *reinterpret_cast<const float4*>(A.p + m * A.rs + k) : make_float4(0.f, 0.f, 0.f, 0.f);
-        __nv_bfloat162* d = reinterpret_cast<__nv_bfloat162*>(&As[mm][kk]);
-        d[0] = __floats2bfloat162_rn(v.x, v.y);
-        d[1] = __floats2bfloat162_rn(v.z, v.w);
+        ra[t] = m < M && k < K ? __ldg(reinterpret_cast<const float4*>(A.p + m * A.rs + k)) : make_float4(0.f, 0.f, 0.f, 0.f);
       }
-    } else {  // any strides: consecutive threads walk k
-      for (int e = threadIdx.x; e < TBM * TBK; e += kWarps * 32) {
+    if (fast.nf4)
+#pragma unroll
+      for (int t = 0; t < kB; t++) {
+        int e = threadIdx.x + t * kT;
+        long long i0;
+        bool ok;
+        if (BRow) {  // B(k, n) = W[k][n]: 8 consecutive n of row k
+          int kk = e / (TBN / 8), nn = (e % (TBN / 8)) * 8;
+          ok = k0 + kk < K && n0 + nn < N;
+          i0 = (k0 + kk) * B.w.w.cols + n0 + nn;
+        } else {     // B(k, n) = W[n][k]: 8 consecutive k of row n
+          int nn = e / (TBK / 8), kk = (e % (TBK / 8)) * 8;
+          ok = n0 + nn < N && k0 + kk < K;
+          i0 = (n0 + nn) * B.w.w.cols + k0 + kk;
+        }
+        rb[t] = ok ? __ldg(reinterpret_cast<const uint32_t*>(q.packed + (i0 >> 1))) : 0u;
+        ram[t] = ok ? nf4_absmax(q, i0 / q.blocksize) : 0.0f;
+      }
+  };
+  auto store_shared = [&](long long k0) {
+    if (fast.a) {
+#pragma unroll
+      for (int t = 0; t < kA; t++) {
+        int e = threadIdx.x + t * kT, mm = e / (TBK / 4), kk = (e % (TBK / 4)) * 4;
+        *reinterpret_cast<uint2*>(&As[mm][kk]) = make_uint2(bf2(ra[t].x, ra[t].y), bf2(ra[t].z, ra[t].w));
+      }
+    } else {
+      for (int e = threadIdx.x; e < TBM * TBK; e += kT) {
         int mm = e / TBK, kk = e % TBK;
         long long m = m0 + mm, k = k0 + kk;
         As[mm][kk] = bf(m < M && k < K ? A.p[m * A.rs + k * A.cs] : 0.0f);
       }
     }
-    if (fast.nf4_t) {  // x·Wᵀ with NF4 W: 4 packed bytes (8 k of one row n) and one absmax per item
-      const NF4View& q = B.w.w.nf4;
-      for (int e = threadIdx.x; e < TBN * TBK / 8; e += kWarps * 32) {
-        int nn = e / (TBK / 8), kk = (e % (TBK / 8)) * 8;
-        long long n = n0 + nn, i0 = n * K + k0 + kk;
-        uint4 packed8 = make_uint4(0, 0, 0, 0);
-        if (n < N && k0 + kk < K) {
-          uint32_t raw = *reinterpret_cast<const uint32_t*>(q.packed + (i0 >> 1));
-          float am = nf4_absmax(q, i0 / q.blocksize);
-          uint32_t u[4];
+    if (fast.nf4) {
 #pragma unroll
-          for (int j = 0; j < 4; j++) {
-            unsigned b = (raw >> (8 * j)) & 255u;
-            __nv_bfloat162 h = __floats2bfloat162_rn(__fmul_rn(code[b >> 4], am), __fmul_rn(code[b & 15], am));
-            u[j] = *reinterpret_cast<uint32_t*>(&h);
-          }
-          packed8 = make_uint4(u[0], u[1], u[2], u[3]);
+      for (int t = 0; t < kB; t++) {
+        int e = threadIdx.x + t * kT;
+        uint32_t u[4];
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+          unsigned b = (rb[t] >> (8 * j)) & 255u;
+          u[j] = bf2(__fmul_rn(code[b >> 4], ram[t]), __fmul_rn(code[b & 15], ram[t]));
         }
-        *reinterpret_cast<uint4*>(&Bs[nn][kk]) = packed8;
+        __nv_bfloat16* dst = BRow ? &Bs[e / (TBN / 8)][(e % (TBN / 8)) * 8] : &Bs[e / (TBK / 8)][(e % (TBK / 8)) * 8];
+        *reinterpret_cast<uint4*>(dst) = make_uint4(u[0], u[1], u[2], u[3]);
       }
-    } else {  // B(k, n): walk k fastest when B is k-contiguous per n, n fastest otherwise (dy·W)
-      const bool k_fast = B.weight ? B.trans : B.rs == 1;
-      for (int e = threadIdx.x; e < TBN * TBK; e += kWarps * 32) {
-        int nn = k_fast ? e / TBK : e % TBN, kk = k_fast ? e % TBK : e / TBN;
+    } else {
+      for (int e = threadIdx.x; e < TBN * TBK; e += kT) {
+        // walk the operand's contiguous direction: n for row-major tiles, k otherwise
+        int nn = BRow ? e % TBN : e / TBK, kk = BRow ? e / TBN : e % TBK;
         long long n = n0 + nn, k = k0 + kk;
-        Bs[nn][kk] = bf(n < N && k < K ? B.at(k, n, code) : 0.0f);
+        __nv_bfloat16 v = bf(n < N && k < K ? B.at(k, n, code) : 0.0f);
+        if (BRow) Bs[kk][nn] = v; else Bs[nn][kk] = v;
       }
     }
+  };
+
+  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[4][2];
+#pragma unroll
+  for (int i = 0; i < 4; i++)
+#pragma unroll
+    for (int j = 0; j < 2; j++) wmma::fill_fragment(acc[i][j], 0.0f);
+  __syncthreads();  // the code table
+  load_global(0);
+  for (long long k0 = 0; k0 < K; k0 += TBK) {
     __syncthreads();
+    store_shared(k0);
+    __syncthreads();
+    if (k0 + TBK < K) load_global(k0 + TBK);
+    using BLayout = typename std::conditional<BRow, wmma::row_major, wmma::col_major>::type;
 #pragma unroll
     for (int ks = 0; ks < TBK; ks += 16) {
       wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> fa[4];
-      wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::col_major> fb[2];
+      wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, BLayout> fb[2];
 #pragma unroll
       for (int i = 0; i < 4; i++) wmma::load_matrix_sync(fa[i], &As[wm * 64 + i * 16][ks], TBK + PAD);
 #pragma unroll
-      for (int j = 0; j < 2; j++) wmma::load_matrix_sync(fb[j], &Bs[wn * 32 + j * 16][ks], TBK + PAD);
+      for (int j = 0; j < 2; j++) {
+        if (BRow) wmma::load_matrix_sync(fb[j], reinterpret_cast<const __nv_bfloat16*>(Bs) + ks * (TBN + PAD) + wn * 32 + j * 16, TBN + PAD);
+        else wmma::load_matrix_sync(fb[j], reinterpret_cast<const __nv_bfloat16*>(Bs) + (wn * 32 + j * 16) * (TBK + PAD) + ks, TBK + PAD);
+      }
 #pragma unroll
       for (int i = 0; i < 4; i++)
 #pragma unroll
@@ -196,9 +240,13 @@ static void gemm(long long M, long long N, long long K, float alpha, StridedA A,
     tc::Fast fast;
     fast.a = A.cs == 1 && K % 4 == 0 && A.rs % 4 == 0 && (reinterpret_cast<uintptr_t>(A.p) & 15) == 0;
     const NF4View& q = B.w.w.nf4;
-    fast.nf4_t = B.weight && B.trans && B.w.w.dtype == DType::U8 && K % tc::TBK == 0 && q.blocksize % tc::TBK == 0 &&
-                 (reinterpret_cast<uintptr_t>(q.packed) & 3) == 0;
-    tc::gemm_bf16_k<<<grid, tc::kWarps * 32>>>(M, N, K, alpha, A, B, beta, C, ldc, fast);
+    bool nf4 = B.weight && B.w.w.dtype == DType::U8 && B.w.w.cols % 8 == 0 && q.blocksize % 8 == 0 &&
+               (reinterpret_cast<uintptr_t>(q.packed) & 3) == 0;
+    // rows of the B tile are k (row-major Bs) when B is contiguous along n: dy·W, or an f32 B with n stride 1
+    bool brow = B.weight ? !B.trans : B.cs == 1;
+    fast.nf4 = nf4 && (brow ? N % 8 == 0 : K % 8 == 0);
+    if (brow) tc::gemm_bf16_k<true><<<grid, tc::kT>>>(M, N, K, alpha, A, B, beta, C, ldc, fast);
+    else tc::gemm_bf16_k<false><<<grid, tc::kT>>>(M, N, K, alpha, A, B, beta, C, ldc, fast);
     check_launch("gemm (bf16 tensor cores)");
     return;
   }

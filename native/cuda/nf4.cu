@@ -46,29 +46,47 @@ __global__ void dequant_scalar_k(NF4View w, long long from, void* out) {
 // 8 values per thread and step: 4 packed bytes in, 16 (bf16/f16) or 32 (f32) bytes out, so a
 // warp reads 128 and writes 512 (or 1,024) contiguous bytes per step.
 template <int Out>
+__device__ inline void dequant_store(void* out, long long g, uint32_t raw, float am, const float* code) {
+  float v[8];
+#pragma unroll
+  for (int j = 0; j < 4; j++) {
+    unsigned b = (raw >> (8 * j)) & 255u;
+    v[2 * j] = __fmul_rn(code[b >> 4], am);
+    v[2 * j + 1] = __fmul_rn(code[b & 15], am);
+  }
+  if constexpr (Out == 0) {
+    float4* o = reinterpret_cast<float4*>(static_cast<float*>(out) + g * 8);
+    o[0] = make_float4(v[0], v[1], v[2], v[3]);
+    o[1] = make_float4(v[4], v[5], v[6], v[7]);
+  } else {
+    uint32_t u[4];
+#pragma unroll
+    for (int e = 0; e < 4; e++) u[e] = uint32_t(bits16<Out>(v[2 * e])) | (uint32_t(bits16<Out>(v[2 * e + 1])) << 16);
+    reinterpret_cast<uint4*>(static_cast<uint16_t*>(out) + g * 8)[0] = make_uint4(u[0], u[1], u[2], u[3]);
+  }
+}
+
+// 8 values per group: 4 packed bytes in, 16 (bf16/f16) or 32 (f32) bytes out, so a warp reads 128
+// and writes 512 (or 1,024) contiguous bytes per group step; each thread loads its U groups (and
+// their absmax) before storing any, to keep several loads in flight.
+template <int Out>
 __global__ void dequant_vec_k(NF4View w, long long groups, void* out) {
   __shared__ float code[16];
   load_code(code);
-  PLF_GRID_STRIDE(g, groups) {
-    uint32_t raw = reinterpret_cast<const uint32_t*>(w.packed)[g];
-    float am = nf4_absmax(w, (g * 8) / w.blocksize);
-    float v[8];
+  constexpr int U = 4;
+  const long long stride = (long long)gridDim.x * blockDim.x;
+  for (long long g0 = (long long)blockIdx.x * blockDim.x + threadIdx.x; g0 < groups; g0 += stride * U) {
+    uint32_t raw[U];
+    float am[U];
 #pragma unroll
-    for (int j = 0; j < 4; j++) {
-      unsigned b = (raw >> (8 * j)) & 255u;
-      v[2 * j] = __fmul_rn(code[b >> 4], am);
-      v[2 * j + 1] = __fmul_rn(code[b & 15], am);
+    for (int u = 0; u < U; u++) {
+      long long g = g0 + u * stride;
+      raw[u] = g < groups ? __ldg(reinterpret_cast<const uint32_t*>(w.packed) + g) : 0u;
+      am[u] = g < groups ? nf4_absmax(w, (g * 8) / w.blocksize) : 0.0f;
     }
-    if constexpr (Out == 0) {
-      float4* o = reinterpret_cast<float4*>(static_cast<float*>(out) + g * 8);
-      o[0] = make_float4(v[0], v[1], v[2], v[3]);
-      o[1] = make_float4(v[4], v[5], v[6], v[7]);
-    } else {
-      uint32_t u[4];
 #pragma unroll
-      for (int e = 0; e < 4; e++) u[e] = uint32_t(bits16<Out>(v[2 * e])) | (uint32_t(bits16<Out>(v[2 * e + 1])) << 16);
-      reinterpret_cast<uint4*>(static_cast<uint16_t*>(out) + g * 8)[0] = make_uint4(u[0], u[1], u[2], u[3]);
-    }
+    for (int u = 0; u < U; u++)
+      if (g0 + u * stride < groups) dequant_store<Out>(out, g0 + u * stride, raw[u], am[u], code);
   }
 }
 
@@ -77,7 +95,7 @@ static void dequant(const NF4View& w, void* out) {
   // the vector path needs 8-value groups inside one absmax block and aligned pointers
   bool vec = w.blocksize % 8 == 0 && (reinterpret_cast<uintptr_t>(w.packed) & 3) == 0 && (reinterpret_cast<uintptr_t>(out) & 15) == 0;
   long long groups = vec ? w.numel / 8 : 0;
-  if (groups) dequant_vec_k<Out><<<blocks_for(groups, 256), 256>>>(w, groups, out);
+  if (groups) dequant_vec_k<Out><<<blocks_for((groups + 3) / 4, 256), 256>>>(w, groups, out);
   if (w.numel > groups * 8) dequant_scalar_k<Out><<<blocks_for(w.numel - groups * 8, 256), 256>>>(w, groups * 8, out);
 }
 
@@ -130,7 +148,7 @@ void nf4_quantize(const float* x, int64_t n, int64_t blocksize, uint8_t* packed,
 // y[r] = Σ_k W[r,k]·x[k] (+ bias). Each warp takes R rows at once, so every x value read (from L1)
 // serves R weight rows; a lane handles 32 columns (16 packed bytes per row) per step, and the
 // steps are unrolled so each lane has several 16-byte loads in flight.
-template <int R>
+template <int R, int S>
 __global__ void gemv_k(const float* __restrict__ x, NF4View w, long long N, long long K, const float* bias, float* y) {
   __shared__ float code[16];
   load_code(code);
@@ -140,31 +158,40 @@ __global__ void gemv_k(const float* __restrict__ x, NF4View w, long long N, long
     float acc[R];
 #pragma unroll
     for (int i = 0; i < R; i++) acc[i] = 0.0f;
-    for (long long c = lane * 32LL; c < K; c += 32LL * 32) {
-      uint4 raw[R];
-      float am[R];
+    for (long long c0 = lane * 32LL; c0 < K; c0 += 32LL * 32 * S) {
+      // S steps × R rows of 16-byte loads in flight before any arithmetic
+      uint4 raw[S][R];
+      float am[S][R];
 #pragma unroll
-      for (int i = 0; i < R; i++) {
-        long long e0 = (r0 + i < N ? r0 + i : r0) * K + c;
-        raw[i] = __ldg(reinterpret_cast<const uint4*>(w.packed + (e0 >> 1)));
-        am[i] = nf4_absmax(w, e0 / w.blocksize);
-      }
-      const float4* xv = reinterpret_cast<const float4*>(x + c);
-      float part[R];
-#pragma unroll
-      for (int i = 0; i < R; i++) part[i] = 0.0f;
-#pragma unroll
-      for (int j = 0; j < 8; j++) {
-        float4 xx = __ldg(xv + j);
+      for (int st = 0; st < S; st++)
 #pragma unroll
         for (int i = 0; i < R; i++) {
-          uint32_t word = (&raw[i].x)[j >> 1] >> (16 * (j & 1));
-          unsigned b0 = word & 255u, b1 = (word >> 8) & 255u;
-          part[i] += code[b0 >> 4] * xx.x + code[b0 & 15] * xx.y + code[b1 >> 4] * xx.z + code[b1 & 15] * xx.w;
+          long long c = c0 + 32LL * 32 * st, e0 = (r0 + i < N ? r0 + i : r0) * K + c;
+          bool ok = c < K;
+          raw[st][i] = ok ? __ldg(reinterpret_cast<const uint4*>(w.packed + (e0 >> 1))) : make_uint4(0, 0, 0, 0);
+          am[st][i] = ok ? nf4_absmax(w, e0 / w.blocksize) : 0.0f;
         }
-      }
 #pragma unroll
-      for (int i = 0; i < R; i++) acc[i] += part[i] * am[i];
+      for (int st = 0; st < S; st++) {
+        long long c = c0 + 32LL * 32 * st;
+        if (c >= K) break;
+        const float4* xv = reinterpret_cast<const float4*>(x + c);
+        float part[R];
+#pragma unroll
+        for (int i = 0; i < R; i++) part[i] = 0.0f;
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+          float4 xx = __ldg(xv + j);
+#pragma unroll
+          for (int i = 0; i < R; i++) {
+            uint32_t word = (&raw[st][i].x)[j >> 1] >> (16 * (j & 1));
+            unsigned b0 = word & 255u, b1 = (word >> 8) & 255u;
+            part[i] += code[b0 >> 4] * xx.x + code[b0 & 15] * xx.y + code[b1 >> 4] * xx.z + code[b1 & 15] * xx.w;
+          }
+        }
+#pragma unroll
+        for (int i = 0; i < R; i++) acc[i] += part[i] * am[st][i];
+      }
     }
 #pragma unroll
     for (int i = 0; i < R; i++) {
@@ -182,9 +209,9 @@ bool nf4_gemv_ok(const NF4View& w, int64_t K, const float* x) {
 
 void nf4_gemv(const float* x, const NF4View& w, int64_t N, int64_t K, const float* bias, float* y) {
   upload_code();
-  constexpr int R = 4;
+  constexpr int R = 4, S = 4;
   long long warps = (N + R - 1) / R;
-  if (N) gemv_k<R><<<blocks_for(warps * 32, 256), 256>>>(x, w, N, K, bias, y);
+  if (N) gemv_k<R, S><<<blocks_for(warps * 32, 256), 256>>>(x, w, N, K, bias, y);
   check_launch("nf4_gemv");
 }
 
