@@ -15,9 +15,11 @@ inline void check(cudaError_t e, const char* what) {
   }
 }
 inline void check_launch(const char* what) { check(cudaGetLastError(), what); }
+// one thread per item (grid.x allows 2^31 - 1 blocks); kernels with grid-stride loops also accept fewer
 inline unsigned blocks_for(long long n, int threads) {
   long long b = (n + threads - 1) / threads;
-  return unsigned(b < 1 ? 1 : b > 65535LL * 16 ? 65535LL * 16 : b);  // grid-stride loops cover the rest
+  if (b > 0x7fffffffLL) throw std::runtime_error("CUDA launch: more than 2^31 blocks of work in one call");
+  return unsigned(b < 1 ? 1 : b);
 }
 
 void* malloc_device(size_t bytes);

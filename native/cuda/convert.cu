@@ -24,7 +24,6 @@ void convert(DType from, const void* src, DType to, void* dst, int64_t n) {
   if (n == 0) return;
   convert_kernel<<<blocks_for(n, 256), 256>>>(int(from), src, int(to), dst, n);
   check_launch("convert");
-  check(cudaDeviceSynchronize(), "convert");
 }
 
 }  // namespace cuda

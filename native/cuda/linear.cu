@@ -14,6 +14,7 @@ namespace cuda {
 
 static __device__ float kNF4[16];  // this file's copy of the NF4 code (no relocatable device code)
 bool nf4_gemv_ok(const NF4View& w, int64_t K, const float* x);
+void convert(DType from, const void* src, DType to, void* dst, int64_t n);
 
 constexpr int BM = 64, BN = 64, BK = 16, TM = 4, TN = 4, kThreads = (BM / TM) * (BN / TN);
 
@@ -90,7 +91,7 @@ __device__ inline uint32_t bf2(float a, float b) {
 
 // fast: row-major f32 A (float4 loads); NF4 B either x·Wᵀ (8 k of a row per item, Bs[n][k]) or
 // dy·W (8 n of a row per item, Bs[k][n])
-struct Fast { bool a, nf4; };
+struct Fast { bool a, nf4; const __nv_bfloat16* a16; };  // a16: A pre-rounded to bf16 (row-major, ld = K)
 
 template <bool BRow>
 __global__ void __launch_bounds__(kT) gemm_bf16_k(long long M, long long N, long long K, float alpha, StridedA A, OperandB B,
@@ -104,18 +105,18 @@ __global__ void __launch_bounds__(kT) gemm_bf16_k(long long M, long long N, long
   const int wm = warp / 4, wn = warp % 4;  // 2 × 4 warps, each 64 (m) × 32 (n)
   const long long m0 = (long long)blockIdx.y * TBM, n0 = (long long)blockIdx.x * TBN;
   const NF4View& q = B.w.w.nf4;
-  constexpr int kA = TBM * TBK / 4 / kT, kB = TBN * TBK / 8 / kT;  // items per thread: 4 and 2
-  float4 ra[kA];
+  constexpr int kA = TBM * TBK / 8 / kT, kB = TBN * TBK / 8 / kT;  // items per thread: 2 and 2
+  uint4 ra[kA];
   uint32_t rb[kB];
   float ram[kB];
 
   auto load_global = [&](long long k0) {
     if (fast.a)
 #pragma unroll
-      for (int t = 0; t < kA; t++) {
-        int e = threadIdx.x + t * kT, mm = e / (TBK / 4), kk = (e % (TBK / 4)) * 4;
+      for (int t = 0; t < kA; t++) {  // 8 bf16 of a row per item
+        int e = threadIdx.x + t * kT, mm = e / (TBK / 8), kk = (e % (TBK / 8)) * 8;
         long long m = m0 + mm, k = k0 + kk;
-        ra[t] = m < M && k < K ? __ldg(reinterpret_cast<const float4*>(A.p + m * A.rs + k)) : make_float4(0.f, 0.f, 0.f, 0.f);
+        ra[t] = m < M && k < K ? __ldg(reinterpret_cast<const uint4*>(fast.a16 + m * K + k)) : make_uint4(0, 0, 0, 0);
       }
     if (fast.nf4)
 #pragma unroll
@@ -140,8 +141,8 @@ __global__ void __launch_bounds__(kT) gemm_bf16_k(long long M, long long N, long
     if (fast.a) {
 #pragma unroll
       for (int t = 0; t < kA; t++) {
-        int e = threadIdx.x + t * kT, mm = e / (TBK / 4), kk = (e % (TBK / 4)) * 4;
-        *reinterpret_cast<uint2*>(&As[mm][kk]) = make_uint2(bf2(ra[t].x, ra[t].y), bf2(ra[t].z, ra[t].w));
+        int e = threadIdx.x + t * kT, mm = e / (TBK / 8), kk = (e % (TBK / 8)) * 8;
+        *reinterpret_cast<uint4*>(&As[mm][kk]) = ra[t];
       }
     } else {
       for (int e = threadIdx.x; e < TBM * TBK; e += kT) {
@@ -238,7 +239,11 @@ static void gemm(long long M, long long N, long long K, float alpha, StridedA A,
     dim3 grid(unsigned((N + tc::TBN - 1) / tc::TBN), unsigned((M + tc::TBM - 1) / tc::TBM));
     if (grid.y > 65535) throw std::runtime_error("linear (CUDA): more than 8 Mi rows in one call");
     tc::Fast fast;
-    fast.a = A.cs == 1 && K % 4 == 0 && A.rs % 4 == 0 && (reinterpret_cast<uintptr_t>(A.p) & 15) == 0;
+    // a row-major A is rounded to bf16 once (not once per column tile), then read 16 bytes at a time
+    fast.a = A.cs == 1 && A.rs == K && K % 8 == 0;
+    Scratch<uint16_t> a16{fast.a ? size_t(M * K) : 0};
+    if (fast.a) convert(DType::F32, A.p, DType::BF16, a16.get(), M * K);
+    fast.a16 = reinterpret_cast<const __nv_bfloat16*>(a16.get());
     const NF4View& q = B.w.w.nf4;
     bool nf4 = B.weight && B.w.w.dtype == DType::U8 && B.w.w.cols % 8 == 0 && q.blocksize % 8 == 0 &&
                (reinterpret_cast<uintptr_t>(q.packed) & 3) == 0;

@@ -209,9 +209,9 @@ bool nf4_gemv_ok(const NF4View& w, int64_t K, const float* x) {
 
 void nf4_gemv(const float* x, const NF4View& w, int64_t N, int64_t K, const float* bias, float* y) {
   upload_code();
-  constexpr int R = 4, S = 4;
+  constexpr int R = 2, S = 4;  // 2 rows share each x read; 8 loads of 16 bytes per lane in flight
   long long warps = (N + R - 1) / R;
-  if (N) gemv_k<R, S><<<blocks_for(warps * 32, 256), 256>>>(x, w, N, K, bias, y);
+  if (N) gemv_k<R, S><<<blocks_for(warps * 32, 128), 128>>>(x, w, N, K, bias, y);
   check_launch("nf4_gemv");
 }
 
