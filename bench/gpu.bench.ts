@@ -38,6 +38,14 @@ const deqBytes = N * K / 2 + N * K / 64 + N * K * 2;
 const deqGBs = deqBytes / deqMs / 1e6;
 row('NF4 dequantize 14336×4096 → bf16', `${fmt(deqGBs)} GB/s`, `copy ${fmt(copyGBs)} GB/s`, deqGBs / copyGBs, '≥ 0.90 of copy', deqGBs / copyGBs >= 0.9);
 
+const zMs = await timed('memset', () => { Tensor.zeros([N, K], 'bf16', 'cuda').dispose(); });
+row('write-only: zeros bf16 14336×4096 (info)', `${fmt(N * K * 2 / zMs / 1e6)} GB/s`, `copy ${fmt(copyGBs)} GB/s`, N * K * 2 / zMs / 1e6 / copyGBs, 'write bandwidth', null);
+const qp = nf4To(quantizeNF4(w, [N, K], { doubleQuant: false }), 'cuda');
+const nqp = nativeNF4(qp);
+const deqPMs = await timed('dequant plain', () => addon.nf4_dequantize(nqp, outBf.handle));
+const deqPGBs = (N * K / 2 + N * K / 16 + N * K * 2) / deqPMs / 1e6;
+row('NF4 dequantize, plain f32 absmax (info)', `${fmt(deqPGBs)} GB/s`, `copy ${fmt(copyGBs)} GB/s`, deqPGBs / copyGBs, 'info', null);
+
 const x1 = Tensor.from(randomF32(K), [1, K]).to('cuda');
 const gemvMs = await timed('gemv', () => { linearForward(x1, q).dispose(); });
 const gemvGBs = (N * K / 2 + N * K / 64) / gemvMs / 1e6;

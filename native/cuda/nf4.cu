@@ -67,26 +67,34 @@ __device__ inline void dequant_store(void* out, long long g, uint32_t raw, float
 }
 
 // 8 values per group: 4 packed bytes in, 16 (bf16/f16) or 32 (f32) bytes out, so a warp reads 128
-// and writes 512 (or 1,024) contiguous bytes per group step; each thread loads its U groups (and
-// their absmax) before storing any, to keep several loads in flight.
+// and writes 512 (or 1,024) contiguous bytes per step. A block takes a contiguous chunk of kU × 256
+// groups and first resolves the chunk's absmax values into shared memory, one thread per absmax
+// block, so the double-quantization lookups (code byte → nested code → nested absmax) run side by
+// side instead of once per group.
+constexpr int kU = 4, kDT = 256;
 template <int Out>
 __global__ void dequant_vec_k(NF4View w, long long groups, void* out) {
   __shared__ float code[16];
+  extern __shared__ float am[];  // this chunk's absmax blocks
   load_code(code);
-  constexpr int U = 4;
-  const long long stride = (long long)gridDim.x * blockDim.x;
-  for (long long g0 = (long long)blockIdx.x * blockDim.x + threadIdx.x; g0 < groups; g0 += stride * U) {
-    uint32_t raw[U];
-    float am[U];
+  const long long per = (long long)kU * kDT;
+  const long long gpb = w.blocksize / 8;  // groups per absmax block
+  for (long long base = (long long)blockIdx.x * per; base < groups; base += (long long)gridDim.x * per) {
+    long long b0 = base / gpb, b1 = (base + per - 1 < groups ? base + per - 1 : groups - 1) / gpb;
+    __syncthreads();
+    for (long long b = b0 + threadIdx.x; b <= b1; b += kDT) am[b - b0] = nf4_absmax(w, b);
+    __syncthreads();
+    uint32_t raw[kU];
 #pragma unroll
-    for (int u = 0; u < U; u++) {
-      long long g = g0 + u * stride;
+    for (int u = 0; u < kU; u++) {
+      long long g = base + u * kDT + threadIdx.x;
       raw[u] = g < groups ? __ldg(reinterpret_cast<const uint32_t*>(w.packed) + g) : 0u;
-      am[u] = g < groups ? nf4_absmax(w, (g * 8) / w.blocksize) : 0.0f;
     }
 #pragma unroll
-    for (int u = 0; u < U; u++)
-      if (g0 + u * stride < groups) dequant_store<Out>(out, g0 + u * stride, raw[u], am[u], code);
+    for (int u = 0; u < kU; u++) {
+      long long g = base + u * kDT + threadIdx.x;
+      if (g < groups) dequant_store<Out>(out, g, raw[u], am[g / gpb - b0], code);
+    }
   }
 }
 
@@ -95,7 +103,9 @@ static void dequant(const NF4View& w, void* out) {
   // the vector path needs 8-value groups inside one absmax block and aligned pointers
   bool vec = w.blocksize % 8 == 0 && (reinterpret_cast<uintptr_t>(w.packed) & 3) == 0 && (reinterpret_cast<uintptr_t>(out) & 15) == 0;
   long long groups = vec ? w.numel / 8 : 0;
-  if (groups) dequant_vec_k<Out><<<blocks_for((groups + 3) / 4, 256), 256>>>(w, groups, out);
+  // shared memory: the absmax blocks one chunk of kU·256 groups spans (blocksize >= 8)
+  size_t smem = size_t((kU * kDT) / (w.blocksize / 8) + 2) * sizeof(float);
+  if (groups) dequant_vec_k<Out><<<blocks_for((groups + kU * kDT - 1) / (kU * kDT), 1), kDT, smem>>>(w, groups, out);
   if (w.numel > groups * 8) dequant_scalar_k<Out><<<blocks_for(w.numel - groups * 8, 256), 256>>>(w, groups * 8, out);
 }
 
@@ -148,28 +158,37 @@ void nf4_quantize(const float* x, int64_t n, int64_t blocksize, uint8_t* packed,
 // y[r] = Σ_k W[r,k]·x[k] (+ bias). Each warp takes R rows at once, so every x value read (from L1)
 // serves R weight rows; a lane handles 32 columns (16 packed bytes per row) per step, and the
 // steps are unrolled so each lane has several 16-byte loads in flight.
+// y[r] = Σ_k W[r,k]·x[k] (+ bias). Each warp takes R rows at once, so every x value read (from L1)
+// serves R weight rows; a lane handles 32 columns (16 packed bytes per row) per step. The rows'
+// absmax values are first resolved into the warp's shared memory (lanes side by side), then S
+// steps × R rows of 16-byte loads are issued before any arithmetic.
 template <int R, int S>
 __global__ void gemv_k(const float* __restrict__ x, NF4View w, long long N, long long K, const float* bias, float* y) {
   __shared__ float code[16];
+  extern __shared__ float ams[];  // [warps][R][K / blocksize]
   load_code(code);
-  const int lane = threadIdx.x & 31;
+  const int lane = threadIdx.x & 31, wid = threadIdx.x / 32;
+  const long long nb = K / w.blocksize;  // absmax blocks per row (K % blocksize == 0 on this path)
+  float* am = ams + (long long)wid * R * nb;
   const long long warps = (long long)gridDim.x * (blockDim.x / 32);
-  for (long long r0 = ((long long)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32) * R; r0 < N; r0 += warps * R) {
+  for (long long r0 = ((long long)blockIdx.x * (blockDim.x / 32) + wid) * R; r0 < N; r0 += warps * R) {
+    __syncwarp();
+    for (long long j = lane; j < R * nb; j += 32) {
+      long long row = r0 + j / nb < N ? r0 + j / nb : r0;
+      am[j] = nf4_absmax(w, row * nb + j % nb);
+    }
+    __syncwarp();
     float acc[R];
 #pragma unroll
     for (int i = 0; i < R; i++) acc[i] = 0.0f;
     for (long long c0 = lane * 32LL; c0 < K; c0 += 32LL * 32 * S) {
-      // S steps × R rows of 16-byte loads in flight before any arithmetic
       uint4 raw[S][R];
-      float am[S][R];
 #pragma unroll
       for (int st = 0; st < S; st++)
 #pragma unroll
         for (int i = 0; i < R; i++) {
           long long c = c0 + 32LL * 32 * st, e0 = (r0 + i < N ? r0 + i : r0) * K + c;
-          bool ok = c < K;
-          raw[st][i] = ok ? __ldg(reinterpret_cast<const uint4*>(w.packed + (e0 >> 1))) : make_uint4(0, 0, 0, 0);
-          am[st][i] = ok ? nf4_absmax(w, e0 / w.blocksize) : 0.0f;
+          raw[st][i] = c < K ? __ldg(reinterpret_cast<const uint4*>(w.packed + (e0 >> 1))) : make_uint4(0, 0, 0, 0);
         }
 #pragma unroll
       for (int st = 0; st < S; st++) {
@@ -190,7 +209,7 @@ __global__ void gemv_k(const float* __restrict__ x, NF4View w, long long N, long
           }
         }
 #pragma unroll
-        for (int i = 0; i < R; i++) acc[i] += part[i] * am[st][i];
+        for (int i = 0; i < R; i++) acc[i] += part[i] * am[i * nb + c / w.blocksize];
       }
     }
 #pragma unroll
@@ -203,15 +222,16 @@ __global__ void gemv_k(const float* __restrict__ x, NF4View w, long long N, long
 
 // the GEMV's conditions: rows of whole 32-value groups inside absmax blocks, aligned x
 bool nf4_gemv_ok(const NF4View& w, int64_t K, const float* x) {
-  return K % 32 == 0 && w.blocksize % 32 == 0 && (reinterpret_cast<uintptr_t>(w.packed) & 15) == 0 &&
+  return K % 32 == 0 && w.blocksize % 32 == 0 && K % w.blocksize == 0 && K / w.blocksize <= 512 && (reinterpret_cast<uintptr_t>(w.packed) & 15) == 0 &&
          (reinterpret_cast<uintptr_t>(x) & 15) == 0;
 }
 
 void nf4_gemv(const float* x, const NF4View& w, int64_t N, int64_t K, const float* bias, float* y) {
   upload_code();
-  constexpr int R = 2, S = 4;  // 2 rows share each x read; 8 loads of 16 bytes per lane in flight
+  constexpr int R = 4, S = 4, kThreads = 128;  // 4 rows share each x read; 16 loads of 16 bytes per lane in flight
   long long warps = (N + R - 1) / R;
-  if (N) gemv_k<R, S><<<blocks_for(warps * 32, 128), 128>>>(x, w, N, K, bias, y);
+  size_t smem = size_t(kThreads / 32) * R * size_t(K / w.blocksize) * sizeof(float);
+  if (N) gemv_k<R, S><<<blocks_for(warps * 32, kThreads), kThreads, smem>>>(x, w, N, K, bias, y);
   check_launch("nf4_gemv");
 }
 
