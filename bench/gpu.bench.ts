@@ -51,6 +51,22 @@ const gemvMs = await timed('gemv', () => { linearForward(x1, q).dispose(); });
 const gemvGBs = (N * K / 2 + N * K / 64) / gemvMs / 1e6;
 row('NF4 GEMV 1×4096 · (14336×4096)ᵀ', `${fmt(gemvGBs)} GB/s`, `copy ${fmt(copyGBs)} GB/s`, gemvGBs / copyGBs, '≥ 0.85 of copy', gemvGBs / copyGBs >= 0.85);
 
+// the tensor-core GEMM alone: x·Wᵀ at 4096³ with an NF4 and a bf16 weight
+{
+  setMatmulPrecision('bf16');
+  const x = Tensor.from(randomF32(4096 * 4096), [4096, 4096]).to('cuda');
+  const wq = nf4To(quantizeNF4(randomF32(4096 * 4096, 0.02), [4096, 4096], { doubleQuant: true }), 'cuda');
+  const wb = Tensor.from(randomF32(4096 * 4096, 0.02), [4096, 4096]).to('cuda');
+  for (const [name, wt] of [['NF4', wq], ['f32', wb]] as const) {
+    const ms = await timed(`gemm ${name}`, () => { linearForward(x, wt).dispose(); }, 200);
+    const tf = 2 * 4096 ** 3 / ms / 1e9;
+    const peer = torch?.linear?.['4096x4096'];
+    row(`linear fwd 4096³, ${name} weight, bf16 TC (info)`, `${fmt(tf)} TFLOP/s`, peer ? `torch fwd+bwd base ${fmt(peer.base_ms)} ms` : '–', tf, 'TFLOP/s', null);
+  }
+  setMatmulPrecision('highest');
+  x.dispose(); wb.dispose();
+}
+
 const T = 4096, r = 16;
 const shapes: [number, number, 'bf16' | 'highest'][] = [[4096, 4096, 'highest'], [4096, 4096, 'bf16'], [4096, 14336, 'bf16'], [14336, 4096, 'bf16'], [4096, 1024, 'bf16']];
 for (const [k, n, precision] of shapes) {

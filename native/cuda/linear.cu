@@ -91,7 +91,8 @@ __device__ inline uint32_t bf2(float a, float b) {
 
 // fast: row-major f32 A (float4 loads); NF4 B either x·Wᵀ (8 k of a row per item, Bs[n][k]) or
 // dy·W (8 n of a row per item, Bs[k][n])
-struct Fast { bool a, nf4; const __nv_bfloat16* a16; };  // a16: A pre-rounded to bf16 (row-major, ld = K)
+// a16: A pre-rounded to bf16 (row-major, ld = K); am: the weight's absmax per block, resolved once
+struct Fast { bool a, nf4; const __nv_bfloat16* a16; const float* am; };
 
 template <bool BRow>
 __global__ void __launch_bounds__(kT) gemm_bf16_k(long long M, long long N, long long K, float alpha, StridedA A, OperandB B,
@@ -134,7 +135,7 @@ __global__ void __launch_bounds__(kT) gemm_bf16_k(long long M, long long N, long
           i0 = (n0 + nn) * B.w.w.cols + k0 + kk;
         }
         rb[t] = ok ? __ldg(reinterpret_cast<const uint32_t*>(q.packed + (i0 >> 1))) : 0u;
-        ram[t] = ok ? nf4_absmax(q, i0 / q.blocksize) : 0.0f;
+        ram[t] = ok ? __ldg(fast.am + i0 / q.blocksize) : 0.0f;
       }
   };
   auto store_shared = [&](long long k0) {
@@ -224,6 +225,10 @@ __global__ void __launch_bounds__(kT) gemm_bf16_k(long long M, long long N, long
 }
 }  // namespace tc
 
+__global__ void absmax_k(NF4View w, long long n, float* out) {
+  PLF_GRID_STRIDE(b, n) out[b] = nf4_absmax(w, b);
+}
+
 static bool g_bf16 = false;
 void set_matmul_bf16(bool on) { g_bf16 = on; }
 bool matmul_bf16() { return g_bf16; }
@@ -250,6 +255,11 @@ static void gemm(long long M, long long N, long long K, float alpha, StridedA A,
     // rows of the B tile are k (row-major Bs) when B is contiguous along n: dy·W, or an f32 B with n stride 1
     bool brow = B.weight ? !B.trans : B.cs == 1;
     fast.nf4 = nf4 && (brow ? N % 8 == 0 : K % 8 == 0);
+    // double quantization's absmax (code byte → nested code → nested absmax) resolved once per call
+    long long nblocks = fast.nf4 ? (q.numel + q.blocksize - 1) / q.blocksize : 0;
+    Scratch<float> am{size_t(nblocks)};
+    if (nblocks) absmax_k<<<blocks_for(nblocks, 256), 256>>>(q, nblocks, am.get());
+    fast.am = am.get();
     if (brow) tc::gemm_bf16_k<true><<<grid, tc::kT>>>(M, N, K, alpha, A, B, beta, C, ldc, fast);
     else tc::gemm_bf16_k<false><<<grid, tc::kT>>>(M, N, K, alpha, A, B, beta, C, ldc, fast);
     check_launch("gemm (bf16 tensor cores)");
