@@ -176,7 +176,7 @@ test('linear forward/backward with f32, bf16, f16 and NF4 weights; LoRA with dro
       const g = linearBackward(up(dy), up(x), wg, { dw: name === 'f32', dbias: true });
       close(g.dx, c.dx, `dx ${what}`); close(g.dbias, c.dbias, `dbias ${what}`);
       if (name === 'f32') close(g.dw, c.dw, `dw ${what}`);
-      const r = [8, 2, 40, 80][randInt(0, 3)], A = Tensor.from(randnArray(r * K, 0.1), [r, K]), Bm = Tensor.from(randnArray(N * r, 0.1), [N, r]);
+      const r = { f32: 8, bf16: 2, f16: 40, nf4: 80 }[name]!, A = Tensor.from(randnArray(r * K, 0.1), [r, K]), Bm = Tensor.from(randnArray(N * r, 0.1), [N, r]);
       const lc = { A, B: Bm, scale: 2, dropout: 0.1, seed: 1234 }, lg = { ...lc, A: up(A), B: up(Bm) };
       const fc = loraLinearForward(x, wc, bias, lc), fg = loraLinearForward(up(x), wg, up(bias), lg);
       close(fg.y, fc.y, `lora y ${what}`); close(fg.xa, fc.xa, `lora xa ${what}`);
