@@ -12,5 +12,7 @@ rm -rf .device/nm && mkdir -p .device/nm
 for m in node_modules/* node_modules/.bin; do
   case "$(basename "$m")" in typescript|@types|.bin) ;; *) cp -r "$m" .device/nm/ ;; esac
 done
+# the HF golden fixtures (generated test vectors) for the model-on-CUDA tests
+rm -rf .device/shared && mkdir -p .device/shared/fixtures && cp -r ../shared/fixtures/hf .device/shared/fixtures/
 mkdir -p .device/lib && cp -L "$(g++ -print-file-name=libgomp.so.1)" .device/lib/
 du -sh .device

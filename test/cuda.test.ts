@@ -1,5 +1,5 @@
 // Every op on CUDA against the CPU reference (fresh random inputs, odd sizes; f32 to ~1e-5
-// relative, NF4 and conversions bit for bit). `npm run test:gpu` runs this file; without a usable
+// relative, NF4 and conversions bit for bit), and the model engine on CUDA against the HF fixtures. `npm run test:gpu` runs this file; without a usable
 // GPU each test is skipped with the reason.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +11,10 @@ import {
   lastTokenIndex, crossEntropyForward, crossEntropyBackward, bceWithLogitsForward, bceWithLogitsBackward, sliceColsForward,
   sliceColsBackward, AdamW, DeviceError, setMatmulPrecision, getMatmulPrecision, type Weight,
 } from '../lib/index.js';
-import { randnArray, randInt, relDiff, throwsWith } from './helpers.js';
+import path from 'node:path';
+import { loadModel } from '../lib/index.js';
+import { openSafetensors, readTensor } from '../lib/io/safetensors.js';
+import { randnArray, randInt, relDiff, throwsWith, sharedPath, skipMessage } from './helpers.js';
 
 const cuda = info().cuda;
 const skip = cuda.usable ? false : `no usable CUDA device: ${cuda.reason}`;
@@ -241,3 +244,49 @@ test('a CPU weight with CUDA activations is a clear device error', { skip }, () 
   const x = Tensor.zeros([2, 4], 'f32', 'cuda'), w = Tensor.zeros([3, 4]);
   throwsWith(() => linearForward(x, w), DeviceError, /linear_forward/, /w is on the CPU but the activations are on cuda/);
 });
+
+// The model engine on CUDA against the same transformers + peft golden outputs as on the CPU.
+const fixtures = sharedPath('fixtures/hf');
+const fixSkip = skip || (fixtures ? false : skipMessage('fixtures/hf'));
+const fx = (...p: string[]) => path.join(fixtures ?? '', ...p);
+for (const arch of ['llama', 'mistral', 'qwen2', 'phi', 'gpt_neox', 't5']) {
+  test(`${arch} on CUDA: logits, lora_cls loss and every gradient, greedy generation equal transformers`, { skip: fixSkip }, () => {
+    const f = openSafetensors(fx(arch, 'lm.safetensors'));
+    const m = loadModel(fx(arch, 'model'), { device: 'cuda' });
+    assert.equal(m.device, 'cuda');
+    const batch = { inputIds: readTensor(f, 'input_ids'), attentionMask: readTensor(f, 'attention_mask'),
+      ...(arch === 't5' ? { decoderInputIds: readTensor(f, 'decoder_input_ids') } : {}) };
+    const { logits } = m.forward(batch);
+    assert.equal(logits.device, 'cuda');
+    const ref = readTensor(f, 'logits').toFloat32();
+    if (arch === 't5') {
+      assert.ok(relDiff(logits.toFloat32(), ref) < 1e-4, `${arch} logits`);
+    } else {  // compare non-pad positions
+      const mask = batch.attentionMask.toArray() as BigInt64Array, lg = logits.toFloat32(), V = ref.length / mask.length;
+      let md = 0, mr = 0;
+      mask.forEach((v, p) => { if (v) for (let i = p * V; i < (p + 1) * V; i++) { md = Math.max(md, Math.abs(lg[i] - ref[i])); mr = Math.max(mr, Math.abs(ref[i])); } });
+      assert.ok(md / mr < 1e-4, `${arch} logits ${md / mr}`);
+    }
+    const g = openSafetensors(fx(arch, 'gen.safetensors'));
+    const want = readTensor(g, 'sequences');
+    const n = arch === 't5' ? want.shape[1] - 1 : want.shape[1] - readTensor(g, 'input_ids').shape[1];
+    const seqs = m.generate({ inputIds: readTensor(g, 'input_ids'), attentionMask: readTensor(g, 'attention_mask') }, { maxNewTokens: n, eosTokenId: null });
+    assert.deepEqual(seqs.flat(), Array.from(want.toArray() as BigInt64Array, Number), `${arch} greedy sequences`);
+    m.dispose();
+    const c = loadModel(fx(arch, 'model_cls'), { device: 'cuda' });
+    c.loadAdapter(fx(arch, 'lora_cls'));
+    const gr = openSafetensors(fx(arch, 'lora_cls', 'grads.safetensors'));
+    c.zeroGrad();
+    const r = c.forward({ inputIds: readTensor(gr, 'input.input_ids'), attentionMask: readTensor(gr, 'input.attention_mask'),
+      labels: readTensor(gr, 'input.labels').to('cuda') }, { train: true });
+    const loss = readTensor(gr, 'losses').toFloat32()[0];
+    assert.ok(Math.abs(r.loss! - loss) / loss < 1e-4, `${arch} loss ${r.loss} vs ${loss}`);
+    c.backward();
+    for (const p of c.trainableParameters()) {
+      assert.equal(p.grad.device, 'cuda');
+      const d = relDiff(p.grad.toFloat32(), readTensor(gr, `grad.${p.name}`).toFloat32());
+      assert.ok(d < 1e-3, `${arch} grad ${p.name}: ${d}`);
+    }
+    c.dispose();
+  });
+}

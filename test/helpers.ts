@@ -96,7 +96,9 @@ export function dot64(y: ArrayLike<number>, g: ArrayLike<number>): number {
   return s;
 }
 
-export const SHARED = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared');
+// PLF_SHARED points elsewhere (the GPU machine gets a copy of the fixtures in .device/shared)
+export const SHARED = process.env.PLF_SHARED ? path.resolve(process.env.PLF_SHARED)
+  : path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared');
 /** A path under ../shared, or undefined (the caller skips with a message) when it is absent. */
 export function sharedPath(rel: string): string | undefined {
   const p = path.join(SHARED, rel);

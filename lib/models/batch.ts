@@ -10,7 +10,6 @@ export interface LoadModelOptions extends LoadOptions {
   /** labels of a classification head (default: the config's id2label / num_labels) */
   numLabels?: number;
   dtype?: 'f32';
-  device?: 'cpu' | 'cuda';
   /** seed for a freshly initialised classification head */
   seed?: number;
 }

@@ -2,9 +2,9 @@
 // sequence-classification head: config → blocks → model, explicit forward and backward.
 import fs from 'node:fs';
 import path from 'node:path';
-import { Tensor } from '../tensor.js';
+import { Tensor, type Device } from '../tensor.js';
 import { writeSafetensors } from '../io/checkpoint.js';
-import { ArgumentError, ConfigError, DeviceError } from '../errors.js';
+import { ArgumentError, ConfigError } from '../errors.js';
 import { Checkpoint } from '../io/checkpoint.js';
 import { embeddingForward, embeddingBackward, lastTokenIndex, gatherRowsForward, gatherRowsBackward } from '../ops/embedding.js';
 import { crossEntropyForward, crossEntropyBackward, bceWithLogitsForward, bceWithLogitsBackward, IGNORE_INDEX } from '../ops/loss.js';
@@ -44,6 +44,9 @@ export class DecoderModel {
   /** Every linear of the layers (LoRA targets are chosen among these). */
   linears(): Linear[] { return this.blocks.flatMap((b) => b.linears()); }
 
+  /** Where the weights live and the forward pass runs. */
+  get device(): Device { return this.embed.device; }
+
   /** LoRA's default target modules: every linear of a layer, never the head. */
   get defaultTargets(): string[] { return this.spec.targets; }
 
@@ -64,7 +67,7 @@ export class DecoderModel {
       n++;
     }
     if (!n) throw new ConfigError(`no module matches targetModules [${targets.join(', ')}] (this family has: ${this.spec.targets.join(', ')})`);
-    if (this.task === 'sequence-classification') this.head.weightGrad = Tensor.zeros(this.head.weight.shape);
+    if (this.task === 'sequence-classification') this.head.weightGrad = Tensor.zeros(this.head.weight.shape, 'f32', this.device);
     this.lora = { ...c, targetModules: targets, dropout: c.dropout ?? 0 };
   }
 
@@ -78,9 +81,9 @@ export class DecoderModel {
     for (const lin of [...this.linears(), this.head]) {
       if (!(lin.weight instanceof Tensor) || lin.weight.dtype !== 'f32')
         throw new ConfigError(`trainAll: ${lin.name} must be an f32 weight (load without quantize)`);
-      if (!lin.weightGrad) lin.weightGrad = Tensor.zeros(lin.weight.shape);
+      if (!lin.weightGrad) lin.weightGrad = Tensor.zeros(lin.weight.shape, 'f32', this.device);
     }
-    if (this.head.weight !== this.embed) this.embedGrad = Tensor.zeros(this.embed.shape);
+    if (this.head.weight !== this.embed) this.embedGrad = Tensor.zeros(this.embed.shape, 'f32', this.device);
     this.fullTraining = true;
   }
 
@@ -104,7 +107,7 @@ export class DecoderModel {
 
   zeroGrad(): void {
     for (const p of this.trainableParameters()) {
-      const z = Tensor.zeros(p.grad.shape);
+      const z = Tensor.zeros(p.grad.shape, 'f32', p.grad.device);
       p.grad.copyFrom(z);
       z.dispose();
     }
@@ -170,7 +173,7 @@ export class DecoderModel {
     const keep: Partial<NonNullable<DecoderModel['saved']>> = {};
     if (this.task === 'causal-lm') {
       if (opts.lastOnly) {  // decoding: only the last position's logits are needed
-        const C = this.config.hidden, last = Tensor.empty([B, 1, C]);
+        const C = this.config.hidden, last = Tensor.empty([B, 1, C], 'f32', xn.device);
         for (let b = 0; b < B; b++) Tensor.copyRange(last, b * C, xn, (b * T + T - 1) * C, C);
         xn.dispose();
         xn = last;
@@ -189,7 +192,7 @@ export class DecoderModel {
       logits = this.head.forward(pooled, train);
       if (batch.labels) {
         const labels = batch.labels instanceof Tensor ? batch.labels
-          : Tensor.from(Float32Array.from((batch.labels as number[][]).flat()), [B, logits.shape[1]]);
+          : Tensor.from(Float32Array.from((batch.labels as number[][]).flat()), [B, logits.shape[1]]).moveTo(this.device);
         loss = bceWithLogitsForward(logits, labels);
         keep.labels = labels;
       }
@@ -281,7 +284,6 @@ export class DecoderModel {
 
 /** Loads a decoder-only HF model folder as a causal LM or a sequence classifier (see LoadModelOptions). */
 export function loadDecoderModel(dir: string, opts: LoadModelOptions = {}): DecoderModel {
-  if (opts.device === 'cuda') throw new DeviceError('loadModel: running models on CUDA comes with the CUDA backend; use device "cpu"');
   const cfg = readConfig(dir);
   const task = opts.task ?? (String((cfg.raw.architectures as string[] | undefined)?.[0] ?? '').endsWith('ForSequenceClassification')
     ? 'sequence-classification' : 'causal-lm');
@@ -289,7 +291,7 @@ export function loadDecoderModel(dir: string, opts: LoadModelOptions = {}): Deco
   const spec = FAMILIES[cfg.family];
   const quantize = opts.quantize ?? (cfg.quantization?.load_in_4bit ? 'nf4' : null);
   const ld = new ModuleLoader(ck, { ...opts, quantize });
-  const embed = ck.f32(spec.embed);
+  const embed = ld.place(ck.f32(spec.embed));
   const blocks = Array.from({ length: cfg.layers }, (_, i) => spec.layer(ld, cfg, i));
   const finalNorm = ld.norm(spec.finalNorm, spec.normKind, cfg.normEps);
   let head: Linear;
@@ -302,7 +304,7 @@ export function loadDecoderModel(dir: string, opts: LoadModelOptions = {}): Deco
     const labels = opts.numLabels ?? cfg.numLabels;
     const w = ck.has('score.weight') && ck.shape('score.weight')[0] === labels ? ck.f32('score.weight')
       : DecoderModel.initScore(labels, cfg.hidden, Number(cfg.raw.initializer_range ?? 0.02), opts.seed ?? 42);
-    head = new Linear('score', w, null);
+    head = new Linear('score', ld.place(w), null);
   }
   return new DecoderModel(cfg, task, embed, blocks, finalNorm, head);
 }

@@ -1,6 +1,6 @@
 // The trainable building blocks: Linear (frozen weight of any dtype/NF4, optional LoRA, optional
 // trainable weight) and Norm. Each keeps what its backward needs from the last forward.
-import { Tensor } from '../tensor.js';
+import { Tensor, type Device } from '../tensor.js';
 import { disposeNF4, isNF4 } from '../ops/nf4.js';
 import { linearForward, linearBackward, loraLinearForward, loraLinearBackward, type Weight } from '../ops/linear.js';
 import { rmsnormForward, rmsnormBackward, layernormForward, layernormBackward } from '../ops/norm.js';
@@ -33,6 +33,7 @@ export class Linear {
   constructor(readonly name: string, public weight: Weight, public bias: Tensor | null) {}
 
   get outFeatures(): number { return this.weight.shape[0]; }
+  get device(): Device { return isNF4(this.weight) ? this.weight.weight.device : this.weight.device; }
   get inFeatures(): number { return this.weight.shape[1]; }
 
   /** y = x·Wᵀ + b (+ LoRA). With `train`, x (and the LoRA intermediate) are kept for backward. */

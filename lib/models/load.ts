@@ -6,11 +6,15 @@ import { ConfigError, DeviceError } from '../errors.js';
 import { loadDecoderModel, DecoderModel } from './decoder.js';
 import { loadT5Model, T5Model } from './t5/model.js';
 import type { LoadModelOptions } from './batch.js';
+import { info } from '../info.js';
 
 export type Model = DecoderModel | T5Model;
 
 export function loadModel(dir: string, opts: LoadModelOptions = {}): Model {
-  if (opts.device === 'cuda') throw new DeviceError('loadModel: running models on CUDA comes with the CUDA backend; use device "cpu"');
+  if (opts.device === 'cuda') {
+    const c = info().cuda;
+    if (!c.usable) throw new DeviceError(`loadModel: device 'cuda' asked for, but ${c.reason}; use device 'cpu'`);
+  }
   const file = path.join(dir, 'config.json');
   let raw: Record<string, unknown>;
   try {

@@ -1,11 +1,15 @@
 // Builds modules from checkpoint tensors: quantizing LoRA-target linears to NF4 as they stream in.
 import { Checkpoint } from '../io/checkpoint.js';
-import { quantizeNF4 } from '../ops/nf4.js';
+import { quantizeNF4, nf4To, disposeNF4, isNF4 } from '../ops/nf4.js';
+import type { Device } from '../tensor.js';
+import { Tensor } from '../tensor.js';
 import { Linear, Norm } from './layers.js';
 import type { Weight } from '../ops/linear.js';
 import { FormatError } from '../errors.js';
 
 export interface LoadOptions {
+  /** where the weights live and the model runs (default 'cpu') */
+  device?: Device;
   /** 'nf4': quantize every linear but the head (blocksize 64, double quant) while loading */
   quantize?: 'nf4' | null;
   blocksize?: number;
@@ -30,15 +34,27 @@ export class ModuleLoader {
       if (w.dtype !== 'f32' && w.dtype !== 'bf16' && w.dtype !== 'f16')
         throw new FormatError(`${this.ck.dir}: ${wname} has dtype ${w.dtype}; expected f32, bf16 or f16`);
     }
-    return new Linear(as, w, bias ? this.ck.f32(`${name}.bias`) : null);
+    return new Linear(as, this.place(w), bias ? this.place(this.ck.f32(`${name}.bias`)) : null);
+  }
+
+  /** A loaded tensor or NF4 weight on the model's device (the host copy is freed). */
+  place<T extends Weight>(w: T): T {
+    const d = this.opts.device ?? 'cpu';
+    if (isNF4(w)) {
+      if (w.weight.device === d) return w;
+      const moved = nf4To(w, d);
+      disposeNF4(w);
+      return moved as T;
+    }
+    return (w as Tensor).moveTo(d) as T;
   }
 
   /** The head (never quantized), in f32. */
   head(name: string, weightName: string, bias: boolean): Linear {
-    return new Linear(name, this.ck.f32(weightName), bias ? this.ck.f32(`${name}.bias`) : null);
+    return new Linear(name, this.place(this.ck.f32(weightName)), bias ? this.place(this.ck.f32(`${name}.bias`)) : null);
   }
 
   norm(name: string, kind: 'rms' | 'layer', eps: number, as = name): Norm {
-    return new Norm(kind, this.ck.f32(`${name}.weight`), kind === 'layer' ? this.ck.f32(`${name}.bias`) : null, eps, as);
+    return new Norm(kind, this.place(this.ck.f32(`${name}.weight`)), kind === 'layer' ? this.place(this.ck.f32(`${name}.bias`)) : null, eps, as);
   }
 }

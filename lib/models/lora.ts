@@ -25,8 +25,10 @@ export function attachLora(lin: Linear, c: LoraConfig, rng: Rng): void {
   const K = lin.inFeatures, N = lin.outFeatures, bound = 1 / Math.sqrt(K);
   const a = new Float32Array(c.r * K);
   for (let i = 0; i < a.length; i++) a[i] = rng.uniform(-bound, bound);
+  const d = lin.device;
   lin.lora = {
-    A: Tensor.from(a, [c.r, K]), B: Tensor.zeros([N, c.r]), gradA: Tensor.zeros([c.r, K]), gradB: Tensor.zeros([N, c.r]),
+    A: Tensor.from(a, [c.r, K]).moveTo(d), B: Tensor.zeros([N, c.r], 'f32', d), gradA: Tensor.zeros([c.r, K], 'f32', d),
+    gradB: Tensor.zeros([N, c.r], 'f32', d),
     scale: loraScale(c), dropout: c.dropout ?? 0,
   };
 }

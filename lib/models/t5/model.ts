@@ -1,6 +1,6 @@
 // T5 (Flan-T5) as an encoder-decoder with an LM head (T5ForConditionalGeneration) or a
 // classification head (T5ForSequenceClassification): config → blocks → model, explicit backward.
-import { Tensor } from '../../tensor.js';
+import { Tensor, type Device } from '../../tensor.js';
 import { ArgumentError, ConfigError } from '../../errors.js';
 import { Checkpoint } from '../../io/checkpoint.js';
 import { embeddingForward, gatherRowsForward, gatherRowsBackward } from '../../ops/embedding.js';
@@ -20,8 +20,8 @@ import { generateT5, type GenerateOptions } from './generate.js';
 export class RelativeBias {
   constructor(readonly table: Float32Array, readonly cfg: T5Config, readonly bidirectional: boolean) {}
 
-  /** [H, Tq, Tk]: query i sits at position offset + i, key j at j. */
-  forward(Tq: number, Tk: number, offset = 0): Tensor {
+  /** [H, Tq, Tk] on `device`: query i sits at position offset + i, key j at j. */
+  forward(Tq: number, Tk: number, offset = 0, device: Device = 'cpu'): Tensor {
     const H = this.cfg.heads, out = new Float32Array(H * Tq * Tk);
     const bucket = new Map<number, number>();
     for (let i = 0; i < Tq; i++)
@@ -31,7 +31,7 @@ export class RelativeBias {
         if (b === undefined) bucket.set(rel, (b = relativePositionBucket(rel, this.bidirectional, this.cfg.numBuckets, this.cfg.maxDistance)));
         for (let h = 0; h < H; h++) out[(h * Tq + i) * Tk + j] = this.table[b * H + h];
       }
-    return Tensor.from(out, [H, Tq, Tk]);
+    return Tensor.from(out, [H, Tq, Tk]).moveTo(device);
   }
 }
 
@@ -55,6 +55,7 @@ export class T5Model {
   }
 
   linears(): Linear[] { return [...this.encoder.blocks, ...this.decoder.blocks].flatMap((b) => b.linears()); }
+  get device(): Device { return this.shared.device; }
   private heads(): Linear[] { return this.classifier ? [this.classifier.dense, this.classifier.outProj] : []; }
 
   get defaultTargets(): string[] {
@@ -73,8 +74,8 @@ export class T5Model {
     }
     if (!n) throw new ConfigError(`no module matches targetModules [${targets.join(', ')}] (T5 has: ${this.defaultTargets.join(', ')})`);
     for (const lin of this.heads()) {
-      lin.weightGrad = Tensor.zeros(lin.weight.shape);
-      lin.biasGrad = Tensor.zeros([lin.outFeatures]);
+      lin.weightGrad = Tensor.zeros(lin.weight.shape, 'f32', this.device);
+      lin.biasGrad = Tensor.zeros([lin.outFeatures], 'f32', this.device);
     }
     this.lora = { ...c, targetModules: targets, dropout: c.dropout ?? 0 };
   }
@@ -112,7 +113,7 @@ export class T5Model {
 
   zeroGrad(): void {
     for (const p of this.trainableParameters()) {
-      const z = Tensor.zeros(p.grad.shape);
+      const z = Tensor.zeros(p.grad.shape, 'f32', p.grad.device);
       p.grad.copyFrom(z);
       z.dispose();
     }
@@ -141,7 +142,7 @@ export class T5Model {
   /** The encoder stack: [B, T, C] after its final norm. `keep` collects what backward needs. */
   encode(ids: Tensor, mask: Tensor | null, train: boolean, keep?: Tensor[]): Tensor {
     const [B, T] = ids.shape;
-    const bias = this.encoder.bias.forward(T, T);
+    const bias = this.encoder.bias.forward(T, T, 0, this.device);
     const ctx: T5Ctx = { B, T, train, mask, bias };
     const out = this.runStack(this.encoder, embeddingForward(ids, this.shared), ctx, keep);
     if (keep) keep.push(bias); else bias.dispose();
@@ -151,7 +152,7 @@ export class T5Model {
   /** The decoder stack over decoder ids (positions from `offset` when decoding with a cache). */
   decode(ids: Tensor, enc: Tensor, encMask: Tensor | null, train: boolean, o: { keep?: Tensor[]; cache?: T5LayerCache[]; offset?: number } = {}): Tensor {
     const [B, T] = ids.shape, off = o.offset ?? 0;
-    const bias = this.decoder.bias.forward(T, off + T, off);
+    const bias = this.decoder.bias.forward(T, off + T, off, this.device);
     const ctx: T5Ctx = { B, T, train, mask: null, bias, enc, encMask, cache: o.cache };
     const out = this.runStack(this.decoder, embeddingForward(ids, this.shared), ctx, o.keep);
     if (o.keep) o.keep.push(bias); else bias.dispose();
@@ -215,7 +216,7 @@ export class T5Model {
       if (batch.labels) {
         const B = ids.shape[0];
         const labels = batch.labels instanceof Tensor ? batch.labels
-          : Tensor.from(Float32Array.from((batch.labels as number[][]).flat()), [B, logits.shape[1]]);
+          : Tensor.from(Float32Array.from((batch.labels as number[][]).flat()), [B, logits.shape[1]]).moveTo(this.device);
         loss = bceWithLogitsForward(logits, labels);
         s.labels = labels;
       }
@@ -266,7 +267,7 @@ export class T5Model {
     // decoder, collecting the cross-attention gradients into the encoder output
     let dx = this.decoder.finalNorm.backward(ddec);
     ddec.dispose();
-    let denc = Tensor.zeros(s.enc.shape);
+    let denc = Tensor.zeros(s.enc.shape, 'f32', this.device);
     for (let i = this.decoder.blocks.length - 1; i >= 0; i--) {
       const r = this.decoder.blocks[i].backward(dx);
       dx.dispose();
@@ -359,7 +360,7 @@ export function loadT5Model(dir: string, raw: Record<string, unknown>, file: str
     return new T5Block(attn(`${p}.0.SelfAttention`, false, i), norm(`${p}.0.layer_norm`), attn(`${p}.1.EncDecAttention`, true, i),
       norm(`${p}.1.layer_norm`), ff(`${p}.2.DenseReluDense`), norm(`${p}.2.layer_norm`));
   });
-  const shared = ck.f32(`${ckp}shared.weight`);
+  const shared = ld.place(ck.f32(`${ckp}shared.weight`));
   const encoder: T5Stack = { blocks: encBlocks, finalNorm: norm('encoder.final_layer_norm'), bias: new RelativeBias(table('encoder'), cfg, true) };
   const decoder: T5Stack = { blocks: decBlocks, finalNorm: norm('decoder.final_layer_norm'), bias: new RelativeBias(table('decoder'), cfg, false) };
   let lmHead: Linear | null = null, classifier: T5Model['classifier'] = null;
@@ -375,8 +376,8 @@ export function loadT5Model(dir: string, raw: Record<string, unknown>, file: str
     } else {
       // transformers' init: normal(0, factor · d_model^-½) weights, zero biases
       const rng = new Rng(opts.seed ?? 42), std = Number(raw.initializer_factor ?? 1) * C ** -0.5;
-      classifier = { dense: new Linear('classification_head.dense', initNormal(C, C, std, rng), Tensor.zeros([C])),
-        outProj: new Linear('classification_head.out_proj', initNormal(labels, C, std, rng), Tensor.zeros([labels])) };
+      classifier = { dense: new Linear('classification_head.dense', ld.place(initNormal(C, C, std, rng)), ld.place(Tensor.zeros([C]))),
+        outProj: new Linear('classification_head.out_proj', ld.place(initNormal(labels, C, std, rng)), ld.place(Tensor.zeros([labels]))) };
     }
   }
   return new T5Model(cfg, task, mp, shared, encoder, decoder, lmHead, classifier);
