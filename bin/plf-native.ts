@@ -12,6 +12,7 @@ import { runQuery } from '../lib/experiments/query.js';
 import { SETTINGS, type Setting } from '../lib/prompts/templates.js';
 import { DEFAULT_TRAIN } from '../lib/train/trainer.js';
 import { ProgressBar, settingHooks } from '../lib/util/progress.js';
+import { setMatmulPrecision } from '../lib/ops/linear.js';
 
 function formatBytes(n: number): string {
   return n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(1)} GiB` : `${(n / 2 ** 20).toFixed(0)} MiB`;
@@ -68,6 +69,8 @@ await yargs(hideBin(process.argv))
       .option('setting', { choices: SETTINGS, demandOption: true })
       .option('out', { type: 'string', demandOption: true, describe: 'run folder: checkpoint/, best/, metrics.json, predictions.jsonl' })
       .option('quantize', { choices: ['nf4', 'none'] as const, default: 'nf4' })
+      .option('device', { choices: ['cpu', 'cuda'] as const, default: 'cpu' as const, describe: 'where the model runs (cuda: see plf-native info)' })
+      .option('matmul-precision', { choices: ['highest', 'bf16'] as const, default: 'highest' as const, describe: 'cuda: bf16 runs the matmuls on tensor cores (f32 accumulation)' })
       .option('r', { type: 'number', default: 2 }).option('alpha', { type: 'number', default: 32 }).option('dropout', { type: 'number', default: 0.05 })
       .option('lr', { type: 'number', default: DEFAULT_TRAIN.lr }).option('batch', { type: 'number', default: DEFAULT_TRAIN.batchSize })
       .option('accum', { type: 'number', default: DEFAULT_TRAIN.gradAccum }).option('epochs', { type: 'number', default: DEFAULT_TRAIN.epochs })
@@ -82,6 +85,7 @@ await yargs(hideBin(process.argv))
       .example('$0 train --data prepared/goemotions --model models/Mistral-7B-v0.1 --setting CLS-P --out runs/ge-mistral-clsp', '')
       .example('$0 eval --data prepared/goemotions --model models/Mistral-7B-v0.1 --setting Q-1S --out runs/ge-mistral-q1s', ''),
     async (a) => {
+      if (a.device === 'cuda') setMatmulPrecision(a['matmul-precision']);
       const file = a.config ? JSON.parse((await import('node:fs')).readFileSync(a.config, 'utf8')) as Record<string, unknown> : {};
       const pick = <T>(k: string, v: T): T => (process.argv.includes(`--${k}`) || file[k] === undefined ? v : file[k] as T);
       const lim = a.limit === undefined ? undefined : { train: a.limit, val: a.limit, test: a.limit };
@@ -92,7 +96,7 @@ await yargs(hideBin(process.argv))
           maxSteps: pick('max-steps', a['max-steps']), evalEvery: pick('eval-every', a['eval-every']), bestBy: pick('best-by', a['best-by'] as 'loss' | 'f1'),
           earlyStop: pick('early-stop', a['early-stop']), saveEvery: pick('save-every', a['save-every']), seed: pick('seed', a.seed) },
         maxLength: pick('max-length', a['max-length']), resume: a.resume, limit: lim, evalOnly: a._[0] === 'eval',
-        chatTemplate: a['chat-template'], hooks: settingHooks(a.setting),
+        chatTemplate: a['chat-template'], hooks: settingHooks(a.setting), device: a.device,
       });
       const { eval: ev, ...res } = r;
       console.log(a.json ? JSON.stringify({ ...res, metrics: ev.metrics }, null, 2)

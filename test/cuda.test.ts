@@ -11,8 +11,13 @@ import {
   lastTokenIndex, crossEntropyForward, crossEntropyBackward, bceWithLogitsForward, bceWithLogitsBackward, sliceColsForward,
   sliceColsBackward, AdamW, DeviceError, setMatmulPrecision, getMatmulPrecision, type Weight,
 } from '../lib/index.js';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { loadModel } from '../lib/index.js';
+import { loadModel, runPrepare } from '../lib/index.js';
+import { runSetting } from '../lib/experiments/run.js';
+import { syntheticRows, DEMO_LABELS } from '../lib/experiments/demo.js';
+import { ByteTokenizer } from '../lib/io/tokenizer.js';
 import { openSafetensors, readTensor } from '../lib/io/safetensors.js';
 import { randnArray, randInt, relDiff, throwsWith, sharedPath, skipMessage } from './helpers.js';
 
@@ -290,3 +295,26 @@ for (const arch of ['llama', 'mistral', 'qwen2', 'phi', 'gpt_neox', 't5']) {
     c.dispose();
   });
 }
+
+test('training on CUDA (runSetting, NF4 + LoRA, checkpoints, evaluation) follows the same run on the CPU', { skip: fixSkip, timeout: 180_000 }, async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'plf-cuda-train-'));
+  try {
+    const raw = path.join(root, 'raw.csv');
+    fs.writeFileSync(raw, syntheticRows(3, 60, 4).map((r) => r.map((f) => (/[",]/.test(f) ? `"${f}"` : f)).join(',')).join('\n'));
+    const prepared = path.join(root, 'prepared');
+    await runPrepare({ dataset: 'custom', input: [raw], out: prepared, split: 'random:0.6,0.2,0.2',
+      columns: { text: 'text', annotator: 'annotator', item: 'id', labelList: 'labels', labelNames: DEMO_LABELS } });
+    const run = (device: 'cpu' | 'cuda') => runSetting({ prepared, model: fx('llama', 'model'), setting: 'CLS-P', out: path.join(root, device),
+      tokenizer: new ByteTokenizer(), quantize: 'nf4', device, maxLength: 512, lora: { r: 4, alpha: 8, dropout: 0.1 },
+      train: { lr: 5e-3, batchSize: 4, gradAccum: 2, epochs: 1, maxSteps: 4, evalBatchSize: 16, seed: 5 }, limit: { train: 16, val: 8, test: 8 } });
+    const cpu = await run('cpu'), gpu = await run('cuda');
+    const hist = (d: string) => (JSON.parse(fs.readFileSync(path.join(root, d, 'checkpoint', 'state.json'), 'utf8')).history as { loss: number }[]).map((h) => h.loss);
+    const [hc, hg] = [hist('cpu'), hist('cuda')];
+    assert.equal(hg.length, 4);
+    hg.forEach((l, i) => assert.ok(Math.abs(l - hc[i]) / hc[i] < 1e-3, `step ${i} loss ${l} vs CPU ${hc[i]}`));
+    assert.equal(gpu.rows, cpu.rows);
+    assert.ok(fs.existsSync(path.join(root, 'cuda', 'best', 'adapter_model.safetensors')));
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});

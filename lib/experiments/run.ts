@@ -23,6 +23,8 @@ export interface SettingRun {
   setting: Setting;
   out: string;
   quantize?: 'nf4' | null;
+  /** where the model runs (default 'cpu') */
+  device?: 'cpu' | 'cuda';
   lora?: LoraConfig;
   /** train every weight instead of LoRA (small models trained from scratch; implies no quantization) */
   fullFinetune?: boolean;
@@ -72,12 +74,12 @@ export async function runSetting(o: SettingRun): Promise<RunResult & { eval: Eva
   fs.mkdirSync(o.out, { recursive: true });
   let model: Model;
   if (o.setting.startsWith('Q-')) {
-    model = withPad(loadModel(o.model, { task: 'causal-lm', quantize: o.quantize ?? null }), pad);
+    model = withPad(loadModel(o.model, { task: 'causal-lm', quantize: o.quantize ?? null, device: o.device }), pad);
   } else {
     const cls = o.setting.startsWith('CLS');
     const task = cls ? 'sequence-classification' : 'causal-lm';
     const quantize = o.fullFinetune ? null : o.quantize ?? null;
-    model = withPad(loadModel(o.model, { task, numLabels: spec.labels.length, quantize, seed: cfg.seed }), pad);
+    model = withPad(loadModel(o.model, { task, numLabels: spec.labels.length, quantize, seed: cfg.seed, device: o.device }), pad);
     const tr = buildExamples(cut(data.splits.train, o.limit?.train), o.setting, spec, tok, opts);
     const va = buildExamples(cut(data.splits.val, o.limit?.val), o.setting, spec, tok, opts);
     if (tr.truncated + va.truncated) o.hooks?.onInfo?.(`${tr.truncated + va.truncated} train/val prompts truncated to ${opts.maxLength} tokens`);
@@ -91,9 +93,9 @@ export async function runSetting(o: SettingRun): Promise<RunResult & { eval: Eva
     model.dispose();
     // best/ holds full weights after full fine-tuning (also when only evaluating such a run)
     if (fs.existsSync(path.join(o.out, 'best', 'model.safetensors'))) {
-      model = withPad(loadModel(path.join(o.out, 'best'), { task, numLabels: spec.labels.length }), pad);
+      model = withPad(loadModel(path.join(o.out, 'best'), { task, numLabels: spec.labels.length, device: o.device }), pad);
     } else {
-      model = withPad(loadModel(o.model, { task, numLabels: spec.labels.length, quantize, seed: cfg.seed }), pad);
+      model = withPad(loadModel(o.model, { task, numLabels: spec.labels.length, quantize, seed: cfg.seed, device: o.device }), pad);
       model.loadAdapter(path.join(o.out, 'best'));
     }
   }
