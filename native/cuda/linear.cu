@@ -95,7 +95,7 @@ __device__ inline uint32_t bf2(float a, float b) {
 struct Fast { bool a, nf4; const __nv_bfloat16* a16; const float* am; };
 
 template <bool BRow>
-__global__ void __launch_bounds__(kT) gemm_bf16_k(long long M, long long N, long long K, float alpha, StridedA A, OperandB B,
+__global__ void __launch_bounds__(kT, 2) gemm_bf16_k(long long M, long long N, long long K, float alpha, StridedA A, OperandB B,
                                                   float beta, float* C, long long ldc, Fast fast) {
   __shared__ __align__(32) __nv_bfloat16 As[TBM][TBK + PAD];
   __shared__ __align__(32) __nv_bfloat16 Bs[BRow ? TBK : TBN][BRow ? TBN + PAD : TBK + PAD];

@@ -173,9 +173,32 @@ __global__ void gemv_k(const float* __restrict__ x, NF4View w, long long N, long
   const long long warps = (long long)gridDim.x * (blockDim.x / 32);
   for (long long r0 = ((long long)blockIdx.x * (blockDim.x / 32) + wid) * R; r0 < N; r0 += warps * R) {
     __syncwarp();
-    for (long long j = lane; j < R * nb; j += 32) {
-      long long row = r0 + j / nb < N ? r0 + j / nb : r0;
-      am[j] = nf4_absmax(w, row * nb + j % nb);
+    // 8 entries per lane at a time, each lookup stage issued for all 8 before the next depends on it
+    for (long long j0 = 0; j0 < R * nb; j0 += 32 * 8) {
+      long long blk[8];
+      float v[8];
+#pragma unroll
+      for (int u = 0; u < 8; u++) {
+        long long j = j0 + u * 32 + lane, row = r0 + j / nb < N ? r0 + j / nb : r0;
+        blk[u] = j < R * nb ? row * nb + j % nb : -1;
+      }
+      if (w.absmax) {
+#pragma unroll
+        for (int u = 0; u < 8; u++) v[u] = blk[u] >= 0 ? __ldg(w.absmax + blk[u]) : 0.0f;
+      } else {
+        unsigned char q[8];
+        float na[8];
+#pragma unroll
+        for (int u = 0; u < 8; u++) {
+          q[u] = blk[u] >= 0 ? __ldg(w.absmax_q + blk[u]) : 0;
+          na[u] = blk[u] >= 0 ? __ldg(w.nested_absmax + blk[u] / w.nested_blocksize) : 0.0f;
+        }
+#pragma unroll
+        for (int u = 0; u < 8; u++) v[u] = __fadd_rn(__fmul_rn(__ldg(w.nested_code + q[u]), na[u]), w.offset);
+      }
+#pragma unroll
+      for (int u = 0; u < 8; u++)
+        if (blk[u] >= 0) am[j0 + u * 32 + lane] = v[u];
     }
     __syncwarp();
     float acc[R];
