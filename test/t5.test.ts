@@ -188,21 +188,21 @@ test('t5: untied head (Flan-T5 4.x configs), decoder output scaling, prefixes, f
   }
 });
 
-test('t5: relu feed-forward (original T5) — LoRA gradients equal finite differences', { skip }, () => {
+for (const proj of ['relu', 'gated-silu'] as const) test(`t5: ${proj} feed-forward — LoRA gradients equal finite differences`, { skip }, () => {
   const ck = new Checkpoint(dir('model_cls'));
   const cfg = JSON.parse(fs.readFileSync(dir('model_cls', 'config.json'), 'utf8'));
   const tensors: Record<string, Tensor> = {};
   for (const n of ck.names()) {
-    if (n.includes('wi_1')) continue;
-    tensors[n.replace('wi_0', 'wi')] = ck.tensor(n);
+    if (proj === 'relu' && n.includes('wi_1')) continue;
+    tensors[proj === 'relu' ? n.replace('wi_0', 'wi') : n] = ck.tensor(n);
   }
   const d = tmpdir();
   writeSafetensors(path.join(d, 'model.safetensors'), tensors);
-  fs.writeFileSync(path.join(d, 'config.json'), JSON.stringify({ ...cfg, feed_forward_proj: 'relu', is_gated_act: false, dense_act_fn: 'relu' }));
+  fs.writeFileSync(path.join(d, 'config.json'), JSON.stringify({ ...cfg, feed_forward_proj: proj }));
   try {
     const m = t5(d);
     m.addLora({ r: 2, alpha: 4, seed: 3 });
-    assert.ok(m.lora!.targetModules!.includes('wi') && !m.lora!.targetModules!.includes('wi_0'));
+    assert.equal(m.lora!.targetModules!.includes('wi'), proj === 'relu');
     // B is zero at PEFT init: give every B a value so A's gradients are non-zero too
     for (const p of m.trainableParameters()) if (p.name.includes('lora_B')) p.param.copyFrom(Tensor.from(p.param.toFloat32().map((_, i) => 0.05 * Math.cos(i)), p.param.shape));
     const cb = openSafetensors(dir('cls.safetensors'));
@@ -211,7 +211,7 @@ test('t5: relu feed-forward (original T5) — LoRA gradients equal finite differ
     m.forward(batch, { train: true });
     m.backward();
     const loss = () => m.forward(batch).loss!;
-    for (const p of m.trainableParameters().filter((q) => /encoder\.block\.0.*wi\.lora_A|decoder\.block\.1.*EncDecAttention\.k\.lora_B|out_proj\.bias/.test(q.name))) {
+    for (const p of m.trainableParameters().filter((q) => /encoder\.block\.0.*wi(_0)?\.lora_A|decoder\.block\.1.*EncDecAttention\.k\.lora_B|out_proj\.bias/.test(q.name))) {
       const x = p.param.toFloat32(), g = p.grad.toFloat32();
       for (const i of [0, Math.floor(x.length / 2), x.length - 1]) {
         const h = 1e-2, orig = x[i];

@@ -4,7 +4,7 @@
 // Shapes: x [B, T, C]; q/k/v [B, T, H, d_kv]; bias [H, Tq, Tk].
 import { Tensor } from '../../tensor.js';
 import { attentionForward, attentionBackward } from '../../ops/attention.js';
-import { gegluForward, gegluBackward, geluForward, geluBackward, reluForward, reluBackward } from '../../ops/activation.js';
+import { gegluForward, gegluBackward, geluForward, geluBackward, reluForward, reluBackward, swigluForward, swigluBackward } from '../../ops/activation.js';
 import { Linear, Norm, accumulate } from '../layers.js';
 import type { T5Config } from './config.js';
 
@@ -107,7 +107,7 @@ export class T5Attention {
   }
 }
 
-/** wo(act(wi_0 x) · wi_1 x) (gated, Flan-T5) or wo(act(wi x)). */
+/** wo(act(wi_0 x) · wi_1 x) (gated: gelu_new as Flan-T5, or silu) or wo(act(wi x)). */
 export class T5FeedForward {
   private saved: { a: Tensor; b: Tensor | null; h: Tensor } | null = null;
 
@@ -122,7 +122,7 @@ export class T5FeedForward {
     let b: Tensor | null = null, h: Tensor;
     if (this.proj.wi1) {
       b = this.proj.wi1.forward(x, train);
-      h = gegluForward(a, b, this.approx());
+      h = this.cfg.act === 'silu' ? swigluForward(a, b) : gegluForward(a, b, this.approx());
     } else {
       h = this.cfg.act === 'relu' ? reluForward(a) : geluForward(a, this.approx());
     }
@@ -139,7 +139,7 @@ export class T5FeedForward {
     s.h.dispose();
     let dx: Tensor;
     if (this.proj.wi1) {
-      const { dgate, dup } = gegluBackward(dh, s.a, s.b!, this.approx());
+      const { dgate, dup } = this.cfg.act === 'silu' ? swigluBackward(dh, s.a, s.b!) : gegluBackward(dh, s.a, s.b!, this.approx());
       dx = accumulate(this.proj.wi0.backward(dgate)!, this.proj.wi1.backward(dup)!);
       dgate.dispose(); dup.dispose();
     } else {

@@ -19,7 +19,7 @@ export interface T5Config {
   normEps: number;
   /** feed_forward_proj 'gated-…': wi_0 (activated) × wi_1; else a single wi */
   gated: boolean;
-  act: 'relu' | 'gelu' | 'gelu_new';
+  act: 'relu' | 'gelu' | 'gelu_new' | 'silu';
   /**
    * Decoder output × d_model^-½ before the LM head. 5.17 derives it from the legacy flag
    * (`tie_word_embeddings` not false → scale; original T5 scales, T5 1.1 / Flan-T5 do not) and then
@@ -56,9 +56,9 @@ export function parseT5Config(raw: Raw, file = 'config.json'): T5Config {
     throw new ConfigError(`${file}: feed_forward_proj '${proj}' must be 'ACT' or 'gated-ACT'`);
   // transformers: 'gated-gelu' means gelu_new (tanh) for backward compatibility
   const act = proj === 'gated-gelu' ? 'gelu_new' : parts[parts.length - 1];
-  if (act !== 'relu' && act !== 'gelu' && act !== 'gelu_new')
-    throw new ConfigError(`${file}: feed_forward_proj '${proj}' is not supported (relu, gelu, gelu_new, gated-gelu, gated-gelu_new)`);
-  if (gated && act === 'relu') throw new ConfigError(`${file}: feed_forward_proj 'gated-relu' is not supported`);
+  const ok = gated ? act === 'gelu' || act === 'gelu_new' || act === 'silu' : act === 'relu' || act === 'gelu' || act === 'gelu_new';
+  if (!ok)
+    throw new ConfigError(`${file}: feed_forward_proj '${proj}' is not supported (relu, gelu, gelu_new, gated-gelu, gated-gelu_new, gated-silu)`);
   const layers = num(raw, file, 'num_layers');
   const labels = raw.id2label ? Object.keys(raw.id2label as object).length : typeof raw.num_labels === 'number' ? raw.num_labels : 2;
   const pad = first(raw.pad_token_id);
@@ -74,7 +74,7 @@ export function parseT5Config(raw: Raw, file = 'config.json'): T5Config {
     numBuckets: num(raw, file, 'relative_attention_num_buckets', 32),
     maxDistance: num(raw, file, 'relative_attention_max_distance', 128),
     normEps: num(raw, file, 'layer_norm_epsilon', 1e-6),
-    gated, act,
+    gated, act: act as T5Config['act'],
     scaleDecoderOutputs: typeof raw.scale_decoder_outputs === 'boolean' ? raw.scale_decoder_outputs : raw.tie_word_embeddings !== false,
     padTokenId: pad,
     eosTokenId: first(raw.eos_token_id),
