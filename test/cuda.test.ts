@@ -14,12 +14,11 @@ import {
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadModel, runPrepare } from '../lib/index.js';
+import { loadModel } from '../lib/index.js';
 import { runSetting } from '../lib/experiments/run.js';
-import { syntheticRows, DEMO_LABELS } from '../lib/experiments/demo.js';
 import { ByteTokenizer } from '../lib/io/tokenizer.js';
 import { openSafetensors, readTensor } from '../lib/io/safetensors.js';
-import { randnArray, randInt, relDiff, throwsWith, sharedPath, skipMessage } from './helpers.js';
+import { randnArray, randInt, relDiff, throwsWith, sharedPath, skipMessage, prepareSynthetic } from './helpers.js';
 
 const cuda = info().cuda;
 const skip = cuda.usable ? false : `no usable CUDA device: ${cuda.reason}`;
@@ -299,11 +298,7 @@ for (const arch of ['llama', 'mistral', 'qwen2', 'phi', 'gpt_neox', 't5']) {
 test('training on CUDA (runSetting, NF4 + LoRA, checkpoints, evaluation) follows the same run on the CPU', { skip: fixSkip, timeout: 180_000 }, async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'plf-cuda-train-'));
   try {
-    const raw = path.join(root, 'raw.csv');
-    fs.writeFileSync(raw, syntheticRows(3, 60, 4).map((r) => r.map((f) => (/[",]/.test(f) ? `"${f}"` : f)).join(',')).join('\n'));
-    const prepared = path.join(root, 'prepared');
-    await runPrepare({ dataset: 'custom', input: [raw], out: prepared, split: 'random:0.6,0.2,0.2',
-      columns: { text: 'text', annotator: 'annotator', item: 'id', labelList: 'labels', labelNames: DEMO_LABELS } });
+    const prepared = await prepareSynthetic(root);
     const run = (device: 'cpu' | 'cuda') => runSetting({ prepared, model: fx('llama', 'model'), setting: 'CLS-P', out: path.join(root, device),
       tokenizer: new ByteTokenizer(), quantize: 'nf4', device, maxLength: 512, lora: { r: 4, alpha: 8, dropout: 0.1 },
       train: { lr: 5e-3, batchSize: 4, gradAccum: 2, epochs: 1, maxSteps: 4, evalBatchSize: 16, seed: 5 }, limit: { train: 16, val: 8, test: 8 } });

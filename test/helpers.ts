@@ -4,6 +4,8 @@ import path from 'node:path';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Tensor } from '../lib/tensor.js';
+import { runPrepare } from '../lib/data/run.js';
+import { syntheticRows, DEMO_LABELS } from '../lib/experiments/demo.js';
 
 const envSeed = process.env.PLF_TEST_SEED;
 export const SEED = envSeed ? Number(envSeed) : (Date.now() ^ (process.pid << 8)) >>> 0;
@@ -116,4 +118,14 @@ export function throwsWith(fn: () => unknown, cls: Function, ...patterns: RegExp
   if (!(err instanceof cls)) throw new Error(`expected ${cls.name}, got ${(err as Error).constructor.name}: ${(err as Error).message}`);
   for (const p of patterns)
     if (!p.test((err as Error).message)) throw new Error(`error message "${(err as Error).message}" does not match ${p}`);
+}
+
+/** The demo's synthetic annotations (seed 3, 60 items × 4 annotators) prepared into `dir` (random 0.6/0.2/0.2 split). */
+export async function prepareSynthetic(dir: string): Promise<string> {
+  fs.mkdirSync(dir, { recursive: true });
+  const raw = path.join(dir, 'raw.csv'), prepared = path.join(dir, 'prepared');
+  fs.writeFileSync(raw, syntheticRows(3, 60, 4).map((r) => r.map((f) => (/[",]/.test(f) ? `"${f}"` : f)).join(',')).join('\n'));
+  await runPrepare({ dataset: 'custom', input: [raw], out: prepared, split: 'random:0.6,0.2,0.2',
+    columns: { text: 'text', annotator: 'annotator', item: 'id', labelList: 'labels', labelNames: DEMO_LABELS } });
+  return prepared;
 }

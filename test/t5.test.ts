@@ -7,14 +7,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadModel, AdamW, Tensor, ArgumentError, isNF4, writeSafetensors, Checkpoint, T5Model, runPrepare } from '../lib/index.js';
+import { loadModel, AdamW, Tensor, ArgumentError, isNF4, writeSafetensors, Checkpoint, T5Model } from '../lib/index.js';
 import { runSetting } from '../lib/experiments/run.js';
 import { runExperiment } from '../lib/experiments/experiment.js';
-import { syntheticRows, DEMO_LABELS } from '../lib/experiments/demo.js';
 import type { TextTokenizer } from '../lib/io/tokenizer.js';
 import { relativePositionBucket } from '../lib/models/t5/config.js';
 import { openSafetensors, readTensor, type SafetensorsFile } from '../lib/io/safetensors.js';
-import { relDiff, sharedPath, skipMessage, throwsWith } from './helpers.js';
+import { relDiff, sharedPath, skipMessage, throwsWith, prepareSynthetic } from './helpers.js';
 
 const ROOT = 'fixtures/hf/t5';
 const fixtures = sharedPath(ROOT);
@@ -254,11 +253,7 @@ for (const setting of ['CLS-P', 'LM-P'] as const) {
   test(`t5: a ${setting} run on a prepared dataset trains (NF4 + LoRA), its loss falls, and it evaluates`, { skip, timeout: 180_000 }, async () => {
     const root = tmpdir();
     try {
-      const raw = path.join(root, 'raw.csv');
-      fs.writeFileSync(raw, syntheticRows(3, 60, 4).map((r) => r.map((f) => (/[",]/.test(f) ? `"${f}"` : f)).join(',')).join('\n'));
-      const prepared = path.join(root, 'prepared');
-      await runPrepare({ dataset: 'custom', input: [raw], out: prepared, split: 'random:0.6,0.2,0.2',
-        columns: { text: 'text', annotator: 'annotator', item: 'id', labelList: 'labels', labelNames: DEMO_LABELS } });
+      const prepared = await prepareSynthetic(root);
       const out = path.join(root, 'run');
       const r = await runSetting({ prepared, model: dir('model'), setting, out, tokenizer: new T5ByteTokenizer(), quantize: 'nf4',
         maxLength: 512, lora: { r: 8, alpha: 16, dropout: 0.05 }, train: { lr: 5e-3, batchSize: 4, gradAccum: 2, epochs: 1, maxSteps: 6, evalBatchSize: 16, seed: 5 },

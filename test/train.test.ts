@@ -7,13 +7,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync, execFileSync } from 'node:child_process';
-import { runPrepare, Checkpoint, loadModel, isNF4 } from '../lib/index.js';
+import { Checkpoint, loadModel, isNF4 } from '../lib/index.js';
 import { runSetting } from '../lib/experiments/run.js';
 import { runExperiment } from '../lib/experiments/experiment.js';
-import { runDemo, syntheticRows, DEMO_LABELS } from '../lib/experiments/demo.js';
+import { runDemo } from '../lib/experiments/demo.js';
 import { ByteTokenizer } from '../lib/io/tokenizer.js';
 import { packageRoot } from '../lib/native/loader.js';
-import { sharedPath, skipMessage } from './helpers.js';
+import { sharedPath, skipMessage, prepareSynthetic } from './helpers.js';
 
 const model = sharedPath('fixtures/hf/llama/model');
 const skip = model ? false : skipMessage('fixtures/hf/llama/model');
@@ -22,11 +22,7 @@ const prepared = path.join(root, 'prepared');
 
 async function data(): Promise<string> {
   if (fs.existsSync(path.join(prepared, 'manifest.json'))) return prepared;
-  const raw = path.join(root, 'raw.csv');
-  fs.writeFileSync(raw, syntheticRows(3, 60, 4).map((r) => r.map((f) => (/[",]/.test(f) ? `"${f}"` : f)).join(',')).join('\n'));
-  await runPrepare({ dataset: 'custom', input: [raw], out: prepared, split: 'random:0.6,0.2,0.2',
-    columns: { text: 'text', annotator: 'annotator', item: 'id', labelList: 'labels', labelNames: DEMO_LABELS } });
-  return prepared;
+  return prepareSynthetic(root);
 }
 
 const quick = { lr: 5e-3, batchSize: 4, gradAccum: 2, epochs: 1, maxSteps: 6, evalBatchSize: 16, seed: 5 };

@@ -42,3 +42,12 @@ export function idsTensor(x: Ids, what: string): Tensor {
   const flat = (x as (number | bigint)[][]).flat().map((v) => BigInt(v));
   return Tensor.from(BigInt64Array.from(flat), [x.length, x[0].length]);
 }
+
+/** Zeroes every gradient (before accumulating a new step). */
+export function zeroGrads(params: TrainableParam[]): void {
+  for (const p of params) {
+    const z = Tensor.zeros(p.grad.shape, 'f32', p.grad.device);
+    p.grad.copyFrom(z);
+    z.dispose();
+  }
+}

@@ -17,7 +17,7 @@ import { Block, type Ctx, type LayerCache } from './blocks.js';
 import { attachLora, peftName, type LoraConfig } from './lora.js';
 import { saveAdapter, loadAdapter } from '../io/peft.js';
 import { generate, type GenerateOptions } from './generate.js';
-import { idsTensor, type Task, type Batch, type TrainableParam, type LoadModelOptions, type Ids, type SavedModule } from './batch.js';
+import { idsTensor, zeroGrads, type Task, type Batch, type TrainableParam, type LoadModelOptions, type Ids, type SavedModule } from './batch.js';
 
 export { idsTensor, type Task, type Batch, type TrainableParam, type LoadModelOptions, type Ids } from './batch.js';
 
@@ -105,13 +105,7 @@ export class DecoderModel {
     return out;
   }
 
-  zeroGrad(): void {
-    for (const p of this.trainableParameters()) {
-      const z = Tensor.zeros(p.grad.shape, 'f32', p.grad.device);
-      p.grad.copyFrom(z);
-      z.dispose();
-    }
-  }
+  zeroGrad(): void { zeroGrads(this.trainableParameters()); }
 
   /** Greedy decoding with a KV cache (see generate.ts). */
   generate(batch: Pick<Batch, 'inputIds' | 'attentionMask'>, opts: GenerateOptions): number[][] { return generate(this, batch, opts); }

@@ -27,33 +27,27 @@ void swiglu_backward(const float* dy, const float* gate, const float* up, int64_
 constexpr double kSqrt2OverPi = 0.7978845608028654;
 constexpr double kGeluC = 0.044715;
 
+static inline double gelu_d(double v, bool tanh_approx) {
+  return tanh_approx ? 0.5 * v * (1.0 + std::tanh(kSqrt2OverPi * (v + kGeluC * v * v * v)))
+                     : 0.5 * v * (1.0 + std::erf(v * 0.7071067811865476));
+}
+
+static inline double gelu_grad(double v, bool tanh_approx) {
+  if (tanh_approx) {
+    double t = std::tanh(kSqrt2OverPi * (v + kGeluC * v * v * v));
+    return 0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * kSqrt2OverPi * (1.0 + 3.0 * kGeluC * v * v);
+  }
+  return 0.5 * (1.0 + std::erf(v * 0.7071067811865476)) + v * std::exp(-0.5 * v * v) * 0.3989422804014327;
+}
+
 void gelu_forward(const float* x, int64_t n, bool tanh_approx, float* y) {
   PLF_PAR_FOR
-  for (int64_t i = 0; i < n; i++) {
-    double v = x[i];
-    double r = tanh_approx ? 0.5 * v * (1.0 + std::tanh(kSqrt2OverPi * (v + kGeluC * v * v * v)))
-                           : 0.5 * v * (1.0 + std::erf(v * 0.7071067811865476));
-    y[i] = float(r);
-  }
+  for (int64_t i = 0; i < n; i++) y[i] = float(gelu_d(x[i], tanh_approx));
 }
 
 void gelu_backward(const float* dy, const float* x, int64_t n, bool tanh_approx, float* dx) {
   PLF_PAR_FOR
-  for (int64_t i = 0; i < n; i++) {
-    double v = x[i], d;
-    if (tanh_approx) {
-      double t = std::tanh(kSqrt2OverPi * (v + kGeluC * v * v * v));
-      d = 0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * kSqrt2OverPi * (1.0 + 3.0 * kGeluC * v * v);
-    } else {
-      d = 0.5 * (1.0 + std::erf(v * 0.7071067811865476)) + v * std::exp(-0.5 * v * v) * 0.3989422804014327;
-    }
-    dx[i] = float(dy[i] * d);
-  }
-}
-
-static inline double gelu_d(double v, bool tanh_approx) {
-  return tanh_approx ? 0.5 * v * (1.0 + std::tanh(kSqrt2OverPi * (v + kGeluC * v * v * v)))
-                     : 0.5 * v * (1.0 + std::erf(v * 0.7071067811865476));
+  for (int64_t i = 0; i < n; i++) dx[i] = float(dy[i] * gelu_grad(x[i], tanh_approx));
 }
 
 // y = gelu(gate) · up, the gelu rounded to f32 first as torch's two-step `act(wi_0 x) * wi_1 x`
@@ -66,14 +60,8 @@ void geglu_backward(const float* dy, const float* gate, const float* up, int64_t
                     float* dup) {
   PLF_PAR_FOR
   for (int64_t i = 0; i < n; i++) {
-    double v = gate[i], d;
-    if (tanh_approx) {
-      double t = std::tanh(kSqrt2OverPi * (v + kGeluC * v * v * v));
-      d = 0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * kSqrt2OverPi * (1.0 + 3.0 * kGeluC * v * v);
-    } else {
-      d = 0.5 * (1.0 + std::erf(v * 0.7071067811865476)) + v * std::exp(-0.5 * v * v) * 0.3989422804014327;
-    }
-    if (dgate) dgate[i] = float(double(dy[i]) * up[i] * d);
+    double v = gate[i];
+    if (dgate) dgate[i] = float(double(dy[i]) * up[i] * gelu_grad(v, tanh_approx));
     if (dup) dup[i] = dy[i] * float(gelu_d(v, tanh_approx));
   }
 }

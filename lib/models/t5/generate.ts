@@ -6,13 +6,8 @@ import { idsTensor, type Batch } from '../batch.js';
 import type { T5LayerCache } from './blocks.js';
 import type { T5Model } from './model.js';
 
-export interface GenerateOptions {
-  maxNewTokens: number;
-  /** stop a row at this token (default: the config's eos_token_id; null: never stop early) */
-  eosTokenId?: number | null;
-  /** what finished rows are filled with (default: the config's pad_token_id, else EOS) */
-  padTokenId?: number;
-}
+export type { GenerateOptions } from '../generate.js';
+import type { GenerateOptions } from '../generate.js';
 
 /** Per row: decoder_start_token_id, then the generated ids (as transformers returns them). */
 export function generateT5(model: T5Model, batch: Pick<Batch, 'inputIds' | 'attentionMask'>, opts: GenerateOptions): number[][] {

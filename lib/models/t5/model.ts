@@ -11,7 +11,7 @@ import { Linear, Norm, setDropoutSeedBase } from '../layers.js';
 import { ModuleLoader } from '../loader.js';
 import { attachLora, peftName, type LoraConfig } from '../lora.js';
 import { saveAdapter, loadAdapter } from '../../io/peft.js';
-import { idsTensor, type Batch, type Task, type TrainableParam, type LoadModelOptions, type SavedModule, type Ids } from '../batch.js';
+import { idsTensor, zeroGrads, type Batch, type Task, type TrainableParam, type LoadModelOptions, type SavedModule, type Ids } from '../batch.js';
 import { parseT5Config, relativePositionBucket, type T5Config } from './config.js';
 import { T5Attention, T5Block, T5FeedForward, type T5Ctx, type T5LayerCache } from './blocks.js';
 import { generateT5, type GenerateOptions } from './generate.js';
@@ -111,13 +111,7 @@ export class T5Model {
     return out;
   }
 
-  zeroGrad(): void {
-    for (const p of this.trainableParameters()) {
-      const z = Tensor.zeros(p.grad.shape, 'f32', p.grad.device);
-      p.grad.copyFrom(z);
-      z.dispose();
-    }
-  }
+  zeroGrad(): void { zeroGrads(this.trainableParameters()); }
 
   saveAdapter(dir: string): void { saveAdapter(this, dir); }
   loadAdapter(dir: string): void { loadAdapter(this, dir); }
