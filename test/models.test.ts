@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadModel, AdamW, Tensor, ConfigError } from '../lib/index.js';
+import { loadModel, AdamW, Tensor, ConfigError, DeviceError, info } from '../lib/index.js';
 import { openSafetensors, readTensor, type SafetensorsFile } from '../lib/io/safetensors.js';
 import { relDiff, sharedPath, skipMessage, throwsWith } from './helpers.js';
 
@@ -144,6 +144,8 @@ test('unsupported model types and bad configs are clear errors', { skip }, () =>
   }
   const m = loadModel(dir('llama', 'model'));
   throwsWith(() => m.addLora({ r: 2, alpha: 4, targetModules: ['nope'] }), ConfigError, /targetModules/);
+  const c = info().cuda;
+  if (!c.usable) throwsWith(() => loadModel(dir('llama', 'model'), { device: 'cuda' }), DeviceError, /device 'cuda' asked for, but/, /use device 'cpu'/);
   m.dispose();
   assert.ok(Tensor);
 });
