@@ -51,3 +51,9 @@ export function zeroGrads(params: TrainableParam[]): void {
     z.dispose();
   }
 }
+
+/** Multi-label targets [B, L] as an f32 tensor on `device` (a tensor passes through as given). */
+export function labelsTensor(labels: NonNullable<Batch['labels']>, B: number, L: number, device: Tensor['device']): Tensor {
+  if (labels instanceof Tensor) return labels;
+  return Tensor.from(Float32Array.from((labels as number[][]).flat()), [B, L]).moveTo(device);
+}

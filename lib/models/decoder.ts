@@ -17,7 +17,7 @@ import { Block, type Ctx, type LayerCache } from './blocks.js';
 import { attachLora, peftName, type LoraConfig } from './lora.js';
 import { saveAdapter, loadAdapter } from '../io/peft.js';
 import { generate, type GenerateOptions } from './generate.js';
-import { idsTensor, zeroGrads, type Task, type Batch, type TrainableParam, type LoadModelOptions, type Ids, type SavedModule } from './batch.js';
+import { idsTensor, zeroGrads, labelsTensor, type Task, type Batch, type TrainableParam, type LoadModelOptions, type Ids, type SavedModule } from './batch.js';
 
 export { idsTensor, type Task, type Batch, type TrainableParam, type LoadModelOptions, type Ids } from './batch.js';
 
@@ -185,8 +185,7 @@ export class DecoderModel {
       const pooled = gatherRowsForward(xn, idx);
       logits = this.head.forward(pooled, train);
       if (batch.labels) {
-        const labels = batch.labels instanceof Tensor ? batch.labels
-          : Tensor.from(Float32Array.from((batch.labels as number[][]).flat()), [B, logits.shape[1]]).moveTo(this.device);
+        const labels = labelsTensor(batch.labels, B, logits.shape[1], this.device);
         loss = bceWithLogitsForward(logits, labels);
         keep.labels = labels;
       }

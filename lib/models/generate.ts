@@ -13,6 +13,20 @@ export interface GenerateOptions {
   padTokenId?: number;
 }
 
+/**
+ * One greedy step over rows of logits [B, V]: the first maximum per row (as torch.argmax), pad for
+ * rows already finished; rows that produce EOS are marked finished.
+ */
+export function greedyPick(lg: Float32Array, V: number, finished: boolean[], eos: number | null, pad: number): number[] {
+  return finished.map((done, b) => {
+    let best = 0;
+    for (let v = 1; v < V; v++) if (lg[b * V + v] > lg[b * V + best]) best = v;
+    const tok = done ? pad : best;
+    if (eos !== null && tok === eos) finished[b] = true;
+    return tok;
+  });
+}
+
 /** Prompt + generated ids per row ([B, T + n], n ≤ maxNewTokens). */
 export function generate(model: DecoderModel, batch: Pick<Batch, 'inputIds' | 'attentionMask'>, opts: GenerateOptions): number[][] {
   if (model.task !== 'causal-lm') throw new ArgumentError('generate() needs a causal-LM model');
@@ -50,14 +64,9 @@ export function generate(model: DecoderModel, batch: Pick<Batch, 'inputIds' | 'a
         { cache, lastOnly: true });
       const lg = logits.toFloat32(), V = c.vocabSize;
       logits.dispose(); maskT.dispose(); step.ids.dispose(); step.positions.dispose();
-      const next: number[] = [];
+      const next = greedyPick(lg, V, finished, eos, pad);
       for (let b = 0; b < B; b++) {
-        let best = 0;
-        for (let v = 1; v < V; v++) if (lg[b * V + v] > lg[b * V + best]) best = v;  // first max, as torch.argmax
-        const tok = finished[b] ? pad : best;
-        if (eos !== null && tok === eos) finished[b] = true;
-        out[b].push(tok);
-        next.push(tok);
+        out[b].push(next[b]);
         mask[b * cap + T + i] = 1n;
         lastPos[b] += 1;
       }

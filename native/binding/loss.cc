@@ -18,13 +18,12 @@ static void ce_args(const Op& op, CE& c) {
   if (c.targets->numel() != c.rows)
     op.shape("targets " + c.targets->describe() + " must have one entry per row of logits " + c.logits->describe());
   c.dev = op.device({c.logits}, true);
-  index_arg(op, c.targets, "targets", 0, -1, Device::CPU, c.t);
+  index_arg(op, c.targets, "targets", 0, -1, c.dev, c.t);  // range-checked below (the ignore index is allowed)
   const std::vector<int64_t>& t = c.t.host;
   for (size_t i = 0; i < t.size(); i++)
     if (t[i] != c.ignore && (t[i] < 0 || t[i] >= c.vocab))
       op.fail("PLF_ARG", "targets[" + std::to_string(i) + "] = " + std::to_string(t[i]) + " is outside [0, " +
                              std::to_string(c.vocab) + ") and is not the ignore index");
-  if (c.dev == Device::CUDA) index_arg(op, c.targets, "targets", 0, -1, Device::CUDA, c.t);
 }
 
 // cross_entropy_forward(logits [.., V], targets [..], ignoreIndex) -> {loss, count}

@@ -7,7 +7,7 @@ import type { T5LayerCache } from './blocks.js';
 import type { T5Model } from './model.js';
 
 export type { GenerateOptions } from '../generate.js';
-import type { GenerateOptions } from '../generate.js';
+import { greedyPick, type GenerateOptions } from '../generate.js';
 
 /** Per row: decoder_start_token_id, then the generated ids (as transformers returns them). */
 export function generateT5(model: T5Model, batch: Pick<Batch, 'inputIds' | 'attentionMask'>, opts: GenerateOptions): number[][] {
@@ -34,17 +34,10 @@ export function generateT5(model: T5Model, batch: Pick<Batch, 'inputIds' | 'atte
       dec.dispose();
       const lg = logits.toFloat32(), V = c.vocabSize;
       logits.dispose();
-      const next: bigint[] = [];
-      for (let b = 0; b < B; b++) {
-        let best = 0;
-        for (let v = 1; v < V; v++) if (lg[b * V + v] > lg[b * V + best]) best = v;  // first max, as torch.argmax
-        const tok = finished[b] ? pad : best;
-        if (eos !== null && tok === eos) finished[b] = true;
-        out[b].push(tok);
-        next.push(BigInt(tok));
-      }
+      const next = greedyPick(lg, V, finished, eos, pad);
+      next.forEach((tok, b) => out[b].push(tok));
       if (finished.every(Boolean)) break;
-      step = Tensor.from(BigInt64Array.from(next), [B, 1]);
+      step = Tensor.from(BigInt64Array.from(next, BigInt), [B, 1]);
       if (i === opts.maxNewTokens - 1) step.dispose();
     }
   } finally {

@@ -11,7 +11,7 @@ import { Linear, Norm, setDropoutSeedBase } from '../layers.js';
 import { ModuleLoader } from '../loader.js';
 import { attachLora, peftName, type LoraConfig } from '../lora.js';
 import { saveAdapter, loadAdapter } from '../../io/peft.js';
-import { idsTensor, zeroGrads, type Batch, type Task, type TrainableParam, type LoadModelOptions, type SavedModule, type Ids } from '../batch.js';
+import { idsTensor, zeroGrads, labelsTensor, type Batch, type Task, type TrainableParam, type LoadModelOptions, type SavedModule, type Ids } from '../batch.js';
 import { parseT5Config, relativePositionBucket, type T5Config } from './config.js';
 import { T5Attention, T5Block, T5FeedForward, type T5Ctx, type T5LayerCache } from './blocks.js';
 import { generateT5, type GenerateOptions } from './generate.js';
@@ -208,9 +208,7 @@ export class T5Model {
       if (train) keep.push(pooled, h); else { pooled.dispose(); h.dispose(); }
       s.cls = t;
       if (batch.labels) {
-        const B = ids.shape[0];
-        const labels = batch.labels instanceof Tensor ? batch.labels
-          : Tensor.from(Float32Array.from((batch.labels as number[][]).flat()), [B, logits.shape[1]]).moveTo(this.device);
+        const labels = labelsTensor(batch.labels, ids.shape[0], logits.shape[1], this.device);
         loss = bceWithLogitsForward(logits, labels);
         s.labels = labels;
       }
