@@ -71,6 +71,7 @@ await yargs(hideBin(process.argv))
       .option('quantize', { choices: ['nf4', 'none'] as const, default: 'nf4' })
       .option('device', { choices: ['cpu', 'cuda'] as const, default: 'cpu' as const, describe: 'where the model runs (cuda: see plf-native info)' })
       .option('matmul-precision', { choices: ['highest', 'bf16'] as const, default: 'highest' as const, describe: 'cuda: bf16 runs the matmuls on tensor cores (f32 accumulation)' })
+      .option('gradient-checkpointing', { type: 'boolean', default: false, describe: 'recompute each layer in backward: activation memory of one layer, one more forward (decoder-only models)' })
       .option('r', { type: 'number', default: 2 }).option('alpha', { type: 'number', default: 32 }).option('dropout', { type: 'number', default: 0.05 })
       .option('lr', { type: 'number', default: DEFAULT_TRAIN.lr }).option('batch', { type: 'number', default: DEFAULT_TRAIN.batchSize })
       .option('accum', { type: 'number', default: DEFAULT_TRAIN.gradAccum }).option('epochs', { type: 'number', default: DEFAULT_TRAIN.epochs })
@@ -97,6 +98,7 @@ await yargs(hideBin(process.argv))
           earlyStop: pick('early-stop', a['early-stop']), saveEvery: pick('save-every', a['save-every']), seed: pick('seed', a.seed) },
         maxLength: pick('max-length', a['max-length']), resume: a.resume, limit: lim, evalOnly: a._[0] === 'eval',
         chatTemplate: a['chat-template'], hooks: settingHooks(a.setting), device: a.device,
+        gradientCheckpointing: pick('gradient-checkpointing', a['gradient-checkpointing']),
       });
       const { eval: ev, ...res } = r;
       console.log(a.json ? JSON.stringify({ ...res, metrics: ev.metrics }, null, 2)

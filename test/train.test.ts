@@ -44,6 +44,15 @@ for (const setting of ['CLS', 'CLS-P', 'LM', 'LM-P'] as const) {
   });
 }
 
+test('LM-P with gradientCheckpointing: the same loss history and predictions as without', { skip, timeout: 120_000 }, async () => {
+  const out = path.join(root, 'LM-P-ck');
+  await runSetting({ prepared: await data(), model: model!, setting: 'LM-P', out, tokenizer: new ByteTokenizer(), quantize: 'nf4',
+    maxLength: 512, lora: { r: 8, alpha: 16, dropout: 0.05 }, train: quick, limit: { train: 24, val: 8, test: 8 }, gradientCheckpointing: true });
+  const read = (dir: string, f: string) => fs.readFileSync(path.join(root, dir, f), 'utf8');
+  assert.deepEqual(JSON.parse(read('LM-P-ck', 'checkpoint/state.json')).history, JSON.parse(read('LM-P', 'checkpoint/state.json')).history);
+  assert.equal(read('LM-P-ck', 'predictions.jsonl'), read('LM-P', 'predictions.jsonl'));
+});
+
 test('eval evaluates a trained run without training; a folder without best/ is a clear error', { skip, timeout: 60_000 }, async () => {
   const out = path.join(root, 'CLS');
   const before = JSON.parse(fs.readFileSync(path.join(out, 'metrics.json'), 'utf8'));

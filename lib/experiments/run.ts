@@ -25,6 +25,8 @@ export interface SettingRun {
   quantize?: 'nf4' | null;
   /** where the model runs (default 'cpu') */
   device?: 'cpu' | 'cuda';
+  /** recompute each layer in backward instead of keeping its activations (decoder-only models) */
+  gradientCheckpointing?: boolean;
   lora?: LoraConfig;
   /** train every weight instead of LoRA (small models trained from scratch; implies no quantization) */
   fullFinetune?: boolean;
@@ -88,6 +90,7 @@ export async function runSetting(o: SettingRun): Promise<RunResult & { eval: Eva
     } else {
       if (o.fullFinetune) model.trainAll();
       else if (!(o.resume && findCheckpoint(o.out))) model.addLora(o.lora ?? { r: 2, alpha: 32, dropout: 0.05, seed: cfg.seed });
+      model.gradientCheckpointing = o.gradientCheckpointing ?? false;
       train(model, tok, spec, tr.examples, va.examples, o.out, cfg, { resume: o.resume, padId: pad, hooks: o.hooks });
     }
     model.dispose();

@@ -114,6 +114,13 @@ export class Attention {
     }
     return dx!;
   }
+
+  release(): void {
+    const s = this.saved;
+    this.saved = null;
+    if (s) for (const t of [s.q, s.k, s.v, s.out, s.lse]) t.dispose();
+    this.linears().forEach((l) => l.release());
+  }
 }
 
 /** SwiGLU (gate, up, down) or GELU (fc1, fc2) feed-forward. */
@@ -160,6 +167,13 @@ export class MLP {
     }
     dh.dispose(); s.a.dispose(); s.b?.dispose();
     return dx;
+  }
+
+  release(): void {
+    const s = this.saved;
+    this.saved = null;
+    if (s) { s.a.dispose(); s.b?.dispose(); s.h.dispose(); }
+    this.linears().forEach((l) => l.release());
   }
 }
 
@@ -213,7 +227,18 @@ export class Block {
     return dx;
   }
 
+  /** Frees everything the last training forward kept, in this layer and its modules. */
+  release(): void {
+    this.saved.forEach((t) => t.dispose());
+    this.saved = [];
+    this.attn.release();
+    this.mlp.release();
+    this.ln1.release();
+    this.ln2?.release();
+  }
+
   dispose(): void {
+    this.release();
     this.ln1.dispose();
     this.ln2?.dispose();
     this.linears().forEach((l) => l.dispose());

@@ -70,7 +70,14 @@ export class Linear {
     return dx;
   }
 
+  /** Drops what the last training forward kept (activation checkpointing recomputes it). */
+  release(): void {
+    this.saved?.xa?.dispose();
+    this.saved = null;
+  }
+
   dispose(): void {
+    this.release();
     if (isNF4(this.weight)) disposeNF4(this.weight);
     else this.weight.dispose();
     this.bias?.dispose();
@@ -111,7 +118,13 @@ export class Norm {
     return dx;
   }
 
-  dispose(): void { this.weight.dispose(); this.bias?.dispose(); }
+  release(): void {
+    this.saved?.mean?.dispose();
+    this.saved?.rstd.dispose();
+    this.saved = null;
+  }
+
+  dispose(): void { this.release(); this.weight.dispose(); this.bias?.dispose(); }
 }
 
 /** a += b, returning a (b is disposed: gradients are summed where paths join). */

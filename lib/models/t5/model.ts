@@ -42,6 +42,8 @@ export class T5Model {
   lora: LoraConfig | null = null;
   dropoutStep = 0;
   readonly fullTraining = false;
+  /** activation checkpointing is implemented for the decoder-only families; asking T5 for it is an error */
+  gradientCheckpointing = false;
   private saved: {
     keep: Tensor[]; enc: Tensor; dec: Tensor; logits: Tensor; targets?: Tensor; labels?: Tensor; idx?: Tensor; cls?: Tensor;
   } | null = null;
@@ -183,6 +185,8 @@ export class T5Model {
    */
   forward(batch: Batch, opts: { train?: boolean } = {}): { logits: Tensor; loss?: number } {
     const train = opts.train ?? false;
+    if (train && this.gradientCheckpointing)
+      throw new ConfigError('T5: activation checkpointing (gradientCheckpointing) is not implemented for encoder-decoder models; turn it off');
     if (this.saved) this.release();
     if (train) setDropoutSeedBase(++this.dropoutStep);
     const ids = idsTensor(batch.inputIds, 'inputIds');
