@@ -1,6 +1,7 @@
 # PyTorch peers for `npm run bench:gpu`, measured on the same GPU in the same call: copy bandwidth,
 # bf16 F.linear forward+backward (the frozen base) and eager LoRA (r=16) on the Mistral-7B layer
-# shapes at 4096 tokens, and fused AdamW. Prints one JSON object.
+# shapes at 4096 tokens, fused AdamW, and (with transformers + peft) HF generate and an HF+PEFT
+# LoRA training step on Mistral-7B's shapes with random bf16 weights. Prints one JSON object.
 import json, sys, time
 import torch
 import torch.nn.functional as F
@@ -41,4 +42,54 @@ for p in params: p.grad = torch.randn_like(p)
 opt = torch.optim.AdamW(params, lr=1e-4, fused=True)
 ms = timed(opt.step)
 out['adamw'] = {'params': P, 'ms': ms, 'GBps_28B': P * 28 / ms / 1e6}
+del params, opt, a, b
+
+def hf_mistral():
+    # Mistral-7B-v0.1's config, random bf16 weights made on the GPU (no download, no checkpoint)
+    from transformers import MistralConfig, MistralForCausalLM
+    from peft import LoraConfig, get_peft_model
+    cfg = MistralConfig(hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32,
+                        num_key_value_heads=8, head_dim=128, vocab_size=32000, sliding_window=4096)
+    torch.set_default_dtype(torch.bfloat16)
+    with torch.device(dev):
+        model = MistralForCausalLM(cfg)
+    torch.set_default_dtype(torch.float32)
+    model.eval()
+    V = cfg.vocab_size
+    prompt = (torch.arange(16, device=dev).view(1, 16) * 7919 + 13) % V
+    n = 64
+    with torch.no_grad():
+        model.generate(prompt, max_new_tokens=4, min_new_tokens=4, do_sample=False)
+        torch.cuda.synchronize(); t = time.perf_counter()
+        model.generate(prompt, max_new_tokens=n, min_new_tokens=n, do_sample=False)
+        torch.cuda.synchronize()
+    out['hf_generate'] = {'tokens_s': n / (time.perf_counter() - t), 'new_tokens': n}
+    model.train()
+    model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, task_type='CAUSAL_LM',
+        target_modules=['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj']))
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(trainable, lr=1e-4, weight_decay=0.01, fused=True)
+    B, T = 8, 512
+    ids = (torch.arange(B, device=dev).view(B, 1) * 7919 + torch.arange(T, device=dev).view(1, T) * 104729 + 1) % V
+    def step():
+        loss = model(input_ids=ids, attention_mask=torch.ones_like(ids), labels=ids).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+        opt.step(); opt.zero_grad(set_to_none=True)
+    torch.cuda.reset_peak_memory_stats()
+    step(); step(); torch.cuda.synchronize()
+    ts = []
+    for _ in range(4):
+        t = time.perf_counter(); step(); torch.cuda.synchronize(); ts.append(time.perf_counter() - t)
+    ts.sort()
+    s = ts[len(ts) // 2]
+    out['hf_train'] = {'step_s': s, 'tokens_s': B * T / s, 'peak_GiB': torch.cuda.max_memory_allocated() / 2**30,
+                       'reserved_GiB': torch.cuda.max_memory_reserved() / 2**30, 'trainable': sum(p.numel() for p in trainable),
+                       'batch': [B, T]}
+
+try:
+    hf_mistral()
+except Exception as e:  # transformers/peft missing, or out of memory: the kernel peers still stand
+    out['hf_error'] = f'{type(e).__name__}: {e}'
+torch.cuda.empty_cache()
 json.dump(out, sys.stdout)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `npm run bench:gpu`: on a GPU machine, build if needed, check CUDA against the CPU (test:gpu),
-# measure PyTorch's peers (python3 + torch, when present) and our kernels in the same call, and
+# measure PyTorch's peers (python3 + torch, when present; HF+PEFT with transformers + peft) and our
+# kernels and a Mistral-7B-shaped QLoRA step and decode in the same call, and
 # write the ratio table to $OUT/bench-gpu.json (OUT defaults to ./bench-gpu-out).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -21,3 +22,5 @@ else
   echo "bench:gpu: python3 with torch not found: ratios against PyTorch are left out"
 fi
 node dist/bench/gpu.bench.js "$OUT/torch.json" "$OUT/bench-gpu.json"
+# the model rows (Mistral-7B shapes) in a process of their own: their peak memory is the model's alone
+node dist/bench/gpu-model.bench.js "$OUT/torch.json" "$OUT/bench-gpu.json"

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadModel, AdamW, Tensor, ConfigError, DeviceError, info, memory } from '../lib/index.js';
+import { loadModel, AdamW, Tensor, ConfigError, DeviceError, info, memory, writeRandomLlama, randomLlamaModel } from '../lib/index.js';
 import { openSafetensors, readTensor, type SafetensorsFile } from '../lib/io/safetensors.js';
 import { relDiff, sharedPath, skipMessage, throwsWith } from './helpers.js';
 
@@ -182,4 +182,24 @@ test('unsupported model types and bad configs are clear errors', { skip }, () =>
   if (!c.usable) throwsWith(() => loadModel(dir('llama', 'model'), { device: 'cuda' }), DeviceError, /device 'cuda' asked for, but/, /use device 'cpu'/);
   m.dispose();
   assert.ok(Tensor);
+});
+
+test('a random Llama generated on demand equals the same weights written as a checkpoint and loaded (f32 and NF4)', () => {
+  const shape = { hidden: 64, layers: 2, heads: 4, kvHeads: 2, intermediate: 96, vocab: 97 };
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'plf-random-'));
+  try {
+    writeRandomLlama(out, shape, { repeatBlock: true, seed: 9 });
+    const ids = [[5, 17, 3, 90, 42, 7]];
+    for (const quantize of [null, 'nf4'] as const) {
+      const a = loadModel(out, { quantize }), b = randomLlamaModel(shape, { quantize, seed: 9 });
+      assert.deepEqual(b.forward({ inputIds: ids }).logits.toArray(), a.forward({ inputIds: ids }).logits.toArray(), `quantize ${quantize}`);
+      a.dispose(); b.dispose();
+    }
+    const m = randomLlamaModel({ ...shape, slidingWindow: 3 });
+    assert.equal(m.config.modelType, 'mistral');
+    assert.equal(m.config.slidingWindow, 3);
+    m.dispose();
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true });
+  }
 });

@@ -7,7 +7,22 @@ import { Tensor, type TypedArray } from '../tensor.js';
 import { openSafetensors, readTensor, readTensorBytes, type SafetensorsFile } from './safetensors.js';
 import { quantStateJSON, type NF4Tensor } from '../ops/nf4.js';
 
-export class Checkpoint {
+/** Where a model's tensors come from: an HF folder (Checkpoint) or a generator (models/random.ts). */
+export interface TensorSource {
+  /** names the source in error messages */
+  readonly dir: string;
+  has(name: string): boolean;
+  shape(name: string): number[];
+  /** the tensor as stored, on the CPU */
+  tensor(name: string): Tensor;
+  /** the tensor widened to f32 */
+  f32(name: string): Tensor;
+  /** is `name` (a `.weight`) a pre-quantized bitsandbytes NF4 weight? */
+  isNF4(name: string): boolean;
+  nf4(name: string): NF4Tensor;
+}
+
+export class Checkpoint implements TensorSource {
   private files = new Map<string, SafetensorsFile>();
   private where = new Map<string, string>();
 

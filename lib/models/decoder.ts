@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Tensor, type Device } from '../tensor.js';
 import { writeSafetensors } from '../io/checkpoint.js';
 import { ArgumentError, ConfigError } from '../errors.js';
-import { Checkpoint } from '../io/checkpoint.js';
+import { Checkpoint, type TensorSource } from '../io/checkpoint.js';
 import { embeddingForward, embeddingBackward, lastTokenIndex, gatherRowsForward, gatherRowsBackward } from '../ops/embedding.js';
 import { crossEntropyForward, crossEntropyBackward, bceWithLogitsForward, bceWithLogitsBackward, IGNORE_INDEX } from '../ops/loss.js';
 import { Rng } from '../util/random.js';
@@ -291,10 +291,14 @@ export class DecoderModel {
 
 /** Loads a decoder-only HF model folder as a causal LM or a sequence classifier (see LoadModelOptions). */
 export function loadDecoderModel(dir: string, opts: LoadModelOptions = {}): DecoderModel {
-  const cfg = readConfig(dir);
+  return buildDecoderModel(readConfig(dir), new Checkpoint(dir), opts);
+}
+
+/** A decoder model from a parsed config and the source of its tensors (a checkpoint, or random weights). */
+export function buildDecoderModel(cfg: ModelConfig, ck: TensorSource, opts: LoadModelOptions = {}): DecoderModel {
+  const dir = ck.dir;
   const task = opts.task ?? (String((cfg.raw.architectures as string[] | undefined)?.[0] ?? '').endsWith('ForSequenceClassification')
     ? 'sequence-classification' : 'causal-lm');
-  const ck = new Checkpoint(dir);
   const spec = FAMILIES[cfg.family];
   const quantize = opts.quantize ?? (cfg.quantization?.load_in_4bit ? 'nf4' : null);
   const ld = new ModuleLoader(ck, { ...opts, quantize });

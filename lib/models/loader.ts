@@ -1,6 +1,7 @@
 // Builds modules from checkpoint tensors: quantizing LoRA-target linears to NF4 as they stream in.
-import { Checkpoint } from '../io/checkpoint.js';
+import type { TensorSource } from '../io/checkpoint.js';
 import { quantizeNF4, nf4To, disposeNF4, isNF4 } from '../ops/nf4.js';
+import { convert } from '../ops/convert.js';
 import type { Device } from '../tensor.js';
 import { Tensor } from '../tensor.js';
 import { Linear, Norm } from './layers.js';
@@ -17,7 +18,7 @@ export interface LoadOptions {
 }
 
 export class ModuleLoader {
-  constructor(readonly ck: Checkpoint, readonly opts: LoadOptions) {}
+  constructor(readonly ck: TensorSource, readonly opts: LoadOptions) {}
 
   /** A frozen body linear (a LoRA target): NF4 when asked or when stored pre-quantized; `as` names the module when it differs from the checkpoint's key. */
   linear(name: string, bias: boolean, as = name): Linear {
@@ -26,7 +27,7 @@ export class ModuleLoader {
     if (this.ck.isNF4(wname)) {
       w = this.ck.nf4(wname);
     } else if (this.opts.quantize === 'nf4') {
-      const t = this.ck.tensor(wname);
+      const t = this.onDeviceF32(this.ck.tensor(wname));
       w = quantizeNF4(t, undefined, { blocksize: this.opts.blocksize ?? 64, doubleQuant: this.opts.doubleQuant ?? true });
       t.dispose();
     } else {
@@ -47,6 +48,16 @@ export class ModuleLoader {
       return moved as T;
     }
     return (w as Tensor).moveTo(d) as T;
+  }
+
+  /** On a GPU, a weight to quantize goes there first (as f32): the device writes the CPU's NF4 bytes, faster. */
+  private onDeviceF32(t: Tensor): Tensor {
+    if ((this.opts.device ?? 'cpu') === 'cpu') return t;
+    const d = t.moveTo(this.opts.device!);
+    if (d.dtype === 'f32') return d;
+    const f = convert(d, 'f32');
+    d.dispose();
+    return f;
   }
 
   /** The head (never quantized), in f32. */

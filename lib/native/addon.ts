@@ -110,7 +110,8 @@ export interface Addon {
   fma_peak(): number;
   build_info(): BuildInfo;
   cuda_info(): CudaInfo;
-  memory(): { cpu: MemoryCounters; cuda: MemoryCounters };
+  /** cuda also reports what the caching allocator holds from cudaMalloc (in use or cached): reserved, reservedPeak */
+  memory(): { cpu: MemoryCounters; cuda: MemoryCounters & { reserved: number; reservedPeak: number } };
   set_threads(n: number): void;
   synchronize(): void;
 }

@@ -85,6 +85,12 @@ static Napi::Value Memory(const Napi::CallbackInfo& info) {
     m.Set("live", double(s.live));
     m.Set("peak", double(s.peak));
     m.Set("allocations", double(s.allocs));
+    if (d == Device::CUDA) {
+      int64_t now = 0, peak = 0;
+      cuda::reserved_stats(&now, &peak);
+      m.Set("reserved", double(now));
+      m.Set("reservedPeak", double(peak));
+    }
     o.Set(d == Device::CPU ? "cpu" : "cuda", m);
   }
   return o;

@@ -61,6 +61,7 @@ namespace {
 std::mutex g_mu;
 std::unordered_map<size_t, std::vector<void*>> g_free;
 std::unordered_map<void*, size_t> g_size;
+int64_t g_reserved = 0, g_reserved_peak = 0;  // bytes cudaMalloc holds for us (what nvidia-smi sees)
 
 size_t rounded(size_t b) {
   if (b == 0) b = 1;
@@ -72,6 +73,7 @@ void release_cache_locked() {
     for (void* p : kv.second) {
       cudaFree(p);
       g_size.erase(p);
+      g_reserved -= int64_t(kv.first);
     }
   g_free.clear();
 }
@@ -98,6 +100,8 @@ void* malloc_device(size_t bytes) {
     throw std::runtime_error("cudaMalloc of " + std::to_string(bytes) + " bytes failed: " + cudaGetErrorString(e));
   }
   g_size[p] = s;
+  g_reserved += int64_t(s);
+  if (g_reserved > g_reserved_peak) g_reserved_peak = g_reserved;
   return p;
 }
 
@@ -115,12 +119,24 @@ void empty_cache() {
   release_cache_locked();
 }
 
-void memcpy_any(void* dst, const void* src, size_t bytes, int kind) {
-  cudaMemcpyKind k = kind == 1 ? cudaMemcpyHostToDevice : kind == 2 ? cudaMemcpyDeviceToHost : cudaMemcpyDeviceToDevice;
-  check(cudaMemcpy(dst, src, bytes, k), "cudaMemcpy");
+void reserved_stats(int64_t* now, int64_t* peak) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  *now = g_reserved;
+  *peak = g_reserved_peak;
 }
 
-void memset_device(void* p, size_t bytes) { check(cudaMemset(p, 0, bytes), "cudaMemset"); }
+// Uploads and device copies are queued on the stream the kernels use: a pageable upload is staged
+// at once and the host goes on without waiting for the queued kernels (cudaMemcpy would wait).
+// Downloads wait, as the host reads the bytes next.
+void memcpy_any(void* dst, const void* src, size_t bytes, int kind) {
+  if (kind == 2) {
+    check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "cudaMemcpy");
+    return;
+  }
+  check(cudaMemcpyAsync(dst, src, bytes, kind == 1 ? cudaMemcpyHostToDevice : cudaMemcpyDeviceToDevice, 0), "cudaMemcpyAsync");
+}
+
+void memset_device(void* p, size_t bytes) { check(cudaMemsetAsync(p, 0, bytes, 0), "cudaMemsetAsync"); }
 
 void synchronize() { check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
 

@@ -27,6 +27,7 @@ void memcpy_any(void*, const void*, size_t, int) { fail(); }
 void memset_device(void*, size_t) { fail(); }
 void synchronize() {}
 void empty_cache() {}
+void reserved_stats(int64_t* now, int64_t* peak) { *now = *peak = 0; }
 void nf4_dequantize(const NF4View&, DType, void*) { fail(); }
 void nf4_quantize(const float*, int64_t, int64_t, uint8_t*, float*) { fail(); }
 void convert(DType, const void*, DType, void*, int64_t) { fail(); }

@@ -29,6 +29,8 @@ void free_device(void* p);
 void memcpy_any(void* dst, const void* src, size_t bytes, int kind);  // kind: 1 H2D, 2 D2H, 3 D2D
 void memset_device(void* p, size_t bytes);
 void synchronize();
+// bytes the caching allocator holds from cudaMalloc (in use or cached), now and at most
+void reserved_stats(int64_t* now, int64_t* peak);
 // frees the caching allocator's unused blocks (cudaFree)
 void empty_cache();
 }  // namespace cuda

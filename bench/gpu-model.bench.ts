@@ -1,0 +1,97 @@
+// `npm run bench:gpu`, the model part: a QLoRA training step (r=16 on every linear, batch 8×512,
+// AdamW) and greedy decoding (batch 1) on Mistral-7B's shapes with random NF4 weights made on
+// the GPU, against HF+PEFT measured in the same call (bench/torch-peers.py). Runs in its own
+// process after gpu.bench.js, so the peak memory is this model's alone; appends its rows to the
+// JSON that gpu.bench.js wrote. argv: torch.json out.json [--tiny: a small model on the CPU, to
+// check this script without a GPU].
+import fs from 'node:fs';
+import { info, memory, setMatmulPrecision, randomLlamaModel, MISTRAL_7B, AdamW, type DecoderModel } from '../lib/index.js';
+import { addon } from '../lib/native/addon.js';
+import { fmt } from './util.js';
+
+const args = process.argv.slice(2);
+const tiny = args.includes('--tiny');
+const [torchFile, outFile] = args.filter((a) => !a.startsWith('--'));
+const c = info().cuda;
+if (!tiny && !c.usable) {
+  console.log(`bench:gpu (model): no usable CUDA device (${c.reason})`);
+  process.exit(0);
+}
+const device = tiny ? 'cpu' : 'cuda';
+const torch = torchFile && fs.existsSync(torchFile) ? JSON.parse(fs.readFileSync(torchFile, 'utf8')) : null;
+const shape = tiny ? { hidden: 64, layers: 2, heads: 4, kvHeads: 2, intermediate: 96, vocab: 97, slidingWindow: 4096 } : MISTRAL_7B;
+const [B, T] = tiny ? [2, 16] : [8, 512];
+const GiB = 2 ** 30;
+const sync = () => { if (device === 'cuda') addon.synchronize(); };
+const seconds = (fn: () => void) => { const t = performance.now(); fn(); sync(); return (performance.now() - t) / 1e3; };
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+const held = () => {
+  const m = memory();
+  return device === 'cuda' ? { peak: m.cuda.peak, reservedPeak: m.cuda.reservedPeak } : { peak: m.cpu.peak, reservedPeak: m.cpu.peak };
+};
+
+type Row = { case: string; ours: string; peer: string; ratio: number; goal: string; met: boolean | null };
+const rows: Row[] = [];
+const row = (r: Row) => {
+  rows.push(r);
+  console.log(`${r.case.padEnd(44)} ${r.ours.padEnd(18)} ${r.peer.padEnd(24)} ${fmt(r.ratio).padStart(7)}  ${r.goal}${r.met === null ? '' : r.met ? '  met' : '  not met'}`);
+};
+
+if (device === 'cuda') setMatmulPrecision('bf16');
+let model!: DecoderModel;
+const loadS = seconds(() => { model = randomLlamaModel(shape, { device, quantize: 'nf4' }); });
+console.log(`random NF4 ${tiny ? 'tiny llama' : 'Mistral-7B'} on ${device} in ${fmt(loadS)} s; ${fmt(memory()[device].live / GiB)} GiB held`);
+
+// greedy decoding, batch 1: 16 prompt tokens, 64 new ones (EOS ignored)
+{
+  const V = model.config.vocabSize, n = tiny ? 8 : 64;
+  const prompt = [Array.from({ length: 16 }, (_, t) => (t * 7919 + 13) % V)];
+  model.generate({ inputIds: prompt }, { maxNewTokens: 4, eosTokenId: null });  // warm-up
+  const s = seconds(() => model.generate({ inputIds: prompt }, { maxNewTokens: n, eosTokenId: null }));
+  const tps = n / s;
+  const hf = torch?.hf_generate?.tokens_s;
+  row({ case: 'greedy decode, batch 1 (NF4 weights)', ours: `${fmt(tps)} tokens/s`, peer: hf ? `HF bf16 generate ${fmt(hf)} tokens/s` : '–',
+    ratio: hf ? tps / hf : NaN, goal: 'faster than HF generate', met: hf ? tps > hf : null });
+}
+
+// one optimizer step = forward + backward + AdamW over 8×512 tokens
+function trainStep(checkpointing: boolean): { tps: number; peakGiB: number; reservedGiB: number } {
+  model.gradientCheckpointing = checkpointing;
+  const params = model.trainableParameters();
+  const opt = new AdamW(params.map((p) => p.param), { lr: 1e-4, weightDecay: 0.01, maxGradNorm: 1 });
+  const V = model.config.vocabSize;
+  const ids = Array.from({ length: B }, (_, b) => Array.from({ length: T }, (_, t) => (b * 7919 + t * 104729 + 1) % V));
+  const batch = { inputIds: ids, attentionMask: ids.map((r) => r.map(() => 1)), labels: ids };
+  const step = () => { model.zeroGrad(); model.forward(batch, { train: true }); model.backward(); opt.stepWith(params.map((p) => p.grad)); };
+  step();  // warm-up: the allocator's cache fills
+  const times = [0, 1, 2].map(() => seconds(step));
+  opt.dispose();
+  const h = held();
+  return { tps: (B * T) / median(times), peakGiB: h.peak / GiB, reservedGiB: h.reservedPeak / GiB };
+}
+
+model.addLora({ r: 16, alpha: 32, dropout: 0.05 });
+const trainable = model.trainableParameters().reduce((a, p) => a + p.param.numel, 0);
+console.log(`LoRA r=16 on every linear: ${trainable.toLocaleString('en-US')} trainable parameters`);
+const hf = torch?.hf_train;
+for (const checkpointing of [true, false]) {
+  try {
+    const r = trainStep(checkpointing);
+    const ratio = hf ? r.tps / hf.tokens_s : NaN;
+    const fits = r.reservedGiB <= 16;
+    row({ case: `QLoRA step ${B}×${T}, ${checkpointing ? 'checkpointing' : 'all activations kept'}`,
+      ours: `${fmt(r.tps)} tok/s, ${fmt(r.reservedGiB)} GiB`, peer: hf ? `HF+PEFT ${fmt(hf.tokens_s)} tok/s, ${fmt(hf.peak_GiB)} GiB` : '–',
+      ratio, goal: '≥ 1.3× HF+PEFT in ≤ 16 GiB', met: hf ? ratio >= 1.3 && fits : null });
+    console.log(`  live peak ${fmt(r.peakGiB)} GiB; cudaMalloc'd peak ${fmt(r.reservedGiB)} GiB`);
+  } catch (e) {
+    console.log(`QLoRA step ${checkpointing ? 'with' : 'without'} checkpointing failed: ${(e as Error).message}`);
+  }
+}
+model.dispose();
+
+if (outFile) {
+  const prev = fs.existsSync(outFile) ? JSON.parse(fs.readFileSync(outFile, 'utf8')) : { device: c.name, date: new Date().toISOString(), torch, rows: [] };
+  prev.rows.push(...rows);
+  prev.model = { loadSeconds: loadS, trainableParameters: trainable, batch: [B, T], shape: tiny ? 'tiny' : 'Mistral-7B' };
+  fs.writeFileSync(outFile, JSON.stringify(prev, null, 2) + '\n');
+}
