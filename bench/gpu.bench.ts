@@ -2,7 +2,7 @@
 // backend, with PyTorch's numbers from the same GPU in the same call (bench/torch-peers.py) where
 // a peer exists. Prints a table of ratios and writes it as JSON (argv: torch.json out.json).
 import fs from 'node:fs';
-import { Tensor, quantizeNF4, info, nf4To, loraLinearForward, loraLinearBackward, linearForward, AdamW, setMatmulPrecision } from '../lib/index.js';
+import { Tensor, quantizeNF4, info, nf4To, loraLinearForward, loraLinearBackward, linearForward, AdamW, setMatmulPrecision, useCublasLt } from '../lib/index.js';
 import { nativeNF4 } from '../lib/ops/nf4.js';
 import { nativeWeight } from '../lib/ops/linear.js';
 import { addon } from '../lib/native/addon.js';
@@ -26,6 +26,10 @@ const row = (name: string, ours: string, peer: string, ratio: number, goal: stri
 };
 
 console.log(`device ${c.name} (cc ${c.computeCapability}); torch peer: ${torch ? `${torch.device}, torch ${torch.torch}` : 'none (python3/torch missing)'}`);
+// with cuBLASLt on the machine, the bf16 rows use it and our own tensor-core kernel is timed beside it
+const lt0 = c.cublasLt.loaded, ltBackends = lt0 ? [true, false] : [false];
+const backendName = (lt: boolean) => (lt ? 'bf16 cuBLASLt' : 'bf16 TC, ours');
+console.log(`cuBLASLt: ${lt0 ? `${c.cublasLt.library} ${c.cublasLt.version}` : c.cublasLt.reason}`);
 const [N, K] = [14336, 4096];
 const src = Tensor.empty([N, K], 'bf16', 'cuda'), dst = Tensor.empty([N, K], 'bf16', 'cuda');
 const copyMs = await timed10('copy', () => dst.handle.copyFrom(src.handle));
@@ -61,20 +65,27 @@ row('NF4 GEMV 1×4096 · (14336×4096)ᵀ', `${fmt(gemvGBs)} GB/s`, `copy ${fmt(
   const x = Tensor.from(randomF32(4096 * 4096), [4096, 4096]).to('cuda');
   const wq = nf4To(quantizeNF4(randomF32(4096 * 4096, 0.02), [4096, 4096], { doubleQuant: true }), 'cuda');
   const wb = Tensor.from(randomF32(4096 * 4096, 0.02), [4096, 4096]).to('cuda');
-  for (const [name, wt] of [['NF4', wq], ['f32', wb]] as const) {
-    const ms = await timed(`gemm ${name}`, () => { linearForward(x, wt).dispose(); }, 200);
-    const tf = 2 * 4096 ** 3 / ms / 1e9;
-    const peer = torch?.linear?.['4096x4096'];
-    row(`linear fwd 4096³, ${name} weight, bf16 TC (info)`, `${fmt(tf)} TFLOP/s`, peer ? `torch fwd+bwd base ${fmt(peer.base_ms)} ms` : '–', tf, 'TFLOP/s', null);
-  }
+  for (const lt of ltBackends)
+    for (const [name, wt] of [['NF4', wq], ['f32', wb]] as const) {
+      useCublasLt(lt);
+      const ms = await timed(`gemm ${name}`, () => { linearForward(x, wt).dispose(); }, 200);
+      const tf = 2 * 4096 ** 3 / ms / 1e9;
+      const peer = torch?.gemm_TFLOPs;
+      row(`linear fwd 4096³, ${name} weight, ${backendName(lt)} (info)`, `${fmt(tf)} TFLOP/s`, peer ? `torch bf16 GEMM ${fmt(peer)} TFLOP/s` : '–',
+        peer ? tf / peer : NaN, 'TFLOP/s', null);
+    }
+  useCublasLt(true);
   setMatmulPrecision('highest');
   x.dispose(); wb.dispose();
 }
 
 const T = 4096, r = 16;
-const shapes: [number, number, 'bf16' | 'highest'][] = [[4096, 4096, 'highest'], [4096, 4096, 'bf16'], [4096, 14336, 'bf16'], [14336, 4096, 'bf16'], [4096, 1024, 'bf16']];
+// 'bf16' rows use cuBLASLt when the machine has it; 'ours' is our tensor-core kernel on the first shape for comparison
+const shapes: [number, number, 'bf16' | 'ours' | 'highest'][] = [[4096, 4096, 'highest'], ...(lt0 ? [[4096, 4096, 'ours']] as [number, number, 'ours'][] : []),
+  [4096, 4096, 'bf16'], [4096, 14336, 'bf16'], [14336, 4096, 'bf16'], [4096, 1024, 'bf16']];
 for (const [k, n, precision] of shapes) {
-  setMatmulPrecision(precision);
+  setMatmulPrecision(precision === 'highest' ? 'highest' : 'bf16');
+  useCublasLt(precision !== 'ours');
   const qw = nf4To(quantizeNF4(randomF32(n * k, 0.02), [n, k], { doubleQuant: true }), 'cuda');
   const x = Tensor.from(randomF32(T * k), [T, k]).to('cuda');
   const dy = Tensor.from(randomF32(T * n), [T, n]).to('cuda');
@@ -88,11 +99,12 @@ for (const [k, n, precision] of shapes) {
   }, 200);
   const peer = torch?.linear?.[`${k}x${n}`];
   const ratio = peer ? ms / peer.base_ms : NaN;
-  row(`QLoRA r=16 fwd+bwd, 4096 tok, ${k}→${n} (${precision === 'bf16' ? 'bf16 TC' : 'f32'})`, `${fmt(ms)} ms`, peer ? `bf16 base ${fmt(peer.base_ms)} ms, LoRA ${fmt(peer.lora_ms)}` : '–',
+  row(`QLoRA r=16 fwd+bwd, 4096 tok, ${k}→${n} (${precision === 'highest' ? 'f32' : backendName(precision === 'bf16' && lt0)})`, `${fmt(ms)} ms`, peer ? `bf16 base ${fmt(peer.base_ms)} ms, LoRA ${fmt(peer.lora_ms)}` : '–',
     ratio, '≤ 1.10× bf16 base', peer ? ratio <= 1.1 : null);
   for (const t of [x, dy, A, B, dA, dB]) t.dispose();
 }
 setMatmulPrecision('highest');
+useCublasLt(true);
 
 const P = 42_000_000, parts = 6;
 const ps = Array.from({ length: parts }, () => Tensor.from(randomF32(P / parts, 0.02)).to('cuda'));

@@ -22,6 +22,10 @@ n = 14336 * 4096
 a = torch.empty(n, dtype=torch.bfloat16, device=dev); b = torch.empty_like(a)
 ms = timed(lambda: b.copy_(a))
 out['copy_GBps'] = 2 * n * 2 / ms / 1e6
+g1 = torch.randn(4096, 4096, dtype=torch.bfloat16, device=dev); g2 = torch.randn_like(g1)
+ms = timed(lambda: F.linear(g1, g2))
+out['gemm_TFLOPs'] = 2 * 4096 ** 3 / ms / 1e9
+del g1, g2
 T, r, s = 4096, 16, 2.0
 shapes = [(4096, 4096), (4096, 14336), (14336, 4096), (4096, 1024)]
 out['linear'] = {}

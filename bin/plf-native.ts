@@ -31,6 +31,8 @@ function printInfo(json: boolean): void {
   if (c.usable) {
     const drv = `${Math.floor(c.driverVersion / 1000)}.${(c.driverVersion % 1000) / 10}`;
     console.log(`  device: ${c.name}, compute ${c.computeCapability}, ${formatBytes(c.totalMemory)}, driver CUDA ${drv}`);
+    const lt = c.cublasLt;
+    console.log(`  cuBLASLt: ${lt.loaded ? `${lt.library} (version ${lt.version}) for the bf16 matmuls${lt.enabled ? '' : ', turned off'}` : `not used — ${lt.reason}`}`);
   } else {
     console.log(`  device: none usable — ${c.reason}; running on the CPU`);
   }

@@ -9,7 +9,7 @@ import {
   tanhBackward, scaleForward, addForward, rmsnormForward, rmsnormBackward, layernormForward, layernormBackward, ropeForward,
   ropeBackward, attentionForward, attentionBackward, embeddingForward, embeddingBackward, gatherRowsForward, gatherRowsBackward,
   lastTokenIndex, crossEntropyForward, crossEntropyBackward, bceWithLogitsForward, bceWithLogitsBackward, sliceColsForward,
-  sliceColsBackward, AdamW, DeviceError, setMatmulPrecision, getMatmulPrecision, type Weight,
+  sliceColsBackward, AdamW, DeviceError, setMatmulPrecision, getMatmulPrecision, useCublasLt, type Weight,
 } from '../lib/index.js';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -219,28 +219,45 @@ test('NF4 quantize on CUDA writes the CPU\'s bytes; AdamW on CUDA follows the CP
   assert.deepEqual(pbg.toArray(), pb.toArray(), 'bf16 param through its master');
 });
 
-test('bf16 matmul precision (tensor cores): linear and LoRA forward/backward within bf16 rounding of the CPU', { skip }, () => {
+// With cuBLASLt on the machine the bf16 matmuls run there; our own tensor-core kernel is checked too.
+const ltBackends = cuda.cublasLt?.loaded ? [true, false] : [false];
+test(`bf16 matmul precision (tensor cores${cuda.cublasLt?.loaded ? ': cuBLASLt and our kernel' : ''}): linear and LoRA forward/backward within bf16 rounding of the CPU`, { skip }, () => {
   setMatmulPrecision('bf16');
   try {
     assert.equal(getMatmulPrecision(), 'bf16');
-    for (const [M, K, N] of [[200, 256, 136], [64, 96, 64], [130, 4096, 70]]) {
-      const x = Tensor.from(randnArray(M * K), [M, K]), dy = Tensor.from(randnArray(M * N), [M, N]);
-      const wf = Tensor.from(randnArray(N * K, 0.2), [N, K]);
-      const q = quantizeNF4(wf, undefined, { blocksize: 64, doubleQuant: true });
-      for (const [name, wc, wg] of [['f32', wf, up(wf)], ['nf4', q, nf4To(q, 'cuda')]] as [string, Weight, Weight][]) {
-        const what = `bf16 ${name} ${M}×${K}×${N}`;
-        close(linearForward(up(x), wg), linearForward(x, wc), `linear ${what}`, 1e-2);
-        close(linearBackward(up(dy), up(x), wg).dx, linearBackward(dy, x, wc).dx, `dx ${what}`, 1e-2);
-        const r = 16, A = Tensor.from(randnArray(r * K, 0.1), [r, K]), Bm = Tensor.from(randnArray(N * r, 0.1), [N, r]);
-        const lc = { A, B: Bm, scale: 2, dropout: 0.05, seed: 99 }, lg = { ...lc, A: up(A), B: up(Bm) };
-        const fc = loraLinearForward(x, wc, null, lc), fg = loraLinearForward(up(x), wg, null, lg);
-        close(fg.y, fc.y, `lora y ${what}`, 1e-2);
-        const bc = loraLinearBackward(dy, x, wc, lc, fc.xa), bg = loraLinearBackward(up(dy), up(x), wg, lg, fg.xa);
-        close(bg.dx, bc.dx, `lora dx ${what}`, 1e-2); close(bg.dA, bc.dA, `lora dA ${what}`, 1e-2); close(bg.dB, bc.dB, `lora dB ${what}`, 1e-2);
+    for (const lt of ltBackends) {
+      assert.equal(useCublasLt(lt), lt);
+      for (const [M, K, N] of [[200, 256, 136], [64, 96, 64], [130, 4096, 70]]) {
+        const x = Tensor.from(randnArray(M * K), [M, K]), dy = Tensor.from(randnArray(M * N), [M, N]);
+        const wf = Tensor.from(randnArray(N * K, 0.2), [N, K]);
+        const q = quantizeNF4(wf, undefined, { blocksize: 64, doubleQuant: true });
+        const wb = convert(wf, 'bf16'), wh = convert(wf, 'f16');
+        for (const [name, wc, wg] of [['f32', wf, up(wf)], ['bf16', wb, up(wb)], ['f16', wh, up(wh)], ['nf4', q, nf4To(q, 'cuda')]] as [string, Weight, Weight][]) {
+          const what = `bf16 ${lt ? 'cuBLASLt' : 'ours'} ${name} ${M}×${K}×${N}`;
+          close(linearForward(up(x), wg), linearForward(x, wc), `linear ${what}`, 1e-2);
+          close(linearBackward(up(dy), up(x), wg).dx, linearBackward(dy, x, wc).dx, `dx ${what}`, 1e-2);
+          const r = 16, A = Tensor.from(randnArray(r * K, 0.1), [r, K]), Bm = Tensor.from(randnArray(N * r, 0.1), [N, r]);
+          const lc = { A, B: Bm, scale: 2, dropout: 0.05, seed: 99 }, lg = { ...lc, A: up(A), B: up(Bm) };
+          const fc = loraLinearForward(x, wc, null, lc), fg = loraLinearForward(up(x), wg, null, lg);
+          close(fg.y, fc.y, `lora y ${what}`, 1e-2);
+          const bc = loraLinearBackward(dy, x, wc, lc, fc.xa), bg = loraLinearBackward(up(dy), up(x), wg, lg, fg.xa);
+          close(bg.dx, bc.dx, `lora dx ${what}`, 1e-2); close(bg.dA, bc.dA, `lora dA ${what}`, 1e-2); close(bg.dB, bc.dB, `lora dB ${what}`, 1e-2);
+        }
       }
     }
   } finally {
+    useCublasLt(true);
     setMatmulPrecision('highest');
+  }
+});
+
+test('cuBLASLt is reported: loaded with its library and version, or why not', { skip }, () => {
+  const lt = cuda.cublasLt;
+  if (lt.loaded) {
+    assert.ok(lt.library.includes('cublasLt') && lt.version > 0, JSON.stringify(lt));
+  } else {
+    assert.ok(lt.reason.length > 0 && !lt.enabled, JSON.stringify(lt));
+    assert.equal(useCublasLt(true), false);
   }
 });
 

@@ -55,6 +55,8 @@ export interface BuildInfo {
 export interface CudaInfo {
   compiled: boolean; usable: boolean; reason: string; name: string; computeCapability: string; count: number;
   totalMemory: number; freeMemory: number; driverVersion: number; runtimeVersion: number;
+  /** the optional cuBLASLt, opened at run time for the bf16 matmuls */
+  cublasLt: { loaded: boolean; enabled: boolean; library: string; version: number; reason: string };
 }
 export interface MemoryCounters { live: number; peak: number; allocations: number }
 
@@ -95,6 +97,7 @@ export interface Addon {
   tanh_backward(dy: T, y: T, dx: T): void;
   scale_forward(x: T, alpha: number, y: T): void;
   set_matmul_precision(p: 'highest' | 'bf16'): void;
+  use_cublaslt(on: boolean): boolean;
   matmul_precision(): 'highest' | 'bf16';
   add_forward(a: T, b: T, y: T): void;
   cross_entropy_forward(logits: T, targets: T, ignoreIndex: number): { loss: number; count: number };

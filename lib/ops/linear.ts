@@ -92,3 +92,11 @@ export function loraLinearBackward(dy: Tensor, x: Tensor, w: Weight, lora: LoraP
  */
 export function setMatmulPrecision(p: 'highest' | 'bf16'): void { addon.set_matmul_precision(p); }
 export function getMatmulPrecision(): 'highest' | 'bf16' { return addon.matmul_precision(); }
+
+/**
+ * With matmul precision 'bf16', x·Wᵀ and dy·W run on cuBLASLt when the machine has it (found at run
+ * time, never required; W is first dequantized/converted to bf16), else on our own tensor-core
+ * kernel. Returns whether cuBLASLt is now used; PLF_CUBLASLT=0 keeps it closed, PLF_CUBLASLT=/path
+ * names the library.
+ */
+export function useCublasLt(on: boolean): boolean { return addon.use_cublaslt(on); }

@@ -3,6 +3,7 @@
 #include "plf_build_config.h"
 #include "errors.h"
 #include "plf/linear.h"
+#include "plf/cublaslt.h"
 #include "plf/ops.h"
 #ifdef PLF_OPENMP
 #include <omp.h>
@@ -73,6 +74,16 @@ static Napi::Value CudaInfo(const Napi::CallbackInfo& info) {
   o.Set("freeMemory", double(d.free_mem));
   o.Set("driverVersion", d.driver_version);
   o.Set("runtimeVersion", d.runtime_version);
+  Napi::Object lt = Napi::Object::New(env);
+  cuda::lt::Info li;
+  if (d.usable) li = cuda::lt::info();  // opening it needs a usable device (its workspace)
+  else li.reason = "no usable CUDA device";
+  lt.Set("loaded", li.loaded);
+  lt.Set("enabled", li.enabled);
+  lt.Set("library", li.library);
+  lt.Set("version", double(li.version));
+  lt.Set("reason", li.reason);
+  o.Set("cublasLt", lt);
   return o;
 }
 

@@ -2,6 +2,7 @@
 // dimensions; it is treated as [M, K] with K = the last dimension.
 #include "errors.h"
 #include "weights.h"
+#include "plf/cublaslt.h"
 
 namespace plf {
 
@@ -157,7 +158,15 @@ static Napi::Value GetPrecision(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), cuda::matmul_bf16() ? "bf16" : "highest");
 }
 
+// use_cublaslt(on) -> whether the bf16 matmuls now run on cuBLASLt (false when it is absent)
+static Napi::Value UseCublasLt(const Napi::CallbackInfo& info) {
+  Op op(info, "use_cublaslt");
+  if (info.Length() < 1 || !info[0].IsBoolean()) op.fail("PLF_ARG", "expects one boolean");
+  return Napi::Boolean::New(info.Env(), cuda::lt::set_enabled(info[0].As<Napi::Boolean>().Value()));
+}
+
 void register_linear(Napi::Env env, Napi::Object exports) {
+  exports.Set("use_cublaslt", Napi::Function::New(env, UseCublasLt, "use_cublaslt"));
   exports.Set("set_matmul_precision", Napi::Function::New(env, SetPrecision, "set_matmul_precision"));
   exports.Set("matmul_precision", Napi::Function::New(env, GetPrecision, "matmul_precision"));
   exports.Set("linear_forward", Napi::Function::New(env, LinearForward, "linear_forward"));

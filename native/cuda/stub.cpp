@@ -5,6 +5,7 @@
 #include "plf/nf4.h"
 #include "plf/linear.h"
 #include "plf/optim.h"
+#include "plf/cublaslt.h"
 #include "plf/ops.h"
 #include <stdexcept>
 
@@ -28,6 +29,16 @@ void memset_device(void*, size_t) { fail(); }
 void synchronize() {}
 void empty_cache() {}
 void reserved_stats(int64_t* now, int64_t* peak) { *now = *peak = 0; }
+namespace lt {
+Info info() {
+  Info i;
+  i.reason = "not compiled with CUDA";
+  return i;
+}
+bool set_enabled(bool) { return false; }
+bool can_run(long long, long long, long long, bool, long long, float) { return false; }
+bool gemm_bf16(long long, long long, long long, float, const void*, const void*, bool, float, float*, long long) { return false; }
+}  // namespace lt
 void nf4_dequantize(const NF4View&, DType, void*) { fail(); }
 void nf4_quantize(const float*, int64_t, int64_t, uint8_t*, float*) { fail(); }
 void convert(DType, const void*, DType, void*, int64_t) { fail(); }
