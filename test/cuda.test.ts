@@ -217,6 +217,14 @@ test('NF4 quantize on CUDA writes the CPU\'s bytes; AdamW on CUDA follows the CP
   }
   pc.forEach((p, i) => close(pg[i], p, `adamw param ${i}`, 1e-6));
   assert.deepEqual(pbg.toArray(), pb.toArray(), 'bf16 param through its master');
+  // skipNonFinite: false without clipping is one pass on CUDA (the norm summed during the update)
+  const qc = mk(), qg = qc.map(up);
+  const lc = new AdamW(qc, { lr: 1e-2, skipNonFinite: false }), lg = new AdamW(qg, { lr: 1e-2, skipNonFinite: false });
+  for (let s = 0; s < 3; s++) {
+    const rc = lc.stepWith(grads), rg = lg.stepWith(grads.map(up));
+    assert.ok(Math.abs(rg.gradNorm - rc.gradNorm) / rc.gradNorm < 1e-12, `one pass: grad norm ${rg.gradNorm} vs ${rc.gradNorm}`);
+  }
+  qc.forEach((p, i) => close(qg[i], p, `adamw one pass param ${i}`, 1e-6));
 });
 
 // With cuBLASLt on the machine the bf16 matmuls run there; our own tensor-core kernel is checked too.

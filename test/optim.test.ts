@@ -69,6 +69,18 @@ test('AdamW clips the global norm and unscales fp16 loss-scaled gradients', () =
   assert.equal(s.skipped, true);
   assert.equal(opt.step, 0);
   assert.deepEqual(e.toFloat32(), p0);
+  // skipNonFinite: false is torch's AdamW: the step happens and the bad element becomes NaN; a finite
+  // step is the same as with the check
+  const f = Tensor.from(p0), h = Tensor.from(p0), fin = Tensor.from(p0);
+  const loose = new AdamW([f], { lr: 1e-2, skipNonFinite: false });
+  const rl = loose.stepWith([Tensor.from(bad)]);
+  assert.equal(rl.skipped, false);
+  assert.equal(loose.step, 1);
+  const fv = f.toFloat32();
+  assert.ok(Number.isNaN(fv[5]) && Number.isFinite(fv[4]), 'inf gradient → NaN param (m/v of inf)');
+  new AdamW([h], { lr: 1e-2, skipNonFinite: false }).stepWith([Tensor.from(g)]);
+  new AdamW([fin], { lr: 1e-2 }).stepWith([Tensor.from(g)]);
+  assert.deepEqual(h.toFloat32(), fin.toFloat32());
 });
 
 test('AdamW keeps f32 master weights for bf16 and f16 parameters', () => {

@@ -45,7 +45,7 @@ type Opt = NativeTensor | null;
 export interface AdamWItem { param: T; master: Opt; grad: T; m: T; v: T }
 export interface AdamWConfig {
   lr: number; beta1?: number; beta2?: number; eps?: number; weightDecay?: number;
-  step: number; gradScale?: number; maxGradNorm?: number;
+  step: number; gradScale?: number; maxGradNorm?: number; skipNonFinite?: boolean;
 }
 
 export interface BuildInfo {

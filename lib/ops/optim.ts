@@ -12,6 +12,12 @@ export interface AdamWOptions {
   gradScale?: number;
   /** clip the global gradient norm to this (as torch.nn.utils.clip_grad_norm_) */
   maxGradNorm?: number;
+  /**
+   * true (default): an inf/nan gradient skips the step (nothing is updated). false: update
+   * regardless, as torch's AdamW; on CUDA, without clipping or gradScale, the step is then one
+   * pass over the tensors (the norm is summed in the same pass).
+   */
+  skipNonFinite?: boolean;
 }
 
 interface Slot { param: Tensor; master: Tensor | null; m: Tensor; v: Tensor }
@@ -46,7 +52,7 @@ export class AdamW {
         m: s.m.handle, v: s.v.handle })),
       { lr: o.lr, beta1: o.betas?.[0] ?? 0.9, beta2: o.betas?.[1] ?? 0.999, eps: o.eps ?? 1e-8,
         weightDecay: o.weightDecay ?? 0.01, step: this.step + 1, gradScale: o.gradScale ?? 1,
-        maxGradNorm: o.maxGradNorm ?? 0 });
+        maxGradNorm: o.maxGradNorm ?? 0, skipNonFinite: o.skipNonFinite ?? true });
     if (!r.skipped) this.step++;
     return r;
   }

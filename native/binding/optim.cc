@@ -28,6 +28,11 @@ static Napi::Value AdamW(const Napi::CallbackInfo& info) {
   cfg.step = int64_t(cnum("step", 1));
   cfg.grad_scale = cnum("gradScale", 1.0);
   cfg.max_grad_norm = cnum("maxGradNorm", 0.0);
+  Napi::Value skip = c.Get("skipNonFinite");
+  if (!skip.IsUndefined() && !skip.IsNull()) {
+    if (!skip.IsBoolean()) op.fail("PLF_ARG", "config.skipNonFinite must be a boolean");
+    cfg.skip_nonfinite = skip.As<Napi::Boolean>().Value();
+  }
   if (cfg.step < 1) op.fail("PLF_ARG", "config.step must be >= 1");
   if (!(cfg.grad_scale > 0)) op.fail("PLF_ARG", "config.gradScale must be > 0");
 

@@ -42,9 +42,11 @@ template <typename T>
 inline void to_host(T* dst, const T* src, size_t n, const char* what) {
   check(cudaMemcpy(dst, src, n * sizeof(T), cudaMemcpyDeviceToHost), what);
 }
+// queued behind the kernels: a pageable source is staged before this returns, so the caller may
+// free it; the device is not synchronized (cudaMemcpy would be)
 template <typename T>
 inline void to_device(T* dst, const T* src, size_t n, const char* what) {
-  check(cudaMemcpy(dst, src, n * sizeof(T), cudaMemcpyHostToDevice), what);
+  check(cudaMemcpyAsync(dst, src, n * sizeof(T), cudaMemcpyHostToDevice, 0), what);
 }
 
 #define PLF_GRID_STRIDE(i, n) \

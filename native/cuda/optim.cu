@@ -17,6 +17,19 @@ constexpr int kT = 512;
 struct Chunk { int tensor; long long start; };
 struct Coeffs { float gmul, decay, w1, b2, c2, neg_step, bc2_sqrt, eps; bool scale_grads; };
 
+// the block's sum of s into part[blockIdx.x] (thread 0 writes)
+__device__ inline void block_sum_to(double s, double* part) {
+  __shared__ double sh[kT / 32];
+  s = warp_sum(s);
+  if ((threadIdx.x & 31) == 0) sh[threadIdx.x >> 5] = s;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    double t = 0.0;
+    for (int w = 0; w < kT / 32; w++) t += sh[w];
+    part[blockIdx.x] = t;
+  }
+}
+
 __global__ void sumsq_k(const AdamWParam* ps, const Chunk* chunks, double* part, int* bad) {
   const Chunk c = chunks[blockIdx.x];
   const AdamWParam& P = ps[c.tensor];
@@ -37,15 +50,7 @@ __global__ void sumsq_k(const AdamWParam* ps, const Chunk* chunks, double* part,
     }
   }
   if (nonfinite) *bad = 1;
-  __shared__ double sh[kT / 32];
-  s = warp_sum(s);
-  if ((threadIdx.x & 31) == 0) sh[threadIdx.x >> 5] = s;
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    double t = 0.0;
-    for (int w = 0; w < kT / 32; w++) t += sh[w];
-    part[blockIdx.x] = t;
-  }
+  block_sum_to(s, part);
 }
 
 __device__ inline void adamw_one(const Coeffs& k, float g, float& w, float& m, float& v) {
@@ -57,17 +62,20 @@ __device__ inline void adamw_one(const Coeffs& k, float g, float& w, float& m, f
   w = __fadd_rn(p, __fdiv_rn(__fmul_rn(k.neg_step, m), denom));
 }
 
-// 4 elements per thread and step (16-byte loads) where the tensor allows it, else one
-__global__ void adamw_k(const AdamWParam* ps, const Chunk* chunks, Coeffs k) {
+// 4 elements per thread and step (16-byte loads) where the tensor allows it, else one. With
+// `part`, the squared gradients are summed in the same pass (no first pass over the gradients).
+__global__ void adamw_k(const AdamWParam* ps, const Chunk* chunks, Coeffs k, double* part) {
   const Chunk c = chunks[blockIdx.x];
   const AdamWParam& P = ps[c.tensor];
   float* w = P.master ? P.master : static_cast<float*>(P.param);
   long long end = c.start + kChunk < P.n ? c.start + kChunk : P.n;
   const bool vec = (P.n & 3) == 0 && ((reinterpret_cast<uintptr_t>(w) | reinterpret_cast<uintptr_t>(P.grad) |
                                        reinterpret_cast<uintptr_t>(P.m) | reinterpret_cast<uintptr_t>(P.v)) & 15) == 0;
+  double s = 0.0;
   if (vec) {
     for (long long i = c.start + 4LL * threadIdx.x; i < end; i += 4LL * kT) {
       float4 g = *reinterpret_cast<const float4*>(P.grad + i), ww = *reinterpret_cast<float4*>(w + i);
+      if (part) s += double(g.x) * g.x + double(g.y) * g.y + double(g.z) * g.z + double(g.w) * g.w;
       float4 m = *reinterpret_cast<float4*>(P.m + i), v = *reinterpret_cast<float4*>(P.v + i);
       adamw_one(k, g.x, ww.x, m.x, v.x);
       adamw_one(k, g.y, ww.y, m.y, v.y);
@@ -82,19 +90,21 @@ __global__ void adamw_k(const AdamWParam* ps, const Chunk* chunks, Coeffs k) {
         for (int j = 0; j < 4; j++) out[j] = P.dtype == DType::BF16 ? f32_to_bf16(q[j]) : f32_to_f16(q[j]);
       }
     }
-    return;
-  }
-  for (long long i = c.start + threadIdx.x; i < end; i += kT) {
-    float ww = w[i], m = P.m[i], v = P.v[i];
-    adamw_one(k, P.grad[i], ww, m, v);
-    P.m[i] = m;
-    P.v[i] = v;
-    w[i] = ww;
-    if (P.master) {
-      uint16_t* out = static_cast<uint16_t*>(P.param);
-      out[i] = P.dtype == DType::BF16 ? f32_to_bf16(ww) : f32_to_f16(ww);
+  } else {
+    for (long long i = c.start + threadIdx.x; i < end; i += kT) {
+      float ww = w[i], m = P.m[i], v = P.v[i], g = P.grad[i];
+      if (part) s += double(g) * double(g);
+      adamw_one(k, g, ww, m, v);
+      P.m[i] = m;
+      P.v[i] = v;
+      w[i] = ww;
+      if (P.master) {
+        uint16_t* out = static_cast<uint16_t*>(P.param);
+        out[i] = P.dtype == DType::BF16 ? f32_to_bf16(ww) : f32_to_f16(ww);
+      }
     }
   }
+  if (part) block_sum_to(s, part);
 }
 
 AdamWResult adamw_step(AdamWParam* params, int64_t count, const AdamWConfig& cfg) {
@@ -109,21 +119,27 @@ AdamWResult adamw_step(AdamWParam* params, int64_t count, const AdamWConfig& cfg
   Scratch<int> bad(1);
   to_device(dps.get(), params, size_t(count), "adamw_step: tensor table");
   to_device(dch.get(), chunks.data(), chunks.size(), "adamw_step: chunk table");
-  check(cudaMemset(bad.get(), 0, sizeof(int)), "adamw_step");
   unsigned grid = unsigned(chunks.size());
-  sumsq_k<<<grid, kT>>>(dps.get(), dch.get(), part.get(), bad.get());
-  check_launch("adamw_step: gradient norm");
   std::vector<double> hp(chunks.size());
-  int hbad = 0;
-  to_host(hp.data(), part.get(), hp.size(), "adamw_step: gradient norm");
-  to_host(&hbad, bad.get(), 1, "adamw_step: gradient norm");
-  double sq = 0.0;
-  for (double v : hp) sq += v;
-  double unscale = 1.0 / cfg.grad_scale;
-  res.grad_norm = std::sqrt(sq) * unscale;
-  if (hbad) { res.skipped = true; return res; }
-  double clip = 1.0;
-  if (cfg.max_grad_norm > 0.0) clip = std::min(1.0, cfg.max_grad_norm / (res.grad_norm + 1e-6));
+  auto norm_from_parts = [&] {
+    to_host(hp.data(), part.get(), hp.size(), "adamw_step: gradient norm");
+    double sq = 0.0;
+    for (double v : hp) sq += v;  // in chunk order: the same sum on every run
+    return std::sqrt(sq) * (1.0 / cfg.grad_scale);
+  };
+  // torch's semantics without clipping or scaling need nothing before the update: one pass
+  const bool one_pass = !cfg.skip_nonfinite && cfg.max_grad_norm <= 0.0 && cfg.grad_scale == 1.0;
+  double unscale = 1.0 / cfg.grad_scale, clip = 1.0;
+  if (!one_pass) {
+    check(cudaMemsetAsync(bad.get(), 0, sizeof(int), 0), "adamw_step");
+    sumsq_k<<<grid, kT>>>(dps.get(), dch.get(), part.get(), bad.get());
+    check_launch("adamw_step: gradient norm");
+    int hbad = 0;
+    res.grad_norm = norm_from_parts();
+    to_host(&hbad, bad.get(), 1, "adamw_step: gradient norm");
+    if (hbad && cfg.skip_nonfinite) { res.skipped = true; return res; }
+    if (cfg.max_grad_norm > 0.0) clip = std::min(1.0, cfg.max_grad_norm / (res.grad_norm + 1e-6));
+  }
   Coeffs k;
   k.gmul = float(unscale * clip);
   k.scale_grads = k.gmul != 1.0f;
@@ -135,8 +151,9 @@ AdamWResult adamw_step(AdamWParam* params, int64_t count, const AdamWConfig& cfg
   k.neg_step = float(-(cfg.lr / bc1));
   k.bc2_sqrt = float(std::sqrt(bc2));
   k.eps = float(cfg.eps);
-  adamw_k<<<grid, kT>>>(dps.get(), dch.get(), k);
+  adamw_k<<<grid, kT>>>(dps.get(), dch.get(), k, one_pass ? part.get() : nullptr);
   check_launch("adamw_step");
+  if (one_pass) res.grad_norm = norm_from_parts();
   return res;
 }
 

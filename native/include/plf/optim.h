@@ -19,6 +19,9 @@ struct AdamWConfig {
   int64_t step = 1;             // the step number after this update (1 on the first call)
   double grad_scale = 1.0;      // gradients are divided by this (fp16 loss scaling)
   double max_grad_norm = 0.0;   // > 0: clip the global norm (after unscaling) as clip_grad_norm_
+  // true: an inf/nan gradient skips the step (a first pass checks). false: torch's AdamW, which
+  // updates regardless; on CUDA, without clipping or scaling, one pass then reads each tensor once.
+  bool skip_nonfinite = true;
 };
 
 struct AdamWResult {
