@@ -38,7 +38,7 @@ export class DecoderModel {
   /** full fine-tuning: the embedding gradient (null when the head shares the embedding) */
   embedGrad: Tensor | null = null;
   private saved: {
-    hs: Tensor[]; xn: Tensor; logits: Tensor; ctx: Ctx; ids: Tensor; targets?: Tensor; labels?: Tensor; idx?: Tensor; pooled?: Tensor;
+    hs: Tensor[]; xn: Tensor; logits: Tensor; ctx: Ctx; ids: Tensor; uploaded: Tensor[]; targets?: Tensor; labels?: Tensor; idx?: Tensor; pooled?: Tensor;
   } | null = null;
 
   constructor(readonly config: ModelConfig, readonly task: Task, readonly embed: Tensor, readonly blocks: Block[],
@@ -155,9 +155,12 @@ export class DecoderModel {
     if (train) setDropoutSeedBase(++this.dropoutStep);
     const ids = idsTensor(batch.inputIds, 'inputIds');
     const [B, T] = ids.shape;
-    const mask = batch.attentionMask ? idsTensor(batch.attentionMask, 'attentionMask') : null;
-    const positions = batch.positionIds ? idsTensor(batch.positionIds, 'positionIds')
-      : idsTensor(Array.from({ length: B }, () => Array.from({ length: T }, (_, t) => t)), 'positions');
+    // every layer reads the mask and positions: on a GPU they are uploaded once, here
+    const uploaded: Tensor[] = [];
+    const onDevice = (t: Tensor) => { if (t.device === this.device) return t; const d = t.to(this.device); uploaded.push(d); return d; };
+    const mask = batch.attentionMask ? onDevice(idsTensor(batch.attentionMask, 'attentionMask')) : null;
+    const positions = onDevice(batch.positionIds ? idsTensor(batch.positionIds, 'positionIds')
+      : idsTensor(Array.from({ length: B }, () => Array.from({ length: T }, (_, t) => t)), 'positions'));
     const ctx: Ctx = { B, T, positions, mask, train, cache: opts.cache };
     let x = embeddingForward(ids, this.embed);
     const hs: Tensor[] = [x];
@@ -199,8 +202,9 @@ export class DecoderModel {
       keep.idx = idx;
       keep.pooled = pooled;
     }
-    if (train) this.saved = { hs, xn, logits, ctx, ids, ...keep };
+    if (train) this.saved = { hs, xn, logits, ctx, ids, uploaded, ...keep };
     else {
+      uploaded.forEach((t) => t.dispose());
       xn.dispose();
       keep.pooled?.dispose();
       keep.idx?.dispose();
@@ -252,7 +256,7 @@ export class DecoderModel {
     this.blocks.forEach((b) => b.release());
     this.finalNorm.release();
     this.head.release();
-    for (const t of [...s.hs, s.xn, s.logits, s.targets, s.idx, s.pooled]) t?.dispose();
+    for (const t of [...s.hs, s.xn, s.logits, s.targets, s.idx, s.pooled, ...s.uploaded]) t?.dispose();
   }
 
   /** HF's causal-LM loss: position t predicts labels[t+1]; the last position has no target. */

@@ -190,7 +190,10 @@ export class T5Model {
     if (this.saved) this.release();
     if (train) setDropoutSeedBase(++this.dropoutStep);
     const ids = idsTensor(batch.inputIds, 'inputIds');
-    const mask = batch.attentionMask ? idsTensor(batch.attentionMask, 'attentionMask') : null;
+    const hostMask = batch.attentionMask ? idsTensor(batch.attentionMask, 'attentionMask') : null;
+    // every layer reads the mask: on a GPU it is uploaded once, here
+    const mask = hostMask && hostMask.device !== this.device ? hostMask.to(this.device) : hostMask;
+    const uploaded = mask !== hostMask ? mask : null;
     const keep: Tensor[] = [];
     const kept = train ? keep : undefined;
     const cls = this.task === 'sequence-classification';
@@ -230,9 +233,10 @@ export class T5Model {
     }
     if (train) {
       if (this.scaledKeep) { keep.push(this.scaledKeep); this.scaledKeep = null; }
+      if (uploaded) keep.push(uploaded);
       this.saved = { keep, enc, dec, logits, idx: idx ?? undefined, ...s };
     } else {
-      enc.dispose(); dec.dispose(); s.cls?.dispose(); idx?.dispose();
+      enc.dispose(); dec.dispose(); s.cls?.dispose(); idx?.dispose(); uploaded?.dispose();
     }
     decIds.dispose();
     return { logits, loss };
