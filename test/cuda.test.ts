@@ -137,7 +137,11 @@ test('attention forward/backward on CUDA: causal + padding + GQA + window, T5-st
   const q = Tensor.from(randnArray(B * 3 * H * D), [B, 3, H, D]);
   const k = Tensor.from(randnArray(B * cap * H * D), [B, cap, H, D]), v = Tensor.from(randnArray(B * cap * H * D), [B, cap, H, D]);
   const mask = ints(Array.from({ length: B * cap }, (_, i) => (i % cap < 10 ? 1 : 0)), [B, cap]);
-  close(attentionForward(up(q), up(k), up(v), { mask: up(mask), kvLen: 10 }).out, attentionForward(q, k, v, { mask, kvLen: 10 }).out, 'kv cache');
+  const ref = attentionForward(q, k, v, { mask, kvLen: 10 }).out;
+  close(attentionForward(up(q), up(k), up(v), { mask: up(mask), kvLen: 10 }).out, ref, 'kv cache, i64 mask on the GPU (used in place)');
+  close(attentionForward(up(q), up(k), up(v), { mask, kvLen: 10 }).out, ref, 'kv cache, mask on the host (uploaded)');
+  const m32 = Tensor.from(Int32Array.from(mask.toArray() as BigInt64Array, Number), mask.shape);
+  close(attentionForward(up(q), up(k), up(v), { mask: up(m32), kvLen: 10 }).out, ref, 'kv cache, i32 mask on the GPU (checked, widened)');
 });
 
 test('embedding, row gather, last token, cross-entropy and BCE on CUDA', { skip }, () => {

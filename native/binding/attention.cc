@@ -23,7 +23,7 @@ static Napi::Value Rope(const Napi::CallbackInfo& info, const char* name, bool i
   op.numel(y, "y", x->numel(), "the shape of x " + x->describe());
   Device dev = op.device({x, y}, true);
   Indices p;
-  index_arg(op, pos, "positions", 0, -1, dev, p);
+  index_arg(op, pos, "positions", 0, -1, dev, p, true);
   PLF_DISPATCH(op, dev, rope_forward, x->as<float>(), p.ptr(dev), B, T, H, D, rot, theta, inverse, y->as<float>());
   return info.Env().Undefined();
 }
@@ -79,7 +79,7 @@ static Napi::Value AttnForward(const Napi::CallbackInfo& info) {
   Device dev = op.device({q, k, v, out, lse}, true);
   if (bias) op.device({q, bias}, true);
   Indices m;
-  if (mask) index_arg(op, mask, "mask", 0, 2, dev, m);
+  if (mask) index_arg(op, mask, "mask", 0, 2, dev, m, true);
   PLF_DISPATCH(op, dev, attention_forward, q->as<float>(), k->as<float>(), v->as<float>(), mask ? m.ptr(dev) : nullptr, s.B,
                s.Tq, s.Tk, s.Tcap, s.Hq, s.Hkv, s.D, scale, window, causal, bias ? bias->as<float>() : nullptr,
                out->as<float>(), lse->as<float>());
@@ -108,7 +108,7 @@ static Napi::Value AttnBackward(const Napi::CallbackInfo& info) {
   Device dev = op.device({dout, q, k, v, out, lse, dq, dk, dv}, true);
   if (bias) op.device({q, bias}, true);
   Indices m;
-  if (mask) index_arg(op, mask, "mask", 0, 2, dev, m);
+  if (mask) index_arg(op, mask, "mask", 0, 2, dev, m, true);
   PLF_DISPATCH(op, dev, attention_backward, dout->as<float>(), q->as<float>(), k->as<float>(), v->as<float>(),
                out->as<float>(), lse->as<float>(), mask ? m.ptr(dev) : nullptr, s.B, s.Tq, s.Tk, s.Hq, s.Hkv, s.D, scale,
                window, causal, bias ? bias->as<float>() : nullptr, dq->as<float>(), dk->as<float>(), dv->as<float>());

@@ -84,7 +84,12 @@ Indices::~Indices() {
   if (device) cuda::free_device(device);
 }
 
-void index_arg(const Op& op, const TensorImpl* t, const char* arg, int64_t lo, int64_t hi, Device d, Indices& out) {
+void index_arg(const Op& op, const TensorImpl* t, const char* arg, int64_t lo, int64_t hi, Device d, Indices& out,
+               bool values_only) {
+  if (values_only && d == Device::CUDA && t->device() == Device::CUDA && t->dtype == DType::I64) {
+    out.borrowed = static_cast<const int64_t*>(t->data());
+    return;
+  }
   out.host = op.indices(t, arg, lo, hi);
   if (d != Device::CUDA || out.host.empty()) return;
   op.run([&] {

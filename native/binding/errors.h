@@ -47,14 +47,19 @@ struct Op {
 // Index arrays for a kernel on either device: range-checked on the host, then (CUDA) uploaded as int64.
 struct Indices {
   std::vector<int64_t> host;
-  int64_t* device = nullptr;
+  int64_t* device = nullptr;        // an uploaded copy (owned)
+  const int64_t* borrowed = nullptr;  // or the argument's own device memory
   Indices() = default;
   Indices(const Indices&) = delete;
   Indices& operator=(const Indices&) = delete;
   ~Indices();
-  const int64_t* ptr(Device d) const { return d == Device::CUDA ? device : host.data(); }
+  const int64_t* ptr(Device d) const { return d == Device::CUDA ? (borrowed ? borrowed : device) : host.data(); }
 };
-void index_arg(const Op& op, const TensorImpl* t, const char* arg, int64_t lo, int64_t hi, Device d, Indices& out);
+// `values_only`: the kernels only compare the values (a mask with 0, positions in sin/cos), never
+// address memory with them, so an i64 tensor already on the GPU is used in place, unchecked —
+// no download, no device synchronization per op. Ids and targets (addresses) are always checked.
+void index_arg(const Op& op, const TensorImpl* t, const char* arg, int64_t lo, int64_t hi, Device d, Indices& out,
+               bool values_only = false);
 
 // cpu::fn(args) or cuda::fn(args) by device, errors as JS errors
 #define PLF_DISPATCH(op, dev, fn, ...) \
