@@ -5,7 +5,7 @@
 // JSON that gpu.bench.js wrote. argv: torch.json out.json [--tiny: a small model on the CPU, to
 // check this script without a GPU].
 import fs from 'node:fs';
-import { info, memory, setMatmulPrecision, randomLlamaModel, MISTRAL_7B, AdamW, type DecoderModel } from '../lib/index.js';
+import { info, memory, setMatmulPrecision, randomLlamaModel, MISTRAL_7B, AdamW, profileOps, formatProfile, type DecoderModel, type OpTime } from '../lib/index.js';
 import { addon } from '../lib/native/addon.js';
 import { fmt } from './util.js';
 
@@ -38,6 +38,7 @@ const row = (r: Row) => {
 };
 
 if (device === 'cuda') setMatmulPrecision('bf16');
+const profiles: Record<string, OpTime[]> = {};
 let model!: DecoderModel;
 const loadS = seconds(() => { model = randomLlamaModel(shape, { device, quantize: 'nf4' }); });
 console.log(`random NF4 ${tiny ? 'tiny llama' : 'Mistral-7B'} on ${device} in ${fmt(loadS)} s; ${fmt(memory()[device].live / GiB)} GiB held`);
@@ -49,6 +50,9 @@ console.log(`random NF4 ${tiny ? 'tiny llama' : 'Mistral-7B'} on ${device} in ${
   model.generate({ inputIds: prompt }, { maxNewTokens: 4, eosTokenId: null });  // warm-up
   const s = seconds(() => model.generate({ inputIds: prompt }, { maxNewTokens: n, eosTokenId: null }));
   const tps = n / s;
+  const prof = profileOps(() => model.generate({ inputIds: prompt }, { maxNewTokens: 8, eosTokenId: null }));
+  profiles.decode = prof.ops;
+  console.log(`decode, 8 tokens, by op (synchronized: ${fmt(prof.totalMs)} ms in ops):\n${formatProfile(prof.ops, 10)}`);
   const hf = torch?.hf_generate?.tokens_s;
   row({ case: 'greedy decode, batch 1 (NF4 weights)', ours: `${fmt(tps)} tokens/s`, peer: hf ? `HF bf16 generate ${fmt(hf)} tokens/s` : '–',
     ratio: hf ? tps / hf : NaN, goal: 'faster than HF generate', met: hf ? tps > hf : null });
@@ -65,6 +69,9 @@ function trainStep(checkpointing: boolean): { tps: number; peakGiB: number; rese
   const step = () => { model.zeroGrad(); model.forward(batch, { train: true }); model.backward(); opt.stepWith(params.map((p) => p.grad)); };
   step();  // warm-up: the allocator's cache fills
   const times = [0, 1, 2].map(() => seconds(step));
+  const prof = profileOps(step);
+  profiles[`step${checkpointing ? ', checkpointing' : ''}`] = prof.ops;
+  console.log(`one step by op (synchronized: ${fmt(prof.totalMs)} ms in ops):\n${formatProfile(prof.ops, 15)}`);
   opt.dispose();
   const h = held();
   return { tps: (B * T) / median(times), peakGiB: h.peak / GiB, reservedGiB: h.reservedPeak / GiB };
@@ -92,6 +99,6 @@ model.dispose();
 if (outFile) {
   const prev = fs.existsSync(outFile) ? JSON.parse(fs.readFileSync(outFile, 'utf8')) : { device: c.name, date: new Date().toISOString(), torch, rows: [] };
   prev.rows.push(...rows);
-  prev.model = { loadSeconds: loadS, trainableParameters: trainable, batch: [B, T], shape: tiny ? 'tiny' : 'Mistral-7B' };
+  prev.model = { loadSeconds: loadS, trainableParameters: trainable, batch: [B, T], shape: tiny ? 'tiny' : 'Mistral-7B', profiles };
   fs.writeFileSync(outFile, JSON.stringify(prev, null, 2) + '\n');
 }

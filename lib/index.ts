@@ -44,3 +44,4 @@ export { writeRandomLlama, randomLlamaModel, RandomLlamaSource, MISTRAL_7B, type
 export type { TensorSource } from './io/checkpoint.js';
 export { ChatClient, EndpointError, type ChatClientOptions } from './eval/openai.js';
 export { runQuery, type QueryRun } from './experiments/query.js';
+export { profileOps, formatProfile, type OpTime } from './util/profile.js';

@@ -99,7 +99,7 @@ static Napi::Value Unary(const Napi::CallbackInfo& info, const char* name) {
   TensorImpl *x = op.t(0, "x", kF32), *y = op.t(1, "y", kF32);
   same_size(op, x, {{"y", y}});
   Device dev = op.device({x, y}, true);
-  op.run([&] { (dev == Device::CUDA ? Cuda : Cpu)(x->as<float>(), x->numel(), y->as<float>()); });
+  op.kernel([&] { (dev == Device::CUDA ? Cuda : Cpu)(x->as<float>(), x->numel(), y->as<float>()); });
   return info.Env().Undefined();
 }
 template <UnaryBwdFn Cpu, UnaryBwdFn Cuda>
@@ -108,7 +108,7 @@ static Napi::Value UnaryBackward(const Napi::CallbackInfo& info, const char* nam
   TensorImpl *dy = op.t(0, "dy", kF32), *s = op.t(1, saved, kF32), *dx = op.t(2, "dx", kF32);
   same_size(op, s, {{"dy", dy}, {"dx", dx}});
   Device dev = op.device({dy, s, dx}, true);
-  op.run([&] { (dev == Device::CUDA ? Cuda : Cpu)(dy->as<float>(), s->as<float>(), s->numel(), dx->as<float>()); });
+  op.kernel([&] { (dev == Device::CUDA ? Cuda : Cpu)(dy->as<float>(), s->as<float>(), s->numel(), dx->as<float>()); });
   return info.Env().Undefined();
 }
 static Napi::Value ReluForward(const Napi::CallbackInfo& info) { return Unary<cpu::relu_forward, cuda::relu_forward>(info, "relu_forward"); }

@@ -11,6 +11,16 @@ namespace plf {
 
 [[noreturn]] void throw_js(Napi::Env env, const char* code, const std::string& msg);
 
+// Op profiling (profile_start / profile_stop): each kernel call is timed between two device
+// synchronizations and summed per op name. Off by default; the check costs one load.
+extern bool g_profiling;
+struct ProfileScope {
+  const char* name;
+  int64_t t0;
+  explicit ProfileScope(const char* n);
+  ~ProfileScope();
+};
+
 struct Op {
   Napi::Env env;
   const char* name;
@@ -42,6 +52,13 @@ struct Op {
       fail("PLF_NATIVE", e.what());
     }
   }
+  // run() for the op's kernel itself: what the profiler times
+  template <typename F>
+  void kernel(F&& f) const {
+    if (!g_profiling) return run(f);
+    ProfileScope scope(name);
+    run(f);
+  }
 };
 
 // Index arrays for a kernel on either device: range-checked on the host, then (CUDA) uploaded as int64.
@@ -63,6 +80,6 @@ void index_arg(const Op& op, const TensorImpl* t, const char* arg, int64_t lo, i
 
 // cpu::fn(args) or cuda::fn(args) by device, errors as JS errors
 #define PLF_DISPATCH(op, dev, fn, ...) \
-  (op).run([&] { if ((dev) == ::plf::Device::CUDA) ::plf::cuda::fn(__VA_ARGS__); else ::plf::cpu::fn(__VA_ARGS__); })
+  (op).kernel([&] { if ((dev) == ::plf::Device::CUDA) ::plf::cuda::fn(__VA_ARGS__); else ::plf::cpu::fn(__VA_ARGS__); })
 
 }  // namespace plf

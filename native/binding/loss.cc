@@ -33,7 +33,7 @@ static Napi::Value CeForward(const Napi::CallbackInfo& info) {
   ce_args(op, c);
   int64_t count = 0;
   double loss = 0.0;
-  op.run([&] {
+  op.kernel([&] {
     loss = (c.dev == Device::CUDA ? cuda::cross_entropy_forward : cpu::cross_entropy_forward)(
         c.logits->as<float>(), c.t.ptr(c.dev), c.rows, c.vocab, c.ignore, &count);
   });
@@ -64,7 +64,7 @@ static Napi::Value BceForward(const Napi::CallbackInfo& info) {
   if (x->numel() == 0) op.shape("logits is empty");
   Device dev = op.device({x, y}, true);
   double loss = 0.0;
-  op.run([&] { loss = (dev == Device::CUDA ? cuda::bce_logits_forward : cpu::bce_logits_forward)(x->as<float>(), y->as<float>(), x->numel()); });
+  op.kernel([&] { loss = (dev == Device::CUDA ? cuda::bce_logits_forward : cpu::bce_logits_forward)(x->as<float>(), y->as<float>(), x->numel()); });
   return Napi::Number::New(info.Env(), loss);
 }
 

@@ -159,12 +159,10 @@ static Napi::Value Dequantize(const Napi::CallbackInfo& info) {
   TensorImpl* out = op.t(1, "out", kFloat);
   op.numel(out, "out", w.numel, std::to_string(w.numel) + " elements");
   if (out->device() != dev) op.fail("PLF_DEVICE", "out " + out->describe() + " is not on the weight's device");
-  try {
+  op.kernel([&] {
     if (dev == Device::CUDA) cuda::nf4_dequantize(w, out->dtype, out->data());
     else cpu::nf4_dequantize(w, out->dtype, out->data());
-  } catch (const std::exception& e) {
-    op.fail("PLF_NATIVE", e.what());
-  }
+  });
   return info.Env().Undefined();
 }
 

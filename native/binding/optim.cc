@@ -81,7 +81,7 @@ static Napi::Value AdamW(const Napi::CallbackInfo& info) {
     a.n = n;
   }
   AdamWResult r;
-  op.run([&] { r = (dev == Device::CUDA ? cuda::adamw_step : cpu::adamw_step)(ps.data(), int64_t(ps.size()), cfg); });
+  op.kernel([&] { r = (dev == Device::CUDA ? cuda::adamw_step : cpu::adamw_step)(ps.data(), int64_t(ps.size()), cfg); });
   Napi::Object out = Napi::Object::New(env);
   out.Set("gradNorm", Napi::Number::New(env, r.grad_norm));
   out.Set("skipped", Napi::Boolean::New(env, r.skipped));
