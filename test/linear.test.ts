@@ -143,7 +143,7 @@ test('dropout keeps about 1 − p of the elements and is deterministic per seed'
 test('linear ops reject bad shapes, dtypes and arguments with the op name and shapes', () => {
   const x = Tensor.zeros([4, 8]), w = Tensor.zeros([3, 7]);
   throwsWith(() => linearForward(x, w), ShapeError, /linear_forward/, /f32\[4,8\]/, /\[3,7\]/);
-  throwsWith(() => linearForward(Tensor.zeros([4, 8], 'bf16'), Tensor.zeros([3, 8])), DTypeError, /linear_forward/, /x must be f32/);
+  throwsWith(() => linearForward(Tensor.zeros([4, 8], 'i32'), Tensor.zeros([3, 8])), DTypeError, /linear_forward/, /x must be f32\/f16\/bf16, got i32/);
   throwsWith(() => linearForward(x, Tensor.zeros([3, 8]), Tensor.zeros([4])), ShapeError, /bias/);
   throwsWith(() => linearForward(x, Tensor.zeros([24])), ShapeError, /w must have 2 dimensions/);
   const q = quantizeNF4(randnArray(64), [8, 8]);

@@ -58,5 +58,5 @@ test('layernorm forward/backward with bias', () => {
 
 test('norms reject mismatched shapes and dtypes', () => {
   throwsWith(() => rmsnormForward(Tensor.zeros([2, 8]), Tensor.zeros([7]), 1e-6), ShapeError, /rmsnorm_forward/, /f32\[7\]/, /f32\[2,8\]/);
-  throwsWith(() => layernormForward(Tensor.zeros([2, 8], 'f16'), Tensor.zeros([8]), null, 1e-5), DTypeError, /layernorm_forward/);
+  throwsWith(() => layernormForward(Tensor.zeros([2, 8], 'i64'), Tensor.zeros([8]), null, 1e-5), DTypeError, /layernorm_forward/, /x must be f32\/f16\/bf16/);
 });

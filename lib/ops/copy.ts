@@ -4,7 +4,7 @@ import { Tensor } from '../tensor.js';
 
 /** y [.., len] = x[.., start:start+len] */
 export function sliceColsForward(x: Tensor, start: number, len: number): Tensor {
-  const y = Tensor.empty([...x.shape.slice(0, -1), len], 'f32', x.device);
+  const y = Tensor.empty([...x.shape.slice(0, -1), len], x.dtype, x.device);
   addon.slice_cols_forward(x.handle, start, y.handle);
   return y;
 }

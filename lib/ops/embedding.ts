@@ -1,9 +1,10 @@
 // Embedding lookup (+ scatter-add backward) and last-non-pad-token pooling.
 import { addon } from '../native/addon.js';
-import { Tensor } from '../tensor.js';
+import { Tensor, type DType } from '../tensor.js';
 
-export function embeddingForward(ids: Tensor, table: Tensor): Tensor {
-  const out = Tensor.empty([...ids.shape, table.shape[1]], 'f32', table.device);
+/** Rows of table for ids; `dtype` is the activations' (default the table's; kernels compute in f32). */
+export function embeddingForward(ids: Tensor, table: Tensor, dtype: DType = table.dtype): Tensor {
+  const out = Tensor.empty([...ids.shape, table.shape[1]], dtype, table.device);
   addon.embedding_forward(ids.handle, table.handle, out.handle);
   return out;
 }
@@ -23,13 +24,13 @@ export function lastTokenIndex(ids: Tensor, padId: number): Tensor {
 
 /** y [B, H] = x[b, index[b], :] */
 export function gatherRowsForward(x: Tensor, index: Tensor): Tensor {
-  const y = Tensor.empty([x.shape[0], x.shape[2]], 'f32', x.device);
+  const y = Tensor.empty([x.shape[0], x.shape[2]], x.dtype, x.device);
   addon.gather_rows_forward(x.handle, index.handle, y.handle);
   return y;
 }
 
 export function gatherRowsBackward(dy: Tensor, index: Tensor, xShape: readonly number[]): Tensor {
-  const dx = Tensor.empty(xShape, 'f32', dy.device);
+  const dx = Tensor.empty(xShape, dy.dtype, dy.device);
   addon.gather_rows_backward(dy.handle, index.handle, dx.handle);
   return dx;
 }

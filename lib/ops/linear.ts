@@ -19,7 +19,7 @@ function outShape(x: Tensor, n: number): number[] {
 
 /** y [.., N] = x [.., K] · Wᵀ (+ bias [N]) */
 export function linearForward(x: Tensor, w: Weight, bias: Tensor | null = null): Tensor {
-  const y = Tensor.empty(outShape(x, outFeatures(w)), 'f32', x.device);
+  const y = Tensor.empty(outShape(x, outFeatures(w)), x.dtype, x.device);
   addon.linear_forward(x.handle, nativeWeight(w), bias?.handle ?? null, y.handle);
   return y;
 }
@@ -40,7 +40,7 @@ function target(spec: boolean | Tensor | undefined, shape: readonly number[], de
 }
 
 export function linearBackward(dy: Tensor, x: Tensor, w: Weight, opts: LinearBackwardOptions = {}) {
-  const dx = opts.dx === false ? null : Tensor.empty(x.shape, 'f32', x.device);
+  const dx = opts.dx === false ? null : Tensor.empty(x.shape, x.dtype, x.device);
   const dw = target(opts.dw, w.shape, x.device);
   const dbias = target(opts.dbias, [outFeatures(w)], x.device);
   addon.linear_backward(dy.handle, x.handle, nativeWeight(w), dx?.handle ?? null, dw?.handle ?? null,
@@ -61,7 +61,7 @@ export interface LoraParams {
 /** y = x·Wᵀ + bias + scale·(dropout(x)·Aᵀ)·Bᵀ; xa = dropout(x)·Aᵀ is kept for backward. */
 export function loraLinearForward(x: Tensor, w: Weight, bias: Tensor | null, lora: LoraParams) {
   const r = lora.A.shape[0];
-  const y = Tensor.empty(outShape(x, outFeatures(w)), 'f32', x.device);
+  const y = Tensor.empty(outShape(x, outFeatures(w)), x.dtype, x.device);
   const xa = Tensor.empty(outShape(x, r), 'f32', x.device);
   addon.lora_linear_forward(x.handle, nativeWeight(w), bias?.handle ?? null, lora.A.handle, lora.B.handle,
     lora.scale, lora.dropout ?? 0, lora.seed ?? 0, y.handle, xa.handle);
@@ -77,7 +77,7 @@ export interface LoraBackwardOptions {
 
 export function loraLinearBackward(dy: Tensor, x: Tensor, w: Weight, lora: LoraParams, xa: Tensor,
                                    opts: LoraBackwardOptions = {}) {
-  const dx = opts.dx === false ? null : Tensor.empty(x.shape, 'f32', x.device);
+  const dx = opts.dx === false ? null : Tensor.empty(x.shape, x.dtype, x.device);
   const dA = opts.dA ?? Tensor.zeros(lora.A.shape, 'f32', x.device);
   const dB = opts.dB ?? Tensor.zeros(lora.B.shape, 'f32', x.device);
   addon.lora_linear_backward(dy.handle, x.handle, nativeWeight(w), lora.A.handle, lora.B.handle, lora.scale,

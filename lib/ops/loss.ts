@@ -9,7 +9,7 @@ export function crossEntropyForward(logits: Tensor, targets: Tensor, ignoreIndex
 }
 
 export function crossEntropyBackward(logits: Tensor, targets: Tensor, dloss = 1, ignoreIndex = IGNORE_INDEX): Tensor {
-  const d = Tensor.empty(logits.shape, 'f32', logits.device);
+  const d = Tensor.empty(logits.shape, logits.dtype, logits.device);
   addon.cross_entropy_backward(logits.handle, targets.handle, ignoreIndex, dloss, d.handle);
   return d;
 }
@@ -19,7 +19,7 @@ export function bceWithLogitsForward(logits: Tensor, labels: Tensor): number {
 }
 
 export function bceWithLogitsBackward(logits: Tensor, labels: Tensor, dloss = 1): Tensor {
-  const d = Tensor.empty(logits.shape, 'f32', logits.device);
+  const d = Tensor.empty(logits.shape, logits.dtype, logits.device);
   addon.bce_logits_backward(logits.handle, labels.handle, dloss, d.handle);
   return d;
 }

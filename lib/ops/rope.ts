@@ -5,13 +5,13 @@ import { Tensor } from '../tensor.js';
 export interface RopeOptions { rotaryDim?: number; theta: number; inPlace?: boolean }
 
 export function ropeForward(x: Tensor, positions: Tensor, o: RopeOptions): Tensor {
-  const y = o.inPlace ? x : Tensor.empty(x.shape, 'f32', x.device);
+  const y = o.inPlace ? x : Tensor.empty(x.shape, x.dtype, x.device);
   addon.rope_forward(x.handle, positions.handle, o.rotaryDim ?? x.shape[3], o.theta, y.handle);
   return y;
 }
 
 export function ropeBackward(dy: Tensor, positions: Tensor, o: RopeOptions): Tensor {
-  const dx = o.inPlace ? dy : Tensor.empty(dy.shape, 'f32', dy.device);
+  const dx = o.inPlace ? dy : Tensor.empty(dy.shape, dy.dtype, dy.device);
   addon.rope_backward(dy.handle, positions.handle, o.rotaryDim ?? dy.shape[3], o.theta, dx.handle);
   return dx;
 }

@@ -5,7 +5,6 @@
 
 namespace plf {
 
-static const std::initializer_list<DType> kF32 = {DType::F32};
 
 static void same_size(const Op& op, const TensorImpl* ref, std::initializer_list<std::pair<const char*, const TensorImpl*>> ts) {
   for (auto& p : ts)
@@ -22,71 +21,69 @@ static bool tanh_mode(const Op& op, size_t i) {
 // swiglu_forward(gate, up, y): y = silu(gate) · up
 static Napi::Value SwigluForward(const Napi::CallbackInfo& info) {
   Op op(info, "swiglu_forward");
-  TensorImpl *g = op.t(0, "gate", kF32), *u = op.t(1, "up", kF32), *y = op.t(2, "y", kF32);
+  TensorImpl *g = op.t(0, "gate", kAnyFloat), *u = op.t(1, "up", kAnyFloat), *y = op.t(2, "y", kAnyFloat);
   same_size(op, g, {{"up", u}, {"y", y}});
   Device dev = op.device({g, u, y}, true);
-  PLF_DISPATCH(op, dev, swiglu_forward, g->as<float>(), u->as<float>(), g->numel(), y->as<float>());
+  PLF_DISPATCH(op, dev, swiglu_forward, op.in(g), op.in(u), g->numel(), op.out(y));
   return info.Env().Undefined();
 }
 
 // swiglu_backward(dy, gate, up, dgate | null, dup | null)
 static Napi::Value SwigluBackward(const Napi::CallbackInfo& info) {
   Op op(info, "swiglu_backward");
-  TensorImpl *dy = op.t(0, "dy", kF32), *g = op.t(1, "gate", kF32), *u = op.t(2, "up", kF32);
-  TensorImpl *dg = op.t(3, "dgate", kF32, true), *du = op.t(4, "dup", kF32, true);
+  TensorImpl *dy = op.t(0, "dy", kAnyFloat), *g = op.t(1, "gate", kAnyFloat), *u = op.t(2, "up", kAnyFloat);
+  TensorImpl *dg = op.t(3, "dgate", kAnyFloat, true), *du = op.t(4, "dup", kAnyFloat, true);
   same_size(op, g, {{"dy", dy}, {"up", u}, {"dgate", dg}, {"dup", du}});
   Device dev = op.device({dy, g, u, dg, du}, true);
-  PLF_DISPATCH(op, dev, swiglu_backward, dy->as<float>(), g->as<float>(), u->as<float>(), g->numel(), dg ? dg->as<float>() : nullptr,
-                       du ? du->as<float>() : nullptr);
+  PLF_DISPATCH(op, dev, swiglu_backward, op.in(dy), op.in(g), op.in(u), g->numel(), op.out(dg), op.out(du));
   return info.Env().Undefined();
 }
 
 // gelu_forward(x, approximate: 'none' | 'tanh', y)
 static Napi::Value GeluForward(const Napi::CallbackInfo& info) {
   Op op(info, "gelu_forward");
-  TensorImpl* x = op.t(0, "x", kF32);
+  TensorImpl* x = op.t(0, "x", kAnyFloat);
   bool t = tanh_mode(op, 1);
-  TensorImpl* y = op.t(2, "y", kF32);
+  TensorImpl* y = op.t(2, "y", kAnyFloat);
   same_size(op, x, {{"y", y}});
   Device dev = op.device({x, y}, true);
-  PLF_DISPATCH(op, dev, gelu_forward, x->as<float>(), x->numel(), t, y->as<float>());
+  PLF_DISPATCH(op, dev, gelu_forward, op.in(x), x->numel(), t, op.out(y));
   return info.Env().Undefined();
 }
 
 // gelu_backward(dy, x, approximate, dx)
 static Napi::Value GeluBackward(const Napi::CallbackInfo& info) {
   Op op(info, "gelu_backward");
-  TensorImpl *dy = op.t(0, "dy", kF32), *x = op.t(1, "x", kF32);
+  TensorImpl *dy = op.t(0, "dy", kAnyFloat), *x = op.t(1, "x", kAnyFloat);
   bool t = tanh_mode(op, 2);
-  TensorImpl* dx = op.t(3, "dx", kF32);
+  TensorImpl* dx = op.t(3, "dx", kAnyFloat);
   same_size(op, x, {{"dy", dy}, {"dx", dx}});
   Device dev = op.device({dy, x, dx}, true);
-  PLF_DISPATCH(op, dev, gelu_backward, dy->as<float>(), x->as<float>(), x->numel(), t, dx->as<float>());
+  PLF_DISPATCH(op, dev, gelu_backward, op.in(dy), op.in(x), x->numel(), t, op.out(dx));
   return info.Env().Undefined();
 }
 
 // geglu_forward(gate, up, approximate, y): y = gelu(gate) · up (T5's gated-gelu)
 static Napi::Value GegluForward(const Napi::CallbackInfo& info) {
   Op op(info, "geglu_forward");
-  TensorImpl *g = op.t(0, "gate", kF32), *u = op.t(1, "up", kF32);
+  TensorImpl *g = op.t(0, "gate", kAnyFloat), *u = op.t(1, "up", kAnyFloat);
   bool t = tanh_mode(op, 2);
-  TensorImpl* y = op.t(3, "y", kF32);
+  TensorImpl* y = op.t(3, "y", kAnyFloat);
   same_size(op, g, {{"up", u}, {"y", y}});
   Device dev = op.device({g, u, y}, true);
-  PLF_DISPATCH(op, dev, geglu_forward, g->as<float>(), u->as<float>(), g->numel(), t, y->as<float>());
+  PLF_DISPATCH(op, dev, geglu_forward, op.in(g), op.in(u), g->numel(), t, op.out(y));
   return info.Env().Undefined();
 }
 
 // geglu_backward(dy, gate, up, approximate, dgate | null, dup | null)
 static Napi::Value GegluBackward(const Napi::CallbackInfo& info) {
   Op op(info, "geglu_backward");
-  TensorImpl *dy = op.t(0, "dy", kF32), *g = op.t(1, "gate", kF32), *u = op.t(2, "up", kF32);
+  TensorImpl *dy = op.t(0, "dy", kAnyFloat), *g = op.t(1, "gate", kAnyFloat), *u = op.t(2, "up", kAnyFloat);
   bool t = tanh_mode(op, 3);
-  TensorImpl *dg = op.t(4, "dgate", kF32, true), *du = op.t(5, "dup", kF32, true);
+  TensorImpl *dg = op.t(4, "dgate", kAnyFloat, true), *du = op.t(5, "dup", kAnyFloat, true);
   same_size(op, g, {{"dy", dy}, {"up", u}, {"dgate", dg}, {"dup", du}});
   Device dev = op.device({dy, g, u, dg, du}, true);
-  PLF_DISPATCH(op, dev, geglu_backward, dy->as<float>(), g->as<float>(), u->as<float>(), g->numel(), t, dg ? dg->as<float>() : nullptr,
-                      du ? du->as<float>() : nullptr);
+  PLF_DISPATCH(op, dev, geglu_backward, op.in(dy), op.in(g), op.in(u), g->numel(), t, op.out(dg), op.out(du));
   return info.Env().Undefined();
 }
 
@@ -96,19 +93,19 @@ using UnaryBwdFn = void (*)(const float*, const float*, int64_t, float*);
 template <UnaryFn Cpu, UnaryFn Cuda>
 static Napi::Value Unary(const Napi::CallbackInfo& info, const char* name) {
   Op op(info, name);
-  TensorImpl *x = op.t(0, "x", kF32), *y = op.t(1, "y", kF32);
+  TensorImpl *x = op.t(0, "x", kAnyFloat), *y = op.t(1, "y", kAnyFloat);
   same_size(op, x, {{"y", y}});
   Device dev = op.device({x, y}, true);
-  op.kernel([&] { (dev == Device::CUDA ? Cuda : Cpu)(x->as<float>(), x->numel(), y->as<float>()); });
+  op.kernel([&] { (dev == Device::CUDA ? Cuda : Cpu)(op.in(x), x->numel(), op.out(y)); });
   return info.Env().Undefined();
 }
 template <UnaryBwdFn Cpu, UnaryBwdFn Cuda>
 static Napi::Value UnaryBackward(const Napi::CallbackInfo& info, const char* name, const char* saved) {
   Op op(info, name);
-  TensorImpl *dy = op.t(0, "dy", kF32), *s = op.t(1, saved, kF32), *dx = op.t(2, "dx", kF32);
+  TensorImpl *dy = op.t(0, "dy", kAnyFloat), *s = op.t(1, saved, kAnyFloat), *dx = op.t(2, "dx", kAnyFloat);
   same_size(op, s, {{"dy", dy}, {"dx", dx}});
   Device dev = op.device({dy, s, dx}, true);
-  op.kernel([&] { (dev == Device::CUDA ? Cuda : Cpu)(dy->as<float>(), s->as<float>(), s->numel(), dx->as<float>()); });
+  op.kernel([&] { (dev == Device::CUDA ? Cuda : Cpu)(op.in(dy), op.in(s), s->numel(), op.out(dx)); });
   return info.Env().Undefined();
 }
 static Napi::Value ReluForward(const Napi::CallbackInfo& info) { return Unary<cpu::relu_forward, cuda::relu_forward>(info, "relu_forward"); }
@@ -123,22 +120,22 @@ static Napi::Value TanhBackward(const Napi::CallbackInfo& info) {
 // scale_forward(x, alpha, y): y = alpha · x (its backward is the same op); y may be x
 static Napi::Value ScaleForward(const Napi::CallbackInfo& info) {
   Op op(info, "scale_forward");
-  TensorImpl* x = op.t(0, "x", kF32);
+  TensorImpl* x = op.t(0, "x", kAnyFloat);
   float alpha = float(op.num(1, "alpha"));
-  TensorImpl* y = op.t(2, "y", kF32);
+  TensorImpl* y = op.t(2, "y", kAnyFloat);
   same_size(op, x, {{"y", y}});
   Device dev = op.device({x, y}, true);
-  PLF_DISPATCH(op, dev, scale_forward, x->as<float>(), x->numel(), alpha, y->as<float>());
+  PLF_DISPATCH(op, dev, scale_forward, op.in(x), x->numel(), alpha, op.out(y));
   return info.Env().Undefined();
 }
 
 // add_forward(a, b, y): the residual connection (its backward passes dy to both inputs)
 static Napi::Value AddForward(const Napi::CallbackInfo& info) {
   Op op(info, "add_forward");
-  TensorImpl *a = op.t(0, "a", kF32), *b = op.t(1, "b", kF32), *y = op.t(2, "y", kF32);
+  TensorImpl *a = op.t(0, "a", kAnyFloat), *b = op.t(1, "b", kAnyFloat), *y = op.t(2, "y", kAnyFloat);
   same_size(op, a, {{"b", b}, {"y", y}});
   Device dev = op.device({a, b, y}, true);
-  PLF_DISPATCH(op, dev, add_forward, a->as<float>(), b->as<float>(), a->numel(), y->as<float>());
+  PLF_DISPATCH(op, dev, add_forward, op.in(a), op.in(b), a->numel(), op.out(y));
   return info.Env().Undefined();
 }
 

@@ -4,17 +4,16 @@
 
 namespace plf {
 
-static const std::initializer_list<DType> kF32 = {DType::F32};
 static const std::initializer_list<DType> kIdx = {DType::I32, DType::I64};
 
 // rope_{forward,backward}(x [B,T,H,D], positions [B,T], rotaryDim, theta, y) — y may be x
 static Napi::Value Rope(const Napi::CallbackInfo& info, const char* name, bool inverse) {
   Op op(info, name);
-  TensorImpl* x = op.t(0, inverse ? "dy" : "x", kF32);
+  TensorImpl* x = op.t(0, inverse ? "dy" : "x", kAnyFloat);
   TensorImpl* pos = op.t(1, "positions", kIdx);
   int64_t rot = int64_t(op.num(2, "rotaryDim"));
   double theta = op.num(3, "theta");
-  TensorImpl* y = op.t(4, inverse ? "dx" : "y", kF32);
+  TensorImpl* y = op.t(4, inverse ? "dx" : "y", kAnyFloat);
   op.dims(x, "x", 4);
   int64_t B = x->shape[0], T = x->shape[1], H = x->shape[2], D = x->shape[3];
   if (rot <= 0 || rot > D || rot % 2) op.fail("PLF_ARG", "rotaryDim " + std::to_string(rot) + " must be even and in (0, " + std::to_string(D) + "]");
@@ -24,7 +23,7 @@ static Napi::Value Rope(const Napi::CallbackInfo& info, const char* name, bool i
   Device dev = op.device({x, y}, true);
   Indices p;
   index_arg(op, pos, "positions", 0, -1, dev, p, true);
-  PLF_DISPATCH(op, dev, rope_forward, x->as<float>(), p.ptr(dev), B, T, H, D, rot, theta, inverse, y->as<float>());
+  PLF_DISPATCH(op, dev, rope_forward, op.in(x), p.ptr(dev), B, T, H, D, rot, theta, inverse, op.out(y));
   return info.Env().Undefined();
 }
 static Napi::Value RopeForward(const Napi::CallbackInfo& info) { return Rope(info, "rope_forward", false); }
@@ -65,13 +64,13 @@ static void check_bias(const Op& op, const TensorImpl* bias, const AttnShape& s)
 // attention_forward(q, k, v, mask | null, scale, window, out [B,Tq,Hq,D], lse [B,Hq,Tq], kvLen?, causal?, bias?)
 static Napi::Value AttnForward(const Napi::CallbackInfo& info) {
   Op op(info, "attention_forward");
-  TensorImpl *q = op.t(0, "q", kF32), *k = op.t(1, "k", kF32), *v = op.t(2, "v", kF32), *mask = op.t(3, "mask", kIdx, true);
+  TensorImpl *q = op.t(0, "q", kAnyFloat), *k = op.t(1, "k", kAnyFloat), *v = op.t(2, "v", kAnyFloat), *mask = op.t(3, "mask", kIdx, true);
   float scale = float(op.num(4, "scale"));
   int64_t window = int64_t(op.num(5, "window"));
-  TensorImpl *out = op.t(6, "out", kF32), *lse = op.t(7, "lse", kF32);
+  TensorImpl *out = op.t(6, "out", kAnyFloat), *lse = op.t(7, "lse", kAnyFloat);
   int64_t kv_len = info.Length() > 8 && info[8].IsNumber() ? int64_t(op.num(8, "kvLen")) : -1;
   bool causal = causal_arg(info, 9);
-  TensorImpl* bias = info.Length() > 10 ? op.t(10, "bias", kF32, true) : nullptr;
+  TensorImpl* bias = info.Length() > 10 ? op.t(10, "bias", kAnyFloat, true) : nullptr;
   AttnShape s = attn_shape(op, q, k, v, mask, causal, kv_len);
   check_bias(op, bias, s);
   op.numel(out, "out", q->numel(), "the shape of q " + q->describe());
@@ -80,22 +79,21 @@ static Napi::Value AttnForward(const Napi::CallbackInfo& info) {
   if (bias) op.device({q, bias}, true);
   Indices m;
   if (mask) index_arg(op, mask, "mask", 0, 2, dev, m, true);
-  PLF_DISPATCH(op, dev, attention_forward, q->as<float>(), k->as<float>(), v->as<float>(), mask ? m.ptr(dev) : nullptr, s.B,
-               s.Tq, s.Tk, s.Tcap, s.Hq, s.Hkv, s.D, scale, window, causal, bias ? bias->as<float>() : nullptr,
-               out->as<float>(), lse->as<float>());
+  PLF_DISPATCH(op, dev, attention_forward, op.in(q), op.in(k), op.in(v), mask ? m.ptr(dev) : nullptr, s.B, s.Tq, s.Tk, s.Tcap,
+               s.Hq, s.Hkv, s.D, scale, window, causal, op.in(bias), op.out(out), op.out(lse));
   return info.Env().Undefined();
 }
 
 // attention_backward(dout, q, k, v, out, lse, mask | null, scale, window, dq, dk, dv, causal?, bias?)
 static Napi::Value AttnBackward(const Napi::CallbackInfo& info) {
   Op op(info, "attention_backward");
-  TensorImpl *dout = op.t(0, "dout", kF32), *q = op.t(1, "q", kF32), *k = op.t(2, "k", kF32), *v = op.t(3, "v", kF32);
-  TensorImpl *out = op.t(4, "out", kF32), *lse = op.t(5, "lse", kF32), *mask = op.t(6, "mask", kIdx, true);
+  TensorImpl *dout = op.t(0, "dout", kAnyFloat), *q = op.t(1, "q", kAnyFloat), *k = op.t(2, "k", kAnyFloat), *v = op.t(3, "v", kAnyFloat);
+  TensorImpl *out = op.t(4, "out", kAnyFloat), *lse = op.t(5, "lse", kAnyFloat), *mask = op.t(6, "mask", kIdx, true);
   float scale = float(op.num(7, "scale"));
   int64_t window = int64_t(op.num(8, "window"));
-  TensorImpl *dq = op.t(9, "dq", kF32), *dk = op.t(10, "dk", kF32), *dv = op.t(11, "dv", kF32);
+  TensorImpl *dq = op.t(9, "dq", kAnyFloat), *dk = op.t(10, "dk", kAnyFloat), *dv = op.t(11, "dv", kAnyFloat);
   bool causal = causal_arg(info, 12);
-  TensorImpl* bias = info.Length() > 13 ? op.t(13, "bias", kF32, true) : nullptr;
+  TensorImpl* bias = info.Length() > 13 ? op.t(13, "bias", kAnyFloat, true) : nullptr;
   AttnShape s = attn_shape(op, q, k, v, mask, causal);
   check_bias(op, bias, s);
   if (causal && s.Tq != s.Tcap) op.shape("causal backward needs equal query and key lengths, got q " + q->describe() + " and k " + k->describe());
@@ -109,9 +107,9 @@ static Napi::Value AttnBackward(const Napi::CallbackInfo& info) {
   if (bias) op.device({q, bias}, true);
   Indices m;
   if (mask) index_arg(op, mask, "mask", 0, 2, dev, m, true);
-  PLF_DISPATCH(op, dev, attention_backward, dout->as<float>(), q->as<float>(), k->as<float>(), v->as<float>(),
-               out->as<float>(), lse->as<float>(), mask ? m.ptr(dev) : nullptr, s.B, s.Tq, s.Tk, s.Hq, s.Hkv, s.D, scale,
-               window, causal, bias ? bias->as<float>() : nullptr, dq->as<float>(), dk->as<float>(), dv->as<float>());
+  PLF_DISPATCH(op, dev, attention_backward, op.in(dout), op.in(q), op.in(k), op.in(v), op.in(out), op.in(lse),
+               mask ? m.ptr(dev) : nullptr, s.B, s.Tq, s.Tk, s.Hq, s.Hkv, s.D, scale, window, causal, op.in(bias), op.inout(dq),
+               op.inout(dk), op.inout(dv));
   return info.Env().Undefined();
 }
 

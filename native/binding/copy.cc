@@ -4,7 +4,6 @@
 
 namespace plf {
 
-static const std::initializer_list<DType> kF32 = {DType::F32};
 
 struct Slice { int64_t R, C, start, L; };
 static Slice slice_args(const Op& op, const TensorImpl* full, const TensorImpl* part, size_t istart) {
@@ -20,20 +19,20 @@ static Slice slice_args(const Op& op, const TensorImpl* full, const TensorImpl* 
 // slice_cols_forward(x [.., C], start, y [.., L])
 static Napi::Value SliceForward(const Napi::CallbackInfo& info) {
   Op op(info, "slice_cols_forward");
-  TensorImpl *x = op.t(0, "x", kF32), *y = op.t(2, "y", kF32);
+  TensorImpl *x = op.t(0, "x", kAnyFloat), *y = op.t(2, "y", kAnyFloat);
   Slice s = slice_args(op, x, y, 1);
   Device dev = op.device({x, y}, true);
-  PLF_DISPATCH(op, dev, slice_cols_forward, x->as<float>(), s.R, s.C, s.start, s.L, y->as<float>());
+  PLF_DISPATCH(op, dev, slice_cols_forward, op.in(x), s.R, s.C, s.start, s.L, op.out(y));
   return info.Env().Undefined();
 }
 
 // slice_cols_backward(dy [.., L], start, dx [.., C]) — adds into dx
 static Napi::Value SliceBackward(const Napi::CallbackInfo& info) {
   Op op(info, "slice_cols_backward");
-  TensorImpl *dy = op.t(0, "dy", kF32), *dx = op.t(2, "dx", kF32);
+  TensorImpl *dy = op.t(0, "dy", kAnyFloat), *dx = op.t(2, "dx", kAnyFloat);
   Slice s = slice_args(op, dx, dy, 1);
   Device dev = op.device({dy, dx}, true);
-  PLF_DISPATCH(op, dev, slice_cols_backward, dy->as<float>(), s.R, s.C, s.start, s.L, dx->as<float>());
+  PLF_DISPATCH(op, dev, slice_cols_backward, op.in(dy), s.R, s.C, s.start, s.L, op.inout(dx));
   return info.Env().Undefined();
 }
 

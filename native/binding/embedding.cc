@@ -4,34 +4,33 @@
 
 namespace plf {
 
-static const std::initializer_list<DType> kF32 = {DType::F32};
 static const std::initializer_list<DType> kIdx = {DType::I32, DType::I64};
 
 // embedding_forward(ids [..], table [V, D], out [.., D])
 static Napi::Value EmbForward(const Napi::CallbackInfo& info) {
   Op op(info, "embedding_forward");
-  TensorImpl *ids = op.t(0, "ids", kIdx), *table = op.t(1, "table", kF32), *out = op.t(2, "out", kF32);
+  TensorImpl *ids = op.t(0, "ids", kIdx), *table = op.t(1, "table", kAnyFloat), *out = op.t(2, "out", kAnyFloat);
   op.dims(table, "table", 2);
   int64_t V = table->shape[0], D = table->shape[1];
   op.numel(out, "out", ids->numel() * D, std::to_string(ids->numel()) + "×" + std::to_string(D) + " elements");
   Device dev = op.device({table, out}, true);
   Indices id;
   index_arg(op, ids, "ids", 0, V, dev, id);
-  PLF_DISPATCH(op, dev, embedding_forward, id.ptr(dev), int64_t(id.host.size()), table->as<float>(), D, out->as<float>());
+  PLF_DISPATCH(op, dev, embedding_forward, id.ptr(dev), int64_t(id.host.size()), op.in(table), D, op.out(out));
   return info.Env().Undefined();
 }
 
 // embedding_backward(ids, dout [.., D], dtable [V, D]) — adds into dtable
 static Napi::Value EmbBackward(const Napi::CallbackInfo& info) {
   Op op(info, "embedding_backward");
-  TensorImpl *ids = op.t(0, "ids", kIdx), *dout = op.t(1, "dout", kF32), *dt = op.t(2, "dtable", kF32);
+  TensorImpl *ids = op.t(0, "ids", kIdx), *dout = op.t(1, "dout", kAnyFloat), *dt = op.t(2, "dtable", kAnyFloat);
   op.dims(dt, "dtable", 2);
   int64_t V = dt->shape[0], D = dt->shape[1];
   op.numel(dout, "dout", ids->numel() * D, std::to_string(ids->numel()) + "×" + std::to_string(D) + " elements");
   Device dev = op.device({dout, dt}, true);
   Indices id;
   index_arg(op, ids, "ids", 0, V, dev, id);
-  PLF_DISPATCH(op, dev, embedding_backward, id.ptr(dev), int64_t(id.host.size()), dout->as<float>(), D, dt->as<float>());
+  PLF_DISPATCH(op, dev, embedding_backward, id.ptr(dev), int64_t(id.host.size()), op.in(dout), D, op.inout(dt));
   return info.Env().Undefined();
 }
 
@@ -65,24 +64,24 @@ static void gather_args(const Op& op, const TensorImpl* x, const TensorImpl* idx
 // gather_rows_forward(x [B,T,H], index [B], y [B,H])
 static Napi::Value GatherForward(const Napi::CallbackInfo& info) {
   Op op(info, "gather_rows_forward");
-  TensorImpl *x = op.t(0, "x", kF32), *idx = op.t(1, "index", kIdx), *y = op.t(2, "y", kF32);
+  TensorImpl *x = op.t(0, "x", kAnyFloat), *idx = op.t(1, "index", kIdx), *y = op.t(2, "y", kAnyFloat);
   Device dev = op.device({x, y}, true);
   Gather g;
   gather_args(op, x, idx, dev, g);
   op.numel(y, "y", g.B * g.H, "[B,H] elements");
-  PLF_DISPATCH(op, dev, gather_rows_forward, x->as<float>(), g.idx.ptr(dev), g.B, g.T, g.H, y->as<float>());
+  PLF_DISPATCH(op, dev, gather_rows_forward, op.in(x), g.idx.ptr(dev), g.B, g.T, g.H, op.out(y));
   return info.Env().Undefined();
 }
 
 // gather_rows_backward(dy [B,H], index [B], dx [B,T,H]) — dx is overwritten (zeros elsewhere)
 static Napi::Value GatherBackward(const Napi::CallbackInfo& info) {
   Op op(info, "gather_rows_backward");
-  TensorImpl *dy = op.t(0, "dy", kF32), *idx = op.t(1, "index", kIdx), *dx = op.t(2, "dx", kF32);
+  TensorImpl *dy = op.t(0, "dy", kAnyFloat), *idx = op.t(1, "index", kIdx), *dx = op.t(2, "dx", kAnyFloat);
   Device dev = op.device({dy, dx}, true);
   Gather g;
   gather_args(op, dx, idx, dev, g);
   op.numel(dy, "dy", g.B * g.H, "[B,H] elements");
-  PLF_DISPATCH(op, dev, gather_rows_backward, dy->as<float>(), g.idx.ptr(dev), g.B, g.T, g.H, dx->as<float>());
+  PLF_DISPATCH(op, dev, gather_rows_backward, op.in(dy), g.idx.ptr(dev), g.B, g.T, g.H, op.out(dx));
   return info.Env().Undefined();
 }
 

@@ -1,6 +1,7 @@
 // Op argument validation helpers (see errors.h).
 #include "errors.h"
 #include "plf/memory.h"
+#include "plf/ops.h"
 #include <chrono>
 #include <map>
 
@@ -17,6 +18,32 @@ void sync_quietly() {
   try { cuda::synchronize(); } catch (...) {}  // a CUDA error surfaces in the op itself
 }
 }  // namespace
+
+const std::initializer_list<DType> kAnyFloat = {DType::F32, DType::F16, DType::BF16};
+
+static void convert_on(Device d, DType from, const void* src, DType to, void* dst, int64_t n) {
+  if (d == Device::CUDA) cuda::convert(from, src, to, dst, n);
+  else cpu::convert(from, src, to, dst, n);
+}
+
+float* Op::stage(TensorImpl* t, bool read, bool write) const {
+  if (!t) return nullptr;
+  if (t->dtype == DType::F32) return t->as<float>();
+  size_t n = size_t(t->numel());
+  float* p = static_cast<float*>(mem_alloc(t->device(), n * sizeof(float)));
+  staged_.push_back({t, p, n, write});
+  if (read && n) convert_on(t->device(), t->dtype, t->data(), DType::F32, p, int64_t(n));
+  return p;
+}
+
+void Op::write_back() const {
+  for (const Staged& s : staged_)
+    if (s.write && s.n) convert_on(s.t->device(), DType::F32, s.f32, s.t->dtype, s.t->data(), int64_t(s.n));
+}
+
+Op::~Op() {
+  for (const Staged& s : staged_) mem_free(s.t->device(), s.f32, s.n * sizeof(float));
+}
 
 ProfileScope::ProfileScope(const char* n) : name(n) {
   sync_quietly();  // earlier queued work is not this op's

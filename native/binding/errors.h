@@ -26,6 +26,9 @@ struct Op {
   const char* name;
   const Napi::CallbackInfo& info;
   Op(const Napi::CallbackInfo& i, const char* n) : env(i.Env()), name(n), info(i) {}
+  ~Op();
+  Op(const Op&) = delete;
+  Op& operator=(const Op&) = delete;
 
   [[noreturn]] void fail(const char* code, const std::string& msg) const {
     throw_js(env, code, std::string(name) + ": " + msg);
@@ -52,14 +55,32 @@ struct Op {
       fail("PLF_NATIVE", e.what());
     }
   }
-  // run() for the op's kernel itself: what the profiler times
+  // run() for the op's kernel itself (what the profiler times); staged outputs are rounded back after it
   template <typename F>
   void kernel(F&& f) const {
-    if (!g_profiling) return run(f);
+    auto body = [&] { f(); write_back(); };
+    if (!g_profiling) return run(body);
     ProfileScope scope(name);
-    run(f);
+    run(body);
   }
+
+  // Float tensors of any dtype (f32, f16, bf16) for the kernels, which compute in f32: an f32
+  // tensor is used in place; another goes through an f32 copy on its device, converted in (in,
+  // inout) and rounded back to its dtype after the kernel (out, inout). Null stays null. Call
+  // them inside kernel() (PLF_DISPATCH's arguments are).
+  const float* in(const TensorImpl* t) const { return stage(const_cast<TensorImpl*>(t), true, false); }
+  float* out(TensorImpl* t) const { return stage(t, false, true); }
+  float* inout(TensorImpl* t) const { return stage(t, true, true); }
+
+ private:
+  struct Staged { TensorImpl* t; float* f32; size_t n; bool write; };
+  mutable std::vector<Staged> staged_;
+  float* stage(TensorImpl* t, bool read, bool write) const;
+  void write_back() const;
 };
+
+// f32, f16 or bf16: what activation arguments accept (they are staged through f32, see Op::in)
+extern const std::initializer_list<DType> kAnyFloat;
 
 // Index arrays for a kernel on either device: range-checked on the host, then (CUDA) uploaded as int64.
 struct Indices {

@@ -6,7 +6,6 @@
 
 namespace plf {
 
-static const std::initializer_list<DType> kF32 = {DType::F32};
 
 struct Rows { int64_t M, K; };
 static Rows rows_of(const Op& op, const TensorImpl* x, const char* arg) {
@@ -36,30 +35,30 @@ static Device same_device(const Op& op, Device act, Device w) {
 // linear_forward(x [.., K], w [N, K], bias [N] | null, y [.., N])
 static Napi::Value LinearForward(const Napi::CallbackInfo& info) {
   Op op(info, "linear_forward");
-  TensorImpl* x = op.t(0, "x", kF32);
+  TensorImpl* x = op.t(0, "x", kAnyFloat);
   Device wd;
   WeightView w = weight_arg(op, 1, "w", &wd);
-  TensorImpl* bias = op.t(2, "bias", kF32, true);
-  TensorImpl* y = op.t(3, "y", kF32);
+  TensorImpl* bias = op.t(2, "bias", kAnyFloat, true);
+  TensorImpl* y = op.t(3, "y", kAnyFloat);
   Rows r = rows_of(op, x, "x");
   check_w(op, w, x, r.K);
   check_out(op, bias, "bias", w.rows, "[" + std::to_string(w.rows) + "] elements");
   check_out(op, y, "y", r.M * w.rows, "[" + std::to_string(r.M) + "," + std::to_string(w.rows) + "] elements");
   Device dev = same_device(op, op.device({x, bias, y}, true), wd);
-  PLF_DISPATCH(op, dev, linear_forward, x->as<float>(), r.M, r.K, w, bias ? bias->as<float>() : nullptr, y->as<float>());
+  PLF_DISPATCH(op, dev, linear_forward, op.in(x), r.M, r.K, w, op.in(bias), op.out(y));
   return info.Env().Undefined();
 }
 
 // linear_backward(dy, x, w, dx | null, dw | null, dbias | null, accumulate)
 static Napi::Value LinearBackward(const Napi::CallbackInfo& info) {
   Op op(info, "linear_backward");
-  TensorImpl* dy = op.t(0, "dy", kF32);
-  TensorImpl* x = op.t(1, "x", kF32);
+  TensorImpl* dy = op.t(0, "dy", kAnyFloat);
+  TensorImpl* x = op.t(1, "x", kAnyFloat);
   Device wd;
   WeightView w = weight_arg(op, 2, "w", &wd);
-  TensorImpl* dx = op.t(3, "dx", kF32, true);
-  TensorImpl* dw = op.t(4, "dw", kF32, true);
-  TensorImpl* db = op.t(5, "dbias", kF32, true);
+  TensorImpl* dx = op.t(3, "dx", kAnyFloat, true);
+  TensorImpl* dw = op.t(4, "dw", kAnyFloat, true);
+  TensorImpl* db = op.t(5, "dbias", kAnyFloat, true);
   bool acc = op.flag(6);
   Rows r = rows_of(op, x, "x");
   check_w(op, w, x, r.K);
@@ -69,16 +68,15 @@ static Napi::Value LinearBackward(const Napi::CallbackInfo& info) {
   check_out(op, db, "dbias", w.rows, std::to_string(w.rows) + " elements");
   if (dw && w.dtype != DType::F32) op.fail("PLF_DTYPE", "dw needs an f32 weight (frozen NF4/bf16/f16 weights have no grad)");
   Device dev = same_device(op, op.device({dy, x, dx, dw, db}, true), wd);
-  PLF_DISPATCH(op, dev, linear_backward, dy->as<float>(), x->as<float>(), r.M, r.K, w, dx ? dx->as<float>() : nullptr,
-               dw ? dw->as<float>() : nullptr, db ? db->as<float>() : nullptr, acc);
+  PLF_DISPATCH(op, dev, linear_backward, op.in(dy), op.in(x), r.M, r.K, w, op.out(dx), op.inout(dw), op.inout(db), acc);
   return info.Env().Undefined();
 }
 
 struct Lora { TensorImpl *a, *b; int64_t r; float scale, p; uint64_t seed; };
 static Lora lora_args(const Op& op, size_t ia, const WeightView& w) {
   Lora l;
-  l.a = op.t(ia, "A", kF32);
-  l.b = op.t(ia + 1, "B", kF32);
+  l.a = op.t(ia, "A", kAnyFloat);
+  l.b = op.t(ia + 1, "B", kAnyFloat);
   op.dims(l.a, "A", 2);
   op.dims(l.b, "B", 2);
   l.r = l.a->shape[0];
@@ -96,36 +94,36 @@ static Lora lora_args(const Op& op, size_t ia, const WeightView& w) {
 // lora_linear_forward(x, w, bias | null, A [r,K], B [N,r], scale, dropout, seed, y, xa [.., r])
 static Napi::Value LoraForward(const Napi::CallbackInfo& info) {
   Op op(info, "lora_linear_forward");
-  TensorImpl* x = op.t(0, "x", kF32);
+  TensorImpl* x = op.t(0, "x", kAnyFloat);
   Device wd;
   WeightView w = weight_arg(op, 1, "w", &wd);
-  TensorImpl* bias = op.t(2, "bias", kF32, true);
+  TensorImpl* bias = op.t(2, "bias", kAnyFloat, true);
   Lora l = lora_args(op, 3, w);
-  TensorImpl* y = op.t(8, "y", kF32);
-  TensorImpl* xa = op.t(9, "xa", kF32);
+  TensorImpl* y = op.t(8, "y", kAnyFloat);
+  TensorImpl* xa = op.t(9, "xa", kAnyFloat);
   Rows r = rows_of(op, x, "x");
   check_w(op, w, x, r.K);
   check_out(op, bias, "bias", w.rows, std::to_string(w.rows) + " elements");
   check_out(op, y, "y", r.M * w.rows, std::to_string(r.M) + "×" + std::to_string(w.rows) + " elements");
   check_out(op, xa, "xa", r.M * l.r, std::to_string(r.M) + "×" + std::to_string(l.r) + " elements");
   Device dev = same_device(op, op.device({x, bias, l.a, l.b, y, xa}, true), wd);
-  PLF_DISPATCH(op, dev, lora_linear_forward, x->as<float>(), r.M, r.K, w, bias ? bias->as<float>() : nullptr, l.a->as<float>(),
-               l.b->as<float>(), l.r, l.scale, l.p, l.seed, y->as<float>(), xa->as<float>());
+  PLF_DISPATCH(op, dev, lora_linear_forward, op.in(x), r.M, r.K, w, op.in(bias), op.in(l.a), op.in(l.b), l.r, l.scale, l.p,
+               l.seed, op.out(y), op.out(xa));
   return info.Env().Undefined();
 }
 
 // lora_linear_backward(dy, x, w, A, B, scale, dropout, seed, xa, dx | null, dA | null, dB | null, accumulate)
 static Napi::Value LoraBackward(const Napi::CallbackInfo& info) {
   Op op(info, "lora_linear_backward");
-  TensorImpl* dy = op.t(0, "dy", kF32);
-  TensorImpl* x = op.t(1, "x", kF32);
+  TensorImpl* dy = op.t(0, "dy", kAnyFloat);
+  TensorImpl* x = op.t(1, "x", kAnyFloat);
   Device wd;
   WeightView w = weight_arg(op, 2, "w", &wd);
   Lora l = lora_args(op, 3, w);
-  TensorImpl* xa = op.t(8, "xa", kF32);
-  TensorImpl* dx = op.t(9, "dx", kF32, true);
-  TensorImpl* da = op.t(10, "dA", kF32, true);
-  TensorImpl* db = op.t(11, "dB", kF32, true);
+  TensorImpl* xa = op.t(8, "xa", kAnyFloat);
+  TensorImpl* dx = op.t(9, "dx", kAnyFloat, true);
+  TensorImpl* da = op.t(10, "dA", kAnyFloat, true);
+  TensorImpl* db = op.t(11, "dB", kAnyFloat, true);
   bool acc = op.flag(12);
   Rows r = rows_of(op, x, "x");
   check_w(op, w, x, r.K);
@@ -135,9 +133,8 @@ static Napi::Value LoraBackward(const Napi::CallbackInfo& info) {
   check_out(op, da, "dA", l.r * r.K, "the shape of A");
   check_out(op, db, "dB", w.rows * l.r, "the shape of B");
   Device dev = same_device(op, op.device({dy, x, l.a, l.b, xa, dx, da, db}, true), wd);
-  PLF_DISPATCH(op, dev, lora_linear_backward, dy->as<float>(), x->as<float>(), r.M, r.K, w, l.a->as<float>(), l.b->as<float>(),
-               l.r, l.scale, l.p, l.seed, xa->as<float>(), dx ? dx->as<float>() : nullptr, da ? da->as<float>() : nullptr,
-               db ? db->as<float>() : nullptr, acc);
+  PLF_DISPATCH(op, dev, lora_linear_backward, op.in(dy), op.in(x), r.M, r.K, w, op.in(l.a), op.in(l.b), l.r, l.scale, l.p,
+               l.seed, op.in(xa), op.out(dx), op.inout(da), op.inout(db), acc);
   return info.Env().Undefined();
 }
 

@@ -4,12 +4,11 @@
 
 namespace plf {
 
-static const std::initializer_list<DType> kF32 = {DType::F32};
 static const std::initializer_list<DType> kIdx = {DType::I32, DType::I64};
 
 struct CE { TensorImpl *logits, *targets; int64_t rows, vocab, ignore; Indices t; Device dev; };
 static void ce_args(const Op& op, CE& c) {
-  c.logits = op.t(0, "logits", kF32);
+  c.logits = op.t(0, "logits", kAnyFloat);
   c.targets = op.t(1, "targets", kIdx);
   c.ignore = int64_t(op.num(2, "ignoreIndex"));
   if (c.logits->shape.empty()) op.shape("logits must have at least one dimension");
@@ -35,7 +34,7 @@ static Napi::Value CeForward(const Napi::CallbackInfo& info) {
   double loss = 0.0;
   op.kernel([&] {
     loss = (c.dev == Device::CUDA ? cuda::cross_entropy_forward : cpu::cross_entropy_forward)(
-        c.logits->as<float>(), c.t.ptr(c.dev), c.rows, c.vocab, c.ignore, &count);
+        op.in(c.logits), c.t.ptr(c.dev), c.rows, c.vocab, c.ignore, &count);
   });
   Napi::Object r = Napi::Object::New(info.Env());
   r.Set("loss", loss);
@@ -49,35 +48,35 @@ static Napi::Value CeBackward(const Napi::CallbackInfo& info) {
   CE c;
   ce_args(op, c);
   float dloss = float(op.num(3, "dloss"));
-  TensorImpl* d = op.t(4, "dlogits", kF32);
+  TensorImpl* d = op.t(4, "dlogits", kAnyFloat);
   op.numel(d, "dlogits", c.logits->numel(), "the shape of logits " + c.logits->describe());
   op.device({c.logits, d}, true);
-  PLF_DISPATCH(op, c.dev, cross_entropy_backward, c.logits->as<float>(), c.t.ptr(c.dev), c.rows, c.vocab, c.ignore, dloss, d->as<float>());
+  PLF_DISPATCH(op, c.dev, cross_entropy_backward, op.in(c.logits), c.t.ptr(c.dev), c.rows, c.vocab, c.ignore, dloss, op.inout(d));
   return info.Env().Undefined();
 }
 
 // bce_logits_forward(logits, labels) -> loss
 static Napi::Value BceForward(const Napi::CallbackInfo& info) {
   Op op(info, "bce_logits_forward");
-  TensorImpl *x = op.t(0, "logits", kF32), *y = op.t(1, "labels", kF32);
+  TensorImpl *x = op.t(0, "logits", kAnyFloat), *y = op.t(1, "labels", kAnyFloat);
   op.numel(y, "labels", x->numel(), "the shape of logits " + x->describe());
   if (x->numel() == 0) op.shape("logits is empty");
   Device dev = op.device({x, y}, true);
   double loss = 0.0;
-  op.kernel([&] { loss = (dev == Device::CUDA ? cuda::bce_logits_forward : cpu::bce_logits_forward)(x->as<float>(), y->as<float>(), x->numel()); });
+  op.kernel([&] { loss = (dev == Device::CUDA ? cuda::bce_logits_forward : cpu::bce_logits_forward)(op.in(x), op.in(y), x->numel()); });
   return Napi::Number::New(info.Env(), loss);
 }
 
 // bce_logits_backward(logits, labels, dloss, dlogits)
 static Napi::Value BceBackward(const Napi::CallbackInfo& info) {
   Op op(info, "bce_logits_backward");
-  TensorImpl *x = op.t(0, "logits", kF32), *y = op.t(1, "labels", kF32);
+  TensorImpl *x = op.t(0, "logits", kAnyFloat), *y = op.t(1, "labels", kAnyFloat);
   float dloss = float(op.num(2, "dloss"));
-  TensorImpl* dx = op.t(3, "dlogits", kF32);
+  TensorImpl* dx = op.t(3, "dlogits", kAnyFloat);
   op.numel(y, "labels", x->numel(), "the shape of logits " + x->describe());
   op.numel(dx, "dlogits", x->numel(), "the shape of logits " + x->describe());
   Device dev = op.device({x, y, dx}, true);
-  PLF_DISPATCH(op, dev, bce_logits_backward, x->as<float>(), y->as<float>(), x->numel(), dloss, dx->as<float>());
+  PLF_DISPATCH(op, dev, bce_logits_backward, op.in(x), op.in(y), x->numel(), dloss, op.inout(dx));
   return info.Env().Undefined();
 }
 

@@ -4,7 +4,6 @@
 
 namespace plf {
 
-static const std::initializer_list<DType> kF32 = {DType::F32};
 
 struct NormShape { int64_t rows, dim; };
 static NormShape norm_shape(const Op& op, const TensorImpl* x, const TensorImpl* w) {
@@ -20,56 +19,56 @@ static void same(const Op& op, const TensorImpl* t, const char* arg, int64_t n, 
 // rmsnorm_forward(x, w, eps, y, rstd [rows])
 static Napi::Value RmsForward(const Napi::CallbackInfo& info) {
   Op op(info, "rmsnorm_forward");
-  TensorImpl *x = op.t(0, "x", kF32), *w = op.t(1, "w", kF32);
+  TensorImpl *x = op.t(0, "x", kAnyFloat), *w = op.t(1, "w", kAnyFloat);
   float eps = float(op.num(2, "eps"));
-  TensorImpl *y = op.t(3, "y", kF32), *rstd = op.t(4, "rstd", kF32);
+  TensorImpl *y = op.t(3, "y", kAnyFloat), *rstd = op.t(4, "rstd", kAnyFloat);
   NormShape s = norm_shape(op, x, w);
   same(op, y, "y", x->numel(), "the shape of x " + x->describe());
   same(op, rstd, "rstd", s.rows, std::to_string(s.rows) + " rows");
   Device dev = op.device({x, w, y, rstd}, true);
-  PLF_DISPATCH(op, dev, rmsnorm_forward, x->as<float>(), w->as<float>(), s.rows, s.dim, eps, y->as<float>(), rstd->as<float>());
+  PLF_DISPATCH(op, dev, rmsnorm_forward, op.in(x), op.in(w), s.rows, s.dim, eps, op.out(y), op.out(rstd));
   return info.Env().Undefined();
 }
 
 // rmsnorm_backward(dy, x, w, rstd, dx | null, dw | null, accumulate)
 static Napi::Value RmsBackward(const Napi::CallbackInfo& info) {
   Op op(info, "rmsnorm_backward");
-  TensorImpl *dy = op.t(0, "dy", kF32), *x = op.t(1, "x", kF32), *w = op.t(2, "w", kF32), *rstd = op.t(3, "rstd", kF32);
-  TensorImpl *dx = op.t(4, "dx", kF32, true), *dw = op.t(5, "dw", kF32, true);
+  TensorImpl *dy = op.t(0, "dy", kAnyFloat), *x = op.t(1, "x", kAnyFloat), *w = op.t(2, "w", kAnyFloat), *rstd = op.t(3, "rstd", kAnyFloat);
+  TensorImpl *dx = op.t(4, "dx", kAnyFloat, true), *dw = op.t(5, "dw", kAnyFloat, true);
   NormShape s = norm_shape(op, x, w);
   same(op, dy, "dy", x->numel(), "the shape of x " + x->describe());
   same(op, dx, "dx", x->numel(), "the shape of x " + x->describe());
   same(op, dw, "dw", s.dim, "the shape of w");
   same(op, rstd, "rstd", s.rows, std::to_string(s.rows) + " rows");
   Device dev = op.device({dy, x, w, rstd, dx, dw}, true);
-  PLF_DISPATCH(op, dev, rmsnorm_backward, dy->as<float>(), x->as<float>(), w->as<float>(), rstd->as<float>(), s.rows, s.dim,
-                        dx ? dx->as<float>() : nullptr, dw ? dw->as<float>() : nullptr, op.flag(6));
+  PLF_DISPATCH(op, dev, rmsnorm_backward, op.in(dy), op.in(x), op.in(w), op.in(rstd), s.rows, s.dim, op.out(dx), op.inout(dw),
+               op.flag(6));
   return info.Env().Undefined();
 }
 
 // layernorm_forward(x, w, b | null, eps, y, mean [rows], rstd [rows])
 static Napi::Value LnForward(const Napi::CallbackInfo& info) {
   Op op(info, "layernorm_forward");
-  TensorImpl *x = op.t(0, "x", kF32), *w = op.t(1, "w", kF32), *b = op.t(2, "b", kF32, true);
+  TensorImpl *x = op.t(0, "x", kAnyFloat), *w = op.t(1, "w", kAnyFloat), *b = op.t(2, "b", kAnyFloat, true);
   float eps = float(op.num(3, "eps"));
-  TensorImpl *y = op.t(4, "y", kF32), *mean = op.t(5, "mean", kF32), *rstd = op.t(6, "rstd", kF32);
+  TensorImpl *y = op.t(4, "y", kAnyFloat), *mean = op.t(5, "mean", kAnyFloat), *rstd = op.t(6, "rstd", kAnyFloat);
   NormShape s = norm_shape(op, x, w);
   same(op, b, "b", s.dim, "the shape of w");
   same(op, y, "y", x->numel(), "the shape of x " + x->describe());
   same(op, mean, "mean", s.rows, std::to_string(s.rows) + " rows");
   same(op, rstd, "rstd", s.rows, std::to_string(s.rows) + " rows");
   Device dev = op.device({x, w, b, y, mean, rstd}, true);
-  PLF_DISPATCH(op, dev, layernorm_forward, x->as<float>(), w->as<float>(), b ? b->as<float>() : nullptr, s.rows, s.dim, eps,
-                         y->as<float>(), mean->as<float>(), rstd->as<float>());
+  PLF_DISPATCH(op, dev, layernorm_forward, op.in(x), op.in(w), op.in(b), s.rows, s.dim, eps, op.out(y), op.out(mean),
+               op.out(rstd));
   return info.Env().Undefined();
 }
 
 // layernorm_backward(dy, x, w, mean, rstd, dx | null, dw | null, db | null, accumulate)
 static Napi::Value LnBackward(const Napi::CallbackInfo& info) {
   Op op(info, "layernorm_backward");
-  TensorImpl *dy = op.t(0, "dy", kF32), *x = op.t(1, "x", kF32), *w = op.t(2, "w", kF32);
-  TensorImpl *mean = op.t(3, "mean", kF32), *rstd = op.t(4, "rstd", kF32);
-  TensorImpl *dx = op.t(5, "dx", kF32, true), *dw = op.t(6, "dw", kF32, true), *db = op.t(7, "db", kF32, true);
+  TensorImpl *dy = op.t(0, "dy", kAnyFloat), *x = op.t(1, "x", kAnyFloat), *w = op.t(2, "w", kAnyFloat);
+  TensorImpl *mean = op.t(3, "mean", kAnyFloat), *rstd = op.t(4, "rstd", kAnyFloat);
+  TensorImpl *dx = op.t(5, "dx", kAnyFloat, true), *dw = op.t(6, "dw", kAnyFloat, true), *db = op.t(7, "db", kAnyFloat, true);
   NormShape s = norm_shape(op, x, w);
   same(op, dy, "dy", x->numel(), "the shape of x " + x->describe());
   same(op, dx, "dx", x->numel(), "the shape of x " + x->describe());
@@ -78,9 +77,8 @@ static Napi::Value LnBackward(const Napi::CallbackInfo& info) {
   same(op, mean, "mean", s.rows, std::to_string(s.rows) + " rows");
   same(op, rstd, "rstd", s.rows, std::to_string(s.rows) + " rows");
   Device dev = op.device({dy, x, w, mean, rstd, dx, dw, db}, true);
-  PLF_DISPATCH(op, dev, layernorm_backward, dy->as<float>(), x->as<float>(), w->as<float>(), mean->as<float>(), rstd->as<float>(),
-                          s.rows, s.dim, dx ? dx->as<float>() : nullptr, dw ? dw->as<float>() : nullptr,
-                          db ? db->as<float>() : nullptr, op.flag(8));
+  PLF_DISPATCH(op, dev, layernorm_backward, op.in(dy), op.in(x), op.in(w), op.in(mean), op.in(rstd), s.rows, s.dim, op.out(dx),
+               op.inout(dw), op.inout(db), op.flag(8));
   return info.Env().Undefined();
 }
 
