@@ -5,7 +5,7 @@
 // JSON that gpu.bench.js wrote. argv: torch.json out.json [--tiny: a small model on the CPU, to
 // check this script without a GPU].
 import fs from 'node:fs';
-import { info, memory, setMatmulPrecision, randomLlamaModel, MISTRAL_7B, AdamW, profileOps, formatProfile, type DecoderModel, type OpTime } from '../lib/index.js';
+import { info, memory, resetPeakMemory, emptyCache, setMatmulPrecision, randomLlamaModel, MISTRAL_7B, AdamW, profileOps, formatProfile, type DecoderModel, type OpTime } from '../lib/index.js';
 import { addon } from '../lib/native/addon.js';
 import { fmt } from './util.js';
 
@@ -58,9 +58,12 @@ console.log(`random NF4 ${tiny ? 'tiny llama' : 'Mistral-7B'} on ${device} in ${
     ratio: hf ? tps / hf : NaN, goal: 'faster than HF generate', met: hf ? tps > hf : null });
 }
 
-// one optimizer step = forward + backward + AdamW over 8×512 tokens
-function trainStep(checkpointing: boolean): { tps: number; peakGiB: number; reservedGiB: number } {
+// one optimizer step = forward + backward + AdamW over 8×512 tokens; peaks are this setting's own
+function trainStep(checkpointing: boolean, activations: 'f32' | 'bf16'): { tps: number; peakGiB: number; reservedGiB: number } {
   model.gradientCheckpointing = checkpointing;
+  model.activations = activations;
+  emptyCache();
+  resetPeakMemory();
   const params = model.trainableParameters();
   const opt = new AdamW(params.map((p) => p.param), { lr: 1e-4, weightDecay: 0.01, maxGradNorm: 1 });
   const V = model.config.vocabSize;
@@ -70,7 +73,7 @@ function trainStep(checkpointing: boolean): { tps: number; peakGiB: number; rese
   step();  // warm-up: the allocator's cache fills
   const times = [0, 1, 2].map(() => seconds(step));
   const prof = profileOps(step);
-  profiles[`step${checkpointing ? ', checkpointing' : ''}`] = prof.ops;
+  profiles[`step, ${activations}${checkpointing ? ', checkpointing' : ''}`] = prof.ops;
   console.log(`one step by op (synchronized: ${fmt(prof.totalMs)} ms in ops):\n${formatProfile(prof.ops, 15)}`);
   opt.dispose();
   const h = held();
@@ -81,17 +84,19 @@ model.addLora({ r: 16, alpha: 32, dropout: 0.05 });
 const trainable = model.trainableParameters().reduce((a, p) => a + p.param.numel, 0);
 console.log(`LoRA r=16 on every linear: ${trainable.toLocaleString('en-US')} trainable parameters`);
 const hf = torch?.hf_train;
-for (const checkpointing of [true, false]) {
+// bf16 activations halve activation memory (math stays f32); checkpointing keeps one layer's
+const settings: [boolean, 'f32' | 'bf16'][] = [[true, 'f32'], [true, 'bf16'], [false, 'bf16'], [false, 'f32']];
+for (const [checkpointing, activations] of settings) {
   try {
-    const r = trainStep(checkpointing);
+    const r = trainStep(checkpointing, activations);
     const ratio = hf ? r.tps / hf.tokens_s : NaN;
     const fits = r.reservedGiB <= 16;
-    row({ case: `QLoRA step ${B}×${T}, ${checkpointing ? 'checkpointing' : 'all activations kept'}`,
+    row({ case: `QLoRA step ${B}×${T}, ${activations} act., ${checkpointing ? 'checkpointing' : 'all kept'}`,
       ours: `${fmt(r.tps)} tok/s, ${fmt(r.reservedGiB)} GiB`, peer: hf ? `HF+PEFT ${fmt(hf.tokens_s)} tok/s, ${fmt(hf.peak_GiB)} GiB` : '–',
       ratio, goal: '≥ 1.3× HF+PEFT in ≤ 16 GiB', met: hf ? ratio >= 1.3 && fits : null });
     console.log(`  live peak ${fmt(r.peakGiB)} GiB; cudaMalloc'd peak ${fmt(r.reservedGiB)} GiB`);
   } catch (e) {
-    console.log(`QLoRA step ${checkpointing ? 'with' : 'without'} checkpointing failed: ${(e as Error).message}`);
+    console.log(`QLoRA step (${activations} activations, checkpointing ${checkpointing}) failed: ${(e as Error).message}`);
   }
 }
 model.dispose();

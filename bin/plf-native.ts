@@ -73,6 +73,7 @@ await yargs(hideBin(process.argv))
       .option('quantize', { choices: ['nf4', 'none'] as const, default: 'nf4' })
       .option('device', { choices: ['cpu', 'cuda'] as const, default: 'cpu' as const, describe: 'where the model runs (cuda: see plf-native info)' })
       .option('matmul-precision', { choices: ['highest', 'bf16'] as const, default: 'highest' as const, describe: 'cuda: bf16 runs the matmuls on tensor cores (f32 accumulation)' })
+      .option('activations', { choices: ['f32', 'bf16', 'f16'] as const, default: 'f32' as const, describe: 'dtype of the hidden states (bf16/f16 halve activation memory; math stays f32)' })
       .option('gradient-checkpointing', { type: 'boolean', default: false, describe: 'recompute each layer in backward: activation memory of one layer, one more forward (decoder-only models)' })
       .option('r', { type: 'number', default: 2 }).option('alpha', { type: 'number', default: 32 }).option('dropout', { type: 'number', default: 0.05 })
       .option('lr', { type: 'number', default: DEFAULT_TRAIN.lr }).option('batch', { type: 'number', default: DEFAULT_TRAIN.batchSize })
@@ -101,6 +102,7 @@ await yargs(hideBin(process.argv))
         maxLength: pick('max-length', a['max-length']), resume: a.resume, limit: lim, evalOnly: a._[0] === 'eval',
         chatTemplate: a['chat-template'], hooks: settingHooks(a.setting), device: a.device,
         gradientCheckpointing: pick('gradient-checkpointing', a['gradient-checkpointing']),
+        activations: pick('activations', a.activations),
       });
       const { eval: ev, ...res } = r;
       console.log(a.json ? JSON.stringify({ ...res, metrics: ev.metrics }, null, 2)

@@ -1,5 +1,5 @@
 // plf-native: the library API.
-export { Tensor, memory, type DType, type Device, type TypedArray } from './tensor.js';
+export { Tensor, memory, resetPeakMemory, emptyCache, type DType, type Device, type TypedArray } from './tensor.js';
 export * from './errors.js';
 export { quantizeNF4, dequantizeNF4, nf4To, disposeNF4, isNF4, quantStateJSON, nativeNF4, type NF4Tensor } from './ops/nf4.js';
 export * from './ops/linear.js';

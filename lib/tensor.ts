@@ -180,3 +180,9 @@ export class Tensor {
 export function memory() {
   return addon.memory();
 }
+
+/** Peaks := what is held now, on both devices (to measure one phase). */
+export function resetPeakMemory(): void { addon.reset_peak(); }
+
+/** Hands the CUDA caching allocator's unused blocks back to the driver (a no-op without CUDA). */
+export function emptyCache(): void { addon.empty_cache(); }

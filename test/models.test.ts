@@ -125,6 +125,36 @@ for (const arch of ARCHS) {
     }
   });
 
+  test(`${arch}: bf16 and f16 activations stay within their rounding of transformers (logits, LoRA gradients, decoding)`, { skip }, () => {
+    const g = openSafetensors(dir(arch, 'lora_lm', 'grads.safetensors'));
+    const batch = { inputIds: get(g, 'input.input_ids'), attentionMask: get(g, 'input.attention_mask'), labels: get(g, 'input.labels') };
+    const mask = batch.attentionMask.toArray() as BigInt64Array;
+    // tolerances: ~10 (logits) and ~20 (gradients) units of the dtype's rounding (bf16 2^-8, f16 2^-11)
+    for (const [activations, tolLogits, tolGrad] of [['bf16', 4e-2, 8e-2], ['f16', 5e-3, 1.5e-2]] as const) {
+      const m = loadModel(dir(arch, 'model'), { activations });
+      m.loadAdapter(dir(arch, 'lora_lm'));
+      m.zeroGrad();
+      const { logits, loss } = m.forward(batch, { train: true });
+      assert.equal(logits.dtype, activations);
+      const d = maskedRelDiff(logits.toFloat32(), get(g, 'logits').toFloat32(), mask, m.config.vocabSize);
+      assert.ok(d < tolLogits, `${activations} logits ${d}`);
+      const ref = get(g, 'losses').toFloat32()[0];
+      assert.ok(Math.abs(loss! - ref) / ref < 1e-2, `${activations} loss ${loss} vs ${ref}`);
+      m.backward();
+      for (const p of m.trainableParameters()) {
+        assert.equal(p.grad.dtype, 'f32');
+        const e = relDiff(p.grad.toFloat32(), get(g, `grad.${p.name}`).toFloat32());
+        assert.ok(e < tolGrad, `${activations} grad ${p.name}: ${e}`);
+      }
+      const f = openSafetensors(dir(arch, 'gen.safetensors'));
+      const ids = get(f, 'input_ids');
+      const seqs = m.generate({ inputIds: ids, attentionMask: get(f, 'attention_mask') }, { maxNewTokens: 3, eosTokenId: null });
+      assert.equal(seqs.length, ids.shape[0]);
+      assert.ok(seqs.every((s) => s.length === ids.shape[1] + 3 && s.every((t) => t >= 0 && t < m.config.vocabSize)));
+      m.dispose();
+    }
+  });
+
   test(`${arch}: greedy generation equals transformers' sequences`, { skip }, () => {
     const m = loadModel(dir(arch, 'model'));
     const f = openSafetensors(dir(arch, 'gen.safetensors'));

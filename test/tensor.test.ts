@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { Tensor, memory, info, ShapeError, DTypeError, ArgumentError, DeviceError } from '../lib/index.js';
+import { Tensor, memory, resetPeakMemory, emptyCache, info, ShapeError, DTypeError, ArgumentError, DeviceError } from '../lib/index.js';
 import { throwsWith } from './helpers.js';
 
 test('every dtype round-trips through its TypedArray', () => {
@@ -38,6 +38,19 @@ test('views and reshape share storage; slices see the parent', () => {
   throwsWith(() => t.toArray(), ArgumentError, /disposed/);
   throwsWith(() => r.reshape([5, 5]), ShapeError, /cannot become/);
   throwsWith(() => row.view([3], 2), ShapeError, /does not fit/);
+});
+
+test('resetPeakMemory starts a new peak at what is held now; emptyCache is safe without a GPU', () => {
+  const big = Tensor.empty([1 << 20]);
+  big.dispose();
+  assert.ok(memory().cpu.peak >= memory().cpu.live + (1 << 22));
+  resetPeakMemory();
+  assert.equal(memory().cpu.peak, memory().cpu.live);
+  const t = Tensor.empty([1000]);
+  assert.equal(memory().cpu.peak, memory().cpu.live);
+  t.dispose();
+  emptyCache();
+  assert.equal(typeof memory().cuda.reservedPeak, 'number');
 });
 
 test('memory() counts live bytes; dispose and the GC finalizer release them', async () => {

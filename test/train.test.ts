@@ -53,6 +53,19 @@ test('LM-P with gradientCheckpointing: the same loss history and predictions as 
   assert.equal(read('LM-P-ck', 'predictions.jsonl'), read('LM-P', 'predictions.jsonl'));
 });
 
+test('CLS-P with bf16 activations and gradient checkpointing trains (loss falls), evaluates, and tracks the f32 run', { skip, timeout: 120_000 }, async () => {
+  const out = path.join(root, 'CLS-P-bf16');
+  const r = await runSetting({ prepared: await data(), model: model!, setting: 'CLS-P', out, tokenizer: new ByteTokenizer(), quantize: 'nf4',
+    maxLength: 512, lora: { r: 8, alpha: 16, dropout: 0.05 }, train: quick, limit: { train: 24, val: 8, test: 8 },
+    activations: 'bf16', gradientCheckpointing: true });
+  const hist = (dir: string) => (JSON.parse(fs.readFileSync(path.join(root, dir, 'checkpoint', 'state.json'), 'utf8')).history as { loss: number }[]).map((h) => h.loss);
+  const h = hist('CLS-P-bf16'), f = hist('CLS-P');
+  assert.equal(h.length, 6);
+  assert.ok((h[4] + h[5]) / 2 < (h[0] + h[1]) / 2, `loss ${h.join(', ')}`);
+  h.forEach((l, i) => assert.ok(Math.abs(l - f[i]) / f[i] < 0.05, `step ${i}: bf16 loss ${l} vs f32 ${f[i]}`));
+  assert.equal(r.rows, 8);
+});
+
 test('eval evaluates a trained run without training; a folder without best/ is a clear error', { skip, timeout: 60_000 }, async () => {
   const out = path.join(root, 'CLS');
   const before = JSON.parse(fs.readFileSync(path.join(out, 'metrics.json'), 'utf8'));

@@ -27,6 +27,8 @@ export interface SettingRun {
   device?: 'cpu' | 'cuda';
   /** recompute each layer in backward instead of keeping its activations (decoder-only models) */
   gradientCheckpointing?: boolean;
+  /** dtype of the hidden states (decoder-only models; see LoadModelOptions.activations) */
+  activations?: 'f32' | 'bf16' | 'f16';
   lora?: LoraConfig;
   /** train every weight instead of LoRA (small models trained from scratch; implies no quantization) */
   fullFinetune?: boolean;
@@ -76,12 +78,12 @@ export async function runSetting(o: SettingRun): Promise<RunResult & { eval: Eva
   fs.mkdirSync(o.out, { recursive: true });
   let model: Model;
   if (o.setting.startsWith('Q-')) {
-    model = withPad(loadModel(o.model, { task: 'causal-lm', quantize: o.quantize ?? null, device: o.device }), pad);
+    model = withPad(loadModel(o.model, { task: 'causal-lm', quantize: o.quantize ?? null, device: o.device, activations: o.activations }), pad);
   } else {
     const cls = o.setting.startsWith('CLS');
     const task = cls ? 'sequence-classification' : 'causal-lm';
     const quantize = o.fullFinetune ? null : o.quantize ?? null;
-    model = withPad(loadModel(o.model, { task, numLabels: spec.labels.length, quantize, seed: cfg.seed, device: o.device }), pad);
+    model = withPad(loadModel(o.model, { task, numLabels: spec.labels.length, quantize, seed: cfg.seed, device: o.device, activations: o.activations }), pad);
     const tr = buildExamples(cut(data.splits.train, o.limit?.train), o.setting, spec, tok, opts);
     const va = buildExamples(cut(data.splits.val, o.limit?.val), o.setting, spec, tok, opts);
     if (tr.truncated + va.truncated) o.hooks?.onInfo?.(`${tr.truncated + va.truncated} train/val prompts truncated to ${opts.maxLength} tokens`);
@@ -96,9 +98,9 @@ export async function runSetting(o: SettingRun): Promise<RunResult & { eval: Eva
     model.dispose();
     // best/ holds full weights after full fine-tuning (also when only evaluating such a run)
     if (fs.existsSync(path.join(o.out, 'best', 'model.safetensors'))) {
-      model = withPad(loadModel(path.join(o.out, 'best'), { task, numLabels: spec.labels.length, device: o.device }), pad);
+      model = withPad(loadModel(path.join(o.out, 'best'), { task, numLabels: spec.labels.length, device: o.device, activations: o.activations }), pad);
     } else {
-      model = withPad(loadModel(o.model, { task, numLabels: spec.labels.length, quantize, seed: cfg.seed, device: o.device }), pad);
+      model = withPad(loadModel(o.model, { task, numLabels: spec.labels.length, quantize, seed: cfg.seed, device: o.device, activations: o.activations }), pad);
       model.loadAdapter(path.join(o.out, 'best'));
     }
   }

@@ -9,7 +9,12 @@ export interface LoadModelOptions extends LoadOptions {
   task?: Task;
   /** labels of a classification head (default: the config's id2label / num_labels) */
   numLabels?: number;
-  dtype?: 'f32';
+  /**
+   * dtype of the hidden states and every intermediate (decoder families): 'bf16'/'f16' halve
+   * activation memory; kernels still compute and accumulate in f32. Weights keep their storage,
+   * LoRA parameters, gradients and optimizer state stay f32. Default 'f32'.
+   */
+  activations?: 'f32' | 'bf16' | 'f16';
   /** seed for a freshly initialised classification head */
   seed?: number;
 }

@@ -93,7 +93,7 @@ export class Attention {
     ropeBackward(g.dk, s.ctx.positions, rope);
     if (this.proj.qkv) {
       const D = c.headDim;
-      const dqkv = Tensor.zeros([B * T * c.heads, 3 * D], 'f32', g.dq.device);
+      const dqkv = Tensor.zeros([B * T * c.heads, 3 * D], g.dq.dtype, g.dq.device);
       [g.dq, g.dk, g.dv].forEach((d, i) => {
         const rows = d.reshaped([B * T * c.heads, D]);
         sliceColsBackward(rows, i * D, dqkv);

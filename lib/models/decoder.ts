@@ -33,6 +33,8 @@ export class DecoderModel {
    * one layer instead of all of them (what fits a 7B model's training step in 16 GiB).
    */
   gradientCheckpointing = false;
+  /** dtype of the hidden states (LoadModelOptions.activations) */
+  activations: 'f32' | 'bf16' | 'f16' = 'f32';
   /** full fine-tuning (trainAll): every linear and the head have a weightGrad */
   fullTraining = false;
   /** full fine-tuning: the embedding gradient (null when the head shares the embedding) */
@@ -162,7 +164,7 @@ export class DecoderModel {
     const positions = onDevice(batch.positionIds ? idsTensor(batch.positionIds, 'positionIds')
       : idsTensor(Array.from({ length: B }, () => Array.from({ length: T }, (_, t) => t)), 'positions'));
     const ctx: Ctx = { B, T, positions, mask, train, cache: opts.cache };
-    let x = embeddingForward(ids, this.embed);
+    let x = embeddingForward(ids, this.embed, this.activations);
     const hs: Tensor[] = [x];
     for (const block of this.blocks) {
       const y = block.forward(x, ctx);
@@ -177,7 +179,7 @@ export class DecoderModel {
     const keep: Partial<NonNullable<DecoderModel['saved']>> = {};
     if (this.task === 'causal-lm') {
       if (opts.lastOnly) {  // decoding: only the last position's logits are needed
-        const C = this.config.hidden, last = Tensor.empty([B, 1, C], 'f32', xn.device);
+        const C = this.config.hidden, last = Tensor.empty([B, 1, C], xn.dtype, xn.device);
         for (let b = 0; b < B; b++) Tensor.copyRange(last, b * C, xn, (b * T + T - 1) * C, C);
         xn.dispose();
         xn = last;
@@ -321,5 +323,7 @@ export function buildDecoderModel(cfg: ModelConfig, ck: TensorSource, opts: Load
       : DecoderModel.initScore(labels, cfg.hidden, Number(cfg.raw.initializer_range ?? 0.02), opts.seed ?? 42);
     head = new Linear('score', ld.place(w), null);
   }
-  return new DecoderModel(cfg, task, embed, blocks, finalNorm, head);
+  const model = new DecoderModel(cfg, task, embed, blocks, finalNorm, head);
+  model.activations = opts.activations ?? 'f32';
+  return model;
 }

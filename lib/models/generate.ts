@@ -39,7 +39,8 @@ export function generate(model: DecoderModel, batch: Pick<Batch, 'inputIds' | 'a
   const pad = opts.padTokenId ?? model.config.padTokenId ?? eos ?? 0;
   const c = model.config, cap = T + opts.maxNewTokens;
   const cache: LayerCache[] = Array.from({ length: c.layers }, () => ({
-    k: Tensor.zeros([B, cap, c.kvHeads, c.headDim], 'f32', model.device), v: Tensor.zeros([B, cap, c.kvHeads, c.headDim], 'f32', model.device), len: 0,
+    k: Tensor.zeros([B, cap, c.kvHeads, c.headDim], model.activations, model.device),
+    v: Tensor.zeros([B, cap, c.kvHeads, c.headDim], model.activations, model.device), len: 0,
   }));
   const mask = new BigInt64Array(B * cap);
   const pos = new BigInt64Array(B * T);

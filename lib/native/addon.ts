@@ -116,6 +116,8 @@ export interface Addon {
   /** cuda also reports what the caching allocator holds from cudaMalloc (in use or cached): reserved, reservedPeak */
   memory(): { cpu: MemoryCounters; cuda: MemoryCounters & { reserved: number; reservedPeak: number } };
   set_threads(n: number): void;
+  reset_peak(): void;
+  empty_cache(): void;
   /** times every op's kernel (device synchronized around each) until profile_stop */
   profile_start(): void;
   profile_stop(): Record<string, { calls: number; ms: number }>;

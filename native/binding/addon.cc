@@ -108,6 +108,21 @@ static Napi::Value Memory(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// reset_peak(): peaks := what is held now (to measure one phase)
+static Napi::Value ResetPeak(const Napi::CallbackInfo& info) {
+  mem_reset_peak();
+  return info.Env().Undefined();
+}
+// empty_cache(): hands the CUDA allocator's unused blocks back to the driver
+static Napi::Value EmptyCache(const Napi::CallbackInfo& info) {
+  try {
+    cuda::empty_cache();
+  } catch (const std::exception& e) {
+    throw_js(info.Env(), "PLF_NATIVE", std::string("empty_cache: ") + e.what());
+  }
+  return info.Env().Undefined();
+}
+
 static Napi::Value SetThreads(const Napi::CallbackInfo& info) {
 #ifdef PLF_OPENMP
   if (info[0].IsNumber() && info[0].As<Napi::Number>().Int32Value() > 0) omp_set_num_threads(info[0].As<Napi::Number>().Int32Value());
@@ -136,6 +151,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("build_info", Napi::Function::New(env, BuildInfo, "build_info"));
   exports.Set("cuda_info", Napi::Function::New(env, CudaInfo, "cuda_info"));
   exports.Set("memory", Napi::Function::New(env, Memory, "memory"));
+  exports.Set("reset_peak", Napi::Function::New(env, ResetPeak, "reset_peak"));
+  exports.Set("empty_cache", Napi::Function::New(env, EmptyCache, "empty_cache"));
   exports.Set("set_threads", Napi::Function::New(env, SetThreads, "set_threads"));
   exports.Set("synchronize", Napi::Function::New(env, Synchronize, "synchronize"));
   return exports;

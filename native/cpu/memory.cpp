@@ -50,6 +50,11 @@ void mem_zero(Device dev, void* p, size_t bytes) {
   else cuda::memset_device(p, bytes);
 }
 
+void mem_reset_peak() {
+  for (int d = 0; d < 2; d++) g_peak[d].store(g_live[d].load());
+  cuda::reset_reserved_peak();
+}
+
 MemStats mem_stats(Device dev) {
   int d = int(dev);
   return MemStats{g_live[d].load(), g_peak[d].load(), g_allocs[d].load()};

@@ -119,6 +119,11 @@ void empty_cache() {
   release_cache_locked();
 }
 
+void reset_reserved_peak() {
+  std::lock_guard<std::mutex> lock(g_mu);
+  g_reserved_peak = g_reserved;
+}
+
 void reserved_stats(int64_t* now, int64_t* peak) {
   std::lock_guard<std::mutex> lock(g_mu);
   *now = g_reserved;

@@ -29,6 +29,7 @@ void memset_device(void*, size_t) { fail(); }
 void synchronize() {}
 void empty_cache() {}
 void reserved_stats(int64_t* now, int64_t* peak) { *now = *peak = 0; }
+void reset_reserved_peak() {}
 namespace lt {
 Info info() {
   Info i;

@@ -335,6 +335,8 @@ export function loadT5Model(dir: string, raw: Record<string, unknown>, file: str
   const ckp = ck.has('shared.weight') ? '' : ck.has('transformer.shared.weight') ? 'transformer.' : null;
   if (ckp === null) throw new ConfigError(`${dir}: no shared.weight (or transformer.shared.weight): not a T5 checkpoint`);
   const mp = task === 'sequence-classification' ? 'transformer.' : '';
+  if (opts.activations && opts.activations !== 'f32')
+    throw new ConfigError(`${dir}: T5 runs with f32 activations only (asked for ${opts.activations})`);
   const quantize = opts.quantize ?? (cfg.quantization?.load_in_4bit ? 'nf4' : null);
   const ld = new ModuleLoader(ck, { ...opts, quantize });
   const lin = (n: string) => ld.linear(ckp + n, false, mp + n);

@@ -12,6 +12,8 @@ void mem_free(Device dev, void* p, size_t bytes);
 void mem_copy(Device dst_dev, void* dst, Device src_dev, const void* src, size_t bytes);
 void mem_zero(Device dev, void* p, size_t bytes);
 MemStats mem_stats(Device dev);
+// peak := live, on both devices (and the CUDA allocator's reserved peak := reserved)
+void mem_reset_peak();
 
 namespace cuda {
 struct DeviceInfo {
@@ -31,6 +33,7 @@ void memset_device(void* p, size_t bytes);
 void synchronize();
 // bytes the caching allocator holds from cudaMalloc (in use or cached), now and at most
 void reserved_stats(int64_t* now, int64_t* peak);
+void reset_reserved_peak();
 // frees the caching allocator's unused blocks (cudaFree)
 void empty_cache();
 }  // namespace cuda
