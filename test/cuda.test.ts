@@ -324,6 +324,30 @@ for (const arch of ['llama', 'mistral', 'qwen2', 'phi', 'gpt_neox', 't5']) {
   });
 }
 
+test('bf16 activations and activation checkpointing on CUDA: lora_lm loss and gradients follow the same on the CPU and transformers', { skip: fixSkip }, () => {
+  for (const arch of ['llama', 'gpt_neox']) {
+    const g = openSafetensors(fx(arch, 'lora_lm', 'grads.safetensors'));
+    const batch = { inputIds: readTensor(g, 'input.input_ids'), attentionMask: readTensor(g, 'input.attention_mask'), labels: readTensor(g, 'input.labels') };
+    const run = (device: 'cpu' | 'cuda') => {
+      const m = loadModel(fx(arch, 'model'), { device, activations: 'bf16' });
+      m.loadAdapter(fx(arch, 'lora_lm'));
+      m.gradientCheckpointing = true;
+      m.zeroGrad();
+      const { loss } = m.forward(batch, { train: true });
+      m.backward();
+      const grads = Object.fromEntries(m.trainableParameters().map((p) => [p.name, p.grad.toFloat32()]));
+      m.dispose();
+      return { loss: loss!, grads };
+    };
+    const cpu = run('cpu'), gpu = run('cuda');
+    assert.ok(Math.abs(gpu.loss - cpu.loss) / cpu.loss < 1e-3, `${arch} loss ${gpu.loss} vs CPU ${cpu.loss}`);
+    for (const [name, gc] of Object.entries(cpu.grads)) {
+      assert.ok(relDiff(gpu.grads[name], gc) < 3e-2, `${arch} ${name} vs CPU`);
+      assert.ok(relDiff(gpu.grads[name], readTensor(g, `grad.${name}`).toFloat32()) < 8e-2, `${arch} ${name} vs transformers`);
+    }
+  }
+});
+
 test('training on CUDA (runSetting, NF4 + LoRA, checkpoints, evaluation) follows the same run on the CPU', { skip: fixSkip, timeout: 180_000 }, async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'plf-cuda-train-'));
   try {
