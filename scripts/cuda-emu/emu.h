@@ -1,0 +1,82 @@
+// A small CUDA emulator for checking kernels on a machine without a GPU: every CUDA thread of a
+// block is a std::thread, __syncthreads/__syncwarp are barriers, shuffles exchange through a
+// per-warp buffer, and shared memory starts as NaN so reading what no thread wrote shows up in the
+// results. Blocks run one after another. Slow (fine for test sizes) and blind to timing; it checks
+// index math, tiling and synchronisation, not speed.
+#pragma once
+#include <algorithm>
+#include <barrier>
+#include <cmath>
+#include <cstdint>
+#include <math.h>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#define __global__
+#define __device__
+#define __launch_bounds__(...)
+#define PLF_SHARED_FLOATS(name) float* name = emu::shared()
+
+struct dim3 {
+  unsigned x = 1, y = 1, z = 1;
+  dim3(unsigned a = 1, unsigned b = 1, unsigned c = 1) : x(a), y(b), z(c) {}
+};
+struct emu_index { unsigned x = 0, y = 0, z = 0; };
+inline thread_local emu_index threadIdx, blockIdx;
+inline dim3 blockDim, gridDim;
+
+namespace emu {
+inline std::barrier<>* block_barrier = nullptr;
+inline std::vector<std::unique_ptr<std::barrier<>>> warp_barriers;
+inline std::vector<float> exchange, shared_mem;
+inline float* shared() { return shared_mem.data(); }
+inline std::barrier<>& warp() { return *warp_barriers[threadIdx.x / 32]; }
+
+// kernel() as if launched <<<grid, threads, smem>>>
+template <typename F>
+void launch(dim3 grid, unsigned threads, size_t smem, F kernel) {
+  gridDim = grid;
+  blockDim = dim3(threads);
+  for (unsigned z = 0; z < grid.z; z++)
+    for (unsigned y = 0; y < grid.y; y++)
+      for (unsigned x = 0; x < grid.x; x++) {
+        std::barrier<> bar(threads);
+        block_barrier = &bar;
+        warp_barriers.clear();
+        for (unsigned w = 0; w < (threads + 31) / 32; w++) warp_barriers.push_back(std::make_unique<std::barrier<>>(32));
+        exchange.assign(threads, 0.0f);
+        shared_mem.assign(smem / sizeof(float) + 1, NAN);
+        std::vector<std::thread> ts;
+        for (unsigned t = 0; t < threads; t++)
+          ts.emplace_back([&, t] {
+            threadIdx = {t, 0, 0};
+            blockIdx = {x, y, z};
+            kernel();
+          });
+        for (auto& th : ts) th.join();
+      }
+}
+}  // namespace emu
+
+inline void __syncthreads() { emu::block_barrier->arrive_and_wait(); }
+inline void __syncwarp(unsigned = 0xffffffffu) { emu::warp().arrive_and_wait(); }
+inline float __shfl_xor_sync(unsigned, float v, int lane_mask) {
+  unsigned w = threadIdx.x / 32, lane = threadIdx.x % 32;
+  emu::exchange[threadIdx.x] = v;
+  emu::warp().arrive_and_wait();
+  float r = emu::exchange[w * 32 + (lane ^ unsigned(lane_mask))];
+  emu::warp().arrive_and_wait();
+  return r;
+}
+inline long long min(long long a, long long b) { return a < b ? a : b; }
+inline long long max(long long a, long long b) { return a > b ? a : b; }
+
+namespace plf {
+namespace cuda {
+inline float warp_sum(float v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+}  // namespace cuda
+}  // namespace plf

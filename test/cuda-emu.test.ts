@@ -1,0 +1,27 @@
+// The tiled CUDA attention kernels checked without a GPU: scripts/cuda-emu runs them on the CPU
+// (one std::thread per CUDA thread, barriers for __syncthreads) against the CPU reference.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const cxx = process.env.CXX ?? 'g++';
+function cxx20Barrier(): string | false {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plf-emu-probe-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'p.cpp'), '#include <barrier>\nint main() { std::barrier<> b(1); b.arrive_and_wait(); }\n');
+    const r = spawnSync(cxx, ['-std=c++20', '-pthread', 'p.cpp', '-o', 'p'], { cwd: dir, encoding: 'utf8' });
+    return r.status === 0 ? false : `${cxx} cannot build C++20 <barrier> (needs g++ >= 11): ${(r.stderr || r.error?.message || '').split('\n')[0]}`;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('tiled CUDA attention (forward, dK/dV, dQ) on the CPU emulator equals the CPU reference', { skip: cxx20Barrier(), timeout: 240_000 }, () => {
+  const r = spawnSync('bash', ['scripts/cuda-emu/run.sh', 'attention'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout, /all cases match the CPU/);
+  assert.equal(r.stdout.trim().split('\n').length, 9, r.stdout);
+});
