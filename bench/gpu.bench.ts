@@ -81,10 +81,10 @@ row('NF4 GEMV 1×4096 · (14336×4096)ᵀ', `${fmt(gemvGBs)} GB/s`, `copy ${fmt(
 
 const T = 4096, r = 16;
 // 'bf16' rows use cuBLASLt when the machine has it; 'ours' is our tensor-core kernel on the first shape for comparison
-const shapes: [number, number, 'bf16' | 'ours' | 'highest'][] = [[4096, 4096, 'highest'], ...(lt0 ? [[4096, 4096, 'ours']] as [number, number, 'ours'][] : []),
-  [4096, 4096, 'bf16'], [4096, 14336, 'bf16'], [14336, 4096, 'bf16'], [4096, 1024, 'bf16']];
+const shapes: [number, number, 'bf16' | 'ours' | 'f16' | 'highest'][] = [[4096, 4096, 'highest'], ...(lt0 ? [[4096, 4096, 'ours']] as [number, number, 'ours'][] : []),
+  [4096, 4096, 'f16'], [4096, 4096, 'bf16'], [4096, 14336, 'bf16'], [14336, 4096, 'bf16'], [4096, 1024, 'bf16']];
 for (const [k, n, precision] of shapes) {
-  setMatmulPrecision(precision === 'highest' ? 'highest' : 'bf16');
+  setMatmulPrecision(precision === 'highest' ? 'highest' : precision === 'f16' ? 'f16' : 'bf16');
   useCublasLt(precision !== 'ours');
   const qw = nf4To(quantizeNF4(randomF32(n * k, 0.02), [n, k], { doubleQuant: true }), 'cuda');
   const x = Tensor.from(randomF32(T * k), [T, k]).to('cuda');
@@ -99,7 +99,8 @@ for (const [k, n, precision] of shapes) {
   }, 200);
   const peer = torch?.linear?.[`${k}x${n}`];
   const ratio = peer ? ms / peer.base_ms : NaN;
-  row(`QLoRA r=16 fwd+bwd, 4096 tok, ${k}→${n} (${precision === 'highest' ? 'f32' : backendName(precision === 'bf16' && lt0)})`, `${fmt(ms)} ms`, peer ? `bf16 base ${fmt(peer.base_ms)} ms, LoRA ${fmt(peer.lora_ms)}` : '–',
+  const label = precision === 'highest' ? 'f32' : precision === 'f16' ? `f16 ${lt0 ? 'cuBLASLt' : 'TC, ours'}` : backendName(precision === 'bf16' && lt0);
+  row(`QLoRA r=16 fwd+bwd, 4096 tok, ${k}→${n} (${label})`, `${fmt(ms)} ms`, peer ? `bf16 base ${fmt(peer.base_ms)} ms, LoRA ${fmt(peer.lora_ms)}` : '–',
     ratio, '≤ 1.10× bf16 base', peer ? ratio <= 1.1 : null);
   for (const t of [x, dy, A, B, dA, dB]) t.dispose();
 }

@@ -233,11 +233,12 @@ test('NF4 quantize on CUDA writes the CPU\'s bytes; AdamW on CUDA follows the CP
 
 // With cuBLASLt on the machine the bf16 matmuls run there; our own tensor-core kernel is checked too.
 const ltBackends = cuda.cublasLt?.loaded ? [true, false] : [false];
-test(`bf16 matmul precision (tensor cores${cuda.cublasLt?.loaded ? ': cuBLASLt and our kernel' : ''}): linear and LoRA forward/backward within bf16 rounding of the CPU`, { skip }, () => {
-  setMatmulPrecision('bf16');
+test(`bf16 and f16 matmul precision (tensor cores${cuda.cublasLt?.loaded ? ': cuBLASLt and our kernel' : ''}): linear and LoRA forward/backward within their rounding of the CPU`, { skip }, () => {
   try {
-    assert.equal(getMatmulPrecision(), 'bf16');
+    for (const [prec, tol] of [['bf16', 1e-2], ['f16', 3e-3]] as const)
     for (const lt of ltBackends) {
+      setMatmulPrecision(prec);
+      assert.equal(getMatmulPrecision(), prec);
       assert.equal(useCublasLt(lt), lt);
       for (const [M, K, N] of [[200, 256, 136], [64, 96, 64], [130, 4096, 70]]) {
         const x = Tensor.from(randnArray(M * K), [M, K]), dy = Tensor.from(randnArray(M * N), [M, N]);
@@ -245,15 +246,15 @@ test(`bf16 matmul precision (tensor cores${cuda.cublasLt?.loaded ? ': cuBLASLt a
         const q = quantizeNF4(wf, undefined, { blocksize: 64, doubleQuant: true });
         const wb = convert(wf, 'bf16'), wh = convert(wf, 'f16');
         for (const [name, wc, wg] of [['f32', wf, up(wf)], ['bf16', wb, up(wb)], ['f16', wh, up(wh)], ['nf4', q, nf4To(q, 'cuda')]] as [string, Weight, Weight][]) {
-          const what = `bf16 ${lt ? 'cuBLASLt' : 'ours'} ${name} ${M}×${K}×${N}`;
-          close(linearForward(up(x), wg), linearForward(x, wc), `linear ${what}`, 1e-2);
-          close(linearBackward(up(dy), up(x), wg).dx, linearBackward(dy, x, wc).dx, `dx ${what}`, 1e-2);
+          const what = `${prec} ${lt ? 'cuBLASLt' : 'ours'} ${name} ${M}×${K}×${N}`;
+          close(linearForward(up(x), wg), linearForward(x, wc), `linear ${what}`, tol);
+          close(linearBackward(up(dy), up(x), wg).dx, linearBackward(dy, x, wc).dx, `dx ${what}`, tol);
           const r = 16, A = Tensor.from(randnArray(r * K, 0.1), [r, K]), Bm = Tensor.from(randnArray(N * r, 0.1), [N, r]);
           const lc = { A, B: Bm, scale: 2, dropout: 0.05, seed: 99 }, lg = { ...lc, A: up(A), B: up(Bm) };
           const fc = loraLinearForward(x, wc, null, lc), fg = loraLinearForward(up(x), wg, null, lg);
-          close(fg.y, fc.y, `lora y ${what}`, 1e-2);
+          close(fg.y, fc.y, `lora y ${what}`, tol);
           const bc = loraLinearBackward(dy, x, wc, lc, fc.xa), bg = loraLinearBackward(up(dy), up(x), wg, lg, fg.xa);
-          close(bg.dx, bc.dx, `lora dx ${what}`, 1e-2); close(bg.dA, bc.dA, `lora dA ${what}`, 1e-2); close(bg.dB, bc.dB, `lora dB ${what}`, 1e-2);
+          close(bg.dx, bc.dx, `lora dx ${what}`, tol); close(bg.dA, bc.dA, `lora dA ${what}`, tol); close(bg.dB, bc.dB, `lora dB ${what}`, tol);
         }
       }
     }

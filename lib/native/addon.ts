@@ -96,9 +96,9 @@ export interface Addon {
   /** from the output y */
   tanh_backward(dy: T, y: T, dx: T): void;
   scale_forward(x: T, alpha: number, y: T): void;
-  set_matmul_precision(p: 'highest' | 'bf16'): void;
+  set_matmul_precision(p: 'highest' | 'bf16' | 'f16'): void;
   use_cublaslt(on: boolean): boolean;
-  matmul_precision(): 'highest' | 'bf16';
+  matmul_precision(): 'highest' | 'bf16' | 'f16';
   add_forward(a: T, b: T, y: T): void;
   cross_entropy_forward(logits: T, targets: T, ignoreIndex: number): { loss: number; count: number };
   cross_entropy_backward(logits: T, targets: T, ignoreIndex: number, dloss: number, dlogits: T): void;

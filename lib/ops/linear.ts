@@ -85,13 +85,16 @@ export function loraLinearBackward(dy: Tensor, x: Tensor, w: Weight, lora: LoraP
   return { dx, dA, dB };
 }
 
+export type MatmulPrecision = 'highest' | 'bf16' | 'f16';
+
 /**
  * Operand precision of the CUDA matmuls (linear and LoRA): 'highest' (default) computes in f32 and
  * matches the CPU to ~1e-6; 'bf16' rounds operands to bf16 for the tensor cores (f32 accumulation,
- * ~1e-2 relative), as torch.set_float32_matmul_precision('medium'). The CPU always computes in f32.
+ * ~1e-2 relative), as torch.set_float32_matmul_precision('medium'); 'f16' rounds them to f16 (3 more
+ * mantissa bits, ~2e-3 relative; operands beyond ±65504 overflow). The CPU always computes in f32.
  */
-export function setMatmulPrecision(p: 'highest' | 'bf16'): void { addon.set_matmul_precision(p); }
-export function getMatmulPrecision(): 'highest' | 'bf16' { return addon.matmul_precision(); }
+export function setMatmulPrecision(p: MatmulPrecision): void { addon.set_matmul_precision(p); }
+export function getMatmulPrecision(): MatmulPrecision { return addon.matmul_precision(); }
 
 /**
  * With matmul precision 'bf16', x·Wᵀ and dy·W run on cuBLASLt when the machine has it (found at run

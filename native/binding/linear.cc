@@ -143,16 +143,17 @@ static Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), cpu::fma_peak_gflops(256));
 }
 
-// set_matmul_precision('highest' | 'bf16'): the CUDA matmuls' operand precision (see linear.h)
+// set_matmul_precision('highest' | 'bf16' | 'f16'): the CUDA matmuls' operand precision (see linear.h)
 static Napi::Value SetPrecision(const Napi::CallbackInfo& info) {
   Op op(info, "set_matmul_precision");
   std::string p = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
-  if (p != "highest" && p != "bf16") op.fail("PLF_ARG", "precision must be 'highest' or 'bf16', got '" + p + "'");
-  cuda::set_matmul_bf16(p == "bf16");
+  if (p != "highest" && p != "bf16" && p != "f16") op.fail("PLF_ARG", "precision must be 'highest', 'bf16' or 'f16', got '" + p + "'");
+  cuda::set_matmul_precision(p == "bf16" ? cuda::MatmulPrecision::BF16 : p == "f16" ? cuda::MatmulPrecision::F16 : cuda::MatmulPrecision::Highest);
   return info.Env().Undefined();
 }
 static Napi::Value GetPrecision(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), cuda::matmul_bf16() ? "bf16" : "highest");
+  cuda::MatmulPrecision p = cuda::matmul_precision();
+  return Napi::String::New(info.Env(), p == cuda::MatmulPrecision::BF16 ? "bf16" : p == cuda::MatmulPrecision::F16 ? "f16" : "highest");
 }
 
 // use_cublaslt(on) -> whether the bf16 matmuls now run on cuBLASLt (false when it is absent)

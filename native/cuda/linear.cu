@@ -7,6 +7,7 @@
 #include "weight.cuh"
 #include "plf/cublaslt.h"
 #include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <mma.h>
 #include <type_traits>
 
@@ -75,31 +76,39 @@ __global__ void __launch_bounds__(kThreads) gemm_k(long long M, long long N, lon
     }
 }
 
-// --- bf16 tensor-core path (matmul precision "bf16", like torch's "medium") ---------------------
-// 128×128 block tiles, 32-deep k steps, 8 warps of 64×32 (wmma 16×16×16 bf16 → f32). Operands are
-// rounded to bf16 as they are staged into shared memory: f32 activations are converted there and
+// --- tensor-core path (matmul precision "bf16" — like torch's "medium" — or "f16") ---------------
+// 128×128 block tiles, 32-deep k steps, 8 warps of 64×32 (wmma 16×16×16 bf16/f16 → f32). Operands are
+// rounded to 16 bits as they are staged into shared memory: f32 activations are converted there and
 // NF4 weights dequantized there, so W is read from memory at 4 bits. The next tile's global loads
 // are issued into registers before the current tile's MMAs (a two-stage pipeline).
 namespace tc {
 constexpr int TBM = 128, TBN = 128, TBK = 32, PAD = 8, kWarps = 8, kT = kWarps * 32;  // TBK 64 measured slower (87 vs 98 TFLOP/s)
 using namespace nvcuda;
 
-__device__ inline __nv_bfloat16 bf(float v) { return __float2bfloat16_rn(v); }
-__device__ inline uint32_t bf2(float a, float b) {
+// the 16-bit operand type E (__nv_bfloat16 or __half): one value, and two packed into a word
+template <typename E> __device__ inline E to16(float v);
+template <> __device__ inline __nv_bfloat16 to16<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+template <> __device__ inline __half to16<__half>(float v) { return __float2half_rn(v); }
+template <typename E> __device__ inline uint32_t to16x2(float a, float b);
+template <> __device__ inline uint32_t to16x2<__nv_bfloat16>(float a, float b) {
   __nv_bfloat162 h = __floats2bfloat162_rn(a, b);
+  return *reinterpret_cast<uint32_t*>(&h);
+}
+template <> __device__ inline uint32_t to16x2<__half>(float a, float b) {
+  __half2 h = __floats2half2_rn(a, b);
   return *reinterpret_cast<uint32_t*>(&h);
 }
 
 // fast: row-major f32 A (float4 loads); NF4 B either x·Wᵀ (8 k of a row per item, Bs[n][k]) or
 // dy·W (8 n of a row per item, Bs[k][n])
-// a16: A pre-rounded to bf16 (row-major, ld = K); am: the weight's absmax per block, resolved once
-struct Fast { bool a, nf4; const __nv_bfloat16* a16; const float* am; };
+// a16: A pre-rounded to E (row-major, ld = K); am: the weight's absmax per block, resolved once
+struct Fast { bool a, nf4; const void* a16; const float* am; };
 
-template <bool BRow>
-__global__ void __launch_bounds__(kT, 2) gemm_bf16_k(long long M, long long N, long long K, float alpha, StridedA A, OperandB B,
-                                                  float beta, float* C, long long ldc, Fast fast) {
-  __shared__ __align__(32) __nv_bfloat16 As[TBM][TBK + PAD];
-  __shared__ __align__(32) __nv_bfloat16 Bs[BRow ? TBK : TBN][BRow ? TBN + PAD : TBK + PAD];
+template <typename E, bool BRow>
+__global__ void __launch_bounds__(kT, 2) gemm_tc_k(long long M, long long N, long long K, float alpha, StridedA A, OperandB B,
+                                                float beta, float* C, long long ldc, Fast fast) {
+  __shared__ __align__(32) E As[TBM][TBK + PAD];
+  __shared__ __align__(32) E Bs[BRow ? TBK : TBN][BRow ? TBN + PAD : TBK + PAD];
   __shared__ __align__(32) float stage[kWarps][16 * 16];
   __shared__ float code[16];
   if (threadIdx.x < 16) code[threadIdx.x] = kNF4[threadIdx.x];
@@ -115,10 +124,10 @@ __global__ void __launch_bounds__(kT, 2) gemm_bf16_k(long long M, long long N, l
   auto load_global = [&](long long k0) {
     if (fast.a)
 #pragma unroll
-      for (int t = 0; t < kA; t++) {  // 8 bf16 of a row per item
+      for (int t = 0; t < kA; t++) {  // 8 16-bit values of a row per item
         int e = threadIdx.x + t * kT, mm = e / (TBK / 8), kk = (e % (TBK / 8)) * 8;
         long long m = m0 + mm, k = k0 + kk;
-        ra[t] = m < M && k < K ? __ldg(reinterpret_cast<const uint4*>(fast.a16 + m * K + k)) : make_uint4(0, 0, 0, 0);
+        ra[t] = m < M && k < K ? __ldg(reinterpret_cast<const uint4*>(static_cast<const E*>(fast.a16) + m * K + k)) : make_uint4(0, 0, 0, 0);
       }
     if (fast.nf4)
 #pragma unroll
@@ -150,7 +159,7 @@ __global__ void __launch_bounds__(kT, 2) gemm_bf16_k(long long M, long long N, l
       for (int e = threadIdx.x; e < TBM * TBK; e += kT) {
         int mm = e / TBK, kk = e % TBK;
         long long m = m0 + mm, k = k0 + kk;
-        As[mm][kk] = bf(m < M && k < K ? A.p[m * A.rs + k * A.cs] : 0.0f);
+        As[mm][kk] = to16<E>(m < M && k < K ? A.p[m * A.rs + k * A.cs] : 0.0f);
       }
     }
     if (fast.nf4) {
@@ -161,9 +170,9 @@ __global__ void __launch_bounds__(kT, 2) gemm_bf16_k(long long M, long long N, l
 #pragma unroll
         for (int j = 0; j < 4; j++) {
           unsigned b = (rb[t] >> (8 * j)) & 255u;
-          u[j] = bf2(__fmul_rn(code[b >> 4], ram[t]), __fmul_rn(code[b & 15], ram[t]));
+          u[j] = to16x2<E>(__fmul_rn(code[b >> 4], ram[t]), __fmul_rn(code[b & 15], ram[t]));
         }
-        __nv_bfloat16* dst = BRow ? &Bs[e / (TBN / 8)][(e % (TBN / 8)) * 8] : &Bs[e / (TBK / 8)][(e % (TBK / 8)) * 8];
+        E* dst = BRow ? &Bs[e / (TBN / 8)][(e % (TBN / 8)) * 8] : &Bs[e / (TBK / 8)][(e % (TBK / 8)) * 8];
         *reinterpret_cast<uint4*>(dst) = make_uint4(u[0], u[1], u[2], u[3]);
       }
     } else {
@@ -171,7 +180,7 @@ __global__ void __launch_bounds__(kT, 2) gemm_bf16_k(long long M, long long N, l
         // walk the operand's contiguous direction: n for row-major tiles, k otherwise
         int nn = BRow ? e % TBN : e / TBK, kk = BRow ? e / TBN : e % TBK;
         long long n = n0 + nn, k = k0 + kk;
-        __nv_bfloat16 v = bf(n < N && k < K ? B.at(k, n, code) : 0.0f);
+        E v = to16<E>(n < N && k < K ? B.at(k, n, code) : 0.0f);
         if (BRow) Bs[kk][nn] = v; else Bs[nn][kk] = v;
       }
     }
@@ -192,14 +201,14 @@ __global__ void __launch_bounds__(kT, 2) gemm_bf16_k(long long M, long long N, l
     using BLayout = typename std::conditional<BRow, wmma::row_major, wmma::col_major>::type;
 #pragma unroll
     for (int ks = 0; ks < TBK; ks += 16) {
-      wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> fa[4];
-      wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, BLayout> fb[2];
+      wmma::fragment<wmma::matrix_a, 16, 16, 16, E, wmma::row_major> fa[4];
+      wmma::fragment<wmma::matrix_b, 16, 16, 16, E, BLayout> fb[2];
 #pragma unroll
       for (int i = 0; i < 4; i++) wmma::load_matrix_sync(fa[i], &As[wm * 64 + i * 16][ks], TBK + PAD);
 #pragma unroll
       for (int j = 0; j < 2; j++) {
-        if (BRow) wmma::load_matrix_sync(fb[j], reinterpret_cast<const __nv_bfloat16*>(Bs) + ks * (TBN + PAD) + wn * 32 + j * 16, TBN + PAD);
-        else wmma::load_matrix_sync(fb[j], reinterpret_cast<const __nv_bfloat16*>(Bs) + (wn * 32 + j * 16) * (TBK + PAD) + ks, TBK + PAD);
+        if (BRow) wmma::load_matrix_sync(fb[j], reinterpret_cast<const E*>(Bs) + ks * (TBN + PAD) + wn * 32 + j * 16, TBN + PAD);
+        else wmma::load_matrix_sync(fb[j], reinterpret_cast<const E*>(Bs) + (wn * 32 + j * 16) * (TBK + PAD) + ks, TBK + PAD);
       }
 #pragma unroll
       for (int i = 0; i < 4; i++)
@@ -230,23 +239,23 @@ __global__ void absmax_k(NF4View w, long long n, float* out) {
   PLF_GRID_STRIDE(b, n) out[b] = nf4_absmax(w, b);
 }
 
-static bool g_bf16 = false;
-void set_matmul_bf16(bool on) { g_bf16 = on; }
-bool matmul_bf16() { return g_bf16; }
+static MatmulPrecision g_precision = MatmulPrecision::Highest;
+void set_matmul_precision(MatmulPrecision p) { g_precision = p; }
+MatmulPrecision matmul_precision() { return g_precision; }
 
-// cuBLASLt when the machine has it: W as bf16 (NF4 dequantized, f32/f16 converted: one pass over
-// W, ~10% of the product's time at 4096 tokens) and A rounded to bf16, then one library call.
+// cuBLASLt when the machine has it: W in the 16-bit type (NF4 dequantized, other dtypes converted:
+// one pass over W, ~10% of the product's time at 4096 tokens) and A rounded to it, then one call.
 static bool gemm_cublaslt(long long M, long long N, long long K, float alpha, const float* a, const WeightView& w, bool trans,
-                          float beta, float* c, long long ldc) {
-  if (!lt::can_run(M, N, K, trans, ldc, beta)) return false;
+                          float beta, float* c, long long ldc, DType e) {
+  if (!lt::can_run(M, N, K, trans, ldc, beta, e)) return false;
   size_t wn = size_t(w.rows * w.cols);
-  Scratch<uint16_t> w16{w.dtype == DType::BF16 ? 0 : wn}, a16{size_t(M * K)};
+  Scratch<uint16_t> w16{w.dtype == e ? 0 : wn}, a16{size_t(M * K)};
   const void* wp = w.data;
-  if (w.dtype == DType::U8) nf4_dequantize(w.nf4, DType::BF16, w16.get());
-  else if (w.dtype != DType::BF16) convert(w.dtype, w.data, DType::BF16, w16.get(), int64_t(wn));
-  if (w.dtype != DType::BF16) wp = w16.get();
-  convert(DType::F32, a, DType::BF16, a16.get(), M * K);
-  return lt::gemm_bf16(M, N, K, alpha, a16.get(), wp, trans, beta, c, ldc);
+  if (w.dtype == DType::U8) nf4_dequantize(w.nf4, e, w16.get());
+  else if (w.dtype != e) convert(w.dtype, w.data, e, w16.get(), int64_t(wn));
+  if (w.dtype != e) wp = w16.get();
+  convert(DType::F32, a, e, a16.get(), M * K);
+  return lt::gemm_16(M, N, K, alpha, a16.get(), wp, trans, beta, c, ldc, e);
 }
 
 static void gemm(long long M, long long N, long long K, float alpha, StridedA A, OperandB B, float beta, float* C, long long ldc) {
@@ -256,16 +265,17 @@ static void gemm(long long M, long long N, long long K, float alpha, StridedA A,
       for (long long m = 0; m < M; m++) check(cudaMemset(C + m * ldc, 0, size_t(N) * sizeof(float)), "gemm");
     return;
   }
-  if (g_bf16 && M >= 64 && N >= 64 && K >= 32) {  // the LoRA-rank products stay on the f32 kernel
-    if (B.weight && A.cs == 1 && A.rs == K && gemm_cublaslt(M, N, K, alpha, A.p, B.w.w, B.trans, beta, C, ldc)) return;
+  if (g_precision != MatmulPrecision::Highest && M >= 64 && N >= 64 && K >= 32) {  // the LoRA-rank products stay on the f32 kernel
+    const DType e = g_precision == MatmulPrecision::F16 ? DType::F16 : DType::BF16;
+    if (B.weight && A.cs == 1 && A.rs == K && gemm_cublaslt(M, N, K, alpha, A.p, B.w.w, B.trans, beta, C, ldc, e)) return;
     dim3 grid(unsigned((N + tc::TBN - 1) / tc::TBN), unsigned((M + tc::TBM - 1) / tc::TBM));
     if (grid.y > 65535) throw std::runtime_error("linear (CUDA): more than 8 Mi rows in one call");
     tc::Fast fast;
-    // a row-major A is rounded to bf16 once (not once per column tile), then read 16 bytes at a time
+    // a row-major A is rounded to 16 bits once (not once per column tile), then read 16 bytes at a time
     fast.a = A.cs == 1 && A.rs == K && K % 8 == 0;
     Scratch<uint16_t> a16{fast.a ? size_t(M * K) : 0};
-    if (fast.a) convert(DType::F32, A.p, DType::BF16, a16.get(), M * K);
-    fast.a16 = reinterpret_cast<const __nv_bfloat16*>(a16.get());
+    if (fast.a) convert(DType::F32, A.p, e, a16.get(), M * K);
+    fast.a16 = a16.get();
     const NF4View& q = B.w.w.nf4;
     bool nf4 = B.weight && B.w.w.dtype == DType::U8 && B.w.w.cols % 8 == 0 && q.blocksize % 8 == 0 &&
                (reinterpret_cast<uintptr_t>(q.packed) & 3) == 0;
@@ -277,9 +287,14 @@ static void gemm(long long M, long long N, long long K, float alpha, StridedA A,
     Scratch<float> am{size_t(nblocks)};
     if (nblocks) absmax_k<<<blocks_for(nblocks, 256), 256>>>(q, nblocks, am.get());
     fast.am = am.get();
-    if (brow) tc::gemm_bf16_k<true><<<grid, tc::kT>>>(M, N, K, alpha, A, B, beta, C, ldc, fast);
-    else tc::gemm_bf16_k<false><<<grid, tc::kT>>>(M, N, K, alpha, A, B, beta, C, ldc, fast);
-    check_launch("gemm (bf16 tensor cores)");
+    if (e == DType::F16) {
+      if (brow) tc::gemm_tc_k<__half, true><<<grid, tc::kT>>>(M, N, K, alpha, A, B, beta, C, ldc, fast);
+      else tc::gemm_tc_k<__half, false><<<grid, tc::kT>>>(M, N, K, alpha, A, B, beta, C, ldc, fast);
+    } else {
+      if (brow) tc::gemm_tc_k<__nv_bfloat16, true><<<grid, tc::kT>>>(M, N, K, alpha, A, B, beta, C, ldc, fast);
+      else tc::gemm_tc_k<__nv_bfloat16, false><<<grid, tc::kT>>>(M, N, K, alpha, A, B, beta, C, ldc, fast);
+    }
+    check_launch("gemm (tensor cores)");
     return;
   }
   dim3 grid(unsigned((N + BN - 1) / BN), unsigned((M + BM - 1) / BM));

@@ -37,8 +37,8 @@ Info info() {
   return i;
 }
 bool set_enabled(bool) { return false; }
-bool can_run(long long, long long, long long, bool, long long, float) { return false; }
-bool gemm_bf16(long long, long long, long long, float, const void*, const void*, bool, float, float*, long long) { return false; }
+bool can_run(long long, long long, long long, bool, long long, float, DType) { return false; }
+bool gemm_16(long long, long long, long long, float, const void*, const void*, bool, float, float*, long long, DType) { return false; }
 }  // namespace lt
 void nf4_dequantize(const NF4View&, DType, void*) { fail(); }
 void nf4_quantize(const float*, int64_t, int64_t, uint8_t*, float*) { fail(); }
@@ -84,8 +84,8 @@ void lora_linear_forward(const float*, int64_t, int64_t, const WeightView&, cons
                          float, float, uint64_t, float*, float*) { fail(); }
 void lora_linear_backward(const float*, const float*, int64_t, int64_t, const WeightView&, const float*, const float*, int64_t,
                           float, float, uint64_t, const float*, float*, float*, float*, bool) { fail(); }
-void set_matmul_bf16(bool) {}
-bool matmul_bf16() { return false; }
+void set_matmul_precision(MatmulPrecision) {}
+MatmulPrecision matmul_precision() { return MatmulPrecision::Highest; }
 void nf4_gemv(const float*, const NF4View&, int64_t, int64_t, const float*, float*) { fail(); }
 AdamWResult adamw_step(AdamWParam*, int64_t, const AdamWConfig&) { fail(); }
 

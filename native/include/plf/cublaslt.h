@@ -2,6 +2,7 @@
 #pragma once
 #include <cstddef>
 #include <string>
+#include "common.h"
 
 namespace plf {
 namespace cuda {
@@ -15,12 +16,13 @@ struct Info {
 Info info();
 // Turns its use on or off; returns whether the matmuls will use it.
 bool set_enabled(bool on);
-// Whether C[M,N] (ld ldc) = alpha·A·op(W) + beta·C can run on it (A bf16 row-major [M,K]; W bf16
-// row-major, [N,K] with trans, else [K,N]; C f32); false also when not loaded or disabled.
-bool can_run(long long M, long long N, long long K, bool trans, long long ldc, float beta);
+// Whether C[M,N] (ld ldc) = alpha·A·op(W) + beta·C can run on it (A row-major [M,K] and W row-major,
+// [N,K] with trans, else [K,N], both of the 16-bit type e: BF16 or F16; C f32); false also when not
+// loaded or disabled.
+bool can_run(long long M, long long N, long long K, bool trans, long long ldc, float beta, DType e);
 // Runs that product; false when it can't (the caller's kernel runs instead).
-bool gemm_bf16(long long M, long long N, long long K, float alpha, const void* a16, const void* w16, bool trans, float beta,
-               float* c, long long ldc);
+bool gemm_16(long long M, long long N, long long K, float alpha, const void* a16, const void* w16, bool trans, float beta,
+             float* c, long long ldc, DType e);
 }  // namespace lt
 }  // namespace cuda
 }  // namespace plf

@@ -70,10 +70,12 @@ void lora_linear_forward(const float* x, int64_t M, int64_t K, const WeightView&
 void lora_linear_backward(const float* dy, const float* x, int64_t M, int64_t K, const WeightView& w,
                           const float* a, const float* b, int64_t r, float scale, float p, uint64_t seed,
                           const float* xa, float* dx, float* da, float* db, bool accumulate);
-// Matmul precision on CUDA: false (default) f32 SIMT, equal to the CPU to ~1e-6; true rounds the
-// operands to bf16 for tensor cores (f32 accumulation), as torch's set_float32_matmul_precision("medium").
-void set_matmul_bf16(bool on);
-bool matmul_bf16();
+// Matmul precision on CUDA: Highest (default) f32 SIMT, equal to the CPU to ~1e-6; BF16 / F16 round
+// the operands to bf16 / f16 for tensor cores (f32 accumulation), as torch's
+// set_float32_matmul_precision("medium") does with bf16. f16 keeps 3 more mantissa bits, bf16 the range.
+enum class MatmulPrecision { Highest = 0, BF16 = 1, F16 = 2 };
+void set_matmul_precision(MatmulPrecision p);
+MatmulPrecision matmul_precision();
 // y [N] = W·x for one row x [K] with W NF4 (decoding): reads each packed byte once.
 void nf4_gemv(const float* x, const NF4View& w, int64_t N, int64_t K, const float* bias, float* y);
 }  // namespace cuda
