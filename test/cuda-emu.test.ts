@@ -1,5 +1,5 @@
-// The tiled CUDA attention kernels checked without a GPU: scripts/cuda-emu runs them on the CPU
-// (one std::thread per CUDA thread, barriers for __syncthreads) against the CPU reference.
+// CUDA kernels checked without a GPU: scripts/cuda-emu runs them on the CPU (one std::thread per
+// CUDA thread, barriers for __syncthreads) against the CPU reference or plain loops.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -24,4 +24,11 @@ test('tiled CUDA attention (forward, dK/dV, dQ) on the CPU emulator equals the C
   assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
   assert.match(r.stdout, /all cases match the CPU/);
   assert.equal(r.stdout.trim().split('\n').length, 9, r.stdout);
+});
+
+test('LoRA rank-r CUDA kernels (dropout fused, row/column/expand products) on the CPU emulator equal plain loops', { skip: cxx20Barrier(), timeout: 240_000 }, () => {
+  const r = spawnSync('bash', ['scripts/cuda-emu/run.sh', 'lora'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout, /all rank products match/);
+  assert.equal(r.stdout.trim().split('\n').length, 11, r.stdout);
 });

@@ -6,6 +6,7 @@
 #include "check.cuh"
 #include "weight.cuh"
 #include "plf/cublaslt.h"
+#include "lora.cuh"
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <mma.h>
@@ -350,78 +351,41 @@ void linear_backward(const float* dy, const float* x, int64_t M, int64_t K, cons
   check_launch("linear_backward");
 }
 
-// --- LoRA's rank-r products (r <= 64): the general GEMM would run them on a handful of tiles -----
-// out[m][j] = alpha·Σ_k A[m][k]·S(j, k) (+ beta·out), S(j, k) = s[j·srs + k·scs]: one warp per row m,
-// lanes split k, then a warp reduction per j.
-template <int RM>
-__global__ void rank_rows_k(long long M, long long K, int r, float alpha, const float* __restrict__ A,
-                            const float* __restrict__ S, long long srs, long long scs, float beta, float* out) {
-  const int lane = threadIdx.x & 31;
-  const long long warps = (long long)gridDim.x * (blockDim.x / 32);
-  for (long long m = (long long)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32; m < M; m += warps) {
-    float acc[RM];
-#pragma unroll
-    for (int j = 0; j < RM; j++) acc[j] = 0.0f;
-    for (long long k = lane; k < K; k += 32) {
-      float a = A[m * K + k];
-#pragma unroll
-      for (int j = 0; j < RM; j++)
-        if (j < r) acc[j] += a * __ldg(S + j * srs + k * scs);
-    }
-#pragma unroll
-    for (int j = 0; j < RM; j++) {
-      float v = warp_sum(acc[j]);
-      if ((j & 31) == lane && j < r) out[m * r + j] = beta == 0.0f ? alpha * v : alpha * v + beta * out[m * r + j];
-    }
-  }
-}
-
-// out(n, j) += alpha·Σ_m P[m][n]·Q[m][j] over one chunk of rows per block (split over m, atomics);
-// out(n, j) = o[n·ons + j·ojs]. One thread per n; Q's row is shared by the block.
-template <int RM>
-__global__ void rank_cols_k(long long M, long long N, int r, float alpha, const float* __restrict__ P,
-                            const float* __restrict__ Q, long long chunk, float* o, long long ons, long long ojs) {
-  long long n = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-  long long m0 = (long long)blockIdx.y * chunk, m1 = m0 + chunk < M ? m0 + chunk : M;
-  if (n >= N) return;
-  float acc[RM];
-#pragma unroll
-  for (int j = 0; j < RM; j++) acc[j] = 0.0f;
-  for (long long m = m0; m < m1; m++) {
-    float p = P[m * N + n];
-#pragma unroll
-    for (int j = 0; j < RM; j++)
-      if (j < r) acc[j] += p * __ldg(Q + m * r + j);
-  }
-#pragma unroll
-  for (int j = 0; j < RM; j++)
-    if (j < r) atomicAdd(o + n * ons + j * ojs, alpha * acc[j]);
-}
-
 template <int RM>
 static void rank_rows(long long M, long long K, int r, float alpha, const float* A, const float* S, long long srs, long long scs,
-                      float beta, float* out) {
-  rank_rows_k<RM><<<blocks_for(M * 32, 256), 256>>>(M, K, r, alpha, A, S, srs, scs, beta, out);
+                      float beta, float* out, float p, uint64_t seed) {
+  rank_rows_k<RM><<<blocks_for(M * 32, 256), 256>>>(M, K, r, alpha, A, S, srs, scs, beta, out, p, seed);
 }
-// out [M, r] = alpha·A[M,K]·Sᵀ (+ beta·out): xa = x·Aᵀ and dxa = s·dy·B
+// out [M, r] = alpha·drop(A)[M,K]·Sᵀ (+ beta·out): xa = dropout(x)·Aᵀ and dxa = s·dy·B
 static void lora_rows(long long M, long long K, int r, float alpha, const float* A, const float* S, long long srs, long long scs,
-                      float beta, float* out) {
+                      float beta, float* out, float p = 0.0f, uint64_t seed = 0) {
   if (M <= 0) return;
-  if (r <= 16) rank_rows<16>(M, K, r, alpha, A, S, srs, scs, beta, out);
-  else if (r <= 32) rank_rows<32>(M, K, r, alpha, A, S, srs, scs, beta, out);
-  else rank_rows<64>(M, K, r, alpha, A, S, srs, scs, beta, out);
+  if (r <= 16) rank_rows<16>(M, K, r, alpha, A, S, srs, scs, beta, out, p, seed);
+  else if (r <= 32) rank_rows<32>(M, K, r, alpha, A, S, srs, scs, beta, out, p, seed);
+  else rank_rows<64>(M, K, r, alpha, A, S, srs, scs, beta, out, p, seed);
   check_launch("lora rank product");
 }
-// out(n, j) = alpha·Σ_m P[m][n]·Q[m][j] (+ out when accumulating): dB = s·dyᵀ·xa and dA = dxaᵀ·x
+// out(n, j) = alpha·Σ_m drop(P)[m][n]·Q[m][j] (+ out when accumulating): dB = s·dyᵀ·xa and dA = dxaᵀ·dropout(x)
 static void lora_cols(long long M, long long N, int r, float alpha, const float* P, const float* Q, float* o, long long ons,
-                      long long ojs, bool accumulate) {
-  if (!accumulate) check(cudaMemset(o, 0, size_t(N * r) * sizeof(float)), "lora rank product");
+                      long long ojs, bool accumulate, float p = 0.0f, uint64_t seed = 0) {
+  if (!accumulate) check(cudaMemsetAsync(o, 0, size_t(N * r) * sizeof(float), 0), "lora rank product");
   if (M <= 0 || N <= 0) return;
   const long long chunk = 128;
   dim3 grid(unsigned((N + 127) / 128), unsigned((M + chunk - 1) / chunk));
-  if (r <= 16) rank_cols_k<16><<<grid, 128>>>(M, N, r, alpha, P, Q, chunk, o, ons, ojs);
-  else if (r <= 32) rank_cols_k<32><<<grid, 128>>>(M, N, r, alpha, P, Q, chunk, o, ons, ojs);
-  else rank_cols_k<64><<<grid, 128>>>(M, N, r, alpha, P, Q, chunk, o, ons, ojs);
+  if (r <= 16) rank_cols_k<16><<<grid, 128>>>(M, N, r, alpha, P, Q, chunk, o, ons, ojs, p, seed);
+  else if (r <= 32) rank_cols_k<32><<<grid, 128>>>(M, N, r, alpha, P, Q, chunk, o, ons, ojs, p, seed);
+  else rank_cols_k<64><<<grid, 128>>>(M, N, r, alpha, P, Q, chunk, o, ons, ojs, p, seed);
+  check_launch("lora rank product");
+}
+// out [M, C] += alpha·drop(L[M,r]·R) with R(j, c) = R[j·rrs + c·rcs]: y += s·xa·Bᵀ and dx += dropout'(dxa·A)
+static void lora_expand(long long M, long long C, int r, float alpha, const float* L, const float* R, long long rrs, long long rcs,
+                        float p, uint64_t seed, float* out) {
+  if (M <= 0 || C <= 0) return;
+  dim3 grid(unsigned((C + XC - 1) / XC), unsigned((M + XM - 1) / XM)), block(XC, 4);
+  if (grid.y > 65535) throw std::runtime_error("lora (CUDA): more than 2 Mi rows in one call");
+  if (r <= 16) rank_expand_k<16><<<grid, block>>>(M, C, r, alpha, L, R, rrs, rcs, p, seed, out);
+  else if (r <= 32) rank_expand_k<32><<<grid, block>>>(M, C, r, alpha, L, R, rrs, rcs, p, seed, out);
+  else rank_expand_k<64><<<grid, block>>>(M, C, r, alpha, L, R, rrs, rcs, p, seed, out);
   check_launch("lora rank product");
 }
 
@@ -429,14 +393,19 @@ void lora_linear_forward(const float* x, int64_t M, int64_t K, const WeightView&
                          const float* a, const float* b, int64_t r, float scale, float p, uint64_t seed, float* y,
                          float* xa) {
   int64_t N = w.rows;
+  if (r <= 64) {  // the dropout mask is applied as x is read: no dropout(x) copy
+    lora_rows(M, K, int(r), 1.0f, x, a, K, 1, 0.0f, xa, p, seed);  // xa = dropout(x)·Aᵀ
+    linear_forward(x, M, K, w, bias, y);
+    lora_expand(M, N, int(r), scale, xa, b, 1, r, 0.0f, 0, y);     // y += s·xa·Bᵀ
+    return;
+  }
   Scratch<float> xd(p > 0.0f ? size_t(M * K) : 0);
   const float* xin = x;
   if (p > 0.0f && M * K) {
     dropout_k<<<blocks_for(M * K, 256), 256>>>(x, M * K, p, seed, xd.get());
     xin = xd.get();
   }
-  if (r <= 64) lora_rows(M, K, int(r), 1.0f, xin, a, K, 1, 0.0f, xa);  // xa = dropout(x)·Aᵀ
-  else gemm(M, r, K, 1.0f, StridedA{xin, K, 1}, mat(a, 1, K), 0.0f, xa, r);
+  gemm(M, r, K, 1.0f, StridedA{xin, K, 1}, mat(a, 1, K), 0.0f, xa, r);
   linear_forward(x, M, K, w, bias, y);
   gemm(M, N, r, scale, StridedA{xa, r, 1}, mat(b, 1, r), 1.0f, y, N);    // y += s·xa·Bᵀ
 }
@@ -452,14 +421,20 @@ void lora_linear_backward(const float* dy, const float* x, int64_t M, int64_t K,
   else gemm(M, r, N, scale, StridedA{dy, N, 1}, mat(b, r, 1), 0.0f, dxa.get(), r);
   if (db && rank) lora_cols(M, N, int(r), scale, dy, xa, db, r, 1, accumulate);         // dB = s·dyᵀ·xa
   else if (db) gemm(N, r, M, scale, StridedA{dy, 1, N}, mat(xa, r, 1), beta, db, r);
+  if (rank) {  // dropout applied as x is read, and to dxa·A as it is added into dx: no full-size temporaries
+    if (da) lora_cols(M, K, int(r), 1.0f, x, dxa.get(), da, 1, K, accumulate, p, seed);  // dA = dxaᵀ·dropout(x)
+    if (!dx) return;
+    linear_backward(dy, x, M, K, w, dx, nullptr, nullptr, false);
+    lora_expand(M, K, int(r), 1.0f, dxa.get(), a, K, 1, p, seed, dx);                   // dx += dropout'(dxa·A)
+    return;
+  }
   Scratch<float> xd(p > 0.0f && da ? size_t(M * K) : 0);
   const float* xin = x;
   if (p > 0.0f && da && M * K) {
     dropout_k<<<blocks_for(M * K, 256), 256>>>(x, M * K, p, seed, xd.get());
     xin = xd.get();
   }
-  if (da && rank) lora_cols(M, K, int(r), 1.0f, xin, dxa.get(), da, 1, K, accumulate);  // dA = dxaᵀ·dropout(x)
-  else if (da) gemm(r, K, M, 1.0f, StridedA{dxa.get(), 1, r}, mat(xin, K, 1), beta, da, K);
+  if (da) gemm(r, K, M, 1.0f, StridedA{dxa.get(), 1, r}, mat(xin, K, 1), beta, da, K);
   if (!dx) return;
   linear_backward(dy, x, M, K, w, dx, nullptr, nullptr, false);
   if (p <= 0.0f) {

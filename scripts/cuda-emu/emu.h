@@ -5,6 +5,7 @@
 // index math, tiling and synchronisation, not speed.
 #pragma once
 #include <algorithm>
+#include <atomic>
 #include <barrier>
 #include <cmath>
 #include <cstdint>
@@ -16,6 +17,10 @@
 #define __global__
 #define __device__
 #define __launch_bounds__(...)
+#define __restrict__
+// static __shared__ arrays: one per kernel instantiation, shared by the block's threads (blocks run
+// one at a time); unlike dynamic shared memory they are not refilled with NaN between blocks
+#define __shared__ static
 #define PLF_SHARED_FLOATS(name) float* name = emu::shared()
 
 struct dim3 {
@@ -31,13 +36,15 @@ inline std::barrier<>* block_barrier = nullptr;
 inline std::vector<std::unique_ptr<std::barrier<>>> warp_barriers;
 inline std::vector<float> exchange, shared_mem;
 inline float* shared() { return shared_mem.data(); }
-inline std::barrier<>& warp() { return *warp_barriers[threadIdx.x / 32]; }
+inline unsigned linear_tid() { return threadIdx.x + blockDim.x * threadIdx.y; }
+inline std::barrier<>& warp() { return *warp_barriers[linear_tid() / 32]; }
 
-// kernel() as if launched <<<grid, threads, smem>>>
+// kernel() as if launched <<<grid, block, smem>>> (blocks of one or two dimensions)
 template <typename F>
-void launch(dim3 grid, unsigned threads, size_t smem, F kernel) {
+void launch(dim3 grid, dim3 block, size_t smem, F kernel) {
+  const unsigned threads = block.x * block.y;
   gridDim = grid;
-  blockDim = dim3(threads);
+  blockDim = block;
   for (unsigned z = 0; z < grid.z; z++)
     for (unsigned y = 0; y < grid.y; y++)
       for (unsigned x = 0; x < grid.x; x++) {
@@ -50,7 +57,7 @@ void launch(dim3 grid, unsigned threads, size_t smem, F kernel) {
         std::vector<std::thread> ts;
         for (unsigned t = 0; t < threads; t++)
           ts.emplace_back([&, t] {
-            threadIdx = {t, 0, 0};
+            threadIdx = {t % block.x, t / block.x, 0};
             blockIdx = {x, y, z};
             kernel();
           });
@@ -62,13 +69,16 @@ void launch(dim3 grid, unsigned threads, size_t smem, F kernel) {
 inline void __syncthreads() { emu::block_barrier->arrive_and_wait(); }
 inline void __syncwarp(unsigned = 0xffffffffu) { emu::warp().arrive_and_wait(); }
 inline float __shfl_xor_sync(unsigned, float v, int lane_mask) {
-  unsigned w = threadIdx.x / 32, lane = threadIdx.x % 32;
-  emu::exchange[threadIdx.x] = v;
+  unsigned w = emu::linear_tid() / 32, lane = emu::linear_tid() % 32;
+  emu::exchange[emu::linear_tid()] = v;
   emu::warp().arrive_and_wait();
   float r = emu::exchange[w * 32 + (lane ^ unsigned(lane_mask))];
   emu::warp().arrive_and_wait();
   return r;
 }
+inline float atomicAdd(float* p, float v) { return std::atomic_ref<float>(*p).fetch_add(v); }
+template <typename T>
+inline T __ldg(const T* p) { return *p; }
 inline long long min(long long a, long long b) { return a < b ? a : b; }
 inline long long max(long long a, long long b) { return a > b ? a : b; }
 

@@ -1,0 +1,96 @@
+// LoRA's rank-r products on CUDA (r <= 64), device code only: included by linear.cu, and by
+// scripts/cuda-emu to check them on the CPU. The general GEMM would run these on a handful of tiles.
+#pragma once
+#include "plf/linear.h"
+
+namespace plf {
+namespace cuda {
+
+// out[m][j] = alpha·Σ_k drop(A)[m][k]·S(j, k) (+ beta·out), S(j, k) = s[j·srs + k·scs]: one warp per
+// row m, lanes split k, then a warp reduction per j. drop: LoRA's dropout mask (p = 0: none), applied
+// as A is read instead of materialising dropout(x).
+template <int RM>
+__global__ void rank_rows_k(long long M, long long K, int r, float alpha, const float* __restrict__ A,
+                            const float* __restrict__ S, long long srs, long long scs, float beta, float* out, float p,
+                            unsigned long long seed) {
+  const int lane = threadIdx.x & 31;
+  const long long warps = (long long)gridDim.x * (blockDim.x / 32);
+  for (long long m = (long long)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32; m < M; m += warps) {
+    float acc[RM];
+#pragma unroll
+    for (int j = 0; j < RM; j++) acc[j] = 0.0f;
+    for (long long k = lane; k < K; k += 32) {
+      float a = A[m * K + k];
+      if (p > 0.0f) a *= dropout_keep_scale(seed, m * K + k, p);
+#pragma unroll
+      for (int j = 0; j < RM; j++)
+        if (j < r) acc[j] += a * __ldg(S + j * srs + k * scs);
+    }
+#pragma unroll
+    for (int j = 0; j < RM; j++) {
+      float v = warp_sum(acc[j]);
+      if ((j & 31) == lane && j < r) out[m * r + j] = beta == 0.0f ? alpha * v : alpha * v + beta * out[m * r + j];
+    }
+  }
+}
+
+// out(n, j) += alpha·Σ_m drop(P)[m][n]·Q[m][j] over one chunk of rows per block (split over m,
+// atomics); out(n, j) = o[n·ons + j·ojs]. One thread per n; Q's row is shared by the block.
+template <int RM>
+__global__ void rank_cols_k(long long M, long long N, int r, float alpha, const float* __restrict__ P,
+                            const float* __restrict__ Q, long long chunk, float* o, long long ons, long long ojs, float p,
+                            unsigned long long seed) {
+  long long n = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  long long m0 = (long long)blockIdx.y * chunk, m1 = m0 + chunk < M ? m0 + chunk : M;
+  if (n >= N) return;
+  float acc[RM];
+#pragma unroll
+  for (int j = 0; j < RM; j++) acc[j] = 0.0f;
+  for (long long m = m0; m < m1; m++) {
+    float pv = P[m * N + n];
+    if (p > 0.0f) pv *= dropout_keep_scale(seed, m * N + n, p);
+#pragma unroll
+    for (int j = 0; j < RM; j++)
+      if (j < r) acc[j] += pv * __ldg(Q + m * r + j);
+  }
+#pragma unroll
+  for (int j = 0; j < RM; j++)
+    if (j < r) atomicAdd(o + n * ons + j * ojs, alpha * acc[j]);
+}
+
+// out[m·C + c] += alpha·drop(m·C + c)·Σ_j L[m·r + j]·R(j, c), R(j, c) = R[j·rrs + c·rcs]: the
+// rank-r product added straight into a full-size output (y += s·xa·Bᵀ; dx += dropout'(dxa·A)),
+// with no full-size temporary. Block tile 32 rows × 64 columns, R's and L's slices in shared memory.
+constexpr int XM = 32, XC = 64;
+template <int RM>
+__global__ void __launch_bounds__(256) rank_expand_k(long long M, long long C, int r, float alpha, const float* __restrict__ L,
+                                                    const float* __restrict__ R, long long rrs, long long rcs, float p,
+                                                    unsigned long long seed, float* out) {
+  __shared__ float Rs[RM][XC];
+  __shared__ float Ls[XM][RM + 1];
+  const int tx = threadIdx.x, ty = threadIdx.y, t = ty * XC + tx;
+  const long long c0 = (long long)blockIdx.x * XC, m0 = (long long)blockIdx.y * XM;
+  for (int e = t; e < RM * XC; e += 256) {
+    int j = e / XC, cc = e % XC;
+    long long c = c0 + cc;
+    Rs[j][cc] = j < r && c < C ? R[j * rrs + c * rcs] : 0.0f;
+  }
+  for (int e = t; e < XM * RM; e += 256) {
+    int mm = e / RM, j = e % RM;
+    long long m = m0 + mm;
+    Ls[mm][j] = j < r && m < M ? L[m * r + j] : 0.0f;
+  }
+  __syncthreads();
+  const long long c = c0 + tx;
+  if (c >= C) return;
+  for (int mm = ty; mm < XM && m0 + mm < M; mm += 4) {
+    float s = 0.0f;
+#pragma unroll
+    for (int j = 0; j < RM; j++) s += Ls[mm][j] * Rs[j][tx];  // rows j >= r are zeros
+    long long i = (m0 + mm) * C + c;
+    out[i] += alpha * dropout_keep_scale(seed, i, p) * s;
+  }
+}
+
+}  // namespace cuda
+}  // namespace plf
