@@ -73,7 +73,9 @@ void load_locked() {
   std::vector<std::string> names;
   if (env && *env && std::string(env) != "1") names.push_back(env);  // a path to the library
   for (const char* n : {"libcublasLt.so.13", "libcublasLt.so.12", "libcublasLt.so", "/usr/local/cuda/lib64/libcublasLt.so.13",
-                        "/usr/local/cuda/lib64/libcublasLt.so.12", "/usr/local/cuda/lib64/libcublasLt.so"})
+                        "/usr/local/cuda/lib64/libcublasLt.so.12", "/usr/local/cuda/lib64/libcublasLt.so",
+                        "/usr/local/cuda-13.0/lib64/libcublasLt.so.13", "/usr/local/cuda/targets/x86_64-linux/lib/libcublasLt.so.13",
+                        "/usr/local/cuda/targets/sbsa-linux/lib/libcublasLt.so.13"})
     names.push_back(n);
   void* lib = nullptr;
   for (const auto& n : names)
