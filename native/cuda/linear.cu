@@ -248,6 +248,10 @@ MatmulPrecision matmul_precision() { return g_precision; }
 // one pass over W, ~10% of the product's time at 4096 tokens) and A rounded to it, then one call.
 static bool gemm_cublaslt(long long M, long long N, long long K, float alpha, const float* a, const WeightView& w, bool trans,
                           float beta, float* c, long long ldc, DType e) {
+  // cuBLASLt's algorithms may assume 256-byte aligned buffers (its default preference); views at an
+  // offset go to our kernel instead
+  auto aligned = [](const void* p) { return (reinterpret_cast<uintptr_t>(p) & 255) == 0; };
+  if (!aligned(c) || (w.dtype == e && !aligned(w.data))) return false;
   if (!lt::can_run(M, N, K, trans, ldc, beta, e)) return false;
   size_t wn = size_t(w.rows * w.cols);
   Scratch<uint16_t> w16{w.dtype == e ? 0 : wn}, a16{size_t(M * K)};
