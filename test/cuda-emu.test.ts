@@ -32,3 +32,10 @@ test('LoRA rank-r CUDA kernels (dropout fused, row/column/expand products) on th
   assert.match(r.stdout, /all rank products match/);
   assert.equal(r.stdout.trim().split('\n').length, 11, r.stdout);
 });
+
+test('dense GEMV (f32/bf16/f16 weights, up to 8 rows, 16-byte and element loads) on the CPU emulator equals plain loops', { skip: cxx20Barrier(), timeout: 240_000 }, () => {
+  const r = spawnSync('bash', ['scripts/cuda-emu/run.sh', 'gemv'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout, /all GEMV cases match/);
+  assert.equal(r.stdout.trim().split('\n').length, 7, r.stdout);
+});

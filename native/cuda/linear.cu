@@ -7,6 +7,7 @@
 #include "weight.cuh"
 #include "plf/cublaslt.h"
 #include "lora.cuh"
+#include "gemv.cuh"
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <mma.h>
@@ -333,9 +334,25 @@ static void upload_nf4_code() {  // NOLINT: per translation unit
   if (!ready) { check(cudaMemcpyToSymbol(kNF4, NF4_CODE, sizeof(float) * 16), "linear: upload NF4 code"); ready = true; }
 }
 
+// a few rows of x against an f32/bf16/f16 weight (decoding, the LM head): W read once
+static void dense_gemv(const float* x, long long M, long long K, const WeightView& w, const float* bias, float* y) {
+  long long N = w.rows;
+  int V = w.dtype == DType::F32 ? 4 : 8;
+  bool vec = K % V == 0 && ((reinterpret_cast<uintptr_t>(w.data) | reinterpret_cast<uintptr_t>(x)) & 15) == 0;
+  unsigned grid = blocks_for(N * 32, 256);
+  if (w.dtype == DType::F32) dense_gemv_k<DType::F32><<<grid, 256>>>(x, M, K, w.data, N, bias, y, vec);
+  else if (w.dtype == DType::BF16) dense_gemv_k<DType::BF16><<<grid, 256>>>(x, M, K, w.data, N, bias, y, vec);
+  else dense_gemv_k<DType::F16><<<grid, 256>>>(x, M, K, w.data, N, bias, y, vec);
+  check_launch("linear_forward (gemv)");
+}
+
 void linear_forward(const float* x, int64_t M, int64_t K, const WeightView& w, const float* bias, float* y) {
   upload_nf4_code();
   int64_t N = w.rows;
+  if (M > 0 && M <= kGemvRows && N > 0 && w.dtype != DType::U8) {
+    dense_gemv(x, M, K, w, bias, y);
+    return;
+  }
   if (M == 1 && w.dtype == DType::U8 && nf4_gemv_ok(w.nf4, K, x)) {  // decoding: memory-bound, read W once
     nf4_gemv(x, w.nf4, N, K, bias, y);
     return;
