@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadModel, AdamW, Tensor, ArgumentError, isNF4, writeSafetensors, Checkpoint, T5Model } from '../lib/index.js';
+import { loadModel, AdamW, Tensor, ArgumentError, isNF4, writeSafetensors, Checkpoint, T5Model, memory } from '../lib/index.js';
 import { runSetting } from '../lib/experiments/run.js';
 import { runExperiment } from '../lib/experiments/experiment.js';
 import type { TextTokenizer } from '../lib/io/tokenizer.js';
@@ -94,6 +94,66 @@ test('t5: lora_cls adapter — logits, loss, every gradient, 3 AdamW steps', { s
   }
   opt.dispose();
   m.dispose();
+});
+
+test('t5: activation checkpointing gives the same loss and gradients bit for bit (dropout too), keeping less', { skip }, () => {
+  const g = openSafetensors(dir('lora_cls', 'grads.safetensors'));
+  const batch = { inputIds: get(g, 'input.input_ids'), attentionMask: get(g, 'input.attention_mask'), labels: get(g, 'input.labels') };
+  const run = (checkpointing: boolean, dropout: number) => {
+    const m = t5(dir('model_cls'));
+    if (dropout) m.addLora({ r: 4, alpha: 8, dropout, seed: 3 });
+    else m.loadAdapter(dir('lora_cls'));
+    m.gradientCheckpointing = checkpointing;
+    const before = memory().cpu.live;
+    const losses: number[] = [];
+    let kept = 0;
+    for (let step = 0; step < 2; step++) {
+      m.zeroGrad();
+      losses.push(m.forward(batch, { train: true }).loss!);
+      kept = memory().cpu.live - before;
+      m.backward();
+    }
+    const grads = Object.fromEntries(m.trainableParameters().map((p) => [p.name, p.grad.toFloat32()]));
+    m.dispose();
+    return { losses, grads, kept };
+  };
+  for (const dropout of [0, 0.3]) {
+    const plain = run(false, dropout), ck = run(true, dropout);
+    assert.deepEqual(ck.losses, plain.losses);
+    for (const [name, gr] of Object.entries(plain.grads)) assert.deepEqual(ck.grads[name], gr, `${name} (dropout ${dropout})`);
+    assert.ok(ck.kept < plain.kept, `kept after forward: ${ck.kept} bytes with checkpointing vs ${plain.kept}`);
+    if (!dropout)
+      for (const [name, gr] of Object.entries(ck.grads))
+        assert.ok(relDiff(gr, get(g, `grad.${name}`).toFloat32()) < 1e-3, `grad ${name} vs transformers`);
+  }
+});
+
+test('t5: bf16 and f16 activations stay within their rounding of transformers (cls logits, loss, LoRA gradients, LM decoding)', { skip }, () => {
+  const g = openSafetensors(dir('lora_cls', 'grads.safetensors'));
+  const batch = { inputIds: get(g, 'input.input_ids'), attentionMask: get(g, 'input.attention_mask'), labels: get(g, 'input.labels') };
+  // T5's unscaled attention scores amplify rounding more than the decoder families: gradients are
+  // judged by their median and worst error; f16 (3 more mantissa bits) must be ~8× closer than bf16
+  for (const [activations, tolLogits, tolMedian, tolMax] of [['bf16', 2e-2, 8e-2, 0.4], ['f16', 4e-3, 1.5e-2, 6e-2]] as const) {
+    const m = t5(dir('model_cls'), { activations });
+    m.loadAdapter(dir('lora_cls'));
+    m.zeroGrad();
+    const { logits, loss } = m.forward(batch, { train: true });
+    assert.equal(logits.dtype, activations);
+    const d = relDiff(logits.toFloat32(), get(g, 'logits').toFloat32());
+    assert.ok(d < tolLogits, `${activations} logits ${d}`);
+    const ref = get(g, 'losses').toFloat32()[0];
+    assert.ok(Math.abs(loss! - ref) / ref < 1e-2, `${activations} loss ${loss} vs ${ref}`);
+    m.backward();
+    const errs = m.trainableParameters().map((p) => relDiff(p.grad.toFloat32(), get(g, `grad.${p.name}`).toFloat32())).sort((a, b) => a - b);
+    assert.ok(errs[errs.length >> 1] < tolMedian && errs[errs.length - 1] < tolMax, `${activations} gradient errors: median ${errs[errs.length >> 1]}, worst ${errs[errs.length - 1]}`);
+    m.dispose();
+    const lm = t5(dir('model'), { activations });
+    const f = openSafetensors(dir('gen.safetensors'));
+    const seqs = lm.generate({ inputIds: get(f, 'input_ids'), attentionMask: get(f, 'attention_mask') }, { maxNewTokens: 3, eosTokenId: null });
+    assert.equal(seqs.length, get(f, 'input_ids').shape[0]);
+    assert.ok(seqs.every((s) => s.length >= 2 && s.every((t) => t >= 0 && t < lm.config.vocabSize)));
+    lm.dispose();
+  }
 });
 
 test('t5: greedy generation equals transformers\' sequences', { skip }, () => {

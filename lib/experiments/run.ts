@@ -25,9 +25,9 @@ export interface SettingRun {
   quantize?: 'nf4' | null;
   /** where the model runs (default 'cpu') */
   device?: 'cpu' | 'cuda';
-  /** recompute each layer in backward instead of keeping its activations (decoder-only models) */
+  /** recompute each layer in backward instead of keeping its activations */
   gradientCheckpointing?: boolean;
-  /** dtype of the hidden states (decoder-only models; see LoadModelOptions.activations) */
+  /** dtype of the hidden states (see LoadModelOptions.activations) */
   activations?: 'f32' | 'bf16' | 'f16';
   lora?: LoraConfig;
   /** train every weight instead of LoRA (small models trained from scratch; implies no quantization) */

@@ -10,7 +10,7 @@ export interface LoadModelOptions extends LoadOptions {
   /** labels of a classification head (default: the config's id2label / num_labels) */
   numLabels?: number;
   /**
-   * dtype of the hidden states and every intermediate (decoder families): 'bf16'/'f16' halve
+   * dtype of the hidden states and every intermediate (every family): 'bf16'/'f16' halve
    * activation memory; kernels still compute and accumulate in f32. Weights keep their storage,
    * LoRA parameters, gradients and optimizer state stay f32. Default 'f32'.
    */

@@ -105,6 +105,14 @@ export class T5Attention {
     if (this.cross) return { dx, denc: dkv };
     return { dx: accumulate(dx, dkv), denc: null };
   }
+
+  /** Drops what the last training forward kept (activation checkpointing recomputes it). */
+  release(): void {
+    const s = this.saved;
+    this.saved = null;
+    if (s) for (const t of [s.q, s.k, s.v, s.out, s.lse]) t.dispose();
+    this.linears().forEach((l) => l.release());
+  }
 }
 
 /** wo(act(wi_0 x) · wi_1 x) (gated: gelu_new as Flan-T5, or silu) or wo(act(wi x)). */
@@ -149,6 +157,13 @@ export class T5FeedForward {
     }
     dh.dispose(); s.a.dispose(); s.b?.dispose();
     return dx;
+  }
+
+  release(): void {
+    const s = this.saved;
+    this.saved = null;
+    if (s) { s.a.dispose(); s.b?.dispose(); s.h.dispose(); }
+    this.linears().forEach((l) => l.release());
   }
 }
 
@@ -196,7 +211,18 @@ export class T5Block {
     return { dx, denc };
   }
 
+  /** Frees everything the last training forward kept, in this layer and its modules. */
+  release(): void {
+    this.saved.forEach((t) => t.dispose());
+    this.saved = [];
+    this.self.release();
+    this.cross?.release();
+    this.ff.release();
+    this.norms().forEach((n) => n.release());
+  }
+
   dispose(): void {
+    this.release();
     this.norms().forEach((n) => n.dispose());
     this.linears().forEach((l) => l.dispose());
   }

@@ -19,7 +19,8 @@ export function generateT5(model: T5Model, batch: Pick<Batch, 'inputIds' | 'atte
   const pad = opts.padTokenId ?? c.padTokenId ?? eos ?? 0;
   const cap = opts.maxNewTokens + 1;
   const cache: T5LayerCache[] = Array.from({ length: c.decoderLayers }, () => ({
-    k: Tensor.zeros([B, cap, c.heads, c.headDim], 'f32', model.device), v: Tensor.zeros([B, cap, c.heads, c.headDim], 'f32', model.device),
+    k: Tensor.zeros([B, cap, c.heads, c.headDim], model.activations, model.device),
+    v: Tensor.zeros([B, cap, c.heads, c.headDim], model.activations, model.device),
     len: 0, crossK: null, crossV: null,
   }));
   const out = Array.from({ length: B }, () => [c.decoderStartTokenId]);

@@ -42,8 +42,12 @@ export class T5Model {
   lora: LoraConfig | null = null;
   dropoutStep = 0;
   readonly fullTraining = false;
-  /** activation checkpointing is implemented for the decoder-only families; asking T5 for it is an error */
+  /** activation checkpointing: keep each layer's input, recompute the layer in backward (same dropout masks) */
   gradientCheckpointing = false;
+  /** dtype of the hidden states (LoadModelOptions.activations) */
+  activations: 'f32' | 'bf16' | 'f16' = 'f32';
+  /** per stack, each layer's input and the context, for recomputing layers in backward */
+  private layerInputs: { enc: Tensor[]; dec: Tensor[]; encCtx?: T5Ctx; decCtx?: T5Ctx } = { enc: [], dec: [] };
   private saved: {
     keep: Tensor[]; enc: Tensor; dec: Tensor; logits: Tensor; targets?: Tensor; labels?: Tensor; idx?: Tensor; cls?: Tensor;
   } | null = null;
@@ -140,7 +144,8 @@ export class T5Model {
     const [B, T] = ids.shape;
     const bias = this.encoder.bias.forward(T, T, 0, this.device);
     const ctx: T5Ctx = { B, T, train, mask, bias };
-    const out = this.runStack(this.encoder, embeddingForward(ids, this.shared), ctx, keep);
+    if (train && keep) this.layerInputs.encCtx = ctx;
+    const out = this.runStack(this.encoder, embeddingForward(ids, this.shared, this.activations), ctx, keep, this.layerInputs.enc);
     if (keep) keep.push(bias); else bias.dispose();
     return out;
   }
@@ -150,14 +155,18 @@ export class T5Model {
     const [B, T] = ids.shape, off = o.offset ?? 0;
     const bias = this.decoder.bias.forward(T, off + T, off, this.device);
     const ctx: T5Ctx = { B, T, train, mask: null, bias, enc, encMask, cache: o.cache };
-    const out = this.runStack(this.decoder, embeddingForward(ids, this.shared), ctx, o.keep);
+    if (train && o.keep) this.layerInputs.decCtx = ctx;
+    const out = this.runStack(this.decoder, embeddingForward(ids, this.shared, this.activations), ctx, o.keep, this.layerInputs.dec);
     if (o.keep) o.keep.push(bias); else bias.dispose();
     return out;
   }
 
-  private runStack(stack: T5Stack, x: Tensor, ctx: T5Ctx, keep?: Tensor[]): Tensor {
+  private runStack(stack: T5Stack, x: Tensor, ctx: T5Ctx, keep?: Tensor[], inputs?: Tensor[]): Tensor {
+    const checkpoint = ctx.train && !!keep && !!inputs && this.gradientCheckpointing;
+    if (checkpoint) inputs.length = 0;
     for (const block of stack.blocks) {
       const y = block.forward(x, ctx);
+      if (checkpoint) { block.release(); inputs!.push(x); }
       if (keep) keep.push(x); else x.dispose();
       x = y;
     }
@@ -185,8 +194,6 @@ export class T5Model {
    */
   forward(batch: Batch, opts: { train?: boolean } = {}): { logits: Tensor; loss?: number } {
     const train = opts.train ?? false;
-    if (train && this.gradientCheckpointing)
-      throw new ConfigError('T5: activation checkpointing (gradientCheckpointing) is not implemented for encoder-decoder models; turn it off');
     if (this.saved) this.release();
     if (train) setDropoutSeedBase(++this.dropoutStep);
     const ids = idsTensor(batch.inputIds, 'inputIds');
@@ -267,8 +274,16 @@ export class T5Model {
     // decoder, collecting the cross-attention gradients into the encoder output
     let dx = this.decoder.finalNorm.backward(ddec);
     ddec.dispose();
-    let denc = Tensor.zeros(s.enc.shape, 'f32', this.device);
+    let denc = Tensor.zeros(s.enc.shape, s.enc.dtype, this.device);
+    const li = this.layerInputs;
+    // checkpointing: layer i runs again on its saved input (this step's dropout masks) before its backward
+    const recompute = (block: T5Block, x: Tensor | undefined, ctx: T5Ctx | undefined) => {
+      if (!this.gradientCheckpointing || !x || !ctx) return;
+      setDropoutSeedBase(this.dropoutStep);
+      block.forward(x, ctx).dispose();
+    };
     for (let i = this.decoder.blocks.length - 1; i >= 0; i--) {
+      recompute(this.decoder.blocks[i], li.dec[i], li.decCtx);
       const r = this.decoder.blocks[i].backward(dx);
       dx.dispose();
       dx = r.dx;
@@ -278,6 +293,7 @@ export class T5Model {
     dx = this.encoder.finalNorm.backward(denc);
     denc.dispose();
     for (let i = this.encoder.blocks.length - 1; i >= 0; i--) {
+      recompute(this.encoder.blocks[i], li.enc[i], li.encCtx);
       const r = this.encoder.blocks[i].backward(dx);
       dx.dispose();
       dx = r.dx;
@@ -290,6 +306,9 @@ export class T5Model {
     const s = this.saved;
     if (!s) return;
     this.saved = null;
+    for (const st of [this.encoder, this.decoder]) { st.blocks.forEach((b) => b.release()); st.finalNorm.release(); }
+    [this.lmHead, ...this.heads()].forEach((l) => l?.release());
+    this.layerInputs = { enc: [], dec: [] };
     for (const t of [...s.keep, s.enc, s.dec, s.logits, s.targets, s.idx, s.cls]) t?.dispose();
   }
 
@@ -335,8 +354,6 @@ export function loadT5Model(dir: string, raw: Record<string, unknown>, file: str
   const ckp = ck.has('shared.weight') ? '' : ck.has('transformer.shared.weight') ? 'transformer.' : null;
   if (ckp === null) throw new ConfigError(`${dir}: no shared.weight (or transformer.shared.weight): not a T5 checkpoint`);
   const mp = task === 'sequence-classification' ? 'transformer.' : '';
-  if (opts.activations && opts.activations !== 'f32')
-    throw new ConfigError(`${dir}: T5 runs with f32 activations only (asked for ${opts.activations})`);
   const quantize = opts.quantize ?? (cfg.quantization?.load_in_4bit ? 'nf4' : null);
   const ld = new ModuleLoader(ck, { ...opts, quantize });
   const lin = (n: string) => ld.linear(ckp + n, false, mp + n);
@@ -382,5 +399,7 @@ export function loadT5Model(dir: string, raw: Record<string, unknown>, file: str
         outProj: new Linear('classification_head.out_proj', ld.place(initNormal(labels, C, std, rng)), ld.place(Tensor.zeros([labels]))) };
     }
   }
-  return new T5Model(cfg, task, mp, shared, encoder, decoder, lmHead, classifier);
+  const model = new T5Model(cfg, task, mp, shared, encoder, decoder, lmHead, classifier);
+  model.activations = opts.activations ?? 'f32';
+  return model;
 }
