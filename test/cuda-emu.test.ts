@@ -39,3 +39,10 @@ test('dense GEMV (f32/bf16/f16 weights, up to 8 rows, 16-byte and element loads)
   assert.match(r.stdout, /all GEMV cases match/);
   assert.equal(r.stdout.trim().split('\n').length, 7, r.stdout);
 });
+
+test('AdamW CUDA kernels (two passes, clipping, one pass; f32 and bf16 + master) on the CPU emulator equal the CPU bit for bit', { skip: cxx20Barrier(), timeout: 240_000 }, () => {
+  const r = spawnSync('bash', ['scripts/cuda-emu/run.sh', 'optim'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout, /AdamW matches the CPU/);
+  assert.equal(r.stdout.trim().split('\n').length, 4, r.stdout);
+});

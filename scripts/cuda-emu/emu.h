@@ -37,6 +37,7 @@ namespace emu {
 inline std::barrier<>* block_barrier = nullptr;
 inline std::vector<std::unique_ptr<std::barrier<>>> warp_barriers;
 inline std::vector<float> exchange, shared_mem;
+inline std::vector<double> exchange_d;
 inline float* shared() { return shared_mem.data(); }
 inline unsigned linear_tid() { return threadIdx.x + blockDim.x * threadIdx.y; }
 inline std::barrier<>& warp() { return *warp_barriers[linear_tid() / 32]; }
@@ -55,6 +56,7 @@ void launch(dim3 grid, dim3 block, size_t smem, F kernel) {
         warp_barriers.clear();
         for (unsigned w = 0; w < (threads + 31) / 32; w++) warp_barriers.push_back(std::make_unique<std::barrier<>>(32));
         exchange.assign(threads, 0.0f);
+        exchange_d.assign(threads, 0.0);
         shared_mem.assign(smem / sizeof(float) + 1, NAN);
         std::vector<std::thread> ts;
         for (unsigned t = 0; t < threads; t++)
@@ -78,6 +80,20 @@ inline float __shfl_xor_sync(unsigned, float v, int lane_mask) {
   emu::warp().arrive_and_wait();
   return r;
 }
+inline double __shfl_xor_sync(unsigned, double v, int lane_mask) {
+  unsigned w = emu::linear_tid() / 32, lane = emu::linear_tid() % 32;
+  emu::exchange_d[emu::linear_tid()] = v;
+  emu::warp().arrive_and_wait();
+  double r = emu::exchange_d[w * 32 + (lane ^ unsigned(lane_mask))];
+  emu::warp().arrive_and_wait();
+  return r;
+}
+// correctly rounded float arithmetic (the harnesses compile with -ffp-contract=off)
+inline float __fadd_rn(float a, float b) { return a + b; }
+inline float __fsub_rn(float a, float b) { return a - b; }
+inline float __fmul_rn(float a, float b) { return a * b; }
+inline float __fdiv_rn(float a, float b) { return a / b; }
+inline float __fsqrt_rn(float a) { return std::sqrt(a); }
 inline float atomicAdd(float* p, float v) { return std::atomic_ref<float>(*p).fetch_add(v); }
 template <typename T>
 inline T __ldg(const T* p) { return *p; }
@@ -87,6 +103,10 @@ inline long long max(long long a, long long b) { return a > b ? a : b; }
 namespace plf {
 namespace cuda {
 inline float warp_sum(float v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+inline double warp_sum(double v) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   return v;
 }
