@@ -47,10 +47,13 @@ export async function run(): Promise<Row[]> {
     fs.mkdirSync(path.join(dir, 'splits'));
     for (const s of ['train', 'dev', 'test']) fs.writeFileSync(path.join(dir, 'splits', `${s}.tsv`), splitLines[s].join('\n') + '\n');
     const child = path.join(dir, 'run.mjs');
-    fs.writeFileSync(child, `import { runPrepare } from ${JSON.stringify(path.resolve('dist/lib/data/run.js'))};
+    fs.writeFileSync(child, `import fs from 'node:fs';
+import { runPrepare } from ${JSON.stringify(path.resolve('dist/lib/data/run.js'))};
 const t = performance.now();
 const r = await runPrepare({ dataset: 'goemotions', input: [${JSON.stringify(path.join(dir, 'goemotions_full.csv'))}], splits: ${JSON.stringify(path.join(dir, 'splits'))}, out: ${JSON.stringify(path.join(dir, 'out'))} });
-console.log(JSON.stringify({ s: (performance.now() - t) / 1e3, rss: process.resourceUsage().maxRSS * 1024, counts: r.manifest.counts }));`);
+// VmHWM is this process's own peak; getrusage's maxRSS keeps the parent's from before exec on Linux
+const hwm = (() => { try { return Number(/VmHWM:\\s+(\\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]) * 1024; } catch { return process.resourceUsage().maxRSS * 1024; } })();
+console.log(JSON.stringify({ s: (performance.now() - t) / 1e3, rss: hwm, counts: r.manifest.counts }));`);
     const res = JSON.parse(execFileSync(process.execPath, [child], { encoding: 'utf8' }).trim().split('\n').pop()!);
     const rowsOut: Row[] = [
       { suite: 'data', case: `prepare ${OFFICIAL_ROWS.toLocaleString('en')} GoEmotions rows (${res.counts.annotators} annotators kept)`, metric: 's', value: res.s,
