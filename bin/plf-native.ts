@@ -130,10 +130,17 @@ await yargs(hideBin(process.argv))
     })
   .command('experiment', 'a grid of datasets × models × settings → results.json/csv, the paper\'s tables, gains.svg',
     (y) => y.option('config', { type: 'string', demandOption: true, describe: 'experiment JSON (see experiments/paper.json)' })
+      .option('device', { choices: ['cpu', 'cuda'] as const, describe: 'where the runs go (overrides the config\'s device)' })
+      .option('matmul-precision', { choices: ['highest', 'bf16', 'f16'] as const, describe: 'cuda: tensor-core operand precision' })
+      .option('activations', { choices: ['f32', 'bf16', 'f16'] as const, describe: 'dtype of the hidden states' })
+      .option('gradient-checkpointing', { type: 'boolean', describe: 'recompute each layer in backward' })
       .option('json', { type: 'boolean', default: false, describe: 'print results.json\'s rows' })
-      .example('$0 experiment --config experiments/paper.json', ''),
+      .example('$0 experiment --config experiments/paper.json', '')
+      .example('$0 experiment --config experiments/paper.json --device cuda --matmul-precision bf16 --activations bf16 --gradient-checkpointing', 'the same grid on a GPU'),
     async (a) => {
-      const c = readExperimentConfig(a.config);
+      const file = readExperimentConfig(a.config);
+      const c = { ...file, device: a.device ?? file.device, matmulPrecision: a['matmul-precision'] ?? file.matmulPrecision,
+        activations: a.activations ?? file.activations, gradientCheckpointing: a['gradient-checkpointing'] ?? file.gradientCheckpointing };
       const r = await runExperiment(c, (m) => process.stderr.write(m + '\n'), (run) => settingHooks(run));
       console.log(a.json ? JSON.stringify(r, null, 2) : `${r.length} runs; tables in ${c.out}/tables.md, chart in ${c.out}/gains.svg`);
     })

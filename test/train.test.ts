@@ -7,9 +7,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync, execFileSync } from 'node:child_process';
-import { Checkpoint, loadModel, isNF4 } from '../lib/index.js';
+import { Checkpoint, loadModel, isNF4, info, DeviceError } from '../lib/index.js';
 import { runSetting } from '../lib/experiments/run.js';
-import { runExperiment } from '../lib/experiments/experiment.js';
+import { runExperiment, readExperimentConfig } from '../lib/experiments/experiment.js';
 import { runDemo } from '../lib/experiments/demo.js';
 import { ByteTokenizer } from '../lib/io/tokenizer.js';
 import { packageRoot } from '../lib/native/loader.js';
@@ -137,6 +137,28 @@ test('experiment on a two-run grid writes results, the tables and a valid SVG, a
   const logs: string[] = [];
   await runExperiment(cfg, (m) => logs.push(m));
   assert.equal(logs.filter((l) => l.startsWith('skip')).length, 2);
+});
+
+test('experiment options: device, precision and activations are checked in the config, and the device reaches every run', { skip, timeout: 60_000 }, async () => {
+  const bad = (extra: object) => {
+    const f = path.join(root, 'bad-experiment.json');
+    fs.writeFileSync(f, JSON.stringify({ out: 'x', datasets: [], models: [], settings: ['CLS'], ...extra }));
+    return f;
+  };
+  assert.throws(() => readExperimentConfig(bad({ device: 'tpu' })), /device 'tpu' is not one of cpu, cuda/);
+  assert.throws(() => readExperimentConfig(bad({ activations: 'f8' })), /activations 'f8' is not one of f32, bf16, f16/);
+  assert.throws(() => readExperimentConfig(bad({ matmulPrecision: 'tf32' })), /matmulPrecision 'tf32'/);
+  assert.throws(() => readExperimentConfig(bad({ gradientCheckpointing: 'yes' })), /gradientCheckpointing must be true or false/);
+  assert.equal(readExperimentConfig(bad({ device: 'cuda', activations: 'bf16', gradientCheckpointing: true })).device, 'cuda');
+  if (!info().cuda.usable) {  // without a GPU the first run's loadModel says why
+    const withTok = path.join(root, 'tiny-llama-tok');
+    fs.mkdirSync(withTok, { recursive: true });
+    for (const f of ['config.json', 'model.safetensors']) fs.copyFileSync(path.join(model!, f), path.join(withTok, f));
+    fs.copyFileSync(path.join(packageRoot(), 'experiments', 'byte-tokenizer', 'tokenizer.json'), path.join(withTok, 'tokenizer.json'));
+    const cfg = { out: path.join(root, 'exp-cuda'), datasets: [{ name: 'synthetic', prepared: await data() }],
+      models: [{ name: 'tiny', path: withTok, quantize: null }], settings: ['CLS'] as 'CLS'[], device: 'cuda' as const, limit: { train: 4, val: 2, test: 2 } };
+    await assert.rejects(runExperiment(cfg), (e: Error) => e instanceof DeviceError && /device 'cuda' asked for/.test(e.message));
+  }
 });
 
 test('quantize output reloads to the same NF4 bytes (CLI)', { skip }, () => {

@@ -8,6 +8,7 @@ import type { TrainConfig } from '../train/trainer.js';
 import type { LoraConfig } from '../models/lora.js';
 import { runSetting, type SettingHooks } from './run.js';
 import { writeReport, type RunResult } from './report.js';
+import { setMatmulPrecision, type MatmulPrecision } from '../ops/linear.js';
 
 export interface ExperimentConfig {
   out: string;
@@ -18,6 +19,14 @@ export interface ExperimentConfig {
   train?: Partial<TrainConfig>;
   maxLength?: number;
   limit?: { train?: number; val?: number; test?: number };
+  /** where every run's model runs (default 'cpu') */
+  device?: 'cpu' | 'cuda';
+  /** cuda: the matmuls' operand precision (see setMatmulPrecision) */
+  matmulPrecision?: MatmulPrecision;
+  /** dtype of the hidden states (see LoadModelOptions.activations) */
+  activations?: 'f32' | 'bf16' | 'f16';
+  /** recompute each layer in backward instead of keeping its activations */
+  gradientCheckpointing?: boolean;
 }
 
 export function readExperimentConfig(file: string): ExperimentConfig {
@@ -29,6 +38,14 @@ export function readExperimentConfig(file: string): ExperimentConfig {
   }
   for (const k of ['out', 'datasets', 'models', 'settings'] as const) if (!c[k]) throw new ConfigError(`${file}: missing '${k}'`);
   for (const s of c.settings) if (!SETTINGS.includes(s)) throw new ConfigError(`${file}: unknown setting '${s}' (use ${SETTINGS.join(', ')})`);
+  const oneOf = (k: 'device' | 'matmulPrecision' | 'activations', ok: readonly string[]) => {
+    if (c[k] !== undefined && !ok.includes(c[k] as string)) throw new ConfigError(`${file}: ${k} '${c[k]}' is not one of ${ok.join(', ')}`);
+  };
+  oneOf('device', ['cpu', 'cuda']);
+  oneOf('matmulPrecision', ['highest', 'bf16', 'f16']);
+  oneOf('activations', ['f32', 'bf16', 'f16']);
+  if (c.gradientCheckpointing !== undefined && typeof c.gradientCheckpointing !== 'boolean')
+    throw new ConfigError(`${file}: gradientCheckpointing must be true or false`);
   const base = path.dirname(path.resolve(file));
   const abs = (p: string) => (path.isAbsolute(p) ? p : path.join(base, p));
   return { ...c, out: abs(c.out), datasets: c.datasets.map((d) => ({ ...d, prepared: abs(d.prepared) })), models: c.models.map((m) => ({ ...m, path: abs(m.path) })) };
@@ -37,6 +54,7 @@ export function readExperimentConfig(file: string): ExperimentConfig {
 export async function runExperiment(c: ExperimentConfig, log: (m: string) => void = () => {},
                                     hooks?: (run: string) => SettingHooks): Promise<RunResult[]> {
   const results: RunResult[] = [];
+  if (c.device === 'cuda') setMatmulPrecision(c.matmulPrecision ?? 'highest');
   for (const d of c.datasets)
     for (const m of c.models)
       for (const s of m.settings ?? c.settings) {
@@ -52,6 +70,7 @@ export async function runExperiment(c: ExperimentConfig, log: (m: string) => voi
         log(`run ${d.name}/${m.name}/${s}`);
         const { eval: _e, ...r } = await runSetting({ prepared: d.prepared, model: m.path, modelName: m.name, setting: s, out,
           quantize: m.quantize === undefined ? 'nf4' : m.quantize, lora: c.lora, train: c.train, maxLength: c.maxLength, limit: c.limit, resume: true,
+          device: c.device, activations: c.activations, gradientCheckpointing: c.gradientCheckpointing,
           hooks: hooks?.(`${d.name}/${m.name}/${s}`) });
         results.push({ ...r, dataset: d.name });
         writeReport(c.out, results);
