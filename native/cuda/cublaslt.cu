@@ -1,6 +1,6 @@
-// Optional cuBLASLt for the tensor-core matmuls (bf16 or f16 operands, f32 accumulation and output). It is opened with dlopen when the machine
-// has it and never linked: the development and CI machines have nvcc but no cuBLAS, and our own
-// kernels (linear.cu) remain the fallback. Only the entry points called here are declared, with
+// Optional cuBLASLt for the tensor-core matmuls (bf16 or f16 operands, f32 accumulation and
+// output). It is opened with dlopen when the machine has it and never linked: the development and
+// CI machines have nvcc but no cuBLAS, and our own kernels (linear.cu) remain the fallback. Only the entry points called here are declared, with
 // the ABI values of cublasLt.h (enums are int-sized; the algo is 64 opaque bytes).
 #include "plf/cublaslt.h"
 #include "check.cuh"
