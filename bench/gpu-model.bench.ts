@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import { info, memory, resetPeakMemory, emptyCache, setMatmulPrecision, randomLlamaModel, MISTRAL_7B, AdamW, profileOps, formatProfile, type DecoderModel, type OpTime } from '../lib/index.js';
 import { addon } from '../lib/native/addon.js';
-import { fmt } from './util.js';
+import { fmt, gpuRow, type GpuRow } from './util.js';
 
 const args = process.argv.slice(2);
 const tiny = args.includes('--tiny');
@@ -30,12 +30,8 @@ const held = () => {
   return device === 'cuda' ? { peak: m.cuda.peak, reservedPeak: m.cuda.reservedPeak } : { peak: m.cpu.peak, reservedPeak: m.cpu.peak };
 };
 
-type Row = { case: string; ours: string; peer: string; ratio: number; goal: string; met: boolean | null };
-const rows: Row[] = [];
-const row = (r: Row) => {
-  rows.push(r);
-  console.log(`${r.case.padEnd(44)} ${r.ours.padEnd(18)} ${r.peer.padEnd(24)} ${fmt(r.ratio).padStart(7)}  ${r.goal}${r.met === null ? '' : r.met ? '  met' : '  not met'}`);
-};
+const rows: GpuRow[] = [];
+const row = (r: GpuRow) => gpuRow(rows, r);
 
 if (device === 'cuda') setMatmulPrecision('bf16');
 const profiles: Record<string, OpTime[]> = {};

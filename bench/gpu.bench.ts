@@ -6,7 +6,7 @@ import { Tensor, quantizeNF4, info, nf4To, loraLinearForward, loraLinearBackward
 import { nativeNF4 } from '../lib/ops/nf4.js';
 import { nativeWeight } from '../lib/ops/linear.js';
 import { addon } from '../lib/native/addon.js';
-import { medianMs, randomF32, fmt } from './util.js';
+import { medianMs, randomF32, fmt, gpuRow, type GpuRow } from './util.js';
 
 const [torchFile, outFile] = process.argv.slice(2);
 const c = info().cuda;
@@ -19,11 +19,9 @@ const sync = () => addon.synchronize();
 const timed = (name: string, fn: () => void, time = 400) => medianMs(name, () => { fn(); sync(); }, time);
 // short kernels: 10 launches back to back, then one sync (launch and sync latency amortized)
 const timed10 = async (name: string, fn: () => void) => (await medianMs(name, () => { for (let i = 0; i < 10; i++) fn(); sync(); }, 400)) / 10;
-const rows: { case: string; ours: string; peer: string; ratio: number; goal: string; met: boolean | null }[] = [];
-const row = (name: string, ours: string, peer: string, ratio: number, goal: string, met: boolean | null) => {
-  rows.push({ case: name, ours, peer, ratio, goal, met });
-  console.log(`${name.padEnd(44)} ${ours.padEnd(18)} ${peer.padEnd(24)} ${fmt(ratio).padStart(7)}  ${goal}${met === null ? '' : met ? '  met' : '  not met'}`);
-};
+const rows: GpuRow[] = [];
+const row = (name: string, ours: string, peer: string, ratio: number, goal: string, met: boolean | null) =>
+  gpuRow(rows, { case: name, ours, peer, ratio, goal, met });
 
 console.log(`device ${c.name} (cc ${c.computeCapability}); torch peer: ${torch ? `${torch.device}, torch ${torch.torch}` : 'none (python3/torch missing)'}`);
 // with cuBLASLt on the machine, the bf16 rows use it and our own tensor-core kernel is timed beside it

@@ -21,6 +21,15 @@ export async function medianMs(name: string, fn: () => void, time = 600): Promis
   return r.latency.p50;
 }
 
+/** A row of the GPU table: ours, the peer, their ratio and the issue's goal (met: null = no goal or no peer). */
+export interface GpuRow { case: string; ours: string; peer: string; ratio: number; goal: string; met: boolean | null }
+
+/** Keeps a GPU row and prints it as a table line. */
+export function gpuRow(rows: GpuRow[], r: GpuRow): void {
+  rows.push(r);
+  console.log(`${r.case.padEnd(44)} ${r.ours.padEnd(18)} ${r.peer.padEnd(24)} ${fmt(r.ratio).padStart(7)}  ${r.goal}${r.met === null ? '' : r.met ? '  met' : '  not met'}`);
+}
+
 export function fmt(v: number): string {
   return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
 }

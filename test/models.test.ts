@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadModel, AdamW, Tensor, ConfigError, DeviceError, info, memory, writeRandomLlama, randomLlamaModel } from '../lib/index.js';
+import { loadModel, AdamW, Tensor, ConfigError, DeviceError, info, writeRandomLlama, randomLlamaModel } from '../lib/index.js';
 import { openSafetensors, readTensor, type SafetensorsFile } from '../lib/io/safetensors.js';
-import { relDiff, sharedPath, skipMessage, throwsWith } from './helpers.js';
+import { relDiff, sharedPath, skipMessage, throwsWith, checkCheckpointing } from './helpers.js';
 
 const ROOT = 'fixtures/hf';
 const ARCHS = ['llama', 'mistral', 'qwen2', 'phi', 'gpt_neox'];
@@ -94,35 +94,12 @@ for (const arch of ARCHS) {
   test(`${arch}: activation checkpointing gives the same loss and gradients bit for bit (dropout too), keeping less`, { skip }, () => {
     const g = openSafetensors(dir(arch, 'lora_lm', 'grads.safetensors'));
     const batch = { inputIds: get(g, 'input.input_ids'), attentionMask: get(g, 'input.attention_mask'), labels: get(g, 'input.labels') };
-    const run = (checkpointing: boolean, dropout: number) => {
+    checkCheckpointing((dropout) => {
       const m = loadModel(dir(arch, 'model'));
       if (dropout) m.addLora({ r: 4, alpha: 8, dropout, seed: 7 });
       else m.loadAdapter(dir(arch, 'lora_lm'));
-      m.gradientCheckpointing = checkpointing;
-      const before = memory().cpu.live;
-      const losses: number[] = [];
-      let kept = 0;
-      for (let step = 0; step < 2; step++) {
-        m.zeroGrad();
-        losses.push(m.forward(batch, { train: true }).loss!);
-        kept = memory().cpu.live - before;
-        m.backward();
-      }
-      const grads = Object.fromEntries(m.trainableParameters().map((p) => [p.name, p.grad.toFloat32()]));
-      m.dispose();
-      return { losses, grads, kept };
-    };
-    for (const dropout of [0, 0.3]) {
-      const plain = run(false, dropout), ck = run(true, dropout);
-      assert.deepEqual(ck.losses, plain.losses);
-      for (const [name, gr] of Object.entries(plain.grads)) assert.deepEqual(ck.grads[name], gr, `${name} (dropout ${dropout})`);
-      assert.ok(ck.kept < plain.kept, `kept after forward: ${ck.kept} bytes with checkpointing vs ${plain.kept}`);
-      if (!dropout)
-        for (const [name, gr] of Object.entries(ck.grads)) {
-          const d = relDiff(gr, get(g, `grad.${name}`).toFloat32());
-          assert.ok(d < 1e-3, `grad ${name} vs transformers: ${d}`);
-        }
-    }
+      return m;
+    }, batch, (name) => get(g, `grad.${name}`).toFloat32());
   });
 
   test(`${arch}: bf16 and f16 activations stay within their rounding of transformers (logits, LoRA gradients, decoding)`, { skip }, () => {

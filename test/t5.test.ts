@@ -7,13 +7,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadModel, AdamW, Tensor, ArgumentError, isNF4, writeSafetensors, Checkpoint, T5Model, memory } from '../lib/index.js';
+import { loadModel, AdamW, Tensor, ArgumentError, isNF4, writeSafetensors, Checkpoint, T5Model } from '../lib/index.js';
 import { runSetting } from '../lib/experiments/run.js';
 import { runExperiment } from '../lib/experiments/experiment.js';
 import type { TextTokenizer } from '../lib/io/tokenizer.js';
 import { relativePositionBucket } from '../lib/models/t5/config.js';
 import { openSafetensors, readTensor, type SafetensorsFile } from '../lib/io/safetensors.js';
-import { relDiff, sharedPath, skipMessage, throwsWith, prepareSynthetic } from './helpers.js';
+import { relDiff, sharedPath, skipMessage, throwsWith, prepareSynthetic, checkCheckpointing } from './helpers.js';
 
 const ROOT = 'fixtures/hf/t5';
 const fixtures = sharedPath(ROOT);
@@ -99,33 +99,12 @@ test('t5: lora_cls adapter — logits, loss, every gradient, 3 AdamW steps', { s
 test('t5: activation checkpointing gives the same loss and gradients bit for bit (dropout too), keeping less', { skip }, () => {
   const g = openSafetensors(dir('lora_cls', 'grads.safetensors'));
   const batch = { inputIds: get(g, 'input.input_ids'), attentionMask: get(g, 'input.attention_mask'), labels: get(g, 'input.labels') };
-  const run = (checkpointing: boolean, dropout: number) => {
+  checkCheckpointing((dropout) => {
     const m = t5(dir('model_cls'));
     if (dropout) m.addLora({ r: 4, alpha: 8, dropout, seed: 3 });
     else m.loadAdapter(dir('lora_cls'));
-    m.gradientCheckpointing = checkpointing;
-    const before = memory().cpu.live;
-    const losses: number[] = [];
-    let kept = 0;
-    for (let step = 0; step < 2; step++) {
-      m.zeroGrad();
-      losses.push(m.forward(batch, { train: true }).loss!);
-      kept = memory().cpu.live - before;
-      m.backward();
-    }
-    const grads = Object.fromEntries(m.trainableParameters().map((p) => [p.name, p.grad.toFloat32()]));
-    m.dispose();
-    return { losses, grads, kept };
-  };
-  for (const dropout of [0, 0.3]) {
-    const plain = run(false, dropout), ck = run(true, dropout);
-    assert.deepEqual(ck.losses, plain.losses);
-    for (const [name, gr] of Object.entries(plain.grads)) assert.deepEqual(ck.grads[name], gr, `${name} (dropout ${dropout})`);
-    assert.ok(ck.kept < plain.kept, `kept after forward: ${ck.kept} bytes with checkpointing vs ${plain.kept}`);
-    if (!dropout)
-      for (const [name, gr] of Object.entries(ck.grads))
-        assert.ok(relDiff(gr, get(g, `grad.${name}`).toFloat32()) < 1e-3, `grad ${name} vs transformers`);
-  }
+    return m;
+  }, batch, (name) => get(g, `grad.${name}`).toFloat32());
 });
 
 test('t5: bf16 and f16 activations stay within their rounding of transformers (cls logits, loss, LoRA gradients, LM decoding)', { skip }, () => {

@@ -45,17 +45,7 @@ AdamWResult adamw_step(AdamWParam* params, int64_t count, const AdamWConfig& cfg
     if (hbad && cfg.skip_nonfinite) { res.skipped = true; return res; }
     if (cfg.max_grad_norm > 0.0) clip = std::min(1.0, cfg.max_grad_norm / (res.grad_norm + 1e-6));
   }
-  Coeffs k;
-  k.gmul = float(unscale * clip);
-  k.scale_grads = k.gmul != 1.0f;
-  k.decay = float(1.0 - cfg.lr * cfg.weight_decay);
-  k.w1 = float(1.0 - cfg.beta1);
-  k.b2 = float(cfg.beta2);
-  k.c2 = float(1.0 - cfg.beta2);
-  double bc1 = 1.0 - std::pow(cfg.beta1, double(cfg.step)), bc2 = 1.0 - std::pow(cfg.beta2, double(cfg.step));
-  k.neg_step = float(-(cfg.lr / bc1));
-  k.bc2_sqrt = float(std::sqrt(bc2));
-  k.eps = float(cfg.eps);
+  const Coeffs k = adamw_coeffs(cfg, unscale * clip);
   adamw_k<<<grid, kT>>>(dps.get(), dch.get(), k, one_pass ? part.get() : nullptr);
   check_launch("adamw_step");
   if (one_pass) res.grad_norm = norm_from_parts();

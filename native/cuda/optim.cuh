@@ -2,6 +2,7 @@
 // on the CPU against native/cpu/optim.cpp. The includer provides warp_sum.
 #pragma once
 #include "plf/optim.h"
+#include <cmath>
 
 namespace plf {
 namespace cuda {
@@ -11,6 +12,23 @@ constexpr int kT = 512;
 
 struct Chunk { int tensor; long long start; };
 struct Coeffs { float gmul, decay, w1, b2, c2, neg_step, bc2_sqrt, eps; bool scale_grads; };
+
+// the step's scalars, computed in double and rounded once, as native/cpu/optim.cpp does; gmul scales
+// the gradients (unscaling × clipping)
+inline Coeffs adamw_coeffs(const AdamWConfig& cfg, double gmul) {
+  Coeffs k;
+  k.gmul = float(gmul);
+  k.scale_grads = k.gmul != 1.0f;
+  k.decay = float(1.0 - cfg.lr * cfg.weight_decay);
+  k.w1 = float(1.0 - cfg.beta1);
+  k.b2 = float(cfg.beta2);
+  k.c2 = float(1.0 - cfg.beta2);
+  double bc1 = 1.0 - std::pow(cfg.beta1, double(cfg.step)), bc2 = 1.0 - std::pow(cfg.beta2, double(cfg.step));
+  k.neg_step = float(-(cfg.lr / bc1));
+  k.bc2_sqrt = float(std::sqrt(bc2));
+  k.eps = float(cfg.eps);
+  return k;
+}
 
 // the block's sum of s into part[blockIdx.x] (thread 0 writes)
 __device__ inline void block_sum_to(double s, double* part) {

@@ -6,29 +6,14 @@
 #include "plf/ops.h"
 #include "attention.cuh"
 #include <cstdio>
-#include <random>
 
 using namespace plf::cuda;
 
-static std::mt19937 rng(7);
-static std::vector<float> randn(size_t n) {
-  std::normal_distribution<float> d;
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
-static double rel(const std::vector<float>& a, const std::vector<float>& b) {
-  double md = 0, mr = 0;
-  for (size_t i = 0; i < a.size(); i++) {
-    md = std::max(md, std::isnan(a[i]) ? 1e30 : double(std::fabs(a[i] - b[i])));
-    mr = std::max(mr, double(std::fabs(b[i])));
-  }
-  return md / (mr > 0 ? mr : 1);
-}
-static int failures = 0;
+using emu::randn;
+static double rel(const std::vector<float>& a, const std::vector<float>& b) { return emu::max_rel(a, b); }
 static void verdict(const char* what, double e, double tol) {
   printf(" %s %.2e", what, e);
-  if (!(e <= tol)) failures++;
+  emu::expect(e <= tol);
 }
 
 template <int DP>
@@ -87,6 +72,6 @@ int main() {
   run<128>(1, 70, 70, 70, 4, 2, 80, 0, true, false, true);     // phi-2's head size, several tiles
   run<64>(2, 100, 100, 100, 4, 2, 64, 33, true, false, true);  // a window across tiles
   run<32>(1, 40, 75, 75, 2, 1, 24, 0, false, false, true);     // cross-attention over several key tiles
-  printf(failures ? "FAILED: %d values off\n" : "all cases match the CPU\n", failures);
-  return failures ? 1 : 0;
+  printf(emu::failures ? "FAILED: %d values off\n" : "all cases match the CPU\n", emu::failures);
+  return emu::failures ? 1 : 0;
 }

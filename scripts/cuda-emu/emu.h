@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <math.h>
 #include <memory>
+#include <random>
 #include <thread>
 #include <vector>
 
@@ -68,6 +69,26 @@ void launch(dim3 grid, dim3 block, size_t smem, F kernel) {
         for (auto& th : ts) th.join();
       }
 }
+// what the checks share: random inputs, the worst error relative to the largest reference value
+// (a NaN — e.g. unwritten shared memory — counts as off), and a count of failed cases
+inline std::mt19937 rng(7);
+inline std::vector<float> randn(size_t n, float scale = 1.0f) {
+  std::normal_distribution<float> d;
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng) * scale;
+  return v;
+}
+template <typename W>
+double max_rel(const std::vector<float>& got, const std::vector<W>& want) {
+  double md = 0, mr = 0;
+  for (size_t i = 0; i < got.size(); i++) {
+    md = std::max(md, std::isnan(got[i]) ? 1e30 : std::fabs(double(got[i]) - double(want[i])));
+    mr = std::max(mr, std::fabs(double(want[i])));
+  }
+  return md / (mr > 0 ? mr : 1);
+}
+inline int failures = 0;
+inline void expect(bool ok) { if (!ok) failures++; }
 }  // namespace emu
 
 inline void __syncthreads() { emu::block_barrier->arrive_and_wait(); }

@@ -4,20 +4,12 @@
 #include "emu.h"
 #include "gemv.cuh"
 #include <cstdio>
-#include <random>
 #include <cstring>
 
 using namespace plf;
 using namespace plf::cuda;
 
-static std::mt19937 rng(3);
-static std::vector<float> randn(size_t n) {
-  std::normal_distribution<float> d;
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
-static int failures = 0;
+using emu::randn;
 
 template <DType DT>
 static void run(long long M, long long K, long long N, bool with_bias) {
@@ -39,18 +31,17 @@ static void run(long long M, long long K, long long N, bool with_bias) {
   emu::launch(dim3(unsigned((N * 32 + 255) / 256)), dim3(256), 0, [&] {
     dense_gemv_k<DT>(xp, M, K, wa.data(), N, with_bias ? bias.data() : nullptr, y.data(), vec);
   });
-  double md = 0, mr = 0;
+  std::vector<double> want(M * N);
   for (long long m = 0; m < M; m++)
     for (long long n = 0; n < N; n++) {
       double s = with_bias ? bias[n] : 0.0;
       for (long long k = 0; k < K; k++) s += double(x[m * K + k]) * wf[n * K + k];
-      md = std::max(md, std::isnan(y[m * N + n]) ? 1e30 : std::fabs(y[m * N + n] - s));
-      mr = std::max(mr, std::fabs(s));
+      want[m * N + n] = s;
     }
-  double e = md / mr;
+  double e = emu::max_rel(y, want);
   printf("gemv %s M%lld K%lld N%lld %s%s: %.2e\n", DT == DType::F32 ? "f32 " : DT == DType::BF16 ? "bf16" : "f16 ", M, K, N,
          vec ? "16-byte loads" : "one element", with_bias ? ", bias" : "", e);
-  if (!(e <= 1e-5)) failures++;
+  emu::expect(e <= 1e-5);
 }
 
 int main() {
@@ -60,6 +51,6 @@ int main() {
   run<DType::BF16>(2, 36, 17, false);
   run<DType::F16>(5, 128, 40, false);
   run<DType::F16>(1, 1000, 9, true);
-  printf(failures ? "FAILED: %d cases off\n" : "all GEMV cases match\n", failures);
-  return failures ? 1 : 0;
+  printf(emu::failures ? "FAILED: %d cases off\n" : "all GEMV cases match\n", emu::failures);
+  return emu::failures ? 1 : 0;
 }

@@ -5,28 +5,15 @@
 #include "emu.h"
 #include "lora.cuh"
 #include <cstdio>
-#include <random>
 
 using namespace plf;
 using namespace plf::cuda;
 
-static std::mt19937 rng(11);
-static std::vector<float> randn(size_t n) {
-  std::normal_distribution<float> d;
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
-static int failures = 0;
+using emu::randn;
 static void check(const char* what, const std::vector<float>& got, const std::vector<double>& want) {
-  double md = 0, mr = 0;
-  for (size_t i = 0; i < got.size(); i++) {
-    md = std::max(md, std::isnan(got[i]) ? 1e30 : std::fabs(got[i] - want[i]));
-    mr = std::max(mr, std::fabs(want[i]));
-  }
-  double e = md / (mr > 0 ? mr : 1);
+  double e = emu::max_rel(got, want);
   printf("%-60s %.2e\n", what, e);
-  if (!(e <= 1e-5)) failures++;
+  emu::expect(e <= 1e-5);
 }
 static float keep(uint64_t seed, long long i, float p) { return dropout_keep_scale(seed, i, p); }
 
@@ -99,6 +86,6 @@ int main() {
   expand<16>(70, 130, 16, false, 0.3f);
   expand<32>(33, 64, 20, false, 0.0f);
   expand<64>(5, 200, 64, true, 0.2f);
-  printf(failures ? "FAILED: %d checks off\n" : "all rank products match\n", failures);
-  return failures ? 1 : 0;
+  printf(emu::failures ? "FAILED: %d checks off\n" : "all rank products match\n", emu::failures);
+  return emu::failures ? 1 : 0;
 }

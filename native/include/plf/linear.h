@@ -39,19 +39,7 @@ void sgemm(int64_t M, int64_t N, int64_t K, float alpha, const float* a, int64_t
 void sgemm_w(int64_t M, int64_t N, int64_t K, float alpha, const float* a, int64_t ars, int64_t acs,
              const WeightView& w, bool trans, float beta, float* c, int64_t ldc);
 
-// x [M,K], W [N,K] -> y [M,N]
-void linear_forward(const float* x, int64_t M, int64_t K, const WeightView& w, const float* bias, float* y);
-// dx [M,K] = dy·W; dw [N,K] (+)= dyᵀ·x; dbias [N] (+)= Σ dy. Null outputs are skipped.
-void linear_backward(const float* dy, const float* x, int64_t M, int64_t K, const WeightView& w,
-                     float* dx, float* dw, float* dbias, bool accumulate);
-
-// y = x·Wᵀ + bias + s·(dropout(x)·Aᵀ)·Bᵀ. A [r,K], B [N,r]; xa [M,r] receives dropout(x)·Aᵀ.
-void lora_linear_forward(const float* x, int64_t M, int64_t K, const WeightView& w, const float* bias,
-                         const float* a, const float* b, int64_t r, float scale, float p, uint64_t seed,
-                         float* y, float* xa);
-void lora_linear_backward(const float* dy, const float* x, int64_t M, int64_t K, const WeightView& w,
-                          const float* a, const float* b, int64_t r, float scale, float p, uint64_t seed,
-                          const float* xa, float* dx, float* da, float* db, bool accumulate);
+#include "linear.inc"
 
 // Measured FMA peak of this machine (GFLOP/s, all threads) for the widest SIMD the gemm uses.
 double fma_peak_gflops(int simd_bits);
@@ -60,16 +48,8 @@ const char* simd_name();
 
 namespace cuda {
 // The same four ops on device pointers (W of any storage dtype; NF4 is dequantized tile by tile
-// inside the matmul, and an M = 1 forward with an NF4 weight runs the GEMV kernel).
-void linear_forward(const float* x, int64_t M, int64_t K, const WeightView& w, const float* bias, float* y);
-void linear_backward(const float* dy, const float* x, int64_t M, int64_t K, const WeightView& w,
-                     float* dx, float* dw, float* dbias, bool accumulate);
-void lora_linear_forward(const float* x, int64_t M, int64_t K, const WeightView& w, const float* bias,
-                         const float* a, const float* b, int64_t r, float scale, float p, uint64_t seed,
-                         float* y, float* xa);
-void lora_linear_backward(const float* dy, const float* x, int64_t M, int64_t K, const WeightView& w,
-                          const float* a, const float* b, int64_t r, float scale, float p, uint64_t seed,
-                          const float* xa, float* dx, float* da, float* db, bool accumulate);
+// inside the matmul; a forward of up to 8 rows runs a GEMV, NF4 or dense).
+#include "linear.inc"
 // Matmul precision on CUDA: Highest (default) f32 SIMT, equal to the CPU to ~1e-6; BF16 / F16 round
 // the operands to bf16 / f16 for tensor cores (f32 accumulation), as torch's
 // set_float32_matmul_precision("medium") does with bf16. f16 keeps 3 more mantissa bits, bf16 the range.
