@@ -56,12 +56,14 @@ await yargs(hideBin(process.argv))
       .option('max-share', { type: 'number', default: 0.6, describe: 'cap annotators at floor(this × the top annotator) rows (per split)' })
       .option('columns', { type: 'string', describe: 'custom: JSON column map file (text, annotator, item, labelColumns | labelList, …)' })
       .option('name', { type: 'string', describe: 'custom: dataset name' })
+      .option('encoding-errors', { choices: ['fatal', 'replace'] as const, default: 'fatal' as const,
+        describe: 'invalid UTF-8 in an input: an error naming file and line (fatal), or kept as U+FFFD (replace)' })
       .option('json', { type: 'boolean', default: false })
       .example('$0 prepare --dataset goemotions --input data/goemotions_1.csv data/goemotions_2.csv data/goemotions_3.csv --splits data/official_split_aggregated --out prepared/goemotions', '')
       .example('$0 prepare --dataset custom --input raw.csv --columns map.json --split random:0.8,0.1,0.1 --out prepared/mine', ''),
     async (a) => {
       const r = await runPrepare({ dataset: a.dataset, input: a.input, splits: a.splits, split: a.split, out: a.out, seed: a.seed,
-        minShare: a['min-share'], maxShare: a['max-share'], columns: a.columns, name: a.name });
+        minShare: a['min-share'], maxShare: a['max-share'], columns: a.columns, name: a.name, encodingErrors: a['encoding-errors'] });
       console.log(a.json ? JSON.stringify(r.manifest, null, 2) : `${r.text}\nwritten to ${a.out}`);
     })
   .command(['train', 'eval'], 'train: fine-tune CLS, CLS-P, LM or LM-P, then evaluate on test; eval: evaluate a trained run\'s best/ (or, for Q-*, the base model)',

@@ -1,3 +1,4 @@
+import nodePath from 'node:path';
 // Typed errors, one class per domain. Native errors carry err.code (PLF_SHAPE, PLF_DTYPE, ...) and
 // are re-thrown as these classes with the native message (which names the op and the shapes).
 
@@ -14,6 +15,8 @@ export class ArgumentError extends PlfError {}
 export class NativeError extends PlfError {}
 export class FormatError extends PlfError {}
 export class ConfigError extends PlfError {}
+/** A file-system failure (ENOSPC, EACCES, …); the message names the path. */
+export class IOError extends PlfError {}
 
 const byCode: Record<string, new (m: string, c: string) => PlfError> = {
   PLF_SHAPE: ShapeError,
@@ -50,4 +53,26 @@ export function typedErrors<T extends object>(obj: T): T {
     }
   }
   return out as T;
+}
+
+/** A short, safe rendering of a value read from a file for an error message: never throws (deep or
+ * cyclic values), at most `max` characters. */
+export function brief(v: unknown, max = 80): string {
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = Array.isArray(v) ? `[array of ${v.length}]` : typeof v === 'object' && v !== null ? '{object}' : String(v);
+  }
+  return s.length > max ? `${s.slice(0, max)}…` : s;
+}
+
+/** `p` resolved against `dir`, refused when it leaves `dir` (a `../` or absolute path read from a file). */
+export function insideDir(dir: string, p: string, what: string): string {
+  if (typeof p !== 'string' || !p || p.includes('\0')) throw new FormatError(`${what}: ${brief(p)} is not a file name`);
+  const r = nodePath.resolve(dir, p);
+  const rel = nodePath.relative(nodePath.resolve(dir), r);
+  if (rel === '' || rel === '..' || rel.startsWith(`..${nodePath.sep}`) || nodePath.isAbsolute(rel))
+    throw new FormatError(`${what}: path ${brief(p)} points outside ${dir}`);
+  return r;
 }

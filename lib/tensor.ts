@@ -110,6 +110,7 @@ export class Tensor {
   /** A host copy as f32 values (f16/bf16 widened exactly). */
   toFloat32(): Float32Array {
     if (this.dtype === 'f32') return this.toArray() as Float32Array;
+    if (this.dtype === 'i64') return Float32Array.from(this.toArray() as BigInt64Array, (v) => Number(v));
     if (this.dtype !== 'f16' && this.dtype !== 'bf16') return Float32Array.from(this.toArray() as ArrayLike<number>);
     const src = this.device === 'cpu' ? this : this.to('cpu');
     const out = Tensor.empty(this.shape, 'f32');

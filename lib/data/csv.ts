@@ -4,7 +4,63 @@ import fs from 'node:fs';
 import { FormatError } from '../errors.js';
 
 export interface CsvRow { line: number; fields: string[] }
-export interface CsvOptions { delimiter?: string; /** check every row has this many fields */ columns?: number }
+/** 'fatal' (default): invalid UTF-8 is a FormatError naming file and line; 'replace': kept as U+FFFD. */
+export type EncodingErrors = 'fatal' | 'replace';
+export interface ReadOptions { encodingErrors?: EncodingErrors }
+export interface CsvOptions extends ReadOptions { delimiter?: string; /** check every row has this many fields */ columns?: number }
+
+/** Byte offset of the first invalid UTF-8 sequence in `b` (a sequence cut by the end counts as valid), or -1. */
+export function firstInvalidUtf8(b: Uint8Array): number {
+  for (let i = 0; i < b.length;) {
+    const c = b[i];
+    const n = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    if (!n) return i;
+    for (let k = 1; k < n; k++) {
+      if (i + k >= b.length) return -1;
+      const x = b[i + k];
+      if ((x & 0xc0) !== 0x80) return i;
+      if (k === 1 && ((c === 0xe0 && x < 0xa0) || (c === 0xed && x > 0x9f) || (c === 0xf0 && x < 0x90) || (c === 0xf4 && x > 0x8f))) return i;
+    }
+    i += n;
+  }
+  return -1;
+}
+
+/**
+ * A file's text in chunks, decoded as UTF-8: invalid bytes are a FormatError naming the file and
+ * line (or U+FFFD with encodingErrors 'replace'). `lines` counts the line ends already yielded.
+ */
+export async function* readUtf8(file: string, opts: ReadOptions = {}): AsyncGenerator<string> {
+  const fatal = (opts.encodingErrors ?? 'fatal') === 'fatal';
+  const dec = new TextDecoder('utf-8', { fatal, ignoreBOM: true });
+  let line = 1;
+  let stream: fs.ReadStream;
+  try {
+    stream = fs.createReadStream(file, { highWaterMark: 1 << 20 });
+  } catch (e) {
+    throw new FormatError(`${file}: cannot read (${(e as Error).message})`);
+  }
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      let text: string;
+      try {
+        text = dec.decode(chunk, { stream: true });
+      } catch {
+        const at = Math.max(0, firstInvalidUtf8(chunk));
+        for (let i = 0; i < at; i++) if (chunk[i] === 10) line++;
+        throw new FormatError(`${file}:${line}: invalid UTF-8 (byte 0x${chunk[at]?.toString(16) ?? '??'}); fix the file or pass --encoding-errors replace`);
+      }
+      for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
+      yield text;
+    }
+    let tail: string;
+    try { tail = dec.decode(); } catch { throw new FormatError(`${file}:${line}: invalid UTF-8 (the file ends inside a character); fix the file or pass --encoding-errors replace`); }
+    if (tail) yield tail;
+  } catch (e) {
+    if (e instanceof FormatError) throw e;
+    throw new FormatError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
 
 /** Rows of a delimited file (the header is the first row), with the line each row starts on. */
 export async function* readDelimited(file: string, opts: CsvOptions = {}): AsyncGenerator<CsvRow> {
@@ -24,9 +80,8 @@ export async function* readDelimited(file: string, opts: CsvOptions = {}): Async
       fail(`expected ${opts.columns} columns, found ${row.fields.length}`, row.line, 1);
     return row;
   };
-  const stream = fs.createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 });
   let pendingCR = false;
-  for await (const chunk of stream as AsyncIterable<string>) {
+  for await (const chunk of readUtf8(file, opts)) {
     const out: CsvRow[] = [];
     let start = 0;  // start of the unconsumed plain run inside the chunk
     for (let i = 0; i < chunk.length; i++) {
@@ -99,10 +154,18 @@ export async function* readRecords(file: string, required: string[], opts: CsvOp
 }
 
 /** JSON Lines: one object per line, with its line number. */
-export async function* readJsonl(file: string): AsyncGenerator<{ line: number; value: Record<string, unknown> }> {
-  let line = 0;
-  const rl = (await import('node:readline')).createInterface({ input: fs.createReadStream(file, 'utf8'), crlfDelay: Infinity });
-  for await (const text of rl) {
+export async function* readJsonl(file: string, opts: ReadOptions = {}): AsyncGenerator<{ line: number; value: Record<string, unknown> }> {
+  let line = 0, rest = '';
+  const lines = async function* () {
+    for await (const chunk of readUtf8(file, opts)) {
+      const parts = (rest + chunk).split('\n');
+      rest = parts.pop()!;
+      yield* parts;
+    }
+    if (rest) yield rest;
+  };
+  for await (const raw of lines()) {
+    const text = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     line++;
     if (!text.trim()) continue;
     let value: unknown;

@@ -3,8 +3,8 @@
 // by a ColumnMap (text, annotator, item id, and label columns or one label-list column).
 import fs from 'node:fs';
 import path from 'node:path';
-import { FormatError } from '../errors.js';
-import { readRecords, readJsonl } from './csv.js';
+import { ConfigError, FormatError } from '../errors.js';
+import { readRecords, readJsonl, readUtf8, type ReadOptions } from './csv.js';
 
 export interface Annotation {
   item: string;
@@ -68,11 +68,11 @@ function finish(name: string, labels: string[], rows: Annotation[], skipped: Raw
 }
 
 async function readColumns(name: string, files: string[], m: ColumnMap & { labelColumns: string[]; labelNames: string[] },
-                           extraRequired: string[] = []): Promise<RawDataset> {
+                           extraRequired: string[] = [], read: ReadOptions = {}): Promise<RawDataset> {
   const rows: Annotation[] = [];
   const skipped = { emptyText: 0, noPositive: 0 };
   for (const file of files) {
-    for await (const r of readRecords(file, [m.text, m.annotator, m.item, ...m.labelColumns, ...extraRequired], { delimiter: m.delimiter })) {
+    for await (const r of readRecords(file, [m.text, m.annotator, m.item, ...m.labelColumns, ...extraRequired], { delimiter: m.delimiter, ...read })) {
       const where = `${file}:${r.line}`;
       const text = r.get(m.text);
       const labels = Uint8Array.from(m.labelColumns, (c) => bit(r.get(c), where, c));
@@ -84,20 +84,21 @@ async function readColumns(name: string, files: string[], m: ColumnMap & { label
 }
 
 /** The official goemotions_{1,2,3}.csv files (one row per rater). Labels in alphabetical order. */
-export function readGoEmotions(files: string[]): Promise<RawDataset> {
+export function readGoEmotions(files: string[], read: ReadOptions = {}): Promise<RawDataset> {
   return readColumns('goemotions', files, { text: 'text', annotator: 'rater_id', item: 'id', labelColumns: GOEMOTIONS_LABELS,
-    labelNames: GOEMOTIONS_LABELS }, ['example_very_unclear']);
+    labelNames: GOEMOTIONS_LABELS }, ['example_very_unclear'], read);
 }
 
 /** unhealthy_full.csv (one row per judgement). */
-export function readUnhealthy(files: string[]): Promise<RawDataset> {
+export function readUnhealthy(files: string[], read: ReadOptions = {}): Promise<RawDataset> {
   return readColumns('unhealthy', files, { text: 'comment', annotator: '_worker_id', item: '_unit_id', labelColumns: UNHEALTHY_LABELS,
-    labelNames: UNHEALTHY_LABELS });
+    labelNames: UNHEALTHY_LABELS }, [], read);
 }
 
 /** Any CSV/TSV/JSONL multi-annotator file through a column map. */
-export async function readCustom(name: string, files: string[], m: ColumnMap): Promise<RawDataset> {
-  if (m.labelColumns) return readColumns(name, files, { ...m, labelColumns: m.labelColumns, labelNames: m.labelNames ?? m.labelColumns });
+export async function readCustom(name: string, files: string[], m: ColumnMap, read: ReadOptions = {}): Promise<RawDataset> {
+  if (typeof m !== 'object' || m === null || Array.isArray(m)) throw new ConfigError('custom dataset: the column map must be a JSON object');
+  if (m.labelColumns) return readColumns(name, files, { ...m, labelColumns: m.labelColumns, labelNames: m.labelNames ?? m.labelColumns }, [], read);
   const listCol = m.labelList ?? m.annotationList;
   if (!listCol) throw new FormatError(`${name}: the column map needs labelColumns, labelList, or annotatorList + annotationList`);
   const raw: { item: string; text: string; annotator: string; names: string[]; source: string }[] = [];
@@ -130,16 +131,19 @@ export async function readCustom(name: string, files: string[], m: ColumnMap): P
   };
   for (const file of files) {
     if (file.endsWith('.jsonl')) {
-      for await (const r of readJsonl(file)) push((c) => r.value[c], `${file}:${r.line}`);
+      for await (const r of readJsonl(file, read)) push((c) => r.value[c], `${file}:${r.line}`);
     } else if (file.endsWith('.json')) {
       let data: unknown;
-      try { data = JSON.parse(fs.readFileSync(file, 'utf8')); } catch (e) { throw new FormatError(`${file}: ${(e as Error).message}`); }
+      let text = '';
+      for await (const chunk of readUtf8(file, read)) text += chunk;
+      try { data = JSON.parse(text); } catch (e) { throw new FormatError(`${file}: ${(e as Error).message}`); }
+      if (typeof data !== 'object' || data === null) throw new FormatError(`${file}: expected a JSON list or object of records`);
       const entries: [string, unknown][] = Array.isArray(data) ? data.map((v, i) => [String(i), v]) : Object.entries(data as object);
       // '$key' items are the record keys, scoped by file (split files reuse keys)
       for (const [k, v] of entries) push((c) => (v as Record<string, unknown>)[c], `${file}: record ${k}`, `${path.basename(file)}#${k}`);
     } else {
       const required = [m.text, m.item, listCol, ...(m.annotatorList ? [m.annotatorList] : [m.annotator])];
-      for await (const r of readRecords(file, required, { delimiter: m.delimiter })) push((c) => r.get(c), `${file}:${r.line}`);
+      for await (const r of readRecords(file, required, { delimiter: m.delimiter, ...read })) push((c) => r.get(c), `${file}:${r.line}`);
     }
   }
   const names = m.labelNames ?? [...new Set(raw.flatMap((r) => r.names))].sort();

@@ -2,7 +2,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { writeParquet, readParquet, type Column } from './parquet.js';
+import { writeParquet, readParquet, rowsDigest, type Column } from './parquet.js';
+import { io, writeFileAtomic } from '../io/files.js';
 import { labelText, type Prepared } from './prepare.js';
 import { SPLITS, type Split } from './splits.js';
 import { FormatError } from '../errors.js';
@@ -19,14 +20,20 @@ export async function sha256(file: string): Promise<string> {
 }
 
 export async function writePrepared(out: string, p: Prepared, manifest: Record<string, unknown>): Promise<Record<string, unknown>> {
-  fs.mkdirSync(out, { recursive: true });
+  io('create', out, () => fs.mkdirSync(out, { recursive: true }));
+  // each file's rows are digested as written; loadPrepared checks the rows it reads against them
+  const checksums: Record<string, { columns: string[]; rows: number; sha256: string }> = {};
+  const write = async (name: string, schema: Record<string, Column>, rows: Record<string, string>[]) => {
+    await writeParquet(path.join(out, name), schema, rows);
+    checksums[name] = { columns: Object.keys(schema), ...rowsDigest(Object.keys(schema), rows) };
+  };
   for (const s of SPLITS)
-    await writeParquet(path.join(out, `${s}.parquet`), ROW, p.splits[s].map((r) => ({
+    await write(`${s}.parquet`, ROW, p.splits[s].map((r) => ({
       item: r.item, annotator: r.annotator, text: r.text, labels: labelText(p.labels, r.labels) })));
   for (const k of [1, 2] as const) {
     const schema: Record<string, Column> = { ...ROW };
     for (let e = 1; e <= k; e++) { schema[`example_${e}_text`] = 'UTF8'; schema[`example_${e}_labels`] = 'UTF8'; }
-    await writeParquet(path.join(out, `test_${k}shot.parquet`), schema, p.fewShot[k].map(({ row, examples }) => {
+    await write(`test_${k}shot.parquet`, schema, p.fewShot[k].map(({ row, examples }) => {
       const o: Record<string, string> = { item: row.item, annotator: row.annotator, text: row.text, labels: labelText(p.labels, row.labels) };
       examples.forEach((ex, i) => { o[`example_${i + 1}_text`] = ex.text; o[`example_${i + 1}_labels`] = labelText(p.labels, ex.labels); });
       return o;
@@ -39,10 +46,8 @@ export async function writePrepared(out: string, p: Prepared, manifest: Record<s
     stats[s] = { rows: rows.length, items: new Set(rows.map((r) => r.item)).size, annotators: new Set(rows.map((r) => r.annotator)).size, labelFrequency: freq };
   }
   const full = { ...manifest, labels: p.labels, counts: p.counts, annotators: p.annotators, splits: stats,
-    files: [...SPLITS.map((s) => `${s}.parquet`), 'test_1shot.parquet', 'test_2shot.parquet'] };
-  const tmp = path.join(out, `manifest.json.tmp-${process.pid}`);
-  fs.writeFileSync(tmp, JSON.stringify(full, null, 2) + '\n');
-  fs.renameSync(tmp, path.join(out, 'manifest.json'));
+    files: [...SPLITS.map((s) => `${s}.parquet`), 'test_1shot.parquet', 'test_2shot.parquet'], checksums };
+  writeFileAtomic(path.join(out, 'manifest.json'), JSON.stringify(full, null, 2) + '\n');
   return full;
 }
 
@@ -51,17 +56,40 @@ export async function loadPrepared(dir: string): Promise<{ manifest: Record<stri
   splits: Record<Split, PreparedRow[]>; shots: { 1: PreparedShotRow[]; 2: PreparedShotRow[] } }> {
   const mf = path.join(dir, 'manifest.json');
   if (!fs.existsSync(mf)) throw new FormatError(`${dir}: no manifest.json (run plf-native prepare first)`);
-  const manifest = JSON.parse(fs.readFileSync(mf, 'utf8'));
+  let manifest: Record<string, unknown> & { labels: string[] };
+  try {
+    manifest = JSON.parse(fs.readFileSync(mf, 'utf8'));
+  } catch (e) {
+    throw new FormatError(`${mf}: ${(e as Error).message}`);
+  }
+  if (typeof manifest !== 'object' || manifest === null || Array.isArray(manifest)) throw new FormatError(`${mf}: must hold a JSON object`);
+  if (!Array.isArray(manifest.labels) || !manifest.labels.length || !manifest.labels.every((l) => typeof l === 'string'))
+    throw new FormatError(`${mf}: labels must be a list of label names`);
+  const sums = manifest.checksums as Record<string, { columns?: unknown; rows?: unknown; sha256?: unknown }> | undefined;
+  if (typeof sums !== 'object' || sums === null)
+    throw new FormatError(`${mf}: no row checksums (prepared by an older version?): run plf-native prepare again`);
+  /** a prepared file's rows, checked against the manifest's digest */
+  const read = async (name: string): Promise<Record<string, unknown>[]> => {
+    const file = path.join(dir, name);
+    const rows = await readParquet(file);
+    const want = sums[name];
+    if (!want || !Array.isArray(want.columns) || !want.columns.every((c) => typeof c === 'string'))
+      throw new FormatError(`${mf}: no checksum (columns, rows, sha256) for ${name}`);
+    const got = rowsDigest(want.columns as string[], rows);
+    if (got.rows !== want.rows || got.sha256 !== want.sha256)
+      throw new FormatError(`${file}: its ${got.rows} rows do not match the manifest's checksum (${String(want.rows)} rows): the file is damaged or was changed; run prepare again`);
+    return rows;
+  };
   const toRow = (r: Record<string, unknown>): PreparedRow => ({
     item: String(r.item), text: String(r.text), annotator: String(r.annotator),
     labels: String(r.labels ?? '').split(',').map((x) => x.trim()).filter(Boolean) });
   const splits = {} as Record<Split, PreparedRow[]>;
-  for (const s of SPLITS) splits[s] = (await readParquet(path.join(dir, `${s}.parquet`))).map(toRow);
+  for (const s of SPLITS) splits[s] = (await read(`${s}.parquet`)).map(toRow);
   const shots = { 1: [] as PreparedShotRow[], 2: [] as PreparedShotRow[] };
   for (const k of [1, 2] as const) {
     const f = path.join(dir, `test_${k}shot.parquet`);
     if (!fs.existsSync(f)) continue;
-    shots[k] = (await readParquet(f)).map((r) => ({ ...toRow(r), examples: Array.from({ length: k }, (_, e) => ({
+    shots[k] = (await read(`test_${k}shot.parquet`)).map((r) => ({ ...toRow(r), examples: Array.from({ length: k }, (_, e) => ({
       text: String(r[`example_${e + 1}_text`]),
       labels: String(r[`example_${e + 1}_labels`] ?? '').split(',').map((x) => x.trim()).filter(Boolean) })) }));
   }

@@ -1,4 +1,5 @@
 // Prepared splits on disk: parquet files (parquetjs-lite) and their reader.
+import crypto from 'node:crypto';
 import { createRequire } from 'node:module';
 import { FormatError } from '../errors.js';
 
@@ -13,6 +14,13 @@ const parquet = require('parquetjs-lite') as ParquetLib;
 
 export type Column = 'UTF8' | 'INT64' | 'DOUBLE';
 
+/** A digest of rows as written or read (columns in schema order): what the manifest records per file. */
+export function rowsDigest(columns: string[], rows: Record<string, unknown>[]): { rows: number; sha256: string } {
+  const h = crypto.createHash('sha256');
+  for (const r of rows) h.update(JSON.stringify(columns.map((c) => (typeof r[c] === 'bigint' ? String(r[c]) : r[c] ?? null))) + '\n');
+  return { rows: rows.length, sha256: h.digest('hex') };
+}
+
 export async function writeParquet(file: string, schema: Record<string, Column>, rows: Record<string, string | number | bigint>[]): Promise<void> {
   const s = new parquet.ParquetSchema(Object.fromEntries(Object.entries(schema).map(([k, t]) => [k, { type: t }])));
   const w = await parquet.ParquetWriter.openFile(s, file);
@@ -26,10 +34,20 @@ export async function readParquet(file: string): Promise<Record<string, unknown>
   try {
     r = await parquet.ParquetReader.openFile(file);
   } catch (e) {
-    throw new FormatError(`${file}: not a readable parquet file (${(e as Error).message})`);
+    throw new FormatError(`${file}: not a readable parquet file (${e instanceof Error ? e.message : String(e)})`);
   }
-  const c = r.getCursor(), out: Record<string, unknown>[] = [];
-  for (let row = await c.next(); row; row = await c.next()) out.push(row);
-  await r.close();
+  const out: Record<string, unknown>[] = [];
+  try {
+    const c = r.getCursor();
+    for (let row = await c.next(); row; row = await c.next()) {
+      if (typeof row !== 'object') throw new Error(`row ${out.length} is not a record`);
+      out.push(row);
+    }
+  } catch (e) {
+    // the library throws Errors, RangeErrors and bare strings for damaged pages
+    throw new FormatError(`${file}: damaged parquet data near row ${out.length} (${e instanceof Error ? e.message : String(e)})`);
+  } finally {
+    await r.close().catch(() => {});
+  }
   return out;
 }

@@ -4,6 +4,7 @@ import { ConfigError } from '../errors.js';
 import { readGoEmotions, readUnhealthy, readCustom, customSplits, type ColumnMap, type RawDataset } from './datasets.js';
 import { goemotionsSplits, unhealthySplits, type Split } from './splits.js';
 import { prepare, type PrepareOptions } from './prepare.js';
+import type { EncodingErrors } from './csv.js';
 import { writePrepared, sha256, summary } from './output.js';
 
 export interface PrepareRun {
@@ -20,18 +21,26 @@ export interface PrepareRun {
   /** custom datasets: a column map (object or path to a JSON file) and a name */
   columns?: ColumnMap | string;
   name?: string;
+  /** invalid UTF-8 in an input file: an error naming file and line ('fatal', default) or U+FFFD ('replace') */
+  encodingErrors?: EncodingErrors;
 }
 
 export async function runPrepare(o: PrepareRun): Promise<{ manifest: Record<string, unknown>; text: string }> {
   if (!o.input.length) throw new ConfigError('prepare: give at least one --input file');
   for (const f of o.input) if (!fs.existsSync(f)) throw new ConfigError(`prepare: input file ${f} does not exist`);
+  if (o.encodingErrors !== undefined && o.encodingErrors !== 'fatal' && o.encodingErrors !== 'replace')
+    throw new ConfigError(`prepare: encodingErrors must be 'fatal' or 'replace', got ${String(o.encodingErrors)}`);
+  const read = { encodingErrors: o.encodingErrors };
   let ds: RawDataset;
-  if (o.dataset === 'goemotions') ds = await readGoEmotions(o.input);
-  else if (o.dataset === 'unhealthy') ds = await readUnhealthy(o.input);
+  if (o.dataset === 'goemotions') ds = await readGoEmotions(o.input, read);
+  else if (o.dataset === 'unhealthy') ds = await readUnhealthy(o.input, read);
   else {
     if (!o.columns) throw new ConfigError('prepare --dataset custom needs --columns (a JSON column map)');
-    const map = typeof o.columns === 'string' ? JSON.parse(fs.readFileSync(o.columns, 'utf8')) as ColumnMap : o.columns;
-    ds = await readCustom(o.name ?? 'custom', o.input, map);
+    let map: ColumnMap;
+    if (typeof o.columns === 'string') {
+      try { map = JSON.parse(fs.readFileSync(o.columns, 'utf8')) as ColumnMap; } catch (e) { throw new ConfigError(`${o.columns}: ${(e as Error).message}`); }
+    } else map = o.columns;
+    ds = await readCustom(o.name ?? 'custom', o.input, map, read);
   }
   let split: PrepareOptions['split'];
   if (o.split?.startsWith('random')) {
@@ -52,8 +61,8 @@ export async function runPrepare(o: PrepareRun): Promise<{ manifest: Record<stri
       split = { kind: 'official', membership, unlistedToTrain: false };
     } else if (!o.splits) throw new ConfigError(`prepare: give --splits (the official split folder) or --split random:0.8,0.1,0.1`);
     else split = o.dataset === 'goemotions'
-      ? { kind: 'official', membership: await goemotionsSplits(o.splits), unlistedToTrain: false }
-      : { kind: 'official', membership: await unhealthySplits(o.splits), unlistedToTrain: true };
+      ? { kind: 'official', membership: await goemotionsSplits(o.splits, read), unlistedToTrain: false }
+      : { kind: 'official', membership: await unhealthySplits(o.splits, read), unlistedToTrain: true };
   }
   const seed = o.seed ?? 42, minShare = o.minShare ?? 0.05, maxShare = o.maxShare ?? 0.6;
   const p = prepare(ds, { seed, minShare, maxShare, split });

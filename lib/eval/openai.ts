@@ -21,15 +21,60 @@ export interface ChatClientOptions {
 
 interface CacheLine { key: string; response: string }
 
+/** The endpoint as it may be printed: no user:password, query values hidden (keys travel there too). */
+export function displayUrl(u: string): string {
+  try {
+    const url = new URL(u);
+    url.username = url.username ? '***' : '';
+    url.password = '';
+    for (const k of [...url.searchParams.keys()]) url.searchParams.set(k, '***');
+    return url.toString();
+  } catch {
+    return '<endpoint>';
+  }
+}
+
+/** Removes secrets from a message: the key itself, and bearer tokens / key-shaped strings a server echoes. */
+export function redact(text: string, secrets: (string | undefined)[] = []): string {
+  let out = text;
+  for (const s of secrets) if (s && s.length >= 4) out = out.split(s).join('***');
+  return out
+    .replace(/\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{6,}/gi, '$1 ***')
+    .replace(/\b(sk|pk|rk|ak|key|hf|ghp|xox[abp]?)[-_][A-Za-z0-9._-]{8,}/gi, '$1-***')
+    .replace(/("?(?:api[_-]?key|authorization|access[_-]?token|secret|password|token)"?\s*[:=]\s*"?)[^"\s,}&]+/gi, '$1***');
+}
+
+/** The secrets a URL carries (user info, query values), to redact wherever they appear. */
+function secretsOf(u: string): string[] {
+  try {
+    const url = new URL(u);
+    return [url.username, url.password, ...url.searchParams.values()].filter((s) => s.length >= 4).map(decodeURIComponent);
+  } catch {
+    return [];
+  }
+}
+
+/** Retry-After in ms (seconds or an HTTP date), 0 when absent or malformed. */
+function retryAfterMs(v: string | null): number {
+  if (!v) return 0;
+  const s = Number(v);
+  if (Number.isFinite(s)) return Math.max(0, s * 1000);
+  const t = Date.parse(v);
+  return Number.isFinite(t) ? Math.max(0, t - Date.now()) : 0;
+}
+
 export class ChatClient {
   private cache = new Map<string, string>();
   private active = 0;
   private queue: (() => void)[] = [];
   readonly url: string;
+  /** the URL as messages show it (see displayUrl) */
+  readonly shownUrl: string;
 
   constructor(readonly o: ChatClientOptions) {
-    if (!/^https?:\/\//.test(o.endpoint)) throw new ConfigError(`endpoint '${o.endpoint}' must be an http(s) URL`);
+    if (!/^https?:\/\//.test(o.endpoint)) throw new ConfigError(`endpoint ${redact(displayUrl(o.endpoint), [o.apiKey])} must be an http(s) URL`);
     this.url = o.endpoint.replace(/\/+$/, '') + (o.endpoint.endsWith('/chat/completions') ? '' : '/chat/completions');
+    this.shownUrl = displayUrl(this.url);
     if (o.cacheFile && fs.existsSync(o.cacheFile))
       for (const line of fs.readFileSync(o.cacheFile, 'utf8').split('\n')) {
         if (!line.trim()) continue;
@@ -74,27 +119,33 @@ export class ChatClient {
         const res = await fetch(this.url, { method: 'POST', body, signal: ctl.signal,
           headers: { 'content-type': 'application/json', ...(this.o.apiKey ? { authorization: `Bearer ${this.o.apiKey}` } : {}) } });
         status = res.status;
-        retryAfter = Number(res.headers.get('retry-after') ?? 0) * 1000;
+        retryAfter = retryAfterMs(res.headers.get('retry-after'));
         text = await res.text();
       } catch (e) {
-        last = ctl.signal.aborted ? `timed out after ${this.o.timeoutMs ?? 60_000} ms` : (e as Error).message;
+        last = ctl.signal.aborted ? `timed out after ${this.o.timeoutMs ?? 60_000} ms` : String((e as Error).message);
         status = -1;
       } finally {
         clearTimeout(timer);
       }
       if (status === 200) {
         let json: { choices?: { message?: { content?: unknown } }[] };
-        try { json = JSON.parse(text); } catch { throw new EndpointError(`${this.url}: the response is not JSON: ${text.slice(0, 200)}`); }
-        const content = json.choices?.[0]?.message?.content;
-        if (typeof content !== 'string') throw new EndpointError(`${this.url}: no choices[0].message.content in ${text.slice(0, 200)}`);
+        try { json = JSON.parse(text); } catch { throw this.error(`the response is not JSON: ${text.slice(0, 200)}`); }
+        const content = json?.choices?.[0]?.message?.content;
+        if (typeof content !== 'string') throw this.error(`no choices[0].message.content in ${text.slice(0, 200)}`);
         return content;
       }
       if (status !== -1) last = `HTTP ${status}: ${text.slice(0, 200)}`;
       const retryable = status === -1 || status === 429 || status >= 500;
       if (!retryable || attempt === retries) break;
-      await new Promise((r) => setTimeout(r, Math.max(delay, retryAfter)));
+      // a server's Retry-After is obeyed up to the request timeout, never longer
+      await new Promise((r) => setTimeout(r, Math.min(Math.max(delay, retryAfter), this.o.timeoutMs ?? 60_000)));
       delay *= 2;
     }
-    throw new EndpointError(`${this.url}: ${last} (after ${attempts} attempt${attempts > 1 ? 's' : ''})`);
+    throw this.error(`${last} (after ${attempts} attempt${attempts > 1 ? 's' : ''})`);
+  }
+
+  /** An EndpointError with the URL shown safely and every secret redacted. */
+  private error(msg: string): EndpointError {
+    return new EndpointError(redact(`${this.shownUrl}: ${msg}`, [this.o.apiKey, ...secretsOf(this.o.endpoint)]));
   }
 }

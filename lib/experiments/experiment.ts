@@ -2,7 +2,9 @@
 // results.json / results.csv / tables.md / gains.svg are rewritten after every run.
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError } from '../errors.js';
+import { ConfigError, brief } from '../errors.js';
+
+const RUN_NAME = /^[A-Za-z0-9._-]{1,100}$/;
 import { SETTINGS, type Setting } from '../prompts/templates.js';
 import type { TrainConfig } from '../train/trainer.js';
 import type { LoraConfig } from '../models/lora.js';
@@ -36,23 +38,56 @@ export function readExperimentConfig(file: string): ExperimentConfig {
   } catch (e) {
     throw new ConfigError(`${file}: ${(e as Error).message}`);
   }
+  checkExperiment(c, file);
+  const base = path.dirname(path.resolve(file));
+  const abs = (p: string) => (path.isAbsolute(p) ? p : path.join(base, p));
+  return { ...c, out: abs(c.out), datasets: c.datasets.map((d) => ({ ...d, prepared: abs(d.prepared) })), models: c.models.map((m) => ({ ...m, path: abs(m.path) })) };
+}
+
+/** Checks an experiment config's shape and names (they become folders under out/runs/); `file` names it in errors. */
+export function checkExperiment(c: ExperimentConfig, file: string): void {
+  if (typeof c !== 'object' || c === null || Array.isArray(c)) throw new ConfigError(`${file}: must hold a JSON object`);
   for (const k of ['out', 'datasets', 'models', 'settings'] as const) if (!c[k]) throw new ConfigError(`${file}: missing '${k}'`);
-  for (const s of c.settings) if (!SETTINGS.includes(s)) throw new ConfigError(`${file}: unknown setting '${s}' (use ${SETTINGS.join(', ')})`);
+  if (!Array.isArray(c.datasets) || !Array.isArray(c.models) || !Array.isArray(c.settings))
+    throw new ConfigError(`${file}: datasets, models and settings must be lists`);
+  const settings = (where: string, list: unknown) => {
+    if (!Array.isArray(list)) throw new ConfigError(`${file}: ${where} must be a list of settings`);
+    for (const s of list) if (!SETTINGS.includes(s)) throw new ConfigError(`${file}: ${where}: unknown setting ${brief(s)} (use ${SETTINGS.join(', ')})`);
+  };
+  settings('settings', c.settings);
+  // names become folders under out/runs/: one plain path segment each, never '..' or a separator
+  const name = (where: string, v: unknown) => {
+    if (typeof v !== 'string' || !RUN_NAME.test(v) || v === '.' || v === '..')
+      throw new ConfigError(`${file}: ${where} ${brief(v)} must be a plain name (letters, digits, '.', '_', '-'; at most 100)`);
+  };
+  const seen = new Set<string>();
+  c.datasets.forEach((d, i) => {
+    name(`datasets[${i}].name`, d?.name);
+    if (typeof d.prepared !== 'string') throw new ConfigError(`${file}: datasets[${i}].prepared must be a path`);
+    if (seen.has(`d/${d.name}`)) throw new ConfigError(`${file}: datasets[${i}].name '${d.name}' is used twice`);
+    seen.add(`d/${d.name}`);
+  });
+  c.models.forEach((m, i) => {
+    name(`models[${i}].name`, m?.name);
+    if (typeof m.path !== 'string') throw new ConfigError(`${file}: models[${i}].path must be a path`);
+    if (m.settings !== undefined) settings(`models[${i}].settings`, m.settings);
+    if (seen.has(`m/${m.name}`)) throw new ConfigError(`${file}: models[${i}].name '${m.name}' is used twice`);
+    seen.add(`m/${m.name}`);
+  });
   const oneOf = (k: 'device' | 'matmulPrecision' | 'activations', ok: readonly string[]) => {
-    if (c[k] !== undefined && !ok.includes(c[k] as string)) throw new ConfigError(`${file}: ${k} '${c[k]}' is not one of ${ok.join(', ')}`);
+    if (c[k] !== undefined && !ok.includes(c[k] as string)) throw new ConfigError(`${file}: ${k} ${brief(c[k])} is not one of ${ok.join(', ')}`);
   };
   oneOf('device', ['cpu', 'cuda']);
   oneOf('matmulPrecision', ['highest', 'bf16', 'f16']);
   oneOf('activations', ['f32', 'bf16', 'f16']);
   if (c.gradientCheckpointing !== undefined && typeof c.gradientCheckpointing !== 'boolean')
     throw new ConfigError(`${file}: gradientCheckpointing must be true or false`);
-  const base = path.dirname(path.resolve(file));
-  const abs = (p: string) => (path.isAbsolute(p) ? p : path.join(base, p));
-  return { ...c, out: abs(c.out), datasets: c.datasets.map((d) => ({ ...d, prepared: abs(d.prepared) })), models: c.models.map((m) => ({ ...m, path: abs(m.path) })) };
+  if (typeof c.out !== 'string') throw new ConfigError(`${file}: out must be a path`);
 }
 
 export async function runExperiment(c: ExperimentConfig, log: (m: string) => void = () => {},
                                     hooks?: (run: string) => SettingHooks): Promise<RunResult[]> {
+  checkExperiment(c, 'experiment config');
   const results: RunResult[] = [];
   if (c.device === 'cuda') setMatmulPrecision(c.matmulPrecision ?? 'highest');
   for (const d of c.datasets)

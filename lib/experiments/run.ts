@@ -12,6 +12,7 @@ import { evaluate, type EvalResult } from '../eval/evaluate.js';
 import type { LoraConfig } from '../models/lora.js';
 import type { RunResult } from './report.js';
 import { ConfigError } from '../errors.js';
+import { lockRunFolder, writeFileAtomic } from '../io/files.js';
 
 /** Progress callbacks of one run (lib/util/progress.ts's settingHooks draws them as bars). */
 export type SettingHooks = TrainHooks & { onInfo?: (msg: string) => void; onEvalProgress?: (done: number, total: number) => void };
@@ -65,6 +66,15 @@ function chatFor(o: SettingRun, tok: TextTokenizer): ((prompt: string) => string
 }
 
 export async function runSetting(o: SettingRun): Promise<RunResult & { eval: EvalResult }> {
+  const unlock = lockRunFolder(o.out);  // one writer per run folder: a second run into it is refused
+  try {
+    return await runSettingLocked(o);
+  } finally {
+    unlock();
+  }
+}
+
+async function runSettingLocked(o: SettingRun): Promise<RunResult & { eval: EvalResult }> {
   const t0 = performance.now();
   const data = await loadPrepared(o.prepared);
   const spec = specFor(data.manifest);
@@ -114,7 +124,8 @@ export async function runSetting(o: SettingRun): Promise<RunResult & { eval: Eva
     perUserF1Mean: ev.metrics.perUser.mean, rows: ev.metrics.rows, unknownWords: ev.unknownWords,
     seconds: (performance.now() - t0) / 1e3,
   };
-  fs.writeFileSync(path.join(o.out, 'metrics.json'), JSON.stringify({ ...result, metrics: ev.metrics, truncatedTest: te.truncated }, null, 2) + '\n');
-  fs.writeFileSync(path.join(o.out, 'predictions.jsonl'), ev.predictions.map((p) => JSON.stringify(p)).join('\n') + '\n');
+  // predictions first: metrics.json marks a finished run (experiment skips it)
+  writeFileAtomic(path.join(o.out, 'predictions.jsonl'), ev.predictions.map((p) => JSON.stringify(p)).join('\n') + '\n');
+  writeFileAtomic(path.join(o.out, 'metrics.json'), JSON.stringify({ ...result, metrics: ev.metrics, truncatedTest: te.truncated }, null, 2) + '\n');
   return { ...result, eval: ev };
 }

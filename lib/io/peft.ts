@@ -1,10 +1,11 @@
 // PEFT LoRA adapters: adapter_config.json + adapter_model.safetensors, both directions.
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError, FormatError } from '../errors.js';
+import { ConfigError, FormatError, brief } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { openSafetensors, readTensor } from './safetensors.js';
 import { writeSafetensors } from './checkpoint.js';
+import { io, writeFileAtomic } from './files.js';
 import { adapterKey, type LoraConfig } from '../models/lora.js';
 import type { Model } from '../models/load.js';
 
@@ -27,7 +28,7 @@ function adapterConfig(model: Model, c: LoraConfig): Record<string, unknown> {
 
 export function saveAdapter(model: Model, dir: string): void {
   if (!model.lora) throw new ConfigError('saveAdapter: the model has no LoRA adapters (call addLora or loadAdapter first)');
-  fs.mkdirSync(dir, { recursive: true });
+  io('create', dir, () => fs.mkdirSync(dir, { recursive: true }));
   const tensors: Record<string, Tensor> = {};
   for (const lin of model.linears()) {
     if (!lin.lora) continue;
@@ -37,9 +38,7 @@ export function saveAdapter(model: Model, dir: string): void {
   for (const m of model.modulesToSave())
     for (const [suffix, t] of Object.entries(m.tensors)) tensors[adapterKey.saved(m.module, suffix)] = t;
   writeSafetensors(path.join(dir, 'adapter_model.safetensors'), tensors);
-  const tmp = path.join(dir, `adapter_config.json.tmp-${process.pid}`);
-  fs.writeFileSync(tmp, JSON.stringify(adapterConfig(model, model.lora), null, 2) + '\n');
-  fs.renameSync(tmp, path.join(dir, 'adapter_config.json'));
+  writeFileAtomic(path.join(dir, 'adapter_config.json'), JSON.stringify(adapterConfig(model, model.lora), null, 2) + '\n');
 }
 
 export function loadAdapter(model: Model, dir: string): void {
@@ -50,20 +49,35 @@ export function loadAdapter(model: Model, dir: string): void {
   } catch (e) {
     throw new ConfigError(`${cfgFile}: ${(e as Error).message}`);
   }
-  if (c.peft_type !== 'LORA') throw new ConfigError(`${cfgFile}: peft_type ${String(c.peft_type)} is not supported (LORA only)`);
+  if (typeof c !== 'object' || c === null || Array.isArray(c)) throw new ConfigError(`${cfgFile}: must hold a JSON object`);
+  if (c.peft_type !== 'LORA') throw new ConfigError(`${cfgFile}: peft_type ${brief(c.peft_type)} is not supported (LORA only)`);
   if (c.use_dora) throw new ConfigError(`${cfgFile}: DoRA adapters are not supported`);
-  if (c.bias && c.bias !== 'none') throw new ConfigError(`${cfgFile}: bias '${String(c.bias)}' is not supported (none only)`);
+  if (c.bias && c.bias !== 'none') throw new ConfigError(`${cfgFile}: bias ${brief(c.bias)} is not supported (none only)`);
   if (Object.keys((c.rank_pattern as object) ?? {}).length || Object.keys((c.alpha_pattern as object) ?? {}).length)
     throw new ConfigError(`${cfgFile}: rank_pattern / alpha_pattern are not supported`);
   const targets = c.target_modules;
-  model.addLora({
-    r: c.r as number, alpha: c.lora_alpha as number, dropout: (c.lora_dropout as number) ?? 0,
-    targetModules: Array.isArray(targets) ? targets as string[] : undefined, useRslora: c.use_rslora === true,
-  });
+  const r = c.r, alpha = c.lora_alpha, dropout = c.lora_dropout ?? 0;
+  if (!Number.isInteger(r) || (r as number) < 1 || (r as number) > 65536) throw new ConfigError(`${cfgFile}: r must be an integer in 1…65536, got ${brief(r)}`);
+  if (typeof alpha !== 'number' || !Number.isFinite(alpha)) throw new ConfigError(`${cfgFile}: lora_alpha must be a finite number, got ${brief(alpha)}`);
+  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) throw new ConfigError(`${cfgFile}: lora_dropout must be in [0, 1), got ${brief(dropout)}`);
+  if (targets !== undefined && targets !== null && typeof targets !== 'string' && !(Array.isArray(targets) && targets.every((t) => typeof t === 'string')))
+    throw new ConfigError(`${cfgFile}: target_modules must be a list of module names, got ${brief(targets)}`);
   const file = path.join(dir, 'adapter_model.safetensors');
   const f = openSafetensors(file);
+  // the weights' rank must be the config's before any adapter is allocated (r sizes every A and B)
+  for (const [key, e] of f.tensors) {
+    const rank = key.includes('.lora_A.') ? e.shape[0] : key.includes('.lora_B.') ? e.shape[1] : undefined;
+    if (rank !== undefined && (e.shape.length !== 2 || rank !== r))
+      throw new FormatError(`${file}: '${key}' is [${e.shape}] but ${cfgFile} says r = ${String(r)}`);
+  }
+  model.addLora({
+    r: r as number, alpha, dropout,
+    targetModules: Array.isArray(targets) ? targets as string[] : undefined, useRslora: c.use_rslora === true,
+  });
   const load = (key: string, into: Tensor) => {
     if (!f.tensors.has(key)) throw new FormatError(`${file}: missing '${key}'`);
+    const dt = f.tensors.get(key)!.dtype;
+    if (dt !== 'f32' && dt !== 'f16' && dt !== 'bf16') throw new FormatError(`${file}: '${key}' is ${dt}; a float tensor is expected`);
     const t = readTensor(f, key);
     if (t.shape.join() !== into.shape.join())
       throw new FormatError(`${file}: '${key}' is [${t.shape}] but the model expects [${into.shape}]`);

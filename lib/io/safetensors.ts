@@ -1,7 +1,8 @@
 // safetensors reading: an 8-byte little-endian header length, a JSON header, then raw tensor bytes.
 // The header is validated before any tensor is touched; every error names the file and tensor.
+import buffer from 'node:buffer';
 import fs from 'node:fs';
-import { FormatError } from '../errors.js';
+import { FormatError, brief } from '../errors.js';
 import { Tensor, type DType } from '../tensor.js';
 
 export const ST_DTYPES: Record<string, { dtype: DType; bytes: number }> = {
@@ -39,17 +40,22 @@ export function parseHeader(path: string, head: Buffer, fileSize: number): Safet
   const tensors = new Map<string, TensorEntry>();
   let metadata: Record<string, string> = {};
   for (const [name, raw] of Object.entries(json)) {
-    if (name === '__metadata__') { metadata = raw as Record<string, string>; continue; }
+    if (name === '__metadata__') {
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw) || Object.values(raw).some((v) => typeof v !== 'string'))
+        throw new FormatError(`${path}: __metadata__ must be an object of strings`);
+      metadata = raw as Record<string, string>;
+      continue;
+    }
     const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     const where = `${path}: tensor '${name}'`;
     if (typeof e !== 'object' || e === null) throw new FormatError(`${where}: entry is not an object`);
     const dt = ST_DTYPES[e.dtype as string];
-    if (!dt) throw new FormatError(`${where}: unsupported dtype ${JSON.stringify(e.dtype)}`);
+    if (!dt) throw new FormatError(`${where}: unsupported dtype ${brief(e.dtype)}`);
     if (!Array.isArray(e.shape) || e.shape.some((d) => !Number.isSafeInteger(d) || d < 0))
-      throw new FormatError(`${where}: shape ${JSON.stringify(e.shape)} is not a list of non-negative integers`);
+      throw new FormatError(`${where}: shape ${brief(e.shape)} is not a list of non-negative integers`);
     const off = e.data_offsets;
     if (!Array.isArray(off) || off.length !== 2 || !off.every((o) => Number.isSafeInteger(o) && o >= 0) || off[1] < off[0])
-      throw new FormatError(`${where}: data_offsets ${JSON.stringify(off)} must be [begin, end] with begin <= end`);
+      throw new FormatError(`${where}: data_offsets ${brief(off)} must be [begin, end] with begin <= end`);
     const shape = e.shape as number[];
     const bytes = shape.reduce((a, b) => a * b, 1) * dt.bytes;
     if (off[1] - off[0] !== bytes)
@@ -65,42 +71,89 @@ export function parseHeader(path: string, head: Buffer, fileSize: number): Safet
   return { path, metadata, tensors, dataStart, size: fileSize };
 }
 
+/** Opens `file` for reading; the error names the file. */
+function openRead(file: string): number {
+  try {
+    return fs.openSync(file, 'r');
+  } catch (e) {
+    throw new FormatError(`${file}: cannot open (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+/** Reads exactly `length` bytes at `position` into buf[offset…] in chunks (readSync takes < 2 GiB). */
+function readFully(file: string, fd: number, buf: Uint8Array, offset: number, length: number, position: number, what: string): void {
+  let done = 0;
+  while (done < length) {
+    const n = Math.min(CHUNK, length - done);
+    let got: number;
+    try {
+      got = fs.readSync(fd, buf, offset + done, n, position + done);
+    } catch (e) {
+      throw new FormatError(`${file}: ${what}: read failed (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+    if (got === 0) throw new FormatError(`${file}: ${what} is truncated (${done} of ${length} bytes)`);
+    done += got;
+  }
+}
+/** the largest single read (and the chunk a tensor is streamed in) */
+export const CHUNK = 64 * 1024 * 1024;
+
 /** Reads and validates the header only (the data is read on demand). */
 export function openSafetensors(path: string): SafetensorsFile {
-  const fd = fs.openSync(path, 'r');
+  const fd = openRead(path);
   try {
     const size = fs.fstatSync(fd).size;
     const first = Buffer.alloc(Math.min(size, 8));
-    fs.readSync(fd, first, 0, first.length, 0);
+    readFully(path, fd, first, 0, first.length, 0, 'header length');
     const hlen = size >= 8 ? Number(first.readBigUInt64LE(0)) : 0;
     const head = Buffer.alloc(Math.min(size, 8 + Math.min(hlen, MAX_HEADER)));
-    fs.readSync(fd, head, 0, head.length, 0);
+    readFully(path, fd, head, 0, head.length, 0, 'header');
     return parseHeader(path, head, size);
   } finally {
     fs.closeSync(fd);
   }
 }
 
-/** The raw bytes of one tensor, read with positioned reads (no whole-file buffer). */
-export function readTensorBytes(f: SafetensorsFile, name: string): Buffer {
+function entry(f: SafetensorsFile, name: string): TensorEntry {
   const e = f.tensors.get(name);
   if (!e) throw new FormatError(`${f.path}: no tensor named '${name}' (has: ${[...f.tensors.keys()].slice(0, 20).join(', ')})`);
-  const buf = Buffer.alloc(e.end - e.begin);
-  const fd = fs.openSync(f.path, 'r');
+  return e;
+}
+
+/** The raw bytes of one tensor, read with positioned reads (no whole-file buffer). */
+export function readTensorBytes(f: SafetensorsFile, name: string): Buffer {
+  const e = entry(f, name);
+  const n = e.end - e.begin;
+  if (n > buffer.constants.MAX_LENGTH)
+    throw new FormatError(`${f.path}: tensor '${name}' has ${n} bytes, more than one buffer holds (use readTensor)`);
+  const buf = Buffer.alloc(n);
+  const fd = openRead(f.path);
   try {
-    const got = fs.readSync(fd, buf, 0, buf.length, f.dataStart + e.begin);
-    if (got !== buf.length) throw new FormatError(`${f.path}: tensor '${name}' is truncated (${got} of ${buf.length} bytes)`);
+    readFully(f.path, fd, buf, 0, n, f.dataStart + e.begin, `tensor '${name}'`);
   } finally {
     fs.closeSync(fd);
   }
   return buf;
 }
 
-/** One tensor as a native Tensor on the CPU. */
+/** One tensor as a native Tensor on the CPU, streamed from the file in chunks (any size). */
 export function readTensor(f: SafetensorsFile, name: string): Tensor {
-  const e = f.tensors.get(name);
-  const bytes = readTensorBytes(f, name);
-  const t = Tensor.empty(e!.shape, e!.dtype);
-  t.handle.copyFromArray(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length));
+  const e = entry(f, name);
+  const t = Tensor.empty(e.shape, e.dtype);
+  const n = e.end - e.begin;
+  const chunk = Buffer.allocUnsafe(Math.min(n, CHUNK));
+  const fd = openRead(f.path);
+  try {
+    for (let off = 0; off < n; off += CHUNK) {
+      const len = Math.min(CHUNK, n - off);
+      readFully(f.path, fd, chunk, 0, len, f.dataStart + e.begin + off, `tensor '${name}'`);
+      t.handle.copyFromArray(new Uint8Array(chunk.buffer, chunk.byteOffset, len), off);
+    }
+  } catch (err) {
+    t.dispose();
+    throw err;
+  } finally {
+    fs.closeSync(fd);
+  }
   return t;
 }

@@ -5,7 +5,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Tokenizer as HFTokenizer } from '@huggingface/tokenizers';
 import { Template } from '@huggingface/jinja';
-import { ConfigError, FormatError } from '../errors.js';
+import { ConfigError, FormatError, PlfError, brief } from '../errors.js';
+import { BudgetError, withinBudget } from '../util/budget.js';
 
 export interface ChatMessage { role: 'system' | 'user' | 'assistant'; content: string }
 
@@ -39,36 +40,132 @@ export class ByteTokenizer implements TextTokenizer {
   }
 }
 
+/** Budgets for work a tokenizer's files control (see util/budget.ts). */
+export const TOKENIZER_BUDGET = {
+  /** building the tokenizer, and encoding or decoding one long text */
+  ms: 2000,
+  /** texts up to this many characters are encoded without the timer (a regex with nested
+   * quantifiers, the exponential kind, is refused at load; the rest grow with the text's length) */
+  plainChars: 4096,
+  /** rendering the chat template once (real templates take well under a millisecond; the budget also
+   * bounds memory: a `range(1e8)` is stopped after ~200 MB instead of taking 3 GB) */
+  templateMs: 250,
+  /** the longest prompt a chat template may render */
+  templateChars: 1_000_000,
+};
+
+/**
+ * The first regex with a quantified group that itself holds an unbounded quantifier (`(a+)+`,
+ * `(\\s*x)*`): the patterns whose backtracking is exponential in the text's length.
+ */
+export function nestedQuantifier(pattern: string): boolean {
+  const frames: { inner: boolean }[] = [{ inner: false }];
+  const quantAt = (i: number): { len: number; unbounded: boolean } | null => {
+    const c = pattern[i];
+    if (c === '*' || c === '+') return { len: 1, unbounded: true };
+    if (c === '?') return { len: 1, unbounded: false };
+    if (c === '{') {
+      const m = /^\{(\d*)(,?)(\d*)\}/.exec(pattern.slice(i));
+      if (m) return { len: m[0].length, unbounded: m[2] === ',' ? m[3] === '' || Number(m[3]) > 1 : Number(m[1]) > 1 };
+    }
+    return null;
+  };
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    let atomEnd = i;  // index of the atom's last character
+    let group: { inner: boolean } | null = null;
+    if (c === '\\') { atomEnd = i + 1; }
+    else if (c === '[') {
+      let j = i + 1;
+      if (pattern[j] === '^') j++;
+      if (pattern[j] === ']') j++;
+      while (j < pattern.length && pattern[j] !== ']') j += pattern[j] === '\\' ? 2 : 1;
+      atomEnd = j;
+    } else if (c === '(') { frames.push({ inner: false }); continue; }
+    else if (c === ')') {
+      group = frames.length > 1 ? frames.pop()! : { inner: false };
+    } else if (c === '|' || c === '^' || c === '$') continue;
+    const q = quantAt(atomEnd + 1);
+    const top = frames[frames.length - 1];
+    if (group) {
+      if (q?.unbounded && group.inner) return true;
+      if (group.inner || q?.unbounded) top.inner = true;
+    } else if (q?.unbounded) top.inner = true;
+    i = atomEnd + (q ? q.len : 0);
+  }
+  return false;
+}
+
+/** Every regex a tokenizer.json holds (normalizers, pre-tokenizers: `{"Regex": "..."}`), with where. */
+function regexes(v: unknown, where: string, out: { where: string; pattern: string }[] = [], depth = 0): typeof out {
+  if (depth > 64 || typeof v !== 'object' || v === null) return out;
+  for (const [k, x] of Object.entries(v)) {
+    if (k === 'Regex' && typeof x === 'string') out.push({ where, pattern: x });
+    else if (k !== 'vocab' && k !== 'merges' && k !== 'added_tokens') regexes(x, `${where}.${k}`, out, depth + 1);
+  }
+  return out;
+}
+
+function readJson(file: string): unknown {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new FormatError(`${file}: ${(e as Error).message}`);
+  }
+}
+
 export class Tokenizer implements TextTokenizer {
   private tok: HFTokenizer;
   readonly config: Record<string, unknown>;
+  private readonly file: string;
 
   constructor(readonly dir: string) {
     const tj = path.join(dir, 'tokenizer.json');
+    this.file = tj;
     if (!fs.existsSync(tj)) throw new FormatError(`${dir}: no tokenizer.json`);
-    let json: object;
-    try {
-      json = JSON.parse(fs.readFileSync(tj, 'utf8'));
-    } catch (e) {
-      throw new FormatError(`${tj}: ${(e as Error).message}`);
-    }
+    const json = readJson(tj);
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new FormatError(`${tj}: must hold a JSON object`);
+    for (const r of regexes(json, 'tokenizer'))
+      if (nestedQuantifier(r.pattern))
+        throw new FormatError(`${tj}: ${r.where}: regex ${brief(r.pattern)} nests unbounded quantifiers (exponential backtracking); refused`);
     const tc = path.join(dir, 'tokenizer_config.json');
-    this.config = fs.existsSync(tc) ? JSON.parse(fs.readFileSync(tc, 'utf8')) : {};
-    this.tok = new HFTokenizer(json, this.config);
+    const config = fs.existsSync(tc) ? readJson(tc) : {};
+    if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new FormatError(`${tc}: must hold a JSON object`);
+    this.config = config as Record<string, unknown>;
+    // the library's own errors (a missing "model", a malformed vocab) become FormatErrors naming the file;
+    // a probe encode/decode finds what only shows when the tokenizer runs
+    this.tok = this.guard('load', () => {
+      const t = new HFTokenizer(json as object, this.config);
+      const ids = t.encode('Hello, world! 123 ünïcödé', { add_special_tokens: true }).ids;
+      t.decode(ids, { skip_special_tokens: true });
+      return t;
+    });
+  }
+
+  /** Runs tokenizer work: under the time budget, library errors as FormatErrors naming tokenizer.json. */
+  private guard<T>(what: string, fn: () => T, timed = true): T {
+    try {
+      return timed ? withinBudget(`${this.file}: ${what}`, TOKENIZER_BUDGET.ms, fn) : fn();
+    } catch (e) {
+      if (e instanceof PlfError) throw e;
+      throw new FormatError(`${this.file}: ${what} failed (${(e as Error)?.message ?? String(e)})`);
+    }
   }
 
   encode(text: string, opts: { addSpecialTokens?: boolean } = {}): number[] {
-    return this.tok.encode(text, { add_special_tokens: opts.addSpecialTokens ?? true }).ids;
+    return this.guard('encode', () => this.tok.encode(text, { add_special_tokens: opts.addSpecialTokens ?? true }).ids,
+      text.length > TOKENIZER_BUDGET.plainChars);
   }
 
   /** Special tokens are skipped, as in the round trips of HF `decode(..., skip_special_tokens=True)`. */
   decode(ids: number[], opts: { skipSpecialTokens?: boolean } = {}): string {
-    return ids.length ? this.tok.decode(ids, { skip_special_tokens: opts.skipSpecialTokens ?? true }) : '';
+    return ids.length ? this.guard('decode', () => this.tok.decode(ids, { skip_special_tokens: opts.skipSpecialTokens ?? true }),
+      ids.length > TOKENIZER_BUDGET.plainChars) : '';
   }
 
   tokenId(token: string | null): number | null {
     if (token === null) return null;
-    const ids = this.tok.encode(token, { add_special_tokens: false }).ids;
+    const ids = this.encode(token, { addSpecialTokens: false });
     return ids.length === 1 ? ids[0] : null;
   }
 
@@ -84,15 +181,31 @@ export class Tokenizer implements TextTokenizer {
     return typeof t === 'string' || (Array.isArray(t) && t.some((x) => x?.name === 'default'));
   }
 
-  /** Renders tokenizer_config.json's chat_template (instruct models in the Q settings). */
+  private template: Template | null = null;
+
+  /** Renders tokenizer_config.json's chat_template (instruct models in the Q settings), within its budgets. */
   applyChatTemplate(messages: ChatMessage[], opts: { addGenerationPrompt?: boolean } = {}): string {
+    const tc = path.join(this.dir, 'tokenizer_config.json');
     const t = this.config.chat_template;
-    const src = typeof t === 'string' ? t : Array.isArray(t) ? (t.find((x) => x.name === 'default')?.template as string | undefined) : undefined;
-    if (!src) throw new ConfigError(`${this.dir}: tokenizer_config.json has no chat_template (use the plain prompt)`);
-    return new Template(src).render({
-      messages, add_generation_prompt: opts.addGenerationPrompt ?? true,
-      bos_token: this.bosToken ?? '', eos_token: this.eosToken ?? '', pad_token: this.padToken ?? '',
-    });
+    const src = typeof t === 'string' ? t : Array.isArray(t) ? (t.find((x) => x?.name === 'default')?.template as unknown) : undefined;
+    if (typeof src !== 'string') throw new ConfigError(`${this.dir}: tokenizer_config.json has no chat_template (use the plain prompt)`);
+    const B = TOKENIZER_BUDGET;
+    let text: unknown;
+    try {
+      text = withinBudget(`${tc}: chat_template`, B.templateMs, () => {
+        this.template ??= new Template(src);
+        return this.template.render({
+          messages, add_generation_prompt: opts.addGenerationPrompt ?? true,
+          bos_token: this.bosToken ?? '', eos_token: this.eosToken ?? '', pad_token: this.padToken ?? '',
+        });
+      });
+    } catch (e) {
+      if (e instanceof PlfError) throw e;
+      throw new ConfigError(`${tc}: chat_template: ${(e as Error)?.message ?? String(e)}`);
+    }
+    if (typeof text !== 'string') throw new ConfigError(`${tc}: chat_template did not render a string`);
+    if (text.length > B.templateChars) throw new BudgetError(`${tc}: chat_template rendered ${text.length} characters, more than ${B.templateChars}`, 'PLF_BUDGET');
+    return text;
   }
 }
 

@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Tensor, type Device } from '../tensor.js';
 import { writeSafetensors } from '../io/checkpoint.js';
-import { ArgumentError, ConfigError } from '../errors.js';
+import { io, writeFileAtomic } from '../io/files.js';
+import { ArgumentError, ConfigError, FormatError } from '../errors.js';
 import { Checkpoint, type TensorSource } from '../io/checkpoint.js';
 import { embeddingForward, embeddingBackward, lastTokenIndex, gatherRowsForward, gatherRowsBackward } from '../ops/embedding.js';
 import { crossEntropyForward, crossEntropyBackward, bceWithLogitsForward, bceWithLogitsBackward, IGNORE_INDEX } from '../ops/loss.js';
@@ -136,7 +137,7 @@ export class DecoderModel {
 
   /** An HF model folder (config.json + model.safetensors) with the current weights. */
   saveWeights(dir: string): void {
-    fs.mkdirSync(dir, { recursive: true });
+    io('create', dir, () => fs.mkdirSync(dir, { recursive: true }));
     writeSafetensors(path.join(dir, 'model.safetensors'), this.namedTensors(), { format: 'pt' });
     const raw: Record<string, unknown> = { ...this.config.raw, pad_token_id: this.config.padTokenId };
     if (this.task === 'sequence-classification') {
@@ -146,7 +147,7 @@ export class DecoderModel {
       raw.id2label = Object.fromEntries(Array.from({ length: this.head.outFeatures }, (_, i) => [String(i), `LABEL_${i}`]));
       raw.problem_type = 'multi_label_classification';
     }
-    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(raw, null, 2) + '\n');
+    writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(raw, null, 2) + '\n');
   }
   loadAdapter(dir: string): void { loadAdapter(this, dir); }
 
@@ -300,6 +301,24 @@ export function loadDecoderModel(dir: string, opts: LoadModelOptions = {}): Deco
   return buildDecoderModel(readConfig(dir), new Checkpoint(dir), opts);
 }
 
+/** config.json against the checkpoint's tensors, before anything is allocated: the embedding's
+ * [vocab, hidden] and the number of layers the tensor names hold. */
+function checkAgainstWeights(cfg: ModelConfig, ck: TensorSource, embed: string): void {
+  if (!ck.has(embed)) throw new FormatError(`${ck.dir}: the checkpoint has no tensor '${embed}'`);
+  const e = ck.shape(embed);
+  if (e.length !== 2 || e[0] !== cfg.vocabSize || e[1] !== cfg.hidden)
+    throw new FormatError(`${ck.dir}: '${embed}' is [${e}] but config.json says vocab_size ${cfg.vocabSize}, hidden_size ${cfg.hidden}`);
+  if (ck instanceof Checkpoint) {
+    let layers = 0;
+    for (const n of ck.names()) {
+      const m = /(?:^|\.)(?:layers|h)\.(\d+)\./.exec(n);
+      if (m) layers = Math.max(layers, Number(m[1]) + 1);
+    }
+    if (layers !== cfg.layers)
+      throw new FormatError(`${ck.dir}: the checkpoint holds ${layers} layers but config.json says num_hidden_layers ${cfg.layers}`);
+  }
+}
+
 /** A decoder model from a parsed config and the source of its tensors (a checkpoint, or random weights). */
 export function buildDecoderModel(cfg: ModelConfig, ck: TensorSource, opts: LoadModelOptions = {}): DecoderModel {
   const dir = ck.dir;
@@ -308,6 +327,7 @@ export function buildDecoderModel(cfg: ModelConfig, ck: TensorSource, opts: Load
   const spec = FAMILIES[cfg.family];
   const quantize = opts.quantize ?? (cfg.quantization?.load_in_4bit ? 'nf4' : null);
   const ld = new ModuleLoader(ck, { ...opts, quantize });
+  checkAgainstWeights(cfg, ck, spec.embed);
   const embed = ld.place(ck.f32(spec.embed));
   const blocks = Array.from({ length: cfg.layers }, (_, i) => spec.layer(ld, cfg, i));
   const finalNorm = ld.norm(spec.finalNorm, spec.normKind, cfg.normEps);
@@ -319,6 +339,7 @@ export function buildDecoderModel(cfg: ModelConfig, ck: TensorSource, opts: Load
         : (() => { throw new ConfigError(`${dir}: no ${w} and tie_word_embeddings is false`); })();
   } else {
     const labels = opts.numLabels ?? cfg.numLabels;
+    if (!Number.isInteger(labels) || labels < 1 || labels > 100_000) throw new ConfigError(`loadModel: numLabels must be an integer in 1…100000, got ${labels}`);
     const w = ck.has('score.weight') && ck.shape('score.weight')[0] === labels ? ck.f32('score.weight')
       : DecoderModel.initScore(labels, cfg.hidden, Number(cfg.raw.initializer_range ?? 0.02), opts.seed ?? 42);
     head = new Linear('score', ld.place(w), null);

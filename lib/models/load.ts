@@ -22,7 +22,7 @@ export function loadModel(dir: string, opts: LoadModelOptions = {}): Model {
   } catch (e) {
     throw new ConfigError(`${file}: ${(e as Error).message}`);
   }
-  return raw.model_type === 't5' ? loadT5Model(dir, raw, file, opts) : loadDecoderModel(dir, opts);
+  return (raw as Record<string, unknown> | null)?.model_type === 't5' ? loadT5Model(dir, raw, file, opts) : loadDecoderModel(dir, opts);
 }
 
 export { DecoderModel, T5Model };

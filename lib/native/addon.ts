@@ -13,7 +13,8 @@ export interface NativeTensor {
   readonly device: number;
   readonly disposed: boolean;
   dispose(): void;
-  copyFromArray(a: ArrayBufferView): void;
+  /** the array's bytes into the tensor; with byteOffset, into bytes [byteOffset, byteOffset + a.byteLength) */
+  copyFromArray(a: ArrayBufferView, byteOffset?: number): void;
   copyToArray(a: ArrayBufferView): void;
   copyFrom(src: NativeTensor): void;
   view(shape: number[], elementOffset?: number): NativeTensor;

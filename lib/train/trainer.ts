@@ -11,7 +11,8 @@ import type { TemplateSpec } from '../prompts/templates.js';
 import { evaluate } from '../eval/evaluate.js';
 import { bucketedBatches, collate, type Example } from './data.js';
 import { cosineWithWarmup } from './schedule.js';
-import { saveCheckpoint, loadCheckpoint, type LoopState } from './checkpoint.js';
+import { saveCheckpoint, loadCheckpoint, findCheckpoint, removeStale, type LoopState } from './checkpoint.js';
+import { lockRunFolder, recoverDir, replaceDir } from '../io/files.js';
 
 export interface TrainConfig {
   lr: number;
@@ -41,27 +42,33 @@ export const DEFAULT_TRAIN: TrainConfig = {
   evalEvery: 0, bestBy: 'loss', earlyStop: 0, saveEvery: 0, evalBatchSize: 16,
 };
 
-export interface TrainHooks { onStep?: (s: { step: number; total: number; loss: number; lr: number; tokens: number }) => void; onEval?: (s: { step: number; loss: number | null; f1: number }) => void }
+export interface TrainHooks { onInfo?: (msg: string) => void; onStep?: (s: { step: number; total: number; loss: number; lr: number; tokens: number }) => void; onEval?: (s: { step: number; loss: number | null; f1: number }) => void }
 
-/** The last complete checkpoint in `dir` (or one a kill left beside it), or null. */
-export function findCheckpoint(dir: string): string | null {
-  const main = path.join(dir, 'checkpoint');
-  if (fs.existsSync(path.join(main, 'state.json'))) return main;
-  if (!fs.existsSync(dir)) return null;
-  const side = fs.readdirSync(dir).filter((n) => /^checkpoint\.(tmp|old)-\d+$/.test(n)).map((n) => path.join(dir, n))
-    .filter((p) => fs.existsSync(path.join(p, 'state.json')) && fs.existsSync(path.join(p, 'optimizer.safetensors')));
-  return side.sort().pop() ?? null;
-}
+export { findCheckpoint };
 
 export function train(model: Model, tok: TextTokenizer, spec: TemplateSpec, trainSet: Example[], valSet: Example[],
                       outDir: string, cfg: TrainConfig, o: { resume?: boolean; padId: number; hooks?: TrainHooks }): LoopState {
+  const unlock = lockRunFolder(outDir);  // one writer per run folder
+  try {
+    return trainLocked(model, tok, spec, trainSet, valSet, outDir, cfg, o);
+  } finally {
+    unlock();
+  }
+}
+
+function trainLocked(model: Model, tok: TextTokenizer, spec: TemplateSpec, trainSet: Example[], valSet: Example[],
+                     outDir: string, cfg: TrainConfig, o: { resume?: boolean; padId: number; hooks?: TrainHooks }): LoopState {
   const task = model.task === 'sequence-classification' ? 'cls' : model.isEncoderDecoder ? 'seq2seq' : 'lm';
   const makeOpt = () => new AdamW(model.trainableParameters().map((p) => p.param), { lr: cfg.lr, weightDecay: cfg.weightDecay, maxGradNorm: cfg.maxGradNorm });
-  fs.mkdirSync(outDir, { recursive: true });
   const ckDir = path.join(outDir, 'checkpoint');
   let opt: AdamW;
   let state: LoopState;
-  const found = o.resume ? findCheckpoint(outDir) : null;
+  const skipped: { path: string; why: string }[] = [];
+  const found = o.resume ? findCheckpoint(outDir, skipped) : null;
+  for (const s of skipped) o.hooks?.onInfo?.(`skipping incomplete checkpoint ${s.path}: ${s.why}`);
+  // what killed or failed writers left beside checkpoint/ and best/ (the one resumed from stays until the next save)
+  removeStale(outDir, 'checkpoint', found);
+  recoverDir(path.join(outDir, 'best'));
   if (found) {
     ({ opt, state } = loadCheckpoint(found, model, makeOpt));
   } else {
@@ -82,8 +89,7 @@ export function train(model: Model, tok: TextTokenizer, spec: TemplateSpec, trai
     if (!state.best || metric > state.best.metric) {
       state.best = { metric, step: state.step };
       state.sinceBest = 0;
-      if (model.lora) model.saveAdapter(path.join(outDir, 'best'));
-      else model.saveWeights(path.join(outDir, 'best'));
+      replaceDir(path.join(outDir, 'best'), (tmp) => (model.lora ? model.saveAdapter(tmp) : model.saveWeights(tmp)));
     } else {
       state.sinceBest++;
     }

@@ -140,18 +140,18 @@ static Napi::Value AddForward(const Napi::CallbackInfo& info) {
 }
 
 void register_activation(Napi::Env env, Napi::Object exports) {
-  exports.Set("swiglu_forward", Napi::Function::New(env, SwigluForward, "swiglu_forward"));
-  exports.Set("swiglu_backward", Napi::Function::New(env, SwigluBackward, "swiglu_backward"));
-  exports.Set("gelu_forward", Napi::Function::New(env, GeluForward, "gelu_forward"));
-  exports.Set("gelu_backward", Napi::Function::New(env, GeluBackward, "gelu_backward"));
-  exports.Set("geglu_forward", Napi::Function::New(env, GegluForward, "geglu_forward"));
-  exports.Set("geglu_backward", Napi::Function::New(env, GegluBackward, "geglu_backward"));
-  exports.Set("relu_forward", Napi::Function::New(env, ReluForward, "relu_forward"));
-  exports.Set("relu_backward", Napi::Function::New(env, ReluBackward, "relu_backward"));
-  exports.Set("tanh_forward", Napi::Function::New(env, TanhForward, "tanh_forward"));
-  exports.Set("tanh_backward", Napi::Function::New(env, TanhBackward, "tanh_backward"));
-  exports.Set("scale_forward", Napi::Function::New(env, ScaleForward, "scale_forward"));
-  exports.Set("add_forward", Napi::Function::New(env, AddForward, "add_forward"));
+  export_fn(env, exports, "swiglu_forward", SwigluForward);
+  export_fn(env, exports, "swiglu_backward", SwigluBackward);
+  export_fn(env, exports, "gelu_forward", GeluForward);
+  export_fn(env, exports, "gelu_backward", GeluBackward);
+  export_fn(env, exports, "geglu_forward", GegluForward);
+  export_fn(env, exports, "geglu_backward", GegluBackward);
+  export_fn(env, exports, "relu_forward", ReluForward);
+  export_fn(env, exports, "relu_backward", ReluBackward);
+  export_fn(env, exports, "tanh_forward", TanhForward);
+  export_fn(env, exports, "tanh_backward", TanhBackward);
+  export_fn(env, exports, "scale_forward", ScaleForward);
+  export_fn(env, exports, "add_forward", AddForward);
 }
 
 }  // namespace plf

@@ -147,14 +147,14 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_embedding(env, exports);
   register_copy(env, exports);
   register_profile(env, exports);
-  exports.Set("convert", Napi::Function::New(env, Convert, "convert"));
-  exports.Set("build_info", Napi::Function::New(env, BuildInfo, "build_info"));
-  exports.Set("cuda_info", Napi::Function::New(env, CudaInfo, "cuda_info"));
-  exports.Set("memory", Napi::Function::New(env, Memory, "memory"));
-  exports.Set("reset_peak", Napi::Function::New(env, ResetPeak, "reset_peak"));
-  exports.Set("empty_cache", Napi::Function::New(env, EmptyCache, "empty_cache"));
-  exports.Set("set_threads", Napi::Function::New(env, SetThreads, "set_threads"));
-  exports.Set("synchronize", Napi::Function::New(env, Synchronize, "synchronize"));
+  export_fn(env, exports, "convert", Convert);
+  export_fn(env, exports, "build_info", BuildInfo);
+  export_fn(env, exports, "cuda_info", CudaInfo);
+  export_fn(env, exports, "memory", Memory);
+  export_fn(env, exports, "reset_peak", ResetPeak);
+  export_fn(env, exports, "empty_cache", EmptyCache);
+  export_fn(env, exports, "set_threads", SetThreads);
+  export_fn(env, exports, "synchronize", Synchronize);
   return exports;
 }
 

@@ -11,7 +11,7 @@ static Napi::Value Rope(const Napi::CallbackInfo& info, const char* name, bool i
   Op op(info, name);
   TensorImpl* x = op.t(0, inverse ? "dy" : "x", kAnyFloat);
   TensorImpl* pos = op.t(1, "positions", kIdx);
-  int64_t rot = int64_t(op.num(2, "rotaryDim"));
+  int64_t rot = op.integer(2, "rotaryDim", 0);
   double theta = op.num(3, "theta");
   TensorImpl* y = op.t(4, inverse ? "dx" : "y", kAnyFloat);
   op.dims(x, "x", 4);
@@ -66,9 +66,9 @@ static Napi::Value AttnForward(const Napi::CallbackInfo& info) {
   Op op(info, "attention_forward");
   TensorImpl *q = op.t(0, "q", kAnyFloat), *k = op.t(1, "k", kAnyFloat), *v = op.t(2, "v", kAnyFloat), *mask = op.t(3, "mask", kIdx, true);
   float scale = float(op.num(4, "scale"));
-  int64_t window = int64_t(op.num(5, "window"));
+  int64_t window = op.integer(5, "window");
   TensorImpl *out = op.t(6, "out", kAnyFloat), *lse = op.t(7, "lse", kAnyFloat);
-  int64_t kv_len = info.Length() > 8 && info[8].IsNumber() ? int64_t(op.num(8, "kvLen")) : -1;
+  int64_t kv_len = info.Length() > 8 && info[8].IsNumber() ? op.integer(8, "kvLen", -1) : -1;
   bool causal = causal_arg(info, 9);
   TensorImpl* bias = info.Length() > 10 ? op.t(10, "bias", kAnyFloat, true) : nullptr;
   AttnShape s = attn_shape(op, q, k, v, mask, causal, kv_len);
@@ -90,7 +90,7 @@ static Napi::Value AttnBackward(const Napi::CallbackInfo& info) {
   TensorImpl *dout = op.t(0, "dout", kAnyFloat), *q = op.t(1, "q", kAnyFloat), *k = op.t(2, "k", kAnyFloat), *v = op.t(3, "v", kAnyFloat);
   TensorImpl *out = op.t(4, "out", kAnyFloat), *lse = op.t(5, "lse", kAnyFloat), *mask = op.t(6, "mask", kIdx, true);
   float scale = float(op.num(7, "scale"));
-  int64_t window = int64_t(op.num(8, "window"));
+  int64_t window = op.integer(8, "window");
   TensorImpl *dq = op.t(9, "dq", kAnyFloat), *dk = op.t(10, "dk", kAnyFloat), *dv = op.t(11, "dv", kAnyFloat);
   bool causal = causal_arg(info, 12);
   TensorImpl* bias = info.Length() > 13 ? op.t(13, "bias", kAnyFloat, true) : nullptr;
@@ -114,10 +114,10 @@ static Napi::Value AttnBackward(const Napi::CallbackInfo& info) {
 }
 
 void register_attention(Napi::Env env, Napi::Object exports) {
-  exports.Set("rope_forward", Napi::Function::New(env, RopeForward, "rope_forward"));
-  exports.Set("rope_backward", Napi::Function::New(env, RopeBackward, "rope_backward"));
-  exports.Set("attention_forward", Napi::Function::New(env, AttnForward, "attention_forward"));
-  exports.Set("attention_backward", Napi::Function::New(env, AttnBackward, "attention_backward"));
+  export_fn(env, exports, "rope_forward", RopeForward);
+  export_fn(env, exports, "rope_backward", RopeBackward);
+  export_fn(env, exports, "attention_forward", AttnForward);
+  export_fn(env, exports, "attention_backward", AttnBackward);
 }
 
 }  // namespace plf

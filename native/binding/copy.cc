@@ -8,7 +8,7 @@ namespace plf {
 struct Slice { int64_t R, C, start, L; };
 static Slice slice_args(const Op& op, const TensorImpl* full, const TensorImpl* part, size_t istart) {
   if (full->shape.empty() || part->shape.empty()) op.shape("tensors must have at least one dimension");
-  Slice s{0, full->shape.back(), int64_t(op.num(istart, "start")), part->shape.back()};
+  Slice s{0, full->shape.back(), op.integer(istart, "start", 0), part->shape.back()};
   s.R = s.C ? full->numel() / s.C : 0;
   if (s.start < 0 || s.start + s.L > s.C)
     op.shape("columns [" + std::to_string(s.start) + ", " + std::to_string(s.start + s.L) + ") are outside " + full->describe());
@@ -37,8 +37,8 @@ static Napi::Value SliceBackward(const Napi::CallbackInfo& info) {
 }
 
 void register_copy(Napi::Env env, Napi::Object exports) {
-  exports.Set("slice_cols_forward", Napi::Function::New(env, SliceForward, "slice_cols_forward"));
-  exports.Set("slice_cols_backward", Napi::Function::New(env, SliceBackward, "slice_cols_backward"));
+  export_fn(env, exports, "slice_cols_forward", SliceForward);
+  export_fn(env, exports, "slice_cols_backward", SliceBackward);
 }
 
 }  // namespace plf

@@ -39,7 +39,7 @@ static Napi::Value EmbBackward(const Napi::CallbackInfo& info) {
 static Napi::Value LastToken(const Napi::CallbackInfo& info) {
   Op op(info, "last_token_index");
   TensorImpl* ids = op.t(0, "ids", kIdx);
-  int64_t pad = int64_t(op.num(1, "padId"));
+  int64_t pad = op.integer(1, "padId");
   TensorImpl* out = op.t(2, "out", {DType::I64});
   op.dims(ids, "ids", 2);
   int64_t B = ids->shape[0], T = ids->shape[1];
@@ -86,11 +86,11 @@ static Napi::Value GatherBackward(const Napi::CallbackInfo& info) {
 }
 
 void register_embedding(Napi::Env env, Napi::Object exports) {
-  exports.Set("embedding_forward", Napi::Function::New(env, EmbForward, "embedding_forward"));
-  exports.Set("embedding_backward", Napi::Function::New(env, EmbBackward, "embedding_backward"));
-  exports.Set("last_token_index", Napi::Function::New(env, LastToken, "last_token_index"));
-  exports.Set("gather_rows_forward", Napi::Function::New(env, GatherForward, "gather_rows_forward"));
-  exports.Set("gather_rows_backward", Napi::Function::New(env, GatherBackward, "gather_rows_backward"));
+  export_fn(env, exports, "embedding_forward", EmbForward);
+  export_fn(env, exports, "embedding_backward", EmbBackward);
+  export_fn(env, exports, "last_token_index", LastToken);
+  export_fn(env, exports, "gather_rows_forward", GatherForward);
+  export_fn(env, exports, "gather_rows_backward", GatherBackward);
 }
 
 }  // namespace plf

@@ -3,6 +3,7 @@
 #include "plf/memory.h"
 #include "plf/ops.h"
 #include <chrono>
+#include <cmath>
 #include <map>
 
 namespace plf {
@@ -75,14 +76,46 @@ static Napi::Value ProfileStop(const Napi::CallbackInfo& info) {
   return o;
 }
 void register_profile(Napi::Env env, Napi::Object exports) {
-  exports.Set("profile_start", Napi::Function::New(env, ProfileStart, "profile_start"));
-  exports.Set("profile_stop", Napi::Function::New(env, ProfileStop, "profile_stop"));
+  export_fn(env, exports, "profile_start", ProfileStart);
+  export_fn(env, exports, "profile_stop", ProfileStop);
 }
 
 void throw_js(Napi::Env env, const char* code, const std::string& msg) {
   Napi::Error e = Napi::Error::New(env, msg);
   e.Set("code", Napi::String::New(env, code));
   throw e;
+}
+
+void rethrow_typed(Napi::Env env, const char* name) {
+  try {
+    throw;
+  } catch (const Napi::Error& e) {
+    Napi::Object o = e.Value();
+    if (!o.Has("code") || !o.Get("code").IsString()) {  // a node-addon-api type check, e.g. "A number was expected"
+      o.Set("code", Napi::String::New(env, "PLF_ARG"));
+      o.Set("message", Napi::String::New(env, std::string(name) + ": " + e.Message()));
+    }
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw_js(env, "PLF_NATIVE", std::string(name) + ": out of memory");
+  } catch (const std::exception& e) {
+    throw_js(env, "PLF_NATIVE", std::string(name) + ": " + e.what());
+  } catch (...) {
+    throw_js(env, "PLF_NATIVE", std::string(name) + ": unknown native exception");
+  }
+}
+
+void export_fn(Napi::Env env, Napi::Object exports, const char* name, Callback f) {
+  exports.Set(name, Napi::Function::New(env, [name, f](const Napi::CallbackInfo& info) { return guard(info, name, f); }, name));
+}
+
+int64_t checked_numel(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0 || d > kMaxElements) return -1;
+    if (__builtin_mul_overflow(n, d, &n) || n > kMaxElements) return -1;
+  }
+  return n;
 }
 
 TensorImpl* Op::t(size_t i, const char* arg, std::initializer_list<DType> ok, bool optional) const {
@@ -108,6 +141,14 @@ TensorImpl* Op::t(size_t i, const char* arg, std::initializer_list<DType> ok, bo
 double Op::num(size_t i, const char* arg) const {
   if (i >= info.Length() || !info[i].IsNumber()) fail("PLF_ARG", std::string(arg) + " must be a number");
   return info[i].As<Napi::Number>().DoubleValue();
+}
+
+int64_t Op::integer(size_t i, const char* arg, int64_t lo, int64_t hi) const {
+  double v = num(i, arg);
+  if (!std::isfinite(v) || v != std::floor(v) || v < double(lo) || v > double(hi))
+    fail("PLF_ARG", std::string(arg) + " must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " +
+                        std::to_string(v));
+  return int64_t(v);
 }
 
 bool Op::flag(size_t i) const { return i < info.Length() && info[i].ToBoolean(); }

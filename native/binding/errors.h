@@ -11,6 +11,31 @@ namespace plf {
 
 [[noreturn]] void throw_js(Napi::Env env, const char* code, const std::string& msg);
 
+// Every exported function goes through guard(): a C++ exception that escapes the function (an
+// allocation failure, a length_error, anything not already a JS error) becomes a PLF_NATIVE error
+// naming the function, and a node-addon-api error without a code (a wrong JS type) gets PLF_ARG —
+// nothing thrown in native code reaches std::terminate.
+using Callback = Napi::Value (*)(const Napi::CallbackInfo&);
+// Call inside a catch block: rethrows the exception in flight as a typed JS error.
+[[noreturn]] void rethrow_typed(Napi::Env env, const char* name);
+template <typename F>
+Napi::Value guard(const Napi::CallbackInfo& info, const char* name, F&& f) {
+  try {
+    return f(info);
+  } catch (...) {
+    rethrow_typed(info.Env(), name);
+  }
+}
+// exports.name = guard(f)
+void export_fn(Napi::Env env, Napi::Object exports, const char* name, Callback f);
+
+// Largest tensor the addon accepts, in elements and in bytes (2^48 B = 256 TiB, beyond any
+// machine): keeps every size product below int64/size_t overflow.
+constexpr int64_t kMaxElements = int64_t(1) << 48;
+// A shape's element count, or -1 when a dimension is negative, above kMaxElements, or the
+// product overflows it (zero-size shapes too: [2^61, 0] is refused, not 0).
+int64_t checked_numel(const std::vector<int64_t>& shape);
+
 // Op profiling (profile_start / profile_stop): each kernel call is timed between two device
 // synchronizations and summed per op name. Off by default; the check costs one load.
 extern bool g_profiling;
@@ -37,6 +62,8 @@ struct Op {
   // Tensor argument i (named for messages); null/undefined allowed when optional.
   TensorImpl* t(size_t i, const char* arg, std::initializer_list<DType> ok, bool optional = false) const;
   double num(size_t i, const char* arg) const;
+  // An integer argument in [lo, hi] (finite, no fraction), e.g. a length, an index or a seed.
+  int64_t integer(size_t i, const char* arg, int64_t lo = -(int64_t(1) << 53), int64_t hi = int64_t(1) << 53) const;
   bool flag(size_t i) const;
   void dims(const TensorImpl* t, const char* arg, size_t nd) const;
   void numel(const TensorImpl* t, const char* arg, int64_t n, const std::string& expect) const;

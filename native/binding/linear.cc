@@ -87,7 +87,7 @@ static Lora lora_args(const Op& op, size_t ia, const WeightView& w) {
   l.scale = float(op.num(ia + 2, "scale"));
   l.p = float(op.num(ia + 3, "dropout"));
   if (!(l.p >= 0.0f && l.p < 1.0f)) op.fail("PLF_ARG", "dropout must be in [0, 1)");
-  l.seed = uint64_t(op.num(ia + 4, "seed"));
+  l.seed = uint64_t(op.integer(ia + 4, "seed", 0));
   return l;
 }
 
@@ -164,14 +164,14 @@ static Napi::Value UseCublasLt(const Napi::CallbackInfo& info) {
 }
 
 void register_linear(Napi::Env env, Napi::Object exports) {
-  exports.Set("use_cublaslt", Napi::Function::New(env, UseCublasLt, "use_cublaslt"));
-  exports.Set("set_matmul_precision", Napi::Function::New(env, SetPrecision, "set_matmul_precision"));
-  exports.Set("matmul_precision", Napi::Function::New(env, GetPrecision, "matmul_precision"));
-  exports.Set("linear_forward", Napi::Function::New(env, LinearForward, "linear_forward"));
-  exports.Set("linear_backward", Napi::Function::New(env, LinearBackward, "linear_backward"));
-  exports.Set("lora_linear_forward", Napi::Function::New(env, LoraForward, "lora_linear_forward"));
-  exports.Set("lora_linear_backward", Napi::Function::New(env, LoraBackward, "lora_linear_backward"));
-  exports.Set("fma_peak", Napi::Function::New(env, FmaPeak, "fma_peak"));
+  export_fn(env, exports, "use_cublaslt", UseCublasLt);
+  export_fn(env, exports, "set_matmul_precision", SetPrecision);
+  export_fn(env, exports, "matmul_precision", GetPrecision);
+  export_fn(env, exports, "linear_forward", LinearForward);
+  export_fn(env, exports, "linear_backward", LinearBackward);
+  export_fn(env, exports, "lora_linear_forward", LoraForward);
+  export_fn(env, exports, "lora_linear_backward", LoraBackward);
+  export_fn(env, exports, "fma_peak", FmaPeak);
 }
 
 }  // namespace plf

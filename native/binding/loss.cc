@@ -10,7 +10,7 @@ struct CE { TensorImpl *logits, *targets; int64_t rows, vocab, ignore; Indices t
 static void ce_args(const Op& op, CE& c) {
   c.logits = op.t(0, "logits", kAnyFloat);
   c.targets = op.t(1, "targets", kIdx);
-  c.ignore = int64_t(op.num(2, "ignoreIndex"));
+  c.ignore = op.integer(2, "ignoreIndex");
   if (c.logits->shape.empty()) op.shape("logits must have at least one dimension");
   c.vocab = c.logits->shape.back();
   c.rows = c.vocab ? c.logits->numel() / c.vocab : 0;
@@ -81,10 +81,10 @@ static Napi::Value BceBackward(const Napi::CallbackInfo& info) {
 }
 
 void register_loss(Napi::Env env, Napi::Object exports) {
-  exports.Set("cross_entropy_forward", Napi::Function::New(env, CeForward, "cross_entropy_forward"));
-  exports.Set("cross_entropy_backward", Napi::Function::New(env, CeBackward, "cross_entropy_backward"));
-  exports.Set("bce_logits_forward", Napi::Function::New(env, BceForward, "bce_logits_forward"));
-  exports.Set("bce_logits_backward", Napi::Function::New(env, BceBackward, "bce_logits_backward"));
+  export_fn(env, exports, "cross_entropy_forward", CeForward);
+  export_fn(env, exports, "cross_entropy_backward", CeBackward);
+  export_fn(env, exports, "bce_logits_forward", BceForward);
+  export_fn(env, exports, "bce_logits_backward", BceBackward);
 }
 
 }  // namespace plf

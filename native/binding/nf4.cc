@@ -3,6 +3,7 @@
 #include "weights.h"
 #include "plf/nf4.h"
 #include "plf/ops.h"
+#include <cmath>
 #include <vector>
 
 namespace plf {
@@ -26,17 +27,23 @@ NF4View nf4_arg(const Op& op, Napi::Object o, const char* arg, Device* dev) {
     if (!good) op.fail("PLF_DTYPE", std::string(arg) + "." + key + " has the wrong dtype: " + t->describe());
     return t;
   };
-  auto num = [&](const char* key, double dflt) {
+  // integers read from the object (a file's quant_state feeds them): finite, whole, in range
+  auto whole = [&](const char* key, double dflt, double lo, double hi) -> int64_t {
     Napi::Value v = o.Get(key);
-    return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : dflt;
+    double d = v.IsUndefined() ? dflt : v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : NAN;
+    if (!std::isfinite(d) || d != std::floor(d) || d < lo || d > hi)
+      op.fail("PLF_ARG", std::string(arg) + "." + key + " must be an integer in [" + std::to_string(int64_t(lo)) + ", " +
+                             std::to_string(int64_t(hi)) + "], got " + (v.IsNumber() || v.IsUndefined() ? std::to_string(d) : "a non-number"));
+    return int64_t(d);
   };
   NF4View w;
-  w.numel = int64_t(num("numel", -1));
-  w.blocksize = int64_t(num("blocksize", 64));
-  w.nested_blocksize = int64_t(num("nestedBlocksize", 256));
-  w.offset = float(num("offset", 0.0));
-  if (w.numel < 0) op.fail("PLF_ARG", std::string(arg) + ".numel is required for an NF4 weight");
-  if (w.blocksize < 2 || w.blocksize % 2) op.fail("PLF_ARG", std::string(arg) + ".blocksize must be even");
+  w.numel = whole("numel", -1, 0, double(kMaxElements));
+  w.blocksize = whole("blocksize", 64, 2, 1 << 20);
+  w.nested_blocksize = whole("nestedBlocksize", 256, 1, 1 << 20);
+  Napi::Value off = o.Get("offset");
+  w.offset = off.IsNumber() ? float(off.As<Napi::Number>().DoubleValue()) : 0.0f;
+  if (!std::isfinite(w.offset)) op.fail("PLF_ARG", std::string(arg) + ".offset must be finite");
+  if (w.blocksize % 2) op.fail("PLF_ARG", std::string(arg) + ".blocksize must be even, got " + std::to_string(w.blocksize));
   TensorImpl* packed = get("packed", {DType::U8}, false);
   TensorImpl* absmax = get("absmax", {DType::F32, DType::U8}, false);
   TensorImpl* code = get("code", {DType::F32}, false);
@@ -71,9 +78,16 @@ WeightView weight_arg(const Op& op, size_t i, const char* arg, Device* dev) {
     Napi::Object o = v.As<Napi::Object>();
     w.dtype = DType::U8;
     w.nf4 = nf4_arg(op, o, arg, dev);
-    w.rows = int64_t(o.Get("rows").ToNumber().DoubleValue());
-    w.cols = int64_t(o.Get("cols").ToNumber().DoubleValue());
-    if (w.rows * w.cols != w.nf4.numel)
+    auto dim = [&](const char* key) -> int64_t {
+      Napi::Value d = o.Get(key);
+      double x = d.IsNumber() ? d.As<Napi::Number>().DoubleValue() : -1;
+      if (!(x >= 0 && x <= double(kMaxElements)) || x != std::floor(x))
+        op.shape(std::string(arg) + "." + key + " must be a non-negative integer");
+      return int64_t(x);
+    };
+    w.rows = dim("rows");
+    w.cols = dim("cols");
+    if (checked_numel({w.rows, w.cols}) != w.nf4.numel)
       op.shape(std::string(arg) + " NF4 shape [" + std::to_string(w.rows) + "," + std::to_string(w.cols) +
                "] does not hold " + std::to_string(w.nf4.numel) + " elements");
     return w;
@@ -93,7 +107,7 @@ static Napi::Value Quantize(const Napi::CallbackInfo& info) {
   Op op(info, "nf4_quantize");
   TensorImpl* x = op.t(0, "x", kFloat);
   Device dev = op.device({x}, true);
-  int64_t bs = int64_t(op.num(1, "blocksize"));
+  int64_t bs = op.integer(1, "blocksize", 0, 1 << 20);
   bool dq = op.flag(2);
   if (bs < 32 || bs > 4096 || (bs & (bs - 1)))
     op.fail("PLF_ARG", "blocksize must be a power of two in 32…4096, got " + std::to_string(bs));
@@ -167,8 +181,8 @@ static Napi::Value Dequantize(const Napi::CallbackInfo& info) {
 }
 
 void register_nf4(Napi::Env env, Napi::Object exports) {
-  exports.Set("nf4_quantize", Napi::Function::New(env, Quantize, "nf4_quantize"));
-  exports.Set("nf4_dequantize", Napi::Function::New(env, Dequantize, "nf4_dequantize"));
+  export_fn(env, exports, "nf4_quantize", Quantize);
+  export_fn(env, exports, "nf4_dequantize", Dequantize);
 }
 
 }  // namespace plf

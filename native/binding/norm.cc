@@ -83,10 +83,10 @@ static Napi::Value LnBackward(const Napi::CallbackInfo& info) {
 }
 
 void register_norm(Napi::Env env, Napi::Object exports) {
-  exports.Set("rmsnorm_forward", Napi::Function::New(env, RmsForward, "rmsnorm_forward"));
-  exports.Set("rmsnorm_backward", Napi::Function::New(env, RmsBackward, "rmsnorm_backward"));
-  exports.Set("layernorm_forward", Napi::Function::New(env, LnForward, "layernorm_forward"));
-  exports.Set("layernorm_backward", Napi::Function::New(env, LnBackward, "layernorm_backward"));
+  export_fn(env, exports, "rmsnorm_forward", RmsForward);
+  export_fn(env, exports, "rmsnorm_backward", RmsBackward);
+  export_fn(env, exports, "layernorm_forward", LnForward);
+  export_fn(env, exports, "layernorm_backward", LnBackward);
 }
 
 }  // namespace plf

@@ -2,6 +2,7 @@
 // list items: {param (f32/bf16/f16), master (f32) | null, grad (f32), m (f32), v (f32)}
 #include "errors.h"
 #include "plf/optim.h"
+#include <cmath>
 #include <vector>
 
 namespace plf {
@@ -25,7 +26,9 @@ static Napi::Value AdamW(const Napi::CallbackInfo& info) {
   cfg.beta2 = cnum("beta2", cfg.beta2);
   cfg.eps = cnum("eps", cfg.eps);
   cfg.weight_decay = cnum("weightDecay", cfg.weight_decay);
-  cfg.step = int64_t(cnum("step", 1));
+  double step = cnum("step", 1);
+  if (!(step >= 1 && step <= 9007199254740992.0) || step != std::floor(step)) op.fail("PLF_ARG", "config.step must be an integer >= 1");
+  cfg.step = int64_t(step);
   cfg.grad_scale = cnum("gradScale", 1.0);
   cfg.max_grad_norm = cnum("maxGradNorm", 0.0);
   Napi::Value skip = c.Get("skipNonFinite");
@@ -89,7 +92,7 @@ static Napi::Value AdamW(const Napi::CallbackInfo& info) {
 }
 
 void register_optim(Napi::Env env, Napi::Object exports) {
-  exports.Set("adamw_step", Napi::Function::New(env, AdamW, "adamw_step"));
+  export_fn(env, exports, "adamw_step", AdamW);
 }
 
 }  // namespace plf

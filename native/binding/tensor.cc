@@ -1,6 +1,7 @@
 // NativeTensor: creation, host <-> device copies, views, dispose.
 #include "tensor.h"
 #include "errors.h"
+#include <cmath>
 #include <sstream>
 
 namespace plf {
@@ -36,13 +37,17 @@ static std::vector<int64_t> parse_shape(Napi::Env env, Napi::Value v, const char
   if (!v.IsArray()) throw_js(env, "PLF_SHAPE", std::string(who) + ": shape must be an array of integers");
   Napi::Array a = v.As<Napi::Array>();
   std::vector<int64_t> s;
+  std::string given = "[";
   for (uint32_t i = 0; i < a.Length(); i++) {
     Napi::Value e = a.Get(i);
     double d = e.IsNumber() ? e.As<Napi::Number>().DoubleValue() : -1;
     if (!(d >= 0) || d != double(int64_t(d)))
       throw_js(env, "PLF_SHAPE", std::string(who) + ": shape entries must be non-negative integers");
-    s.push_back(int64_t(d));
+    s.push_back(d <= double(kMaxElements) ? int64_t(d) : -1);
+    given += (i ? "," : "") + (s.back() >= 0 ? std::to_string(s.back()) : std::to_string(d));
   }
+  if (checked_numel(s) < 0)
+    throw_js(env, "PLF_SHAPE", std::string(who) + ": shape " + given + "] has more than 2^48 elements (or a dimension that large)");
   return s;
 }
 
@@ -50,13 +55,17 @@ static std::vector<int64_t> parse_shape(Napi::Env env, Napi::Value v, const char
 TensorImpl::TensorImpl(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TensorImpl>(info) {
   if (info.Length() == 0) return;
   Napi::Env env = info.Env();
+  if (!info[0].IsNumber() || !info[2].IsNumber()) throw_js(env, "PLF_ARG", "NativeTensor(dtype, shape, device, zero): dtype and device must be numbers");
   dtype = parse_dtype(env, info[0].As<Napi::Number>().Int32Value());
   shape = parse_shape(env, info[1], "NativeTensor");
+  if (nbytes() > size_t(kMaxElements)) throw_js(env, "PLF_SHAPE", "NativeTensor: " + describe() + " is larger than 2^48 bytes");
   Device dev = info[2].As<Napi::Number>().Int32Value() == 1 ? Device::CUDA : Device::CPU;
   bool zero = info.Length() > 3 && info[3].ToBoolean();
   try {
     storage = std::make_shared<Storage>(dev, nbytes());
     if (zero) mem_zero(dev, storage->ptr, storage->bytes);
+  } catch (const std::bad_alloc&) {
+    throw_js(env, "PLF_NATIVE", std::string("NativeTensor ") + describe() + ": out of memory");
   } catch (const std::exception& e) {
     throw_js(env, "PLF_NATIVE", std::string("NativeTensor ") + describe() + ": " + e.what());
   }
@@ -68,15 +77,21 @@ Napi::Object TensorImpl::Create(Napi::Env env, DType dt, const std::vector<int64
   return ctor.New({Napi::Number::New(env, int(dt)), s, Napi::Number::New(env, int(dev)), Napi::Boolean::New(env, zero)});
 }
 
+// Methods run under guard() like the exported functions (see errors.h).
+template <Napi::Value (TensorImpl::*M)(const Napi::CallbackInfo&)>
+Napi::Value TensorImpl::Guarded(const Napi::CallbackInfo& info) {
+  return guard(info, "NativeTensor", [this](const Napi::CallbackInfo& i) { return (this->*M)(i); });
+}
+
 void TensorImpl::Init(Napi::Env env, Napi::Object exports) {
   Napi::Function f = DefineClass(env, "NativeTensor", {
-    InstanceMethod("dispose", &TensorImpl::Dispose),
-    InstanceMethod("copyFromArray", &TensorImpl::CopyFromArray),
-    InstanceMethod("copyToArray", &TensorImpl::CopyToArray),
-    InstanceMethod("copyFrom", &TensorImpl::CopyFrom),
-    InstanceMethod("view", &TensorImpl::View),
-    InstanceMethod("to", &TensorImpl::To),
-    InstanceMethod("sharesStorage", &TensorImpl::SharesStorage),
+    InstanceMethod("dispose", &TensorImpl::Guarded<&TensorImpl::Dispose>),
+    InstanceMethod("copyFromArray", &TensorImpl::Guarded<&TensorImpl::CopyFromArray>),
+    InstanceMethod("copyToArray", &TensorImpl::Guarded<&TensorImpl::CopyToArray>),
+    InstanceMethod("copyFrom", &TensorImpl::Guarded<&TensorImpl::CopyFrom>),
+    InstanceMethod("view", &TensorImpl::Guarded<&TensorImpl::View>),
+    InstanceMethod("to", &TensorImpl::Guarded<&TensorImpl::To>),
+    InstanceMethod("sharesStorage", &TensorImpl::Guarded<&TensorImpl::SharesStorage>),
     InstanceAccessor("dtype", &TensorImpl::GetDType, nullptr),
     InstanceAccessor("shape", &TensorImpl::GetShape, nullptr),
     InstanceAccessor("device", &TensorImpl::GetDevice, nullptr),
@@ -95,18 +110,28 @@ static void live(Napi::Env env, const TensorImpl* t, const char* what) {
   if (t->disposed()) throw_js(env, "PLF_ARG", std::string(what) + ": tensor " + t->describe() + " was disposed");
 }
 
-// copyFromArray(typedArray): the byte lengths must agree exactly.
+// copyFromArray(typedArray, byteOffset?): without an offset the byte lengths must agree exactly;
+// with one, the array's bytes land at [byteOffset, byteOffset + length) (tensors read in chunks).
 Napi::Value TensorImpl::CopyFromArray(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   live(env, this, "copyFromArray");
   if (!info[0].IsTypedArray()) throw_js(env, "PLF_ARG", "copyFromArray: expected a TypedArray");
   Napi::TypedArray a = info[0].As<Napi::TypedArray>();
   size_t bytes = a.ByteLength();
-  if (bytes != nbytes())
-    throw_js(env, "PLF_SHAPE", "copyFromArray: " + std::to_string(bytes) + " bytes given for tensor " + describe() +
+  size_t at = 0;
+  bool partial = info.Length() > 1 && !info[1].IsUndefined();
+  if (partial) {
+    double d = info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : -1;
+    if (!(d >= 0 && d <= double(kMaxElements)) || d != std::floor(d))
+      throw_js(env, "PLF_ARG", "copyFromArray: byteOffset must be a non-negative integer");
+    at = size_t(d);
+  }
+  if (partial ? at + bytes > nbytes() : bytes != nbytes())
+    throw_js(env, "PLF_SHAPE", "copyFromArray: " + std::to_string(bytes) + " bytes given" +
+                                   (partial ? " at byte " + std::to_string(at) : std::string()) + " for tensor " + describe() +
                                    " of " + std::to_string(nbytes()) + " bytes");
   const char* src = static_cast<const char*>(a.ArrayBuffer().Data()) + a.ByteOffset();
-  try { mem_copy(device(), data(), Device::CPU, src, bytes); }
+  try { mem_copy(device(), static_cast<char*>(data()) + at, Device::CPU, src, bytes); }
   catch (const std::exception& e) { throw_js(env, "PLF_NATIVE", std::string("copyFromArray: ") + e.what()); }
   return env.Undefined();
 }
@@ -143,10 +168,12 @@ Napi::Value TensorImpl::View(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   live(env, this, "view");
   std::vector<int64_t> s = parse_shape(env, info[0], "view");
-  int64_t off = info.Length() > 1 ? int64_t(info[1].As<Napi::Number>().DoubleValue()) : 0;
-  int64_t n = 1;
-  for (int64_t d : s) n *= d;
-  if (off < 0 || off + n > numel())
+  double offd = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : info.Length() > 1 && !info[1].IsUndefined() ? -1 : 0;
+  int64_t n = checked_numel(s);
+  if (!(offd >= 0 && offd <= double(kMaxElements)) || offd != std::floor(offd))
+    throw_js(env, "PLF_ARG", "view: elementOffset must be a non-negative integer");
+  int64_t off = int64_t(offd);
+  if (off + n > numel())
     throw_js(env, "PLF_SHAPE", "view: " + shape_str(s) + " at element " + std::to_string(off) +
                                    " does not fit in tensor " + describe());
   Napi::Object o = ctor.New({});
@@ -162,6 +189,7 @@ Napi::Value TensorImpl::View(const Napi::CallbackInfo& info) {
 Napi::Value TensorImpl::To(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   live(env, this, "to");
+  if (!info[0].IsNumber()) throw_js(env, "PLF_ARG", "to: device must be a number (0 cpu, 1 cuda)");
   Device dev = info[0].As<Napi::Number>().Int32Value() == 1 ? Device::CUDA : Device::CPU;
   Napi::Object o = Create(env, dtype, shape, dev, false);
   TensorImpl* t = TensorImpl::Unwrap(o);

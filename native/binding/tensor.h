@@ -40,6 +40,8 @@ class TensorImpl : public Napi::ObjectWrap<TensorImpl> {
   static Napi::Object Create(Napi::Env env, DType dt, const std::vector<int64_t>& shape, Device dev, bool zero);
 
  private:
+  template <Napi::Value (TensorImpl::*M)(const Napi::CallbackInfo&)>
+  Napi::Value Guarded(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   Napi::Value CopyFromArray(const Napi::CallbackInfo& info);
   Napi::Value CopyToArray(const Napi::CallbackInfo& info);

@@ -1,6 +1,7 @@
 // T5 config.json → T5Config, with the semantics transformers 5.17 gives the fields (Flan-T5's own
 // configs are transformers-4 style; ../shared's fixture was saved by 5.17).
 import { ConfigError } from '../../errors.js';
+import { size, labelCount } from '../config.js';
 
 export interface T5Config {
   modelType: 't5';
@@ -49,6 +50,7 @@ function first(v: unknown): number | null {
 }
 
 export function parseT5Config(raw: Raw, file = 'config.json'): T5Config {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`${file}: must hold a JSON object`);
   const proj = String(raw.feed_forward_proj ?? 'relu');
   const parts = proj.split('-');
   const gated = parts[0] === 'gated';
@@ -59,21 +61,23 @@ export function parseT5Config(raw: Raw, file = 'config.json'): T5Config {
   const ok = gated ? act === 'gelu' || act === 'gelu_new' || act === 'silu' : act === 'relu' || act === 'gelu' || act === 'gelu_new';
   if (!ok)
     throw new ConfigError(`${file}: feed_forward_proj '${proj}' is not supported (relu, gelu, gelu_new, gated-gelu, gated-gelu_new, gated-silu)`);
-  const layers = num(raw, file, 'num_layers');
-  const labels = raw.id2label ? Object.keys(raw.id2label as object).length : typeof raw.num_labels === 'number' ? raw.num_labels : 2;
+  const layers = size(raw, file, 1, 4096, 'num_layers');
+  const labels = labelCount(raw, file);
+  const eps = num(raw, file, 'layer_norm_epsilon', 1e-6);
+  if (!(eps > 0 && eps < 1)) throw new ConfigError(`${file}: layer_norm_epsilon must be in (0, 1), got ${eps}`);
   const pad = first(raw.pad_token_id);
   return {
     modelType: 't5',
-    vocabSize: num(raw, file, 'vocab_size'),
-    hidden: num(raw, file, 'd_model'),
-    headDim: num(raw, file, 'd_kv'),
-    heads: num(raw, file, 'num_heads'),
-    intermediate: num(raw, file, 'd_ff'),
+    vocabSize: size(raw, file, 1, 1 << 24, 'vocab_size'),
+    hidden: size(raw, file, 1, 1 << 20, 'd_model'),
+    headDim: size(raw, file, 1, 1 << 16, 'd_kv'),
+    heads: size(raw, file, 1, 4096, 'num_heads'),
+    intermediate: size(raw, file, 1, 1 << 22, 'd_ff'),
     layers,
-    decoderLayers: typeof raw.num_decoder_layers === 'number' ? raw.num_decoder_layers : layers,
-    numBuckets: num(raw, file, 'relative_attention_num_buckets', 32),
-    maxDistance: num(raw, file, 'relative_attention_max_distance', 128),
-    normEps: num(raw, file, 'layer_norm_epsilon', 1e-6),
+    decoderLayers: typeof raw.num_decoder_layers === 'number' ? size(raw, file, 1, 4096, 'num_decoder_layers') : layers,
+    numBuckets: raw.relative_attention_num_buckets === undefined ? 32 : size(raw, file, 2, 1 << 16, 'relative_attention_num_buckets'),
+    maxDistance: raw.relative_attention_max_distance === undefined ? 128 : size(raw, file, 1, 1 << 30, 'relative_attention_max_distance'),
+    normEps: eps,
     gated, act: act as T5Config['act'],
     scaleDecoderOutputs: typeof raw.scale_decoder_outputs === 'boolean' ? raw.scale_decoder_outputs : raw.tie_word_embeddings !== false,
     padTokenId: pad,
