@@ -73,7 +73,10 @@ export class ChatClient {
 
   constructor(readonly o: ChatClientOptions) {
     if (!/^https?:\/\//.test(o.endpoint)) throw new ConfigError(`endpoint ${redact(displayUrl(o.endpoint), [o.apiKey])} must be an http(s) URL`);
-    this.url = o.endpoint.replace(/\/+$/, '') + (o.endpoint.endsWith('/chat/completions') ? '' : '/chat/completions');
+    // …/chat/completions appended to the path (a query, e.g. an api-version or key, stays a query)
+    const u = new URL(o.endpoint);
+    if (!u.pathname.endsWith('/chat/completions')) u.pathname = u.pathname.replace(/\/+$/, '') + '/chat/completions';
+    this.url = u.toString();
     this.shownUrl = displayUrl(this.url);
     if (o.cacheFile && fs.existsSync(o.cacheFile))
       for (const line of fs.readFileSync(o.cacheFile, 'utf8').split('\n')) {

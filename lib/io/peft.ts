@@ -1,7 +1,7 @@
 // PEFT LoRA adapters: adapter_config.json + adapter_model.safetensors, both directions.
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError, FormatError, brief } from '../errors.js';
+import { ConfigError, FormatError, PlfError, brief } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { openSafetensors, readTensor } from './safetensors.js';
 import { writeSafetensors } from './checkpoint.js';
@@ -70,10 +70,15 @@ export function loadAdapter(model: Model, dir: string): void {
     if (rank !== undefined && (e.shape.length !== 2 || rank !== r))
       throw new FormatError(`${file}: '${key}' is [${e.shape}] but ${cfgFile} says r = ${String(r)}`);
   }
-  model.addLora({
-    r: r as number, alpha, dropout,
-    targetModules: Array.isArray(targets) ? targets as string[] : undefined, useRslora: c.use_rslora === true,
-  });
+  try {
+    model.addLora({
+      r: r as number, alpha, dropout,
+      targetModules: Array.isArray(targets) ? targets as string[] : undefined, useRslora: c.use_rslora === true,
+    });
+  } catch (e) {
+    if (e instanceof PlfError) throw new ConfigError(`${cfgFile}: ${e.message}`);
+    throw e;
+  }
   const load = (key: string, into: Tensor) => {
     if (!f.tensors.has(key)) throw new FormatError(`${file}: missing '${key}'`);
     const dt = f.tensors.get(key)!.dtype;

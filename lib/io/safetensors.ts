@@ -137,15 +137,15 @@ export function readTensorBytes(f: SafetensorsFile, name: string): Buffer {
 }
 
 /** One tensor as a native Tensor on the CPU, streamed from the file in chunks (any size). */
-export function readTensor(f: SafetensorsFile, name: string): Tensor {
+export function readTensor(f: SafetensorsFile, name: string, chunkBytes = CHUNK): Tensor {
   const e = entry(f, name);
   const t = Tensor.empty(e.shape, e.dtype);
   const n = e.end - e.begin;
-  const chunk = Buffer.allocUnsafe(Math.min(n, CHUNK));
+  const chunk = Buffer.allocUnsafe(Math.min(n, chunkBytes));
   const fd = openRead(f.path);
   try {
-    for (let off = 0; off < n; off += CHUNK) {
-      const len = Math.min(CHUNK, n - off);
+    for (let off = 0; off < n; off += chunkBytes) {
+      const len = Math.min(chunkBytes, n - off);
       readFully(f.path, fd, chunk, 0, len, f.dataStart + e.begin + off, `tensor '${name}'`);
       t.handle.copyFromArray(new Uint8Array(chunk.buffer, chunk.byteOffset, len), off);
     }

@@ -61,6 +61,13 @@ function opt(raw: Raw, key: string): number | null {
   return typeof v === 'number' ? v : null;
 }
 
+/** A special token id: null, or an integer in 0…2^31 (a list: its first entry, as HF reads it). */
+export function tokenId(raw: Raw, file: string, key: string): number | null {
+  const v = opt(raw, key);
+  if (v !== null && (!Number.isInteger(v) || v < 0 || v >= 2 ** 31)) throw new ConfigError(`${file}: ${key} must be a token id (an integer >= 0), got ${v}`);
+  return v;
+}
+
 export function parseConfig(raw: Raw, file = 'config.json'): ModelConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`${file}: must hold a JSON object`);
   const mt = raw.model_type as string;
@@ -108,9 +115,9 @@ export function parseConfig(raw: Raw, file = 'config.json'): ModelConfig {
     mlpBias: family === 'llama' ? raw.mlp_bias === true : true,
     parallelResidual: family === 'gpt_neox' ? raw.use_parallel_residual !== false : family === 'phi',
     tieEmbeddings: raw.tie_word_embeddings === true,
-    padTokenId: opt(raw, 'pad_token_id'),
-    bosTokenId: opt(raw, 'bos_token_id'),
-    eosTokenId: opt(raw, 'eos_token_id'),
+    padTokenId: tokenId(raw, file, 'pad_token_id'),
+    bosTokenId: tokenId(raw, file, 'bos_token_id'),
+    eosTokenId: tokenId(raw, file, 'eos_token_id'),
     numLabels: labels,
     quantization: (raw.quantization_config as Raw | undefined) ?? null,
     raw,

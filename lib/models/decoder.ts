@@ -330,17 +330,18 @@ export function buildDecoderModel(cfg: ModelConfig, ck: TensorSource, opts: Load
   checkAgainstWeights(cfg, ck, spec.embed);
   const embed = ld.place(ck.f32(spec.embed));
   const blocks = Array.from({ length: cfg.layers }, (_, i) => spec.layer(ld, cfg, i));
-  const finalNorm = ld.norm(spec.finalNorm, spec.normKind, cfg.normEps);
+  const finalNorm = ld.norm(spec.finalNorm, spec.normKind, cfg.normEps, undefined, cfg.hidden);
   let head: Linear;
   if (task === 'causal-lm') {
     const w = `${spec.lmHead}.weight`;
+    if (ck.has(w)) ld.expectShape(w, ck.shape(w), [cfg.vocabSize, cfg.hidden]);
     head = ck.has(w) ? ld.head(spec.lmHead, w, spec.lmHeadBias)
       : cfg.tieEmbeddings ? new Linear(spec.lmHead, embed, null)
         : (() => { throw new ConfigError(`${dir}: no ${w} and tie_word_embeddings is false`); })();
   } else {
     const labels = opts.numLabels ?? cfg.numLabels;
     if (!Number.isInteger(labels) || labels < 1 || labels > 100_000) throw new ConfigError(`loadModel: numLabels must be an integer in 1…100000, got ${labels}`);
-    const w = ck.has('score.weight') && ck.shape('score.weight')[0] === labels ? ck.f32('score.weight')
+    const w = ck.has('score.weight') && ck.shape('score.weight').join() === [labels, cfg.hidden].join() ? ck.f32('score.weight')
       : DecoderModel.initScore(labels, cfg.hidden, Number(cfg.raw.initializer_range ?? 0.02), opts.seed ?? 42);
     head = new Linear('score', ld.place(w), null);
   }

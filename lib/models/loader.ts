@@ -21,8 +21,9 @@ export class ModuleLoader {
   constructor(readonly ck: TensorSource, readonly opts: LoadOptions) {}
 
   /** A frozen body linear (a LoRA target): NF4 when asked or when stored pre-quantized; `as` names the module when it differs from the checkpoint's key. */
-  linear(name: string, bias: boolean, as = name): Linear {
+  linear(name: string, bias: boolean, as = name, expect?: [number, number]): Linear {
     const wname = `${name}.weight`;
+    if (expect) this.expectShape(wname, this.ck.isNF4(wname) ? null : this.ck.shape(wname), expect);
     let w: Weight;
     if (this.ck.isNF4(wname)) {
       w = this.ck.nf4(wname);
@@ -35,7 +36,15 @@ export class ModuleLoader {
       if (w.dtype !== 'f32' && w.dtype !== 'bf16' && w.dtype !== 'f16')
         throw new FormatError(`${this.ck.dir}: ${wname} has dtype ${w.dtype}; expected f32, bf16 or f16`);
     }
+    if (expect && isNF4(w)) this.expectShape(wname, w.shape, expect);
+    if (expect && bias) this.expectShape(`${name}.bias`, this.ck.shape(`${name}.bias`), [expect[0]]);
     return new Linear(as, this.place(w), bias ? this.place(this.ck.f32(`${name}.bias`)) : null);
+  }
+
+  /** A stored shape against what config.json implies: a contradiction is refused before it reaches a kernel. */
+  expectShape(name: string, shape: number[] | null, expect: number[]): void {
+    if (shape && shape.join() !== expect.join())
+      throw new FormatError(`${this.ck.dir}: '${name}' is [${shape}] but config.json implies [${expect}]`);
   }
 
   /** A loaded tensor or NF4 weight on the model's device (the host copy is freed). */
@@ -65,7 +74,11 @@ export class ModuleLoader {
     return new Linear(name, this.place(this.ck.f32(weightName)), bias ? this.place(this.ck.f32(`${name}.bias`)) : null);
   }
 
-  norm(name: string, kind: 'rms' | 'layer', eps: number, as = name): Norm {
+  norm(name: string, kind: 'rms' | 'layer', eps: number, as = name, size?: number): Norm {
+    if (size !== undefined) {
+      this.expectShape(`${name}.weight`, this.ck.shape(`${name}.weight`), [size]);
+      if (kind === 'layer') this.expectShape(`${name}.bias`, this.ck.shape(`${name}.bias`), [size]);
+    }
     return new Norm(kind, this.place(this.ck.f32(`${name}.weight`)), kind === 'layer' ? this.place(this.ck.f32(`${name}.bias`)) : null, eps, as);
   }
 }

@@ -1,7 +1,7 @@
 // T5 config.json → T5Config, with the semantics transformers 5.17 gives the fields (Flan-T5's own
 // configs are transformers-4 style; ../shared's fixture was saved by 5.17).
 import { ConfigError } from '../../errors.js';
-import { size, labelCount } from '../config.js';
+import { size, labelCount, tokenId } from '../config.js';
 
 export interface T5Config {
   modelType: 't5';
@@ -44,11 +44,6 @@ function num(raw: Raw, file: string, key: string, dflt?: number): number {
   throw new ConfigError(`${file}: missing numeric field ${key}`);
 }
 
-function first(v: unknown): number | null {
-  if (Array.isArray(v)) return typeof v[0] === 'number' ? v[0] : null;
-  return typeof v === 'number' ? v : null;
-}
-
 export function parseT5Config(raw: Raw, file = 'config.json'): T5Config {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`${file}: must hold a JSON object`);
   const proj = String(raw.feed_forward_proj ?? 'relu');
@@ -65,7 +60,7 @@ export function parseT5Config(raw: Raw, file = 'config.json'): T5Config {
   const labels = labelCount(raw, file);
   const eps = num(raw, file, 'layer_norm_epsilon', 1e-6);
   if (!(eps > 0 && eps < 1)) throw new ConfigError(`${file}: layer_norm_epsilon must be in (0, 1), got ${eps}`);
-  const pad = first(raw.pad_token_id);
+  const pad = tokenId(raw, file, 'pad_token_id');
   return {
     modelType: 't5',
     vocabSize: size(raw, file, 1, 1 << 24, 'vocab_size'),
@@ -81,8 +76,8 @@ export function parseT5Config(raw: Raw, file = 'config.json'): T5Config {
     gated, act: act as T5Config['act'],
     scaleDecoderOutputs: typeof raw.scale_decoder_outputs === 'boolean' ? raw.scale_decoder_outputs : raw.tie_word_embeddings !== false,
     padTokenId: pad,
-    eosTokenId: first(raw.eos_token_id),
-    decoderStartTokenId: first(raw.decoder_start_token_id) ?? pad ?? 0,
+    eosTokenId: tokenId(raw, file, 'eos_token_id'),
+    decoderStartTokenId: tokenId(raw, file, 'decoder_start_token_id') ?? pad ?? 0,
     numLabels: labels,
     quantization: (raw.quantization_config as Raw | undefined) ?? null,
     raw,
