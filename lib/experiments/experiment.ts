@@ -75,7 +75,7 @@ export function checkExperiment(c: ExperimentConfig, file: string): void {
     seen.add(`m/${m.name}`);
   });
   const oneOf = (k: 'device' | 'matmulPrecision' | 'activations', ok: readonly string[]) => {
-    if (c[k] !== undefined && !ok.includes(c[k] as string)) throw new ConfigError(`${file}: ${k} ${brief(c[k])} is not one of ${ok.join(', ')}`);
+    if (c[k] !== undefined && !ok.includes(c[k] as string)) throw new ConfigError(`${file}: ${k} ${typeof c[k] === 'string' ? `'${c[k]}'` : brief(c[k])} is not one of ${ok.join(', ')}`);
   };
   oneOf('device', ['cpu', 'cuda']);
   oneOf('matmulPrecision', ['highest', 'bf16', 'f16']);

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { FormatError, brief, insideDir } from '../errors.js';
 import { Tensor, type TypedArray } from '../tensor.js';
-import { io } from './files.js';
+import { writeFileAtomic } from './files.js';
 import { openSafetensors, readTensor, readTensorBytes, type SafetensorsFile } from './safetensors.js';
 import { quantStateJSON, type NF4Tensor } from '../ops/nf4.js';
 
@@ -165,30 +165,17 @@ export function writeSafetensorsStream(file: string, plan: PlannedTensor[], meta
   const json = Buffer.concat([raw, Buffer.alloc((8 - (raw.length % 8)) % 8, 0x20)]);  // pad with spaces to 8 bytes
   const head = Buffer.alloc(8);
   head.writeBigUInt64LE(BigInt(json.length));
-  const tmp = `${file}.tmp-${process.pid}`;
-  try {
-    io('write', file, () => {
-      const fd = fs.openSync(tmp, 'w');
-      try {
-        fs.writeSync(fd, head);
-        fs.writeSync(fd, json);
-        for (const t of sorted) {
-          const b = t.bytes();
-          const want = (header[t.name] as { data_offsets: number[] }).data_offsets;
-          if (b.length !== want[1] - want[0])
-            throw new FormatError(`${file}: tensor '${t.name}' produced ${b.length} bytes, planned ${want[1] - want[0]}`);
-          for (let off = 0; off < b.length;) off += fs.writeSync(fd, b, off, Math.min(b.length - off, 1 << 30));
-        }
-        fs.fsyncSync(fd);
-      } finally {
-        fs.closeSync(fd);
-      }
-      fs.renameSync(tmp, file);
-    });
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
+  writeFileAtomic(file, (fd) => {
+    fs.writeSync(fd, head);
+    fs.writeSync(fd, json);
+    for (const t of sorted) {
+      const b = t.bytes();
+      const want = (header[t.name] as { data_offsets: number[] }).data_offsets;
+      if (b.length !== want[1] - want[0])
+        throw new FormatError(`${file}: tensor '${t.name}' produced ${b.length} bytes, planned ${want[1] - want[0]}`);
+      for (let off = 0; off < b.length;) off += fs.writeSync(fd, b, off, Math.min(b.length - off, 1 << 30));
+    }
+  });
 }
 
 export function tensorBytes(t: Tensor): Uint8Array {

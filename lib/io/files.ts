@@ -18,14 +18,15 @@ export function io<T>(what: string, file: string, fn: () => T): T {
   }
 }
 
-/** Writes a whole file to `file.tmp-PID`, fsyncs it and renames it into place. */
-export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+/** Writes a whole file to `file.tmp-PID` (the data, or what `data(fd)` writes), fsyncs it and renames it into place. */
+export function writeFileAtomic(file: string, data: string | Uint8Array | ((fd: number) => void)): void {
   const tmp = `${file}.tmp-${process.pid}`;
   try {
     io('write', file, () => {
       const fd = fs.openSync(tmp, 'w');
       try {
-        fs.writeFileSync(fd, data);
+        if (typeof data === 'function') data(fd);
+        else fs.writeFileSync(fd, data);
         fs.fsyncSync(fd);
       } finally {
         fs.closeSync(fd);
@@ -50,8 +51,14 @@ export function replaceDir(dir: string, fill: (tmp: string) => void): void {
     io('create', tmp, () => fs.mkdirSync(tmp, { recursive: true }));
     fill(tmp);
     io('replace', dir, () => {
-      if (fs.existsSync(dir)) fs.renameSync(dir, old);
-      fs.renameSync(tmp, dir);
+      const had = fs.existsSync(dir);
+      if (had) fs.renameSync(dir, old);
+      try {
+        fs.renameSync(tmp, dir);
+      } catch (e) {
+        if (had) fs.renameSync(old, dir);  // put the previous version back
+        throw e;
+      }
     });
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });
