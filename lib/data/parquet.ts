@@ -1,7 +1,8 @@
 // Prepared splits on disk: parquet files (parquetjs-lite) and their reader.
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import { FormatError } from '../errors.js';
+import { FormatError, IOError } from '../errors.js';
 
 const require = createRequire(import.meta.url);
 // parquetjs-lite ships no types; this is the part of its API we use
@@ -23,10 +24,18 @@ export function rowsDigest(columns: string[], rows: Record<string, unknown>[]): 
 
 export async function writeParquet(file: string, schema: Record<string, Column>, rows: Record<string, string | number | bigint>[]): Promise<void> {
   const s = new parquet.ParquetSchema(Object.fromEntries(Object.entries(schema).map(([k, t]) => [k, { type: t }])));
-  const w = await parquet.ParquetWriter.openFile(s, file);
-  w.setRowGroupSize(8192);
-  for (const r of rows) await w.appendRow(r);
-  await w.close();
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    const w = await parquet.ParquetWriter.openFile(s, tmp);
+    w.setRowGroupSize(8192);
+    for (const r of rows) await w.appendRow(r);
+    await w.close();
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    const err = e as NodeJS.ErrnoException;
+    throw new IOError(`${file}: cannot write (${err.code ? `${err.code}: ${err.syscall ?? ''}`.trim() : err.message})`, 'PLF_IO');
+  }
 }
 
 export async function readParquet(file: string): Promise<Record<string, unknown>[]> {

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import crypto from 'node:crypto';
 import { ConfigError, PlfError } from '../errors.js';
+import { io } from '../io/files.js';
 
 export class EndpointError extends PlfError {}
 
@@ -104,7 +105,8 @@ export class ChatClient {
     if (hit !== undefined) return hit;
     const response = await this.slot(() => this.request(prompt));
     this.cache.set(key, response);
-    if (this.o.cacheFile) fs.appendFileSync(this.o.cacheFile, JSON.stringify({ key, response } satisfies CacheLine) + '\n');
+    const cache = this.o.cacheFile;
+    if (cache) io('append to', cache, () => fs.appendFileSync(cache, JSON.stringify({ key, response } satisfies CacheLine) + '\n'));
     return response;
   }
 

@@ -11,6 +11,7 @@ import { packageRoot } from '../native/loader.js';
 import { SETTINGS, type Setting } from '../prompts/templates.js';
 import { runSetting, type SettingHooks } from './run.js';
 import { writeReport, paperTables, type RunResult } from './report.js';
+import { io, writeFileAtomic } from '../io/files.js';
 
 export const DEMO_LABELS = ['anger', 'fear', 'joy', 'sadness', 'surprise'];
 
@@ -71,12 +72,12 @@ export async function runDemo(o: DemoOptions = {}): Promise<{ results: RunResult
   const out = path.resolve(o.out ?? 'plf-demo');
   const log = o.log ?? ((m: string) => console.log(m));
   const seed = o.seed ?? 42;
-  fs.mkdirSync(out, { recursive: true });
+  io('create', out, () => fs.mkdirSync(out, { recursive: true }));
   let prepared = o.data;
   if (!prepared) {
     log('Data: SYNTHETIC — a seeded, made-up multi-annotator emotion dataset (10 annotators with distinct label habits); not real data.');
     const raw = path.join(out, 'synthetic.csv');
-    fs.writeFileSync(raw, syntheticRows(seed, o.items ?? 240).map((r) => r.map((f) => (/[",\n]/.test(f) ? `"${f.replace(/"/g, '""')}"` : f)).join(',')).join('\n') + '\n');
+    writeFileAtomic(raw, syntheticRows(seed, o.items ?? 240).map((r) => r.map((f) => (/[",\n]/.test(f) ? `"${f.replace(/"/g, '""')}"` : f)).join(',')).join('\n') + '\n');
     prepared = path.join(out, 'prepared');
     const p = await runPrepare({ dataset: 'custom', name: 'synthetic-emotions', input: [raw], split: 'random:0.7,0.15,0.15', out: prepared, seed,
       columns: { text: 'text', annotator: 'annotator', item: 'id', labelList: 'labels', labelNames: DEMO_LABELS } });

@@ -1,16 +1,16 @@
 // Q-0S / Q-1S / Q-2S through an OpenAI-compatible endpoint: the paper's prompts sent as one user
 // message, responses parsed as comma lists, metrics and per-row predictions (resumable via the cache).
-import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
-import { loadPrepared, type PreparedShotRow } from '../data/output.js';
-import { renderPrompt, type Setting } from '../prompts/templates.js';
+import { loadPrepared, type PreparedRow, type PreparedShotRow } from '../data/output.js';
+import { renderPrompt, type Setting, type TemplateSpec } from '../prompts/templates.js';
 import { ChatClient, type ChatClientOptions } from '../eval/openai.js';
 import { parseResponse } from '../eval/parse.js';
 import { multilabelMetrics } from '../eval/metrics.js';
 import { truthBits } from '../train/data.js';
 import { specFor } from './run.js';
 import type { RunResult } from './report.js';
+import { lockRunFolder, writeFileAtomic } from '../io/files.js';
 
 export interface QueryRun extends Omit<ChatClientOptions, 'apiKey' | 'cacheFile'> {
   prepared: string;
@@ -31,7 +31,17 @@ export async function runQuery(o: QueryRun): Promise<RunResult> {
   const spec = specFor(data.manifest);
   const shots = o.setting === 'Q-1S' ? 1 : o.setting === 'Q-2S' ? 2 : 0;
   const rows = (shots ? data.shots[shots] : data.splits.test).slice(0, o.limit);
-  fs.mkdirSync(o.out, { recursive: true });
+  const unlock = lockRunFolder(o.out);  // one writer per run folder (the response cache too)
+  try {
+    return await queryLocked(o, apiKey, rows, spec, data, t0);
+  } finally {
+    unlock();
+  }
+}
+
+async function queryLocked(o: QueryRun, apiKey: string | undefined, rows: (PreparedRow | PreparedShotRow)[], spec: TemplateSpec,
+                           data: Awaited<ReturnType<typeof loadPrepared>>, t0: number): Promise<RunResult> {
+  const shots = o.setting === 'Q-1S' ? 1 : o.setting === 'Q-2S' ? 2 : 0;
   const client = new ChatClient({ ...o, apiKey, cacheFile: path.join(o.out, 'responses.cache.jsonl') });
   let done = 0;
   const responses = await Promise.all(rows.map(async (r) => {
@@ -47,8 +57,8 @@ export async function runQuery(o: QueryRun): Promise<RunResult> {
   const result: RunResult = { dataset: String(data.manifest.dataset), model: o.model, setting: o.setting, f1Macro: m.f1Macro,
     f1Micro: m.f1Micro, subsetAccuracy: m.subsetAccuracy, perUserF1Mean: m.perUser.mean, rows: rows.length, unknownWords,
     seconds: (performance.now() - t0) / 1e3 };
-  fs.writeFileSync(path.join(o.out, 'metrics.json'), JSON.stringify({ ...result, metrics: m }, null, 2) + '\n');
-  fs.writeFileSync(path.join(o.out, 'predictions.jsonl'), rows.map((r, i) => JSON.stringify({ user: r.annotator, text: r.text,
+  writeFileAtomic(path.join(o.out, 'metrics.json'), JSON.stringify({ ...result, metrics: m }, null, 2) + '\n');
+  writeFileAtomic(path.join(o.out, 'predictions.jsonl'), rows.map((r, i) => JSON.stringify({ user: r.annotator, text: r.text,
     response: responses[i], predicted: spec.labels.filter((_, j) => parsed[i].labels[j]), truth: r.labels, unknown: parsed[i].unknown })).join('\n') + '\n');
   return result;
 }

@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { gain } from '../eval/metrics.js';
+import { io, writeFileAtomic } from '../io/files.js';
 
 export interface RunResult {
   dataset: string;
@@ -84,9 +85,9 @@ export function gainsSvg(results: RunResult[], pairs: [string, string][] = [['LM
 }
 
 export function writeReport(dir: string, results: RunResult[]): void {
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'results.json'), JSON.stringify(results, null, 2) + '\n');
-  fs.writeFileSync(path.join(dir, 'results.csv'), resultsCsv(results));
-  fs.writeFileSync(path.join(dir, 'tables.md'), paperTables(results));
-  fs.writeFileSync(path.join(dir, 'gains.svg'), gainsSvg(results));
+  io('create', dir, () => fs.mkdirSync(dir, { recursive: true }));
+  writeFileAtomic(path.join(dir, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+  writeFileAtomic(path.join(dir, 'results.csv'), resultsCsv(results));
+  writeFileAtomic(path.join(dir, 'tables.md'), paperTables(results));
+  writeFileAtomic(path.join(dir, 'gains.svg'), gainsSvg(results));
 }

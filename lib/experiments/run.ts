@@ -85,7 +85,6 @@ async function runSettingLocked(o: SettingRun): Promise<RunResult & { eval: Eval
   const shots = o.setting === 'Q-1S' ? 1 : o.setting === 'Q-2S' ? 2 : 0;
   const testRows = cut(shots ? data.shots[shots] : data.splits.test, o.limit?.test);
   const opts = { maxLength: o.maxLength ?? 512 };
-  fs.mkdirSync(o.out, { recursive: true });
   let model: Model;
   if (o.setting.startsWith('Q-')) {
     model = withPad(loadModel(o.model, { task: 'causal-lm', quantize: o.quantize ?? null, device: o.device, activations: o.activations }), pad);

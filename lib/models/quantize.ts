@@ -7,6 +7,7 @@ import { quantizeNF4, disposeNF4 } from '../ops/nf4.js';
 import type { Tensor } from '../tensor.js';
 import { readConfig } from './config.js';
 import { FAMILIES } from './family.js';
+import { io, writeFileAtomic } from '../io/files.js';
 
 export interface QuantizeCheckpointOptions { blocksize?: number; doubleQuant?: boolean }
 
@@ -21,7 +22,7 @@ export function quantizeCheckpoint(src: string, out: string, opts: QuantizeCheck
   const spec = FAMILIES[cfg.family];
   const ck = new Checkpoint(src);
   const blocksize = opts.blocksize ?? 64, doubleQuant = opts.doubleQuant ?? true;
-  fs.mkdirSync(out, { recursive: true });
+  io('create', out, () => fs.mkdirSync(out, { recursive: true }));
   const plan: PlannedTensor[] = [];
   let quantized = 0;
   // Each weight is quantized once while planning (the header needs the quant_state's exact byte
@@ -64,7 +65,7 @@ export function quantizeCheckpoint(src: string, out: string, opts: QuantizeCheck
     llm_int8_has_fp16_weight: false, llm_int8_skip_modules: null, llm_int8_threshold: 6.0, load_in_4bit: true,
     load_in_8bit: false, quant_method: 'bitsandbytes',
   };
-  fs.writeFileSync(path.join(out, 'config.json'), JSON.stringify(raw, null, 2) + '\n');
+  writeFileAtomic(path.join(out, 'config.json'), JSON.stringify(raw, null, 2) + '\n');
   for (const extra of ['generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'])
     if (fs.existsSync(path.join(src, extra))) fs.copyFileSync(path.join(src, extra), path.join(out, extra));
   return { quantized, bytes: fs.statSync(file).size };

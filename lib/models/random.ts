@@ -11,6 +11,7 @@ import { parseConfig } from './config.js';
 import { buildDecoderModel, type DecoderModel } from './decoder.js';
 import type { LoadModelOptions } from './batch.js';
 import type { NF4Tensor } from '../ops/nf4.js';
+import { io, writeFileAtomic } from '../io/files.js';
 
 export interface LlamaShape {
   hidden: number; layers: number; heads: number; kvHeads?: number; intermediate: number; vocab: number;
@@ -62,7 +63,7 @@ function repeated(block: Float32Array, n: number, kind: Kind): Float32Array {
 export function writeRandomLlama(dir: string, s: LlamaShape, o: { dtype?: 'f32' | 'bf16'; seed?: number; repeatBlock?: boolean; extraConfig?: object;
   /** std of q/k/embedding weights (default 0.02); larger values give sharper, input-dependent attention in an untrained model */
   sharpStd?: number } = {}): number {
-  fs.mkdirSync(dir, { recursive: true });
+  io('create', dir, () => fs.mkdirSync(dir, { recursive: true }));
   const dtype = o.dtype ?? 'f32', rng = new Rng(o.seed ?? 1234);
   const block = o.repeatBlock ? Float32Array.from({ length: 1 << 20 }, () => rng.normal() * 0.02) : null;
   const toBytes = (a: Float32Array): Uint8Array => {
@@ -84,7 +85,7 @@ export function writeRandomLlama(dir: string, s: LlamaShape, o: { dtype?: 'f32' 
     } };
   });
   writeSafetensorsStream(path.join(dir, 'model.safetensors'), plan, { format: 'pt' });
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(llamaConfig(s, o.extraConfig), null, 2) + '\n');
+  writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(llamaConfig(s, o.extraConfig), null, 2) + '\n');
   return params;
 }
 

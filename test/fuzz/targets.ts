@@ -228,7 +228,13 @@ export const TARGETS: Target[] = [
         const k = int(r, 10);
         if (k < 5) {
           const dims = int(r, 4), shape = Array.from({ length: dims }, () => pick(r, [0, 1, 2, 3, 4, 8, 16]));
-          const t = Tensor.zeros(shape, pick(r, ['f32', 'f32', 'f16', 'bf16', 'u8', 'i32', 'i64'] as const));
+          const dtype = pick(r, ['f32', 'f32', 'f16', 'bf16', 'u8', 'i32', 'i64'] as const);
+          const n = shape.reduce((a, b) => a * b, 1);
+          const t = r.next() < 0.5 || n === 0 ? Tensor.zeros(shape, dtype)  // values: ids out of range, NaN, huge
+            : dtype === 'i64' ? Tensor.from(BigInt64Array.from({ length: n }, () => BigInt(pick(r, [0, 1, -1, 3, 2 ** 31 - 1, -(2 ** 40)]))), shape)
+              : dtype === 'i32' ? Tensor.from(Int32Array.from({ length: n }, () => pick(r, [0, 1, -1, 3, 2 ** 31 - 1])), shape)
+                : dtype === 'u8' ? Tensor.from(Uint8Array.from({ length: n }, () => int(r, 256)), shape)
+                  : Tensor.from(Float32Array.from({ length: n }, () => pick(r, [0, 1, -1, 0.5, NaN, Infinity, -Infinity, 1e38, 3e-45])), shape, { dtype });
           tensors.push(t);
           if (r.next() < 0.05) t.handle.dispose();
           return t.handle;
