@@ -5,8 +5,8 @@ import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { Tensor, memory } from '../lib/tensor.js';
-import type { Model } from '../lib/models/load.js';
-import type { Batch } from '../lib/models/batch.js';
+import type { Model } from '../lib/models/model.js';
+import type { Batch } from '../lib/models/model.js';
 import { runPrepare } from '../lib/data/run.js';
 import { syntheticRows, DEMO_LABELS } from '../lib/experiments/demo.js';
 

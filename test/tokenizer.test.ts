@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadTokenizer, encodeWithin, renderPrompt, TEMPLATES, ConfigError } from '../lib/index.js';
-import { buildExamples } from '../lib/train/data.js';
+import { buildExamples } from '../lib/examples/build.js';
 import { sharedPath, skipMessage, throwsWith } from './helpers.js';
 
 const TOK = 'fixtures/tokenizers';

@@ -5,7 +5,7 @@
 //  annotator's count and cap those over max-share × it to floor(max-share × top) rows by seeded
 //  sampling; 5 repeat 3; 6 few-shot sets: for each test row, 1 and 2 examples from the same
 //  annotator's other test items.
-import { Rng } from '../util/random.js';
+import { Rng, shuffle } from '../util/random.js';
 import type { Annotation, RawDataset } from './datasets.js';
 import { SPLITS, type Split } from './splits.js';
 
@@ -37,14 +37,6 @@ function keepInAll(splits: Record<Split, Annotation[]>): string[] {
   return keep;
 }
 
-/** Fisher–Yates with our seeded RNG. */
-export function shuffle<T>(a: T[], rng: Rng): T[] {
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(rng.next() * (i + 1));
-    [a[i], a[j]] = [a[j], a[i]];
-  }
-  return a;
-}
 
 export function prepare(ds: RawDataset, o: PrepareOptions): Prepared {
   const seed = o.seed ?? 42, minShare = o.minShare ?? 0.05, maxShare = o.maxShare ?? 0.6;

@@ -1,9 +1,10 @@
 // Evaluation: CLS from logits (> 0), LM/Q by greedy generation parsed as a comma list; metrics
 // and per-row predictions.
-import type { Model } from '../models/load.js';
+import type { Model } from '../models/model.js';
 import type { TemplateSpec } from '../prompts/templates.js';
 import type { TextTokenizer } from '../io/tokenizer.js';
-import { collate, collateLeft, type Example } from '../train/data.js';
+import { collate, collateLeft } from '../examples/batches.js';
+import { type Example } from '../examples/build.js';
 import { parseResponse } from './parse.js';
 import { multilabelMetrics, type Metrics } from './metrics.js';
 

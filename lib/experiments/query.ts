@@ -7,7 +7,7 @@ import { renderPrompt, type Setting, type TemplateSpec } from '../prompts/templa
 import { ChatClient, type ChatClientOptions } from '../eval/openai.js';
 import { parseResponse } from '../eval/parse.js';
 import { multilabelMetrics } from '../eval/metrics.js';
-import { truthBits } from '../train/data.js';
+import { truthBits } from '../examples/build.js';
 import { specFor } from './run.js';
 import type { RunResult } from './report.js';
 import { lockRunFolder, writeFileAtomic } from '../io/files.js';

@@ -2,11 +2,12 @@
 // fine-tune LoRA (+ the score head) and evaluate the best adapter on test. Writes metrics and per-row predictions.
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadModel, type Model } from '../models/load.js';
+import { loadModel } from '../models/load.js';
+import { type Model } from '../models/model.js';
 import { loadPrepared } from '../data/output.js';
 import { loadTokenizer, Tokenizer, type TextTokenizer } from '../io/tokenizer.js';
 import { TEMPLATES, customTemplate, type Setting, type TemplateSpec } from '../prompts/templates.js';
-import { buildExamples } from '../train/data.js';
+import { buildExamples } from '../examples/build.js';
 import { train, findCheckpoint, DEFAULT_TRAIN, type TrainConfig, type TrainHooks } from '../train/trainer.js';
 import { evaluate, type EvalResult } from '../eval/evaluate.js';
 import type { LoraConfig } from '../models/lora.js';

@@ -3,7 +3,8 @@
 import buffer from 'node:buffer';
 import fs from 'node:fs';
 import { FormatError, brief } from '../errors.js';
-import { Tensor, type DType } from '../tensor.js';
+import { Tensor, type DType, type TypedArray } from '../tensor.js';
+import { writeFileAtomic } from './files.js';
 
 export const ST_DTYPES: Record<string, { dtype: DType; bytes: number }> = {
   F32: { dtype: 'f32', bytes: 4 }, F16: { dtype: 'f16', bytes: 2 }, BF16: { dtype: 'bf16', bytes: 2 },
@@ -156,4 +157,61 @@ export function readTensor(f: SafetensorsFile, name: string, chunkBytes = CHUNK)
     fs.closeSync(fd);
   }
   return t;
+}
+
+// ── writing ──
+
+export interface PlannedTensor {
+  name: string;
+  dtype: 'f32' | 'f16' | 'bf16' | 'u8' | 'i32' | 'i64';
+  shape: number[];
+  /** called once, in file order, when the tensor's bytes are written */
+  bytes: () => Uint8Array;
+}
+
+const ST_NAME: Record<PlannedTensor['dtype'], string> = { f32: 'F32', f16: 'F16', bf16: 'BF16', u8: 'U8', i32: 'I32', i64: 'I64' };
+const ST_SIZE: Record<PlannedTensor['dtype'], number> = { f32: 4, f16: 2, bf16: 2, u8: 1, i32: 4, i64: 8 };
+
+/**
+ * Streams tensors into a safetensors file: the header is computed from the plan, then each tensor
+ * is produced and written in turn, so memory holds one tensor at a time. Written to a temp file
+ * and renamed, so a crash never leaves a half-written file under the final name.
+ */
+export function writeSafetensorsStream(file: string, plan: PlannedTensor[], metadata?: Record<string, string>): void {
+  const sorted = [...plan].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const header: Record<string, unknown> = {};
+  if (metadata) header.__metadata__ = metadata;
+  let off = 0;
+  for (const t of sorted) {
+    const n = t.shape.reduce((a, b) => a * b, 1) * ST_SIZE[t.dtype];
+    header[t.name] = { dtype: ST_NAME[t.dtype], shape: t.shape, data_offsets: [off, off + n] };
+    off += n;
+  }
+  const raw = Buffer.from(JSON.stringify(header), 'utf8');
+  const json = Buffer.concat([raw, Buffer.alloc((8 - (raw.length % 8)) % 8, 0x20)]);  // pad with spaces to 8 bytes
+  const head = Buffer.alloc(8);
+  head.writeBigUInt64LE(BigInt(json.length));
+  writeFileAtomic(file, (fd) => {
+    fs.writeSync(fd, head);
+    fs.writeSync(fd, json);
+    for (const t of sorted) {
+      const b = t.bytes();
+      const want = (header[t.name] as { data_offsets: number[] }).data_offsets;
+      if (b.length !== want[1] - want[0])
+        throw new FormatError(`${file}: tensor '${t.name}' produced ${b.length} bytes, planned ${want[1] - want[0]}`);
+      for (let off = 0; off < b.length;) off += fs.writeSync(fd, b, off, Math.min(b.length - off, 1 << 30));
+    }
+  });
+}
+
+export function tensorBytes(t: Tensor): Uint8Array {
+  const a = t.toArray() as TypedArray;
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
+/** Writes tensors to a safetensors file (header padded to 8 bytes, data in name order). */
+export function writeSafetensors(file: string, tensors: Record<string, Tensor>, metadata?: Record<string, string>): void {
+  writeSafetensorsStream(file, Object.entries(tensors).map(([name, t]) => ({
+    name, dtype: t.dtype, shape: [...t.shape], bytes: () => tensorBytes(t),
+  })), metadata);
 }

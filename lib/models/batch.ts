@@ -1,39 +1,7 @@
-// What every model takes and gives: tasks, batches, trainable parameters, load options.
+// Batch helpers shared by the models: ids and labels as tensors, zeroing gradients.
 import { Tensor } from '../tensor.js';
 import { ArgumentError } from '../errors.js';
-import type { LoadOptions } from './loader.js';
-
-export type Task = 'causal-lm' | 'sequence-classification';
-
-export interface LoadModelOptions extends LoadOptions {
-  task?: Task;
-  /** labels of a classification head (default: the config's id2label / num_labels) */
-  numLabels?: number;
-  /**
-   * dtype of the hidden states and every intermediate (every family): 'bf16'/'f16' halve
-   * activation memory; kernels still compute and accumulate in f32. Weights keep their storage,
-   * LoRA parameters, gradients and optimizer state stay f32. Default 'f32'.
-   */
-  activations?: 'f32' | 'bf16' | 'f16';
-  /** seed for a freshly initialised classification head */
-  seed?: number;
-}
-
-export type Ids = Tensor | number[][] | bigint[][];
-export interface Batch {
-  inputIds: Ids;
-  attentionMask?: Ids;
-  positionIds?: Ids;
-  /** causal LM: token ids with -100 where no loss is taken (shifted inside, as HF does); cls: [B, L] 0/1 */
-  labels?: Ids | Tensor | number[][];
-  /** encoder-decoder: the decoder's input (default: the labels shifted right) */
-  decoderInputIds?: Ids;
-}
-
-export interface TrainableParam { name: string; param: Tensor; grad: Tensor }
-
-/** A fully trainable module saved with a LoRA adapter (PEFT's modules_to_save): its tensors by suffix. */
-export interface SavedModule { module: string; tensors: Record<string, Tensor> }
+import type { Batch, Ids, TrainableParam } from './model.js';
 
 /** int ids as an i64 [B, T] tensor */
 export function idsTensor(x: Ids, what: string): Tensor {

@@ -3,14 +3,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, DeviceError } from '../errors.js';
-import { loadDecoderModel, DecoderModel } from './decoder.js';
+import { loadDecoderModel, DecoderModel } from './decoder/model.js';
 import { loadT5Model, T5Model } from './t5/model.js';
-import type { LoadModelOptions } from './batch.js';
+import type { LoadModelOptions } from './model.js';
 import { info } from '../info.js';
 
-export type Model = DecoderModel | T5Model;
+/** The concrete models loadModel returns (both implement Model, models/model.ts). */
+export type LoadedModel = DecoderModel | T5Model;
 
-export function loadModel(dir: string, opts: LoadModelOptions = {}): Model {
+export function loadModel(dir: string, opts: LoadModelOptions = {}): LoadedModel {
   if (opts.device === 'cuda') {
     const c = info().cuda;
     if (!c.usable) throw new DeviceError(`loadModel: device 'cuda' asked for, but ${c.reason}; use device 'cpu'`);

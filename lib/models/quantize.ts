@@ -2,11 +2,12 @@
 // load_in_4bit model), streamed tensor by tensor.
 import fs from 'node:fs';
 import path from 'node:path';
-import { Checkpoint, writeSafetensorsStream, tensorBytes, type PlannedTensor } from '../io/checkpoint.js';
+import { Checkpoint } from '../io/checkpoint.js';
+import { writeSafetensorsStream, tensorBytes, type PlannedTensor } from '../io/safetensors.js';
 import { quantizeNF4, disposeNF4 } from '../ops/nf4.js';
 import type { Tensor } from '../tensor.js';
-import { readConfig } from './config.js';
-import { FAMILIES } from './family.js';
+import { readConfig } from './decoder/config.js';
+import { FAMILIES } from './decoder/families/index.js';
 import { io, writeFileAtomic } from '../io/files.js';
 
 export interface QuantizeCheckpointOptions { blocksize?: number; doubleQuant?: boolean }

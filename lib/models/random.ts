@@ -3,13 +3,14 @@
 // demand as a TensorSource (GPU benchmarks of 7B shapes without writing a 14 GB checkpoint).
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeSafetensorsStream, type PlannedTensor, type TensorSource } from '../io/checkpoint.js';
+import { writeSafetensorsStream, type PlannedTensor } from '../io/safetensors.js';
+import { type TensorSource } from '../io/checkpoint.js';
 import { FormatError } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { Rng } from '../util/random.js';
-import { parseConfig } from './config.js';
-import { buildDecoderModel, type DecoderModel } from './decoder.js';
-import type { LoadModelOptions } from './batch.js';
+import { parseConfig } from './decoder/config.js';
+import { buildDecoderModel, type DecoderModel } from './decoder/model.js';
+import type { LoadModelOptions } from './model.js';
 import type { NF4Tensor } from '../ops/nf4.js';
 import { io, writeFileAtomic } from '../io/files.js';
 

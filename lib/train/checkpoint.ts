@@ -4,10 +4,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Tensor } from '../tensor.js';
 import { FormatError } from '../errors.js';
-import { writeSafetensors } from '../io/checkpoint.js';
+import { writeSafetensors } from '../io/safetensors.js';
 import { replaceDir, writeFileAtomic } from '../io/files.js';
 import { openSafetensors, readTensor } from '../io/safetensors.js';
-import type { Model } from '../models/load.js';
+import type { Model } from '../models/model.js';
 import type { AdamW } from '../ops/optim.js';
 
 export interface LoopState {

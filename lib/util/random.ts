@@ -16,3 +16,12 @@ export class Rng {
   get state(): number { return this.s; }
   set state(v: number) { this.s = v >>> 0; }
 }
+
+/** Fisher–Yates with our seeded RNG. */
+export function shuffle<T>(a: T[], rng: Rng): T[] {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(rng.next() * (i + 1));
+    [a[i], a[j]] = [a[j], a[i]];
+  }
+  return a;
+}

@@ -1,7 +1,7 @@
 // T5 config.json → T5Config, with the semantics transformers 5.17 gives the fields (Flan-T5's own
 // configs are transformers-4 style; ../shared's fixture was saved by 5.17).
 import { ConfigError } from '../../errors.js';
-import { size, labelCount, tokenId } from '../config.js';
+import { size, labelCount, tokenId } from '../decoder/config.js';
 
 export interface T5Config {
   modelType: 't5';

@@ -2,15 +2,29 @@
 // keys/values and, from the first step, the cross-attention keys/values of the encoder output.
 import { Tensor } from '../../tensor.js';
 import { ArgumentError } from '../../errors.js';
-import { idsTensor, type Batch } from '../batch.js';
+import { idsTensor } from '../batch.js';
+import { type Batch } from '../model.js';
 import type { T5LayerCache } from './blocks.js';
-import type { T5Model } from './model.js';
+import type { Device } from '../../tensor.js';
+import type { Task } from '../model.js';
 
-export type { GenerateOptions } from '../generate.js';
-import { greedyPick, type GenerateOptions } from '../generate.js';
+export type { GenerateOptions } from '../greedy.js';
+import { greedyPick, type GenerateOptions } from '../greedy.js';
+
+/** What decoding needs of a T5 model (T5Model provides it). */
+export interface Seq2SeqDecoder {
+  readonly task: Task;
+  readonly device: Device;
+  readonly activations: 'f32' | 'bf16' | 'f16';
+  readonly config: { eosTokenId: number | null; padTokenId: number | null; decoderLayers: number; heads: number; headDim: number;
+    decoderStartTokenId: number; vocabSize: number };
+  encode(ids: Tensor, mask: Tensor | null, train: boolean): Tensor;
+  decode(ids: Tensor, enc: Tensor, encMask: Tensor | null, train: boolean, o: { cache?: T5LayerCache[]; offset?: number }): Tensor;
+  lmLogits(dec: Tensor, train: boolean): Tensor;
+}
 
 /** Per row: decoder_start_token_id, then the generated ids (as transformers returns them). */
-export function generateT5(model: T5Model, batch: Pick<Batch, 'inputIds' | 'attentionMask'>, opts: GenerateOptions): number[][] {
+export function generateT5(model: Seq2SeqDecoder, batch: Pick<Batch, 'inputIds' | 'attentionMask'>, opts: GenerateOptions): number[][] {
   if (model.task !== 'causal-lm') throw new ArgumentError('generate() needs a T5 model with its LM head (task causal-lm)');
   const ids = idsTensor(batch.inputIds, 'inputIds');
   const mask = batch.attentionMask ? idsTensor(batch.attentionMask, 'attentionMask') : null;

@@ -8,13 +8,16 @@ import { crossEntropyForward, crossEntropyBackward, bceWithLogitsForward, bceWit
 import { tanhForward, tanhBackward, scaleForward, addForward } from '../../ops/activation.js';
 import { Rng } from '../../util/random.js';
 import { Linear, Norm, setDropoutSeedBase } from '../layers.js';
-import { ModuleLoader } from '../loader.js';
+import { ModuleLoader } from '../module-loader.js';
 import { attachLora, peftName, type LoraConfig } from '../lora.js';
-import { saveAdapter, loadAdapter } from '../../io/peft.js';
-import { idsTensor, zeroGrads, labelsTensor, type Batch, type Task, type TrainableParam, type LoadModelOptions, type SavedModule, type Ids } from '../batch.js';
+import { saveAdapter, loadAdapter } from '../peft.js';
+import type { Model } from '../model.js';
+import { idsTensor, zeroGrads, labelsTensor } from '../batch.js';
+import { type Batch, type Task, type TrainableParam, type LoadModelOptions, type SavedModule, type Ids } from '../model.js';
 import { parseT5Config, relativePositionBucket, type T5Config } from './config.js';
 import { T5Attention, T5Block, T5FeedForward, type T5Ctx, type T5LayerCache } from './blocks.js';
-import { generateT5, type GenerateOptions } from './generate.js';
+import { generateT5 } from './generate.js';
+import { type GenerateOptions } from '../greedy.js';
 
 /** One stack's relative position table ([buckets, heads], layer 0's) and how it buckets. */
 export class RelativeBias {
@@ -37,7 +40,7 @@ export class RelativeBias {
 
 export interface T5Stack { blocks: T5Block[]; finalNorm: Norm; bias: RelativeBias }
 
-export class T5Model {
+export class T5Model implements Model {
   readonly isEncoderDecoder = true;
   lora: LoraConfig | null = null;
   dropoutStep = 0;

@@ -1,9 +1,9 @@
 // Phi (Phi-1/1.5/2): LayerNorm with bias, attention and MLP in parallel off one norm, partial
 // rotary, gelu_new, biases everywhere, lm_head with bias.
-import type { ModelConfig } from './config.js';
-import type { ModuleLoader } from './loader.js';
-import { Attention, Block, MLP } from './blocks.js';
-import type { FamilySpec } from './family.js';
+import type { ModelConfig } from '../config.js';
+import type { ModuleLoader } from '../../module-loader.js';
+import { Attention, Block, MLP } from '../blocks.js';
+import type { FamilySpec } from './spec.js';
 
 export const phi: FamilySpec = {
   body: 'model',

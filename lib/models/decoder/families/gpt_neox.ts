@@ -1,9 +1,9 @@
 // GPT-NeoX (StableLM-alpha, Pythia): fused query_key_value in per-head [q|k|v] layout, partial
 // rotary (rotary_pct), LayerNorm, exact GELU, parallel residual with two norms.
-import type { ModelConfig } from './config.js';
-import type { ModuleLoader } from './loader.js';
-import { Attention, Block, MLP } from './blocks.js';
-import type { FamilySpec } from './family.js';
+import type { ModelConfig } from '../config.js';
+import type { ModuleLoader } from '../../module-loader.js';
+import { Attention, Block, MLP } from '../blocks.js';
+import type { FamilySpec } from './spec.js';
 
 export const gptNeox: FamilySpec = {
   body: 'gpt_neox',

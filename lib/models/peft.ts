@@ -3,11 +3,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, FormatError, PlfError, brief } from '../errors.js';
 import { Tensor } from '../tensor.js';
-import { openSafetensors, readTensor } from './safetensors.js';
-import { writeSafetensors } from './checkpoint.js';
-import { io, writeFileAtomic } from './files.js';
-import { adapterKey, type LoraConfig } from '../models/lora.js';
-import type { Model } from '../models/load.js';
+import { openSafetensors, readTensor } from '../io/safetensors.js';
+import { writeSafetensors } from '../io/safetensors.js';
+import { io, writeFileAtomic } from '../io/files.js';
+import { adapterKey, type LoraConfig } from './lora.js';
+import type { Model } from './model.js';
 
 /** The fields PEFT 0.21 writes, with our values where they mean something here. */
 function adapterConfig(model: Model, c: LoraConfig): Record<string, unknown> {

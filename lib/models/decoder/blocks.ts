@@ -1,11 +1,11 @@
 // Attention and MLP shared by the decoder families, with explicit forward/backward.
 // Shapes: x [B, T, C]; q [B, T, Hq, D]; k, v [B, T, Hkv, D].
-import { Tensor } from '../tensor.js';
-import { attentionForward, attentionBackward } from '../ops/attention.js';
-import { ropeForward, ropeBackward } from '../ops/rope.js';
-import { sliceColsForward, sliceColsBackward } from '../ops/copy.js';
-import { swigluForward, swigluBackward, geluForward, geluBackward } from '../ops/activation.js';
-import { Linear, accumulate } from './layers.js';
+import { Tensor } from '../../tensor.js';
+import { attentionForward, attentionBackward } from '../../ops/attention.js';
+import { ropeForward, ropeBackward } from '../../ops/rope.js';
+import { sliceColsForward, sliceColsBackward } from '../../ops/copy.js';
+import { swigluForward, swigluBackward, geluForward, geluBackward } from '../../ops/activation.js';
+import { Linear, accumulate } from '../layers.js';
 import type { ModelConfig } from './config.js';
 
 /** What every layer of one forward pass shares. */
@@ -185,8 +185,8 @@ export class MLP {
 export class Block {
   private saved: Tensor[] = [];
 
-  constructor(readonly residual: 'sequential' | 'shared-norm' | 'two-norms', readonly ln1: import('./layers.js').Norm,
-              readonly ln2: import('./layers.js').Norm | null, readonly attn: Attention, readonly mlp: MLP) {}
+  constructor(readonly residual: 'sequential' | 'shared-norm' | 'two-norms', readonly ln1: import('../layers.js').Norm,
+              readonly ln2: import('../layers.js').Norm | null, readonly attn: Attention, readonly mlp: MLP) {}
 
   linears(): Linear[] { return [...this.attn.linears(), ...this.mlp.linears()]; }
 
@@ -210,7 +210,7 @@ export class Block {
 
   backward(dy: Tensor): Tensor {
     // through(norm, grad): the norm's input gradient; the consumed grad is disposed
-    const through = (n: import('./layers.js').Norm, g: Tensor) => { const r = n.backward(g); g.dispose(); return r; };
+    const through = (n: import('../layers.js').Norm, g: Tensor) => { const r = n.backward(g); g.dispose(); return r; };
     let dx: Tensor;
     if (this.residual === 'sequential') {
       const dh = accumulate(through(this.ln2!, this.mlp.backward(dy)), dy.clone());

@@ -2,27 +2,29 @@
 // sequence-classification head: config → blocks → model, explicit forward and backward.
 import fs from 'node:fs';
 import path from 'node:path';
-import { Tensor, type Device } from '../tensor.js';
-import { writeSafetensors } from '../io/checkpoint.js';
-import { io, writeFileAtomic } from '../io/files.js';
-import { ArgumentError, ConfigError, FormatError } from '../errors.js';
-import { Checkpoint, type TensorSource } from '../io/checkpoint.js';
-import { embeddingForward, embeddingBackward, lastTokenIndex, gatherRowsForward, gatherRowsBackward } from '../ops/embedding.js';
-import { crossEntropyForward, crossEntropyBackward, bceWithLogitsForward, bceWithLogitsBackward, IGNORE_INDEX } from '../ops/loss.js';
-import { Rng } from '../util/random.js';
+import { Tensor, type Device } from '../../tensor.js';
+import { writeSafetensors } from '../../io/safetensors.js';
+import { io, writeFileAtomic } from '../../io/files.js';
+import { ArgumentError, ConfigError, FormatError } from '../../errors.js';
+import { Checkpoint, type TensorSource } from '../../io/checkpoint.js';
+import { embeddingForward, embeddingBackward, lastTokenIndex, gatherRowsForward, gatherRowsBackward } from '../../ops/embedding.js';
+import { crossEntropyForward, crossEntropyBackward, bceWithLogitsForward, bceWithLogitsBackward, IGNORE_INDEX } from '../../ops/loss.js';
+import { Rng } from '../../util/random.js';
 import { readConfig, type ModelConfig } from './config.js';
-import { FAMILIES, type FamilySpec } from './family.js';
-import { ModuleLoader, type LoadOptions } from './loader.js';
-import { Linear, Norm, setDropoutSeedBase } from './layers.js';
+import { FAMILIES } from './families/index.js';
+import { type FamilySpec } from './families/spec.js';
+import { ModuleLoader, type LoadOptions } from '../module-loader.js';
+import { Linear, Norm, setDropoutSeedBase } from '../layers.js';
 import { Block, type Ctx, type LayerCache } from './blocks.js';
-import { attachLora, peftName, type LoraConfig } from './lora.js';
-import { saveAdapter, loadAdapter } from '../io/peft.js';
-import { generate, type GenerateOptions } from './generate.js';
-import { idsTensor, zeroGrads, labelsTensor, type Task, type Batch, type TrainableParam, type LoadModelOptions, type Ids, type SavedModule } from './batch.js';
+import { attachLora, peftName, type LoraConfig } from '../lora.js';
+import { saveAdapter, loadAdapter } from '../peft.js';
+import { generate } from './generate.js';
+import { type GenerateOptions } from '../greedy.js';
+import { idsTensor, zeroGrads, labelsTensor } from '../batch.js';
+import { type Model, type Task, type Batch, type TrainableParam, type LoadModelOptions, type Ids, type SavedModule } from '../model.js';
 
-export { idsTensor, type Task, type Batch, type TrainableParam, type LoadModelOptions, type Ids } from './batch.js';
 
-export class DecoderModel {
+export class DecoderModel implements Model {
   readonly isEncoderDecoder = false;
   readonly spec: FamilySpec;
   lora: LoraConfig | null = null;

@@ -1,8 +1,8 @@
 // Llama, Mistral (sliding window) and Qwen2 (q/k/v bias): RMSNorm, SwiGLU, sequential residual.
-import type { ModelConfig } from './config.js';
-import type { ModuleLoader } from './loader.js';
-import { Attention, Block, MLP } from './blocks.js';
-import type { FamilySpec } from './family.js';
+import type { ModelConfig } from '../config.js';
+import type { ModuleLoader } from '../../module-loader.js';
+import { Attention, Block, MLP } from '../blocks.js';
+import type { FamilySpec } from './spec.js';
 
 export const llama: FamilySpec = {
   body: 'model',

@@ -1,10 +1,7 @@
 // What distinguishes one decoder family from another: checkpoint names and how a layer is built.
-import type { ModelConfig, Family } from './config.js';
-import type { ModuleLoader } from './loader.js';
-import type { Block } from './blocks.js';
-import { llama } from './llama.js';
-import { phi } from './phi.js';
-import { gptNeox } from './gpt_neox.js';
+import type { ModelConfig, Family } from '../config.js';
+import type { ModuleLoader } from '../../module-loader.js';
+import type { Block } from '../blocks.js';
 
 export interface FamilySpec {
   /** module path of the backbone (`model`, `gpt_neox`) */
@@ -18,5 +15,3 @@ export interface FamilySpec {
   targets: string[];
   layer(ld: ModuleLoader, c: ModelConfig, i: number): Block;
 }
-
-export const FAMILIES: Record<Family, FamilySpec> = { llama, phi, gpt_neox: gptNeox };

@@ -1,34 +1,24 @@
 // Greedy decoding with a KV cache, batched with left padding, positions from the attention mask
 // (cumsum − 1, padding at 1) and EOS handling as transformers' generate does.
-import { Tensor } from '../tensor.js';
-import { ArgumentError } from '../errors.js';
-import { idsTensor, type Batch, type DecoderModel } from './decoder.js';
+import { Tensor } from '../../tensor.js';
+import { ArgumentError } from '../../errors.js';
+import { idsTensor } from '../batch.js';
+import type { Batch, Task } from '../model.js';
+import type { Device } from '../../tensor.js';
 import type { LayerCache } from './blocks.js';
+import { greedyPick, type GenerateOptions } from '../greedy.js';
 
-export interface GenerateOptions {
-  maxNewTokens: number;
-  /** stop a row at this token (default: the config's eos_token_id; null: never stop early) */
-  eosTokenId?: number | null;
-  /** what finished rows are filled with (default: the config's pad_token_id, else EOS) */
-  padTokenId?: number;
-}
-
-/**
- * One greedy step over rows of logits [B, V]: the first maximum per row (as torch.argmax), pad for
- * rows already finished; rows that produce EOS are marked finished.
- */
-export function greedyPick(lg: Float32Array, V: number, finished: boolean[], eos: number | null, pad: number): number[] {
-  return finished.map((done, b) => {
-    let best = 0;
-    for (let v = 1; v < V; v++) if (lg[b * V + v] > lg[b * V + best]) best = v;
-    const tok = done ? pad : best;
-    if (eos !== null && tok === eos) finished[b] = true;
-    return tok;
-  });
+/** What decoding needs of a decoder model (DecoderModel provides it). */
+export interface CachedDecoder {
+  readonly task: Task;
+  readonly device: Device;
+  readonly activations: 'f32' | 'bf16' | 'f16';
+  readonly config: { eosTokenId: number | null; padTokenId: number | null; kvHeads: number; headDim: number; layers: number; vocabSize: number };
+  forward(batch: Batch, opts: { cache?: LayerCache[]; lastOnly?: boolean }): { logits: Tensor };
 }
 
 /** Prompt + generated ids per row ([B, T + n], n ≤ maxNewTokens). */
-export function generate(model: DecoderModel, batch: Pick<Batch, 'inputIds' | 'attentionMask'>, opts: GenerateOptions): number[][] {
+export function generate(model: CachedDecoder, batch: Pick<Batch, 'inputIds' | 'attentionMask'>, opts: GenerateOptions): number[][] {
   if (model.task !== 'causal-lm') throw new ArgumentError('generate() needs a causal-LM model');
   const ids = idsTensor(batch.inputIds, 'inputIds');
   const [B, T] = ids.shape;

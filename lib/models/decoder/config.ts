@@ -1,7 +1,7 @@
 // HF config.json → ModelConfig, for transformers 4.x (rope_theta at top level) and 5.x (rope_parameters).
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../../errors.js';
 
 export const SUPPORTED_MODEL_TYPES = ['llama', 'mistral', 'qwen2', 'phi', 'gpt_neox'] as const;
 export type ModelType = (typeof SUPPORTED_MODEL_TYPES)[number];
