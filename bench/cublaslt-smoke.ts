@@ -1,7 +1,8 @@
 // Run first by `npm run bench:gpu`, in a process of its own: one bf16 and one f16 matmul through the
 // optional cuBLASLt against the f32 kernel. A library that misbehaves (or crashes the process) then
 // turns cuBLASLt off for the rest of the run instead of taking the whole run down.
-import { Tensor, info, linearForward, setMatmulPrecision, quantizeNF4 } from '../lib/index.js';
+import { Tensor, info, setMatmulPrecision, quantizeNF4 } from '../lib/index.js';
+import { linearForward } from '../lib/ops/index.js';
 import { nf4To } from '../lib/ops/nf4.js';
 import { randomF32 } from './util.js';
 

@@ -2,7 +2,8 @@
 // backend, with PyTorch's numbers from the same GPU in the same call (bench/torch-peers.py) where
 // a peer exists. Prints a table of ratios and writes it as JSON (argv: torch.json out.json).
 import fs from 'node:fs';
-import { Tensor, quantizeNF4, info, nf4To, loraLinearForward, loraLinearBackward, linearForward, AdamW, setMatmulPrecision, useCublasLt } from '../lib/index.js';
+import { Tensor, quantizeNF4, info, AdamW, setMatmulPrecision } from '../lib/index.js';
+import { nf4To, loraLinearForward, loraLinearBackward, linearForward, useCublasLt } from '../lib/ops/index.js';
 import { nativeNF4 } from '../lib/ops/nf4.js';
 import { nativeWeight } from '../lib/ops/linear.js';
 import { addon } from '../lib/native/addon.js';

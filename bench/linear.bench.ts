@@ -1,5 +1,6 @@
 // linear / lora_linear GFLOP/s (f32 and NF4 weights) against a naive JS matmul and the machine's FMA peak.
-import { Tensor, quantizeNF4, linearForward, linearBackward, loraLinearForward, loraLinearBackward, type Weight } from '../lib/index.js';
+import { Tensor, quantizeNF4 } from '../lib/index.js';
+import { linearForward, linearBackward, loraLinearForward, loraLinearBackward, type Weight } from '../lib/ops/index.js';
 import { addon } from '../lib/native/addon.js';
 import { naiveLinear } from './naive.js';
 import { medianMs, randomF32, type Row } from './util.js';

@@ -4,7 +4,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadModel, loadDecoderModel, AdamW, memory, isNF4, type DecoderModel } from '../lib/index.js';
+import { loadModel, loadDecoderModel, AdamW, memory, type DecoderModel } from '../lib/index.js';
+import { isNF4 } from '../lib/ops/index.js';
 import { writeRandomLlama } from '../lib/models/random.js';
 import { medianMs, type Row } from './util.js';
 

@@ -1,5 +1,6 @@
 // NF4 quantize / dequantize throughput (GB/s of f32 data) against a naive JS loop in the same run.
-import { Tensor, quantizeNF4, disposeNF4 } from '../lib/index.js';
+import { Tensor, quantizeNF4 } from '../lib/index.js';
+import { disposeNF4 } from '../lib/ops/index.js';
 import { nativeNF4 } from '../lib/ops/nf4.js';
 import { addon } from '../lib/native/addon.js';
 import { NF4_CODE_JS } from './naive.js';

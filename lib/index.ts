@@ -1,17 +1,10 @@
-// plf-native: the library API.
-export { Tensor, memory, resetPeakMemory, emptyCache, type DType, type Device, type TypedArray } from './tensor.js';
+// plf-native: the library API — data, prompts, models, training, evaluation, experiments.
+// Tensor and the kernels: plf-native/ops (lib/ops/index.ts).
+export { Tensor, memory, resetPeakMemory, emptyCache, type DType, type Device } from './tensor.js';
 export * from './errors.js';
-export { quantizeNF4, dequantizeNF4, nf4To, disposeNF4, isNF4, quantStateJSON, nativeNF4, type NF4Tensor } from './ops/nf4.js';
-export * from './ops/linear.js';
-export * from './ops/optim.js';
-export * from './ops/norm.js';
-export * from './ops/rope.js';
-export * from './ops/attention.js';
-export * from './ops/activation.js';
-export * from './ops/loss.js';
-export * from './ops/embedding.js';
-export * from './ops/convert.js';
-export * from './ops/copy.js';
+export { AdamW, type AdamWOptions } from './ops/optim.js';
+export { setMatmulPrecision, getMatmulPrecision, type MatmulPrecision } from './ops/linear.js';
+export { quantizeNF4, type NF4Tensor } from './ops/nf4.js';
 export { info, type PlfInfo } from './info.js';
 export { DecoderModel, loadDecoderModel, buildDecoderModel } from './models/decoder/model.js';
 export { loadModel } from './models/load.js';

@@ -172,6 +172,9 @@ export class Tensor {
 
   clone(): Tensor { return this.to(this.device); }
 
+  /** `using t = …` disposes at the end of the block */
+  [Symbol.dispose](): void { this.dispose(); }
+
   dispose(): void { this.handle.dispose(); }
 
   toString(): string { return `Tensor(${this.dtype}[${this.shape.join(',')}] on ${this.device})`; }

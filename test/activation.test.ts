@@ -1,8 +1,8 @@
 // SwiGLU, GELU (erf / tanh), residual add, and dtype conversion.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Tensor, swigluForward, swigluBackward, geluForward, geluBackward, addForward, convert, ShapeError, ArgumentError,
-  gegluForward, gegluBackward, reluForward, reluBackward, tanhForward, tanhBackward, scaleForward } from '../lib/index.js';
+import { Tensor, ShapeError, ArgumentError } from '../lib/index.js';
+import { swigluForward, swigluBackward, geluForward, geluBackward, addForward, convert, gegluForward, gegluBackward, reluForward, reluBackward, tanhForward, tanhBackward, scaleForward } from '../lib/ops/index.js';
 import { addon } from '../lib/native/addon.js';
 import { randnArray, relDiff, finiteDiffCheck, dot64, throwsWith, randInt } from './helpers.js';
 

@@ -1,7 +1,8 @@
 // Causal attention with padding, GQA and sliding window against a float64 softmax reference.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Tensor, attentionForward, attentionBackward, ShapeError } from '../lib/index.js';
+import { Tensor, ShapeError } from '../lib/index.js';
+import { attentionForward, attentionBackward } from '../lib/ops/index.js';
 import { randnArray, relDiff, finiteDiffCheck, dot64, throwsWith, randInt } from './helpers.js';
 
 function attnRef(q: Float32Array, k: Float32Array, v: Float32Array, mask: number[] | null, B: number, T: number,

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type DecoderModel, loadModel, quantizeCheckpoint, parseConfig, Checkpoint, writeSafetensors, isNF4, Tensor, openSafetensors, readTensor, ConfigError, FormatError } from '../lib/index.js';
+import { type DecoderModel, loadModel, quantizeCheckpoint, parseConfig, Checkpoint, writeSafetensors, Tensor, openSafetensors, readTensor, ConfigError, FormatError } from '../lib/index.js';
+import { isNF4 } from '../lib/ops/index.js';
 import { relDiff, sharedPath, skipMessage, throwsWith } from './helpers.js';
 
 const fixtures = sharedPath('fixtures/hf');

@@ -1,7 +1,8 @@
 // Column slices (fused q/k/v projections) and their backward.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Tensor, sliceColsForward, sliceColsBackward, ShapeError } from '../lib/index.js';
+import { Tensor, ShapeError } from '../lib/index.js';
+import { sliceColsForward, sliceColsBackward } from '../lib/ops/index.js';
 import { randnArray, randInt, throwsWith } from './helpers.js';
 
 test('slice_cols picks columns and its backward adds them back', () => {

@@ -3,14 +3,9 @@
 // GPU each test is skipped with the reason.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  Tensor, quantizeNF4, dequantizeNF4, nf4To, convert, info, linearForward, linearBackward, loraLinearForward, loraLinearBackward,
-  swigluForward, swigluBackward, geluForward, geluBackward, gegluForward, gegluBackward, reluForward, reluBackward, tanhForward,
-  tanhBackward, scaleForward, addForward, rmsnormForward, rmsnormBackward, layernormForward, layernormBackward, ropeForward,
-  ropeBackward, attentionForward, attentionBackward, embeddingForward, embeddingBackward, gatherRowsForward, gatherRowsBackward,
-  lastTokenIndex, crossEntropyForward, crossEntropyBackward, bceWithLogitsForward, bceWithLogitsBackward, sliceColsForward,
-  sliceColsBackward, AdamW, DeviceError, setMatmulPrecision, getMatmulPrecision, useCublasLt, type Weight,
-} from '../lib/index.js';
+import { Tensor, quantizeNF4, info, AdamW, DeviceError, setMatmulPrecision, getMatmulPrecision } from '../lib/index.js';
+import { dequantizeNF4 } from '../lib/ops/index.js';
+import { nf4To, convert, linearForward, linearBackward, loraLinearForward, loraLinearBackward, swigluForward, swigluBackward, geluForward, geluBackward, gegluForward, gegluBackward, reluForward, reluBackward, tanhForward, tanhBackward, scaleForward, addForward, rmsnormForward, rmsnormBackward, layernormForward, layernormBackward, ropeForward, ropeBackward, attentionForward, attentionBackward, embeddingForward, embeddingBackward, gatherRowsForward, gatherRowsBackward, lastTokenIndex, crossEntropyForward, crossEntropyBackward, bceWithLogitsForward, bceWithLogitsBackward, sliceColsForward, sliceColsBackward, useCublasLt, type Weight } from '../lib/ops/index.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

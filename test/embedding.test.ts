@@ -1,7 +1,8 @@
 // Embedding lookup / scatter-add and last-non-pad-token pooling (transformers' rule).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Tensor, embeddingForward, embeddingBackward, lastTokenIndex, gatherRowsForward, gatherRowsBackward, ArgumentError, ShapeError } from '../lib/index.js';
+import { Tensor, ArgumentError, ShapeError } from '../lib/index.js';
+import { embeddingForward, embeddingBackward, lastTokenIndex, gatherRowsForward, gatherRowsBackward } from '../lib/ops/index.js';
 import { randnArray, randInt, throwsWith } from './helpers.js';
 
 test('embedding forward gathers rows; backward scatter-adds repeated ids', () => {

@@ -114,7 +114,7 @@ export function skipMessage(rel: string): string {
 }
 
 /** Expects fn to throw an error of class `cls` whose message matches every pattern. */
-export function throwsWith(fn: () => unknown, cls: Function, ...patterns: RegExp[]): void {
+export function throwsWith(fn: () => unknown, cls: abstract new (...args: never[]) => unknown, ...patterns: RegExp[]): void {
   let err: unknown;
   try { fn(); } catch (e) { err = e; }
   if (!err) throw new Error('expected an error, none thrown');

@@ -7,11 +7,9 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import {
-  Tensor, quantizeNF4, dequantizeNF4, geluForward, ShapeError, ArgumentError, FormatError, ConfigError, PlfError,
-  openSafetensors, readTensor, writeSafetensors, loadModel, Checkpoint, Tokenizer, ChatClient, EndpointError, readCustom,
-  readExperimentConfig, loadPrepared,
-} from '../lib/index.js';
+import { Tensor, quantizeNF4, ShapeError, ArgumentError, FormatError, ConfigError, PlfError, openSafetensors, readTensor, writeSafetensors, loadModel, Checkpoint, Tokenizer, ChatClient, EndpointError, readCustom, readExperimentConfig, loadPrepared } from '../lib/index.js';
+import { dequantizeNF4 } from '../lib/ops/index.js';
+import { geluForward } from '../lib/ops/index.js';
 import { writeRandomLlama } from '../lib/models/random.js';
 import { BudgetError } from '../lib/util/budget.js';
 import { readParquet } from '../lib/data/parquet.js';

@@ -1,10 +1,9 @@
 // linear and lora_linear against float64 references and finite differences, for every weight dtype.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  Tensor, quantizeNF4, dequantizeNF4, linearForward, linearBackward, loraLinearForward, loraLinearBackward,
-  ShapeError, DTypeError, ArgumentError, type Weight,
-} from '../lib/index.js';
+import { Tensor, quantizeNF4, ShapeError, DTypeError, ArgumentError } from '../lib/index.js';
+import { dequantizeNF4 } from '../lib/ops/index.js';
+import { linearForward, linearBackward, loraLinearForward, loraLinearBackward, type Weight } from '../lib/ops/index.js';
 import { randnArray, relDiff, matmul64, transpose, finiteDiffCheck, dot64, throwsWith, randInt } from './helpers.js';
 
 type WKind = 'f32' | 'bf16' | 'f16' | 'nf4';

@@ -1,7 +1,8 @@
 // RMSNorm and LayerNorm against float64 references and finite differences.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Tensor, rmsnormForward, rmsnormBackward, layernormForward, layernormBackward, ShapeError, DTypeError } from '../lib/index.js';
+import { Tensor, ShapeError, DTypeError } from '../lib/index.js';
+import { rmsnormForward, rmsnormBackward, layernormForward, layernormBackward } from '../lib/ops/index.js';
 import { randnArray, relDiff, finiteDiffCheck, dot64, throwsWith, randInt } from './helpers.js';
 
 function rmsRef(x: Float32Array, w: Float32Array, rows: number, d: number, eps: number) {

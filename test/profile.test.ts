@@ -1,7 +1,8 @@
 // profileOps: every native op call while the function runs, counted and timed per op name.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Tensor, profileOps, formatProfile, linearForward, rmsnormForward } from '../lib/index.js';
+import { Tensor, profileOps, formatProfile } from '../lib/index.js';
+import { linearForward, rmsnormForward } from '../lib/ops/index.js';
 import { randnArray } from './helpers.js';
 import { addon } from '../lib/native/addon.js';
 

@@ -1,3 +1,4 @@
+/* eslint-disable no-regex-spaces, no-control-regex -- the expected terminal output is spelled out literally */
 // Progress bars: the rendered line, decile lines off a terminal, in-place redraws on one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,7 +1,8 @@
 // RoPE (HF rotate_half layout, partial rotary, explicit positions) against a float64 reference.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Tensor, ropeForward, ropeBackward, ShapeError, ArgumentError } from '../lib/index.js';
+import { Tensor, ShapeError, ArgumentError } from '../lib/index.js';
+import { ropeForward, ropeBackward } from '../lib/ops/index.js';
 import { randnArray, relDiff, finiteDiffCheck, dot64, throwsWith, randInt } from './helpers.js';
 
 function ropeRef(x: Float32Array, pos: number[], B: number, T: number, H: number, D: number, rot: number, theta: number) {

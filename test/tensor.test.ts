@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { Tensor, memory, resetPeakMemory, emptyCache, info, ShapeError, DTypeError, ArgumentError, DeviceError } from '../lib/index.js';
+import { Tensor, memory, resetPeakMemory, emptyCache, info, ShapeError, DTypeError, ArgumentError } from '../lib/index.js';
 import { throwsWith } from './helpers.js';
 
 test('every dtype round-trips through its TypedArray', () => {

@@ -1,7 +1,6 @@
 // Raw multi-annotator datasets → annotations: one row per (item, annotator) with 0/1 labels.
 // GoEmotions and Unhealthy Conversations have built-in column maps; anything else is described
 // by a ColumnMap (text, annotator, item id, and label columns or one label-list column).
-import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, FormatError } from '../errors.js';
 import { readRecords, readJsonl, readUtf8, type ReadOptions } from './csv.js';

@@ -1,10 +1,7 @@
 // Prepared rows → token examples for one setting (what training, evaluation and queries share).
 import { renderPrompt, renderTarget, type Setting, type TemplateSpec } from '../prompts/templates.js';
 import { encodeWithin, type TextTokenizer } from '../io/tokenizer.js';
-import { Rng } from '../util/random.js';
-import { shuffle } from '../util/random.js';
 import type { PreparedRow, PreparedShotRow } from '../data/output.js';
-import type { Batch } from '../models/model.js';
 
 export interface Example {
   ids: number[];

@@ -41,7 +41,6 @@ export async function runQuery(o: QueryRun): Promise<RunResult> {
 
 async function queryLocked(o: QueryRun, apiKey: string | undefined, rows: (PreparedRow | PreparedShotRow)[], spec: TemplateSpec,
                            data: Awaited<ReturnType<typeof loadPrepared>>, t0: number): Promise<RunResult> {
-  const shots = o.setting === 'Q-1S' ? 1 : o.setting === 'Q-2S' ? 2 : 0;
   const client = new ChatClient({ ...o, apiKey, cacheFile: path.join(o.out, 'responses.cache.jsonl') });
   let done = 0;
   const responses = await Promise.all(rows.map(async (r) => {

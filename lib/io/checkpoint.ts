@@ -3,8 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { FormatError, brief, insideDir } from '../errors.js';
-import { Tensor, type TypedArray } from '../tensor.js';
-import { writeFileAtomic } from './files.js';
+import { Tensor } from '../tensor.js';
 import { openSafetensors, readTensor, readTensorBytes, type SafetensorsFile } from './safetensors.js';
 import { quantStateJSON, type NF4Tensor } from '../ops/nf4.js';
 

@@ -3,6 +3,14 @@ import { Tensor } from '../tensor.js';
 import { ArgumentError } from '../errors.js';
 import type { Batch, Ids, TrainableParam } from './model.js';
 
+/** int ids as numbers and their shape (a tensor made for the reading is disposed) */
+export function idsArray(x: Ids, what: string): { data: number[]; shape: number[] } {
+  const t = idsTensor(x, what);
+  const out = { data: Array.from(t.toArray() as BigInt64Array, Number), shape: [...t.shape] };
+  if (t !== x) t.dispose();
+  return out;
+}
+
 /** int ids as an i64 [B, T] tensor */
 export function idsTensor(x: Ids, what: string): Tensor {
   if (x instanceof Tensor) {

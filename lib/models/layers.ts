@@ -15,10 +15,12 @@ export interface LoraState {
   dropout: number;
 }
 
-// Dropout masks are a hash of (seed, element); the seed is (forward-pass number, layer id), so a
-// resumed run draws exactly the masks an uninterrupted one would.
-let seedBase = 0;
-export function setDropoutSeedBase(n: number): void { seedBase = n; }
+/**
+ * One training forward pass, carried in the per-forward context (false: inference). Dropout masks
+ * are a hash of (seed, element) with the seed (dropoutSeed, layer id): a resumed run draws exactly
+ * the masks an uninterrupted one would, and a recomputed layer (checkpointing) the same masks again.
+ */
+export type Pass = false | { readonly dropoutSeed: number };
 
 export class Linear {
   lora: LoraState | null = null;
@@ -37,12 +39,12 @@ export class Linear {
   get inFeatures(): number { return this.weight.shape[1]; }
 
   /** y = x·Wᵀ + b (+ LoRA). With `train`, x (and the LoRA intermediate) are kept for backward. */
-  forward(x: Tensor, train: boolean): Tensor {
+  forward(x: Tensor, train: Pass): Tensor {
     if (!this.lora) {
       if (train) this.saved = { x, xa: null, seed: 0 };
       return linearForward(x, this.weight, this.bias);
     }
-    const seed = train ? seedBase * 4096 + this.id + 1 : 0;
+    const seed = train ? train.dropoutSeed * 4096 + this.id + 1 : 0;
     const l = this.lora;
     const { y, xa } = loraLinearForward(x, this.weight, this.bias,
       { A: l.A, B: l.B, scale: l.scale, dropout: train ? l.dropout : 0, seed });
@@ -94,7 +96,7 @@ export class Norm {
   constructor(readonly kind: 'rms' | 'layer', readonly weight: Tensor, readonly bias: Tensor | null, readonly eps: number,
               readonly name = '') {}
 
-  forward(x: Tensor, train: boolean): Tensor {
+  forward(x: Tensor, train: Pass): Tensor {
     if (this.kind === 'rms') {
       const { y, rstd } = rmsnormForward(x, this.weight, this.eps);
       if (train) this.saved = { x, mean: null, rstd };

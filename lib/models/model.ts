@@ -47,7 +47,7 @@ export interface SharedConfig {
   raw: Record<string, unknown>;
 }
 
-export interface Model {
+export interface Model extends Disposable {
   readonly task: Task;
   readonly config: SharedConfig;
   readonly isEncoderDecoder: boolean;

@@ -125,4 +125,15 @@ export interface Addon {
   synchronize(): void;
 }
 
-export const addon: Addon = typedErrors(loadAddon() as Addon);
+let loaded: Addon | null = null;
+/** The addon, loaded on first use (importing the package never fails); a failed load is an
+ * AddonLoadError that says how to fix it, raised by the first call that needs native code. */
+function native(): Addon {
+  return (loaded ??= typedErrors(loadAddon() as Addon));
+}
+export const addon: Addon = new Proxy({} as Addon, {
+  get: (_t, k) => (native() as unknown as Record<string | symbol, unknown>)[k],
+  has: (_t, k) => k in native(),
+  ownKeys: () => Reflect.ownKeys(native()),
+  getOwnPropertyDescriptor: (_t, k) => Object.getOwnPropertyDescriptor(native(), k),
+});

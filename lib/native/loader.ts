@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import fs from 'node:fs';
+import { PlfError } from '../errors.js';
 
 const require = createRequire(import.meta.url);
 
@@ -18,9 +19,8 @@ export function packageRoot(): string {
   return dir;
 }
 
-export class AddonLoadError extends Error {
-  override name = 'AddonLoadError';
-}
+/** The native addon could not be loaded; the message says how to fix it. */
+export class AddonLoadError extends PlfError {}
 
 export function loadAddon(): unknown {
   const root = packageRoot();
@@ -35,6 +35,6 @@ export function loadAddon(): unknown {
       : /GLIBC|GLIBCXX/.test(msg)
         ? 'the addon was built against a newer C/C++ runtime than this machine has; rebuild it here with `npm rebuild plf-native`.'
         : 'loading the native addon failed; rebuild it with `npm rebuild plf-native`.';
-    throw new AddonLoadError(`plf-native: ${hint}\n  cause: ${msg}`);
+    throw new AddonLoadError(`plf-native: ${hint}\n  cause: ${msg}`, 'PLF_ADDON');
   }
 }

@@ -76,6 +76,8 @@ export class AdamW {
     });
   }
 
+  [Symbol.dispose](): void { this.dispose(); }
+
   dispose(): void {
     for (const s of this.slots) { s.m.dispose(); s.v.dispose(); s.master?.dispose(); }
   }

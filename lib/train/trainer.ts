@@ -1,7 +1,6 @@
 // The training loop for CLS, CLS-P (BCE on the score head) and LM, LM-P (cross-entropy on the
 // completion): AdamW, cosine schedule with warmup, gradient accumulation, clipping, periodic
 // evaluation, best-checkpoint selection, early stopping and exact resume.
-import fs from 'node:fs';
 import path from 'node:path';
 import { AdamW } from '../ops/optim.js';
 import { ConfigError } from '../errors.js';

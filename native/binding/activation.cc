@@ -1,5 +1,5 @@
 // Bindings: swiglu, gelu (erf | tanh), geglu, relu, tanh, scale, add — elementwise over tensors of equal size.
-#include "errors.h"
+#include "op.h"
 #include "plf/ops.h"
 #include <string>
 

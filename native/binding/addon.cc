@@ -1,7 +1,7 @@
 // Addon entry: registers every op family, the tensor class, build/device info and memory stats.
 #include <napi.h>
 #include "plf_build_config.h"
-#include "errors.h"
+#include "op.h"
 #include "plf/linear.h"
 #include "plf/cublaslt.h"
 #include "plf/ops.h"

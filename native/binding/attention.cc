@@ -1,5 +1,5 @@
 // Bindings: rope_forward/backward and attention_forward/backward on [B, T, H, D] tensors.
-#include "errors.h"
+#include "op.h"
 #include "plf/ops.h"
 
 namespace plf {

@@ -1,5 +1,5 @@
 // Bindings: slice_cols_forward / slice_cols_backward over the last dimension.
-#include "errors.h"
+#include "op.h"
 #include "plf/ops.h"
 
 namespace plf {

@@ -1,5 +1,5 @@
 // Bindings: embedding_forward/backward, last_token_index, gather_rows_forward/backward.
-#include "errors.h"
+#include "op.h"
 #include "plf/ops.h"
 
 namespace plf {

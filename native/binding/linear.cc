@@ -1,6 +1,6 @@
 // Bindings: linear_forward/backward, lora_linear_forward/backward. x may have any leading
 // dimensions; it is treated as [M, K] with K = the last dimension.
-#include "errors.h"
+#include "op.h"
 #include "weights.h"
 #include "plf/cublaslt.h"
 

@@ -1,5 +1,5 @@
 // Bindings: cross_entropy_* (ignore index) and bce_logits_* (mean reduction).
-#include "errors.h"
+#include "op.h"
 #include "plf/ops.h"
 
 namespace plf {

@@ -1,5 +1,5 @@
 // Bindings: nf4_quantize, nf4_dequantize, and the weight argument shared by the linear ops.
-#include "errors.h"
+#include "op.h"
 #include "weights.h"
 #include "plf/nf4.h"
 #include "plf/ops.h"

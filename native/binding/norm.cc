@@ -1,5 +1,5 @@
 // Bindings: rmsnorm_* and layernorm_* over the last dimension of x.
-#include "errors.h"
+#include "op.h"
 #include "plf/ops.h"
 
 namespace plf {

@@ -1,6 +1,6 @@
 // Binding: adamw_step(list, config) -> {gradNorm, skipped}
 // list items: {param (f32/bf16/f16), master (f32) | null, grad (f32), m (f32), v (f32)}
-#include "errors.h"
+#include "op.h"
 #include "plf/optim.h"
 #include <cmath>
 #include <vector>

@@ -1,6 +1,6 @@
 // NativeTensor: creation, host <-> device copies, views, dispose.
 #include "tensor.h"
-#include "errors.h"
+#include "op.h"
 #include <cmath>
 #include <sstream>
 
@@ -77,7 +77,7 @@ Napi::Object TensorImpl::Create(Napi::Env env, DType dt, const std::vector<int64
   return ctor.New({Napi::Number::New(env, int(dt)), s, Napi::Number::New(env, int(dev)), Napi::Boolean::New(env, zero)});
 }
 
-// Methods run under guard() like the exported functions (see errors.h).
+// Methods run under guard() like the exported functions (see op.h).
 template <Napi::Value (TensorImpl::*M)(const Napi::CallbackInfo&)>
 Napi::Value TensorImpl::Guarded(const Napi::CallbackInfo& info) {
   return guard(info, "NativeTensor", [this](const Napi::CallbackInfo& i) { return (this->*M)(i); });

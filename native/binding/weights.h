@@ -1,6 +1,6 @@
 // Parsing a weight argument: a 2-D f32/f16/bf16 tensor or an NF4 weight object.
 #pragma once
-#include "errors.h"
+#include "op.h"
 #include "plf/linear.h"
 
 namespace plf {

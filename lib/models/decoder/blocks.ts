@@ -5,7 +5,7 @@ import { attentionForward, attentionBackward } from '../../ops/attention.js';
 import { ropeForward, ropeBackward } from '../../ops/rope.js';
 import { sliceColsForward, sliceColsBackward } from '../../ops/copy.js';
 import { swigluForward, swigluBackward, geluForward, geluBackward } from '../../ops/activation.js';
-import { Linear, accumulate } from '../layers.js';
+import { Linear, accumulate, type Pass } from '../layers.js';
 import type { ModelConfig } from './config.js';
 
 /** What every layer of one forward pass shares. */
@@ -14,7 +14,7 @@ export interface Ctx {
   T: number;
   positions: Tensor;       // i64 [B, T]
   mask: Tensor | null;     // i64 [B, Tcap] (attention_mask; the cache's when decoding)
-  train: boolean;
+  train: Pass;
   cache?: LayerCache[];    // decoding: one per layer
 }
 
@@ -33,7 +33,7 @@ export class Attention {
     return [p.q, p.k, p.v, p.qkv, p.o].filter((l): l is Linear => !!l);
   }
 
-  private project(x: Tensor, train: boolean): { q: Tensor; k: Tensor; v: Tensor } {
+  private project(x: Tensor, train: Pass): { q: Tensor; k: Tensor; v: Tensor } {
     const { B, T } = { B: x.shape[0], T: x.shape[1] };
     const c = this.cfg, D = c.headDim;
     if (this.proj.qkv) {
@@ -133,7 +133,7 @@ export class MLP {
     return [this.proj.gate, this.proj.up, this.proj.down].filter((l): l is Linear => !!l);
   }
 
-  forward(x: Tensor, train: boolean): Tensor {
+  forward(x: Tensor, train: Pass): Tensor {
     let a: Tensor, b: Tensor | null = null, h: Tensor;
     if (this.act === 'silu') {
       a = this.proj.gate!.forward(x, train);

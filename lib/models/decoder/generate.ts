@@ -2,7 +2,7 @@
 // (cumsum − 1, padding at 1) and EOS handling as transformers' generate does.
 import { Tensor } from '../../tensor.js';
 import { ArgumentError } from '../../errors.js';
-import { idsTensor } from '../batch.js';
+import { idsArray } from '../batch.js';
 import type { Batch, Task } from '../model.js';
 import type { Device } from '../../tensor.js';
 import type { LayerCache } from './blocks.js';
@@ -20,11 +20,8 @@ export interface CachedDecoder {
 /** Prompt + generated ids per row ([B, T + n], n ≤ maxNewTokens). */
 export function generate(model: CachedDecoder, batch: Pick<Batch, 'inputIds' | 'attentionMask'>, opts: GenerateOptions): number[][] {
   if (model.task !== 'causal-lm') throw new ArgumentError('generate() needs a causal-LM model');
-  const ids = idsTensor(batch.inputIds, 'inputIds');
-  const [B, T] = ids.shape;
-  const prompt = Array.from(ids.toArray() as BigInt64Array, Number);
-  const mask0 = batch.attentionMask ? Array.from(idsTensor(batch.attentionMask, 'attentionMask').toArray() as BigInt64Array, Number)
-    : new Array(B * T).fill(1);
+  const { data: prompt, shape: [B, T] } = idsArray(batch.inputIds, 'inputIds');
+  const mask0 = batch.attentionMask ? idsArray(batch.attentionMask, 'attentionMask').data : new Array(B * T).fill(1);
   const eos = opts.eosTokenId === undefined ? model.config.eosTokenId : opts.eosTokenId;
   const pad = opts.padTokenId ?? model.config.padTokenId ?? eos ?? 0;
   const c = model.config, cap = T + opts.maxNewTokens;
@@ -47,7 +44,7 @@ export function generate(model: CachedDecoder, batch: Pick<Batch, 'inputIds' | '
   }
   const out = Array.from({ length: B }, (_, b) => prompt.slice(b * T, (b + 1) * T));
   const finished = new Array(B).fill(false);
-  let step = { ids, positions: Tensor.from(pos, [B, T]) };
+  let step = { ids: Tensor.from(BigInt64Array.from(prompt, BigInt), [B, T]), positions: Tensor.from(pos, [B, T]) };  // ours to dispose (never the caller's)
   try {
     for (let i = 0; i < opts.maxNewTokens; i++) {
       const maskT = Tensor.from(mask, [B, cap]);

@@ -13,8 +13,8 @@ import { Rng } from '../../util/random.js';
 import { readConfig, type ModelConfig } from './config.js';
 import { FAMILIES } from './families/index.js';
 import { type FamilySpec } from './families/spec.js';
-import { ModuleLoader, type LoadOptions } from '../module-loader.js';
-import { Linear, Norm, setDropoutSeedBase } from '../layers.js';
+import { ModuleLoader } from '../module-loader.js';
+import { Linear, Norm, type Pass } from '../layers.js';
 import { Block, type Ctx, type LayerCache } from './blocks.js';
 import { attachLora, peftName, type LoraConfig } from '../lora.js';
 import { saveAdapter, loadAdapter } from '../peft.js';
@@ -155,17 +155,19 @@ export class DecoderModel implements Model {
 
   /** Logits (and the loss when labels are given). With `train`, activations are kept for backward(). */
   forward(batch: Batch, opts: { train?: boolean; cache?: LayerCache[]; lastOnly?: boolean } = {}): { logits: Tensor; loss?: number } {
-    const train = opts.train ?? false;
+    const train: Pass = opts.train ? { dropoutSeed: this.dropoutStep + 1 } : false;
     if (this.saved) this.release();
-    if (train) setDropoutSeedBase(++this.dropoutStep);
-    const ids = idsTensor(batch.inputIds, 'inputIds');
-    const [B, T] = ids.shape;
-    // every layer reads the mask and positions: on a GPU they are uploaded once, here
+    if (train) this.dropoutStep++;
+    // tensors made here (from the batch's arrays, or uploaded: every layer reads the mask and
+    // positions, so on a GPU they are uploaded once, here) are this forward's to dispose
     const uploaded: Tensor[] = [];
+    const asIds = (x: Ids, what: string) => { const t = idsTensor(x, what); if (t !== x) uploaded.push(t); return t; };
     const onDevice = (t: Tensor) => { if (t.device === this.device) return t; const d = t.to(this.device); uploaded.push(d); return d; };
-    const mask = batch.attentionMask ? onDevice(idsTensor(batch.attentionMask, 'attentionMask')) : null;
-    const positions = onDevice(batch.positionIds ? idsTensor(batch.positionIds, 'positionIds')
-      : idsTensor(Array.from({ length: B }, () => Array.from({ length: T }, (_, t) => t)), 'positions'));
+    const ids = asIds(batch.inputIds, 'inputIds');
+    const [B, T] = ids.shape;
+    const mask = batch.attentionMask ? onDevice(asIds(batch.attentionMask, 'attentionMask')) : null;
+    const positions = onDevice(batch.positionIds ? asIds(batch.positionIds, 'positionIds')
+      : asIds(Array.from({ length: B }, () => Array.from({ length: T }, (_, t) => t)), 'positions'));
     const ctx: Ctx = { B, T, positions, mask, train, cache: opts.cache };
     let x = embeddingForward(ids, this.embed, this.activations);
     const hs: Tensor[] = [x];
@@ -203,6 +205,7 @@ export class DecoderModel implements Model {
         const labels = labelsTensor(batch.labels, B, logits.shape[1], this.device);
         loss = bceWithLogitsForward(logits, labels);
         keep.labels = labels;
+        if (labels !== batch.labels) uploaded.push(labels);  // made here (a tensor given in the batch stays the caller's)
       }
       keep.idx = idx;
       keep.pooled = pooled;
@@ -211,8 +214,7 @@ export class DecoderModel implements Model {
     else {
       uploaded.forEach((t) => t.dispose());
       xn.dispose();
-      keep.pooled?.dispose();
-      keep.idx?.dispose();
+      for (const t of [keep.pooled, keep.idx, keep.targets]) t?.dispose();
     }
     return { logits, loss };
   }
@@ -241,8 +243,7 @@ export class DecoderModel implements Model {
     dxn.dispose();
     for (let i = this.blocks.length - 1; i >= 0; i--) {
       if (this.gradientCheckpointing) {
-        setDropoutSeedBase(this.dropoutStep);  // the masks of this step's forward
-        this.blocks[i].forward(s.hs[i], s.ctx).dispose();
+        this.blocks[i].forward(s.hs[i], s.ctx).dispose();  // s.ctx carries this step's pass: the same dropout masks
       }
       const d = this.blocks[i].backward(dx);
       dx.dispose();
@@ -267,8 +268,10 @@ export class DecoderModel implements Model {
   /** HF's causal-LM loss: position t predicts labels[t+1]; the last position has no target. */
   private shiftedTargets(labels: NonNullable<Batch['labels']>, B: number, T: number): Tensor {
     const l = idsTensor(labels as Ids, 'labels');
-    if (l.shape[0] !== B || l.shape[1] !== T) throw new ArgumentError(`labels [${l.shape}] must match inputIds [${B},${T}]`);
-    const a = l.toArray() as BigInt64Array, out = new BigInt64Array(B * T);
+    const shape = [...l.shape], a = l.toArray() as BigInt64Array;
+    if (l !== labels) l.dispose();
+    if (shape[0] !== B || shape[1] !== T) throw new ArgumentError(`labels [${shape}] must match inputIds [${B},${T}]`);
+    const out = new BigInt64Array(B * T);
     for (let b = 0; b < B; b++)
       for (let t = 0; t < T; t++) out[b * T + t] = t + 1 < T ? a[b * T + t + 1] : BigInt(IGNORE_INDEX);
     return Tensor.from(out, [B * T]);
@@ -288,6 +291,8 @@ export class DecoderModel implements Model {
     for (let i = 0; i < a.length; i++) a[i] = rng.normal() * std;
     return Tensor.from(a, [rows, cols]);
   }
+
+  [Symbol.dispose](): void { this.dispose(); }
 
   dispose(): void {
     this.release();

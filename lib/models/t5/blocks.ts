@@ -5,7 +5,7 @@
 import { Tensor } from '../../tensor.js';
 import { attentionForward, attentionBackward } from '../../ops/attention.js';
 import { gegluForward, gegluBackward, geluForward, geluBackward, reluForward, reluBackward, swigluForward, swigluBackward } from '../../ops/activation.js';
-import { Linear, Norm, accumulate } from '../layers.js';
+import { Linear, Norm, accumulate, type Pass } from '../layers.js';
 import type { T5Config } from './config.js';
 
 /** A decoder layer's caches while generating: self-attention keys/values so far, cross keys/values once. */
@@ -15,7 +15,7 @@ export interface T5LayerCache { k: Tensor; v: Tensor; len: number; crossK: Tenso
 export interface T5Ctx {
   B: number;
   T: number;
-  train: boolean;
+  train: Pass;
   /** self-attention key mask [B, Tk] (the encoder's attention_mask; null in the decoder) */
   mask: Tensor | null;
   /** self-attention position bias [H, T, Tk], computed once per stack from layer 0's table */
@@ -34,7 +34,7 @@ export class T5Attention {
 
   linears(): Linear[] { return [this.proj.q, this.proj.k, this.proj.v, this.proj.o]; }
 
-  private heads(x: Tensor, lin: Linear, train: boolean): Tensor {
+  private heads(x: Tensor, lin: Linear, train: Pass): Tensor {
     return lin.forward(x, train).reshaped([x.shape[0], x.shape[1], this.cfg.heads, this.cfg.headDim]);
   }
 
@@ -76,7 +76,7 @@ export class T5Attention {
       this.saved = { q, k, v, out, lse: att.lse, ctx, Tk: k.shape[1] };
     } else {
       for (const t of [q, out, att.lse]) t.dispose();
-      if (this.cross && !cache) { k.dispose(); v.dispose(); }
+      if (!cache) { k.dispose(); v.dispose(); }  // with a cache: self-attention copied them in, cross-attention keeps them there
     }
     return y;
   }
@@ -125,7 +125,7 @@ export class T5FeedForward {
 
   private approx(): 'none' | 'tanh' { return this.cfg.act === 'gelu_new' ? 'tanh' : 'none'; }
 
-  forward(x: Tensor, train: boolean): Tensor {
+  forward(x: Tensor, train: Pass): Tensor {
     const a = this.proj.wi0.forward(x, train);
     let b: Tensor | null = null, h: Tensor;
     if (this.proj.wi1) {

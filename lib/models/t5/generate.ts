@@ -18,9 +18,9 @@ export interface Seq2SeqDecoder {
   readonly activations: 'f32' | 'bf16' | 'f16';
   readonly config: { eosTokenId: number | null; padTokenId: number | null; decoderLayers: number; heads: number; headDim: number;
     decoderStartTokenId: number; vocabSize: number };
-  encode(ids: Tensor, mask: Tensor | null, train: boolean): Tensor;
-  decode(ids: Tensor, enc: Tensor, encMask: Tensor | null, train: boolean, o: { cache?: T5LayerCache[]; offset?: number }): Tensor;
-  lmLogits(dec: Tensor, train: boolean): Tensor;
+  encode(ids: Tensor, mask: Tensor | null, train: false): Tensor;
+  decode(ids: Tensor, enc: Tensor, encMask: Tensor | null, train: false, o: { cache?: T5LayerCache[]; offset?: number }): Tensor;
+  lmLogits(dec: Tensor, train: false): Tensor;
 }
 
 /** Per row: decoder_start_token_id, then the generated ids (as transformers returns them). */
@@ -58,6 +58,8 @@ export function generateT5(model: Seq2SeqDecoder, batch: Pick<Batch, 'inputIds' 
   } finally {
     enc.dispose();
     for (const l of cache) for (const t of [l.k, l.v, l.crossK, l.crossV]) t?.dispose();
+    if (ids !== batch.inputIds) ids.dispose();
+    if (mask && mask !== batch.attentionMask) mask.dispose();
   }
   return out;
 }

@@ -7,7 +7,7 @@ import { embeddingForward, gatherRowsForward, gatherRowsBackward } from '../../o
 import { crossEntropyForward, crossEntropyBackward, bceWithLogitsForward, bceWithLogitsBackward, IGNORE_INDEX } from '../../ops/loss.js';
 import { tanhForward, tanhBackward, scaleForward, addForward } from '../../ops/activation.js';
 import { Rng } from '../../util/random.js';
-import { Linear, Norm, setDropoutSeedBase } from '../layers.js';
+import { Linear, Norm, type Pass } from '../layers.js';
 import { ModuleLoader } from '../module-loader.js';
 import { attachLora, peftName, type LoraConfig } from '../lora.js';
 import { saveAdapter, loadAdapter } from '../peft.js';
@@ -143,7 +143,7 @@ export class T5Model implements Model {
   }
 
   /** The encoder stack: [B, T, C] after its final norm. `keep` collects what backward needs. */
-  encode(ids: Tensor, mask: Tensor | null, train: boolean, keep?: Tensor[]): Tensor {
+  encode(ids: Tensor, mask: Tensor | null, train: Pass, keep?: Tensor[]): Tensor {
     const [B, T] = ids.shape;
     const bias = this.encoder.bias.forward(T, T, 0, this.device);
     const ctx: T5Ctx = { B, T, train, mask, bias };
@@ -154,7 +154,7 @@ export class T5Model implements Model {
   }
 
   /** The decoder stack over decoder ids (positions from `offset` when decoding with a cache). */
-  decode(ids: Tensor, enc: Tensor, encMask: Tensor | null, train: boolean, o: { keep?: Tensor[]; cache?: T5LayerCache[]; offset?: number } = {}): Tensor {
+  decode(ids: Tensor, enc: Tensor, encMask: Tensor | null, train: Pass, o: { keep?: Tensor[]; cache?: T5LayerCache[]; offset?: number } = {}): Tensor {
     const [B, T] = ids.shape, off = o.offset ?? 0;
     const bias = this.decoder.bias.forward(T, off + T, off, this.device);
     const ctx: T5Ctx = { B, T, train, mask: null, bias, enc, encMask, cache: o.cache };
@@ -179,7 +179,7 @@ export class T5Model implements Model {
   }
 
   /** LM logits [B, Td, V] of decoder hidden states (× d_model^-½ first when the config says so). */
-  lmLogits(dec: Tensor, train: boolean): Tensor {
+  lmLogits(dec: Tensor, train: Pass): Tensor {
     if (!this.lmHead) throw new ArgumentError('this T5 model has a classification head, not an LM head');
     if (!this.config.scaleDecoderOutputs) return this.lmHead.forward(dec, train);
     const scaled = scaleForward(dec, this.config.hidden ** -0.5);
@@ -196,11 +196,12 @@ export class T5Model implements Model {
    * the input shifted right and the last EOS position of each row is pooled.
    */
   forward(batch: Batch, opts: { train?: boolean } = {}): { logits: Tensor; loss?: number } {
-    const train = opts.train ?? false;
     if (this.saved) this.release();
-    if (train) setDropoutSeedBase(++this.dropoutStep);
-    const ids = idsTensor(batch.inputIds, 'inputIds');
-    const hostMask = batch.attentionMask ? idsTensor(batch.attentionMask, 'attentionMask') : null;
+    const train: Pass = opts.train ? { dropoutSeed: ++this.dropoutStep } : false;
+    const owned: Tensor[] = [];  // made here from the batch's arrays: this forward's to dispose
+    const asIds = (x: Ids, what: string) => { const t = idsTensor(x, what); if (t !== x) owned.push(t); return t; };
+    const ids = asIds(batch.inputIds, 'inputIds');
+    const hostMask = batch.attentionMask ? asIds(batch.attentionMask, 'attentionMask') : null;
     // every layer reads the mask: on a GPU it is uploaded once, here
     const mask = hostMask && hostMask.device !== this.device ? hostMask.to(this.device) : hostMask;
     const uploaded = mask !== hostMask ? mask : null;
@@ -210,8 +211,8 @@ export class T5Model implements Model {
     const idx = cls ? this.eosIndex(ids) : null;
     let decIds: Tensor;
     if (cls) decIds = this.shiftRight(ids);
-    else if (batch.decoderInputIds) decIds = idsTensor(batch.decoderInputIds, 'decoderInputIds').clone();
-    else if (batch.labels) decIds = this.shiftRight(idsTensor(batch.labels as Ids, 'labels'));
+    else if (batch.decoderInputIds) decIds = asIds(batch.decoderInputIds, 'decoderInputIds').clone();
+    else if (batch.labels) decIds = this.shiftRight(asIds(batch.labels as Ids, 'labels'));
     else throw new ArgumentError('T5 forward: give decoderInputIds or labels');
     const enc = this.encode(ids, mask, train, kept);
     const dec = this.decode(decIds, enc, mask, train, { keep: kept });
@@ -228,11 +229,12 @@ export class T5Model implements Model {
         const labels = labelsTensor(batch.labels, ids.shape[0], logits.shape[1], this.device);
         loss = bceWithLogitsForward(logits, labels);
         s.labels = labels;
+        if (labels !== batch.labels) owned.push(labels);  // made here (a tensor given in the batch stays the caller's)
       }
     } else {
       logits = this.lmLogits(dec, train);
       if (batch.labels) {
-        const targets = idsTensor(batch.labels as Ids, 'labels');
+        const targets = asIds(batch.labels as Ids, 'labels');
         if (targets.shape.join() !== decIds.shape.join()) throw new ArgumentError(`labels [${targets.shape}] must match the decoder input [${decIds.shape}]`);
         const flat = logits.view([targets.numel, this.config.vocabSize]);
         const t1 = targets.view([targets.numel]);
@@ -244,9 +246,10 @@ export class T5Model implements Model {
     if (train) {
       if (this.scaledKeep) { keep.push(this.scaledKeep); this.scaledKeep = null; }
       if (uploaded) keep.push(uploaded);
+      keep.push(...owned);
       this.saved = { keep, enc, dec, logits, idx: idx ?? undefined, ...s };
     } else {
-      enc.dispose(); dec.dispose(); s.cls?.dispose(); idx?.dispose(); uploaded?.dispose();
+      for (const t of [enc, dec, s.cls, s.targets, idx, uploaded, ...owned]) t?.dispose();
     }
     decIds.dispose();
     return { logits, loss };
@@ -277,13 +280,12 @@ export class T5Model implements Model {
     // decoder, collecting the cross-attention gradients into the encoder output
     let dx = this.decoder.finalNorm.backward(ddec);
     ddec.dispose();
-    let denc = Tensor.zeros(s.enc.shape, s.enc.dtype, this.device);
+    const denc = Tensor.zeros(s.enc.shape, s.enc.dtype, this.device);
     const li = this.layerInputs;
     // checkpointing: layer i runs again on its saved input (this step's dropout masks) before its backward
     const recompute = (block: T5Block, x: Tensor | undefined, ctx: T5Ctx | undefined) => {
       if (!this.gradientCheckpointing || !x || !ctx) return;
-      setDropoutSeedBase(this.dropoutStep);
-      block.forward(x, ctx).dispose();
+      block.forward(x, ctx).dispose();  // ctx carries this step's pass: the same dropout masks
     };
     for (let i = this.decoder.blocks.length - 1; i >= 0; i--) {
       recompute(this.decoder.blocks[i], li.dec[i], li.decCtx);
@@ -332,6 +334,8 @@ export class T5Model implements Model {
       throw new ArgumentError(`T5 sequence classification: all examples must have the same number of <eos> tokens (id ${eos}), got [${counts}]`);
     return Tensor.from(idx, [B]);
   }
+
+  [Symbol.dispose](): void { this.dispose(); }
 
   dispose(): void {
     this.release();

@@ -2,6 +2,7 @@
 #pragma once
 #include "common.h"
 #include "nf4.h"
+#include "op_decl.h"
 
 namespace plf {
 
@@ -31,6 +32,21 @@ PLF_HD inline float dropout_keep_scale(uint64_t seed, int64_t i, float p) {
   return u >= p ? 1.0f / (1.0f - p) : 0.0f;
 }
 
+// The four linear ops, for both devices (device pointers on CUDA; W of any storage dtype, NF4
+// dequantized tile by tile inside the matmul; a CUDA forward of up to 8 rows runs a GEMV).
+#define PLF_LINEAR_OPS(X) \
+  /* x [M,K], W [N,K] -> y [M,N] */ \
+  X(void, linear_forward, (const float* x, int64_t M, int64_t K, const WeightView& w, const float* bias, float* y)) \
+  /* dx [M,K] = dy·W; dw [N,K] (+)= dyᵀ·x; dbias [N] (+)= Σ dy. Null outputs are skipped. */ \
+  X(void, linear_backward, (const float* dy, const float* x, int64_t M, int64_t K, const WeightView& w, float* dx, float* dw, float* dbias, bool accumulate)) \
+  /* y = x·Wᵀ + bias + s·(dropout(x)·Aᵀ)·Bᵀ. A [r,K], B [N,r]; xa [M,r] receives dropout(x)·Aᵀ. */ \
+  X(void, lora_linear_forward, (const float* x, int64_t M, int64_t K, const WeightView& w, const float* bias, const float* a, const float* b, int64_t r, float scale, float p, uint64_t seed, float* y, float* xa)) \
+  X(void, lora_linear_backward, (const float* dy, const float* x, int64_t M, int64_t K, const WeightView& w, const float* a, const float* b, int64_t r, float scale, float p, uint64_t seed, const float* xa, float* dx, float* da, float* db, bool accumulate))
+
+}  // namespace plf
+PLF_DECLARE_OPS(PLF_LINEAR_OPS)
+namespace plf {
+
 namespace cpu {
 // C[M,N] = alpha·A·B + beta·C with A[m,k] = a[m*ars + k*acs] and B[k,n] = b[k*brs + n*bcs] (f32).
 void sgemm(int64_t M, int64_t N, int64_t K, float alpha, const float* a, int64_t ars, int64_t acs,
@@ -39,17 +55,12 @@ void sgemm(int64_t M, int64_t N, int64_t K, float alpha, const float* a, int64_t
 void sgemm_w(int64_t M, int64_t N, int64_t K, float alpha, const float* a, int64_t ars, int64_t acs,
              const WeightView& w, bool trans, float beta, float* c, int64_t ldc);
 
-#include "linear.inc"
-
 // Measured FMA peak of this machine (GFLOP/s, all threads) for the widest SIMD the gemm uses.
 double fma_peak_gflops(int simd_bits);
 const char* simd_name();
 }  // namespace cpu
 
 namespace cuda {
-// The same four ops on device pointers (W of any storage dtype; NF4 is dequantized tile by tile
-// inside the matmul; a forward of up to 8 rows runs a GEMV, NF4 or dense).
-#include "linear.inc"
 // Matmul precision on CUDA: Highest (default) f32 SIMT, equal to the CPU to ~1e-6; BF16 / F16 round
 // the operands to bf16 / f16 for tensor cores (f32 accumulation), as torch's
 // set_float32_matmul_precision("medium") does with bf16. f16 keeps 3 more mantissa bits, bf16 the range.

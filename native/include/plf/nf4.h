@@ -4,6 +4,7 @@
 // 8-bit dynamic map (nested blocks of 256) plus the mean `offset` that was subtracted first.
 #pragma once
 #include "common.h"
+#include "op_decl.h"
 
 namespace plf {
 
@@ -28,24 +29,24 @@ struct NF4View {
   }
 };
 
+// NF4 on both devices (CUDA: device pointers; double quantization of absmax is done by the caller).
+#define PLF_NF4_OPS(X) \
+  /* x: n floats -> packed: ceil(n/2) bytes, absmax: ceil(n/blocksize) floats. */ \
+  X(void, nf4_quantize, (const float* x, int64_t n, int64_t blocksize, uint8_t* packed, float* absmax)) \
+  /* out: n elements of dtype F32, F16 or BF16. */ \
+  X(void, nf4_dequantize, (const NF4View& w, DType out_dtype, void* out))
+
+}  // namespace plf
+PLF_DECLARE_OPS(PLF_NF4_OPS)
+namespace plf {
+
 namespace cpu {
 // The signed 8-bit dynamic map of bitsandbytes (create_dynamic_map(signed=True)).
 void dynamic_map_signed(float out[256]);
-// x: n floats -> packed: ceil(n/2) bytes, absmax: ceil(n/blocksize) floats.
-void nf4_quantize(const float* x, int64_t n, int64_t blocksize, uint8_t* packed, float* absmax);
 // 8-bit blockwise quantization against a 256-entry code (nearest code, first on ties).
 void blockwise_quantize_u8(const float* x, int64_t n, int64_t blocksize, const float* code, uint8_t* q, float* absmax);
-// out: n elements of dtype F32, F16 or BF16.
-void nf4_dequantize(const NF4View& w, DType out_dtype, void* out);
 // Dequantize elements [start, start+len) to f32 (used by the fused linear kernels).
 void nf4_dequantize_range(const NF4View& w, int64_t start, int64_t len, float* out);
 double mean_f32(const float* x, int64_t n);
 }  // namespace cpu
-
-namespace cuda {
-void nf4_dequantize(const NF4View& w, DType out_dtype, void* out);
-// x: n device floats -> packed, absmax (plain; double quantization of absmax is done by the caller)
-void nf4_quantize(const float* x, int64_t n, int64_t blocksize, uint8_t* packed, float* absmax);
-}
-
 }  // namespace plf

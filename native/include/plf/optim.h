@@ -1,6 +1,7 @@
 // AdamW over a list of tensors in one call, numerically following torch.optim.AdamW.
 #pragma once
 #include "common.h"
+#include "op_decl.h"
 
 namespace plf {
 
@@ -29,11 +30,8 @@ struct AdamWResult {
   bool skipped = false;         // a gradient was inf/nan: nothing was updated
 };
 
-namespace cpu {
-AdamWResult adamw_step(AdamWParam* params, int64_t count, const AdamWConfig& cfg);
-}
-namespace cuda {
-// Device pointers; every tensor of the list is updated by one multi-tensor launch.
-AdamWResult adamw_step(AdamWParam* params, int64_t count, const AdamWConfig& cfg);
-}
+// AdamW over a list of parameters (CUDA: device pointers, every tensor of the list updated by one
+// multi-tensor launch).
+#define PLF_OPTIM_OPS(X) X(AdamWResult, adamw_step, (AdamWParam* params, int64_t count, const AdamWConfig& cfg))
 }  // namespace plf
+PLF_DECLARE_OPS(PLF_OPTIM_OPS)

@@ -15,7 +15,7 @@ export const gptNeox: FamilySpec = {
   targets: ['query_key_value', 'dense', 'dense_h_to_4h', 'dense_4h_to_h'],
   layer(ld: ModuleLoader, c: ModelConfig, i: number): Block {
     const p = `gpt_neox.layers.${i}`;
-    const { heads: H, kvHeads: KV, headDim: D, hidden: C, intermediate: I } = c;
+    const { heads: H, headDim: D, hidden: C, intermediate: I } = c;
     const attn = new Attention(c, {
       qkv: ld.linear(`${p}.attention.query_key_value`, c.qkvBias, undefined, [3 * H * D, C]), o: ld.linear(`${p}.attention.dense`, c.outBias, undefined, [C, H * D]),
     }, i);

@@ -1,5 +1,5 @@
 // What distinguishes one decoder family from another: checkpoint names and how a layer is built.
-import type { ModelConfig, Family } from '../config.js';
+import type { ModelConfig } from '../config.js';
 import type { ModuleLoader } from '../../module-loader.js';
 import type { Block } from '../blocks.js';
 

@@ -1,84 +1,12 @@
-// Op argument validation helpers (see errors.h).
-#include "errors.h"
+// Op argument checks, guard() and index arguments (see op.h).
+#include "op.h"
 #include "plf/memory.h"
 #include "plf/ops.h"
-#include <chrono>
 #include <cmath>
-#include <map>
 
 namespace plf {
 
-bool g_profiling = false;
-namespace {
-struct OpTime { int64_t calls = 0, ns = 0; };
-std::map<std::string, OpTime> g_times;
-int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-void sync_quietly() {
-  try { cuda::synchronize(); } catch (...) {}  // a CUDA error surfaces in the op itself
-}
-}  // namespace
-
 const std::initializer_list<DType> kAnyFloat = {DType::F32, DType::F16, DType::BF16};
-
-static void convert_on(Device d, DType from, const void* src, DType to, void* dst, int64_t n) {
-  if (d == Device::CUDA) cuda::convert(from, src, to, dst, n);
-  else cpu::convert(from, src, to, dst, n);
-}
-
-float* Op::stage(TensorImpl* t, bool read, bool write) const {
-  if (!t) return nullptr;
-  if (t->dtype == DType::F32) return t->as<float>();
-  size_t n = size_t(t->numel());
-  float* p = static_cast<float*>(mem_alloc(t->device(), n * sizeof(float)));
-  staged_.push_back({t, p, n, write});
-  if (read && n) convert_on(t->device(), t->dtype, t->data(), DType::F32, p, int64_t(n));
-  return p;
-}
-
-void Op::write_back() const {
-  for (const Staged& s : staged_)
-    if (s.write && s.n) convert_on(s.t->device(), DType::F32, s.f32, s.t->dtype, s.t->data(), int64_t(s.n));
-}
-
-Op::~Op() {
-  for (const Staged& s : staged_) mem_free(s.t->device(), s.f32, s.n * sizeof(float));
-}
-
-ProfileScope::ProfileScope(const char* n) : name(n) {
-  sync_quietly();  // earlier queued work is not this op's
-  t0 = now_ns();
-}
-ProfileScope::~ProfileScope() {
-  sync_quietly();
-  OpTime& t = g_times[name];
-  t.calls++;
-  t.ns += now_ns() - t0;
-}
-
-// profile_start(): clears the table and times every op from now on
-static Napi::Value ProfileStart(const Napi::CallbackInfo& info) {
-  g_times.clear();
-  g_profiling = true;
-  return info.Env().Undefined();
-}
-// profile_stop() -> { op: { calls, ms } } since profile_start
-static Napi::Value ProfileStop(const Napi::CallbackInfo& info) {
-  g_profiling = false;
-  Napi::Object o = Napi::Object::New(info.Env());
-  for (const auto& kv : g_times) {
-    Napi::Object e = Napi::Object::New(info.Env());
-    e.Set("calls", double(kv.second.calls));
-    e.Set("ms", double(kv.second.ns) / 1e6);
-    o.Set(kv.first, e);
-  }
-  return o;
-}
-void register_profile(Napi::Env env, Napi::Object exports) {
-  export_fn(env, exports, "profile_start", ProfileStart);
-  export_fn(env, exports, "profile_stop", ProfileStop);
-}
 
 void throw_js(Napi::Env env, const char* code, const std::string& msg) {
   Napi::Error e = Napi::Error::New(env, msg);

@@ -1,11 +1,14 @@
-// Argument checking for op bindings: every failure is a JS Error whose message names the op and
-// the offending tensors, with err.code = PLF_SHAPE / PLF_DTYPE / PLF_DEVICE / PLF_ARG / PLF_NATIVE.
+// The op binding toolkit: Op checks each argument (every failure is a JS Error whose message names the
+// op and the offending tensors, err.code = PLF_SHAPE / PLF_DTYPE / PLF_DEVICE / PLF_ARG / PLF_NATIVE),
+// guard()/export_fn register functions so no C++ exception escapes, Indices carries index arrays.
+// Staging of f16/bf16 through f32 lives in stage.cc, the profiler in profile.h/.cc.
 #pragma once
 #include <napi.h>
 #include <initializer_list>
 #include <string>
 #include <vector>
 #include "tensor.h"
+#include "profile.h"
 
 namespace plf {
 
@@ -35,16 +38,6 @@ constexpr int64_t kMaxElements = int64_t(1) << 48;
 // A shape's element count, or -1 when a dimension is negative, above kMaxElements, or the
 // product overflows it (zero-size shapes too: [2^61, 0] is refused, not 0).
 int64_t checked_numel(const std::vector<int64_t>& shape);
-
-// Op profiling (profile_start / profile_stop): each kernel call is timed between two device
-// synchronizations and summed per op name. Off by default; the check costs one load.
-extern bool g_profiling;
-struct ProfileScope {
-  const char* name;
-  int64_t t0;
-  explicit ProfileScope(const char* n);
-  ~ProfileScope();
-};
 
 struct Op {
   Napi::Env env;
