@@ -21,7 +21,12 @@ const upward = LAYERS.map(([name, path], i) => ({
   comment: `${name} may import only layers below it`,
   severity: 'error',
   from: { path },
-  to: { path: LAYERS.slice(i + 1).map(([, p]) => `(${p})`).join('|') || '^$' },
+  to: {
+    path:
+      LAYERS.slice(i + 1)
+        .map(([, p]) => `(${p})`)
+        .join('|') || '^$',
+  },
 }));
 module.exports = {
   forbidden: [

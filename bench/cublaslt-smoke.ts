@@ -22,8 +22,12 @@ for (const [name, w] of Object.entries(weights)) {
   for (const p of ['bf16', 'f16'] as const) {
     setMatmulPrecision(p);
     const got = linearForward(x, w).toFloat32();
-    let md = 0, mr = 0;
-    for (let i = 0; i < ref.length; i++) { md = Math.max(md, Math.abs(got[i] - ref[i])); mr = Math.max(mr, Math.abs(ref[i])); }
+    let md = 0,
+      mr = 0;
+    for (let i = 0; i < ref.length; i++) {
+      md = Math.max(md, Math.abs(got[i] - ref[i]));
+      mr = Math.max(mr, Math.abs(ref[i]));
+    }
     worst = Math.max(worst, md / mr);
     console.log(`cuBLASLt smoke: ${name} weight, ${p}: ${(md / mr).toExponential(2)} relative to the f32 kernel`);
   }

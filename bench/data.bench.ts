@@ -23,7 +23,10 @@ export async function run(): Promise<Row[]> {
   try {
     const rows: string[][] = [];
     let header: string[] = [];
-    for await (const r of readDelimited(sample)) { if (!header.length) header = r.fields; else rows.push(r.fields); }
+    for await (const r of readDelimited(sample)) {
+      if (!header.length) header = r.fields;
+      else rows.push(r.fields);
+    }
     const idCol = header.indexOf('id');
     const membership = await goemotionsSplits(path.join(ge, 'official_split_aggregated'));
     const out = fs.createWriteStream(path.join(dir, 'goemotions_full.csv'));
@@ -31,7 +34,8 @@ export async function run(): Promise<Row[]> {
     const splitLines: Record<string, string[]> = { train: [], dev: [], test: [] };
     const seen = new Set<string>();
     for (let i = 0; i < OFFICIAL_ROWS; i++) {
-      const copy = Math.floor(i / rows.length), src = rows[i % rows.length];
+      const copy = Math.floor(i / rows.length),
+        src = rows[i % rows.length];
       const id = `c${copy}_${src[idCol]}`;
       const f = [...src];
       f[idCol] = id;
@@ -47,17 +51,25 @@ export async function run(): Promise<Row[]> {
     fs.mkdirSync(path.join(dir, 'splits'));
     for (const s of ['train', 'dev', 'test']) fs.writeFileSync(path.join(dir, 'splits', `${s}.tsv`), splitLines[s].join('\n') + '\n');
     const child = path.join(dir, 'run.mjs');
-    fs.writeFileSync(child, `import fs from 'node:fs';
+    fs.writeFileSync(
+      child,
+      `import fs from 'node:fs';
 import { runPrepare } from ${JSON.stringify(path.resolve('dist/lib/data/run.js'))};
 const t = performance.now();
 const r = await runPrepare({ dataset: 'goemotions', input: [${JSON.stringify(path.join(dir, 'goemotions_full.csv'))}], splits: ${JSON.stringify(path.join(dir, 'splits'))}, out: ${JSON.stringify(path.join(dir, 'out'))} });
 // VmHWM is this process's own peak; getrusage's maxRSS keeps the parent's from before exec on Linux
 const hwm = (() => { try { return Number(/VmHWM:\\s+(\\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]) * 1024; } catch { return process.resourceUsage().maxRSS * 1024; } })();
-console.log(JSON.stringify({ s: (performance.now() - t) / 1e3, rss: hwm, counts: r.manifest.counts }));`);
+console.log(JSON.stringify({ s: (performance.now() - t) / 1e3, rss: hwm, counts: r.manifest.counts }));`,
+    );
     const res = JSON.parse(execFileSync(process.execPath, [child], { encoding: 'utf8' }).trim().split('\n').pop()!);
     const rowsOut: Row[] = [
-      { suite: 'data', case: `prepare ${OFFICIAL_ROWS.toLocaleString('en')} GoEmotions rows (${res.counts.annotators} annotators kept)`, metric: 's', value: res.s,
-        baseline: 'target 20 s' },
+      {
+        suite: 'data',
+        case: `prepare ${OFFICIAL_ROWS.toLocaleString('en')} GoEmotions rows (${res.counts.annotators} annotators kept)`,
+        metric: 's',
+        value: res.s,
+        baseline: 'target 20 s',
+      },
       { suite: 'data', case: 'prepare peak RSS (whole process)', metric: 'MiB', value: res.rss / 2 ** 20, baseline: 'target 1024 MiB' },
     ];
     const tokDir = path.resolve('..', 'shared', 'fixtures', 'tokenizers', 'mistral-7b-v0.1');
@@ -69,8 +81,13 @@ console.log(JSON.stringify({ s: (performance.now() - t) / 1e3, rss: hwm, counts:
       let tokens = 0;
       for (const p of prompts) tokens += tok.encode(p).length;
       const sec = (performance.now() - t) / 1e3;
-      rowsOut.push({ suite: 'data', case: `Mistral tokenizer, LM-P prompts (${Math.round(tokens / prompts.length)} tokens each)`, metric: 'prompts/s', value: prompts.length / sec,
-        baseline: `${Math.round(tokens / sec).toLocaleString('en')} tokens/s` });
+      rowsOut.push({
+        suite: 'data',
+        case: `Mistral tokenizer, LM-P prompts (${Math.round(tokens / prompts.length)} tokens each)`,
+        metric: 'prompts/s',
+        value: prompts.length / sec,
+        baseline: `${Math.round(tokens / sec).toLocaleString('en')} tokens/s`,
+      });
     }
     return rowsOut;
   } finally {

@@ -5,7 +5,20 @@
 // JSON that gpu.bench.js wrote. argv: torch.json out.json [--tiny: a small model on the CPU, to
 // check this script without a GPU].
 import fs from 'node:fs';
-import { info, memory, resetPeakMemory, emptyCache, setMatmulPrecision, randomLlamaModel, MISTRAL_7B, AdamW, profileOps, formatProfile, type DecoderModel, type OpTime } from '../lib/index.js';
+import {
+  info,
+  memory,
+  resetPeakMemory,
+  emptyCache,
+  setMatmulPrecision,
+  randomLlamaModel,
+  MISTRAL_7B,
+  AdamW,
+  profileOps,
+  formatProfile,
+  type DecoderModel,
+  type OpTime,
+} from '../lib/index.js';
 import { addon } from '../lib/native/addon.js';
 import { fmt, gpuRow, type GpuRow } from './util.js';
 
@@ -22,8 +35,15 @@ const torch = torchFile && fs.existsSync(torchFile) ? JSON.parse(fs.readFileSync
 const shape = tiny ? { hidden: 64, layers: 2, heads: 4, kvHeads: 2, intermediate: 96, vocab: 97, slidingWindow: 4096 } : MISTRAL_7B;
 const [B, T] = tiny ? [2, 16] : [8, 512];
 const GiB = 2 ** 30;
-const sync = () => { if (device === 'cuda') addon.synchronize(); };
-const seconds = (fn: () => void) => { const t = performance.now(); fn(); sync(); return (performance.now() - t) / 1e3; };
+const sync = () => {
+  if (device === 'cuda') addon.synchronize();
+};
+const seconds = (fn: () => void) => {
+  const t = performance.now();
+  fn();
+  sync();
+  return (performance.now() - t) / 1e3;
+};
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const held = () => {
   const m = memory();
@@ -36,22 +56,33 @@ const row = (r: GpuRow) => gpuRow(rows, r);
 if (device === 'cuda') setMatmulPrecision('bf16');
 const profiles: Record<string, OpTime[]> = {};
 let model!: DecoderModel;
-const loadS = seconds(() => { model = randomLlamaModel(shape, { device, quantize: 'nf4' }); });
-console.log(`random NF4 ${tiny ? 'tiny llama' : 'Mistral-7B'} on ${device} in ${fmt(loadS)} s; ${fmt(memory()[device].live / GiB)} GiB held`);
+const loadS = seconds(() => {
+  model = randomLlamaModel(shape, { device, quantize: 'nf4' });
+});
+console.log(
+  `random NF4 ${tiny ? 'tiny llama' : 'Mistral-7B'} on ${device} in ${fmt(loadS)} s; ${fmt(memory()[device].live / GiB)} GiB held`,
+);
 
 // greedy decoding, batch 1: 16 prompt tokens, 64 new ones (EOS ignored)
 {
-  const V = model.config.vocabSize, n = tiny ? 8 : 64;
+  const V = model.config.vocabSize,
+    n = tiny ? 8 : 64;
   const prompt = [Array.from({ length: 16 }, (_, t) => (t * 7919 + 13) % V)];
-  model.generate({ inputIds: prompt }, { maxNewTokens: 4, eosTokenId: null });  // warm-up
+  model.generate({ inputIds: prompt }, { maxNewTokens: 4, eosTokenId: null }); // warm-up
   const s = seconds(() => model.generate({ inputIds: prompt }, { maxNewTokens: n, eosTokenId: null }));
   const tps = n / s;
   const prof = profileOps(() => model.generate({ inputIds: prompt }, { maxNewTokens: 8, eosTokenId: null }));
   profiles.decode = prof.ops;
   console.log(`decode, 8 tokens, by op (synchronized: ${fmt(prof.totalMs)} ms in ops):\n${formatProfile(prof.ops, 10)}`);
   const hf = torch?.hf_generate?.tokens_s;
-  row({ case: 'greedy decode, batch 1 (NF4 weights)', ours: `${fmt(tps)} tokens/s`, peer: hf ? `HF bf16 generate ${fmt(hf)} tokens/s` : '–',
-    ratio: hf ? tps / hf : NaN, goal: 'faster than HF generate', met: hf ? tps > hf : null });
+  row({
+    case: 'greedy decode, batch 1 (NF4 weights)',
+    ours: `${fmt(tps)} tokens/s`,
+    peer: hf ? `HF bf16 generate ${fmt(hf)} tokens/s` : '–',
+    ratio: hf ? tps / hf : NaN,
+    goal: 'faster than HF generate',
+    met: hf ? tps > hf : null,
+  });
 }
 
 // one optimizer step = forward + backward + AdamW over 8×512 tokens; peaks are this setting's own
@@ -61,12 +92,20 @@ function trainStep(checkpointing: boolean, activations: 'f32' | 'bf16'): { tps: 
   emptyCache();
   resetPeakMemory();
   const params = model.trainableParameters();
-  const opt = new AdamW(params.map((p) => p.param), { lr: 1e-4, weightDecay: 0.01, maxGradNorm: 1 });
+  const opt = new AdamW(
+    params.map((p) => p.param),
+    { lr: 1e-4, weightDecay: 0.01, maxGradNorm: 1 },
+  );
   const V = model.config.vocabSize;
   const ids = Array.from({ length: B }, (_, b) => Array.from({ length: T }, (_, t) => (b * 7919 + t * 104729 + 1) % V));
   const batch = { inputIds: ids, attentionMask: ids.map((r) => r.map(() => 1)), labels: ids };
-  const step = () => { model.zeroGrad(); model.forward(batch, { train: true }); model.backward(); opt.stepWith(params.map((p) => p.grad)); };
-  step();  // warm-up: the allocator's cache fills
+  const step = () => {
+    model.zeroGrad();
+    model.forward(batch, { train: true });
+    model.backward();
+    opt.stepWith(params.map((p) => p.grad));
+  };
+  step(); // warm-up: the allocator's cache fills
   const times = [0, 1, 2].map(() => seconds(step));
   const prof = profileOps(step);
   profiles[`step, ${activations}${checkpointing ? ', checkpointing' : ''}`] = prof.ops;
@@ -81,15 +120,25 @@ const trainable = model.trainableParameters().reduce((a, p) => a + p.param.numel
 console.log(`LoRA r=16 on every linear: ${trainable.toLocaleString('en-US')} trainable parameters`);
 const hf = torch?.hf_train;
 // bf16 activations halve activation memory (math stays f32); checkpointing keeps one layer's
-const settings: [boolean, 'f32' | 'bf16'][] = [[true, 'f32'], [true, 'bf16'], [false, 'bf16'], [false, 'f32']];
+const settings: [boolean, 'f32' | 'bf16'][] = [
+  [true, 'f32'],
+  [true, 'bf16'],
+  [false, 'bf16'],
+  [false, 'f32'],
+];
 for (const [checkpointing, activations] of settings) {
   try {
     const r = trainStep(checkpointing, activations);
     const ratio = hf ? r.tps / hf.tokens_s : NaN;
     const fits = r.reservedGiB <= 16;
-    row({ case: `QLoRA step ${B}×${T}, ${activations} act., ${checkpointing ? 'checkpointing' : 'all kept'}`,
-      ours: `${fmt(r.tps)} tok/s, ${fmt(r.reservedGiB)} GiB`, peer: hf ? `HF+PEFT ${fmt(hf.tokens_s)} tok/s, ${fmt(hf.peak_GiB)} GiB` : '–',
-      ratio, goal: '≥ 1.3× HF+PEFT in ≤ 16 GiB', met: hf ? ratio >= 1.3 && fits : null });
+    row({
+      case: `QLoRA step ${B}×${T}, ${activations} act., ${checkpointing ? 'checkpointing' : 'all kept'}`,
+      ours: `${fmt(r.tps)} tok/s, ${fmt(r.reservedGiB)} GiB`,
+      peer: hf ? `HF+PEFT ${fmt(hf.tokens_s)} tok/s, ${fmt(hf.peak_GiB)} GiB` : '–',
+      ratio,
+      goal: '≥ 1.3× HF+PEFT in ≤ 16 GiB',
+      met: hf ? ratio >= 1.3 && fits : null,
+    });
     console.log(`  live peak ${fmt(r.peakGiB)} GiB; cudaMalloc'd peak ${fmt(r.reservedGiB)} GiB`);
   } catch (e) {
     console.log(`QLoRA step (${activations} activations, checkpointing ${checkpointing}) failed: ${(e as Error).message}`);
@@ -98,7 +147,9 @@ for (const [checkpointing, activations] of settings) {
 model.dispose();
 
 if (outFile) {
-  const prev = fs.existsSync(outFile) ? JSON.parse(fs.readFileSync(outFile, 'utf8')) : { device: c.name, date: new Date().toISOString(), torch, rows: [] };
+  const prev = fs.existsSync(outFile)
+    ? JSON.parse(fs.readFileSync(outFile, 'utf8'))
+    : { device: c.name, date: new Date().toISOString(), torch, rows: [] };
   prev.rows.push(...rows);
   prev.model = { loadSeconds: loadS, trainableParameters: trainable, batch: [B, T], shape: tiny ? 'tiny' : 'Mistral-7B', profiles };
   fs.writeFileSync(outFile, JSON.stringify(prev, null, 2) + '\n');

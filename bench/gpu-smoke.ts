@@ -25,11 +25,15 @@ const [N, K] = [14336, 4096];
 const q = nf4To(quantizeNF4(randomF32(N * K), [N, K], { doubleQuant: true }), 'cuda');
 const nq = nativeNF4(q);
 const outBf = Tensor.empty([N, K], 'bf16', 'cuda');
-const src = Tensor.empty([N, K], 'bf16', 'cuda'), dst = Tensor.empty([N, K], 'bf16', 'cuda');
+const src = Tensor.empty([N, K], 'bf16', 'cuda'),
+  dst = Tensor.empty([N, K], 'bf16', 'cuda');
 const tDeq = median(() => addon.nf4_dequantize(nq, outBf.handle));
-const tCopy = median(() => { dst.copyFrom(src); addon.synchronize(); });
+const tCopy = median(() => {
+  dst.copyFrom(src);
+  addon.synchronize();
+});
 const tConv = median(() => addon.convert(src.handle, outBf.handle));
-const bytesDeq = N * K / 2 + N * K * 2;  // read 4-bit codes, write bf16
+const bytesDeq = (N * K) / 2 + N * K * 2; // read 4-bit codes, write bf16
 const rows = [
   ['copy bf16 D2D (peer)', (2 * N * K * 2) / tCopy / 1e6],
   ['nf4_dequantize -> bf16', bytesDeq / tDeq / 1e6],
@@ -37,4 +41,4 @@ const rows = [
 ];
 console.log(`device ${c.name} (cc ${c.computeCapability}), ${N}x${K}`);
 for (const [name, gbs] of rows) console.log(`${String(name).padEnd(26)} ${Number(gbs).toFixed(0)} GB/s`);
-console.log(`nf4_dequantize at ${(100 * (rows[1][1] as number) / (rows[0][1] as number)).toFixed(0)}% of copy bandwidth`);
+console.log(`nf4_dequantize at ${((100 * (rows[1][1] as number)) / (rows[0][1] as number)).toFixed(0)}% of copy bandwidth`);

@@ -23,8 +23,8 @@ console.log(`\nplf-native ${i.version} bench — ${machine} — ${new Date().toI
 console.log('| case | value | peer in the same run (ratio) or note | of FMA peak |');
 console.log('|---|---|---|---|');
 for (const r of rows) {
-  const vs = r.baselineValue ? `${fmt(r.value / r.baselineValue)}× (${r.baseline} ${fmt(r.baselineValue)})` : r.baseline ?? '';
-  const pk = r.peak ? `${(100 * r.value / r.peak).toFixed(0)}% of ${fmt(r.peak)}` : '';
+  const vs = r.baselineValue ? `${fmt(r.value / r.baselineValue)}× (${r.baseline} ${fmt(r.baselineValue)})` : (r.baseline ?? '');
+  const pk = r.peak ? `${((100 * r.value) / r.peak).toFixed(0)}% of ${fmt(r.peak)}` : '';
   console.log(`| ${r.case} | ${fmt(r.value)} ${r.metric} | ${vs} | ${pk} |`);
 }
 fs.writeFileSync('bench-results.json', JSON.stringify({ machine, date: new Date().toISOString(), rows }, null, 2));

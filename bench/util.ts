@@ -4,11 +4,11 @@ import { Bench } from 'tinybench';
 export interface Row {
   suite: string;
   case: string;
-  metric: string;      // unit of `value`, e.g. GFLOP/s
+  metric: string; // unit of `value`, e.g. GFLOP/s
   value: number;
-  baseline?: string;   // what the peer is
+  baseline?: string; // what the peer is
   baselineValue?: number;
-  peak?: number;       // machine peak in the same unit, where one applies
+  peak?: number; // machine peak in the same unit, where one applies
 }
 
 /** Median wall time (ms) of fn over tinybench's sampling window. */
@@ -16,18 +16,27 @@ export async function medianMs(name: string, fn: () => void, time = 600): Promis
   const bench = new Bench({ time, warmupTime: 100, iterations: 3 });
   bench.add(name, fn);
   await bench.run();
-  const r = bench.tasks[0].result as { latency?: { p50: number } ; error?: unknown };
+  const r = bench.tasks[0].result as { latency?: { p50: number }; error?: unknown };
   if (!r || !r.latency) throw new Error(`bench ${name} failed: ${String((r as { error?: unknown })?.error)}`);
   return r.latency.p50;
 }
 
 /** A row of the GPU table: ours, the peer, their ratio and the issue's goal (met: null = no goal or no peer). */
-export interface GpuRow { case: string; ours: string; peer: string; ratio: number; goal: string; met: boolean | null }
+export interface GpuRow {
+  case: string;
+  ours: string;
+  peer: string;
+  ratio: number;
+  goal: string;
+  met: boolean | null;
+}
 
 /** Keeps a GPU row and prints it as a table line. */
 export function gpuRow(rows: GpuRow[], r: GpuRow): void {
   rows.push(r);
-  console.log(`${r.case.padEnd(44)} ${r.ours.padEnd(18)} ${r.peer.padEnd(24)} ${fmt(r.ratio).padStart(7)}  ${r.goal}${r.met === null ? '' : r.met ? '  met' : '  not met'}`);
+  console.log(
+    `${r.case.padEnd(44)} ${r.ours.padEnd(18)} ${r.peer.padEnd(24)} ${fmt(r.ratio).padStart(7)}  ${r.goal}${r.met === null ? '' : r.met ? '  met' : '  not met'}`,
+  );
 }
 
 export function fmt(v: number): string {

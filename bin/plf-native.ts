@@ -24,7 +24,8 @@ function printInfo(json: boolean): void {
     console.log(JSON.stringify(i, null, 2));
     return;
   }
-  const b = i.build, c = i.cuda;
+  const b = i.build,
+    c = i.cuda;
   console.log(`plf-native ${i.version} (node ${i.node}, N-API ${b.napiVersion})`);
   console.log(`  CPU:    ${b.threads} OpenMP threads${b.openmp ? '' : ' (OpenMP not found: single-threaded)'}, SIMD ${b.simd}`);
   console.log(`  CUDA:   ${b.cuda ? `compiled (${b.cudaBuild}, archs ${b.cudaArchs})` : `not compiled (${b.cudaBuild})`}`);
@@ -32,7 +33,9 @@ function printInfo(json: boolean): void {
     const drv = `${Math.floor(c.driverVersion / 1000)}.${(c.driverVersion % 1000) / 10}`;
     console.log(`  device: ${c.name}, compute ${c.computeCapability}, ${formatBytes(c.totalMemory)}, driver CUDA ${drv}`);
     const lt = c.cublasLt;
-    console.log(`  cuBLASLt: ${lt.loaded ? `${lt.library} (version ${lt.version}) for the bf16 matmuls${lt.enabled ? '' : ', turned off'}` : `not used — ${lt.reason}`}`);
+    console.log(
+      `  cuBLASLt: ${lt.loaded ? `${lt.library} (version ${lt.version}) for the bf16 matmuls${lt.enabled ? '' : ', turned off'}` : `not used — ${lt.reason}`}`,
+    );
   } else {
     console.log(`  device: none usable — ${c.reason}; running on the CPU`);
   }
@@ -40,144 +43,319 @@ function printInfo(json: boolean): void {
 
 await yargs(hideBin(process.argv))
   .scriptName('plf-native')
-  .command('info', 'show the build (CUDA, OpenMP, SIMD) and the CUDA device', (y) =>
-    y.option('json', { type: 'boolean', default: false, describe: 'machine-readable output' })
-      .example('$0 info --json', 'build and device as JSON'),
-    (a) => printInfo(a.json))
-  .command('prepare', 'per-annotator splits, filters and few-shot sets (the paper\'s data procedure) → parquet + manifest.json',
-    (y) => y
-      .option('dataset', { choices: ['goemotions', 'unhealthy', 'custom'] as const, demandOption: true, describe: 'which raw format' })
-      .option('input', { type: 'string', array: true, demandOption: true, describe: 'raw annotation file(s): goemotions_{1,2,3}.csv, unhealthy_full.csv, or CSV/TSV/JSON(L)' })
-      .option('splits', { type: 'string', describe: 'official split folder (goemotions: official_split_aggregated, unhealthy: official_aggregated)' })
-      .option('split', { type: 'string', describe: 'random:TRAIN,VAL,TEST item fractions instead of the official split' })
-      .option('out', { type: 'string', demandOption: true, describe: 'output folder' })
-      .option('seed', { type: 'number', default: 42 })
-      .option('min-share', { type: 'number', default: 0.05, describe: 'drop annotators with fewer rows than this × the top annotator (per split)' })
-      .option('max-share', { type: 'number', default: 0.6, describe: 'cap annotators at floor(this × the top annotator) rows (per split)' })
-      .option('columns', { type: 'string', describe: 'custom: JSON column map file (text, annotator, item, labelColumns | labelList, …)' })
-      .option('name', { type: 'string', describe: 'custom: dataset name' })
-      .option('encoding-errors', { choices: ['fatal', 'replace'] as const, default: 'fatal' as const,
-        describe: 'invalid UTF-8 in an input: an error naming file and line (fatal), or kept as U+FFFD (replace)' })
-      .option('json', { type: 'boolean', default: false })
-      .example('$0 prepare --dataset goemotions --input data/goemotions_1.csv data/goemotions_2.csv data/goemotions_3.csv --splits data/official_split_aggregated --out prepared/goemotions', '')
-      .example('$0 prepare --dataset custom --input raw.csv --columns map.json --split random:0.8,0.1,0.1 --out prepared/mine', ''),
+  .command(
+    'info',
+    'show the build (CUDA, OpenMP, SIMD) and the CUDA device',
+    (y) =>
+      y
+        .option('json', { type: 'boolean', default: false, describe: 'machine-readable output' })
+        .example('$0 info --json', 'build and device as JSON'),
+    (a) => printInfo(a.json),
+  )
+  .command(
+    'prepare',
+    "per-annotator splits, filters and few-shot sets (the paper's data procedure) → parquet + manifest.json",
+    (y) =>
+      y
+        .option('dataset', { choices: ['goemotions', 'unhealthy', 'custom'] as const, demandOption: true, describe: 'which raw format' })
+        .option('input', {
+          type: 'string',
+          array: true,
+          demandOption: true,
+          describe: 'raw annotation file(s): goemotions_{1,2,3}.csv, unhealthy_full.csv, or CSV/TSV/JSON(L)',
+        })
+        .option('splits', {
+          type: 'string',
+          describe: 'official split folder (goemotions: official_split_aggregated, unhealthy: official_aggregated)',
+        })
+        .option('split', { type: 'string', describe: 'random:TRAIN,VAL,TEST item fractions instead of the official split' })
+        .option('out', { type: 'string', demandOption: true, describe: 'output folder' })
+        .option('seed', { type: 'number', default: 42 })
+        .option('min-share', {
+          type: 'number',
+          default: 0.05,
+          describe: 'drop annotators with fewer rows than this × the top annotator (per split)',
+        })
+        .option('max-share', {
+          type: 'number',
+          default: 0.6,
+          describe: 'cap annotators at floor(this × the top annotator) rows (per split)',
+        })
+        .option('columns', {
+          type: 'string',
+          describe: 'custom: JSON column map file (text, annotator, item, labelColumns | labelList, …)',
+        })
+        .option('name', { type: 'string', describe: 'custom: dataset name' })
+        .option('encoding-errors', {
+          choices: ['fatal', 'replace'] as const,
+          default: 'fatal' as const,
+          describe: 'invalid UTF-8 in an input: an error naming file and line (fatal), or kept as U+FFFD (replace)',
+        })
+        .option('json', { type: 'boolean', default: false })
+        .example(
+          '$0 prepare --dataset goemotions --input data/goemotions_1.csv data/goemotions_2.csv data/goemotions_3.csv --splits data/official_split_aggregated --out prepared/goemotions',
+          '',
+        )
+        .example('$0 prepare --dataset custom --input raw.csv --columns map.json --split random:0.8,0.1,0.1 --out prepared/mine', ''),
     async (a) => {
-      const r = await runPrepare({ dataset: a.dataset, input: a.input, splits: a.splits, split: a.split, out: a.out, seed: a.seed,
-        minShare: a['min-share'], maxShare: a['max-share'], columns: a.columns, name: a.name, encodingErrors: a['encoding-errors'] });
+      const r = await runPrepare({
+        dataset: a.dataset,
+        input: a.input,
+        splits: a.splits,
+        split: a.split,
+        out: a.out,
+        seed: a.seed,
+        minShare: a['min-share'],
+        maxShare: a['max-share'],
+        columns: a.columns,
+        name: a.name,
+        encodingErrors: a['encoding-errors'],
+      });
       console.log(a.json ? JSON.stringify(r.manifest, null, 2) : `${r.text}\nwritten to ${a.out}`);
-    })
-  .command(['train', 'eval'], 'train: fine-tune CLS, CLS-P, LM or LM-P, then evaluate on test; eval: evaluate a trained run\'s best/ (or, for Q-*, the base model)',
-    (y) => y
-      .option('data', { type: 'string', demandOption: true, describe: 'prepared folder (plf-native prepare)' })
-      .option('model', { type: 'string', demandOption: true, describe: 'HF model folder (config.json, safetensors, tokenizer.json)' })
-      .option('setting', { choices: SETTINGS, demandOption: true })
-      .option('out', { type: 'string', demandOption: true, describe: 'run folder: checkpoint/, best/, metrics.json, predictions.jsonl' })
-      .option('quantize', { choices: ['nf4', 'none'] as const, default: 'nf4' })
-      .option('device', { choices: ['cpu', 'cuda'] as const, default: 'cpu' as const, describe: 'where the model runs (cuda: see plf-native info)' })
-      .option('matmul-precision', { choices: ['highest', 'bf16', 'f16'] as const, default: 'highest' as const, describe: 'cuda: bf16 or f16 runs the matmuls on tensor cores (f32 accumulation)' })
-      .option('activations', { choices: ['f32', 'bf16', 'f16'] as const, default: 'f32' as const, describe: 'dtype of the hidden states (bf16/f16 halve activation memory; math stays f32)' })
-      .option('gradient-checkpointing', { type: 'boolean', default: false, describe: 'recompute each layer in backward: activation memory of one layer, one more forward' })
-      .option('r', { type: 'number', default: 2 }).option('alpha', { type: 'number', default: 32 }).option('dropout', { type: 'number', default: 0.05 })
-      .option('lr', { type: 'number', default: DEFAULT_TRAIN.lr }).option('batch', { type: 'number', default: DEFAULT_TRAIN.batchSize })
-      .option('accum', { type: 'number', default: DEFAULT_TRAIN.gradAccum }).option('epochs', { type: 'number', default: DEFAULT_TRAIN.epochs })
-      .option('max-steps', { type: 'number' }).option('eval-every', { type: 'number', default: 0 })
-      .option('best-by', { choices: ['loss', 'f1'] as const, default: 'loss' }).option('early-stop', { type: 'number', default: 0 })
-      .option('save-every', { type: 'number', default: 0 }).option('seed', { type: 'number', default: 42 })
-      .option('max-length', { type: 'number', default: 512 }).option('resume', { type: 'boolean', default: false })
-      .option('config', { type: 'string', describe: 'JSON file with any of these options (flags win)' })
-      .option('limit', { type: 'number', describe: 'use at most this many rows per split (quick runs)' })
-      .option('chat-template', { choices: ['auto', 'on', 'off'] as const, default: 'auto' as const, describe: 'Q-*: wrap prompts in tokenizer_config.json\'s chat_template (auto: when it has one)' })
-      .option('json', { type: 'boolean', default: false })
-      .example('$0 train --data prepared/goemotions --model models/Mistral-7B-v0.1 --setting CLS-P --out runs/ge-mistral-clsp', '')
-      .example('$0 eval --data prepared/goemotions --model models/Mistral-7B-v0.1 --setting Q-1S --out runs/ge-mistral-q1s', ''),
+    },
+  )
+  .command(
+    ['train', 'eval'],
+    "train: fine-tune CLS, CLS-P, LM or LM-P, then evaluate on test; eval: evaluate a trained run's best/ (or, for Q-*, the base model)",
+    (y) =>
+      y
+        .option('data', { type: 'string', demandOption: true, describe: 'prepared folder (plf-native prepare)' })
+        .option('model', { type: 'string', demandOption: true, describe: 'HF model folder (config.json, safetensors, tokenizer.json)' })
+        .option('setting', { choices: SETTINGS, demandOption: true })
+        .option('out', { type: 'string', demandOption: true, describe: 'run folder: checkpoint/, best/, metrics.json, predictions.jsonl' })
+        .option('quantize', { choices: ['nf4', 'none'] as const, default: 'nf4' })
+        .option('device', {
+          choices: ['cpu', 'cuda'] as const,
+          default: 'cpu' as const,
+          describe: 'where the model runs (cuda: see plf-native info)',
+        })
+        .option('matmul-precision', {
+          choices: ['highest', 'bf16', 'f16'] as const,
+          default: 'highest' as const,
+          describe: 'cuda: bf16 or f16 runs the matmuls on tensor cores (f32 accumulation)',
+        })
+        .option('activations', {
+          choices: ['f32', 'bf16', 'f16'] as const,
+          default: 'f32' as const,
+          describe: 'dtype of the hidden states (bf16/f16 halve activation memory; math stays f32)',
+        })
+        .option('gradient-checkpointing', {
+          type: 'boolean',
+          default: false,
+          describe: 'recompute each layer in backward: activation memory of one layer, one more forward',
+        })
+        .option('r', { type: 'number', default: 2 })
+        .option('alpha', { type: 'number', default: 32 })
+        .option('dropout', { type: 'number', default: 0.05 })
+        .option('lr', { type: 'number', default: DEFAULT_TRAIN.lr })
+        .option('batch', { type: 'number', default: DEFAULT_TRAIN.batchSize })
+        .option('accum', { type: 'number', default: DEFAULT_TRAIN.gradAccum })
+        .option('epochs', { type: 'number', default: DEFAULT_TRAIN.epochs })
+        .option('max-steps', { type: 'number' })
+        .option('eval-every', { type: 'number', default: 0 })
+        .option('best-by', { choices: ['loss', 'f1'] as const, default: 'loss' })
+        .option('early-stop', { type: 'number', default: 0 })
+        .option('save-every', { type: 'number', default: 0 })
+        .option('seed', { type: 'number', default: 42 })
+        .option('max-length', { type: 'number', default: 512 })
+        .option('resume', { type: 'boolean', default: false })
+        .option('config', { type: 'string', describe: 'JSON file with any of these options (flags win)' })
+        .option('limit', { type: 'number', describe: 'use at most this many rows per split (quick runs)' })
+        .option('chat-template', {
+          choices: ['auto', 'on', 'off'] as const,
+          default: 'auto' as const,
+          describe: "Q-*: wrap prompts in tokenizer_config.json's chat_template (auto: when it has one)",
+        })
+        .option('json', { type: 'boolean', default: false })
+        .example('$0 train --data prepared/goemotions --model models/Mistral-7B-v0.1 --setting CLS-P --out runs/ge-mistral-clsp', '')
+        .example('$0 eval --data prepared/goemotions --model models/Mistral-7B-v0.1 --setting Q-1S --out runs/ge-mistral-q1s', ''),
     async (a) => {
       if (a.device === 'cuda') setMatmulPrecision(a['matmul-precision']);
-      const file = a.config ? JSON.parse((await import('node:fs')).readFileSync(a.config, 'utf8')) as Record<string, unknown> : {};
-      const pick = <T>(k: string, v: T): T => (process.argv.includes(`--${k}`) || file[k] === undefined ? v : file[k] as T);
+      const file = a.config ? (JSON.parse((await import('node:fs')).readFileSync(a.config, 'utf8')) as Record<string, unknown>) : {};
+      const pick = <T>(k: string, v: T): T => (process.argv.includes(`--${k}`) || file[k] === undefined ? v : (file[k] as T));
       const lim = a.limit === undefined ? undefined : { train: a.limit, val: a.limit, test: a.limit };
       const r = await runSetting({
-        prepared: a.data, model: a.model, setting: a.setting as Setting, out: a.out, quantize: pick('quantize', a.quantize) === 'nf4' ? 'nf4' : null,
+        prepared: a.data,
+        model: a.model,
+        setting: a.setting as Setting,
+        out: a.out,
+        quantize: pick('quantize', a.quantize) === 'nf4' ? 'nf4' : null,
         lora: { r: pick('r', a.r), alpha: pick('alpha', a.alpha), dropout: pick('dropout', a.dropout), seed: pick('seed', a.seed) },
-        train: { lr: pick('lr', a.lr), batchSize: pick('batch', a.batch), gradAccum: pick('accum', a.accum), epochs: pick('epochs', a.epochs),
-          maxSteps: pick('max-steps', a['max-steps']), evalEvery: pick('eval-every', a['eval-every']), bestBy: pick('best-by', a['best-by'] as 'loss' | 'f1'),
-          earlyStop: pick('early-stop', a['early-stop']), saveEvery: pick('save-every', a['save-every']), seed: pick('seed', a.seed) },
-        maxLength: pick('max-length', a['max-length']), resume: a.resume, limit: lim, evalOnly: a._[0] === 'eval',
-        chatTemplate: a['chat-template'], hooks: settingHooks(a.setting), device: a.device,
+        train: {
+          lr: pick('lr', a.lr),
+          batchSize: pick('batch', a.batch),
+          gradAccum: pick('accum', a.accum),
+          epochs: pick('epochs', a.epochs),
+          maxSteps: pick('max-steps', a['max-steps']),
+          evalEvery: pick('eval-every', a['eval-every']),
+          bestBy: pick('best-by', a['best-by'] as 'loss' | 'f1'),
+          earlyStop: pick('early-stop', a['early-stop']),
+          saveEvery: pick('save-every', a['save-every']),
+          seed: pick('seed', a.seed),
+        },
+        maxLength: pick('max-length', a['max-length']),
+        resume: a.resume,
+        limit: lim,
+        evalOnly: a._[0] === 'eval',
+        chatTemplate: a['chat-template'],
+        hooks: settingHooks(a.setting),
+        device: a.device,
         gradientCheckpointing: pick('gradient-checkpointing', a['gradient-checkpointing']),
         activations: pick('activations', a.activations),
       });
       const { eval: ev, ...res } = r;
-      console.log(a.json ? JSON.stringify({ ...res, metrics: ev.metrics }, null, 2)
-        : `\n${a.setting}: F1-macro ${(100 * r.f1Macro).toFixed(2)}, F1-micro ${(100 * r.f1Micro).toFixed(2)}, subset accuracy ${(100 * r.subsetAccuracy).toFixed(2)} ` +
-          `on ${r.rows} test rows (${ev.unknownWords} unknown words); predictions in ${a.out}/predictions.jsonl`);
-    })
-  .command('query', 'Q-0S / Q-1S / Q-2S through an OpenAI-compatible chat-completions endpoint (resumable)',
-    (y) => y
-      .option('data', { type: 'string', demandOption: true }).option('setting', { choices: ['Q-0S', 'Q-1S', 'Q-2S'] as const, demandOption: true })
-      .option('endpoint', { type: 'string', demandOption: true, describe: 'base URL, e.g. http://localhost:8000/v1' })
-      .option('model', { type: 'string', demandOption: true, describe: 'model name the endpoint serves' })
-      .option('api-key-env', { type: 'string', describe: 'environment variable holding the API key' })
-      .option('out', { type: 'string', demandOption: true }).option('concurrency', { type: 'number', default: 4 })
-      .option('retries', { type: 'number', default: 5 }).option('timeout', { type: 'number', default: 60, describe: 'seconds per request' })
-      .option('max-tokens', { type: 'number', default: 64 }).option('limit', { type: 'number' })
-      .option('json', { type: 'boolean', default: false })
-      .example('OPENAI_API_KEY=… $0 query --data prepared/goemotions --setting Q-1S --endpoint https://api.example.com/v1 --model gpt-4o-mini --api-key-env OPENAI_API_KEY --out runs/q1s', ''),
+      console.log(
+        a.json
+          ? JSON.stringify({ ...res, metrics: ev.metrics }, null, 2)
+          : `\n${a.setting}: F1-macro ${(100 * r.f1Macro).toFixed(2)}, F1-micro ${(100 * r.f1Micro).toFixed(2)}, subset accuracy ${(100 * r.subsetAccuracy).toFixed(2)} ` +
+              `on ${r.rows} test rows (${ev.unknownWords} unknown words); predictions in ${a.out}/predictions.jsonl`,
+      );
+    },
+  )
+  .command(
+    'query',
+    'Q-0S / Q-1S / Q-2S through an OpenAI-compatible chat-completions endpoint (resumable)',
+    (y) =>
+      y
+        .option('data', { type: 'string', demandOption: true })
+        .option('setting', { choices: ['Q-0S', 'Q-1S', 'Q-2S'] as const, demandOption: true })
+        .option('endpoint', { type: 'string', demandOption: true, describe: 'base URL, e.g. http://localhost:8000/v1' })
+        .option('model', { type: 'string', demandOption: true, describe: 'model name the endpoint serves' })
+        .option('api-key-env', { type: 'string', describe: 'environment variable holding the API key' })
+        .option('out', { type: 'string', demandOption: true })
+        .option('concurrency', { type: 'number', default: 4 })
+        .option('retries', { type: 'number', default: 5 })
+        .option('timeout', { type: 'number', default: 60, describe: 'seconds per request' })
+        .option('max-tokens', { type: 'number', default: 64 })
+        .option('limit', { type: 'number' })
+        .option('json', { type: 'boolean', default: false })
+        .example(
+          'OPENAI_API_KEY=… $0 query --data prepared/goemotions --setting Q-1S --endpoint https://api.example.com/v1 --model gpt-4o-mini --api-key-env OPENAI_API_KEY --out runs/q1s',
+          '',
+        ),
     async (a) => {
       let bar: ProgressBar | undefined;
-      const r = await runQuery({ prepared: a.data, setting: a.setting as Setting, endpoint: a.endpoint, model: a.model, apiKeyEnv: a['api-key-env'],
-        out: a.out, concurrency: a.concurrency, retries: a.retries, timeoutMs: a.timeout * 1000, maxTokens: a['max-tokens'], limit: a.limit,
-        onProgress: (d, t) => { bar ??= new ProgressBar(`${a.setting} requests`, t); bar.update(d, '', t); } });
+      const r = await runQuery({
+        prepared: a.data,
+        setting: a.setting as Setting,
+        endpoint: a.endpoint,
+        model: a.model,
+        apiKeyEnv: a['api-key-env'],
+        out: a.out,
+        concurrency: a.concurrency,
+        retries: a.retries,
+        timeoutMs: a.timeout * 1000,
+        maxTokens: a['max-tokens'],
+        limit: a.limit,
+        onProgress: (d, t) => {
+          bar ??= new ProgressBar(`${a.setting} requests`, t);
+          bar.update(d, '', t);
+        },
+      });
       bar?.finish();
-      console.log(a.json ? JSON.stringify(r, null, 2) : `${a.setting} via ${a.model}: F1-macro ${(100 * r.f1Macro).toFixed(2)} on ${r.rows} rows (${r.unknownWords} unknown words)`);
-    })
-  .command('experiment', 'a grid of datasets × models × settings → results.json/csv, the paper\'s tables, gains.svg',
-    (y) => y.option('config', { type: 'string', demandOption: true, describe: 'experiment JSON (see experiments/paper.json)' })
-      .option('device', { choices: ['cpu', 'cuda'] as const, describe: 'where the runs go (overrides the config\'s device)' })
-      .option('matmul-precision', { choices: ['highest', 'bf16', 'f16'] as const, describe: 'cuda: tensor-core operand precision' })
-      .option('activations', { choices: ['f32', 'bf16', 'f16'] as const, describe: 'dtype of the hidden states' })
-      .option('gradient-checkpointing', { type: 'boolean', describe: 'recompute each layer in backward' })
-      .option('json', { type: 'boolean', default: false, describe: 'print results.json\'s rows' })
-      .example('$0 experiment --config experiments/paper.json', '')
-      .example('$0 experiment --config experiments/paper.json --device cuda --matmul-precision bf16 --activations bf16 --gradient-checkpointing', 'the same grid on a GPU'),
+      console.log(
+        a.json
+          ? JSON.stringify(r, null, 2)
+          : `${a.setting} via ${a.model}: F1-macro ${(100 * r.f1Macro).toFixed(2)} on ${r.rows} rows (${r.unknownWords} unknown words)`,
+      );
+    },
+  )
+  .command(
+    'experiment',
+    "a grid of datasets × models × settings → results.json/csv, the paper's tables, gains.svg",
+    (y) =>
+      y
+        .option('config', { type: 'string', demandOption: true, describe: 'experiment JSON (see experiments/paper.json)' })
+        .option('device', { choices: ['cpu', 'cuda'] as const, describe: "where the runs go (overrides the config's device)" })
+        .option('matmul-precision', { choices: ['highest', 'bf16', 'f16'] as const, describe: 'cuda: tensor-core operand precision' })
+        .option('activations', { choices: ['f32', 'bf16', 'f16'] as const, describe: 'dtype of the hidden states' })
+        .option('gradient-checkpointing', { type: 'boolean', describe: 'recompute each layer in backward' })
+        .option('json', { type: 'boolean', default: false, describe: "print results.json's rows" })
+        .example('$0 experiment --config experiments/paper.json', '')
+        .example(
+          '$0 experiment --config experiments/paper.json --device cuda --matmul-precision bf16 --activations bf16 --gradient-checkpointing',
+          'the same grid on a GPU',
+        ),
     async (a) => {
       const file = readExperimentConfig(a.config);
-      const c = { ...file, device: a.device ?? file.device, matmulPrecision: a['matmul-precision'] ?? file.matmulPrecision,
-        activations: a.activations ?? file.activations, gradientCheckpointing: a['gradient-checkpointing'] ?? file.gradientCheckpointing };
-      const r = await runExperiment(c, (m) => process.stderr.write(m + '\n'), (run) => settingHooks(run));
+      const c = {
+        ...file,
+        device: a.device ?? file.device,
+        matmulPrecision: a['matmul-precision'] ?? file.matmulPrecision,
+        activations: a.activations ?? file.activations,
+        gradientCheckpointing: a['gradient-checkpointing'] ?? file.gradientCheckpointing,
+      };
+      const r = await runExperiment(
+        c,
+        (m) => process.stderr.write(m + '\n'),
+        (run) => settingHooks(run),
+      );
       console.log(a.json ? JSON.stringify(r, null, 2) : `${r.length} runs; tables in ${c.out}/tables.md, chart in ${c.out}/gains.svg`);
-    })
-  .command('bench [suites..]', 'the CPU benchmarks (nf4, linear, optim, model, data), each against a peer measured in the same run',
-    (y) => y.positional('suites', { type: 'string', array: true, choices: ['nf4', 'linear', 'optim', 'model', 'data'] })
-      .example('$0 bench linear nf4', 'only the kernel suites'),
+    },
+  )
+  .command(
+    'bench [suites..]',
+    'the CPU benchmarks (nf4, linear, optim, model, data), each against a peer measured in the same run',
+    (y) =>
+      y
+        .positional('suites', { type: 'string', array: true, choices: ['nf4', 'linear', 'optim', 'model', 'data'] })
+        .example('$0 bench linear nf4', 'only the kernel suites'),
     async (a) => {
       const { spawnSync } = await import('node:child_process');
       const { packageRoot } = await import('../lib/native/loader.js');
       const root = packageRoot();
       const r = spawnSync(process.execPath, [`${root}/dist/bench/run.js`, ...(a.suites ?? [])], { stdio: 'inherit', cwd: root });
       process.exitCode = r.status ?? 1;
-    })
-  .command('quantize', 'an HF checkpoint → a bitsandbytes-format NF4 checkpoint (quantization_config; loadable by transformers)',
-    (y) => y.option('model', { type: 'string', demandOption: true }).option('out', { type: 'string', demandOption: true })
-      .option('blocksize', { type: 'number', default: 64 }).option('double-quant', { type: 'boolean', default: true })
-      .option('json', { type: 'boolean', default: false })
-      .example('$0 quantize --model models/phi-2 --out models/phi-2-nf4', ''),
+    },
+  )
+  .command(
+    'quantize',
+    'an HF checkpoint → a bitsandbytes-format NF4 checkpoint (quantization_config; loadable by transformers)',
+    (y) =>
+      y
+        .option('model', { type: 'string', demandOption: true })
+        .option('out', { type: 'string', demandOption: true })
+        .option('blocksize', { type: 'number', default: 64 })
+        .option('double-quant', { type: 'boolean', default: true })
+        .option('json', { type: 'boolean', default: false })
+        .example('$0 quantize --model models/phi-2 --out models/phi-2-nf4', ''),
     (a) => {
       const r = quantizeCheckpoint(a.model, a.out, { blocksize: a.blocksize, doubleQuant: a['double-quant'] });
       if (a.json) console.log(JSON.stringify({ ...r, out: a.out }, null, 2));
       else console.log(`${r.quantized} linear weights in NF4; ${(r.bytes / 2 ** 20).toFixed(1)} MiB written to ${a.out}`);
-    })
-  .command('demo', 'the whole pipeline offline on the CPU: synthetic annotators (or --data), a small model from scratch, all 7 settings',
-    (y) => y.option('out', { type: 'string', default: 'plf-demo' }).option('data', { type: 'string', describe: 'a prepared folder instead of the synthetic data' })
-      .option('settings', { type: 'string', array: true, choices: SETTINGS }).option('seed', { type: 'number', default: 42 })
-      .option('epochs', { type: 'number' }).option('limit', { type: 'number', describe: 'with --data: at most this many train rows' })
-      .option('json', { type: 'boolean', default: false, describe: 'print the results as JSON (the narrative goes to stderr)' })
-      .example('$0 demo', 'synthetic data, about 4 minutes on 2 cores')
-      .example('$0 demo --data prepared/popquorn --settings CLS CLS-P LM LM-P --limit 1200 --epochs 2', 'the demo model on real prepared data'),
+    },
+  )
+  .command(
+    'demo',
+    'the whole pipeline offline on the CPU: synthetic annotators (or --data), a small model from scratch, all 7 settings',
+    (y) =>
+      y
+        .option('out', { type: 'string', default: 'plf-demo' })
+        .option('data', { type: 'string', describe: 'a prepared folder instead of the synthetic data' })
+        .option('settings', { type: 'string', array: true, choices: SETTINGS })
+        .option('seed', { type: 'number', default: 42 })
+        .option('epochs', { type: 'number' })
+        .option('limit', { type: 'number', describe: 'with --data: at most this many train rows' })
+        .option('json', { type: 'boolean', default: false, describe: 'print the results as JSON (the narrative goes to stderr)' })
+        .example('$0 demo', 'synthetic data, about 4 minutes on 2 cores')
+        .example(
+          '$0 demo --data prepared/popquorn --settings CLS CLS-P LM LM-P --limit 1200 --epochs 2',
+          'the demo model on real prepared data',
+        ),
     async (a) => {
-      const r = await runDemo({ out: a.out, data: a.data, settings: a.settings as Setting[] | undefined, seed: a.seed, epochs: a.epochs, limit: a.limit,
-        log: a.json ? (m) => process.stderr.write(m + '\n') : undefined, hooks: (s) => settingHooks(s) });
+      const r = await runDemo({
+        out: a.out,
+        data: a.data,
+        settings: a.settings as Setting[] | undefined,
+        seed: a.seed,
+        epochs: a.epochs,
+        limit: a.limit,
+        log: a.json ? (m) => process.stderr.write(m + '\n') : undefined,
+        hooks: (s) => settingHooks(s),
+      });
       if (a.json) console.log(JSON.stringify(r.results, null, 2));
-    })
+    },
+  )
   .demandCommand(1, 'name a command (try: plf-native info)')
   .strict()
   .help()

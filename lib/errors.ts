@@ -3,7 +3,10 @@ import nodePath from 'node:path';
 // are re-thrown as these classes with the native message (which names the op and the shapes).
 
 export class PlfError extends Error {
-  constructor(message: string, readonly code: string = 'PLF_ERROR') {
+  constructor(
+    message: string,
+    readonly code: string = 'PLF_ERROR',
+  ) {
     super(message);
     this.name = new.target.name;
   }

@@ -25,10 +25,28 @@ export { generate } from './models/decoder/generate.js';
 export { type GenerateOptions } from './models/greedy.js';
 export { runPrepare, type PrepareRun } from './data/run.js';
 export { prepare, labelText, type Prepared, type PrepareOptions } from './data/prepare.js';
-export { readGoEmotions, readUnhealthy, readCustom, GOEMOTIONS_LABELS, UNHEALTHY_LABELS, type ColumnMap, type Annotation, type RawDataset } from './data/datasets.js';
+export {
+  readGoEmotions,
+  readUnhealthy,
+  readCustom,
+  GOEMOTIONS_LABELS,
+  UNHEALTHY_LABELS,
+  type ColumnMap,
+  type Annotation,
+  type RawDataset,
+} from './data/datasets.js';
 export { readDelimited, readRecords, readJsonl } from './data/csv.js';
 export { loadPrepared, type PreparedRow, type PreparedShotRow } from './data/output.js';
-export { renderPrompt, renderTarget, customTemplate, TEMPLATES, SETTINGS, type Setting, type TemplateSpec, type PromptInput } from './prompts/templates.js';
+export {
+  renderPrompt,
+  renderTarget,
+  customTemplate,
+  TEMPLATES,
+  SETTINGS,
+  type Setting,
+  type TemplateSpec,
+  type PromptInput,
+} from './prompts/templates.js';
 export { Tokenizer, ByteTokenizer, loadTokenizer, encodeWithin, type ChatMessage, type TextTokenizer } from './io/tokenizer.js';
 export { multilabelMetrics, gain, type Metrics } from './eval/metrics.js';
 export { parseResponse } from './eval/parse.js';

@@ -13,11 +13,17 @@ export const DTYPE_BYTES: Record<DType, number> = { f32: 4, f16: 2, bf16: 2, u8:
 
 function arrayFor(dtype: DType, n: number): TypedArray {
   switch (dtype) {
-    case 'f32': return new Float32Array(n);
-    case 'f16': case 'bf16': return new Uint16Array(n);
-    case 'u8': return new Uint8Array(n);
-    case 'i32': return new Int32Array(n);
-    case 'i64': return new BigInt64Array(n);
+    case 'f32':
+      return new Float32Array(n);
+    case 'f16':
+    case 'bf16':
+      return new Uint16Array(n);
+    case 'u8':
+      return new Uint8Array(n);
+    case 'i32':
+      return new Int32Array(n);
+    case 'i64':
+      return new BigInt64Array(n);
   }
 }
 
@@ -26,7 +32,7 @@ function dtypeOfArray(a: TypedArray): DType | undefined {
   if (a instanceof Uint8Array) return 'u8';
   if (a instanceof Int32Array) return 'i32';
   if (a instanceof BigInt64Array) return 'i64';
-  return undefined;  // Uint16Array: f16 or bf16, must be named
+  return undefined; // Uint16Array: f16 or bf16, must be named
 }
 
 export function numelOf(shape: readonly number[]): number {
@@ -72,13 +78,11 @@ export class Tensor {
    * A tensor holding a copy of `data`. The dtype follows the array (Float32Array → f32, …) unless given;
    * numbers or a Float32Array with dtype f16/bf16 are rounded (nearest even).
    */
-  static from(data: TypedArray | number[], shape?: readonly number[],
-              opts: { dtype?: DType; device?: Device } = {}): Tensor {
+  static from(data: TypedArray | number[], shape?: readonly number[], opts: { dtype?: DType; device?: Device } = {}): Tensor {
     const device = opts.device ?? 'cpu';
     const arr: TypedArray = Array.isArray(data) ? Float32Array.from(data) : data;
     const s = shape ?? [arr.length];
-    if (numelOf(s) !== arr.length)
-      throw new ShapeError(`Tensor.from: ${arr.length} values do not fill shape [${s.join(',')}]`);
+    if (numelOf(s) !== arr.length) throw new ShapeError(`Tensor.from: ${arr.length} values do not fill shape [${s.join(',')}]`);
     const own = dtypeOfArray(arr);
     const dtype = opts.dtype ?? own;
     if (!dtype) throw new DTypeError('Tensor.from: a Uint16Array needs dtype f16 or bf16');
@@ -89,21 +93,34 @@ export class Tensor {
       tmp.dispose();
       return device === 'cpu' ? out : out.moveTo(device);
     }
-    if (own !== undefined && own !== dtype)
-      throw new DTypeError(`Tensor.from: a ${arr.constructor.name} cannot hold dtype ${dtype}`);
+    if (own !== undefined && own !== dtype) throw new DTypeError(`Tensor.from: a ${arr.constructor.name} cannot hold dtype ${dtype}`);
     const t = Tensor.empty(s, dtype, device);
-    try { t.handle.copyFromArray(arr); } catch (e) { rethrowNative(e); }
+    try {
+      t.handle.copyFromArray(arr);
+    } catch (e) {
+      rethrowNative(e);
+    }
     return t;
   }
 
-  get numel(): number { return numelOf(this.shape); }
-  get nbytes(): number { return this.numel * DTYPE_BYTES[this.dtype]; }
-  get disposed(): boolean { return this.handle.disposed; }
+  get numel(): number {
+    return numelOf(this.shape);
+  }
+  get nbytes(): number {
+    return this.numel * DTYPE_BYTES[this.dtype];
+  }
+  get disposed(): boolean {
+    return this.handle.disposed;
+  }
 
   /** A host copy in the natural TypedArray of the dtype (f16/bf16 as raw Uint16Array bits). */
   toArray(): TypedArray {
     const a = arrayFor(this.dtype, this.numel);
-    try { this.handle.copyToArray(a); } catch (e) { rethrowNative(e); }
+    try {
+      this.handle.copyToArray(a);
+    } catch (e) {
+      rethrowNative(e);
+    }
     return a;
   }
 
@@ -123,7 +140,11 @@ export class Tensor {
 
   /** A view of the same memory with another shape (same element count), or a slice at an element offset. */
   view(shape: readonly number[], elementOffset = 0): Tensor {
-    try { return new Tensor(this.handle.view(checkShape(shape, 'view'), elementOffset)); } catch (e) { rethrowNative(e); }
+    try {
+      return new Tensor(this.handle.view(checkShape(shape, 'view'), elementOffset));
+    } catch (e) {
+      rethrowNative(e);
+    }
   }
 
   reshape(shape: readonly number[]): Tensor {
@@ -147,14 +168,24 @@ export class Tensor {
 
   /** Copies n elements from src (at srcOffset) into dst (at dstOffset); same dtype, any devices. */
   static copyRange(dst: Tensor, dstOffset: number, src: Tensor, srcOffset: number, n: number): void {
-    const d = dst.view([n], dstOffset), s = src.view([n], srcOffset);
-    try { d.copyFrom(s); } finally { d.dispose(); s.dispose(); }
+    const d = dst.view([n], dstOffset),
+      s = src.view([n], srcOffset);
+    try {
+      d.copyFrom(s);
+    } finally {
+      d.dispose();
+      s.dispose();
+    }
   }
 
   /** A copy on `device` (a new tensor even when already there). */
   to(device: Device): Tensor {
     if (!(device in DEVICE_CODE)) throw new ArgumentError(`to: unknown device '${device}'`);
-    try { return new Tensor(this.handle.to(DEVICE_CODE[device])); } catch (e) { rethrowNative(e); }
+    try {
+      return new Tensor(this.handle.to(DEVICE_CODE[device]));
+    } catch (e) {
+      rethrowNative(e);
+    }
   }
 
   /** Like to(), but disposes this tensor. */
@@ -166,18 +197,30 @@ export class Tensor {
   }
 
   copyFrom(src: Tensor): this {
-    try { this.handle.copyFrom(src.handle); } catch (e) { rethrowNative(e); }
+    try {
+      this.handle.copyFrom(src.handle);
+    } catch (e) {
+      rethrowNative(e);
+    }
     return this;
   }
 
-  clone(): Tensor { return this.to(this.device); }
+  clone(): Tensor {
+    return this.to(this.device);
+  }
 
   /** `using t = …` disposes at the end of the block */
-  [Symbol.dispose](): void { this.dispose(); }
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
 
-  dispose(): void { this.handle.dispose(); }
+  dispose(): void {
+    this.handle.dispose();
+  }
 
-  toString(): string { return `Tensor(${this.dtype}[${this.shape.join(',')}] on ${this.device})`; }
+  toString(): string {
+    return `Tensor(${this.dtype}[${this.shape.join(',')}] on ${this.device})`;
+  }
 }
 
 /** Live and peak bytes the addon holds per device. */
@@ -186,7 +229,11 @@ export function memory() {
 }
 
 /** Peaks := what is held now, on both devices (to measure one phase). */
-export function resetPeakMemory(): void { addon.reset_peak(); }
+export function resetPeakMemory(): void {
+  addon.reset_peak();
+}
 
 /** Hands the CUDA caching allocator's unused blocks back to the driver (a no-op without CUDA). */
-export function emptyCache(): void { addon.empty_cache(); }
+export function emptyCache(): void {
+  addon.empty_cache();
+}

@@ -5,9 +5,20 @@ import { Tensor, ShapeError } from '../lib/index.js';
 import { attentionForward, attentionBackward } from '../lib/ops/index.js';
 import { randnArray, relDiff, finiteDiffCheck, dot64, throwsWith, randInt } from './helpers.js';
 
-function attnRef(q: Float32Array, k: Float32Array, v: Float32Array, mask: number[] | null, B: number, T: number,
-                 Hq: number, Hkv: number, D: number, window: number) {
-  const out = new Float64Array(B * T * Hq * D), scale = 1 / Math.sqrt(D);
+function attnRef(
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  mask: number[] | null,
+  B: number,
+  T: number,
+  Hq: number,
+  Hkv: number,
+  D: number,
+  window: number,
+) {
+  const out = new Float64Array(B * T * Hq * D),
+    scale = 1 / Math.sqrt(D);
   for (let b = 0; b < B; b++)
     for (let h = 0; h < Hq; h++) {
       const hk = Math.floor(h / (Hq / Hkv));
@@ -25,7 +36,8 @@ function attnRef(q: Float32Array, k: Float32Array, v: Float32Array, mask: number
         let z = 0;
         for (let j = 1; j < sc.length; j += 2) z += Math.exp(sc[j] - mx);
         for (let j = 0; j < sc.length; j += 2) {
-          const p = Math.exp(sc[j + 1] - mx) / z, s = sc[j];
+          const p = Math.exp(sc[j + 1] - mx) / z,
+            s = sc[j];
           for (let i = 0; i < D; i++) out[((b * T + t) * Hq + h) * D + i] += p * v[((b * T + s) * Hkv + hk) * D + i];
         }
       }
@@ -35,18 +47,26 @@ function attnRef(q: Float32Array, k: Float32Array, v: Float32Array, mask: number
 
 test('attention forward/backward: padding (left and right), GQA, sliding window', () => {
   const cases: [number, number, number, number, number, number][] = [
-    [1, 1, 1, 1, 4, 0], [2, 6, 4, 2, 8, 0], [3, 9, 4, 1, 16, 3], [2, randInt(5, 14), 6, 3, 8, randInt(0, 5)],
+    [1, 1, 1, 1, 4, 0],
+    [2, 6, 4, 2, 8, 0],
+    [3, 9, 4, 1, 16, 3],
+    [2, randInt(5, 14), 6, 3, 8, randInt(0, 5)],
   ];
   for (const [B, T, Hq, Hkv, D, window] of cases) {
-    const q = randnArray(B * T * Hq * D), k = randnArray(B * T * Hkv * D), v = randnArray(B * T * Hkv * D);
+    const q = randnArray(B * T * Hq * D),
+      k = randnArray(B * T * Hkv * D),
+      v = randnArray(B * T * Hkv * D);
     // row 0 full, row 1 right-padded, row 2 left-padded
     const mask = Array.from({ length: B * T }, (_, i) => {
-      const b = Math.floor(i / T), t = i % T;
+      const b = Math.floor(i / T),
+        t = i % T;
       return b === 1 ? (t < T - 2 ? 1 : 0) : b === 2 ? (t >= 2 ? 1 : 0) : 1;
     });
     const mt = Tensor.from(BigInt64Array.from(mask.map(BigInt)), [B, T]);
     const shapes = { q: [B, T, Hq, D], kv: [B, T, Hkv, D] };
-    const qt = Tensor.from(q, shapes.q), kt = Tensor.from(k, shapes.kv), vt = Tensor.from(v, shapes.kv);
+    const qt = Tensor.from(q, shapes.q),
+      kt = Tensor.from(k, shapes.kv),
+      vt = Tensor.from(v, shapes.kv);
     const { out, lse } = attentionForward(qt, kt, vt, { mask: mt, window });
     const ref = attnRef(q, k, v, mask, B, T, Hq, Hkv, D, window);
     assert.ok(relDiff(out.toFloat32(), ref) < 1e-5, `B${B} T${T} Hq${Hq} Hkv${Hkv} w${window}`);
@@ -61,13 +81,16 @@ test('attention forward/backward: padding (left and right), GQA, sliding window'
 
 test('attention without a mask is plain causal attention', () => {
   const [B, T, H, D] = [1, 7, 2, 8];
-  const q = randnArray(B * T * H * D), k = randnArray(B * T * H * D), v = randnArray(B * T * H * D);
+  const q = randnArray(B * T * H * D),
+    k = randnArray(B * T * H * D),
+    v = randnArray(B * T * H * D);
   const { out } = attentionForward(Tensor.from(q, [B, T, H, D]), Tensor.from(k, [B, T, H, D]), Tensor.from(v, [B, T, H, D]));
   assert.ok(relDiff(out.toFloat32(), attnRef(q, k, v, null, B, T, H, H, D, 0)) < 1e-5);
 });
 
 test('attention rejects inconsistent shapes', () => {
-  const q = Tensor.zeros([1, 4, 3, 8]), kv = Tensor.zeros([1, 4, 2, 8]);
+  const q = Tensor.zeros([1, 4, 3, 8]),
+    kv = Tensor.zeros([1, 4, 2, 8]);
   throwsWith(() => attentionForward(q, kv, kv), ShapeError, /attention_forward/, /multiple of kv heads/);
   throwsWith(() => attentionForward(Tensor.zeros([1, 4, 4, 8]), kv, Tensor.zeros([1, 4, 2, 4])), ShapeError, /f32\[1,4,2,4\]/);
   throwsWith(() => attentionForward(Tensor.zeros([1, 4, 4, 8]), kv, kv, { mask: Tensor.zeros([1, 5], 'i64') }), ShapeError, /mask/);
@@ -76,11 +99,14 @@ test('attention rejects inconsistent shapes', () => {
 test('attention against a KV cache equals the last rows of full attention', () => {
   const [B, T, Hq, Hkv, D, cap] = [2, 9, 4, 2, 8, 13];
   for (const window of [0, 4]) {
-    const q = randnArray(B * T * Hq * D), k = randnArray(B * T * Hkv * D), v = randnArray(B * T * Hkv * D);
-    const mask = Array.from({ length: B * T }, (_, i) => (i >= T && i % T < 3 ? 0 : 1));  // row 1 left-padded
+    const q = randnArray(B * T * Hq * D),
+      k = randnArray(B * T * Hkv * D),
+      v = randnArray(B * T * Hkv * D);
+    const mask = Array.from({ length: B * T }, (_, i) => (i >= T && i % T < 3 ? 0 : 1)); // row 1 left-padded
     const full = attnRef(q, k, v, mask, B, T, Hq, Hkv, D, window);
     // cache of capacity 13 holding the first T positions; query = the last 2 tokens
-    const kc = new Float32Array(B * cap * Hkv * D), vc = new Float32Array(B * cap * Hkv * D);
+    const kc = new Float32Array(B * cap * Hkv * D),
+      vc = new Float32Array(B * cap * Hkv * D);
     const mc = new BigInt64Array(B * cap);
     for (let b = 0; b < B; b++) {
       kc.set(k.subarray(b * T * Hkv * D, (b + 1) * T * Hkv * D), b * cap * Hkv * D);
@@ -90,19 +116,38 @@ test('attention against a KV cache equals the last rows of full attention', () =
     const Tq = 2;
     const qlast = new Float32Array(B * Tq * Hq * D);
     for (let b = 0; b < B; b++) qlast.set(q.subarray((b * T + T - Tq) * Hq * D, (b + 1) * T * Hq * D), b * Tq * Hq * D);
-    const { out } = attentionForward(Tensor.from(qlast, [B, Tq, Hq, D]), Tensor.from(kc, [B, cap, Hkv, D]),
-      Tensor.from(vc, [B, cap, Hkv, D]), { mask: Tensor.from(mc, [B, cap]), window, kvLen: T });
+    const { out } = attentionForward(
+      Tensor.from(qlast, [B, Tq, Hq, D]),
+      Tensor.from(kc, [B, cap, Hkv, D]),
+      Tensor.from(vc, [B, cap, Hkv, D]),
+      { mask: Tensor.from(mc, [B, cap]), window, kvLen: T },
+    );
     const want = new Float64Array(B * Tq * Hq * D);
     for (let b = 0; b < B; b++) want.set(full.subarray((b * T + T - Tq) * Hq * D, (b + 1) * T * Hq * D), b * Tq * Hq * D);
     assert.ok(relDiff(out.toFloat32(), want) < 1e-5, `window ${window}`);
   }
-  throwsWith(() => attentionForward(Tensor.zeros([1, 3, 2, 4]), Tensor.zeros([1, 5, 2, 4]), Tensor.zeros([1, 5, 2, 4]), { kvLen: 2 }),
-    ShapeError, /kvLen 2/);
+  throwsWith(
+    () => attentionForward(Tensor.zeros([1, 3, 2, 4]), Tensor.zeros([1, 5, 2, 4]), Tensor.zeros([1, 5, 2, 4]), { kvLen: 2 }),
+    ShapeError,
+    /kvLen 2/,
+  );
 });
 
 // Non-causal attention with an additive [Hq,Tq,Tk] bias (T5): float64 reference.
-function crossRef(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array | null, mask: number[], B: number,
-                  Tq: number, Tk: number, Hq: number, Hkv: number, D: number, scale: number) {
+function crossRef(
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  bias: Float32Array | null,
+  mask: number[],
+  B: number,
+  Tq: number,
+  Tk: number,
+  Hq: number,
+  Hkv: number,
+  D: number,
+  scale: number,
+) {
   const out = new Float64Array(B * Tq * Hq * D);
   for (let b = 0; b < B; b++)
     for (let h = 0; h < Hq; h++) {
@@ -129,23 +174,44 @@ function crossRef(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float
 }
 
 test('non-causal attention with a score bias (T5 encoder and cross-attention): forward, backward, Tq ≠ Tk', () => {
-  for (const [B, Tq, Tk, Hq, Hkv, D, withBias] of [[2, 5, 7, 4, 4, 8, 1], [3, 9, 4, 4, 2, 16, 1], [2, 6, 6, 2, 2, 8, 0]] as const) {
-    const q = randnArray(B * Tq * Hq * D), k = randnArray(B * Tk * Hkv * D), v = randnArray(B * Tk * Hkv * D);
+  for (const [B, Tq, Tk, Hq, Hkv, D, withBias] of [
+    [2, 5, 7, 4, 4, 8, 1],
+    [3, 9, 4, 4, 2, 16, 1],
+    [2, 6, 6, 2, 2, 8, 0],
+  ] as const) {
+    const q = randnArray(B * Tq * Hq * D),
+      k = randnArray(B * Tk * Hkv * D),
+      v = randnArray(B * Tk * Hkv * D);
     const bias = withBias ? randnArray(Hq * Tq * Tk) : null;
-    const mask = Array.from({ length: B * Tk }, (_, i) => (i >= Tk && i % Tk >= Tk - 2 ? 0 : 1));  // row 1 right-padded
+    const mask = Array.from({ length: B * Tk }, (_, i) => (i >= Tk && i % Tk >= Tk - 2 ? 0 : 1)); // row 1 right-padded
     const mt = Tensor.from(BigInt64Array.from(mask.map(BigInt)), [B, Tk]);
-    const qt = Tensor.from(q, [B, Tq, Hq, D]), kt = Tensor.from(k, [B, Tk, Hkv, D]), vt = Tensor.from(v, [B, Tk, Hkv, D]);
+    const qt = Tensor.from(q, [B, Tq, Hq, D]),
+      kt = Tensor.from(k, [B, Tk, Hkv, D]),
+      vt = Tensor.from(v, [B, Tk, Hkv, D]);
     const o = { mask: mt, causal: false, scale: 1, bias: bias ? Tensor.from(bias, [Hq, Tq, Tk]) : null };
     const { out, lse } = attentionForward(qt, kt, vt, o);
     assert.ok(relDiff(out.toFloat32(), crossRef(q, k, v, bias, mask, B, Tq, Tk, Hq, Hkv, D, 1)) < 1e-5, `B${B} Tq${Tq} Tk${Tk}`);
     const g = randnArray(B * Tq * Hq * D);
     const { dq, dk, dv } = attentionBackward(Tensor.from(g, [B, Tq, Hq, D]), qt, kt, vt, out, lse, o);
-    assert.deepEqual([dk.shape, dv.shape], [[B, Tk, Hkv, D], [B, Tk, Hkv, D]]);
-    const L = (qq: Float32Array, kk: Float32Array, vv: Float32Array) => dot64(crossRef(qq, kk, vv, bias, mask, B, Tq, Tk, Hq, Hkv, D, 1), g);
+    assert.deepEqual(
+      [dk.shape, dv.shape],
+      [
+        [B, Tk, Hkv, D],
+        [B, Tk, Hkv, D],
+      ],
+    );
+    const L = (qq: Float32Array, kk: Float32Array, vv: Float32Array) =>
+      dot64(crossRef(qq, kk, vv, bias, mask, B, Tq, Tk, Hq, Hkv, D, 1), g);
     assert.ok(finiteDiffCheck(q, dq.toFloat32(), (x) => L(x, k, v), 10, 1e-3) < 2e-3, 'dq');
     assert.ok(finiteDiffCheck(k, dk.toFloat32(), (x) => L(q, x, v), 10, 1e-3) < 2e-3, 'dk');
     assert.ok(finiteDiffCheck(v, dv.toFloat32(), (x) => L(q, k, x), 10, 1e-3) < 2e-3, 'dv');
   }
-  const q = Tensor.zeros([1, 3, 2, 4]), kv = Tensor.zeros([1, 5, 2, 4]);
-  throwsWith(() => attentionForward(q, kv, kv, { causal: false, bias: Tensor.zeros([2, 3, 4]) }), ShapeError, /attention_forward/, /bias f32\[2,3,4\] must be \[2,3,5\]/);
+  const q = Tensor.zeros([1, 3, 2, 4]),
+    kv = Tensor.zeros([1, 5, 2, 4]);
+  throwsWith(
+    () => attentionForward(q, kv, kv, { causal: false, bias: Tensor.zeros([2, 3, 4]) }),
+    ShapeError,
+    /attention_forward/,
+    /bias f32\[2,3,4\] must be \[2,3,5\]/,
+  );
 });

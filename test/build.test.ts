@@ -30,8 +30,11 @@ test('a PLF_CUDA=OFF build compiles, loads and reports no CUDA', { timeout: 300_
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'plf-cpu-build-'));
   try {
     const cmakeJs = path.join(root, 'node_modules', 'cmake-js', 'bin', 'cmake-js');
-    execFileSync(process.execPath, [cmakeJs, 'compile', '--out', out, '--log-level', 'error'],
-      { cwd: root, env: { ...process.env, PLF_CUDA: 'OFF' }, stdio: 'pipe' });
+    execFileSync(process.execPath, [cmakeJs, 'compile', '--out', out, '--log-level', 'error'], {
+      cwd: root,
+      env: { ...process.env, PLF_CUDA: 'OFF' },
+      stdio: 'pipe',
+    });
     const addon = createRequire(import.meta.url)(path.join(out, 'Release', 'plf_native.node'));
     const b = addon.build_info();
     assert.equal(b.cuda, false);

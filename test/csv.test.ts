@@ -7,8 +7,16 @@ import path from 'node:path';
 import { readDelimited, readRecords, readJsonl, FormatError } from '../lib/index.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plf-csv-'));
-const write = (name: string, s: string) => { const p = path.join(dir, name); fs.writeFileSync(p, s); return p; };
-const all = async <T>(g: AsyncGenerator<T>) => { const out: T[] = []; for await (const x of g) out.push(x); return out; };
+const write = (name: string, s: string) => {
+  const p = path.join(dir, name);
+  fs.writeFileSync(p, s);
+  return p;
+};
+const all = async <T>(g: AsyncGenerator<T>) => {
+  const out: T[] = [];
+  for await (const x of g) out.push(x);
+  return out;
+};
 async function rejects(p: Promise<unknown>, ...res: RegExp[]) {
   await assert.rejects(p, (e: Error) => e instanceof FormatError && res.every((r) => r.test(e.message)));
 }
@@ -16,10 +24,27 @@ async function rejects(p: Promise<unknown>, ...res: RegExp[]) {
 test('quoted fields, doubled quotes, embedded newlines and CRLF', async () => {
   const f = write('a.csv', 'a,b,c\r\n1,"x, ""y""",3\r\n"multi\nline",,"end"\n\n4,5,6');
   const rows = await all(readDelimited(f));
-  assert.deepEqual(rows.map((r) => r.fields), [['a', 'b', 'c'], ['1', 'x, "y"', '3'], ['multi\nline', '', 'end'], ['4', '5', '6']]);
-  assert.deepEqual(rows.map((r) => r.line), [1, 2, 3, 6]);
+  assert.deepEqual(
+    rows.map((r) => r.fields),
+    [
+      ['a', 'b', 'c'],
+      ['1', 'x, "y"', '3'],
+      ['multi\nline', '', 'end'],
+      ['4', '5', '6'],
+    ],
+  );
+  assert.deepEqual(
+    rows.map((r) => r.line),
+    [1, 2, 3, 6],
+  );
   const t = write('a.tsv', 'x\ty\nhello\t"q\tq"\n');
-  assert.deepEqual((await all(readDelimited(t))).map((r) => r.fields), [['x', 'y'], ['hello', 'q\tq']]);
+  assert.deepEqual(
+    (await all(readDelimited(t))).map((r) => r.fields),
+    [
+      ['x', 'y'],
+      ['hello', 'q\tq'],
+    ],
+  );
 });
 
 test('chunk boundaries do not change the result (a 3 MB file of tricky rows)', async () => {

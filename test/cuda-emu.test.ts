@@ -13,36 +13,54 @@ function cxx20Barrier(): string | false {
   try {
     fs.writeFileSync(path.join(dir, 'p.cpp'), '#include <barrier>\nint main() { std::barrier<> b(1); b.arrive_and_wait(); }\n');
     const r = spawnSync(cxx, ['-std=c++20', '-pthread', 'p.cpp', '-o', 'p'], { cwd: dir, encoding: 'utf8' });
-    return r.status === 0 ? false : `${cxx} cannot build C++20 <barrier> (needs g++ >= 11): ${(r.stderr || r.error?.message || '').split('\n')[0]}`;
+    return r.status === 0
+      ? false
+      : `${cxx} cannot build C++20 <barrier> (needs g++ >= 11): ${(r.stderr || r.error?.message || '').split('\n')[0]}`;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
-test('tiled CUDA attention (forward, dK/dV, dQ) on the CPU emulator equals the CPU reference', { skip: cxx20Barrier(), timeout: 240_000 }, () => {
-  const r = spawnSync('bash', ['scripts/cuda-emu/run.sh', 'attention'], { encoding: 'utf8' });
-  assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
-  assert.match(r.stdout, /all cases match the CPU/);
-  assert.equal(r.stdout.trim().split('\n').length, 9, r.stdout);
-});
+test(
+  'tiled CUDA attention (forward, dK/dV, dQ) on the CPU emulator equals the CPU reference',
+  { skip: cxx20Barrier(), timeout: 240_000 },
+  () => {
+    const r = spawnSync('bash', ['scripts/cuda-emu/run.sh', 'attention'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /all cases match the CPU/);
+    assert.equal(r.stdout.trim().split('\n').length, 9, r.stdout);
+  },
+);
 
-test('LoRA rank-r CUDA kernels (dropout fused, row/column/expand products) on the CPU emulator equal plain loops', { skip: cxx20Barrier(), timeout: 240_000 }, () => {
-  const r = spawnSync('bash', ['scripts/cuda-emu/run.sh', 'lora'], { encoding: 'utf8' });
-  assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
-  assert.match(r.stdout, /all rank products match/);
-  assert.equal(r.stdout.trim().split('\n').length, 11, r.stdout);
-});
+test(
+  'LoRA rank-r CUDA kernels (dropout fused, row/column/expand products) on the CPU emulator equal plain loops',
+  { skip: cxx20Barrier(), timeout: 240_000 },
+  () => {
+    const r = spawnSync('bash', ['scripts/cuda-emu/run.sh', 'lora'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /all rank products match/);
+    assert.equal(r.stdout.trim().split('\n').length, 11, r.stdout);
+  },
+);
 
-test('dense GEMV (f32/bf16/f16 weights, up to 8 rows, 16-byte and element loads) on the CPU emulator equals plain loops', { skip: cxx20Barrier(), timeout: 240_000 }, () => {
-  const r = spawnSync('bash', ['scripts/cuda-emu/run.sh', 'gemv'], { encoding: 'utf8' });
-  assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
-  assert.match(r.stdout, /all GEMV cases match/);
-  assert.equal(r.stdout.trim().split('\n').length, 7, r.stdout);
-});
+test(
+  'dense GEMV (f32/bf16/f16 weights, up to 8 rows, 16-byte and element loads) on the CPU emulator equals plain loops',
+  { skip: cxx20Barrier(), timeout: 240_000 },
+  () => {
+    const r = spawnSync('bash', ['scripts/cuda-emu/run.sh', 'gemv'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /all GEMV cases match/);
+    assert.equal(r.stdout.trim().split('\n').length, 7, r.stdout);
+  },
+);
 
-test('AdamW CUDA kernels (two passes, clipping, one pass; f32 and bf16 + master) on the CPU emulator equal the CPU bit for bit', { skip: cxx20Barrier(), timeout: 240_000 }, () => {
-  const r = spawnSync('bash', ['scripts/cuda-emu/run.sh', 'optim'], { encoding: 'utf8' });
-  assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
-  assert.match(r.stdout, /AdamW matches the CPU/);
-  assert.equal(r.stdout.trim().split('\n').length, 4, r.stdout);
-});
+test(
+  'AdamW CUDA kernels (two passes, clipping, one pass; f32 and bf16 + master) on the CPU emulator equal the CPU bit for bit',
+  { skip: cxx20Barrier(), timeout: 240_000 },
+  () => {
+    const r = spawnSync('bash', ['scripts/cuda-emu/run.sh', 'optim'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /AdamW matches the CPU/);
+    assert.equal(r.stdout.trim().split('\n').length, 4, r.stdout);
+  },
+);

@@ -5,7 +5,47 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor, quantizeNF4, info, AdamW, DeviceError, setMatmulPrecision, getMatmulPrecision } from '../lib/index.js';
 import { dequantizeNF4 } from '../lib/ops/index.js';
-import { nf4To, convert, linearForward, linearBackward, loraLinearForward, loraLinearBackward, swigluForward, swigluBackward, geluForward, geluBackward, gegluForward, gegluBackward, reluForward, reluBackward, tanhForward, tanhBackward, scaleForward, addForward, rmsnormForward, rmsnormBackward, layernormForward, layernormBackward, ropeForward, ropeBackward, attentionForward, attentionBackward, embeddingForward, embeddingBackward, gatherRowsForward, gatherRowsBackward, lastTokenIndex, crossEntropyForward, crossEntropyBackward, bceWithLogitsForward, bceWithLogitsBackward, sliceColsForward, sliceColsBackward, useCublasLt, type Weight } from '../lib/ops/index.js';
+import {
+  nf4To,
+  convert,
+  linearForward,
+  linearBackward,
+  loraLinearForward,
+  loraLinearBackward,
+  swigluForward,
+  swigluBackward,
+  geluForward,
+  geluBackward,
+  gegluForward,
+  gegluBackward,
+  reluForward,
+  reluBackward,
+  tanhForward,
+  tanhBackward,
+  scaleForward,
+  addForward,
+  rmsnormForward,
+  rmsnormBackward,
+  layernormForward,
+  layernormBackward,
+  ropeForward,
+  ropeBackward,
+  attentionForward,
+  attentionBackward,
+  embeddingForward,
+  embeddingBackward,
+  gatherRowsForward,
+  gatherRowsBackward,
+  lastTokenIndex,
+  crossEntropyForward,
+  crossEntropyBackward,
+  bceWithLogitsForward,
+  bceWithLogitsBackward,
+  sliceColsForward,
+  sliceColsBackward,
+  useCublasLt,
+  type Weight,
+} from '../lib/ops/index.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -36,8 +76,17 @@ test('nf4_dequantize on CUDA equals the CPU bit for bit (plain and double quant,
 
 test('convert on CUDA equals the CPU bit for bit', { skip }, () => {
   const x = randnArray(100003, 50);
-  x[0] = 65520; x[1] = 1e-8; x[2] = NaN; x[3] = -Infinity;
-  for (const [from, to] of [['f32', 'bf16'], ['f32', 'f16'], ['bf16', 'f32'], ['f16', 'f32'], ['bf16', 'f16']] as const) {
+  x[0] = 65520;
+  x[1] = 1e-8;
+  x[2] = NaN;
+  x[3] = -Infinity;
+  for (const [from, to] of [
+    ['f32', 'bf16'],
+    ['f32', 'f16'],
+    ['bf16', 'f32'],
+    ['f16', 'f32'],
+    ['bf16', 'f16'],
+  ] as const) {
     const src = convert(Tensor.from(x), from);
     const cpu = convert(src, to).toArray();
     const gpu = convert(src.to('cuda'), to);
@@ -45,7 +94,6 @@ test('convert on CUDA equals the CPU bit for bit', { skip }, () => {
     assert.deepEqual(gpu.toArray(), cpu, `${from} -> ${to}`);
   }
 });
-
 
 const up = (t: Tensor) => t.to('cuda');
 const f32 = (x: Tensor | null) => x!.toFloat32();
@@ -58,50 +106,82 @@ const ints = (a: number[], shape: number[]) => Tensor.from(BigInt64Array.from(a.
 
 test('elementwise ops (SwiGLU, GELU erf/tanh, GeGLU, ReLU, tanh, scale, add) forward and backward', { skip }, () => {
   const n = randInt(1000, 70000);
-  const a = Tensor.from(randnArray(n, 2)), b = Tensor.from(randnArray(n)), g = Tensor.from(randnArray(n));
+  const a = Tensor.from(randnArray(n, 2)),
+    b = Tensor.from(randnArray(n)),
+    g = Tensor.from(randnArray(n));
   const [ga, gb, gg] = [up(a), up(b), up(g)];
   close(swigluForward(ga, gb), swigluForward(a, b), 'swiglu');
-  const sc = swigluBackward(g, a, b), sg = swigluBackward(gg, ga, gb);
-  close(sg.dgate, sc.dgate, 'swiglu dgate'); close(sg.dup, sc.dup, 'swiglu dup');
+  const sc = swigluBackward(g, a, b),
+    sg = swigluBackward(gg, ga, gb);
+  close(sg.dgate, sc.dgate, 'swiglu dgate');
+  close(sg.dup, sc.dup, 'swiglu dup');
   for (const m of ['none', 'tanh'] as const) {
     close(geluForward(ga, m), geluForward(a, m), `gelu ${m}`);
     close(geluBackward(gg, ga, m), geluBackward(g, a, m), `gelu ${m} backward`);
     close(gegluForward(ga, gb, m), gegluForward(a, b, m), `geglu ${m}`);
-    const c = gegluBackward(g, a, b, m), d = gegluBackward(gg, ga, gb, m);
-    close(d.dgate, c.dgate, 'geglu dgate'); close(d.dup, c.dup, 'geglu dup');
+    const c = gegluBackward(g, a, b, m),
+      d = gegluBackward(gg, ga, gb, m);
+    close(d.dgate, c.dgate, 'geglu dgate');
+    close(d.dup, c.dup, 'geglu dup');
   }
-  close(reluForward(ga), reluForward(a), 'relu'); close(reluBackward(gg, ga), reluBackward(g, a), 'relu backward');
-  close(tanhForward(ga), tanhForward(a), 'tanh'); close(tanhBackward(gg, ga), tanhBackward(g, a), 'tanh backward');
-  close(scaleForward(ga, 0.37), scaleForward(a, 0.37), 'scale'); close(addForward(ga, gb), addForward(a, b), 'add');
+  close(reluForward(ga), reluForward(a), 'relu');
+  close(reluBackward(gg, ga), reluBackward(g, a), 'relu backward');
+  close(tanhForward(ga), tanhForward(a), 'tanh');
+  close(tanhBackward(gg, ga), tanhBackward(g, a), 'tanh backward');
+  close(scaleForward(ga, 0.37), scaleForward(a, 0.37), 'scale');
+  close(addForward(ga, gb), addForward(a, b), 'add');
 });
 
 test('RMSNorm and LayerNorm forward, dx, dw, db', { skip }, () => {
   const [R, D] = [randInt(3, 40), randInt(33, 700)];
-  const x = Tensor.from(randnArray(R * D), [R, D]), w = Tensor.from(randnArray(D)), bb = Tensor.from(randnArray(D)), g = Tensor.from(randnArray(R * D), [R, D]);
-  const c = rmsnormForward(x, w, 1e-6), d = rmsnormForward(up(x), up(w), 1e-6);
-  close(d.y, c.y, 'rmsnorm'); close(d.rstd, c.rstd, 'rmsnorm rstd');
-  const cb = rmsnormBackward(g, x, w, c.rstd, { dw: true }), db = rmsnormBackward(up(g), up(x), up(w), d.rstd, { dw: true });
-  close(db.dx, cb.dx, 'rmsnorm dx'); close(db.dw!, cb.dw!, 'rmsnorm dw');
-  const l = layernormForward(x, w, bb, 1e-5), m = layernormForward(up(x), up(w), up(bb), 1e-5);
+  const x = Tensor.from(randnArray(R * D), [R, D]),
+    w = Tensor.from(randnArray(D)),
+    bb = Tensor.from(randnArray(D)),
+    g = Tensor.from(randnArray(R * D), [R, D]);
+  const c = rmsnormForward(x, w, 1e-6),
+    d = rmsnormForward(up(x), up(w), 1e-6);
+  close(d.y, c.y, 'rmsnorm');
+  close(d.rstd, c.rstd, 'rmsnorm rstd');
+  const cb = rmsnormBackward(g, x, w, c.rstd, { dw: true }),
+    db = rmsnormBackward(up(g), up(x), up(w), d.rstd, { dw: true });
+  close(db.dx, cb.dx, 'rmsnorm dx');
+  close(db.dw!, cb.dw!, 'rmsnorm dw');
+  const l = layernormForward(x, w, bb, 1e-5),
+    m = layernormForward(up(x), up(w), up(bb), 1e-5);
   close(m.y, l.y, 'layernorm');
   const lb = layernormBackward(g, x, w, l.mean, l.rstd, { dw: true, db: true });
   const mb = layernormBackward(up(g), up(x), up(w), m.mean, m.rstd, { dw: true, db: true });
-  close(mb.dx, lb.dx, 'layernorm dx'); close(mb.dw!, lb.dw!, 'layernorm dw'); close(mb.db!, lb.db!, 'layernorm db');
+  close(mb.dx, lb.dx, 'layernorm dx');
+  close(mb.dw!, lb.dw!, 'layernorm dw');
+  close(mb.db!, lb.db!, 'layernorm db');
 });
 
 test('RoPE forward/backward (partial rotary) and column slices', { skip }, () => {
   const [B, T, H, D] = [2, randInt(3, 30), 3, 16];
   const x = Tensor.from(randnArray(B * T * H * D), [B, T, H, D]);
-  const pos = ints(Array.from({ length: B * T }, (_, i) => (i * 7) % 50), [B, T]);
+  const pos = ints(
+    Array.from({ length: B * T }, (_, i) => (i * 7) % 50),
+    [B, T],
+  );
   for (const rot of [16, 8]) {
-    close(ropeForward(up(x), up(pos), { rotaryDim: rot, theta: 10000 }), ropeForward(x, pos, { rotaryDim: rot, theta: 10000 }), `rope ${rot}`);
-    close(ropeBackward(up(x), pos, { rotaryDim: rot, theta: 1e6 }), ropeBackward(x, pos, { rotaryDim: rot, theta: 1e6 }), `rope backward ${rot}`);
+    close(
+      ropeForward(up(x), up(pos), { rotaryDim: rot, theta: 10000 }),
+      ropeForward(x, pos, { rotaryDim: rot, theta: 10000 }),
+      `rope ${rot}`,
+    );
+    close(
+      ropeBackward(up(x), pos, { rotaryDim: rot, theta: 1e6 }),
+      ropeBackward(x, pos, { rotaryDim: rot, theta: 1e6 }),
+      `rope backward ${rot}`,
+    );
   }
   const m = Tensor.from(randnArray(37 * 24), [37, 24]);
   close(sliceColsForward(up(m), 5, 11), sliceColsForward(m, 5, 11), 'slice');
   const dy = Tensor.from(randnArray(37 * 11), [37, 11]);
-  const dxc = Tensor.zeros([37, 24]), dxg = up(dxc);
-  sliceColsBackward(dy, 5, dxc); sliceColsBackward(up(dy), 5, dxg);
+  const dxc = Tensor.zeros([37, 24]),
+    dxg = up(dxc);
+  sliceColsBackward(dy, 5, dxc);
+  sliceColsBackward(up(dy), 5, dxg);
   close(dxg, dxc, 'slice backward');
 });
 
@@ -116,22 +196,33 @@ test('attention forward/backward on CUDA: causal + padding + GQA + window, T5-st
     const q = Tensor.from(randnArray(c.B * c.Tq * c.Hq * c.D), [c.B, c.Tq, c.Hq, c.D]);
     const k = Tensor.from(randnArray(c.B * c.Tk * c.Hkv * c.D), [c.B, c.Tk, c.Hkv, c.D]);
     const v = Tensor.from(randnArray(c.B * c.Tk * c.Hkv * c.D), [c.B, c.Tk, c.Hkv, c.D]);
-    const mask = ints(Array.from({ length: c.B * c.Tk }, (_, i) => (i >= c.Tk && i % c.Tk >= c.Tk - 2 ? 0 : 1)), [c.B, c.Tk]);
+    const mask = ints(
+      Array.from({ length: c.B * c.Tk }, (_, i) => (i >= c.Tk && i % c.Tk >= c.Tk - 2 ? 0 : 1)),
+      [c.B, c.Tk],
+    );
     const bias = c.bias ? Tensor.from(randnArray(c.Hq * c.Tq * c.Tk), [c.Hq, c.Tq, c.Tk]) : null;
     const o = { mask, window: c.window, causal: c.causal, bias, scale: c.bias ? 1 : undefined };
     const og = { ...o, mask: up(mask), bias: bias ? up(bias) : null };
-    const cf = attentionForward(q, k, v, o), gf = attentionForward(up(q), up(k), up(v), og);
+    const cf = attentionForward(q, k, v, o),
+      gf = attentionForward(up(q), up(k), up(v), og);
     const what = JSON.stringify(c);
     close(gf.out, cf.out, `attention ${what}`);
     const g = Tensor.from(randnArray(c.B * c.Tq * c.Hq * c.D), q.shape);
-    const cb = attentionBackward(g, q, k, v, cf.out, cf.lse, o), gb = attentionBackward(up(g), up(q), up(k), up(v), gf.out, gf.lse, og);
-    close(gb.dq, cb.dq, `dq ${what}`, 1e-4); close(gb.dk, cb.dk, `dk ${what}`, 1e-4); close(gb.dv, cb.dv, `dv ${what}`, 1e-4);
+    const cb = attentionBackward(g, q, k, v, cf.out, cf.lse, o),
+      gb = attentionBackward(up(g), up(q), up(k), up(v), gf.out, gf.lse, og);
+    close(gb.dq, cb.dq, `dq ${what}`, 1e-4);
+    close(gb.dk, cb.dk, `dk ${what}`, 1e-4);
+    close(gb.dv, cb.dv, `dv ${what}`, 1e-4);
   }
   // a KV cache: 3 new queries against 10 valid of 16 cached positions
   const [B, H, D, cap] = [2, 2, 16, 16];
   const q = Tensor.from(randnArray(B * 3 * H * D), [B, 3, H, D]);
-  const k = Tensor.from(randnArray(B * cap * H * D), [B, cap, H, D]), v = Tensor.from(randnArray(B * cap * H * D), [B, cap, H, D]);
-  const mask = ints(Array.from({ length: B * cap }, (_, i) => (i % cap < 10 ? 1 : 0)), [B, cap]);
+  const k = Tensor.from(randnArray(B * cap * H * D), [B, cap, H, D]),
+    v = Tensor.from(randnArray(B * cap * H * D), [B, cap, H, D]);
+  const mask = ints(
+    Array.from({ length: B * cap }, (_, i) => (i % cap < 10 ? 1 : 0)),
+    [B, cap],
+  );
   const ref = attentionForward(q, k, v, { mask, kvLen: 10 }).out;
   close(attentionForward(up(q), up(k), up(v), { mask: up(mask), kvLen: 10 }).out, ref, 'kv cache, i64 mask on the GPU (used in place)');
   close(attentionForward(up(q), up(k), up(v), { mask, kvLen: 10 }).out, ref, 'kv cache, mask on the host (uploaded)');
@@ -142,36 +233,62 @@ test('attention forward/backward on CUDA: causal + padding + GQA + window, T5-st
 test('embedding, row gather, last token, cross-entropy and BCE on CUDA', { skip }, () => {
   const [V, D, n] = [97, 40, 53];
   const table = Tensor.from(randnArray(V * D), [V, D]);
-  const ids = ints(Array.from({ length: n }, (_, i) => (i * 31) % V), [n]);
+  const ids = ints(
+    Array.from({ length: n }, (_, i) => (i * 31) % V),
+    [n],
+  );
   close(embeddingForward(up(ids), up(table)), embeddingForward(ids, table), 'embedding');
   close(embeddingForward(ids, up(table)), embeddingForward(ids, table), 'embedding with host ids');
   const dout = Tensor.from(randnArray(n * D), [n, D]);
-  const dtc = Tensor.zeros([V, D]), dtg = up(dtc);
-  embeddingBackward(ids, dout, dtc); embeddingBackward(up(ids), up(dout), dtg);
+  const dtc = Tensor.zeros([V, D]),
+    dtg = up(dtc);
+  embeddingBackward(ids, dout, dtc);
+  embeddingBackward(up(ids), up(dout), dtg);
   close(dtg, dtc, 'embedding backward (repeated ids add up)');
-  const x = Tensor.from(randnArray(3 * 7 * 5), [3, 7, 5]), idx = ints([6, 0, 3], [3]);
+  const x = Tensor.from(randnArray(3 * 7 * 5), [3, 7, 5]),
+    idx = ints([6, 0, 3], [3]);
   close(gatherRowsForward(up(x), up(idx)), gatherRowsForward(x, idx), 'gather');
   const gy = Tensor.from(randnArray(15), [3, 5]);
   close(gatherRowsBackward(up(gy), up(idx), x.shape), gatherRowsBackward(gy, idx, x.shape), 'gather backward');
   const tok = ints([5, 6, 0, 0, 7, 0, 0, 0, 9, 9, 9, 9], [3, 4]);
-  assert.deepEqual(Array.from(lastTokenIndex(up(tok), 0).toArray() as BigInt64Array), Array.from(lastTokenIndex(tok, 0).toArray() as BigInt64Array));
+  assert.deepEqual(
+    Array.from(lastTokenIndex(up(tok), 0).toArray() as BigInt64Array),
+    Array.from(lastTokenIndex(tok, 0).toArray() as BigInt64Array),
+  );
   const [R, Vc] = [randInt(5, 40), randInt(100, 5000)];
   const logits = Tensor.from(randnArray(R * Vc, 3), [R, Vc]);
-  const t = ints(Array.from({ length: R }, (_, i) => (i % 4 === 1 ? -100 : (i * 13) % Vc)), [R]);
-  const lc = crossEntropyForward(logits, t), lg = crossEntropyForward(up(logits), up(t));
+  const t = ints(
+    Array.from({ length: R }, (_, i) => (i % 4 === 1 ? -100 : (i * 13) % Vc)),
+    [R],
+  );
+  const lc = crossEntropyForward(logits, t),
+    lg = crossEntropyForward(up(logits), up(t));
   assert.ok(Math.abs(lg.loss - lc.loss) / lc.loss < 1e-9 && lg.count === lc.count, `ce ${lg.loss} vs ${lc.loss}`);
   close(crossEntropyBackward(up(logits), up(t), 0.5), crossEntropyBackward(logits, t, 0.5), 'ce backward');
-  const bx = Tensor.from(randnArray(77, 3), [7, 11]), by = Tensor.from(Float32Array.from({ length: 77 }, (_, i) => i % 3 === 0 ? 1 : 0), [7, 11]);
+  const bx = Tensor.from(randnArray(77, 3), [7, 11]),
+    by = Tensor.from(
+      Float32Array.from({ length: 77 }, (_, i) => (i % 3 === 0 ? 1 : 0)),
+      [7, 11],
+    );
   assert.ok(Math.abs(bceWithLogitsForward(up(bx), up(by)) - bceWithLogitsForward(bx, by)) < 1e-12);
   close(bceWithLogitsBackward(up(bx), up(by), 2), bceWithLogitsBackward(bx, by, 2), 'bce backward');
 });
 
 test('linear forward/backward with f32, bf16, f16 and NF4 weights; LoRA with dropout; NF4 and dense GEMV (M ≤ 8)', { skip }, () => {
-  for (const [M, K, N] of [[randInt(1, 70), 96, randInt(20, 130)], [131, 256, 67], [1, 512, 300], [5, 100, 37]]) {
-    const x = Tensor.from(randnArray(M * K), [M, K]), dy = Tensor.from(randnArray(M * N), [M, N]);
-    const wf = Tensor.from(randnArray(N * K, 0.2), [N, K]), bias = Tensor.from(randnArray(N));
+  for (const [M, K, N] of [
+    [randInt(1, 70), 96, randInt(20, 130)],
+    [131, 256, 67],
+    [1, 512, 300],
+    [5, 100, 37],
+  ]) {
+    const x = Tensor.from(randnArray(M * K), [M, K]),
+      dy = Tensor.from(randnArray(M * N), [M, N]);
+    const wf = Tensor.from(randnArray(N * K, 0.2), [N, K]),
+      bias = Tensor.from(randnArray(N));
     const weights: [string, Weight, Weight][] = [
-      ['f32', wf, up(wf)], ['bf16', convert(wf, 'bf16'), up(convert(wf, 'bf16'))], ['f16', convert(wf, 'f16'), up(convert(wf, 'f16'))],
+      ['f32', wf, up(wf)],
+      ['bf16', convert(wf, 'bf16'), up(convert(wf, 'bf16'))],
+      ['f16', convert(wf, 'f16'), up(convert(wf, 'f16'))],
     ];
     const q = quantizeNF4(wf, undefined, { blocksize: 64, doubleQuant: true });
     weights.push(['nf4', q, nf4To(q, 'cuda')]);
@@ -180,24 +297,34 @@ test('linear forward/backward with f32, bf16, f16 and NF4 weights; LoRA with dro
       close(linearForward(up(x), wg, up(bias)), linearForward(x, wc, bias), `linear ${what}`);
       const c = linearBackward(dy, x, wc, { dw: name === 'f32', dbias: true });
       const g = linearBackward(up(dy), up(x), wg, { dw: name === 'f32', dbias: true });
-      close(g.dx, c.dx, `dx ${what}`); close(g.dbias, c.dbias, `dbias ${what}`);
+      close(g.dx, c.dx, `dx ${what}`);
+      close(g.dbias, c.dbias, `dbias ${what}`);
       if (name === 'f32') close(g.dw, c.dw, `dw ${what}`);
-      const r = { f32: 8, bf16: 2, f16: 40, nf4: 80 }[name]!, A = Tensor.from(randnArray(r * K, 0.1), [r, K]), Bm = Tensor.from(randnArray(N * r, 0.1), [N, r]);
-      const lc = { A, B: Bm, scale: 2, dropout: 0.1, seed: 1234 }, lg = { ...lc, A: up(A), B: up(Bm) };
-      const fc = loraLinearForward(x, wc, bias, lc), fg = loraLinearForward(up(x), wg, up(bias), lg);
-      close(fg.y, fc.y, `lora y ${what}`); close(fg.xa, fc.xa, `lora xa ${what}`);
-      const bc = loraLinearBackward(dy, x, wc, lc, fc.xa), bg = loraLinearBackward(up(dy), up(x), wg, lg, fg.xa);
-      close(bg.dx, bc.dx, `lora dx ${what}`); close(bg.dA, bc.dA, `lora dA ${what}`); close(bg.dB, bc.dB, `lora dB ${what}`);
+      const r = { f32: 8, bf16: 2, f16: 40, nf4: 80 }[name]!,
+        A = Tensor.from(randnArray(r * K, 0.1), [r, K]),
+        Bm = Tensor.from(randnArray(N * r, 0.1), [N, r]);
+      const lc = { A, B: Bm, scale: 2, dropout: 0.1, seed: 1234 },
+        lg = { ...lc, A: up(A), B: up(Bm) };
+      const fc = loraLinearForward(x, wc, bias, lc),
+        fg = loraLinearForward(up(x), wg, up(bias), lg);
+      close(fg.y, fc.y, `lora y ${what}`);
+      close(fg.xa, fc.xa, `lora xa ${what}`);
+      const bc = loraLinearBackward(dy, x, wc, lc, fc.xa),
+        bg = loraLinearBackward(up(dy), up(x), wg, lg, fg.xa);
+      close(bg.dx, bc.dx, `lora dx ${what}`);
+      close(bg.dA, bc.dA, `lora dA ${what}`);
+      close(bg.dB, bc.dB, `lora dB ${what}`);
     }
   }
 });
 
-test('NF4 quantize on CUDA writes the CPU\'s bytes; AdamW on CUDA follows the CPU (f32 and bf16 + master, clipping)', { skip }, () => {
+test("NF4 quantize on CUDA writes the CPU's bytes; AdamW on CUDA follows the CPU (f32 and bf16 + master, clipping)", { skip }, () => {
   for (const bs of [64, 256]) {
     const n = randInt(2, 9) * bs + 2 * randInt(0, 20);
     const x = Tensor.from(randnArray(n));
     for (const dq of [false, true]) {
-      const c = quantizeNF4(x, [n], { blocksize: bs, doubleQuant: dq }), g = quantizeNF4(up(x), [n], { blocksize: bs, doubleQuant: dq });
+      const c = quantizeNF4(x, [n], { blocksize: bs, doubleQuant: dq }),
+        g = quantizeNF4(up(x), [n], { blocksize: bs, doubleQuant: dq });
       assert.equal(g.weight.device, 'cuda');
       assert.deepEqual(g.weight.toArray(), c.weight.toArray(), `packed bs ${bs} dq ${dq}`);
       assert.deepEqual(g.absmax.toArray(), c.absmax.toArray(), `absmax bs ${bs} dq ${dq}`);
@@ -207,20 +334,28 @@ test('NF4 quantize on CUDA writes the CPU\'s bytes; AdamW on CUDA follows the CP
   }
   const sizes = [70001, 33, 4096];
   const mk = () => sizes.map((n) => Tensor.from(randnArray(n, 0.1)));
-  const pc = mk(), pg = pc.map(up), grads = sizes.map((n) => Tensor.from(randnArray(n)));
-  const pb = convert(pc[2], 'bf16'), pbg = up(pb);
-  const oc = new AdamW([...pc, pb], { lr: 1e-2, weightDecay: 0.01, maxGradNorm: 0.5 }), og = new AdamW([...pg, pbg], { lr: 1e-2, weightDecay: 0.01, maxGradNorm: 0.5 });
+  const pc = mk(),
+    pg = pc.map(up),
+    grads = sizes.map((n) => Tensor.from(randnArray(n)));
+  const pb = convert(pc[2], 'bf16'),
+    pbg = up(pb);
+  const oc = new AdamW([...pc, pb], { lr: 1e-2, weightDecay: 0.01, maxGradNorm: 0.5 }),
+    og = new AdamW([...pg, pbg], { lr: 1e-2, weightDecay: 0.01, maxGradNorm: 0.5 });
   for (let s = 0; s < 3; s++) {
-    const rc = oc.stepWith([...grads, grads[2]]), rg = og.stepWith([...grads.map(up), up(grads[2])]);
+    const rc = oc.stepWith([...grads, grads[2]]),
+      rg = og.stepWith([...grads.map(up), up(grads[2])]);
     assert.ok(Math.abs(rg.gradNorm - rc.gradNorm) / rc.gradNorm < 1e-12, `grad norm ${rg.gradNorm} vs ${rc.gradNorm}`);
   }
   pc.forEach((p, i) => close(pg[i], p, `adamw param ${i}`, 1e-6));
   assert.deepEqual(pbg.toArray(), pb.toArray(), 'bf16 param through its master');
   // skipNonFinite: false without clipping is one pass on CUDA (the norm summed during the update)
-  const qc = mk(), qg = qc.map(up);
-  const lc = new AdamW(qc, { lr: 1e-2, skipNonFinite: false }), lg = new AdamW(qg, { lr: 1e-2, skipNonFinite: false });
+  const qc = mk(),
+    qg = qc.map(up);
+  const lc = new AdamW(qc, { lr: 1e-2, skipNonFinite: false }),
+    lg = new AdamW(qg, { lr: 1e-2, skipNonFinite: false });
   for (let s = 0; s < 3; s++) {
-    const rc = lc.stepWith(grads), rg = lg.stepWith(grads.map(up));
+    const rc = lc.stepWith(grads),
+      rg = lg.stepWith(grads.map(up));
     assert.ok(Math.abs(rg.gradNorm - rc.gradNorm) / rc.gradNorm < 1e-12, `one pass: grad norm ${rg.gradNorm} vs ${rc.gradNorm}`);
   }
   qc.forEach((p, i) => close(qg[i], p, `adamw one pass param ${i}`, 1e-6));
@@ -228,36 +363,61 @@ test('NF4 quantize on CUDA writes the CPU\'s bytes; AdamW on CUDA follows the CP
 
 // With cuBLASLt on the machine the bf16 matmuls run there; our own tensor-core kernel is checked too.
 const ltBackends = cuda.cublasLt?.loaded ? [true, false] : [false];
-test(`bf16 and f16 matmul precision (tensor cores${cuda.cublasLt?.loaded ? ': cuBLASLt and our kernel' : ''}): linear and LoRA forward/backward within their rounding of the CPU`, { skip }, () => {
-  try {
-    for (const [prec, tol] of [['bf16', 1e-2], ['f16', 3e-3]] as const)
-    for (const lt of ltBackends) {
-      setMatmulPrecision(prec);
-      assert.equal(getMatmulPrecision(), prec);
-      assert.equal(useCublasLt(lt), lt);
-      for (const [M, K, N] of [[200, 256, 136], [64, 96, 64], [130, 4096, 70]]) {
-        const x = Tensor.from(randnArray(M * K), [M, K]), dy = Tensor.from(randnArray(M * N), [M, N]);
-        const wf = Tensor.from(randnArray(N * K, 0.2), [N, K]);
-        const q = quantizeNF4(wf, undefined, { blocksize: 64, doubleQuant: true });
-        const wb = convert(wf, 'bf16'), wh = convert(wf, 'f16');
-        for (const [name, wc, wg] of [['f32', wf, up(wf)], ['bf16', wb, up(wb)], ['f16', wh, up(wh)], ['nf4', q, nf4To(q, 'cuda')]] as [string, Weight, Weight][]) {
-          const what = `${prec} ${lt ? 'cuBLASLt' : 'ours'} ${name} ${M}×${K}×${N}`;
-          close(linearForward(up(x), wg), linearForward(x, wc), `linear ${what}`, tol);
-          close(linearBackward(up(dy), up(x), wg).dx, linearBackward(dy, x, wc).dx, `dx ${what}`, tol);
-          const r = 16, A = Tensor.from(randnArray(r * K, 0.1), [r, K]), Bm = Tensor.from(randnArray(N * r, 0.1), [N, r]);
-          const lc = { A, B: Bm, scale: 2, dropout: 0.05, seed: 99 }, lg = { ...lc, A: up(A), B: up(Bm) };
-          const fc = loraLinearForward(x, wc, null, lc), fg = loraLinearForward(up(x), wg, null, lg);
-          close(fg.y, fc.y, `lora y ${what}`, tol);
-          const bc = loraLinearBackward(dy, x, wc, lc, fc.xa), bg = loraLinearBackward(up(dy), up(x), wg, lg, fg.xa);
-          close(bg.dx, bc.dx, `lora dx ${what}`, tol); close(bg.dA, bc.dA, `lora dA ${what}`, tol); close(bg.dB, bc.dB, `lora dB ${what}`, tol);
+test(
+  `bf16 and f16 matmul precision (tensor cores${cuda.cublasLt?.loaded ? ': cuBLASLt and our kernel' : ''}): linear and LoRA forward/backward within their rounding of the CPU`,
+  { skip },
+  () => {
+    try {
+      for (const [prec, tol] of [
+        ['bf16', 1e-2],
+        ['f16', 3e-3],
+      ] as const)
+        for (const lt of ltBackends) {
+          setMatmulPrecision(prec);
+          assert.equal(getMatmulPrecision(), prec);
+          assert.equal(useCublasLt(lt), lt);
+          for (const [M, K, N] of [
+            [200, 256, 136],
+            [64, 96, 64],
+            [130, 4096, 70],
+          ]) {
+            const x = Tensor.from(randnArray(M * K), [M, K]),
+              dy = Tensor.from(randnArray(M * N), [M, N]);
+            const wf = Tensor.from(randnArray(N * K, 0.2), [N, K]);
+            const q = quantizeNF4(wf, undefined, { blocksize: 64, doubleQuant: true });
+            const wb = convert(wf, 'bf16'),
+              wh = convert(wf, 'f16');
+            for (const [name, wc, wg] of [
+              ['f32', wf, up(wf)],
+              ['bf16', wb, up(wb)],
+              ['f16', wh, up(wh)],
+              ['nf4', q, nf4To(q, 'cuda')],
+            ] as [string, Weight, Weight][]) {
+              const what = `${prec} ${lt ? 'cuBLASLt' : 'ours'} ${name} ${M}×${K}×${N}`;
+              close(linearForward(up(x), wg), linearForward(x, wc), `linear ${what}`, tol);
+              close(linearBackward(up(dy), up(x), wg).dx, linearBackward(dy, x, wc).dx, `dx ${what}`, tol);
+              const r = 16,
+                A = Tensor.from(randnArray(r * K, 0.1), [r, K]),
+                Bm = Tensor.from(randnArray(N * r, 0.1), [N, r]);
+              const lc = { A, B: Bm, scale: 2, dropout: 0.05, seed: 99 },
+                lg = { ...lc, A: up(A), B: up(Bm) };
+              const fc = loraLinearForward(x, wc, null, lc),
+                fg = loraLinearForward(up(x), wg, null, lg);
+              close(fg.y, fc.y, `lora y ${what}`, tol);
+              const bc = loraLinearBackward(dy, x, wc, lc, fc.xa),
+                bg = loraLinearBackward(up(dy), up(x), wg, lg, fg.xa);
+              close(bg.dx, bc.dx, `lora dx ${what}`, tol);
+              close(bg.dA, bc.dA, `lora dA ${what}`, tol);
+              close(bg.dB, bc.dB, `lora dB ${what}`, tol);
+            }
+          }
         }
-      }
+    } finally {
+      useCublasLt(true);
+      setMatmulPrecision('highest');
     }
-  } finally {
-    useCublasLt(true);
-    setMatmulPrecision('highest');
-  }
-});
+  },
+);
 
 test('cuBLASLt is reported: loaded with its library and version, or why not', { skip }, () => {
   const lt = cuda.cublasLt;
@@ -270,7 +430,8 @@ test('cuBLASLt is reported: loaded with its library and version, or why not', { 
 });
 
 test('a CPU weight with CUDA activations is a clear device error', { skip }, () => {
-  const x = Tensor.zeros([2, 4], 'f32', 'cuda'), w = Tensor.zeros([3, 4]);
+  const x = Tensor.zeros([2, 4], 'f32', 'cuda'),
+    w = Tensor.zeros([3, 4]);
   throwsWith(() => linearForward(x, w), DeviceError, /linear_forward/, /w is on the CPU but the activations are on cuda/);
 });
 
@@ -283,31 +444,53 @@ for (const arch of ['llama', 'mistral', 'qwen2', 'phi', 'gpt_neox', 't5']) {
     const f = openSafetensors(fx(arch, 'lm.safetensors'));
     const m = loadModel(fx(arch, 'model'), { device: 'cuda' });
     assert.equal(m.device, 'cuda');
-    const batch = { inputIds: readTensor(f, 'input_ids'), attentionMask: readTensor(f, 'attention_mask'),
-      ...(arch === 't5' ? { decoderInputIds: readTensor(f, 'decoder_input_ids') } : {}) };
+    const batch = {
+      inputIds: readTensor(f, 'input_ids'),
+      attentionMask: readTensor(f, 'attention_mask'),
+      ...(arch === 't5' ? { decoderInputIds: readTensor(f, 'decoder_input_ids') } : {}),
+    };
     const { logits } = m.forward(batch);
     assert.equal(logits.device, 'cuda');
     const ref = readTensor(f, 'logits').toFloat32();
     if (arch === 't5') {
       assert.ok(relDiff(logits.toFloat32(), ref) < 1e-4, `${arch} logits`);
-    } else {  // compare non-pad positions
-      const mask = batch.attentionMask.toArray() as BigInt64Array, lg = logits.toFloat32(), V = ref.length / mask.length;
-      let md = 0, mr = 0;
-      mask.forEach((v, p) => { if (v) for (let i = p * V; i < (p + 1) * V; i++) { md = Math.max(md, Math.abs(lg[i] - ref[i])); mr = Math.max(mr, Math.abs(ref[i])); } });
+    } else {
+      // compare non-pad positions
+      const mask = batch.attentionMask.toArray() as BigInt64Array,
+        lg = logits.toFloat32(),
+        V = ref.length / mask.length;
+      let md = 0,
+        mr = 0;
+      mask.forEach((v, p) => {
+        if (v)
+          for (let i = p * V; i < (p + 1) * V; i++) {
+            md = Math.max(md, Math.abs(lg[i] - ref[i]));
+            mr = Math.max(mr, Math.abs(ref[i]));
+          }
+      });
       assert.ok(md / mr < 1e-4, `${arch} logits ${md / mr}`);
     }
     const g = openSafetensors(fx(arch, 'gen.safetensors'));
     const want = readTensor(g, 'sequences');
     const n = arch === 't5' ? want.shape[1] - 1 : want.shape[1] - readTensor(g, 'input_ids').shape[1];
-    const seqs = m.generate({ inputIds: readTensor(g, 'input_ids'), attentionMask: readTensor(g, 'attention_mask') }, { maxNewTokens: n, eosTokenId: null });
+    const seqs = m.generate(
+      { inputIds: readTensor(g, 'input_ids'), attentionMask: readTensor(g, 'attention_mask') },
+      { maxNewTokens: n, eosTokenId: null },
+    );
     assert.deepEqual(seqs.flat(), Array.from(want.toArray() as BigInt64Array, Number), `${arch} greedy sequences`);
     m.dispose();
     const c = loadModel(fx(arch, 'model_cls'), { device: 'cuda' });
     c.loadAdapter(fx(arch, 'lora_cls'));
     const gr = openSafetensors(fx(arch, 'lora_cls', 'grads.safetensors'));
     c.zeroGrad();
-    const r = c.forward({ inputIds: readTensor(gr, 'input.input_ids'), attentionMask: readTensor(gr, 'input.attention_mask'),
-      labels: readTensor(gr, 'input.labels').to('cuda') }, { train: true });
+    const r = c.forward(
+      {
+        inputIds: readTensor(gr, 'input.input_ids'),
+        attentionMask: readTensor(gr, 'input.attention_mask'),
+        labels: readTensor(gr, 'input.labels').to('cuda'),
+      },
+      { train: true },
+    );
     const loss = readTensor(gr, 'losses').toFloat32()[0];
     assert.ok(Math.abs(r.loss! - loss) / loss < 1e-4, `${arch} loss ${r.loss} vs ${loss}`);
     c.backward();
@@ -320,45 +503,73 @@ for (const arch of ['llama', 'mistral', 'qwen2', 'phi', 'gpt_neox', 't5']) {
   });
 }
 
-test('bf16 activations and activation checkpointing on CUDA: lora_lm loss and gradients follow the same on the CPU and transformers', { skip: fixSkip }, () => {
-  for (const arch of ['llama', 'gpt_neox']) {
-    const g = openSafetensors(fx(arch, 'lora_lm', 'grads.safetensors'));
-    const batch = { inputIds: readTensor(g, 'input.input_ids'), attentionMask: readTensor(g, 'input.attention_mask'), labels: readTensor(g, 'input.labels') };
-    const run = (device: 'cpu' | 'cuda') => {
-      const m = loadModel(fx(arch, 'model'), { device, activations: 'bf16' });
-      m.loadAdapter(fx(arch, 'lora_lm'));
-      m.gradientCheckpointing = true;
-      m.zeroGrad();
-      const { loss } = m.forward(batch, { train: true });
-      m.backward();
-      const grads = Object.fromEntries(m.trainableParameters().map((p) => [p.name, p.grad.toFloat32()]));
-      m.dispose();
-      return { loss: loss!, grads };
-    };
-    const cpu = run('cpu'), gpu = run('cuda');
-    assert.ok(Math.abs(gpu.loss - cpu.loss) / cpu.loss < 1e-3, `${arch} loss ${gpu.loss} vs CPU ${cpu.loss}`);
-    for (const [name, gc] of Object.entries(cpu.grads)) {
-      assert.ok(relDiff(gpu.grads[name], gc) < 3e-2, `${arch} ${name} vs CPU`);
-      assert.ok(relDiff(gpu.grads[name], readTensor(g, `grad.${name}`).toFloat32()) < 8e-2, `${arch} ${name} vs transformers`);
+test(
+  'bf16 activations and activation checkpointing on CUDA: lora_lm loss and gradients follow the same on the CPU and transformers',
+  { skip: fixSkip },
+  () => {
+    for (const arch of ['llama', 'gpt_neox']) {
+      const g = openSafetensors(fx(arch, 'lora_lm', 'grads.safetensors'));
+      const batch = {
+        inputIds: readTensor(g, 'input.input_ids'),
+        attentionMask: readTensor(g, 'input.attention_mask'),
+        labels: readTensor(g, 'input.labels'),
+      };
+      const run = (device: 'cpu' | 'cuda') => {
+        const m = loadModel(fx(arch, 'model'), { device, activations: 'bf16' });
+        m.loadAdapter(fx(arch, 'lora_lm'));
+        m.gradientCheckpointing = true;
+        m.zeroGrad();
+        const { loss } = m.forward(batch, { train: true });
+        m.backward();
+        const grads = Object.fromEntries(m.trainableParameters().map((p) => [p.name, p.grad.toFloat32()]));
+        m.dispose();
+        return { loss: loss!, grads };
+      };
+      const cpu = run('cpu'),
+        gpu = run('cuda');
+      assert.ok(Math.abs(gpu.loss - cpu.loss) / cpu.loss < 1e-3, `${arch} loss ${gpu.loss} vs CPU ${cpu.loss}`);
+      for (const [name, gc] of Object.entries(cpu.grads)) {
+        assert.ok(relDiff(gpu.grads[name], gc) < 3e-2, `${arch} ${name} vs CPU`);
+        assert.ok(relDiff(gpu.grads[name], readTensor(g, `grad.${name}`).toFloat32()) < 8e-2, `${arch} ${name} vs transformers`);
+      }
     }
-  }
-});
+  },
+);
 
-test('training on CUDA (runSetting, NF4 + LoRA, checkpoints, evaluation) follows the same run on the CPU', { skip: fixSkip, timeout: 180_000 }, async () => {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'plf-cuda-train-'));
-  try {
-    const prepared = await prepareSynthetic(root);
-    const run = (device: 'cpu' | 'cuda') => runSetting({ prepared, model: fx('llama', 'model'), setting: 'CLS-P', out: path.join(root, device),
-      tokenizer: new ByteTokenizer(), quantize: 'nf4', device, maxLength: 512, lora: { r: 4, alpha: 8, dropout: 0.1 },
-      train: { lr: 5e-3, batchSize: 4, gradAccum: 2, epochs: 1, maxSteps: 4, evalBatchSize: 16, seed: 5 }, limit: { train: 16, val: 8, test: 8 } });
-    const cpu = await run('cpu'), gpu = await run('cuda');
-    const hist = (d: string) => (JSON.parse(fs.readFileSync(path.join(root, d, 'checkpoint', 'state.json'), 'utf8')).history as { loss: number }[]).map((h) => h.loss);
-    const [hc, hg] = [hist('cpu'), hist('cuda')];
-    assert.equal(hg.length, 4);
-    hg.forEach((l, i) => assert.ok(Math.abs(l - hc[i]) / hc[i] < 1e-3, `step ${i} loss ${l} vs CPU ${hc[i]}`));
-    assert.equal(gpu.rows, cpu.rows);
-    assert.ok(fs.existsSync(path.join(root, 'cuda', 'best', 'adapter_model.safetensors')));
-  } finally {
-    fs.rmSync(root, { recursive: true, force: true });
-  }
-});
+test(
+  'training on CUDA (runSetting, NF4 + LoRA, checkpoints, evaluation) follows the same run on the CPU',
+  { skip: fixSkip, timeout: 180_000 },
+  async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'plf-cuda-train-'));
+    try {
+      const prepared = await prepareSynthetic(root);
+      const run = (device: 'cpu' | 'cuda') =>
+        runSetting({
+          prepared,
+          model: fx('llama', 'model'),
+          setting: 'CLS-P',
+          out: path.join(root, device),
+          tokenizer: new ByteTokenizer(),
+          quantize: 'nf4',
+          device,
+          maxLength: 512,
+          lora: { r: 4, alpha: 8, dropout: 0.1 },
+          train: { lr: 5e-3, batchSize: 4, gradAccum: 2, epochs: 1, maxSteps: 4, evalBatchSize: 16, seed: 5 },
+          limit: { train: 16, val: 8, test: 8 },
+        });
+      const cpu = await run('cpu'),
+        gpu = await run('cuda');
+      const hist = (d: string) =>
+        (JSON.parse(fs.readFileSync(path.join(root, d, 'checkpoint', 'state.json'), 'utf8')).history as { loss: number }[]).map(
+          (h) => h.loss,
+        );
+      const [hc, hg] = [hist('cpu'), hist('cuda')];
+      assert.equal(hg.length, 4);
+      hg.forEach((l, i) => assert.ok(Math.abs(l - hc[i]) / hc[i] < 1e-3, `step ${i} loss ${l} vs CPU ${hc[i]}`));
+      assert.equal(gpu.rows, cpu.rows);
+      assert.ok(fs.existsSync(path.join(root, 'cuda', 'best', 'adapter_model.safetensors')));
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  },
+);

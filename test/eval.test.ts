@@ -28,7 +28,10 @@ test('F1 macro / micro, subset accuracy and per-user F1 on a hand-computed case'
 
 test('response parser: comma lists, case, punctuation, spaces, unknown words, extra lines', () => {
   const labels = ['joy', 'sadness', 'generalisation_unfair', 'not offensive'];
-  const p = (s: string) => { const r = parseResponse(s, labels); return [Array.from(r.labels), r.unknown]; };
+  const p = (s: string) => {
+    const r = parseResponse(s, labels);
+    return [Array.from(r.labels), r.unknown];
+  };
   assert.deepEqual(p(' joy, sadness'), [[1, 1, 0, 0], []]);
   assert.deepEqual(p('JOY.  ,Sadness!!'), [[1, 1, 0, 0], []]);
   assert.deepEqual(p('generalisation unfair; joy'), [[1, 0, 1, 0], []]);

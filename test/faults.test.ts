@@ -21,7 +21,10 @@ writeRandomLlama(modelDir, TINY, { seed: 7 });
 function setup(): { m: Model; opt: AdamW } {
   const m = loadModel(modelDir, {});
   m.addLora({ r: 2, alpha: 4, dropout: 0, seed: 1 });
-  const opt = new AdamW(m.trainableParameters().map((p) => p.param), { lr: 1e-3 });
+  const opt = new AdamW(
+    m.trainableParameters().map((p) => p.param),
+    { lr: 1e-3 },
+  );
   return { m, opt };
 }
 const state = (step: number): LoopState => ({ step, epoch: 0, batch: step, dropoutStep: step, best: null, sinceBest: 0, history: [] });
@@ -40,7 +43,13 @@ function injectENOSPC(k: number, fn: () => void): { calls: number; error: unknow
       return real[n](...a);
     };
   let error: unknown = null;
-  try { fn(); } catch (e) { error = e; } finally { for (const n of names) (fs as unknown as Record<string, unknown>)[n] = real[n]; }
+  try {
+    fn();
+  } catch (e) {
+    error = e;
+  } finally {
+    for (const n of names) (fs as unknown as Record<string, unknown>)[n] = real[n];
+  }
   return { calls, error };
 }
 
@@ -48,7 +57,7 @@ test('ENOSPC at every write of a first checkpoint and of a later one: an IOError
   const { m, opt } = setup();
   const count = path.join(root, 'count', 'checkpoint');
   const first = injectENOSPC(1e9, () => saveCheckpoint(count, m, opt, state(1))).calls;
-  const next = injectENOSPC(1e9, () => saveCheckpoint(count, m, opt, state(1))).calls;  // one more rename: the old folder aside
+  const next = injectENOSPC(1e9, () => saveCheckpoint(count, m, opt, state(1))).calls; // one more rename: the old folder aside
   assert.ok(first >= 8 && next === first + 1, `a checkpoint takes ${first} write-side calls, a later one ${next}`);
   for (const later of [false, true]) {
     for (let k = 0; k < (later ? next : first); k++) {
@@ -67,7 +76,15 @@ test('ENOSPC at every write of a first checkpoint and of a later one: an IOError
         assert.equal(found, ck);
         assert.equal(stepOf(ck), 1, 'the previous checkpoint, unchanged');
         const fresh = loadModel(modelDir, {});
-        loadCheckpoint(ck, fresh, () => new AdamW(fresh.trainableParameters().map((p) => p.param), { lr: 1e-3 })).opt.dispose();
+        loadCheckpoint(
+          ck,
+          fresh,
+          () =>
+            new AdamW(
+              fresh.trainableParameters().map((p) => p.param),
+              { lr: 1e-3 },
+            ),
+        ).opt.dispose();
         fresh.dispose();
       }
     }
@@ -81,14 +98,17 @@ test('a torn checkpoint is skipped with its reason; a complete one a kill left b
   const run = path.join(root, 'torn');
   const ck = path.join(run, 'checkpoint');
   saveCheckpoint(ck, m, opt, state(3));
-  fs.cpSync(ck, path.join(run, 'checkpoint.old-123'), { recursive: true });  // a kill between the two renames
+  fs.cpSync(ck, path.join(run, 'checkpoint.old-123'), { recursive: true }); // a kill between the two renames
   fs.cpSync(ck, path.join(run, 'checkpoint.tmp-456'), { recursive: true });
-  fs.writeFileSync(path.join(run, 'checkpoint.tmp-456', 'state.json'), '');  // a kill during the write: 0 bytes
+  fs.writeFileSync(path.join(run, 'checkpoint.tmp-456', 'state.json'), ''); // a kill during the write: 0 bytes
   fs.writeFileSync(path.join(ck, 'state.json'), '{"step": 9, "epo');
   const skipped: { path: string; why: string }[] = [];
   assert.equal(findCheckpoint(run, skipped), path.join(run, 'checkpoint.old-123'));
   assert.deepEqual(skipped.map((s) => path.basename(s.path)).sort(), ['checkpoint', 'checkpoint.tmp-456']);
-  assert.ok(skipped.every((s) => s.why.includes(s.path) || /state\.json/.test(s.why)), JSON.stringify(skipped));
+  assert.ok(
+    skipped.every((s) => s.why.includes(s.path) || /state\.json/.test(s.why)),
+    JSON.stringify(skipped),
+  );
   fs.rmSync(path.join(run, 'checkpoint.old-123', 'optimizer.safetensors'));
   assert.equal(findCheckpoint(run), null, 'a folder missing a file is not complete');
   saveCheckpoint(ck, m, opt, state(4));
@@ -104,11 +124,14 @@ test('two writers on one run folder: the second is refused with the holder pid; 
     lockRunFolder(${JSON.stringify(run)}); console.log('locked'); setInterval(() => {}, 1000);`;
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((r) => child.stdout.on('data', (d) => String(d).includes('locked') && r()));
-  assert.throws(() => lockRunFolder(run), (e: Error) => e instanceof ConfigError && e.message.includes(`pid ${child.pid}`) && e.message.includes(run));
+  assert.throws(
+    () => lockRunFolder(run),
+    (e: Error) => e instanceof ConfigError && e.message.includes(`pid ${child.pid}`) && e.message.includes(run),
+  );
   child.kill('SIGKILL');
   await new Promise((r) => child.on('exit', r));
   const release = lockRunFolder(run);
-  const again = lockRunFolder(run);  // re-entrant within a process
+  const again = lockRunFolder(run); // re-entrant within a process
   again();
   assert.ok(fs.existsSync(path.join(run, '.lock')));
   release();

@@ -8,10 +8,14 @@ import { TARGETS } from './fuzz/targets.js';
 
 const SEED = Number(process.env.PLF_FUZZ_SEED ?? 12);
 
-test('the fuzz harness counts what it is meant to: accepted, typed, untyped, unnamed, a crash and a hang', { timeout: 60_000 }, async () => {
-  const s = await fuzzTarget('selftest', 7, SEED, 1500);
-  assert.deepEqual([s.inputs, s.accepted, s.typed, s.untyped, s.unnamed, s.crashes, s.hangs], [7, 2, 1, 1, 1, 1, 1], table([s]));
-});
+test(
+  'the fuzz harness counts what it is meant to: accepted, typed, untyped, unnamed, a crash and a hang',
+  { timeout: 60_000 },
+  async () => {
+    const s = await fuzzTarget('selftest', 7, SEED, 1500);
+    assert.deepEqual([s.inputs, s.accepted, s.typed, s.untyped, s.unnamed, s.crashes, s.hangs], [7, 2, 1, 1, 1, 1, 1], table([s]));
+  },
+);
 
 test(`fuzz campaign (seed ${SEED}): no crash, hang, untyped error or unnamed file`, { timeout: 900_000 }, async () => {
   const cases = Object.fromEntries(TARGETS.map((t) => [t.name, t.kind === 'native' ? 4000 : 2000]));
@@ -19,8 +23,11 @@ test(`fuzz campaign (seed ${SEED}): no crash, hang, untyped error or unnamed fil
   console.log(table(stats));
   for (const s of stats) {
     assert.ok(s.inputs >= 2000, `${s.target}: ${s.inputs} inputs`);
-    assert.deepEqual({ untyped: s.untyped, crashes: s.crashes, hangs: s.hangs, unnamed: s.unnamed }, { untyped: 0, crashes: 0, hangs: 0, unnamed: 0 },
-      `${s.target}:\n${s.findings.join('\n')}\n(replay: node dist/test/fuzz/campaign.js --seed ${SEED} --replay '${s.target}:CASE')`);
+    assert.deepEqual(
+      { untyped: s.untyped, crashes: s.crashes, hangs: s.hangs, unnamed: s.unnamed },
+      { untyped: 0, crashes: 0, hangs: 0, unnamed: 0 },
+      `${s.target}:\n${s.findings.join('\n')}\n(replay: node dist/test/fuzz/campaign.js --seed ${SEED} --replay '${s.target}:CASE')`,
+    );
     assert.ok(s.accepted > 0 && s.typed > 0, `${s.target}: both accepted and refused inputs (${s.accepted} / ${s.typed})`);
   }
   const ops = stats.find((s) => s.ops)!.ops!;

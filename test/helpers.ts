@@ -35,13 +35,20 @@ export function randInt(lo: number, hi: number): number {
   return lo + Math.floor(rand() * (hi - lo));
 }
 export function randnTensor(shape: number[], scale = 1): Tensor {
-  return Tensor.from(randnArray(shape.reduce((a, b) => a * b, 1), scale), shape);
+  return Tensor.from(
+    randnArray(
+      shape.reduce((a, b) => a * b, 1),
+      scale,
+    ),
+    shape,
+  );
 }
 
 /** max |a − b| / max |b| (the fixtures' tolerance measure) */
 export function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
-  let md = 0, mb = 0;
+  let md = 0,
+    mb = 0;
   for (let i = 0; i < a.length; i++) {
     const d = Math.abs(a[i] - b[i]);
     if (!(d <= md)) md = Number.isNaN(d) ? Infinity : d;
@@ -73,8 +80,13 @@ export function transpose(a: ArrayLike<number>, rows: number, cols: number): Flo
  * compared with the analytic gradient `grad`. Returns the worst relative error, measured against the
  * gradient's overall scale (float32 forward passes make tiny entries noisy).
  */
-export function finiteDiffCheck(x: Float32Array, grad: ArrayLike<number>, loss: (x: Float32Array) => number,
-                                samples = 12, h = 1e-2): number {
+export function finiteDiffCheck(
+  x: Float32Array,
+  grad: ArrayLike<number>,
+  loss: (x: Float32Array) => number,
+  samples = 12,
+  h = 1e-2,
+): number {
   let scale = 0;
   for (let i = 0; i < grad.length; i++) scale = Math.max(scale, Math.abs(grad[i]));
   let worst = 0;
@@ -82,7 +94,7 @@ export function finiteDiffCheck(x: Float32Array, grad: ArrayLike<number>, loss: 
     const i = randInt(0, x.length);
     const keep = x[i];
     x[i] = keep + h;
-    const up = x[i];  // the step actually taken after float32 rounding
+    const up = x[i]; // the step actually taken after float32 rounding
     const lp = loss(x);
     x[i] = keep - h;
     const down = x[i];
@@ -102,7 +114,8 @@ export function dot64(y: ArrayLike<number>, g: ArrayLike<number>): number {
 }
 
 // PLF_SHARED points elsewhere (the GPU machine gets a copy of the fixtures in .device/shared)
-export const SHARED = process.env.PLF_SHARED ? path.resolve(process.env.PLF_SHARED)
+export const SHARED = process.env.PLF_SHARED
+  ? path.resolve(process.env.PLF_SHARED)
   : path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared');
 /** A path under ../shared, or undefined (the caller skips with a message) when it is absent. */
 export function sharedPath(rel: string): string | undefined {
@@ -116,7 +129,11 @@ export function skipMessage(rel: string): string {
 /** Expects fn to throw an error of class `cls` whose message matches every pattern. */
 export function throwsWith(fn: () => unknown, cls: abstract new (...args: never[]) => unknown, ...patterns: RegExp[]): void {
   let err: unknown;
-  try { fn(); } catch (e) { err = e; }
+  try {
+    fn();
+  } catch (e) {
+    err = e;
+  }
   if (!err) throw new Error('expected an error, none thrown');
   if (!(err instanceof cls)) throw new Error(`expected ${cls.name}, got ${(err as Error).constructor.name}: ${(err as Error).message}`);
   for (const p of patterns)
@@ -126,10 +143,21 @@ export function throwsWith(fn: () => unknown, cls: abstract new (...args: never[
 /** The demo's synthetic annotations (seed 3, 60 items × 4 annotators) prepared into `dir` (random 0.6/0.2/0.2 split). */
 export async function prepareSynthetic(dir: string): Promise<string> {
   fs.mkdirSync(dir, { recursive: true });
-  const raw = path.join(dir, 'raw.csv'), prepared = path.join(dir, 'prepared');
-  fs.writeFileSync(raw, syntheticRows(3, 60, 4).map((r) => r.map((f) => (/[",]/.test(f) ? `"${f}"` : f)).join(',')).join('\n'));
-  await runPrepare({ dataset: 'custom', input: [raw], out: prepared, split: 'random:0.6,0.2,0.2',
-    columns: { text: 'text', annotator: 'annotator', item: 'id', labelList: 'labels', labelNames: DEMO_LABELS } });
+  const raw = path.join(dir, 'raw.csv'),
+    prepared = path.join(dir, 'prepared');
+  fs.writeFileSync(
+    raw,
+    syntheticRows(3, 60, 4)
+      .map((r) => r.map((f) => (/[",]/.test(f) ? `"${f}"` : f)).join(','))
+      .join('\n'),
+  );
+  await runPrepare({
+    dataset: 'custom',
+    input: [raw],
+    out: prepared,
+    split: 'random:0.6,0.2,0.2',
+    columns: { text: 'text', annotator: 'annotator', item: 'id', labelList: 'labels', labelNames: DEMO_LABELS },
+  });
   return prepared;
 }
 
@@ -157,7 +185,8 @@ export function checkCheckpointing(load: (dropout: number) => Model, batch: Batc
     return { losses, grads, kept };
   };
   for (const dropout of [0, 0.3]) {
-    const plain = run(false, dropout), ck = run(true, dropout);
+    const plain = run(false, dropout),
+      ck = run(true, dropout);
     assert.deepEqual(ck.losses, plain.losses);
     for (const [name, gr] of Object.entries(plain.grads)) assert.deepEqual(ck.grads[name], gr, `${name} (dropout ${dropout})`);
     assert.ok(ck.kept < plain.kept, `kept after forward: ${ck.kept} bytes with checkpointing vs ${plain.kept}`);

@@ -21,36 +21,83 @@ test('using: a Tensor, a model and an optimizer are disposed at the end of their
   assert.equal(live(), before);
 });
 
-for (const device of ['cpu', 'cuda'] as const) for (const arch of FAMILIES) {
-  const root = sharedPath(`fixtures/hf/${arch}`);
-  const skip = !root ? skipMessage(`fixtures/hf/${arch}`) : device === 'cuda' && !cuda.usable ? `no usable CUDA device: ${cuda.reason}` : false;
-  test(`${arch} on ${device}: forward, backward, AdamW step, generate and adapter load leave no live memory`, { skip }, () => {
-    const dir = (...p: string[]) => path.join(root!, ...p);
-    const ids = [[1, 5, 9, 13, 17, 21], [1, 7, 11, 2, 0, 0]];
-    const mask = [[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0]];
-    const before = live();
-    for (const checkpointing of [false, true]) {
-      using m = loadModel(dir('model'), { task: 'causal-lm', quantize: arch === 't5' ? null : 'nf4', device });
-      m.addLora({ r: 2, alpha: 4, dropout: 0.1, seed: 3 });
-      m.gradientCheckpointing = checkpointing;
-      using opt = new AdamW(m.trainableParameters().map((p) => p.param), { lr: 1e-3 });
-      for (let step = 0; step < 2; step++) {
-        m.zeroGrad();
-        const labels = ids.map((row, b) => row.map((t, i) => (mask[b][i] ? t : -100)));
-        const r = m.forward({ inputIds: ids, attentionMask: mask, labels }, { train: true });
-        assert.ok(Number.isFinite(r.loss));  // a training forward's logits stay the model's until backward
-        m.backward(1);
-        opt.stepWith(m.trainableParameters().map((p) => p.grad), { lr: 1e-3 });
+for (const device of ['cpu', 'cuda'] as const)
+  for (const arch of FAMILIES) {
+    const root = sharedPath(`fixtures/hf/${arch}`);
+    const skip = !root
+      ? skipMessage(`fixtures/hf/${arch}`)
+      : device === 'cuda' && !cuda.usable
+        ? `no usable CUDA device: ${cuda.reason}`
+        : false;
+    test(`${arch} on ${device}: forward, backward, AdamW step, generate and adapter load leave no live memory`, { skip }, () => {
+      const dir = (...p: string[]) => path.join(root!, ...p);
+      const ids = [
+        [1, 5, 9, 13, 17, 21],
+        [1, 7, 11, 2, 0, 0],
+      ];
+      const mask = [
+        [1, 1, 1, 1, 1, 1],
+        [1, 1, 1, 1, 0, 0],
+      ];
+      const before = live();
+      for (const checkpointing of [false, true]) {
+        using m = loadModel(dir('model'), { task: 'causal-lm', quantize: arch === 't5' ? null : 'nf4', device });
+        m.addLora({ r: 2, alpha: 4, dropout: 0.1, seed: 3 });
+        m.gradientCheckpointing = checkpointing;
+        using opt = new AdamW(
+          m.trainableParameters().map((p) => p.param),
+          { lr: 1e-3 },
+        );
+        for (let step = 0; step < 2; step++) {
+          m.zeroGrad();
+          const labels = ids.map((row, b) => row.map((t, i) => (mask[b][i] ? t : -100)));
+          const r = m.forward({ inputIds: ids, attentionMask: mask, labels }, { train: true });
+          assert.ok(Number.isFinite(r.loss)); // a training forward's logits stay the model's until backward
+          m.backward(1);
+          opt.stepWith(
+            m.trainableParameters().map((p) => p.grad),
+            { lr: 1e-3 },
+          );
+        }
+        const inference = m.forward({
+          inputIds: ids,
+          attentionMask: mask,
+          ...(arch === 't5'
+            ? {
+                decoderInputIds: [
+                  [0, 5],
+                  [0, 7],
+                ],
+              }
+            : {}),
+        });
+        inference.logits.dispose();
+        m.generate({ inputIds: ids, attentionMask: mask }, { maxNewTokens: 3, eosTokenId: null });
       }
-      const inference = m.forward({ inputIds: ids, attentionMask: mask, ...(arch === 't5' ? { decoderInputIds: [[0, 5], [0, 7]] } : {}) });
-      inference.logits.dispose();
-      m.generate({ inputIds: ids, attentionMask: mask }, { maxNewTokens: 3, eosTokenId: null });
-    }
-    {
-      using m = loadModel(dir('model_cls'), { task: 'sequence-classification', device });
-      m.loadAdapter(dir('lora_cls'));
-      m.forward({ inputIds: arch === 't5' ? [[5, 9, 1], [7, 1, 0]] : ids, attentionMask: arch === 't5' ? [[1, 1, 1], [1, 1, 0]] : mask, labels: [[1, 0, 0, 0, 0, 0, 0, 1], [0, 1, 0, 0, 0, 0, 0, 0]] }).logits.dispose();
-    }
-    assert.equal(live(), before, `${live() - before} bytes still live`);
-  });
-}
+      {
+        using m = loadModel(dir('model_cls'), { task: 'sequence-classification', device });
+        m.loadAdapter(dir('lora_cls'));
+        m.forward({
+          inputIds:
+            arch === 't5'
+              ? [
+                  [5, 9, 1],
+                  [7, 1, 0],
+                ]
+              : ids,
+          attentionMask:
+            arch === 't5'
+              ? [
+                  [1, 1, 1],
+                  [1, 1, 0],
+                ]
+              : mask,
+          labels: [
+            [1, 0, 0, 0, 0, 0, 0, 1],
+            [0, 1, 0, 0, 0, 0, 0, 0],
+          ],
+        }).logits.dispose();
+      }
+      assert.equal(live(), before, `${live() - before} bytes still live`);
+    });
+  }

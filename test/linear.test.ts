@@ -20,12 +20,19 @@ function makeWeight(N: number, K: number, kind: WKind): { w: Weight; ref: Float3
   return { w: t, ref: t.toFloat32() };
 }
 
-const SIZES: [number, number, number][] = [[1, 3, 1], [5, 17, 9], [7, 64, 16], [13, 129, 33], [37, 300, 70], [6, 256, 48]];
+const SIZES: [number, number, number][] = [
+  [1, 3, 1],
+  [5, 17, 9],
+  [7, 64, 16],
+  [13, 129, 33],
+  [37, 300, 70],
+  [6, 256, 48],
+];
 
 test('linear_forward equals a float64 matmul for f32/bf16/f16/NF4 weights at odd sizes', () => {
   for (const kind of ['f32', 'bf16', 'f16', 'nf4'] as WKind[])
     for (const [M, K0, N] of SIZES) {
-      const K = kind === 'nf4' ? Math.max(2, K0 + (K0 % 2)) : K0;  // NF4 rows hold an even count here
+      const K = kind === 'nf4' ? Math.max(2, K0 + (K0 % 2)) : K0; // NF4 rows hold an even count here
       const { w, ref } = makeWeight(N, K, kind);
       const x = randnArray(M * K);
       const bias = randnArray(N);
@@ -36,7 +43,9 @@ test('linear_forward equals a float64 matmul for f32/bf16/f16/NF4 weights at odd
 });
 
 test('linear_forward crosses every blocking boundary (K > 256, N > 3072, M > 96)', () => {
-  const M = 101, K = 515, N = 3100;
+  const M = 101,
+    K = 515,
+    N = 3100;
   const { w, ref } = makeWeight(N, K, 'f32');
   const x = randnArray(M * K);
   const y = linearForward(Tensor.from(x, [M, K]), w).toFloat32();
@@ -50,7 +59,8 @@ test('linear_backward: dx, dW, dbias against float64 and finite differences', ()
   for (const kind of ['f32', 'nf4'] as WKind[]) {
     const [M, K, N] = [randInt(3, 20), 2 * randInt(8, 90), randInt(5, 40)];
     const { w, ref } = makeWeight(N, K, kind);
-    const x = randnArray(M * K), g = randnArray(M * N);
+    const x = randnArray(M * K),
+      g = randnArray(M * N);
     const xt = Tensor.from(x, [M, K]);
     const trainable = kind === 'f32';
     const r = linearBackward(Tensor.from(g, [M, N]), xt, w, { dw: trainable, dbias: true });
@@ -66,7 +76,12 @@ test('linear_backward: dx, dW, dbias against float64 and finite differences', ()
     if (trainable) {
       const acc = r.dw!.toFloat32();
       linearBackward(Tensor.from(g, [M, N]), xt, w, { dx: false, dw: r.dw!, accumulate: true });
-      assert.ok(relDiff(r.dw!.toFloat32(), acc.map((v) => 2 * v)) < 1e-6);
+      assert.ok(
+        relDiff(
+          r.dw!.toFloat32(),
+          acc.map((v) => 2 * v),
+        ) < 1e-6,
+      );
     }
   }
 });
@@ -86,8 +101,19 @@ function keepScale(seed: number, i: number, p: number): number {
   return u >= Math.fround(p) ? Math.fround(1 / Math.fround(1 - Math.fround(p))) : 0;
 }
 
-function loraRef(x: Float32Array, ref: Float32Array, A: Float32Array, B: Float32Array, M: number, K: number, N: number,
-                 r: number, s: number, p: number, seed: number) {
+function loraRef(
+  x: Float32Array,
+  ref: Float32Array,
+  A: Float32Array,
+  B: Float32Array,
+  M: number,
+  K: number,
+  N: number,
+  r: number,
+  s: number,
+  p: number,
+  seed: number,
+) {
   const xd = x.map((v, i) => v * keepScale(seed, i, p));
   const xa = matmul64(xd, A, M, K, r, true);
   const y = matmul64(x, ref, M, K, N, true);
@@ -100,8 +126,12 @@ test('lora_linear forward/backward (with dropout) against float64 and finite dif
     for (const p of [0, 0.3]) {
       const [M, K, N, r] = [randInt(2, 15), 2 * randInt(4, 70), randInt(3, 40), randInt(1, 9)];
       const { w, ref } = makeWeight(N, K, kind);
-      const x = randnArray(M * K), A = randnArray(r * K, 0.3), B = randnArray(N * r, 0.3), g = randnArray(M * N);
-      const s = 2 / r, seed = randInt(0, 2 ** 31);
+      const x = randnArray(M * K),
+        A = randnArray(r * K, 0.3),
+        B = randnArray(N * r, 0.3),
+        g = randnArray(M * N);
+      const s = 2 / r,
+        seed = randInt(0, 2 ** 31);
       const lora = { A: Tensor.from(A, [r, K]), B: Tensor.from(B, [N, r]), scale: s, dropout: p, seed };
       const xt = Tensor.from(x, [M, K]);
       const { y, xa } = loraLinearForward(xt, w, null, lora);
@@ -111,38 +141,53 @@ test('lora_linear forward/backward (with dropout) against float64 and finite dif
       const { dx, dA, dB } = loraLinearBackward(Tensor.from(g, [M, N]), xt, w, lora, xa);
       // dB = s·gᵀ·xa ; dA = (s·g·B)ᵀ·xd ; dx = g·W + ((s·g·B)·A) ⊙ mask
       const gB = matmul64(g, B, M, N, r, false).map((v) => v * s);
-      assert.ok(relDiff(dB.toFloat32(), matmul64(transpose(g, M, N), want.xa, N, M, r, false).map((v) => v * s)) < 2e-5, 'dB');
+      assert.ok(
+        relDiff(
+          dB.toFloat32(),
+          matmul64(transpose(g, M, N), want.xa, N, M, r, false).map((v) => v * s),
+        ) < 2e-5,
+        'dB',
+      );
       assert.ok(relDiff(dA.toFloat32(), matmul64(transpose(gB, M, r), want.xd, r, M, K, false)) < 2e-5, 'dA');
       const gBA = matmul64(gB, A, M, r, K, false);
       const dxRef = matmul64(g, ref, M, N, K, false).map((v, i) => v + gBA[i] * keepScale(seed, i, p));
       assert.ok(relDiff(dx!.toFloat32(), dxRef) < 2e-5, `${kind} p=${p} dx`);
-      const lossA = (aa: Float32Array) =>
-        dot64(loraLinearForward(xt, w, null, { ...lora, A: Tensor.from(aa, [r, K]) }).y.toFloat32(), g);
+      const lossA = (aa: Float32Array) => dot64(loraLinearForward(xt, w, null, { ...lora, A: Tensor.from(aa, [r, K]) }).y.toFloat32(), g);
       assert.ok(finiteDiffCheck(A, dA.toFloat32(), lossA) < 1e-3, 'dA vs finite differences');
-      const lossB = (bb: Float32Array) =>
-        dot64(loraLinearForward(xt, w, null, { ...lora, B: Tensor.from(bb, [N, r]) }).y.toFloat32(), g);
+      const lossB = (bb: Float32Array) => dot64(loraLinearForward(xt, w, null, { ...lora, B: Tensor.from(bb, [N, r]) }).y.toFloat32(), g);
       assert.ok(finiteDiffCheck(B, dB.toFloat32(), lossB) < 1e-3, 'dB vs finite differences');
     }
 });
 
 test('dropout keeps about 1 − p of the elements and is deterministic per seed', () => {
-  const M = 64, K = 64, N = 4, r = 2;
+  const M = 64,
+    K = 64,
+    N = 4,
+    r = 2;
   const x = Tensor.from(new Float32Array(M * K).fill(1), [M, K]);
   const A = Tensor.from(new Float32Array(r * K).fill(1), [r, K]);
   const w = Tensor.zeros([N, K]);
   const B = Tensor.zeros([N, r]);
   const run = (seed: number) => loraLinearForward(x, w, null, { A, B, scale: 1, dropout: 0.25, seed }).xa.toFloat32();
-  const a = run(7), b = run(7), c = run(8);
+  const a = run(7),
+    b = run(7),
+    c = run(8);
   assert.deepEqual(a, b);
   assert.notDeepEqual(a, c);
-  const kept = a.reduce((s, v) => s + v, 0) / (M * r) / K * 0.75;  // mean of kept·(1/0.75) over K, rescaled
+  const kept = (a.reduce((s, v) => s + v, 0) / (M * r) / K) * 0.75; // mean of kept·(1/0.75) over K, rescaled
   assert.ok(Math.abs(kept - 0.75) < 0.03, `kept fraction ${kept}`);
 });
 
 test('linear ops reject bad shapes, dtypes and arguments with the op name and shapes', () => {
-  const x = Tensor.zeros([4, 8]), w = Tensor.zeros([3, 7]);
+  const x = Tensor.zeros([4, 8]),
+    w = Tensor.zeros([3, 7]);
   throwsWith(() => linearForward(x, w), ShapeError, /linear_forward/, /f32\[4,8\]/, /\[3,7\]/);
-  throwsWith(() => linearForward(Tensor.zeros([4, 8], 'i32'), Tensor.zeros([3, 8])), DTypeError, /linear_forward/, /x must be f32\/f16\/bf16, got i32/);
+  throwsWith(
+    () => linearForward(Tensor.zeros([4, 8], 'i32'), Tensor.zeros([3, 8])),
+    DTypeError,
+    /linear_forward/,
+    /x must be f32\/f16\/bf16, got i32/,
+  );
   throwsWith(() => linearForward(x, Tensor.zeros([3, 8]), Tensor.zeros([4])), ShapeError, /bias/);
   throwsWith(() => linearForward(x, Tensor.zeros([24])), ShapeError, /w must have 2 dimensions/);
   const q = quantizeNF4(randnArray(64), [8, 8]);

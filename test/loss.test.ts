@@ -6,7 +6,8 @@ import { crossEntropyForward, crossEntropyBackward, bceWithLogitsForward, bceWit
 import { randnArray, finiteDiffCheck, throwsWith, randInt, rand } from './helpers.js';
 
 function ceRef(logits: Float32Array, targets: number[], V: number): number {
-  let total = 0, count = 0;
+  let total = 0,
+    count = 0;
   targets.forEach((t, r) => {
     if (t === -100) return;
     let mx = -Infinity;
@@ -20,7 +21,11 @@ function ceRef(logits: Float32Array, targets: number[], V: number): number {
 }
 
 test('cross entropy with ignore index: loss, count and gradient', () => {
-  for (const [rows, V] of [[1, 2], [7, 33], [randInt(5, 40), randInt(100, 1000)]]) {
+  for (const [rows, V] of [
+    [1, 2],
+    [7, 33],
+    [randInt(5, 40), randInt(100, 1000)],
+  ]) {
     const logits = randnArray(rows * V, 3);
     const targets = Array.from({ length: rows }, (_, i) => (i > 0 && rand() < 0.3 ? -100 : randInt(0, V)));
     const lt = Tensor.from(logits, [rows, V]);
@@ -31,7 +36,11 @@ test('cross entropy with ignore index: loss, count and gradient', () => {
     const d = crossEntropyBackward(lt, tt, 0.5).toFloat32();
     assert.ok(finiteDiffCheck(logits, d, (x) => 0.5 * ceRef(x, targets, V), 16, 1e-3) < 1e-3);
     for (let r2 = 0; r2 < rows; r2++)
-      if (targets[r2] === -100) assert.ok(d.subarray(r2 * V, (r2 + 1) * V).every((v) => v === 0), 'ignored rows get no gradient');
+      if (targets[r2] === -100)
+        assert.ok(
+          d.subarray(r2 * V, (r2 + 1) * V).every((v) => v === 0),
+          'ignored rows get no gradient',
+        );
   }
   // every target ignored: torch gives nan (0/0)
   const all = crossEntropyForward(Tensor.zeros([2, 4]), Tensor.from(new Int32Array([-100, -100])));
@@ -41,8 +50,10 @@ test('cross entropy with ignore index: loss, count and gradient', () => {
 
 test('BCE with logits (mean) and its gradient, stable for large logits', () => {
   const n = randInt(8, 500);
-  const x = randnArray(n, 5), y = Float32Array.from({ length: n }, () => (rand() < 0.5 ? 1 : 0));
-  x[0] = 80; x[1] = -80;
+  const x = randnArray(n, 5),
+    y = Float32Array.from({ length: n }, () => (rand() < 0.5 ? 1 : 0));
+  x[0] = 80;
+  x[1] = -80;
   const ref = (xx: Float32Array) => xx.reduce((s, v, i) => s + Math.max(v, 0) - v * y[i] + Math.log1p(Math.exp(-Math.abs(v))), 0) / n;
   const loss = bceWithLogitsForward(Tensor.from(x), Tensor.from(y));
   assert.ok(Math.abs(loss - ref(x)) < 1e-9);

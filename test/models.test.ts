@@ -18,7 +18,8 @@ const get = (f: SafetensorsFile, k: string) => readTensor(f, k);
 
 /** max |a−b| / max |ref| over the positions where mask is 1 (rows of `width`) */
 function maskedRelDiff(a: Float32Array, ref: Float32Array, mask: BigInt64Array, width: number): number {
-  let md = 0, mr = 0;
+  let md = 0,
+    mr = 0;
   mask.forEach((m, p) => {
     if (!m) return;
     for (let i = p * width; i < (p + 1) * width; i++) {
@@ -31,7 +32,10 @@ function maskedRelDiff(a: Float32Array, ref: Float32Array, mask: BigInt64Array, 
 
 for (const arch of ARCHS) {
   test(`${arch}: causal-LM logits and NF4 logits match transformers`, { skip }, () => {
-    for (const [file, quantize] of [['lm.safetensors', null], ['lm_nf4.safetensors', 'nf4']] as const) {
+    for (const [file, quantize] of [
+      ['lm.safetensors', null],
+      ['lm_nf4.safetensors', 'nf4'],
+    ] as const) {
       const m = loadModel(dir(arch, 'model'), { quantize });
       const f = openSafetensors(dir(arch, file));
       const mask = get(f, 'attention_mask');
@@ -46,7 +50,11 @@ for (const arch of ARCHS) {
     const m = loadModel(dir(arch, 'model_cls'));
     assert.equal(m.task, 'sequence-classification');
     const f = openSafetensors(dir(arch, 'cls.safetensors'));
-    const { logits, loss } = m.forward({ inputIds: get(f, 'input_ids'), attentionMask: get(f, 'attention_mask'), labels: get(f, 'labels') });
+    const { logits, loss } = m.forward({
+      inputIds: get(f, 'input_ids'),
+      attentionMask: get(f, 'attention_mask'),
+      labels: get(f, 'labels'),
+    });
     assert.ok(relDiff(logits.toFloat32(), get(f, 'logits').toFloat32()) < 1e-4);
     const ref = get(f, 'loss').toFloat32()[0];
     assert.ok(Math.abs(loss! - ref) / Math.abs(ref) < 1e-4, `loss ${loss} vs ${ref}`);
@@ -64,14 +72,18 @@ for (const arch of ARCHS) {
       assert.deepEqual(params.map((p) => p.name).sort(), [...trainable].sort(), 'trainable names as PEFT names them');
       const mask = batch.attentionMask.toArray() as BigInt64Array;
       const losses = get(g, 'losses').toFloat32();
-      const opt = new AdamW(params.map((p) => p.param), { lr: 1e-2, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01 });
+      const opt = new AdamW(
+        params.map((p) => p.param),
+        { lr: 1e-2, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01 },
+      );
       for (let step = 0; step < 3; step++) {
         m.zeroGrad();
         const { logits, loss } = m.forward(batch, { train: true });
         assert.ok(Math.abs(loss! - losses[step]) / losses[step] < 1e-4, `step ${step} loss ${loss} vs ${losses[step]}`);
         if (step === 0) {
           const ref = get(g, 'logits').toFloat32();
-          const d = kind === 'lora_cls' ? relDiff(logits.toFloat32(), ref) : maskedRelDiff(logits.toFloat32(), ref, mask, m.config.vocabSize);
+          const d =
+            kind === 'lora_cls' ? relDiff(logits.toFloat32(), ref) : maskedRelDiff(logits.toFloat32(), ref, mask, m.config.vocabSize);
           assert.ok(d < 1e-3, `logits ${d}`);
         }
         m.backward();
@@ -94,12 +106,16 @@ for (const arch of ARCHS) {
   test(`${arch}: activation checkpointing gives the same loss and gradients bit for bit (dropout too), keeping less`, { skip }, () => {
     const g = openSafetensors(dir(arch, 'lora_lm', 'grads.safetensors'));
     const batch = { inputIds: get(g, 'input.input_ids'), attentionMask: get(g, 'input.attention_mask'), labels: get(g, 'input.labels') };
-    checkCheckpointing((dropout) => {
-      const m = loadModel(dir(arch, 'model'));
-      if (dropout) m.addLora({ r: 4, alpha: 8, dropout, seed: 7 });
-      else m.loadAdapter(dir(arch, 'lora_lm'));
-      return m;
-    }, batch, (name) => get(g, `grad.${name}`).toFloat32());
+    checkCheckpointing(
+      (dropout) => {
+        const m = loadModel(dir(arch, 'model'));
+        if (dropout) m.addLora({ r: 4, alpha: 8, dropout, seed: 7 });
+        else m.loadAdapter(dir(arch, 'lora_lm'));
+        return m;
+      },
+      batch,
+      (name) => get(g, `grad.${name}`).toFloat32(),
+    );
   });
 
   test(`${arch}: bf16 and f16 activations stay within their rounding of transformers (logits, LoRA gradients, decoding)`, { skip }, () => {
@@ -107,7 +123,10 @@ for (const arch of ARCHS) {
     const batch = { inputIds: get(g, 'input.input_ids'), attentionMask: get(g, 'input.attention_mask'), labels: get(g, 'input.labels') };
     const mask = batch.attentionMask.toArray() as BigInt64Array;
     // tolerances: ~10 (logits) and ~20 (gradients) units of the dtype's rounding (bf16 2^-8, f16 2^-11)
-    for (const [activations, tolLogits, tolGrad] of [['bf16', 4e-2, 8e-2], ['f16', 5e-3, 1.5e-2]] as const) {
+    for (const [activations, tolLogits, tolGrad] of [
+      ['bf16', 4e-2, 8e-2],
+      ['f16', 5e-3, 1.5e-2],
+    ] as const) {
       const m = loadModel(dir(arch, 'model'), { activations });
       m.loadAdapter(dir(arch, 'lora_lm'));
       m.zeroGrad();
@@ -135,7 +154,8 @@ for (const arch of ARCHS) {
   test(`${arch}: greedy generation equals transformers' sequences`, { skip }, () => {
     const m = loadModel(dir(arch, 'model'));
     const f = openSafetensors(dir(arch, 'gen.safetensors'));
-    const ids = get(f, 'input_ids'), ref = get(f, 'sequences');
+    const ids = get(f, 'input_ids'),
+      ref = get(f, 'sequences');
     const n = ref.shape[1] - ids.shape[1];
     const seqs = m.generate({ inputIds: ids, attentionMask: get(f, 'attention_mask') }, { maxNewTokens: n, eosTokenId: null });
     const want = Array.from(ref.toArray() as BigInt64Array, Number);
@@ -163,7 +183,8 @@ for (const arch of ARCHS) {
       assert.deepEqual(oc.modules_to_save, tc.modules_to_save);
       const again = loadModel(dir(arch, 'model_cls'));
       again.loadAdapter(out);
-      const a = m.trainableParameters(), b = again.trainableParameters();
+      const a = m.trainableParameters(),
+        b = again.trainableParameters();
       a.forEach((p, i) => assert.deepEqual(b[i].param.toArray(), p.param.toArray(), p.name));
       again.dispose();
     } finally {
@@ -186,7 +207,8 @@ test('unsupported model types and bad configs are clear errors', { skip }, () =>
   const m = loadModel(dir('llama', 'model'));
   throwsWith(() => m.addLora({ r: 2, alpha: 4, targetModules: ['nope'] }), ConfigError, /targetModules/);
   const c = info().cuda;
-  if (!c.usable) throwsWith(() => loadModel(dir('llama', 'model'), { device: 'cuda' }), DeviceError, /device 'cuda' asked for, but/, /use device 'cpu'/);
+  if (!c.usable)
+    throwsWith(() => loadModel(dir('llama', 'model'), { device: 'cuda' }), DeviceError, /device 'cuda' asked for, but/, /use device 'cpu'/);
   m.dispose();
   assert.ok(Tensor);
 });
@@ -198,9 +220,15 @@ test('a random Llama generated on demand equals the same weights written as a ch
     writeRandomLlama(out, shape, { repeatBlock: true, seed: 9 });
     const ids = [[5, 17, 3, 90, 42, 7]];
     for (const quantize of [null, 'nf4'] as const) {
-      const a = loadModel(out, { quantize }), b = randomLlamaModel(shape, { quantize, seed: 9 });
-      assert.deepEqual(b.forward({ inputIds: ids }).logits.toArray(), a.forward({ inputIds: ids }).logits.toArray(), `quantize ${quantize}`);
-      a.dispose(); b.dispose();
+      const a = loadModel(out, { quantize }),
+        b = randomLlamaModel(shape, { quantize, seed: 9 });
+      assert.deepEqual(
+        b.forward({ inputIds: ids }).logits.toArray(),
+        a.forward({ inputIds: ids }).logits.toArray(),
+        `quantize ${quantize}`,
+      );
+      a.dispose();
+      b.dispose();
     }
     const m = randomLlamaModel({ ...shape, slidingWindow: 3 });
     assert.equal(m.config.modelType, 'mistral');

@@ -20,7 +20,10 @@ function bytesOf(t: Tensor): Buffer {
 test('NF4 matches every bitsandbytes vector byte for byte', (t) => {
   const dir = sharedPath(FIX);
   if (!dir) return t.skip(skipMessage(FIX));
-  const index = JSON.parse(fs.readFileSync(path.join(dir, 'index.json'), 'utf8')) as Record<string, { shape: number[]; double_quant: boolean }>;
+  const index = JSON.parse(fs.readFileSync(path.join(dir, 'index.json'), 'utf8')) as Record<
+    string,
+    { shape: number[]; double_quant: boolean }
+  >;
   assert.ok(Object.keys(index).length >= 10, 'expected the full NF4 case list');
   for (const [name, c] of Object.entries(index)) {
     const f = openSafetensors(path.join(dir, `${name}.safetensors`));
@@ -48,15 +51,19 @@ test('NF4 matches every bitsandbytes vector byte for byte', (t) => {
 
 test('NF4 round trip over blocksizes 32…4096, odd sizes, f32/f16/bf16 in and out', () => {
   for (const bs of [32, 64, 128, 256, 512, 1024, 2048, 4096]) {
-    const n = randInt(1, 3) * bs + 2 * randInt(1, 40);  // a partial last block
+    const n = randInt(1, 3) * bs + 2 * randInt(1, 40); // a partial last block
     const x = randnArray(n);
     for (const dq of [false, true]) {
       const q = quantizeNF4(x, [n], { blocksize: bs, doubleQuant: dq });
       assert.equal(q.absmax.numel, Math.ceil(n / bs));
       const y = dequantizeNF4(q).toFloat32();
       // NF4 keeps ~9% relative error on Gaussian data (the fixtures record 0.09)
-      let num = 0, den = 0;
-      for (let i = 0; i < n; i++) { num += (y[i] - x[i]) ** 2; den += x[i] ** 2; }
+      let num = 0,
+        den = 0;
+      for (let i = 0; i < n; i++) {
+        num += (y[i] - x[i]) ** 2;
+        den += x[i] ** 2;
+      }
       assert.ok(Math.sqrt(num / den) < 0.13, `bs ${bs} dq ${dq}: rms rel error ${Math.sqrt(num / den)}`);
       for (const dt of ['f16', 'bf16'] as const) {
         const yd = dequantizeNF4(q, { dtype: dt });
@@ -79,7 +86,7 @@ test('NF4 round trip over blocksizes 32…4096, odd sizes, f32/f16/bf16 in and o
   z[70] = 3;
   const qz = quantizeNF4(z, [128]);
   const back = dequantizeNF4(qz).toFloat32();
-  assert.ok(back[0] === 0, 'an all-zero block dequantizes to zero');  // bnb stores code 0 there: −1·0 = −0
+  assert.ok(back[0] === 0, 'an all-zero block dequantizes to zero'); // bnb stores code 0 there: −1·0 = −0
   assert.equal(back[70], 3);
 });
 

@@ -18,7 +18,8 @@ function rmsRef(x: Float32Array, w: Float32Array, rows: number, d: number, eps: 
 function lnRef(x: Float32Array, w: Float32Array, b: Float32Array, rows: number, d: number, eps: number) {
   const y = new Float64Array(x.length);
   for (let r = 0; r < rows; r++) {
-    let mu = 0, v = 0;
+    let mu = 0,
+      v = 0;
     for (let i = 0; i < d; i++) mu += x[r * d + i] / d;
     for (let i = 0; i < d; i++) v += (x[r * d + i] - mu) ** 2 / d;
     for (let i = 0; i < d; i++) y[r * d + i] = ((x[r * d + i] - mu) / Math.sqrt(v + eps)) * w[i] + b[i];
@@ -27,9 +28,17 @@ function lnRef(x: Float32Array, w: Float32Array, b: Float32Array, rows: number, 
 }
 
 test('rmsnorm forward/backward', () => {
-  for (const [rows, d] of [[1, 2], [3, 7], [randInt(2, 30), randInt(8, 300)]]) {
-    const x = randnArray(rows * d), w = randnArray(d), g = randnArray(rows * d), eps = 1e-6;
-    const xt = Tensor.from(x, [rows, d]), wt = Tensor.from(w);
+  for (const [rows, d] of [
+    [1, 2],
+    [3, 7],
+    [randInt(2, 30), randInt(8, 300)],
+  ]) {
+    const x = randnArray(rows * d),
+      w = randnArray(d),
+      g = randnArray(rows * d),
+      eps = 1e-6;
+    const xt = Tensor.from(x, [rows, d]),
+      wt = Tensor.from(w);
     const { y, rstd } = rmsnormForward(xt, wt, eps);
     assert.ok(relDiff(y.toFloat32(), rmsRef(x, w, rows, d, eps)) < 1e-5);
     const { dx, dw } = rmsnormBackward(Tensor.from(g, [rows, d]), xt, wt, rstd);
@@ -40,9 +49,18 @@ test('rmsnorm forward/backward', () => {
 });
 
 test('layernorm forward/backward with bias', () => {
-  for (const [rows, d] of [[2, 3], [randInt(2, 30), randInt(8, 300)]]) {
-    const x = randnArray(rows * d), w = randnArray(d), b = randnArray(d), g = randnArray(rows * d), eps = 1e-5;
-    const xt = Tensor.from(x, [rows, d]), wt = Tensor.from(w), bt = Tensor.from(b);
+  for (const [rows, d] of [
+    [2, 3],
+    [randInt(2, 30), randInt(8, 300)],
+  ]) {
+    const x = randnArray(rows * d),
+      w = randnArray(d),
+      b = randnArray(d),
+      g = randnArray(rows * d),
+      eps = 1e-5;
+    const xt = Tensor.from(x, [rows, d]),
+      wt = Tensor.from(w),
+      bt = Tensor.from(b);
     const { y, mean, rstd } = layernormForward(xt, wt, bt, eps);
     assert.ok(relDiff(y.toFloat32(), lnRef(x, w, b, rows, d, eps)) < 1e-5);
     const r = layernormBackward(Tensor.from(g, [rows, d]), xt, wt, mean, rstd);
@@ -53,11 +71,21 @@ test('layernorm forward/backward with bias', () => {
     // accumulate adds into dw/db
     const dw1 = r.dw!.toFloat32();
     layernormBackward(Tensor.from(g, [rows, d]), xt, wt, mean, rstd, { dw: r.dw!, db: r.db!, accumulate: true });
-    assert.ok(relDiff(r.dw!.toFloat32(), dw1.map((v) => 2 * v)) < 1e-6);
+    assert.ok(
+      relDiff(
+        r.dw!.toFloat32(),
+        dw1.map((v) => 2 * v),
+      ) < 1e-6,
+    );
   }
 });
 
 test('norms reject mismatched shapes and dtypes', () => {
   throwsWith(() => rmsnormForward(Tensor.zeros([2, 8]), Tensor.zeros([7]), 1e-6), ShapeError, /rmsnorm_forward/, /f32\[7\]/, /f32\[2,8\]/);
-  throwsWith(() => layernormForward(Tensor.zeros([2, 8], 'i64'), Tensor.zeros([8]), null, 1e-5), DTypeError, /layernorm_forward/, /x must be f32\/f16\/bf16/);
+  throwsWith(
+    () => layernormForward(Tensor.zeros([2, 8], 'i64'), Tensor.zeros([8]), null, 1e-5),
+    DTypeError,
+    /layernorm_forward/,
+    /x must be f32\/f16\/bf16/,
+  );
 });

@@ -7,7 +7,8 @@ import { randnArray } from './helpers.js';
 import { addon } from '../lib/native/addon.js';
 
 test('profileOps counts each op call and its time, sorted by time; profiling stops afterwards', () => {
-  const x = Tensor.from(randnArray(64 * 256), [64, 256]), w = Tensor.from(randnArray(512 * 256), [512, 256]);
+  const x = Tensor.from(randnArray(64 * 256), [64, 256]),
+    w = Tensor.from(randnArray(512 * 256), [512, 256]);
   const norm = Tensor.from(new Float32Array(256).fill(1));
   const { result, ops, totalMs } = profileOps(() => {
     for (let i = 0; i < 3; i++) linearForward(x, w).dispose();
@@ -19,11 +20,20 @@ test('profileOps counts each op call and its time, sorted by time; profiling sto
   assert.equal(by.linear_forward.calls, 3);
   assert.equal(by.rmsnorm_forward.calls, 2);
   assert.ok(by.linear_forward.ms > 0 && totalMs >= by.linear_forward.ms);
-  assert.ok(ops.every((o, i) => i === 0 || ops[i - 1].ms >= o.ms), 'sorted by time');
+  assert.ok(
+    ops.every((o, i) => i === 0 || ops[i - 1].ms >= o.ms),
+    'sorted by time',
+  );
   assert.ok(Math.abs(ops.reduce((a, o) => a + o.share, 0) - 1) < 1e-9);
   assert.match(formatProfile(ops), /linear_forward\s+3 calls/);
   // nothing is recorded once it returned, and a throwing function still stops the profiler
-  assert.throws(() => profileOps(() => { throw new Error('boom'); }), /boom/);
+  assert.throws(
+    () =>
+      profileOps(() => {
+        throw new Error('boom');
+      }),
+    /boom/,
+  );
   linearForward(x, w).dispose();
   assert.deepEqual(addon.profile_stop(), {}, 'the profiler stopped with the throw');
 });

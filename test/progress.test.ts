@@ -6,10 +6,19 @@ import { ProgressBar, formatDuration, settingHooks } from '../lib/util/progress.
 
 function sink(isTTY: boolean) {
   const out: string[] = [];
-  return { out, stream: { isTTY, write: (s: string) => { out.push(s); return true; } } as unknown as NodeJS.WriteStream };
+  return {
+    out,
+    stream: {
+      isTTY,
+      write: (s: string) => {
+        out.push(s);
+        return true;
+      },
+    } as unknown as NodeJS.WriteStream,
+  };
 }
 
-test('the line shows bar, count, percent, ETA and the step\'s fields', () => {
+test("the line shows bar, count, percent, ETA and the step's fields", () => {
   const bar = new ProgressBar('LM-P train', 40, { width: 10, tty: false, stream: sink(false).stream });
   assert.match(bar.render(10, 'loss 1.2345'), /^LM-P train \[###.......\] 10\/40 25%  \d+s ETA \d+s  loss 1\.2345$/);
   assert.match(bar.render(0), /ETA –$/);
@@ -20,7 +29,7 @@ test('off a terminal a line every 10%; on one, redraws in place and ends with a 
   const s = sink(false);
   const bar = new ProgressBar('x', 100, { stream: s.stream });
   for (let i = 1; i <= 100; i++) bar.update(i);
-  assert.equal(s.out.length, 11);  // the first update, then each 10%
+  assert.equal(s.out.length, 11); // the first update, then each 10%
   assert.ok(s.out.every((l) => l.endsWith('\n')));
   const t = sink(true);
   const h = settingHooks('CLS', { stream: t.stream });

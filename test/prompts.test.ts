@@ -20,8 +20,14 @@ for (const ds of ['goemotions', 'unhealthy'] as const) {
 test('custom templates keep the structure; missing inputs are clear errors', () => {
   const spec = customTemplate(['offensive', 'not offensive'], { noun: 'rating', section: 'Ratings' });
   const p = renderPrompt(spec, 'LM-P', { text: 'hi', user: 'u9' });
-  assert.match(p, /^Categorize the following text for the specified user by selecting the most appropriate rating from the provided list\./);
-  assert.match(p, /Please compose your response as a list of chosen ratings, separated by commas\.\n\n### User ID:\nu9\n\n### Text:\nhi\n\n### Ratings:\n- offensive\n- not offensive\n\n### Response:$/);
+  assert.match(
+    p,
+    /^Categorize the following text for the specified user by selecting the most appropriate rating from the provided list\./,
+  );
+  assert.match(
+    p,
+    /Please compose your response as a list of chosen ratings, separated by commas\.\n\n### User ID:\nu9\n\n### Text:\nhi\n\n### Ratings:\n- offensive\n- not offensive\n\n### Response:$/,
+  );
   throwsWith(() => renderPrompt(spec, 'CLS-P', { text: 'x' }), ConfigError, /annotator id/);
   throwsWith(() => renderPrompt(spec, 'Q-2S', { text: 'x', examples: [{ text: 'a', labels: [] }] }), ConfigError, /2 example/);
   throwsWith(() => renderTarget(spec, ['nope']), ConfigError, /unknown label 'nope'/);

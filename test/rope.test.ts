@@ -12,7 +12,9 @@ function ropeRef(x: Float32Array, pos: number[], B: number, T: number, H: number
     for (let h = 0; h < H; h++)
       for (let i = 0; i < half; i++) {
         const ang = pos[bt] / theta ** ((2 * i) / rot);
-        const o = (bt * H + h) * D, x1 = x[o + i], x2 = x[o + i + half];
+        const o = (bt * H + h) * D,
+          x1 = x[o + i],
+          x2 = x[o + i + half];
         y[o + i] = x1 * Math.cos(ang) - x2 * Math.sin(ang);
         y[o + i + half] = x2 * Math.cos(ang) + x1 * Math.sin(ang);
       }
@@ -20,8 +22,13 @@ function ropeRef(x: Float32Array, pos: number[], B: number, T: number, H: number
 }
 
 test('rope forward/backward: full and partial rotary, arbitrary positions', () => {
-  for (const [B, T, H, D, rot, theta] of [[1, 5, 2, 8, 8, 10000], [2, 7, 3, 16, 4, 10000], [2, randInt(3, 12), 4, 32, 24, 1e6]]) {
-    const x = randnArray(B * T * H * D), g = randnArray(B * T * H * D);
+  for (const [B, T, H, D, rot, theta] of [
+    [1, 5, 2, 8, 8, 10000],
+    [2, 7, 3, 16, 4, 10000],
+    [2, randInt(3, 12), 4, 32, 24, 1e6],
+  ]) {
+    const x = randnArray(B * T * H * D),
+      g = randnArray(B * T * H * D);
     const pos = Array.from({ length: B * T }, (_, i) => (i % T) + (i >= T ? 3 : 0));
     const pt = Tensor.from(BigInt64Array.from(pos.map(BigInt)), [B, T]);
     const xt = Tensor.from(x, [B, T, H, D]);
@@ -41,5 +48,9 @@ test('rope rejects bad shapes and rotary dims', () => {
   const x = Tensor.zeros([1, 4, 2, 8]);
   throwsWith(() => ropeForward(x, Tensor.zeros([1, 3], 'i64'), { theta: 1e4 }), ShapeError, /rope_forward/, /positions/);
   throwsWith(() => ropeForward(x, Tensor.zeros([1, 4], 'i64'), { theta: 1e4, rotaryDim: 5 }), ArgumentError, /rotaryDim/);
-  throwsWith(() => ropeForward(Tensor.zeros([4, 8]), Tensor.zeros([1, 4], 'i64'), { theta: 1e4, rotaryDim: 8 }), ShapeError, /4 dimensions/);
+  throwsWith(
+    () => ropeForward(Tensor.zeros([4, 8]), Tensor.zeros([1, 4], 'i64'), { theta: 1e4, rotaryDim: 8 }),
+    ShapeError,
+    /4 dimensions/,
+  );
 });

@@ -11,13 +11,17 @@ import { rand, randInt, randnArray, throwsWith } from './helpers.js';
 
 function sample(dir: string): string {
   const file = path.join(dir, 'sample.safetensors');
-  writeSafetensors(file, {
-    'a.weight': Tensor.from(randnArray(12), [3, 4]),
-    'b.bias': Tensor.from(new Uint16Array([1, 2, 3]), [3], { dtype: 'bf16' }),
-    'c.ids': Tensor.from(new BigInt64Array([5n, -1n]), [2]),
-    'd.bytes': Tensor.from(new Uint8Array([9, 8, 7, 6, 5]), [5]),
-    'e.empty': Tensor.zeros([0, 4]),
-  }, { format: 'pt' });
+  writeSafetensors(
+    file,
+    {
+      'a.weight': Tensor.from(randnArray(12), [3, 4]),
+      'b.bias': Tensor.from(new Uint16Array([1, 2, 3]), [3], { dtype: 'bf16' }),
+      'c.ids': Tensor.from(new BigInt64Array([5n, -1n]), [2]),
+      'd.bytes': Tensor.from(new Uint8Array([9, 8, 7, 6, 5]), [5]),
+      'e.empty': Tensor.zeros([0, 4]),
+    },
+    { format: 'pt' },
+  );
   return file;
 }
 
@@ -50,8 +54,11 @@ test('header validation names the file and the tensor', () => {
   throwsWith(hdr({ t: { dtype: 'F32', shape: [2], data_offsets: [60, 68] } }), FormatError, /truncated/);
   throwsWith(hdr({ t: { dtype: 'F32', shape: [-2], data_offsets: [0, 8] } }), FormatError, /shape/);
   throwsWith(hdr({ t: { dtype: 'F32', shape: [2], data_offsets: [8, 0] } }), FormatError, /data_offsets/);
-  throwsWith(hdr({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }),
-    FormatError, /overlap/);
+  throwsWith(
+    hdr({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }),
+    FormatError,
+    /overlap/,
+  );
   throwsWith(hdr([1, 2]), FormatError, /JSON object/);
   const big = Buffer.alloc(16);
   big.writeBigUInt64LE(1n << 40n);
@@ -66,24 +73,34 @@ test('fuzz: 2,400 mutated files are read or rejected with a FormatError, never a
     const hlen = Number(good.readBigUInt64LE(0));
     const header = good.subarray(8, 8 + hlen).toString('utf8');
     const file = path.join(dir, 'case.safetensors');
-    let rejected = 0, accepted = 0;
+    let rejected = 0,
+      accepted = 0;
     for (let i = 0; i < 2400; i++) {
       let buf: Buffer;
       const kind = i % 6;
-      if (kind === 0) {            // flip random bytes anywhere
+      if (kind === 0) {
+        // flip random bytes anywhere
         buf = Buffer.from(good);
         for (let k = randInt(1, 6); k > 0; k--) buf[randInt(0, buf.length)] ^= 1 << randInt(0, 8);
-      } else if (kind === 1) {     // truncate
+      } else if (kind === 1) {
+        // truncate
         buf = good.subarray(0, randInt(0, good.length));
-      } else if (kind === 2) {     // wrong header length
+      } else if (kind === 2) {
+        // wrong header length
         buf = Buffer.from(good);
         buf.writeBigUInt64LE(BigInt(Math.floor(rand() * (rand() < 0.5 ? 2 * hlen : 2 ** 52))));
-      } else {                     // mutate the JSON text: digits, quotes, brackets, dtype names
+      } else {
+        // mutate the JSON text: digits, quotes, brackets, dtype names
         let h = header;
         for (let k = randInt(1, 4); k > 0; k--) {
           const at = randInt(0, h.length);
           const pick = ['0', '9', '-', '"', ']', '{', 'F', 'U8', 'I64', '1e9', ',', ' '][randInt(0, 12)];
-          h = kind === 3 ? h.slice(0, at) + pick + h.slice(at + 1) : kind === 4 ? h.slice(0, at) + pick + h.slice(at) : h.slice(0, at) + h.slice(at + 1);
+          h =
+            kind === 3
+              ? h.slice(0, at) + pick + h.slice(at + 1)
+              : kind === 4
+                ? h.slice(0, at) + pick + h.slice(at)
+                : h.slice(0, at) + h.slice(at + 1);
         }
         const j = Buffer.from(h);
         buf = Buffer.concat([Buffer.alloc(8), j, good.subarray(8 + hlen)]);
@@ -100,7 +117,8 @@ test('fuzz: 2,400 mutated files are read or rejected with a FormatError, never a
         }
         accepted++;
       } catch (e) {
-        if (!(e instanceof FormatError)) throw new Error(`case ${i} (kind ${kind}): ${(e as Error).constructor.name}: ${(e as Error).message}`);
+        if (!(e instanceof FormatError))
+          throw new Error(`case ${i} (kind ${kind}): ${(e as Error).constructor.name}: ${(e as Error).message}`);
         assert.match(e.message, /case\.safetensors/);
         rejected++;
       }

@@ -8,8 +8,12 @@ import { throwsWith } from './helpers.js';
 
 test('every dtype round-trips through its TypedArray', () => {
   const cases = [
-    ['f32', new Float32Array([1.5, -2, 3.25])], ['u8', new Uint8Array([0, 7, 255])], ['i32', new Int32Array([-5, 0, 2 ** 31 - 1])],
-    ['i64', new BigInt64Array([-(2n ** 62n), 0n, 42n])], ['f16', new Uint16Array([0x3c00, 0xc000, 0x7bff])], ['bf16', new Uint16Array([0x3f80, 0xc000, 0x7f7f])],
+    ['f32', new Float32Array([1.5, -2, 3.25])],
+    ['u8', new Uint8Array([0, 7, 255])],
+    ['i32', new Int32Array([-5, 0, 2 ** 31 - 1])],
+    ['i64', new BigInt64Array([-(2n ** 62n), 0n, 42n])],
+    ['f16', new Uint16Array([0x3c00, 0xc000, 0x7bff])],
+    ['bf16', new Uint16Array([0x3f80, 0xc000, 0x7f7f])],
   ] as const;
   for (const [dt, arr] of cases) {
     const t = Tensor.from(arr, [3], { dtype: dt });
@@ -24,7 +28,10 @@ test('every dtype round-trips through its TypedArray', () => {
 });
 
 test('views and reshape share storage; slices see the parent', () => {
-  const t = Tensor.from(Float32Array.from({ length: 12 }, (_, i) => i), [3, 4]);
+  const t = Tensor.from(
+    Float32Array.from({ length: 12 }, (_, i) => i),
+    [3, 4],
+  );
   const r = t.reshape([2, -1]);
   assert.deepEqual(r.shape, [2, 6]);
   assert.ok(r.handle.sharesStorage(t.handle));
@@ -62,7 +69,9 @@ test('memory() counts live bytes; dispose and the GC finalizer release them', as
   assert.equal(memory().cpu.live, before);
   v8.setFlagsFromString('--expose-gc');
   const gc = vm.runInNewContext('gc') as () => void;
-  (() => { for (let i = 0; i < 8; i++) Tensor.zeros([256, 256]); })();
+  (() => {
+    for (let i = 0; i < 8; i++) Tensor.zeros([256, 256]);
+  })();
   assert.ok(memory().cpu.live >= before + 8 * 256 * 256 * 4 || memory().cpu.live === before);
   // earlier tests' garbage may be collected too, so live can end below `before`
   for (let i = 0; i < 10 && memory().cpu.live > before; i++) {

@@ -15,12 +15,15 @@ const skip = root ? false : skipMessage(TOK);
 
 test('ids equal HF tokenizers for every text, with and without special tokens; decode round trips', { skip }, () => {
   const ref = JSON.parse(fs.readFileSync(path.join(root!, 'reference-encodings.json'), 'utf8')) as {
-    texts: string[]; encodings: Record<string, { with_special: number[][]; no_special: number[][]; decode_roundtrip: string[] }> };
+    texts: string[];
+    encodings: Record<string, { with_special: number[][]; no_special: number[][]; decode_roundtrip: string[] }>;
+  };
   const present = Object.keys(ref.encodings).filter((n) => fs.existsSync(path.join(root!, n, 'tokenizer.json')));
   assert.equal(present.length, 4, 'the four shipped tokenizers');
   assert.equal(ref.texts.length, 93);
   for (const name of present) {
-    const tok = loadTokenizer(path.join(root!, name)), e = ref.encodings[name];
+    const tok = loadTokenizer(path.join(root!, name)),
+      e = ref.encodings[name];
     ref.texts.forEach((t, i) => {
       assert.deepEqual(tok.encode(t), e.with_special[i], `${name} #${i} with special tokens`);
       assert.deepEqual(tok.encode(t, { addSpecialTokens: false }), e.no_special[i], `${name} #${i} without`);
@@ -53,10 +56,17 @@ test('chat templates render through @huggingface/jinja', { skip }, () => {
     fs.copyFileSync(path.join(src, 'tokenizer.json'), path.join(dir, 'tokenizer.json'));
     const cfg = JSON.parse(fs.readFileSync(path.join(src, 'tokenizer_config.json'), 'utf8'));
     // Mistral-Instruct's template
-    cfg.chat_template = "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'user' %}{{ '[INST] ' + message['content'] + ' [/INST]' }}{% else %}{{ message['content'] + eos_token }}{% endif %}{% endfor %}";
+    cfg.chat_template =
+      "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'user' %}{{ '[INST] ' + message['content'] + ' [/INST]' }}{% else %}{{ message['content'] + eos_token }}{% endif %}{% endfor %}";
     fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify(cfg));
     const tok = loadTokenizer(dir);
-    assert.equal(tok.applyChatTemplate([{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Yo' }]), '<s>[INST] Hi [/INST]Yo</s>');
+    assert.equal(
+      tok.applyChatTemplate([
+        { role: 'user', content: 'Hi' },
+        { role: 'assistant', content: 'Yo' },
+      ]),
+      '<s>[INST] Hi [/INST]Yo</s>',
+    );
     assert.equal(tok.eosId, 2);
     assert.ok(tok.hasChatTemplate && !loadTokenizer(src).hasChatTemplate);
     // Q prompts wrapped as one user turn: the template's BOS only (no second one), text cut inside

@@ -3,11 +3,19 @@
 import fs from 'node:fs';
 import { FormatError } from '../errors.js';
 
-export interface CsvRow { line: number; fields: string[] }
+export interface CsvRow {
+  line: number;
+  fields: string[];
+}
 /** 'fatal' (default): invalid UTF-8 is a FormatError naming file and line; 'replace': kept as U+FFFD. */
 export type EncodingErrors = 'fatal' | 'replace';
-export interface ReadOptions { encodingErrors?: EncodingErrors }
-export interface CsvOptions extends ReadOptions { delimiter?: string; /** check every row has this many fields */ columns?: number }
+export interface ReadOptions {
+  encodingErrors?: EncodingErrors;
+}
+export interface CsvOptions extends ReadOptions {
+  delimiter?: string;
+  /** check every row has this many fields */ columns?: number;
+}
 
 /** Byte offset of the first invalid UTF-8 sequence in `b` (a sequence cut by the end counts as valid), or -1. */
 export function firstInvalidUtf8(b: Uint8Array): number {
@@ -19,7 +27,8 @@ export function firstInvalidUtf8(b: Uint8Array): number {
       if (i + k >= b.length) return -1;
       const x = b[i + k];
       if ((x & 0xc0) !== 0x80) return i;
-      if (k === 1 && ((c === 0xe0 && x < 0xa0) || (c === 0xed && x > 0x9f) || (c === 0xf0 && x < 0x90) || (c === 0xf4 && x > 0x8f))) return i;
+      if (k === 1 && ((c === 0xe0 && x < 0xa0) || (c === 0xed && x > 0x9f) || (c === 0xf0 && x < 0x90) || (c === 0xf4 && x > 0x8f)))
+        return i;
     }
     i += n;
   }
@@ -48,13 +57,21 @@ export async function* readUtf8(file: string, opts: ReadOptions = {}): AsyncGene
       } catch {
         const at = Math.max(0, firstInvalidUtf8(chunk));
         for (let i = 0; i < at; i++) if (chunk[i] === 10) line++;
-        throw new FormatError(`${file}:${line}: invalid UTF-8 (byte 0x${chunk[at]?.toString(16) ?? '??'}); fix the file or pass --encoding-errors replace`);
+        throw new FormatError(
+          `${file}:${line}: invalid UTF-8 (byte 0x${chunk[at]?.toString(16) ?? '??'}); fix the file or pass --encoding-errors replace`,
+        );
       }
       for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
       yield text;
     }
     let tail: string;
-    try { tail = dec.decode(); } catch { throw new FormatError(`${file}:${line}: invalid UTF-8 (the file ends inside a character); fix the file or pass --encoding-errors replace`); }
+    try {
+      tail = dec.decode();
+    } catch {
+      throw new FormatError(
+        `${file}:${line}: invalid UTF-8 (the file ends inside a character); fix the file or pass --encoding-errors replace`,
+      );
+    }
     if (tail) yield tail;
   } catch (e) {
     if (e instanceof FormatError) throw e;
@@ -65,17 +82,28 @@ export async function* readUtf8(file: string, opts: ReadOptions = {}): AsyncGene
 /** Rows of a delimited file (the header is the first row), with the line each row starts on. */
 export async function* readDelimited(file: string, opts: CsvOptions = {}): AsyncGenerator<CsvRow> {
   const delim = (opts.delimiter ?? (file.endsWith('.tsv') ? '\t' : ',')).charCodeAt(0);
-  const QUOTE = 34, LF = 10, CR = 13;
+  const QUOTE = 34,
+    LF = 10,
+    CR = 13;
   let fields: string[] = [];
   let field = '';
-  let inQuotes = false, afterQuote = false;
-  let line = 1, col = 1, rowLine = 1, quoteLine = 1, quoteCol = 1;
-  const fail = (msg: string, l = line, c = col): never => { throw new FormatError(`${file}:${l}:${c}: ${msg}`); };
+  let inQuotes = false,
+    afterQuote = false;
+  let line = 1,
+    col = 1,
+    rowLine = 1,
+    quoteLine = 1,
+    quoteCol = 1;
+  const fail = (msg: string, l = line, c = col): never => {
+    throw new FormatError(`${file}:${l}:${c}: ${msg}`);
+  };
   const endRow = (): CsvRow | null => {
     fields.push(field);
     const row = { line: rowLine, fields };
-    fields = []; field = ''; afterQuote = false;
-    if (row.fields.length === 1 && row.fields[0] === '') return null;  // blank line
+    fields = [];
+    field = '';
+    afterQuote = false;
+    if (row.fields.length === 1 && row.fields[0] === '') return null; // blank line
     if (opts.columns !== undefined && row.fields.length !== opts.columns)
       fail(`expected ${opts.columns} columns, found ${row.fields.length}`, row.line, 1);
     return row;
@@ -83,27 +111,54 @@ export async function* readDelimited(file: string, opts: CsvOptions = {}): Async
   let pendingCR = false;
   for await (const chunk of readUtf8(file, opts)) {
     const out: CsvRow[] = [];
-    let start = 0;  // start of the unconsumed plain run inside the chunk
+    let start = 0; // start of the unconsumed plain run inside the chunk
     for (let i = 0; i < chunk.length; i++) {
       const c = chunk.charCodeAt(i);
-      if (pendingCR) { pendingCR = false; if (c === LF) { start = i + 1; continue; } }
+      if (pendingCR) {
+        pendingCR = false;
+        if (c === LF) {
+          start = i + 1;
+          continue;
+        }
+      }
       if (inQuotes) {
         if (c === QUOTE) {
           if (i + 1 < chunk.length) {
-            if (chunk.charCodeAt(i + 1) === QUOTE) { field += chunk.slice(start, i + 1); i++; start = i + 1; col += 2; continue; }
-            field += chunk.slice(start, i); inQuotes = false; afterQuote = true; start = i + 1; col++; continue;
+            if (chunk.charCodeAt(i + 1) === QUOTE) {
+              field += chunk.slice(start, i + 1);
+              i++;
+              start = i + 1;
+              col += 2;
+              continue;
+            }
+            field += chunk.slice(start, i);
+            inQuotes = false;
+            afterQuote = true;
+            start = i + 1;
+            col++;
+            continue;
           }
           // a quote at the chunk end: decide with the next chunk
-          field += chunk.slice(start, i); start = i + 1; inQuotes = false; afterQuote = true; col++;
+          field += chunk.slice(start, i);
+          start = i + 1;
+          inQuotes = false;
+          afterQuote = true;
+          col++;
           continue;
         }
-        if (c === LF) { line++; col = 1; } else col++;
+        if (c === LF) {
+          line++;
+          col = 1;
+        } else col++;
         continue;
       }
       if (c === delim) {
         field += chunk.slice(start, i);
-        fields.push(field); field = ''; afterQuote = false;
-        start = i + 1; col++;
+        fields.push(field);
+        field = '';
+        afterQuote = false;
+        start = i + 1;
+        col++;
         continue;
       }
       if (c === LF || c === CR) {
@@ -111,15 +166,28 @@ export async function* readDelimited(file: string, opts: CsvOptions = {}): Async
         const r = endRow();
         if (r) out.push(r);
         if (c === CR) pendingCR = true;
-        line++; col = 1; rowLine = line; start = i + 1;
+        line++;
+        col = 1;
+        rowLine = line;
+        start = i + 1;
         continue;
       }
       if (c === QUOTE) {
-        if (afterQuote) {  // "" split across chunks: an escaped quote inside the quoted field
-          field += '"'; inQuotes = true; afterQuote = false; start = i + 1; col++; continue;
+        if (afterQuote) {
+          // "" split across chunks: an escaped quote inside the quoted field
+          field += '"';
+          inQuotes = true;
+          afterQuote = false;
+          start = i + 1;
+          col++;
+          continue;
         }
         if (field.length || i > start) fail('a quote inside an unquoted field (quote the whole field and double inner quotes)');
-        inQuotes = true; quoteLine = line; quoteCol = col; start = i + 1; col++;
+        inQuotes = true;
+        quoteLine = line;
+        quoteCol = col;
+        start = i + 1;
+        col++;
         continue;
       }
       if (afterQuote) fail('text after the closing quote of a quoted field');
@@ -136,13 +204,18 @@ export async function* readDelimited(file: string, opts: CsvOptions = {}): Async
 }
 
 /** Rows as objects keyed by the header; `required` columns must exist. */
-export async function* readRecords(file: string, required: string[], opts: CsvOptions = {}): AsyncGenerator<{ line: number; get: (c: string) => string }> {
+export async function* readRecords(
+  file: string,
+  required: string[],
+  opts: CsvOptions = {},
+): AsyncGenerator<{ line: number; get: (c: string) => string }> {
   let index: Map<string, number> | null = null;
   for await (const row of readDelimited(file, { ...opts, columns: undefined })) {
     if (!index) {
       index = new Map(row.fields.map((f, i) => [f.trim().replace(/^\uFEFF/, ''), i]));
       const missing = required.filter((c) => !index!.has(c));
-      if (missing.length) throw new FormatError(`${file}:${row.line}: missing column(s) ${missing.join(', ')} (found: ${row.fields.join(', ')})`);
+      if (missing.length)
+        throw new FormatError(`${file}:${row.line}: missing column(s) ${missing.join(', ')} (found: ${row.fields.join(', ')})`);
       opts = { ...opts, columns: row.fields.length };
       continue;
     }
@@ -155,7 +228,8 @@ export async function* readRecords(file: string, required: string[], opts: CsvOp
 
 /** JSON Lines: one object per line, with its line number. */
 export async function* readJsonl(file: string, opts: ReadOptions = {}): AsyncGenerator<{ line: number; value: Record<string, unknown> }> {
-  let line = 0, rest = '';
+  let line = 0,
+    rest = '';
   const lines = async function* () {
     for await (const chunk of readUtf8(file, opts)) {
       const parts = (rest + chunk).split('\n');
@@ -174,7 +248,8 @@ export async function* readJsonl(file: string, opts: ReadOptions = {}): AsyncGen
     } catch (e) {
       throw new FormatError(`${file}:${line}: not valid JSON (${(e as Error).message})`);
     }
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new FormatError(`${file}:${line}: expected a JSON object`);
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      throw new FormatError(`${file}:${line}: expected a JSON object`);
     yield { line, value: value as Record<string, unknown> };
   }
 }

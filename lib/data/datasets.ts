@@ -25,11 +25,46 @@ export interface RawDataset {
   files: string[];
 }
 
-export const GOEMOTIONS_LABELS = ['admiration', 'amusement', 'anger', 'annoyance', 'approval', 'caring', 'confusion', 'curiosity',
-  'desire', 'disappointment', 'disapproval', 'disgust', 'embarrassment', 'excitement', 'fear', 'gratitude', 'grief', 'joy', 'love',
-  'nervousness', 'neutral', 'optimism', 'pride', 'realization', 'relief', 'remorse', 'sadness', 'surprise'];
-export const UNHEALTHY_LABELS = ['antagonize', 'condescending', 'dismissive', 'generalisation', 'generalisation_unfair', 'healthy',
-  'hostile', 'sarcastic'];
+export const GOEMOTIONS_LABELS = [
+  'admiration',
+  'amusement',
+  'anger',
+  'annoyance',
+  'approval',
+  'caring',
+  'confusion',
+  'curiosity',
+  'desire',
+  'disappointment',
+  'disapproval',
+  'disgust',
+  'embarrassment',
+  'excitement',
+  'fear',
+  'gratitude',
+  'grief',
+  'joy',
+  'love',
+  'nervousness',
+  'neutral',
+  'optimism',
+  'pride',
+  'realization',
+  'relief',
+  'remorse',
+  'sadness',
+  'surprise',
+];
+export const UNHEALTHY_LABELS = [
+  'antagonize',
+  'condescending',
+  'dismissive',
+  'generalisation',
+  'generalisation_unfair',
+  'healthy',
+  'hostile',
+  'sarcastic',
+];
 
 /** How to read a custom dataset. */
 export interface ColumnMap {
@@ -66,16 +101,27 @@ function finish(name: string, labels: string[], rows: Annotation[], skipped: Raw
   return { name, labels, rows, skipped, files };
 }
 
-async function readColumns(name: string, files: string[], m: ColumnMap & { labelColumns: string[]; labelNames: string[] },
-                           extraRequired: string[] = [], read: ReadOptions = {}): Promise<RawDataset> {
+async function readColumns(
+  name: string,
+  files: string[],
+  m: ColumnMap & { labelColumns: string[]; labelNames: string[] },
+  extraRequired: string[] = [],
+  read: ReadOptions = {},
+): Promise<RawDataset> {
   const rows: Annotation[] = [];
   const skipped = { emptyText: 0, noPositive: 0 };
   for (const file of files) {
-    for await (const r of readRecords(file, [m.text, m.annotator, m.item, ...m.labelColumns, ...extraRequired], { delimiter: m.delimiter, ...read })) {
+    for await (const r of readRecords(file, [m.text, m.annotator, m.item, ...m.labelColumns, ...extraRequired], {
+      delimiter: m.delimiter,
+      ...read,
+    })) {
       const where = `${file}:${r.line}`;
       const text = r.get(m.text);
       const labels = Uint8Array.from(m.labelColumns, (c) => bit(r.get(c), where, c));
-      if (!text.trim()) { skipped.emptyText++; continue; }
+      if (!text.trim()) {
+        skipped.emptyText++;
+        continue;
+      }
       rows.push({ item: r.get(m.item), text, annotator: r.get(m.annotator), labels, source: where });
     }
   }
@@ -84,20 +130,32 @@ async function readColumns(name: string, files: string[], m: ColumnMap & { label
 
 /** The official goemotions_{1,2,3}.csv files (one row per rater). Labels in alphabetical order. */
 export function readGoEmotions(files: string[], read: ReadOptions = {}): Promise<RawDataset> {
-  return readColumns('goemotions', files, { text: 'text', annotator: 'rater_id', item: 'id', labelColumns: GOEMOTIONS_LABELS,
-    labelNames: GOEMOTIONS_LABELS }, ['example_very_unclear'], read);
+  return readColumns(
+    'goemotions',
+    files,
+    { text: 'text', annotator: 'rater_id', item: 'id', labelColumns: GOEMOTIONS_LABELS, labelNames: GOEMOTIONS_LABELS },
+    ['example_very_unclear'],
+    read,
+  );
 }
 
 /** unhealthy_full.csv (one row per judgement). */
 export function readUnhealthy(files: string[], read: ReadOptions = {}): Promise<RawDataset> {
-  return readColumns('unhealthy', files, { text: 'comment', annotator: '_worker_id', item: '_unit_id', labelColumns: UNHEALTHY_LABELS,
-    labelNames: UNHEALTHY_LABELS }, [], read);
+  return readColumns(
+    'unhealthy',
+    files,
+    { text: 'comment', annotator: '_worker_id', item: '_unit_id', labelColumns: UNHEALTHY_LABELS, labelNames: UNHEALTHY_LABELS },
+    [],
+    read,
+  );
 }
 
 /** Any CSV/TSV/JSONL multi-annotator file through a column map. */
 export async function readCustom(name: string, files: string[], m: ColumnMap, read: ReadOptions = {}): Promise<RawDataset> {
-  if (typeof m !== 'object' || m === null || Array.isArray(m)) throw new ConfigError('custom dataset: the column map must be a JSON object');
-  if (m.labelColumns) return readColumns(name, files, { ...m, labelColumns: m.labelColumns, labelNames: m.labelNames ?? m.labelColumns }, [], read);
+  if (typeof m !== 'object' || m === null || Array.isArray(m))
+    throw new ConfigError('custom dataset: the column map must be a JSON object');
+  if (m.labelColumns)
+    return readColumns(name, files, { ...m, labelColumns: m.labelColumns, labelNames: m.labelNames ?? m.labelColumns }, [], read);
   const listCol = m.labelList ?? m.annotationList;
   if (!listCol) throw new FormatError(`${name}: the column map needs labelColumns, labelList, or annotatorList + annotationList`);
   const raw: { item: string; text: string; annotator: string; names: string[]; source: string }[] = [];
@@ -107,26 +165,44 @@ export async function readCustom(name: string, files: string[], m: ColumnMap, re
     if (Array.isArray(v)) return v.map(String);
     const s = String(v ?? '').trim();
     if (s.startsWith('[')) {
-      try { return (JSON.parse(s) as unknown[]).map(String); } catch { throw new FormatError(`${where}: '${col}' is not a JSON list: ${s}`); }
+      try {
+        return (JSON.parse(s) as unknown[]).map(String);
+      } catch {
+        throw new FormatError(`${where}: '${col}' is not a JSON list: ${s}`);
+      }
     }
-    return s ? s.split(',').map((x) => x.trim()).filter(Boolean) : [];
+    return s
+      ? s
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean)
+      : [];
   };
   const named = (v: string) => m.valueNames?.[v] ?? v;
   const push = (get: (c: string) => unknown, where: string, key?: string) => {
     const text = String(get(m.text) ?? '');
-    if (!text.trim()) { skipped.emptyText++; return; }
+    if (!text.trim()) {
+      skipped.emptyText++;
+      return;
+    }
     const item = m.item === '$key' && key !== undefined ? key : get(m.item);
     if (item === undefined) throw new FormatError(`${where}: missing field '${m.item}'`);
     if (m.splitField) split.set(String(item), String(get(m.splitField) ?? ''));
     if (m.annotatorList) {
-      const anns = list(get(m.annotatorList), where, m.annotatorList), vals = list(get(listCol), where, listCol);
-      if (anns.length !== vals.length)
-        throw new FormatError(`${where}: ${anns.length} annotators but ${vals.length} annotations`);
+      const anns = list(get(m.annotatorList), where, m.annotatorList),
+        vals = list(get(listCol), where, listCol);
+      if (anns.length !== vals.length) throw new FormatError(`${where}: ${anns.length} annotators but ${vals.length} annotations`);
       anns.forEach((a, i) => raw.push({ item: String(item), text, annotator: a, names: [named(vals[i])], source: where }));
       return;
     }
     if (get(m.annotator) === undefined) throw new FormatError(`${where}: missing field '${m.annotator}'`);
-    raw.push({ item: String(item), text, annotator: String(get(m.annotator)), names: list(get(listCol), where, listCol).map(named), source: where });
+    raw.push({
+      item: String(item),
+      text,
+      annotator: String(get(m.annotator)),
+      names: list(get(listCol), where, listCol).map(named),
+      source: where,
+    });
   };
   for (const file of files) {
     if (file.endsWith('.jsonl')) {
@@ -135,7 +211,11 @@ export async function readCustom(name: string, files: string[], m: ColumnMap, re
       let data: unknown;
       let text = '';
       for await (const chunk of readUtf8(file, read)) text += chunk;
-      try { data = JSON.parse(text); } catch (e) { throw new FormatError(`${file}: ${(e as Error).message}`); }
+      try {
+        data = JSON.parse(text);
+      } catch (e) {
+        throw new FormatError(`${file}: ${(e as Error).message}`);
+      }
       if (typeof data !== 'object' || data === null) throw new FormatError(`${file}: expected a JSON list or object of records`);
       const entries: [string, unknown][] = Array.isArray(data) ? data.map((v, i) => [String(i), v]) : Object.entries(data as object);
       // '$key' items are the record keys, scoped by file (split files reuse keys)

@@ -8,8 +8,20 @@ const require = createRequire(import.meta.url);
 // parquetjs-lite ships no types; this is the part of its API we use
 interface ParquetLib {
   ParquetSchema: new (fields: Record<string, { type: string; optional?: boolean }>) => unknown;
-  ParquetWriter: { openFile(schema: unknown, path: string, opts?: object): Promise<{ appendRow(r: object): Promise<void>; close(): Promise<void>; setRowGroupSize(n: number): void }> };
-  ParquetReader: { openFile(path: string): Promise<{ getCursor(): { next(): Promise<Record<string, unknown> | null> }; getRowCount(): number | bigint; close(): Promise<void> }> };
+  ParquetWriter: {
+    openFile(
+      schema: unknown,
+      path: string,
+      opts?: object,
+    ): Promise<{ appendRow(r: object): Promise<void>; close(): Promise<void>; setRowGroupSize(n: number): void }>;
+  };
+  ParquetReader: {
+    openFile(path: string): Promise<{
+      getCursor(): { next(): Promise<Record<string, unknown> | null> };
+      getRowCount(): number | bigint;
+      close(): Promise<void>;
+    }>;
+  };
 }
 const parquet = require('parquetjs-lite') as ParquetLib;
 
@@ -18,11 +30,15 @@ export type Column = 'UTF8' | 'INT64' | 'DOUBLE';
 /** A digest of rows as written or read (columns in schema order): what the manifest records per file. */
 export function rowsDigest(columns: string[], rows: Record<string, unknown>[]): { rows: number; sha256: string } {
   const h = crypto.createHash('sha256');
-  for (const r of rows) h.update(JSON.stringify(columns.map((c) => (typeof r[c] === 'bigint' ? String(r[c]) : r[c] ?? null))) + '\n');
+  for (const r of rows) h.update(JSON.stringify(columns.map((c) => (typeof r[c] === 'bigint' ? String(r[c]) : (r[c] ?? null)))) + '\n');
   return { rows: rows.length, sha256: h.digest('hex') };
 }
 
-export async function writeParquet(file: string, schema: Record<string, Column>, rows: Record<string, string | number | bigint>[]): Promise<void> {
+export async function writeParquet(
+  file: string,
+  schema: Record<string, Column>,
+  rows: Record<string, string | number | bigint>[],
+): Promise<void> {
   const s = new parquet.ParquetSchema(Object.fromEntries(Object.entries(schema).map(([k, t]) => [k, { type: t }])));
   const tmp = `${file}.tmp-${process.pid}`;
   try {

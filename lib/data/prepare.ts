@@ -14,10 +14,15 @@ export interface PrepareOptions {
   minShare?: number;
   maxShare?: number;
   /** official membership, or a random item split with these fractions */
-  split: { kind: 'official'; membership: Map<string, Set<Split>>; unlistedToTrain: boolean } | { kind: 'random'; fractions: [number, number, number] };
+  split:
+    | { kind: 'official'; membership: Map<string, Set<Split>>; unlistedToTrain: boolean }
+    | { kind: 'random'; fractions: [number, number, number] };
 }
 
-export interface FewShotRow { row: Annotation; examples: Annotation[] }
+export interface FewShotRow {
+  row: Annotation;
+  examples: Annotation[];
+}
 
 export interface Prepared {
   labels: string[];
@@ -37,9 +42,10 @@ function keepInAll(splits: Record<Split, Annotation[]>): string[] {
   return keep;
 }
 
-
 export function prepare(ds: RawDataset, o: PrepareOptions): Prepared {
-  const seed = o.seed ?? 42, minShare = o.minShare ?? 0.05, maxShare = o.maxShare ?? 0.6;
+  const seed = o.seed ?? 42,
+    minShare = o.minShare ?? 0.05,
+    maxShare = o.maxShare ?? 0.6;
   const rng = new Rng(seed);
   const counts: Record<string, number> = { raw: ds.rows.length + ds.skipped.emptyText, emptyText: ds.skipped.emptyText };
   // 1
@@ -62,7 +68,8 @@ export function prepare(ds: RawDataset, o: PrepareOptions): Prepared {
   } else {
     const items = shuffle([...new Set(positive.map((r) => r.item))].sort(byKey), rng);
     const [ft, fv] = o.split.fractions;
-    const nTrain = Math.round(items.length * ft), nVal = Math.round(items.length * fv);
+    const nTrain = Math.round(items.length * ft),
+      nVal = Math.round(items.length * fv);
     const where = new Map<string, Split>();
     items.forEach((it, i) => where.set(it, i < nTrain ? 'train' : i < nTrain + nVal ? 'val' : 'test'));
     for (const r of positive) splits[where.get(r.item)!].push(r);
@@ -84,8 +91,13 @@ export function prepare(ds: RawDataset, o: PrepareOptions): Prepared {
       let rows = per.get(a)!;
       if (rows.length < minShare * max) continue;
       if (rows.length > maxShare * max) {
-        const pick = new Set(shuffle(rows.map((_, i) => i), rng).slice(0, cap));
-        rows = rows.filter((_, i) => pick.has(i));  // sampled, kept in file order
+        const pick = new Set(
+          shuffle(
+            rows.map((_, i) => i),
+            rng,
+          ).slice(0, cap),
+        );
+        rows = rows.filter((_, i) => pick.has(i)); // sampled, kept in file order
       }
       out.push(...rows);
     }

@@ -38,13 +38,20 @@ export async function runPrepare(o: PrepareRun): Promise<{ manifest: Record<stri
     if (!o.columns) throw new ConfigError('prepare --dataset custom needs --columns (a JSON column map)');
     let map: ColumnMap;
     if (typeof o.columns === 'string') {
-      try { map = JSON.parse(fs.readFileSync(o.columns, 'utf8')) as ColumnMap; } catch (e) { throw new ConfigError(`${o.columns}: ${(e as Error).message}`); }
+      try {
+        map = JSON.parse(fs.readFileSync(o.columns, 'utf8')) as ColumnMap;
+      } catch (e) {
+        throw new ConfigError(`${o.columns}: ${(e as Error).message}`);
+      }
     } else map = o.columns;
     ds = await readCustom(o.name ?? 'custom', o.input, map, read);
   }
   let split: PrepareOptions['split'];
   if (o.split?.startsWith('random')) {
-    const f = o.split.slice(o.split.indexOf(':') + 1).split(',').map(Number);
+    const f = o.split
+      .slice(o.split.indexOf(':') + 1)
+      .split(',')
+      .map(Number);
     if (f.length !== 3 || f.some((x) => !(x >= 0)) || Math.abs(f[0] + f[1] + f[2] - 1) > 1e-6)
       throw new ConfigError(`prepare: --split ${o.split} must be random:TRAIN,VAL,TEST fractions summing to 1`);
     split = { kind: 'random', fractions: f as [number, number, number] };
@@ -55,21 +62,32 @@ export async function runPrepare(o: PrepareRun): Promise<{ manifest: Record<stri
       const membership = new Map<string, Set<Split>>();
       for (const [item, s] of bySplit) {
         const sp = s === 'dev' || s === 'validation' ? 'val' : s;
-        if (sp !== 'train' && sp !== 'val' && sp !== 'test') throw new ConfigError(`prepare: item ${item} has split '${s}' (expected train, dev/val or test)`);
+        if (sp !== 'train' && sp !== 'val' && sp !== 'test')
+          throw new ConfigError(`prepare: item ${item} has split '${s}' (expected train, dev/val or test)`);
         membership.set(item, new Set([sp]));
       }
       split = { kind: 'official', membership, unlistedToTrain: false };
     } else if (!o.splits) throw new ConfigError(`prepare: give --splits (the official split folder) or --split random:0.8,0.1,0.1`);
-    else split = o.dataset === 'goemotions'
-      ? { kind: 'official', membership: await goemotionsSplits(o.splits, read), unlistedToTrain: false }
-      : { kind: 'official', membership: await unhealthySplits(o.splits, read), unlistedToTrain: true };
+    else
+      split =
+        o.dataset === 'goemotions'
+          ? { kind: 'official', membership: await goemotionsSplits(o.splits, read), unlistedToTrain: false }
+          : { kind: 'official', membership: await unhealthySplits(o.splits, read), unlistedToTrain: true };
   }
-  const seed = o.seed ?? 42, minShare = o.minShare ?? 0.05, maxShare = o.maxShare ?? 0.6;
+  const seed = o.seed ?? 42,
+    minShare = o.minShare ?? 0.05,
+    maxShare = o.maxShare ?? 0.6;
   const p = prepare(ds, { seed, minShare, maxShare, split });
   const inputs: Record<string, string> = {};
   for (const f of o.input) inputs[f] = await sha256(f);
   const manifest = await writePrepared(o.out, p, {
-    dataset: ds.name, seed, minShare, maxShare, split: o.split ?? `official:${o.splits}`, inputs, createdBy: 'plf-native prepare',
+    dataset: ds.name,
+    seed,
+    minShare,
+    maxShare,
+    split: o.split ?? `official:${o.splits}`,
+    inputs,
+    createdBy: 'plf-native prepare',
   });
   return { manifest, text: summary(manifest) };
 }

@@ -13,7 +13,9 @@ export interface Metrics {
 /** truth/pred: 0/1 per label per row. */
 export function multilabelMetrics(labels: string[], truth: Uint8Array[], pred: Uint8Array[], users?: string[]): Metrics {
   const L = labels.length;
-  const tp = new Array(L).fill(0), fp = new Array(L).fill(0), fn = new Array(L).fill(0);
+  const tp = new Array(L).fill(0),
+    fp = new Array(L).fill(0),
+    fn = new Array(L).fill(0);
   let exact = 0;
   truth.forEach((t, r) => {
     const p = pred[r];
@@ -29,8 +31,12 @@ export function multilabelMetrics(labels: string[], truth: Uint8Array[], pred: U
   const f1 = (a: number, b: number, c: number) => (2 * a + b + c === 0 ? 0 : (2 * a) / (2 * a + b + c));
   const perLabel: Metrics['perLabel'] = {};
   labels.forEach((l, i) => {
-    perLabel[l] = { f1: f1(tp[i], fp[i], fn[i]), precision: tp[i] + fp[i] ? tp[i] / (tp[i] + fp[i]) : 0,
-      recall: tp[i] + fn[i] ? tp[i] / (tp[i] + fn[i]) : 0, support: tp[i] + fn[i] };
+    perLabel[l] = {
+      f1: f1(tp[i], fp[i], fn[i]),
+      precision: tp[i] + fp[i] ? tp[i] / (tp[i] + fp[i]) : 0,
+      recall: tp[i] + fn[i] ? tp[i] / (tp[i] + fn[i]) : 0,
+      support: tp[i] + fn[i],
+    };
   });
   const sum = (a: number[]) => a.reduce((x, y) => x + y, 0);
   const f1Macro = L ? sum(labels.map((l) => perLabel[l].f1)) / L : 0;
@@ -38,14 +44,29 @@ export function multilabelMetrics(labels: string[], truth: Uint8Array[], pred: U
   let perUser: Metrics['perUser'] = { mean: 0, median: 0, min: 0, worst: [] };
   if (users) {
     const by = new Map<string, number[]>();
-    users.forEach((u, r) => { if (!by.has(u)) by.set(u, []); by.get(u)!.push(r); });
-    const scores = [...by.entries()].map(([user, rs]) => ({
-      user, rows: rs.length, f1Macro: multilabelMetrics(labels, rs.map((r) => truth[r]), rs.map((r) => pred[r])).f1Macro,
-    })).sort((a, b) => a.f1Macro - b.f1Macro || (a.user < b.user ? -1 : 1));
+    users.forEach((u, r) => {
+      if (!by.has(u)) by.set(u, []);
+      by.get(u)!.push(r);
+    });
+    const scores = [...by.entries()]
+      .map(([user, rs]) => ({
+        user,
+        rows: rs.length,
+        f1Macro: multilabelMetrics(
+          labels,
+          rs.map((r) => truth[r]),
+          rs.map((r) => pred[r]),
+        ).f1Macro,
+      }))
+      .sort((a, b) => a.f1Macro - b.f1Macro || (a.user < b.user ? -1 : 1));
     const v = scores.map((s) => s.f1Macro);
     const mid = v.length >> 1;
-    perUser = { mean: sum(v) / (v.length || 1), median: v.length ? (v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2) : 0,
-      min: v[0] ?? 0, worst: scores.slice(0, 5) };
+    perUser = {
+      mean: sum(v) / (v.length || 1),
+      median: v.length ? (v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2) : 0,
+      min: v[0] ?? 0,
+      worst: scores.slice(0, 5),
+    };
   }
   return { f1Macro, f1Micro, subsetAccuracy: truth.length ? exact / truth.length : 0, perLabel, perUser, rows: truth.length };
 }

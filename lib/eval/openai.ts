@@ -9,18 +9,21 @@ import { io } from '../io/files.js';
 export class EndpointError extends PlfError {}
 
 export interface ChatClientOptions {
-  endpoint: string;            // base URL, e.g. http://localhost:8000/v1 (…/chat/completions is appended)
+  endpoint: string; // base URL, e.g. http://localhost:8000/v1 (…/chat/completions is appended)
   model: string;
   apiKey?: string;
-  concurrency?: number;        // default 4
-  retries?: number;            // default 5
-  timeoutMs?: number;          // default 60 s
-  backoffMs?: number;          // first retry delay, doubled each time (default 1 s)
+  concurrency?: number; // default 4
+  retries?: number; // default 5
+  timeoutMs?: number; // default 60 s
+  backoffMs?: number; // first retry delay, doubled each time (default 1 s)
   maxTokens?: number;
-  cacheFile?: string;          // JSONL of {key, response}
+  cacheFile?: string; // JSONL of {key, response}
 }
 
-interface CacheLine { key: string; response: string }
+interface CacheLine {
+  key: string;
+  response: string;
+}
 
 /** The endpoint as it may be printed: no user:password, query values hidden (keys travel there too). */
 export function displayUrl(u: string): string {
@@ -73,7 +76,8 @@ export class ChatClient {
   readonly shownUrl: string;
 
   constructor(readonly o: ChatClientOptions) {
-    if (!/^https?:\/\//.test(o.endpoint)) throw new ConfigError(`endpoint ${redact(displayUrl(o.endpoint), [o.apiKey])} must be an http(s) URL`);
+    if (!/^https?:\/\//.test(o.endpoint))
+      throw new ConfigError(`endpoint ${redact(displayUrl(o.endpoint), [o.apiKey])} must be an http(s) URL`);
     // …/chat/completions appended to the path (a query, e.g. an api-version or key, stays a query)
     const u = new URL(o.endpoint);
     if (!u.pathname.endsWith('/chat/completions')) u.pathname = u.pathname.replace(/\/+$/, '') + '/chat/completions';
@@ -82,20 +86,35 @@ export class ChatClient {
     if (o.cacheFile && fs.existsSync(o.cacheFile))
       for (const line of fs.readFileSync(o.cacheFile, 'utf8').split('\n')) {
         if (!line.trim()) continue;
-        try { const c = JSON.parse(line) as CacheLine; this.cache.set(c.key, c.response); } catch { /* a torn last line from a kill */ }
+        try {
+          const c = JSON.parse(line) as CacheLine;
+          this.cache.set(c.key, c.response);
+        } catch {
+          /* a torn last line from a kill */
+        }
       }
   }
 
-  get cached(): number { return this.cache.size; }
+  get cached(): number {
+    return this.cache.size;
+  }
 
   private key(prompt: string): string {
-    return crypto.createHash('sha256').update(JSON.stringify([this.o.model, this.o.maxTokens ?? null, prompt])).digest('hex');
+    return crypto
+      .createHash('sha256')
+      .update(JSON.stringify([this.o.model, this.o.maxTokens ?? null, prompt]))
+      .digest('hex');
   }
 
   private async slot<T>(fn: () => Promise<T>): Promise<T> {
     if (this.active >= (this.o.concurrency ?? 4)) await new Promise<void>((r) => this.queue.push(r));
     this.active++;
-    try { return await fn(); } finally { this.active--; this.queue.shift()?.(); }
+    try {
+      return await fn();
+    } finally {
+      this.active--;
+      this.queue.shift()?.();
+    }
   }
 
   /** The assistant's reply to one user message (temperature 0). */
@@ -111,18 +130,30 @@ export class ChatClient {
   }
 
   private async request(prompt: string): Promise<string> {
-    const body = JSON.stringify({ model: this.o.model, messages: [{ role: 'user', content: prompt }], temperature: 0,
-      ...(this.o.maxTokens ? { max_tokens: this.o.maxTokens } : {}) });
+    const body = JSON.stringify({
+      model: this.o.model,
+      messages: [{ role: 'user', content: prompt }],
+      temperature: 0,
+      ...(this.o.maxTokens ? { max_tokens: this.o.maxTokens } : {}),
+    });
     const retries = this.o.retries ?? 5;
-    let delay = this.o.backoffMs ?? 1000, last = '', attempts = 0;
+    let delay = this.o.backoffMs ?? 1000,
+      last = '',
+      attempts = 0;
     for (let attempt = 0; attempt <= retries; attempt++) {
       attempts++;
       const ctl = new AbortController();
       const timer = setTimeout(() => ctl.abort(), this.o.timeoutMs ?? 60_000);
-      let status = 0, text = '', retryAfter = 0;
+      let status = 0,
+        text = '',
+        retryAfter = 0;
       try {
-        const res = await fetch(this.url, { method: 'POST', body, signal: ctl.signal,
-          headers: { 'content-type': 'application/json', ...(this.o.apiKey ? { authorization: `Bearer ${this.o.apiKey}` } : {}) } });
+        const res = await fetch(this.url, {
+          method: 'POST',
+          body,
+          signal: ctl.signal,
+          headers: { 'content-type': 'application/json', ...(this.o.apiKey ? { authorization: `Bearer ${this.o.apiKey}` } : {}) },
+        });
         status = res.status;
         retryAfter = retryAfterMs(res.headers.get('retry-after'));
         text = await res.text();
@@ -134,7 +165,11 @@ export class ChatClient {
       }
       if (status === 200) {
         let json: { choices?: { message?: { content?: unknown } }[] };
-        try { json = JSON.parse(text); } catch { throw this.error(`the response is not JSON: ${text.slice(0, 200)}`); }
+        try {
+          json = JSON.parse(text);
+        } catch {
+          throw this.error(`the response is not JSON: ${text.slice(0, 200)}`);
+        }
         const content = json?.choices?.[0]?.message?.content;
         if (typeof content !== 'string') throw this.error(`no choices[0].message.content in ${text.slice(0, 200)}`);
         return content;

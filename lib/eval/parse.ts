@@ -1,9 +1,17 @@
 // Parsing a generated response into labels: a comma list, trimmed, case-insensitive, punctuation
 // stripped; words that name no label are counted, not guessed.
 
-export interface Parsed { labels: Uint8Array; unknown: string[] }
+export interface Parsed {
+  labels: Uint8Array;
+  unknown: string[];
+}
 
-const norm = (s: string) => s.toLowerCase().replace(/[^\p{L}\p{N}_ -]+/gu, ' ').replace(/\s+/g, ' ').trim();
+const norm = (s: string) =>
+  s
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}_ -]+/gu, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
 
 export function parseResponse(response: string, labels: string[]): Parsed {
   const index = new Map(labels.map((l, i) => [norm(l), i]));

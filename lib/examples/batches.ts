@@ -6,8 +6,12 @@ import type { Example } from './build.js';
 /** Batches of similar length (less padding): sort by length in seeded-shuffled windows, then shuffle the batches. */
 export function bucketedBatches(examples: Example[], batchSize: number, seed: number): number[][] {
   const rng = new Rng(seed);
-  const idx = shuffle(examples.map((_, i) => i), rng);
-  const window = batchSize * 50, batches: number[][] = [];
+  const idx = shuffle(
+    examples.map((_, i) => i),
+    rng,
+  );
+  const window = batchSize * 50,
+    batches: number[][] = [];
   for (let w = 0; w < idx.length; w += window) {
     const part = idx.slice(w, w + window).sort((a, b) => examples[a].ids.length - examples[b].ids.length || a - b);
     for (let i = 0; i < part.length; i += batchSize) batches.push(part.slice(i, i + batchSize));
@@ -26,7 +30,10 @@ export function collate(examples: Example[], padId: number, task: 'lm' | 'cls' |
     return {
       inputIds: examples.map((e) => [...e.ids.slice(0, e.promptLength), ...new Array(Te - e.promptLength).fill(padId)]),
       attentionMask: examples.map((e) => [...new Array(e.promptLength).fill(1), ...new Array(Te - e.promptLength).fill(0)]),
-      labels: examples.map((e) => { const t = e.ids.slice(e.promptLength); return [...t, ...new Array(Td - t.length).fill(-100)]; }),
+      labels: examples.map((e) => {
+        const t = e.ids.slice(e.promptLength);
+        return [...t, ...new Array(Td - t.length).fill(-100)];
+      }),
     };
   }
   const T = Math.max(...examples.map((e) => e.ids.length));

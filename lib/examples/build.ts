@@ -28,18 +28,33 @@ export function truthBits(spec: TemplateSpec, labels: string[]): Uint8Array {
  * `chat` wraps the prompt as one user turn of the tokenizer's chat template (instruct models in
  * the Q settings); the template brings its own special tokens, so none are added.
  */
-export function buildExamples(rows: (PreparedRow | PreparedShotRow)[], setting: Setting, spec: TemplateSpec, tok: TextTokenizer,
-                              o: { maxLength?: number; withTarget?: boolean; chat?: (prompt: string) => string } = {}): { examples: Example[]; truncated: number } {
+export function buildExamples(
+  rows: (PreparedRow | PreparedShotRow)[],
+  setting: Setting,
+  spec: TemplateSpec,
+  tok: TextTokenizer,
+  o: { maxLength?: number; withTarget?: boolean; chat?: (prompt: string) => string } = {},
+): { examples: Example[]; truncated: number } {
   const maxLength = o.maxLength ?? 512;
   let truncated = 0;
   const lm = setting === 'LM' || setting === 'LM-P';
   const examples = rows.map((r) => {
     const plain = (text: string) => renderPrompt(spec, setting, { text, user: r.annotator, examples: (r as PreparedShotRow).examples });
     const render = o.chat ? (text: string) => o.chat!(plain(text)) : plain;
-    const target = lm && (o.withTarget ?? true) ? [...tok.encode(renderTarget(spec, r.labels), { addSpecialTokens: false }), ...(tok.eosId !== null ? [tok.eosId] : [])] : [];
+    const target =
+      lm && (o.withTarget ?? true)
+        ? [...tok.encode(renderTarget(spec, r.labels), { addSpecialTokens: false }), ...(tok.eosId !== null ? [tok.eosId] : [])]
+        : [];
     const { ids, truncated: cut } = encodeWithin(tok, render, r.text, maxLength, { reserve: target.length, addSpecialTokens: !o.chat });
     if (cut) truncated++;
-    return { ids: [...ids, ...target], promptLength: ids.length, truth: truthBits(spec, r.labels), user: r.annotator, text: r.text, prompt: render(r.text) };
+    return {
+      ids: [...ids, ...target],
+      promptLength: ids.length,
+      truth: truthBits(spec, r.labels),
+      user: r.annotator,
+      text: r.text,
+      prompt: render(r.text),
+    };
   });
   return { examples, truncated };
 }

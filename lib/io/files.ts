@@ -13,7 +13,8 @@ export function io<T>(what: string, file: string, fn: () => T): T {
   } catch (e) {
     if (e instanceof PlfError) throw e;
     const err = e as NodeJS.ErrnoException;
-    const why = err.code === 'ENOSPC' ? 'ENOSPC: no space left on device' : err.code ? `${err.code}: ${err.syscall ?? ''}`.trim() : err.message;
+    const why =
+      err.code === 'ENOSPC' ? 'ENOSPC: no space left on device' : err.code ? `${err.code}: ${err.syscall ?? ''}`.trim() : err.message;
     throw new IOError(`${file}: cannot ${what} (${why})`, 'PLF_IO');
   }
 }
@@ -45,7 +46,8 @@ export function writeFileAtomic(file: string, data: string | Uint8Array | ((fd: 
  * complete as `dir.old-PID`); the temp folder of a failed write is removed.
  */
 export function replaceDir(dir: string, fill: (tmp: string) => void): void {
-  const tmp = `${dir}.tmp-${process.pid}`, old = `${dir}.old-${process.pid}`;
+  const tmp = `${dir}.tmp-${process.pid}`,
+    old = `${dir}.old-${process.pid}`;
   try {
     io('clear', tmp, () => fs.rmSync(tmp, { recursive: true, force: true }));
     io('create', tmp, () => fs.mkdirSync(tmp, { recursive: true }));
@@ -56,7 +58,7 @@ export function replaceDir(dir: string, fill: (tmp: string) => void): void {
       try {
         fs.renameSync(tmp, dir);
       } catch (e) {
-        if (had) fs.renameSync(old, dir);  // put the previous version back
+        if (had) fs.renameSync(old, dir); // put the previous version back
         throw e;
       }
     });
@@ -73,17 +75,22 @@ export function replaceDir(dir: string, fill: (tmp: string) => void): void {
  * renames, when the `tmp-` folder was already complete; a `tmp-` folder alone is a partial write.
  */
 export function recoverDir(dir: string): void {
-  const parent = path.dirname(dir), base = path.basename(dir);
+  const parent = path.dirname(dir),
+    base = path.basename(dir);
   if (!fs.existsSync(parent)) return;
-  const side = (kind: string) => fs.readdirSync(parent).filter((n) => n.startsWith(`${base}.${kind}-`) && /-\d+$/.test(n))
-    .map((n) => path.join(parent, n));
-  const tmps = side('tmp'), olds = side('old');
+  const side = (kind: string) =>
+    fs
+      .readdirSync(parent)
+      .filter((n) => n.startsWith(`${base}.${kind}-`) && /-\d+$/.test(n))
+      .map((n) => path.join(parent, n));
+  const tmps = side('tmp'),
+    olds = side('old');
   if (!fs.existsSync(dir) && olds.length && tmps.length) io('restore', dir, () => fs.renameSync(tmps[tmps.length - 1], dir));
   if (!fs.existsSync(dir) && olds.length) io('restore', dir, () => fs.renameSync(olds[olds.length - 1], dir));
   for (const p of side('tmp').concat(side('old'))) fs.rmSync(p, { recursive: true, force: true });
 }
 
-const held = new Map<string, number>();  // lock file -> how many holders in this process
+const held = new Map<string, number>(); // lock file -> how many holders in this process
 
 function alive(pid: number): boolean {
   try {
@@ -115,14 +122,24 @@ export function lockRunFolder(dir: string): () => void {
       fs.closeSync(fd);
       break;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 2) io('lock', file, () => { throw e; });
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 2)
+        io('lock', file, () => {
+          throw e;
+        });
       let holder: { pid?: unknown; host?: unknown; since?: unknown } = {};
-      try { holder = JSON.parse(fs.readFileSync(file, 'utf8')); } catch { /* torn or unreadable: stale */ }
+      try {
+        holder = JSON.parse(fs.readFileSync(file, 'utf8'));
+      } catch {
+        /* torn or unreadable: stale */
+      }
       const pid = Number(holder.pid);
       if (Number.isInteger(pid) && pid > 0 && (holder.host !== os.hostname() || alive(pid)))
-        throw new ConfigError(`${dir} is in use by another run (pid ${pid} on ${String(holder.host)}, since ${String(holder.since)}); ` +
-          `wait for it to finish or choose another output folder`, 'PLF_LOCKED');
-      fs.rmSync(file, { force: true });  // its holder is gone: take it over
+        throw new ConfigError(
+          `${dir} is in use by another run (pid ${pid} on ${String(holder.host)}, since ${String(holder.since)}); ` +
+            `wait for it to finish or choose another output folder`,
+          'PLF_LOCKED',
+        );
+      fs.rmSync(file, { force: true }); // its holder is gone: take it over
     }
   }
   held.set(file, 1);
@@ -131,14 +148,24 @@ export function lockRunFolder(dir: string): () => void {
 
 function release(file: string): void {
   const n = (held.get(file) ?? 1) - 1;
-  if (n > 0) { held.set(file, n); return; }
+  if (n > 0) {
+    held.set(file, n);
+    return;
+  }
   held.delete(file);
   try {
     if (JSON.parse(fs.readFileSync(file, 'utf8')).pid === process.pid) fs.rmSync(file, { force: true });
-  } catch { /* already gone */ }
+  } catch {
+    /* already gone */
+  }
 }
 
 function once(f: () => void): () => void {
   let done = false;
-  return () => { if (!done) { done = true; f(); } };
+  return () => {
+    if (!done) {
+      done = true;
+      f();
+    }
+  };
 }

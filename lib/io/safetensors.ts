@@ -7,12 +7,23 @@ import { Tensor, type DType, type TypedArray } from '../tensor.js';
 import { writeFileAtomic } from './files.js';
 
 export const ST_DTYPES: Record<string, { dtype: DType; bytes: number }> = {
-  F32: { dtype: 'f32', bytes: 4 }, F16: { dtype: 'f16', bytes: 2 }, BF16: { dtype: 'bf16', bytes: 2 },
-  U8: { dtype: 'u8', bytes: 1 }, I32: { dtype: 'i32', bytes: 4 }, I64: { dtype: 'i64', bytes: 8 },
+  F32: { dtype: 'f32', bytes: 4 },
+  F16: { dtype: 'f16', bytes: 2 },
+  BF16: { dtype: 'bf16', bytes: 2 },
+  U8: { dtype: 'u8', bytes: 1 },
+  I32: { dtype: 'i32', bytes: 4 },
+  I64: { dtype: 'i64', bytes: 8 },
 };
 const MAX_HEADER = 100 * 1024 * 1024;
 
-export interface TensorEntry { name: string; stDtype: string; dtype: DType; shape: number[]; begin: number; end: number }
+export interface TensorEntry {
+  name: string;
+  stDtype: string;
+  dtype: DType;
+  shape: number[];
+  begin: number;
+  end: number;
+}
 
 export interface SafetensorsFile {
   path: string;
@@ -35,9 +46,9 @@ export function parseHeader(path: string, head: Buffer, fileSize: number): Safet
   } catch (e) {
     throw new FormatError(`${path}: header is not valid JSON (${(e as Error).message})`);
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json))
-    throw new FormatError(`${path}: header must be a JSON object`);
-  const dataStart = 8 + hlen, dataLen = fileSize - dataStart;
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new FormatError(`${path}: header must be a JSON object`);
+  const dataStart = 8 + hlen,
+    dataLen = fileSize - dataStart;
   const tensors = new Map<string, TensorEntry>();
   let metadata: Record<string, string> = {};
   for (const [name, raw] of Object.entries(json)) {
@@ -67,8 +78,7 @@ export function parseHeader(path: string, head: Buffer, fileSize: number): Safet
   }
   const spans = [...tensors.values()].filter((t) => t.end > t.begin).sort((a, b) => a.begin - b.begin);
   for (let i = 1; i < spans.length; i++)
-    if (spans[i].begin < spans[i - 1].end)
-      throw new FormatError(`${path}: tensors '${spans[i - 1].name}' and '${spans[i].name}' overlap`);
+    if (spans[i].begin < spans[i - 1].end) throw new FormatError(`${path}: tensors '${spans[i - 1].name}' and '${spans[i].name}' overlap`);
   return { path, metadata, tensors, dataStart, size: fileSize };
 }
 
@@ -188,7 +198,7 @@ export function writeSafetensorsStream(file: string, plan: PlannedTensor[], meta
     off += n;
   }
   const raw = Buffer.from(JSON.stringify(header), 'utf8');
-  const json = Buffer.concat([raw, Buffer.alloc((8 - (raw.length % 8)) % 8, 0x20)]);  // pad with spaces to 8 bytes
+  const json = Buffer.concat([raw, Buffer.alloc((8 - (raw.length % 8)) % 8, 0x20)]); // pad with spaces to 8 bytes
   const head = Buffer.alloc(8);
   head.writeBigUInt64LE(BigInt(json.length));
   writeFileAtomic(file, (fd) => {
@@ -211,7 +221,14 @@ export function tensorBytes(t: Tensor): Uint8Array {
 
 /** Writes tensors to a safetensors file (header padded to 8 bytes, data in name order). */
 export function writeSafetensors(file: string, tensors: Record<string, Tensor>, metadata?: Record<string, string>): void {
-  writeSafetensorsStream(file, Object.entries(tensors).map(([name, t]) => ({
-    name, dtype: t.dtype, shape: [...t.shape], bytes: () => tensorBytes(t),
-  })), metadata);
+  writeSafetensorsStream(
+    file,
+    Object.entries(tensors).map(([name, t]) => ({
+      name,
+      dtype: t.dtype,
+      shape: [...t.shape],
+      bytes: () => tensorBytes(t),
+    })),
+    metadata,
+  );
 }

@@ -8,7 +8,10 @@ import { Template } from '@huggingface/jinja';
 import { ConfigError, FormatError, PlfError, brief } from '../errors.js';
 import { BudgetError, withinBudget } from '../util/budget.js';
 
-export interface ChatMessage { role: 'system' | 'user' | 'assistant'; content: string }
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
 
 function tokenString(v: unknown): string | null {
   if (typeof v === 'string') return v;
@@ -33,10 +36,15 @@ export class ByteTokenizer implements TextTokenizer {
   readonly eosId = 2;
   encode(text: string, opts: { addSpecialTokens?: boolean } = {}): number[] {
     const b = Array.from(new TextEncoder().encode(text), (x) => x + 3);
-    return opts.addSpecialTokens ?? true ? [this.bosId, ...b] : b;
+    return (opts.addSpecialTokens ?? true) ? [this.bosId, ...b] : b;
   }
   decode(ids: number[]): string {
-    return new TextDecoder().decode(Uint8Array.from(ids.filter((i) => i >= 3 && i < 259), (i) => i - 3));
+    return new TextDecoder().decode(
+      Uint8Array.from(
+        ids.filter((i) => i >= 3 && i < 259),
+        (i) => i - 3,
+      ),
+    );
   }
 }
 
@@ -72,17 +80,20 @@ export function nestedQuantifier(pattern: string): boolean {
   };
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i];
-    let atomEnd = i;  // index of the atom's last character
+    let atomEnd = i; // index of the atom's last character
     let group: { inner: boolean } | null = null;
-    if (c === '\\') { atomEnd = i + 1; }
-    else if (c === '[') {
+    if (c === '\\') {
+      atomEnd = i + 1;
+    } else if (c === '[') {
       let j = i + 1;
       if (pattern[j] === '^') j++;
       if (pattern[j] === ']') j++;
       while (j < pattern.length && pattern[j] !== ']') j += pattern[j] === '\\' ? 2 : 1;
       atomEnd = j;
-    } else if (c === '(') { frames.push({ inner: false }); continue; }
-    else if (c === ')') {
+    } else if (c === '(') {
+      frames.push({ inner: false });
+      continue;
+    } else if (c === ')') {
       group = frames.length > 1 ? frames.pop()! : { inner: false };
     } else if (c === '|' || c === '^' || c === '$') continue;
     const q = quantAt(atomEnd + 1);
@@ -127,7 +138,9 @@ export class Tokenizer implements TextTokenizer {
     if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new FormatError(`${tj}: must hold a JSON object`);
     for (const r of regexes(json, 'tokenizer'))
       if (nestedQuantifier(r.pattern))
-        throw new FormatError(`${tj}: ${r.where}: regex ${brief(r.pattern)} nests unbounded quantifiers (exponential backtracking); refused`);
+        throw new FormatError(
+          `${tj}: ${r.where}: regex ${brief(r.pattern)} nests unbounded quantifiers (exponential backtracking); refused`,
+        );
     const tc = path.join(dir, 'tokenizer_config.json');
     const config = fs.existsSync(tc) ? readJson(tc) : {};
     if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new FormatError(`${tc}: must hold a JSON object`);
@@ -153,14 +166,22 @@ export class Tokenizer implements TextTokenizer {
   }
 
   encode(text: string, opts: { addSpecialTokens?: boolean } = {}): number[] {
-    return this.guard('encode', () => this.tok.encode(text, { add_special_tokens: opts.addSpecialTokens ?? true }).ids,
-      text.length > TOKENIZER_BUDGET.plainChars);
+    return this.guard(
+      'encode',
+      () => this.tok.encode(text, { add_special_tokens: opts.addSpecialTokens ?? true }).ids,
+      text.length > TOKENIZER_BUDGET.plainChars,
+    );
   }
 
   /** Special tokens are skipped, as in the round trips of HF `decode(..., skip_special_tokens=True)`. */
   decode(ids: number[], opts: { skipSpecialTokens?: boolean } = {}): string {
-    return ids.length ? this.guard('decode', () => this.tok.decode(ids, { skip_special_tokens: opts.skipSpecialTokens ?? true }),
-      ids.length > TOKENIZER_BUDGET.plainChars) : '';
+    return ids.length
+      ? this.guard(
+          'decode',
+          () => this.tok.decode(ids, { skip_special_tokens: opts.skipSpecialTokens ?? true }),
+          ids.length > TOKENIZER_BUDGET.plainChars,
+        )
+      : '';
   }
 
   tokenId(token: string | null): number | null {
@@ -169,12 +190,24 @@ export class Tokenizer implements TextTokenizer {
     return ids.length === 1 ? ids[0] : null;
   }
 
-  get bosToken(): string | null { return tokenString(this.config.bos_token); }
-  get eosToken(): string | null { return tokenString(this.config.eos_token); }
-  get padToken(): string | null { return tokenString(this.config.pad_token); }
-  get eosId(): number | null { return this.tokenId(this.eosToken); }
-  get bosId(): number | null { return this.tokenId(this.bosToken); }
-  get padId(): number | null { return this.tokenId(this.padToken); }
+  get bosToken(): string | null {
+    return tokenString(this.config.bos_token);
+  }
+  get eosToken(): string | null {
+    return tokenString(this.config.eos_token);
+  }
+  get padToken(): string | null {
+    return tokenString(this.config.pad_token);
+  }
+  get eosId(): number | null {
+    return this.tokenId(this.eosToken);
+  }
+  get bosId(): number | null {
+    return this.tokenId(this.bosToken);
+  }
+  get padId(): number | null {
+    return this.tokenId(this.padToken);
+  }
 
   get hasChatTemplate(): boolean {
     const t = this.config.chat_template;
@@ -195,8 +228,11 @@ export class Tokenizer implements TextTokenizer {
       text = withinBudget(`${tc}: chat_template`, B.templateMs, () => {
         this.template ??= new Template(src);
         return this.template.render({
-          messages, add_generation_prompt: opts.addGenerationPrompt ?? true,
-          bos_token: this.bosToken ?? '', eos_token: this.eosToken ?? '', pad_token: this.padToken ?? '',
+          messages,
+          add_generation_prompt: opts.addGenerationPrompt ?? true,
+          bos_token: this.bosToken ?? '',
+          eos_token: this.eosToken ?? '',
+          pad_token: this.padToken ?? '',
         });
       });
     } catch (e) {
@@ -204,7 +240,8 @@ export class Tokenizer implements TextTokenizer {
       throw new ConfigError(`${tc}: chat_template: ${(e as Error)?.message ?? String(e)}`);
     }
     if (typeof text !== 'string') throw new ConfigError(`${tc}: chat_template did not render a string`);
-    if (text.length > B.templateChars) throw new BudgetError(`${tc}: chat_template rendered ${text.length} characters, more than ${B.templateChars}`, 'PLF_BUDGET');
+    if (text.length > B.templateChars)
+      throw new BudgetError(`${tc}: chat_template rendered ${text.length} characters, more than ${B.templateChars}`, 'PLF_BUDGET');
     return text;
   }
 }
@@ -217,15 +254,21 @@ export function loadTokenizer(dir: string): Tokenizer {
  * Token ids of render(text) within maxLength: when too long, only the user's text is cut (at a
  * token boundary), so the instruction, the label list and "### Response:" always survive.
  */
-export function encodeWithin(tok: TextTokenizer, render: (text: string) => string, text: string, maxLength: number,
-                             opts: { addSpecialTokens?: boolean; reserve?: number } = {}): { ids: number[]; truncated: boolean } {
+export function encodeWithin(
+  tok: TextTokenizer,
+  render: (text: string) => string,
+  text: string,
+  maxLength: number,
+  opts: { addSpecialTokens?: boolean; reserve?: number } = {},
+): { ids: number[]; truncated: boolean } {
   const limit = maxLength - (opts.reserve ?? 0);
   const full = tok.encode(render(text), opts);
   if (full.length <= limit) return { ids: full, truncated: false };
   const t = tok.encode(text, { addSpecialTokens: false });
   const fits = (k: number) => tok.encode(render(tok.decode(t.slice(0, k))), opts);
   if (fits(0).length > limit) throw new ConfigError(`the prompt without its text needs ${fits(0).length} tokens, more than ${limit}`);
-  let lo = 0, hi = t.length;  // the largest k whose prompt fits
+  let lo = 0,
+    hi = t.length; // the largest k whose prompt fits
   while (lo < hi) {
     const mid = (lo + hi + 1) >> 1;
     if (fits(mid).length <= limit) lo = mid;

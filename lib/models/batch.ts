@@ -15,7 +15,11 @@ export function idsArray(x: Ids, what: string): { data: number[]; shape: number[
 export function idsTensor(x: Ids, what: string): Tensor {
   if (x instanceof Tensor) {
     if (x.dtype === 'i64') return x;
-    if (x.dtype === 'i32') return Tensor.from(BigInt64Array.from(x.toArray() as Int32Array, (v) => BigInt(v)), x.shape);
+    if (x.dtype === 'i32')
+      return Tensor.from(
+        BigInt64Array.from(x.toArray() as Int32Array, (v) => BigInt(v)),
+        x.shape,
+      );
     throw new ArgumentError(`${what} must be an integer tensor, got ${x}`);
   }
   if (!Array.isArray(x) || !x.length || !x.every((r) => Array.isArray(r) && r.length === x[0].length))

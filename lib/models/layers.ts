@@ -7,8 +7,8 @@ import { rmsnormForward, rmsnormBackward, layernormForward, layernormBackward } 
 import { addForward } from '../ops/activation.js';
 
 export interface LoraState {
-  A: Tensor;        // [r, in]
-  B: Tensor;        // [out, r]
+  A: Tensor; // [r, in]
+  B: Tensor; // [out, r]
   gradA: Tensor;
   gradB: Tensor;
   scale: number;
@@ -32,11 +32,21 @@ export class Linear {
   /** position among the model's linears (set by the model), part of the dropout seed */
   id = 0;
 
-  constructor(readonly name: string, public weight: Weight, public bias: Tensor | null) {}
+  constructor(
+    readonly name: string,
+    public weight: Weight,
+    public bias: Tensor | null,
+  ) {}
 
-  get outFeatures(): number { return this.weight.shape[0]; }
-  get device(): Device { return isNF4(this.weight) ? this.weight.weight.device : this.weight.device; }
-  get inFeatures(): number { return this.weight.shape[1]; }
+  get outFeatures(): number {
+    return this.weight.shape[0];
+  }
+  get device(): Device {
+    return isNF4(this.weight) ? this.weight.weight.device : this.weight.device;
+  }
+  get inFeatures(): number {
+    return this.weight.shape[1];
+  }
 
   /** y = x·Wᵀ + b (+ LoRA). With `train`, x (and the LoRA intermediate) are kept for backward. */
   forward(x: Tensor, train: Pass): Tensor {
@@ -46,8 +56,13 @@ export class Linear {
     }
     const seed = train ? train.dropoutSeed * 4096 + this.id + 1 : 0;
     const l = this.lora;
-    const { y, xa } = loraLinearForward(x, this.weight, this.bias,
-      { A: l.A, B: l.B, scale: l.scale, dropout: train ? l.dropout : 0, seed });
+    const { y, xa } = loraLinearForward(x, this.weight, this.bias, {
+      A: l.A,
+      B: l.B,
+      scale: l.scale,
+      dropout: train ? l.dropout : 0,
+      seed,
+    });
     if (train) this.saved = { x, xa, seed };
     else xa.dispose();
     return y;
@@ -61,12 +76,21 @@ export class Linear {
     let dx: Tensor | null;
     if (this.lora && s.xa) {
       const l = this.lora;
-      const r = loraLinearBackward(dy, s.x, this.weight, { A: l.A, B: l.B, scale: l.scale, dropout: l.dropout, seed: s.seed },
-        s.xa, { dx: needDx, dA: l.gradA, dB: l.gradB, accumulate: true });
+      const r = loraLinearBackward(dy, s.x, this.weight, { A: l.A, B: l.B, scale: l.scale, dropout: l.dropout, seed: s.seed }, s.xa, {
+        dx: needDx,
+        dA: l.gradA,
+        dB: l.gradB,
+        accumulate: true,
+      });
       dx = r.dx;
       s.xa.dispose();
     } else {
-      const r = linearBackward(dy, s.x, this.weight, { dx: needDx, dw: this.weightGrad ?? false, dbias: this.biasGrad ?? false, accumulate: true });
+      const r = linearBackward(dy, s.x, this.weight, {
+        dx: needDx,
+        dw: this.weightGrad ?? false,
+        dbias: this.biasGrad ?? false,
+        accumulate: true,
+      });
       dx = r.dx;
     }
     return dx;
@@ -83,7 +107,10 @@ export class Linear {
     if (isNF4(this.weight)) disposeNF4(this.weight);
     else this.weight.dispose();
     this.bias?.dispose();
-    this.lora?.A.dispose(); this.lora?.B.dispose(); this.lora?.gradA.dispose(); this.lora?.gradB.dispose();
+    this.lora?.A.dispose();
+    this.lora?.B.dispose();
+    this.lora?.gradA.dispose();
+    this.lora?.gradB.dispose();
     this.weightGrad?.dispose();
     this.biasGrad?.dispose();
   }
@@ -93,8 +120,13 @@ export class Linear {
 export class Norm {
   private saved: { x: Tensor; mean: Tensor | null; rstd: Tensor } | null = null;
 
-  constructor(readonly kind: 'rms' | 'layer', readonly weight: Tensor, readonly bias: Tensor | null, readonly eps: number,
-              readonly name = '') {}
+  constructor(
+    readonly kind: 'rms' | 'layer',
+    readonly weight: Tensor,
+    readonly bias: Tensor | null,
+    readonly eps: number,
+    readonly name = '',
+  ) {}
 
   forward(x: Tensor, train: Pass): Tensor {
     if (this.kind === 'rms') {
@@ -105,16 +137,20 @@ export class Norm {
     }
     const { y, mean, rstd } = layernormForward(x, this.weight, this.bias, this.eps);
     if (train) this.saved = { x, mean, rstd };
-    else { mean.dispose(); rstd.dispose(); }
+    else {
+      mean.dispose();
+      rstd.dispose();
+    }
     return y;
   }
 
   backward(dy: Tensor): Tensor {
     const s = this.saved!;
     this.saved = null;
-    const dx = this.kind === 'rms'
-      ? rmsnormBackward(dy, s.x, this.weight, s.rstd, { dw: false }).dx
-      : layernormBackward(dy, s.x, this.weight, s.mean!, s.rstd, { dw: false, db: false }).dx;
+    const dx =
+      this.kind === 'rms'
+        ? rmsnormBackward(dy, s.x, this.weight, s.rstd, { dw: false }).dx
+        : layernormBackward(dy, s.x, this.weight, s.mean!, s.rstd, { dw: false, db: false }).dx;
     s.mean?.dispose();
     s.rstd.dispose();
     return dx;
@@ -126,7 +162,11 @@ export class Norm {
     this.saved = null;
   }
 
-  dispose(): void { this.release(); this.weight.dispose(); this.bias?.dispose(); }
+  dispose(): void {
+    this.release();
+    this.weight.dispose();
+    this.bias?.dispose();
+  }
 }
 
 /** a += b, returning a (b is disposed: gradients are summed where paths join). */

@@ -22,14 +22,19 @@ export function loraScale(c: LoraConfig): number {
 /** A ~ kaiming_uniform(a=√5) = U(±1/√in), B = 0 (PEFT's default init). */
 export function attachLora(lin: Linear, c: LoraConfig, rng: Rng): void {
   if (!Number.isInteger(c.r) || c.r < 1) throw new ConfigError(`LoRA r must be a positive integer, got ${c.r}`);
-  const K = lin.inFeatures, N = lin.outFeatures, bound = 1 / Math.sqrt(K);
+  const K = lin.inFeatures,
+    N = lin.outFeatures,
+    bound = 1 / Math.sqrt(K);
   const a = new Float32Array(c.r * K);
   for (let i = 0; i < a.length; i++) a[i] = rng.uniform(-bound, bound);
   const d = lin.device;
   lin.lora = {
-    A: Tensor.from(a, [c.r, K]).moveTo(d), B: Tensor.zeros([N, c.r], 'f32', d), gradA: Tensor.zeros([c.r, K], 'f32', d),
+    A: Tensor.from(a, [c.r, K]).moveTo(d),
+    B: Tensor.zeros([N, c.r], 'f32', d),
+    gradA: Tensor.zeros([c.r, K], 'f32', d),
     gradB: Tensor.zeros([N, c.r], 'f32', d),
-    scale: loraScale(c), dropout: c.dropout ?? 0,
+    scale: loraScale(c),
+    dropout: c.dropout ?? 0,
   };
 }
 

@@ -34,10 +34,17 @@ export interface Batch {
   decoderInputIds?: Ids;
 }
 
-export interface TrainableParam { name: string; param: Tensor; grad: Tensor }
+export interface TrainableParam {
+  name: string;
+  param: Tensor;
+  grad: Tensor;
+}
 
 /** A fully trainable module saved with a LoRA adapter (PEFT's modules_to_save): its tensors by suffix. */
-export interface SavedModule { module: string; tensors: Record<string, Tensor> }
+export interface SavedModule {
+  module: string;
+  tensors: Record<string, Tensor>;
+}
 
 /** What every model's config holds beside its own fields. */
 export interface SharedConfig {

@@ -18,7 +18,10 @@ export interface LoadOptions {
 }
 
 export class ModuleLoader {
-  constructor(readonly ck: TensorSource, readonly opts: LoadOptions) {}
+  constructor(
+    readonly ck: TensorSource,
+    readonly opts: LoadOptions,
+  ) {}
 
   /** A frozen body linear (a LoRA target): NF4 when asked or when stored pre-quantized; `as` names the module when it differs from the checkpoint's key. */
   linear(name: string, bias: boolean, as = name, expect?: [number, number]): Linear {
@@ -79,6 +82,12 @@ export class ModuleLoader {
       this.expectShape(`${name}.weight`, this.ck.shape(`${name}.weight`), [size]);
       if (kind === 'layer') this.expectShape(`${name}.bias`, this.ck.shape(`${name}.bias`), [size]);
     }
-    return new Norm(kind, this.place(this.ck.f32(`${name}.weight`)), kind === 'layer' ? this.place(this.ck.f32(`${name}.bias`)) : null, eps, as);
+    return new Norm(
+      kind,
+      this.place(this.ck.f32(`${name}.weight`)),
+      kind === 'layer' ? this.place(this.ck.f32(`${name}.bias`)) : null,
+      eps,
+      as,
+    );
   }
 }

@@ -13,16 +13,47 @@ import type { Model } from './model.js';
 function adapterConfig(model: Model, c: LoraConfig): Record<string, unknown> {
   const cls = model.task === 'sequence-classification';
   return {
-    alora_invocation_tokens: null, alpha_pattern: {}, arrow_config: null, auto_mapping: null,
-    base_model_name_or_path: null, bias: 'none', corda_config: null, ensure_weight_tying: false, eva_config: null,
-    exclude_modules: null, fan_in_fan_out: false, inference_mode: true, init_lora_weights: true, kasa_config: null,
-    layer_replication: null, layers_pattern: null, layers_to_transform: null, loftq_config: {}, lora_alpha: c.alpha,
-    lora_bias: false, lora_dropout: c.dropout ?? 0, lora_ga_config: null, megatron_config: null,
-    megatron_core: 'megatron.core', modules_to_save: cls ? [...model.modulesToSave().map((m) => m.module), 'classifier', 'score'] : null, monteclora_config: null,
-    peft_type: 'LORA', peft_version: '0.21.0', qalora_group_size: 16, r: c.r, rank_pattern: {}, revision: null,
-    target_modules: c.targetModules ?? model.defaultTargets, target_parameters: null,
-    task_type: cls ? 'SEQ_CLS' : 'CAUSAL_LM', trainable_token_indices: null, use_bdlora: null, use_dora: false,
-    use_qalora: false, use_rslora: c.useRslora ?? false, velora_config: null,
+    alora_invocation_tokens: null,
+    alpha_pattern: {},
+    arrow_config: null,
+    auto_mapping: null,
+    base_model_name_or_path: null,
+    bias: 'none',
+    corda_config: null,
+    ensure_weight_tying: false,
+    eva_config: null,
+    exclude_modules: null,
+    fan_in_fan_out: false,
+    inference_mode: true,
+    init_lora_weights: true,
+    kasa_config: null,
+    layer_replication: null,
+    layers_pattern: null,
+    layers_to_transform: null,
+    loftq_config: {},
+    lora_alpha: c.alpha,
+    lora_bias: false,
+    lora_dropout: c.dropout ?? 0,
+    lora_ga_config: null,
+    megatron_config: null,
+    megatron_core: 'megatron.core',
+    modules_to_save: cls ? [...model.modulesToSave().map((m) => m.module), 'classifier', 'score'] : null,
+    monteclora_config: null,
+    peft_type: 'LORA',
+    peft_version: '0.21.0',
+    qalora_group_size: 16,
+    r: c.r,
+    rank_pattern: {},
+    revision: null,
+    target_modules: c.targetModules ?? model.defaultTargets,
+    target_parameters: null,
+    task_type: cls ? 'SEQ_CLS' : 'CAUSAL_LM',
+    trainable_token_indices: null,
+    use_bdlora: null,
+    use_dora: false,
+    use_qalora: false,
+    use_rslora: c.useRslora ?? false,
+    velora_config: null,
   };
 }
 
@@ -56,11 +87,21 @@ export function loadAdapter(model: Model, dir: string): void {
   if (Object.keys((c.rank_pattern as object) ?? {}).length || Object.keys((c.alpha_pattern as object) ?? {}).length)
     throw new ConfigError(`${cfgFile}: rank_pattern / alpha_pattern are not supported`);
   const targets = c.target_modules;
-  const r = c.r, alpha = c.lora_alpha, dropout = c.lora_dropout ?? 0;
-  if (!Number.isInteger(r) || (r as number) < 1 || (r as number) > 65536) throw new ConfigError(`${cfgFile}: r must be an integer in 1…65536, got ${brief(r)}`);
-  if (typeof alpha !== 'number' || !Number.isFinite(alpha)) throw new ConfigError(`${cfgFile}: lora_alpha must be a finite number, got ${brief(alpha)}`);
-  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) throw new ConfigError(`${cfgFile}: lora_dropout must be in [0, 1), got ${brief(dropout)}`);
-  if (targets !== undefined && targets !== null && typeof targets !== 'string' && !(Array.isArray(targets) && targets.every((t) => typeof t === 'string')))
+  const r = c.r,
+    alpha = c.lora_alpha,
+    dropout = c.lora_dropout ?? 0;
+  if (!Number.isInteger(r) || (r as number) < 1 || (r as number) > 65536)
+    throw new ConfigError(`${cfgFile}: r must be an integer in 1…65536, got ${brief(r)}`);
+  if (typeof alpha !== 'number' || !Number.isFinite(alpha))
+    throw new ConfigError(`${cfgFile}: lora_alpha must be a finite number, got ${brief(alpha)}`);
+  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1))
+    throw new ConfigError(`${cfgFile}: lora_dropout must be in [0, 1), got ${brief(dropout)}`);
+  if (
+    targets !== undefined &&
+    targets !== null &&
+    typeof targets !== 'string' &&
+    !(Array.isArray(targets) && targets.every((t) => typeof t === 'string'))
+  )
     throw new ConfigError(`${cfgFile}: target_modules must be a list of module names, got ${brief(targets)}`);
   const file = path.join(dir, 'adapter_model.safetensors');
   const f = openSafetensors(file);
@@ -72,8 +113,11 @@ export function loadAdapter(model: Model, dir: string): void {
   }
   try {
     model.addLora({
-      r: r as number, alpha, dropout,
-      targetModules: Array.isArray(targets) ? targets as string[] : undefined, useRslora: c.use_rslora === true,
+      r: r as number,
+      alpha,
+      dropout,
+      targetModules: Array.isArray(targets) ? (targets as string[]) : undefined,
+      useRslora: c.use_rslora === true,
     });
   } catch (e) {
     if (e instanceof PlfError) throw new ConfigError(`${cfgFile}: ${e.message}`);
@@ -99,7 +143,7 @@ export function loadAdapter(model: Model, dir: string): void {
   for (const m of model.modulesToSave())
     for (const [suffix, t] of Object.entries(m.tensors)) {
       const key = adapterKey.saved(m.module, suffix);
-      if (!f.tensors.has(key)) continue;  // PEFT saves the head; an adapter without it keeps the loaded one
+      if (!f.tensors.has(key)) continue; // PEFT saves the head; an adapter without it keeps the loaded one
       load(key, t);
       used.add(key);
     }

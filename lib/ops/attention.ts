@@ -25,18 +25,42 @@ export function attentionForward(q: Tensor, k: Tensor, v: Tensor, o: AttentionOp
   const [B, T, H, D] = q.shape;
   const out = Tensor.empty(q.shape, q.dtype, q.device);
   const lse = Tensor.empty([B, H, T], 'f32', q.device);
-  addon.attention_forward(q.handle, k.handle, v.handle, o.mask?.handle ?? null, o.scale ?? 1 / Math.sqrt(D),
-    o.window ?? 0, out.handle, lse.handle, o.kvLen, o.causal ?? true, o.bias?.handle ?? null);
+  addon.attention_forward(
+    q.handle,
+    k.handle,
+    v.handle,
+    o.mask?.handle ?? null,
+    o.scale ?? 1 / Math.sqrt(D),
+    o.window ?? 0,
+    out.handle,
+    lse.handle,
+    o.kvLen,
+    o.causal ?? true,
+    o.bias?.handle ?? null,
+  );
   return { out, lse };
 }
 
-export function attentionBackward(dout: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor,
-                                  o: AttentionOptions = {}) {
+export function attentionBackward(dout: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, o: AttentionOptions = {}) {
   const D = q.shape[3];
   const dq = Tensor.empty(q.shape, q.dtype, q.device);
   const dk = Tensor.empty(k.shape, k.dtype, q.device);
   const dv = Tensor.empty(v.shape, v.dtype, q.device);
-  addon.attention_backward(dout.handle, q.handle, k.handle, v.handle, out.handle, lse.handle, o.mask?.handle ?? null,
-    o.scale ?? 1 / Math.sqrt(D), o.window ?? 0, dq.handle, dk.handle, dv.handle, o.causal ?? true, o.bias?.handle ?? null);
+  addon.attention_backward(
+    dout.handle,
+    q.handle,
+    k.handle,
+    v.handle,
+    out.handle,
+    lse.handle,
+    o.mask?.handle ?? null,
+    o.scale ?? 1 / Math.sqrt(D),
+    o.window ?? 0,
+    dq.handle,
+    dk.handle,
+    dv.handle,
+    o.causal ?? true,
+    o.bias?.handle ?? null,
+  );
   return { dq, dk, dv };
 }

@@ -3,8 +3,20 @@
 export { Tensor, memory, resetPeakMemory, emptyCache, type DType, type Device, type TypedArray } from '../tensor.js';
 export * from '../errors.js';
 export { quantizeNF4, dequantizeNF4, nf4To, disposeNF4, isNF4, quantStateJSON, type NF4Tensor } from './nf4.js';
-export { linearForward, linearBackward, loraLinearForward, loraLinearBackward, setMatmulPrecision, getMatmulPrecision, useCublasLt,
-  type Weight, type LinearBackwardOptions, type LoraParams, type LoraBackwardOptions, type MatmulPrecision } from './linear.js';
+export {
+  linearForward,
+  linearBackward,
+  loraLinearForward,
+  loraLinearBackward,
+  setMatmulPrecision,
+  getMatmulPrecision,
+  useCublasLt,
+  type Weight,
+  type LinearBackwardOptions,
+  type LoraParams,
+  type LoraBackwardOptions,
+  type MatmulPrecision,
+} from './linear.js';
 export * from './optim.js';
 export * from './norm.js';
 export * from './rope.js';

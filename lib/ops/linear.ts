@@ -43,8 +43,15 @@ export function linearBackward(dy: Tensor, x: Tensor, w: Weight, opts: LinearBac
   const dx = opts.dx === false ? null : Tensor.empty(x.shape, x.dtype, x.device);
   const dw = target(opts.dw, w.shape, x.device);
   const dbias = target(opts.dbias, [outFeatures(w)], x.device);
-  addon.linear_backward(dy.handle, x.handle, nativeWeight(w), dx?.handle ?? null, dw?.handle ?? null,
-    dbias?.handle ?? null, opts.accumulate ?? false);
+  addon.linear_backward(
+    dy.handle,
+    x.handle,
+    nativeWeight(w),
+    dx?.handle ?? null,
+    dw?.handle ?? null,
+    dbias?.handle ?? null,
+    opts.accumulate ?? false,
+  );
   return { dx, dw, dbias };
 }
 
@@ -63,8 +70,18 @@ export function loraLinearForward(x: Tensor, w: Weight, bias: Tensor | null, lor
   const r = lora.A.shape[0];
   const y = Tensor.empty(outShape(x, outFeatures(w)), x.dtype, x.device);
   const xa = Tensor.empty(outShape(x, r), 'f32', x.device);
-  addon.lora_linear_forward(x.handle, nativeWeight(w), bias?.handle ?? null, lora.A.handle, lora.B.handle,
-    lora.scale, lora.dropout ?? 0, lora.seed ?? 0, y.handle, xa.handle);
+  addon.lora_linear_forward(
+    x.handle,
+    nativeWeight(w),
+    bias?.handle ?? null,
+    lora.A.handle,
+    lora.B.handle,
+    lora.scale,
+    lora.dropout ?? 0,
+    lora.seed ?? 0,
+    y.handle,
+    xa.handle,
+  );
   return { y, xa };
 }
 
@@ -75,13 +92,25 @@ export interface LoraBackwardOptions {
   accumulate?: boolean;
 }
 
-export function loraLinearBackward(dy: Tensor, x: Tensor, w: Weight, lora: LoraParams, xa: Tensor,
-                                   opts: LoraBackwardOptions = {}) {
+export function loraLinearBackward(dy: Tensor, x: Tensor, w: Weight, lora: LoraParams, xa: Tensor, opts: LoraBackwardOptions = {}) {
   const dx = opts.dx === false ? null : Tensor.empty(x.shape, x.dtype, x.device);
   const dA = opts.dA ?? Tensor.zeros(lora.A.shape, 'f32', x.device);
   const dB = opts.dB ?? Tensor.zeros(lora.B.shape, 'f32', x.device);
-  addon.lora_linear_backward(dy.handle, x.handle, nativeWeight(w), lora.A.handle, lora.B.handle, lora.scale,
-    lora.dropout ?? 0, lora.seed ?? 0, xa.handle, dx?.handle ?? null, dA.handle, dB.handle, opts.accumulate ?? false);
+  addon.lora_linear_backward(
+    dy.handle,
+    x.handle,
+    nativeWeight(w),
+    lora.A.handle,
+    lora.B.handle,
+    lora.scale,
+    lora.dropout ?? 0,
+    lora.seed ?? 0,
+    xa.handle,
+    dx?.handle ?? null,
+    dA.handle,
+    dB.handle,
+    opts.accumulate ?? false,
+  );
   return { dx, dA, dB };
 }
 
@@ -93,8 +122,12 @@ export type MatmulPrecision = 'highest' | 'bf16' | 'f16';
  * ~1e-2 relative), as torch.set_float32_matmul_precision('medium'); 'f16' rounds them to f16 (3 more
  * mantissa bits, ~2e-3 relative; operands beyond ±65504 overflow). The CPU always computes in f32.
  */
-export function setMatmulPrecision(p: MatmulPrecision): void { addon.set_matmul_precision(p); }
-export function getMatmulPrecision(): MatmulPrecision { return addon.matmul_precision(); }
+export function setMatmulPrecision(p: MatmulPrecision): void {
+  addon.set_matmul_precision(p);
+}
+export function getMatmulPrecision(): MatmulPrecision {
+  return addon.matmul_precision();
+}
 
 /**
  * With matmul precision 'bf16', x·Wᵀ and dy·W run on cuBLASLt when the machine has it (found at run
@@ -102,4 +135,6 @@ export function getMatmulPrecision(): MatmulPrecision { return addon.matmul_prec
  * kernel. Returns whether cuBLASLt is now used; PLF_CUBLASLT=0 keeps it closed, PLF_CUBLASLT=/path
  * names the library.
  */
-export function useCublasLt(on: boolean): boolean { return addon.use_cublaslt(on); }
+export function useCublasLt(on: boolean): boolean {
+  return addon.use_cublaslt(on);
+}

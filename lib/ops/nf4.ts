@@ -26,7 +26,10 @@ export interface NF4Tensor {
   quantState: string;
 }
 
-export interface QuantizeOptions { blocksize?: number; doubleQuant?: boolean }
+export interface QuantizeOptions {
+  blocksize?: number;
+  doubleQuant?: boolean;
+}
 
 const TORCH_DTYPE = { f32: 'float32', f16: 'float16', bf16: 'bfloat16' } as const;
 
@@ -53,15 +56,22 @@ export function pyFloatRepr(x: number): string {
   return neg ? `-${s}` : s;
 }
 
-export function quantStateJSON(q: Pick<NF4Tensor, 'blocksize' | 'dtype' | 'shape' | 'offset' | 'nestedBlocksize'>,
-                               doubleQuant: boolean): string {
+export function quantStateJSON(
+  q: Pick<NF4Tensor, 'blocksize' | 'dtype' | 'shape' | 'offset' | 'nestedBlocksize'>,
+  doubleQuant: boolean,
+): string {
   const parts = [
-    `"quant_type": "nf4"`, `"blocksize": ${q.blocksize}`, `"dtype": "${TORCH_DTYPE[q.dtype]}"`,
+    `"quant_type": "nf4"`,
+    `"blocksize": ${q.blocksize}`,
+    `"dtype": "${TORCH_DTYPE[q.dtype]}"`,
     `"shape": [${q.shape.join(', ')}]`,
   ];
   if (doubleQuant)
-    parts.push(`"nested_blocksize": ${q.nestedBlocksize ?? 256}`, `"nested_offset": ${pyFloatRepr(q.offset ?? 0)}`,
-      `"nested_dtype": "float32"`);
+    parts.push(
+      `"nested_blocksize": ${q.nestedBlocksize ?? 256}`,
+      `"nested_offset": ${pyFloatRepr(q.offset ?? 0)}`,
+      `"nested_dtype": "float32"`,
+    );
   return `{${parts.join(', ')}}`;
 }
 
@@ -69,17 +79,15 @@ export function quantStateJSON(q: Pick<NF4Tensor, 'blocksize' | 'dtype' | 'shape
  * Quantizes `data` (a tensor or array of f32/f16/bf16 values) to NF4 exactly as bitsandbytes'
  * quantize_4bit does: blockwise absmax, nearest NF4 code, optional double quantization of absmax.
  */
-export function quantizeNF4(data: Tensor | TypedArray | number[], shape?: readonly number[],
-                            opts: QuantizeOptions = {}): NF4Tensor {
+export function quantizeNF4(data: Tensor | TypedArray | number[], shape?: readonly number[], opts: QuantizeOptions = {}): NF4Tensor {
   const blocksize = opts.blocksize ?? 64;
   const doubleQuant = opts.doubleQuant ?? false;
-  if (!Number.isInteger(blocksize) || blocksize < 32 || blocksize > 4096 || (blocksize & (blocksize - 1)))
+  if (!Number.isInteger(blocksize) || blocksize < 32 || blocksize > 4096 || blocksize & (blocksize - 1))
     throw new ArgumentError(`quantizeNF4: blocksize must be a power of two in 32…4096, got ${blocksize}`);
   const owned = !(data instanceof Tensor);
   const x = data instanceof Tensor ? data : Tensor.from(data, shape);
   const logical = [...(shape ?? x.shape)];
-  if (numelOf(logical) !== x.numel)
-    throw new ShapeError(`quantizeNF4: shape [${logical.join(',')}] does not match ${x.numel} values`);
+  if (numelOf(logical) !== x.numel) throw new ShapeError(`quantizeNF4: shape [${logical.join(',')}] does not match ${x.numel} values`);
   if (x.dtype !== 'f32' && x.dtype !== 'f16' && x.dtype !== 'bf16')
     throw new DTypeError(`quantizeNF4: data must be f32, f16 or bf16, got ${x.dtype}`);
   // f32 on CUDA quantizes on the device; other dtypes there go through the CPU (and come back)
@@ -118,10 +126,17 @@ export function nativeNF4(q: NF4Tensor): NativeNF4 & { rows: number; cols: numbe
   const cols = q.shape.length ? q.shape[q.shape.length - 1] : 1;
   const numel = numelOf(q.shape);
   return {
-    packed: q.weight.handle, absmax: q.absmax.handle, code: q.quantMap.handle,
-    nestedAbsmax: q.nestedAbsmax?.handle, nestedCode: q.nestedQuantMap?.handle,
-    offset: q.offset ?? 0, blocksize: q.blocksize, nestedBlocksize: q.nestedBlocksize ?? 256,
-    numel, rows: cols ? numel / cols : 0, cols,
+    packed: q.weight.handle,
+    absmax: q.absmax.handle,
+    code: q.quantMap.handle,
+    nestedAbsmax: q.nestedAbsmax?.handle,
+    nestedCode: q.nestedQuantMap?.handle,
+    offset: q.offset ?? 0,
+    blocksize: q.blocksize,
+    nestedBlocksize: q.nestedBlocksize ?? 256,
+    numel,
+    rows: cols ? numel / cols : 0,
+    cols,
   };
 }
 
@@ -137,8 +152,11 @@ export function dequantizeNF4(q: NF4Tensor, opts: { dtype?: DType } = {}): Tenso
 export function nf4To(q: NF4Tensor, device: Device): NF4Tensor {
   return {
     ...q,
-    weight: q.weight.to(device), absmax: q.absmax.to(device), quantMap: q.quantMap.to(device),
-    nestedAbsmax: q.nestedAbsmax?.to(device), nestedQuantMap: q.nestedQuantMap?.to(device),
+    weight: q.weight.to(device),
+    absmax: q.absmax.to(device),
+    quantMap: q.quantMap.to(device),
+    nestedAbsmax: q.nestedAbsmax?.to(device),
+    nestedQuantMap: q.nestedQuantMap?.to(device),
   };
 }
 

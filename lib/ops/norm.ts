@@ -2,7 +2,9 @@
 import { addon } from '../native/addon.js';
 import { Tensor } from '../tensor.js';
 
-function rows(x: Tensor): number[] { return x.shape.length > 1 ? [...x.shape.slice(0, -1)] : [1]; }
+function rows(x: Tensor): number[] {
+  return x.shape.length > 1 ? [...x.shape.slice(0, -1)] : [1];
+}
 
 export function rmsnormForward(x: Tensor, w: Tensor, eps: number) {
   const y = Tensor.empty(x.shape, x.dtype, x.device);
@@ -12,8 +14,13 @@ export function rmsnormForward(x: Tensor, w: Tensor, eps: number) {
 }
 
 /** dx, and dw (allocated, or added into `dw` when accumulate is set) */
-export function rmsnormBackward(dy: Tensor, x: Tensor, w: Tensor, rstd: Tensor,
-                                opts: { dw?: Tensor | boolean; accumulate?: boolean } = {}) {
+export function rmsnormBackward(
+  dy: Tensor,
+  x: Tensor,
+  w: Tensor,
+  rstd: Tensor,
+  opts: { dw?: Tensor | boolean; accumulate?: boolean } = {},
+) {
   const dx = Tensor.empty(x.shape, x.dtype, x.device);
   const dw = opts.dw instanceof Tensor ? opts.dw : opts.dw === false ? null : Tensor.zeros(w.shape, 'f32', x.device);
   addon.rmsnorm_backward(dy.handle, x.handle, w.handle, rstd.handle, dx.handle, dw?.handle ?? null, opts.accumulate ?? false);
@@ -28,12 +35,28 @@ export function layernormForward(x: Tensor, w: Tensor, b: Tensor | null, eps: nu
   return { y, mean, rstd };
 }
 
-export function layernormBackward(dy: Tensor, x: Tensor, w: Tensor, mean: Tensor, rstd: Tensor,
-                                  opts: { dw?: Tensor | boolean; db?: Tensor | boolean; accumulate?: boolean } = {}) {
+export function layernormBackward(
+  dy: Tensor,
+  x: Tensor,
+  w: Tensor,
+  mean: Tensor,
+  rstd: Tensor,
+  opts: { dw?: Tensor | boolean; db?: Tensor | boolean; accumulate?: boolean } = {},
+) {
   const dx = Tensor.empty(x.shape, x.dtype, x.device);
-  const pick = (s: Tensor | boolean | undefined) => s instanceof Tensor ? s : s === false ? null : Tensor.zeros(w.shape, 'f32', x.device);
-  const dw = pick(opts.dw), db = pick(opts.db);
-  addon.layernorm_backward(dy.handle, x.handle, w.handle, mean.handle, rstd.handle, dx.handle, dw?.handle ?? null,
-    db?.handle ?? null, opts.accumulate ?? false);
+  const pick = (s: Tensor | boolean | undefined) => (s instanceof Tensor ? s : s === false ? null : Tensor.zeros(w.shape, 'f32', x.device));
+  const dw = pick(opts.dw),
+    db = pick(opts.db);
+  addon.layernorm_backward(
+    dy.handle,
+    x.handle,
+    w.handle,
+    mean.handle,
+    rstd.handle,
+    dx.handle,
+    dw?.handle ?? null,
+    db?.handle ?? null,
+    opts.accumulate ?? false,
+  );
   return { dx, dw, db };
 }

@@ -20,7 +20,12 @@ export interface AdamWOptions {
   skipNonFinite?: boolean;
 }
 
-interface Slot { param: Tensor; master: Tensor | null; m: Tensor; v: Tensor }
+interface Slot {
+  param: Tensor;
+  master: Tensor | null;
+  m: Tensor;
+  v: Tensor;
+}
 
 /**
  * AdamW with f32 moments and f32 master weights for bf16/f16 parameters. step() takes the
@@ -30,7 +35,10 @@ export class AdamW {
   step = 0;
   private slots: Slot[];
 
-  constructor(readonly params: Tensor[], readonly options: AdamWOptions) {
+  constructor(
+    readonly params: Tensor[],
+    readonly options: AdamWOptions,
+  ) {
     this.slots = params.map((p) => {
       let master: Tensor | null = null;
       if (p.dtype === 'bf16' || p.dtype === 'f16') {
@@ -48,19 +56,32 @@ export class AdamW {
       throw new ArgumentError(`AdamW.step: ${grads.length} gradients for ${this.slots.length} parameters`);
     const o = { ...this.options, ...overrides };
     const r = addon.adamw_step(
-      this.slots.map((s, i) => ({ param: s.param.handle, master: s.master?.handle ?? null, grad: grads[i].handle,
-        m: s.m.handle, v: s.v.handle })),
-      { lr: o.lr, beta1: o.betas?.[0] ?? 0.9, beta2: o.betas?.[1] ?? 0.999, eps: o.eps ?? 1e-8,
-        weightDecay: o.weightDecay ?? 0.01, step: this.step + 1, gradScale: o.gradScale ?? 1,
-        maxGradNorm: o.maxGradNorm ?? 0, skipNonFinite: o.skipNonFinite ?? true });
+      this.slots.map((s, i) => ({
+        param: s.param.handle,
+        master: s.master?.handle ?? null,
+        grad: grads[i].handle,
+        m: s.m.handle,
+        v: s.v.handle,
+      })),
+      {
+        lr: o.lr,
+        beta1: o.betas?.[0] ?? 0.9,
+        beta2: o.betas?.[1] ?? 0.999,
+        eps: o.eps ?? 1e-8,
+        weightDecay: o.weightDecay ?? 0.01,
+        step: this.step + 1,
+        gradScale: o.gradScale ?? 1,
+        maxGradNorm: o.maxGradNorm ?? 0,
+        skipNonFinite: o.skipNonFinite ?? true,
+      },
+    );
     if (!r.skipped) this.step++;
     return r;
   }
 
   /** The optimizer state tensors (for checkpoints). */
   state(): { step: number; m: Tensor[]; v: Tensor[]; master: (Tensor | null)[] } {
-    return { step: this.step, m: this.slots.map((s) => s.m), v: this.slots.map((s) => s.v),
-      master: this.slots.map((s) => s.master) };
+    return { step: this.step, m: this.slots.map((s) => s.m), v: this.slots.map((s) => s.v), master: this.slots.map((s) => s.master) };
   }
 
   /** Restores step and moments saved from state() (the parameters themselves are restored separately). */
@@ -76,9 +97,15 @@ export class AdamW {
     });
   }
 
-  [Symbol.dispose](): void { this.dispose(); }
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
 
   dispose(): void {
-    for (const s of this.slots) { s.m.dispose(); s.v.dispose(); s.master?.dispose(); }
+    for (const s of this.slots) {
+      s.m.dispose();
+      s.v.dispose();
+      s.master?.dispose();
+    }
   }
 }

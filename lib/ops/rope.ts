@@ -2,7 +2,11 @@
 import { addon } from '../native/addon.js';
 import { Tensor } from '../tensor.js';
 
-export interface RopeOptions { rotaryDim?: number; theta: number; inPlace?: boolean }
+export interface RopeOptions {
+  rotaryDim?: number;
+  theta: number;
+  inPlace?: boolean;
+}
 
 export function ropeForward(x: Tensor, positions: Tensor, o: RopeOptions): Tensor {
   const y = o.inPlace ? x : Tensor.empty(x.shape, x.dtype, x.device);

@@ -19,12 +19,19 @@ export interface TemplateSpec {
 
 export const TEMPLATES: Record<'goemotions' | 'unhealthy', TemplateSpec> = {
   goemotions: {
-    noun: 'emotion', nounPlural: 'emotions', section: 'Emotions', labels: GOEMOTIONS_LABELS,
+    noun: 'emotion',
+    nounPlural: 'emotions',
+    section: 'Emotions',
+    labels: GOEMOTIONS_LABELS,
     description: 'Emotions can be subtle or overt, so analyze the text carefully to make an accurate classification.',
   },
   unhealthy: {
-    noun: 'label', nounPlural: 'labels', section: 'Labels', labels: UNHEALTHY_LABELS,
-    description: 'Labels represent different types of communication styles or tones, where each category denotes a specific attitude or approach that someone might exhibit when communicating with others. Analyze text carefully to make an accurate categorization.',
+    noun: 'label',
+    nounPlural: 'labels',
+    section: 'Labels',
+    labels: UNHEALTHY_LABELS,
+    description:
+      'Labels represent different types of communication styles or tones, where each category denotes a specific attitude or approach that someone might exhibit when communicating with others. Analyze text carefully to make an accurate categorization.',
   },
 };
 
@@ -42,14 +49,21 @@ export function renderPrompt(spec: TemplateSpec, setting: Setting, x: PromptInpu
   if (personal && (x.user === undefined || x.user === '')) throw new ConfigError(`${setting} needs the annotator id`);
   if ((x.examples?.length ?? 0) < shots) throw new ConfigError(`${setting} needs ${shots} example(s), got ${x.examples?.length ?? 0}`);
   let task = `ategorize the following text${personal ? ' for the specified user' : ''} by selecting the most appropriate ${spec.noun} from the provided list. ${spec.description}`;
-  if (setting !== 'CLS' && setting !== 'CLS-P') task += ` Please compose your response as a list of chosen ${spec.nounPlural}, separated by commas.`;
-  const head = shots === 1 ? `Knowing that for the given example was provided the response given below c${task}`
-    : shots === 2 ? `Knowing that for the given examples were provided the responses given below c${task}` : `C${task}`;
+  if (setting !== 'CLS' && setting !== 'CLS-P')
+    task += ` Please compose your response as a list of chosen ${spec.nounPlural}, separated by commas.`;
+  const head =
+    shots === 1
+      ? `Knowing that for the given example was provided the response given below c${task}`
+      : shots === 2
+        ? `Knowing that for the given examples were provided the responses given below c${task}`
+        : `C${task}`;
   const parts = [head, ''];
   if (personal) parts.push('### User ID:', x.user!, '');
   if (shots === 1) parts.push('### Example:', x.examples![0].text, '', '### Example Response:', x.examples![0].labels.join(', '), '');
   if (shots === 2)
-    x.examples!.slice(0, 2).forEach((e, i) => parts.push(`### Example ${i + 1}:`, e.text, '', `### Example ${i + 1} Response:`, e.labels.join(', '), ''));
+    x.examples!.slice(0, 2).forEach((e, i) =>
+      parts.push(`### Example ${i + 1}:`, e.text, '', `### Example ${i + 1} Response:`, e.labels.join(', '), ''),
+    );
   parts.push('### Text:', x.text, '', `### ${spec.section}:`, ...spec.labels.map((l) => `- ${l}`), '', '### Response:');
   return parts.join('\n');
 }
@@ -64,7 +78,10 @@ export function renderTarget(spec: TemplateSpec, labels: string[]): string {
 /** A custom dataset's spec from its labels and a few words. */
 export function customTemplate(labels: string[], o: Partial<Omit<TemplateSpec, 'labels'>> = {}): TemplateSpec {
   return {
-    noun: o.noun ?? 'label', nounPlural: o.nounPlural ?? `${o.noun ?? 'label'}s`, section: o.section ?? 'Labels', labels,
+    noun: o.noun ?? 'label',
+    nounPlural: o.nounPlural ?? `${o.noun ?? 'label'}s`,
+    section: o.section ?? 'Labels',
+    labels,
     description: o.description ?? 'Analyze the text carefully to make an accurate categorization.',
   };
 }

@@ -11,9 +11,9 @@ import type { Model } from '../models/model.js';
 import type { AdamW } from '../ops/optim.js';
 
 export interface LoopState {
-  step: number;          // optimizer steps done
+  step: number; // optimizer steps done
   epoch: number;
-  batch: number;         // next batch index within the epoch
+  batch: number; // next batch index within the epoch
   dropoutStep: number;
   best: { metric: number; step: number } | null;
   sinceBest: number;
@@ -43,7 +43,10 @@ export function saveCheckpoint(dir: string, model: Model, opt: AdamW, state: Loo
 export function sideFolders(parent: string, base: string): string[] {
   if (!fs.existsSync(parent)) return [];
   const re = new RegExp(`^${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.(tmp|old)-\\d+$`);
-  return fs.readdirSync(parent).filter((n) => re.test(n)).map((n) => path.join(parent, n));
+  return fs
+    .readdirSync(parent)
+    .filter((n) => re.test(n))
+    .map((n) => path.join(parent, n));
 }
 
 /** Removes the side folders a killed or failed writer left, except `keep`. */
@@ -84,7 +87,10 @@ export function findCheckpoint(out: string, skipped: { path: string; why: string
   for (const p of [main, ...sideFolders(out, 'checkpoint').sort()]) {
     if (!fs.existsSync(p)) continue;
     const why = checkpointProblem(p);
-    if (why) { skipped.push({ path: p, why }); continue; }
+    if (why) {
+      skipped.push({ path: p, why });
+      continue;
+    }
     const step = (JSON.parse(fs.readFileSync(path.join(p, 'state.json'), 'utf8')) as LoopState).step;
     if (!best || step > best.step) best = { p, step };
   }
@@ -110,9 +116,14 @@ export function loadCheckpoint(dir: string, model: Model, makeOpt: () => AdamW):
   const f = openSafetensors(path.join(dir, 'optimizer.safetensors'));
   const n = model.trainableParameters().length;
   if (f.tensors.size !== 2 * n)
-    throw new FormatError(`${f.path}: ${f.tensors.size} moment tensors for ${n} trainable parameters (a checkpoint of another model or setting?)`);
-  opt.setState({ step: raw.optimizerStep, m: Array.from({ length: n }, (_, i) => readTensor(f, `m.${i}`)),
-    v: Array.from({ length: n }, (_, i) => readTensor(f, `v.${i}`)) });
+    throw new FormatError(
+      `${f.path}: ${f.tensors.size} moment tensors for ${n} trainable parameters (a checkpoint of another model or setting?)`,
+    );
+  opt.setState({
+    step: raw.optimizerStep,
+    m: Array.from({ length: n }, (_, i) => readTensor(f, `m.${i}`)),
+    v: Array.from({ length: n }, (_, i) => readTensor(f, `v.${i}`)),
+  });
   model.dropoutStep = raw.dropoutStep;
   return { opt, state: raw };
 }

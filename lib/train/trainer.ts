@@ -38,17 +38,40 @@ export interface TrainConfig {
 }
 
 export const DEFAULT_TRAIN: TrainConfig = {
-  lr: 1e-4, batchSize: 8, gradAccum: 4, epochs: 1, warmupRatio: 0.05, maxGradNorm: 1, weightDecay: 0.01, seed: 42,
-  evalEvery: 0, bestBy: 'loss', earlyStop: 0, saveEvery: 0, evalBatchSize: 16,
+  lr: 1e-4,
+  batchSize: 8,
+  gradAccum: 4,
+  epochs: 1,
+  warmupRatio: 0.05,
+  maxGradNorm: 1,
+  weightDecay: 0.01,
+  seed: 42,
+  evalEvery: 0,
+  bestBy: 'loss',
+  earlyStop: 0,
+  saveEvery: 0,
+  evalBatchSize: 16,
 };
 
-export interface TrainHooks { onInfo?: (msg: string) => void; onStep?: (s: { step: number; total: number; loss: number; lr: number; tokens: number }) => void; onEval?: (s: { step: number; loss: number | null; f1: number }) => void }
+export interface TrainHooks {
+  onInfo?: (msg: string) => void;
+  onStep?: (s: { step: number; total: number; loss: number; lr: number; tokens: number }) => void;
+  onEval?: (s: { step: number; loss: number | null; f1: number }) => void;
+}
 
 export { findCheckpoint };
 
-export function train(model: Model, tok: TextTokenizer, spec: TemplateSpec, trainSet: Example[], valSet: Example[],
-                      outDir: string, cfg: TrainConfig, o: { resume?: boolean; padId: number; hooks?: TrainHooks }): LoopState {
-  const unlock = lockRunFolder(outDir);  // one writer per run folder
+export function train(
+  model: Model,
+  tok: TextTokenizer,
+  spec: TemplateSpec,
+  trainSet: Example[],
+  valSet: Example[],
+  outDir: string,
+  cfg: TrainConfig,
+  o: { resume?: boolean; padId: number; hooks?: TrainHooks },
+): LoopState {
+  const unlock = lockRunFolder(outDir); // one writer per run folder
   try {
     return trainLocked(model, tok, spec, trainSet, valSet, outDir, cfg, o);
   } finally {
@@ -56,10 +79,22 @@ export function train(model: Model, tok: TextTokenizer, spec: TemplateSpec, trai
   }
 }
 
-function trainLocked(model: Model, tok: TextTokenizer, spec: TemplateSpec, trainSet: Example[], valSet: Example[],
-                     outDir: string, cfg: TrainConfig, o: { resume?: boolean; padId: number; hooks?: TrainHooks }): LoopState {
+function trainLocked(
+  model: Model,
+  tok: TextTokenizer,
+  spec: TemplateSpec,
+  trainSet: Example[],
+  valSet: Example[],
+  outDir: string,
+  cfg: TrainConfig,
+  o: { resume?: boolean; padId: number; hooks?: TrainHooks },
+): LoopState {
   const task = model.task === 'sequence-classification' ? 'cls' : model.isEncoderDecoder ? 'seq2seq' : 'lm';
-  const makeOpt = () => new AdamW(model.trainableParameters().map((p) => p.param), { lr: cfg.lr, weightDecay: cfg.weightDecay, maxGradNorm: cfg.maxGradNorm });
+  const makeOpt = () =>
+    new AdamW(
+      model.trainableParameters().map((p) => p.param),
+      { lr: cfg.lr, weightDecay: cfg.weightDecay, maxGradNorm: cfg.maxGradNorm },
+    );
   const ckDir = path.join(outDir, 'checkpoint');
   let opt: AdamW;
   let state: LoopState;
@@ -72,7 +107,8 @@ function trainLocked(model: Model, tok: TextTokenizer, spec: TemplateSpec, train
   if (found) {
     ({ opt, state } = loadCheckpoint(found, model, makeOpt));
   } else {
-    if (!model.trainableParameters().length) throw new ConfigError('train: add LoRA adapters first (model.addLora), or call model.trainAll()');
+    if (!model.trainableParameters().length)
+      throw new ConfigError('train: add LoRA adapters first (model.addLora), or call model.trainAll()');
     opt = makeOpt();
     state = { step: 0, epoch: 0, batch: 0, dropoutStep: 0, best: null, sinceBest: 0, history: [] };
   }
@@ -84,7 +120,10 @@ function trainLocked(model: Model, tok: TextTokenizer, spec: TemplateSpec, train
     const f1 = r.metrics.f1Macro;
     const metric = cfg.bestBy === 'loss' ? -(r.loss ?? Infinity) : f1;
     const last = state.history[state.history.length - 1];
-    if (last) { last.evalLoss = r.loss ?? undefined; last.evalF1 = f1; }
+    if (last) {
+      last.evalLoss = r.loss ?? undefined;
+      last.evalF1 = f1;
+    }
     o.hooks?.onEval?.({ step: state.step, loss: r.loss, f1 });
     if (!state.best || metric > state.best.metric) {
       state.best = { metric, step: state.step };
@@ -100,7 +139,8 @@ function trainLocked(model: Model, tok: TextTokenizer, spec: TemplateSpec, train
     while (state.batch < batches.length && state.step < total) {
       const group = batches.slice(state.batch, state.batch + cfg.gradAccum);
       model.zeroGrad();
-      let loss = 0, tokens = 0;
+      let loss = 0,
+        tokens = 0;
       for (const b of group) {
         const ex = b.map((i) => trainSet[i]);
         tokens += ex.reduce((n, e) => n + e.ids.length, 0);
@@ -109,7 +149,10 @@ function trainLocked(model: Model, tok: TextTokenizer, spec: TemplateSpec, train
         model.backward(1 / group.length);
       }
       const lr = cfg.lr * cosineWithWarmup(state.step, total, warmup);
-      opt.stepWith(model.trainableParameters().map((p) => p.grad), { lr });
+      opt.stepWith(
+        model.trainableParameters().map((p) => p.grad),
+        { lr },
+      );
       state.step++;
       state.batch += group.length;
       state.dropoutStep = model.dropoutStep;
@@ -118,7 +161,9 @@ function trainLocked(model: Model, tok: TextTokenizer, spec: TemplateSpec, train
       const evalNow = cfg.evalEvery > 0 && state.step % cfg.evalEvery === 0;
       if (evalNow) {
         evaluateNow();
-        if (cfg.earlyStop > 0 && state.sinceBest >= cfg.earlyStop) { stop = true; }
+        if (cfg.earlyStop > 0 && state.sinceBest >= cfg.earlyStop) {
+          stop = true;
+        }
       }
       if (evalNow || (cfg.saveEvery > 0 && state.step % cfg.saveEvery === 0)) saveCheckpoint(ckDir, model, opt, state);
       if (stop) break;

@@ -3,7 +3,12 @@
 // The synchronizations slow the run down; use it to find the expensive ops, not to time the whole.
 import { addon } from '../native/addon.js';
 
-export interface OpTime { op: string; calls: number; ms: number; share: number }
+export interface OpTime {
+  op: string;
+  calls: number;
+  ms: number;
+  share: number;
+}
 
 export function profileOps<T>(fn: () => T): { result: T; ops: OpTime[]; totalMs: number } {
   addon.profile_start();
@@ -15,12 +20,19 @@ export function profileOps<T>(fn: () => T): { result: T; ops: OpTime[]; totalMs:
     table = addon.profile_stop();
   }
   const totalMs = Object.values(table).reduce((a, t) => a + t.ms, 0);
-  const ops = Object.entries(table).map(([op, t]) => ({ op, calls: t.calls, ms: t.ms, share: totalMs ? t.ms / totalMs : 0 }))
+  const ops = Object.entries(table)
+    .map(([op, t]) => ({ op, calls: t.calls, ms: t.ms, share: totalMs ? t.ms / totalMs : 0 }))
     .sort((a, b) => b.ms - a.ms);
   return { result, ops, totalMs };
 }
 
 /** The `top` most expensive ops as aligned text lines. */
 export function formatProfile(ops: OpTime[], top = 15): string {
-  return ops.slice(0, top).map((o) => `${o.op.padEnd(24)} ${String(o.calls).padStart(7)} calls ${o.ms.toFixed(2).padStart(10)} ms ${(100 * o.share).toFixed(1).padStart(5)}%`).join('\n');
+  return ops
+    .slice(0, top)
+    .map(
+      (o) =>
+        `${o.op.padEnd(24)} ${String(o.calls).padStart(7)} calls ${o.ms.toFixed(2).padStart(10)} ms ${(100 * o.share).toFixed(1).padStart(5)}%`,
+    )
+    .join('\n');
 }

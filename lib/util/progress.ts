@@ -13,7 +13,9 @@ export interface ProgressOptions {
 export function formatDuration(s: number): string {
   if (!Number.isFinite(s)) return '–';
   s = Math.max(0, Math.round(s));
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+  const h = Math.floor(s / 3600),
+    m = Math.floor((s % 3600) / 60),
+    r = s % 60;
   return h ? `${h}h${String(m).padStart(2, '0')}m` : m ? `${m}m${String(r).padStart(2, '0')}s` : `${r}s`;
 }
 
@@ -33,19 +35,26 @@ export class ProgressBar {
   private readonly tty: boolean;
   private drawn = false;
 
-  constructor(private readonly label: string, private total: number, private readonly o: ProgressOptions = {}) {
+  constructor(
+    private readonly label: string,
+    private total: number,
+    private readonly o: ProgressOptions = {},
+  ) {
     this.stream = o.stream ?? process.stderr;
     this.tty = o.tty ?? Boolean(this.stream.isTTY);
   }
 
   /** The line for `done` of `total` (exposed for tests). */
   render(done: number, fields = ''): string {
-    const w = this.o.width ?? 24, frac = this.total > 0 ? Math.min(1, done / this.total) : 0;
+    const w = this.o.width ?? 24,
+      frac = this.total > 0 ? Math.min(1, done / this.total) : 0;
     const full = Math.round(frac * w);
     const el = (performance.now() - this.t0) / 1e3;
     const eta = done > 0 ? (el / done) * (this.total - done) : NaN;
-    return `${this.label} [${'#'.repeat(full)}${'.'.repeat(w - full)}] ${done}/${this.total} ${(100 * frac).toFixed(0)}%` +
-      `  ${formatDuration(el)} ETA ${formatDuration(eta)}${fields ? '  ' + fields : ''}`;
+    return (
+      `${this.label} [${'#'.repeat(full)}${'.'.repeat(w - full)}] ${done}/${this.total} ${(100 * frac).toFixed(0)}%` +
+      `  ${formatDuration(el)} ETA ${formatDuration(eta)}${fields ? '  ' + fields : ''}`
+    );
   }
 
   update(done: number, fields = '', total?: number): void {
@@ -78,29 +87,43 @@ export class ProgressBar {
 
 /** Bars for one run: training steps (loss, lr, tokens/s, memory), eval lines, evaluation rows. */
 export function settingHooks(label: string, o: ProgressOptions = {}) {
-  let train: ProgressBar | null = null, rows: ProgressBar | null = null;
-  let tokens = 0, t0 = 0;
+  let train: ProgressBar | null = null,
+    rows: ProgressBar | null = null;
+  let tokens = 0,
+    t0 = 0;
   const stream = o.stream ?? process.stderr;
   return {
     onStep(s: { step: number; total: number; loss: number; lr: number; tokens: number }) {
       // throughput counts from the end of the first step seen (its start is unknown)
-      if (!train) { train = new ProgressBar(`${label} train`, s.total, o); t0 = performance.now(); tokens = 0; } else tokens += s.tokens;
+      if (!train) {
+        train = new ProgressBar(`${label} train`, s.total, o);
+        t0 = performance.now();
+        tokens = 0;
+      } else tokens += s.tokens;
       const el = (performance.now() - t0) / 1e3;
       const tps = tokens && el > 0 ? (tokens / el).toFixed(0) : '–';
       train.update(s.step, `loss ${s.loss.toFixed(4)}  lr ${s.lr.toExponential(2)}  ${tps} tok/s  ${memoryField()}`, s.total);
-      if (s.step >= s.total) { train.finish(); train = null; }
+      if (s.step >= s.total) {
+        train.finish();
+        train = null;
+      }
     },
     onEval(e: { step: number; loss: number | null; f1: number }) {
       const msg = `${label} eval @${e.step}: loss ${e.loss?.toFixed(4) ?? '–'}  F1-macro ${(100 * e.f1).toFixed(2)}`;
-      if (train) train.log(msg); else stream.write(msg + '\n');
+      if (train) train.log(msg);
+      else stream.write(msg + '\n');
     },
     onEvalProgress(done: number, total: number) {
       rows ??= new ProgressBar(`${label} test`, total, o);
       rows.update(done, memoryField(), total);
-      if (done >= total) { rows.finish(); rows = null; }
+      if (done >= total) {
+        rows.finish();
+        rows = null;
+      }
     },
     onInfo(msg: string) {
-      if (train) train.log(msg); else stream.write(msg + '\n');
+      if (train) train.log(msg);
+      else stream.write(msg + '\n');
     },
   };
 }

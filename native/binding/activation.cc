@@ -5,8 +5,8 @@
 
 namespace plf {
 
-
-static void same_size(const Op& op, const TensorImpl* ref, std::initializer_list<std::pair<const char*, const TensorImpl*>> ts) {
+static void same_size(const Op& op, const TensorImpl* ref,
+                      std::initializer_list<std::pair<const char*, const TensorImpl*>> ts) {
   for (auto& p : ts)
     if (p.second && p.second->numel() != ref->numel())
       op.shape(std::string(p.first) + " " + p.second->describe() + " does not match " + ref->describe());
@@ -108,8 +108,12 @@ static Napi::Value UnaryBackward(const Napi::CallbackInfo& info, const char* nam
   op.kernel([&] { (dev == Device::CUDA ? Cuda : Cpu)(op.in(dy), op.in(s), s->numel(), op.out(dx)); });
   return info.Env().Undefined();
 }
-static Napi::Value ReluForward(const Napi::CallbackInfo& info) { return Unary<cpu::relu_forward, cuda::relu_forward>(info, "relu_forward"); }
-static Napi::Value TanhForward(const Napi::CallbackInfo& info) { return Unary<cpu::tanh_forward, cuda::tanh_forward>(info, "tanh_forward"); }
+static Napi::Value ReluForward(const Napi::CallbackInfo& info) {
+  return Unary<cpu::relu_forward, cuda::relu_forward>(info, "relu_forward");
+}
+static Napi::Value TanhForward(const Napi::CallbackInfo& info) {
+  return Unary<cpu::tanh_forward, cuda::tanh_forward>(info, "tanh_forward");
+}
 static Napi::Value ReluBackward(const Napi::CallbackInfo& info) {
   return UnaryBackward<cpu::relu_backward, cuda::relu_backward>(info, "relu_backward", "x");
 }

@@ -31,11 +31,11 @@ static Napi::Value Convert(const Napi::CallbackInfo& info) {
   op.numel(dst, "dst", src->numel(), "as many elements as src " + src->describe());
   Device d = op.device({src, dst}, true);
   try {
-    if (d == Device::CUDA) cuda::convert(src->dtype, src->data(), dst->dtype, dst->data(), src->numel());
-    else cpu::convert(src->dtype, src->data(), dst->dtype, dst->data(), src->numel());
-  } catch (const std::exception& e) {
-    op.fail("PLF_NATIVE", e.what());
-  }
+    if (d == Device::CUDA)
+      cuda::convert(src->dtype, src->data(), dst->dtype, dst->data(), src->numel());
+    else
+      cpu::convert(src->dtype, src->data(), dst->dtype, dst->data(), src->numel());
+  } catch (const std::exception& e) { op.fail("PLF_NATIVE", e.what()); }
   return info.Env().Undefined();
 }
 
@@ -77,8 +77,10 @@ static Napi::Value CudaInfo(const Napi::CallbackInfo& info) {
   o.Set("runtimeVersion", d.runtime_version);
   Napi::Object lt = Napi::Object::New(env);
   cuda::lt::Info li;
-  if (d.usable) li = cuda::lt::info();  // opening it needs a usable device (its workspace)
-  else li.reason = "no usable CUDA device";
+  if (d.usable)
+    li = cuda::lt::info();  // opening it needs a usable device (its workspace)
+  else
+    li.reason = "no usable CUDA device";
   lt.Set("loaded", li.loaded);
   lt.Set("enabled", li.enabled);
   lt.Set("library", li.library);
@@ -117,21 +119,22 @@ static Napi::Value ResetPeak(const Napi::CallbackInfo& info) {
 static Napi::Value EmptyCache(const Napi::CallbackInfo& info) {
   try {
     cuda::empty_cache();
-  } catch (const std::exception& e) {
-    throw_js(info.Env(), "PLF_NATIVE", std::string("empty_cache: ") + e.what());
-  }
+  } catch (const std::exception& e) { throw_js(info.Env(), "PLF_NATIVE", std::string("empty_cache: ") + e.what()); }
   return info.Env().Undefined();
 }
 
 static Napi::Value SetThreads(const Napi::CallbackInfo& info) {
 #ifdef PLF_OPENMP
-  if (info[0].IsNumber() && info[0].As<Napi::Number>().Int32Value() > 0) omp_set_num_threads(info[0].As<Napi::Number>().Int32Value());
+  if (info[0].IsNumber() && info[0].As<Napi::Number>().Int32Value() > 0)
+    omp_set_num_threads(info[0].As<Napi::Number>().Int32Value());
 #endif
   return info.Env().Undefined();
 }
 
 static Napi::Value Synchronize(const Napi::CallbackInfo& info) {
-  try { cuda::synchronize(); } catch (const std::exception& e) { throw_js(info.Env(), "PLF_NATIVE", e.what()); }
+  try {
+    cuda::synchronize();
+  } catch (const std::exception& e) { throw_js(info.Env(), "PLF_NATIVE", e.what()); }
   return info.Env().Undefined();
 }
 

@@ -16,9 +16,12 @@ static Napi::Value Rope(const Napi::CallbackInfo& info, const char* name, bool i
   TensorImpl* y = op.t(4, inverse ? "dx" : "y", kAnyFloat);
   op.dims(x, "x", 4);
   int64_t B = x->shape[0], T = x->shape[1], H = x->shape[2], D = x->shape[3];
-  if (rot <= 0 || rot > D || rot % 2) op.fail("PLF_ARG", "rotaryDim " + std::to_string(rot) + " must be even and in (0, " + std::to_string(D) + "]");
+  if (rot <= 0 || rot > D || rot % 2)
+    op.fail("PLF_ARG", "rotaryDim " + std::to_string(rot) + " must be even and in (0, " + std::to_string(D) + "]");
   if (!(theta > 0)) op.fail("PLF_ARG", "theta must be > 0");
-  if (pos->numel() != B * T) op.shape("positions " + pos->describe() + " must be [" + std::to_string(B) + "," + std::to_string(T) + "] for x " + x->describe());
+  if (pos->numel() != B * T)
+    op.shape("positions " + pos->describe() + " must be [" + std::to_string(B) + "," + std::to_string(T) + "] for x " +
+             x->describe());
   op.numel(y, "y", x->numel(), "the shape of x " + x->describe());
   Device dev = op.device({x, y}, true);
   Indices p;
@@ -29,7 +32,9 @@ static Napi::Value Rope(const Napi::CallbackInfo& info, const char* name, bool i
 static Napi::Value RopeForward(const Napi::CallbackInfo& info) { return Rope(info, "rope_forward", false); }
 static Napi::Value RopeBackward(const Napi::CallbackInfo& info) { return Rope(info, "rope_backward", true); }
 
-struct AttnShape { int64_t B, Tq, Tk, Tcap, Hq, Hkv, D; };
+struct AttnShape {
+  int64_t B, Tq, Tk, Tcap, Hq, Hkv, D;
+};
 // q [B,Tq,Hq,D]; k, v [B,Tcap,Hkv,D] with the first kvLen positions valid (kvLen defaults to Tcap)
 static AttnShape attn_shape(const Op& op, const TensorImpl* q, const TensorImpl* k, const TensorImpl* v,
                             const TensorImpl* mask, bool causal, int64_t kv_len = -1) {
@@ -45,7 +50,8 @@ static AttnShape attn_shape(const Op& op, const TensorImpl* q, const TensorImpl*
     op.shape("kvLen " + std::to_string(s.Tk) + " must lie between the query length " + std::to_string(s.Tq) +
              " and the cache length " + std::to_string(s.Tcap));
   if (s.Hkv == 0 || s.Hq % s.Hkv)
-    op.shape("query heads (" + std::to_string(s.Hq) + ") must be a multiple of kv heads (" + std::to_string(s.Hkv) + ")");
+    op.shape("query heads (" + std::to_string(s.Hq) + ") must be a multiple of kv heads (" + std::to_string(s.Hkv) +
+             ")");
   if (mask && mask->numel() != s.B * s.Tcap)
     op.shape("mask " + mask->describe() + " must be [" + std::to_string(s.B) + "," + std::to_string(s.Tcap) + "]");
   return s;
@@ -64,7 +70,8 @@ static void check_bias(const Op& op, const TensorImpl* bias, const AttnShape& s)
 // attention_forward(q, k, v, mask | null, scale, window, out [B,Tq,Hq,D], lse [B,Hq,Tq], kvLen?, causal?, bias?)
 static Napi::Value AttnForward(const Napi::CallbackInfo& info) {
   Op op(info, "attention_forward");
-  TensorImpl *q = op.t(0, "q", kAnyFloat), *k = op.t(1, "k", kAnyFloat), *v = op.t(2, "v", kAnyFloat), *mask = op.t(3, "mask", kIdx, true);
+  TensorImpl *q = op.t(0, "q", kAnyFloat), *k = op.t(1, "k", kAnyFloat), *v = op.t(2, "v", kAnyFloat),
+             *mask = op.t(3, "mask", kIdx, true);
   float scale = float(op.num(4, "scale"));
   int64_t window = op.integer(5, "window");
   TensorImpl *out = op.t(6, "out", kAnyFloat), *lse = op.t(7, "lse", kAnyFloat);
@@ -79,15 +86,16 @@ static Napi::Value AttnForward(const Napi::CallbackInfo& info) {
   if (bias) op.device({q, bias}, true);
   Indices m;
   if (mask) index_arg(op, mask, "mask", 0, 2, dev, m, true);
-  PLF_DISPATCH(op, dev, attention_forward, op.in(q), op.in(k), op.in(v), mask ? m.ptr(dev) : nullptr, s.B, s.Tq, s.Tk, s.Tcap,
-               s.Hq, s.Hkv, s.D, scale, window, causal, op.in(bias), op.out(out), op.out(lse));
+  PLF_DISPATCH(op, dev, attention_forward, op.in(q), op.in(k), op.in(v), mask ? m.ptr(dev) : nullptr, s.B, s.Tq, s.Tk,
+               s.Tcap, s.Hq, s.Hkv, s.D, scale, window, causal, op.in(bias), op.out(out), op.out(lse));
   return info.Env().Undefined();
 }
 
 // attention_backward(dout, q, k, v, out, lse, mask | null, scale, window, dq, dk, dv, causal?, bias?)
 static Napi::Value AttnBackward(const Napi::CallbackInfo& info) {
   Op op(info, "attention_backward");
-  TensorImpl *dout = op.t(0, "dout", kAnyFloat), *q = op.t(1, "q", kAnyFloat), *k = op.t(2, "k", kAnyFloat), *v = op.t(3, "v", kAnyFloat);
+  TensorImpl *dout = op.t(0, "dout", kAnyFloat), *q = op.t(1, "q", kAnyFloat), *k = op.t(2, "k", kAnyFloat),
+             *v = op.t(3, "v", kAnyFloat);
   TensorImpl *out = op.t(4, "out", kAnyFloat), *lse = op.t(5, "lse", kAnyFloat), *mask = op.t(6, "mask", kIdx, true);
   float scale = float(op.num(7, "scale"));
   int64_t window = op.integer(8, "window");
@@ -96,7 +104,8 @@ static Napi::Value AttnBackward(const Napi::CallbackInfo& info) {
   TensorImpl* bias = info.Length() > 13 ? op.t(13, "bias", kAnyFloat, true) : nullptr;
   AttnShape s = attn_shape(op, q, k, v, mask, causal);
   check_bias(op, bias, s);
-  if (causal && s.Tq != s.Tcap) op.shape("causal backward needs equal query and key lengths, got q " + q->describe() + " and k " + k->describe());
+  if (causal && s.Tq != s.Tcap)
+    op.shape("causal backward needs equal query and key lengths, got q " + q->describe() + " and k " + k->describe());
   op.numel(dout, "dout", q->numel(), "the shape of q");
   op.numel(out, "out", q->numel(), "the shape of q");
   op.numel(lse, "lse", s.B * s.Hq * s.Tq, "[B,Hq,T] elements");
@@ -108,8 +117,8 @@ static Napi::Value AttnBackward(const Napi::CallbackInfo& info) {
   Indices m;
   if (mask) index_arg(op, mask, "mask", 0, 2, dev, m, true);
   PLF_DISPATCH(op, dev, attention_backward, op.in(dout), op.in(q), op.in(k), op.in(v), op.in(out), op.in(lse),
-               mask ? m.ptr(dev) : nullptr, s.B, s.Tq, s.Tk, s.Hq, s.Hkv, s.D, scale, window, causal, op.in(bias), op.inout(dq),
-               op.inout(dk), op.inout(dv));
+               mask ? m.ptr(dev) : nullptr, s.B, s.Tq, s.Tk, s.Hq, s.Hkv, s.D, scale, window, causal, op.in(bias),
+               op.inout(dq), op.inout(dk), op.inout(dv));
   return info.Env().Undefined();
 }
 

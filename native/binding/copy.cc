@@ -4,14 +4,16 @@
 
 namespace plf {
 
-
-struct Slice { int64_t R, C, start, L; };
+struct Slice {
+  int64_t R, C, start, L;
+};
 static Slice slice_args(const Op& op, const TensorImpl* full, const TensorImpl* part, size_t istart) {
   if (full->shape.empty() || part->shape.empty()) op.shape("tensors must have at least one dimension");
   Slice s{0, full->shape.back(), op.integer(istart, "start", 0), part->shape.back()};
   s.R = s.C ? full->numel() / s.C : 0;
   if (s.start < 0 || s.start + s.L > s.C)
-    op.shape("columns [" + std::to_string(s.start) + ", " + std::to_string(s.start + s.L) + ") are outside " + full->describe());
+    op.shape("columns [" + std::to_string(s.start) + ", " + std::to_string(s.start + s.L) + ") are outside " +
+             full->describe());
   if (part->numel() != s.R * s.L) op.shape(part->describe() + " does not have the rows of " + full->describe());
   return s;
 }

@@ -53,10 +53,15 @@ static Napi::Value LastToken(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-struct Gather { int64_t B, T, H; Indices idx; };
+struct Gather {
+  int64_t B, T, H;
+  Indices idx;
+};
 static void gather_args(const Op& op, const TensorImpl* x, const TensorImpl* idx, Device dev, Gather& g) {
   op.dims(x, "x", 3);
-  g.B = x->shape[0]; g.T = x->shape[1]; g.H = x->shape[2];
+  g.B = x->shape[0];
+  g.T = x->shape[1];
+  g.H = x->shape[2];
   op.numel(idx, "index", g.B, std::to_string(g.B) + " entries (one per row of x " + x->describe() + ")");
   index_arg(op, idx, "index", 0, g.T, dev, g.idx);
 }

@@ -6,8 +6,9 @@
 
 namespace plf {
 
-
-struct Rows { int64_t M, K; };
+struct Rows {
+  int64_t M, K;
+};
 static Rows rows_of(const Op& op, const TensorImpl* x, const char* arg) {
   if (x->shape.empty()) op.shape(std::string(arg) + " must have at least one dimension");
   int64_t K = x->shape.back();
@@ -27,8 +28,8 @@ static void check_out(const Op& op, const TensorImpl* t, const char* arg, int64_
 // the activations' device must be the weight's
 static Device same_device(const Op& op, Device act, Device w) {
   if (act != w)
-    op.fail("PLF_DEVICE", std::string("w is on ") + (w == Device::CUDA ? "cuda" : "the CPU") + " but the activations are on " +
-                              (act == Device::CUDA ? "cuda" : "the CPU"));
+    op.fail("PLF_DEVICE", std::string("w is on ") + (w == Device::CUDA ? "cuda" : "the CPU") +
+                              " but the activations are on " + (act == Device::CUDA ? "cuda" : "the CPU"));
   return act;
 }
 
@@ -66,13 +67,19 @@ static Napi::Value LinearBackward(const Napi::CallbackInfo& info) {
   check_out(op, dx, "dx", r.M * r.K, "the shape of x " + x->describe());
   check_out(op, dw, "dw", w.rows * w.cols, "the shape of w");
   check_out(op, db, "dbias", w.rows, std::to_string(w.rows) + " elements");
-  if (dw && w.dtype != DType::F32) op.fail("PLF_DTYPE", "dw needs an f32 weight (frozen NF4/bf16/f16 weights have no grad)");
+  if (dw && w.dtype != DType::F32)
+    op.fail("PLF_DTYPE", "dw needs an f32 weight (frozen NF4/bf16/f16 weights have no grad)");
   Device dev = same_device(op, op.device({dy, x, dx, dw, db}, true), wd);
   PLF_DISPATCH(op, dev, linear_backward, op.in(dy), op.in(x), r.M, r.K, w, op.out(dx), op.inout(dw), op.inout(db), acc);
   return info.Env().Undefined();
 }
 
-struct Lora { TensorImpl *a, *b; int64_t r; float scale, p; uint64_t seed; };
+struct Lora {
+  TensorImpl *a, *b;
+  int64_t r;
+  float scale, p;
+  uint64_t seed;
+};
 static Lora lora_args(const Op& op, size_t ia, const WeightView& w) {
   Lora l;
   l.a = op.t(ia, "A", kAnyFloat);
@@ -81,9 +88,9 @@ static Lora lora_args(const Op& op, size_t ia, const WeightView& w) {
   op.dims(l.b, "B", 2);
   l.r = l.a->shape[0];
   if (l.a->shape[1] != w.cols || l.b->shape[0] != w.rows || l.b->shape[1] != l.r)
-    op.shape("A " + l.a->describe() + " and B " + l.b->describe() + " do not fit w [" + std::to_string(w.rows) +
-             "," + std::to_string(w.cols) + "] (expected A [r," + std::to_string(w.cols) + "], B [" +
-             std::to_string(w.rows) + ",r])");
+    op.shape("A " + l.a->describe() + " and B " + l.b->describe() + " do not fit w [" + std::to_string(w.rows) + "," +
+             std::to_string(w.cols) + "] (expected A [r," + std::to_string(w.cols) + "], B [" + std::to_string(w.rows) +
+             ",r])");
   l.scale = float(op.num(ia + 2, "scale"));
   l.p = float(op.num(ia + 3, "dropout"));
   if (!(l.p >= 0.0f && l.p < 1.0f)) op.fail("PLF_ARG", "dropout must be in [0, 1)");
@@ -107,8 +114,8 @@ static Napi::Value LoraForward(const Napi::CallbackInfo& info) {
   check_out(op, y, "y", r.M * w.rows, std::to_string(r.M) + "×" + std::to_string(w.rows) + " elements");
   check_out(op, xa, "xa", r.M * l.r, std::to_string(r.M) + "×" + std::to_string(l.r) + " elements");
   Device dev = same_device(op, op.device({x, bias, l.a, l.b, y, xa}, true), wd);
-  PLF_DISPATCH(op, dev, lora_linear_forward, op.in(x), r.M, r.K, w, op.in(bias), op.in(l.a), op.in(l.b), l.r, l.scale, l.p,
-               l.seed, op.out(y), op.out(xa));
+  PLF_DISPATCH(op, dev, lora_linear_forward, op.in(x), r.M, r.K, w, op.in(bias), op.in(l.a), op.in(l.b), l.r, l.scale,
+               l.p, l.seed, op.out(y), op.out(xa));
   return info.Env().Undefined();
 }
 
@@ -133,8 +140,8 @@ static Napi::Value LoraBackward(const Napi::CallbackInfo& info) {
   check_out(op, da, "dA", l.r * r.K, "the shape of A");
   check_out(op, db, "dB", w.rows * l.r, "the shape of B");
   Device dev = same_device(op, op.device({dy, x, l.a, l.b, xa, dx, da, db}, true), wd);
-  PLF_DISPATCH(op, dev, lora_linear_backward, op.in(dy), op.in(x), r.M, r.K, w, op.in(l.a), op.in(l.b), l.r, l.scale, l.p,
-               l.seed, op.in(xa), op.out(dx), op.inout(da), op.inout(db), acc);
+  PLF_DISPATCH(op, dev, lora_linear_backward, op.in(dy), op.in(x), r.M, r.K, w, op.in(l.a), op.in(l.b), l.r, l.scale,
+               l.p, l.seed, op.in(xa), op.out(dx), op.inout(da), op.inout(db), acc);
   return info.Env().Undefined();
 }
 
@@ -147,13 +154,18 @@ static Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
 static Napi::Value SetPrecision(const Napi::CallbackInfo& info) {
   Op op(info, "set_matmul_precision");
   std::string p = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
-  if (p != "highest" && p != "bf16" && p != "f16") op.fail("PLF_ARG", "precision must be 'highest', 'bf16' or 'f16', got '" + p + "'");
-  cuda::set_matmul_precision(p == "bf16" ? cuda::MatmulPrecision::BF16 : p == "f16" ? cuda::MatmulPrecision::F16 : cuda::MatmulPrecision::Highest);
+  if (p != "highest" && p != "bf16" && p != "f16")
+    op.fail("PLF_ARG", "precision must be 'highest', 'bf16' or 'f16', got '" + p + "'");
+  cuda::set_matmul_precision(p == "bf16"  ? cuda::MatmulPrecision::BF16
+                             : p == "f16" ? cuda::MatmulPrecision::F16
+                                          : cuda::MatmulPrecision::Highest);
   return info.Env().Undefined();
 }
 static Napi::Value GetPrecision(const Napi::CallbackInfo& info) {
   cuda::MatmulPrecision p = cuda::matmul_precision();
-  return Napi::String::New(info.Env(), p == cuda::MatmulPrecision::BF16 ? "bf16" : p == cuda::MatmulPrecision::F16 ? "f16" : "highest");
+  return Napi::String::New(info.Env(), p == cuda::MatmulPrecision::BF16  ? "bf16"
+                                       : p == cuda::MatmulPrecision::F16 ? "f16"
+                                                                         : "highest");
 }
 
 // use_cublaslt(on) -> whether the bf16 matmuls now run on cuBLASLt (false when it is absent)

@@ -6,7 +6,12 @@ namespace plf {
 
 static const std::initializer_list<DType> kIdx = {DType::I32, DType::I64};
 
-struct CE { TensorImpl *logits, *targets; int64_t rows, vocab, ignore; Indices t; Device dev; };
+struct CE {
+  TensorImpl *logits, *targets;
+  int64_t rows, vocab, ignore;
+  Indices t;
+  Device dev;
+};
 static void ce_args(const Op& op, CE& c) {
   c.logits = op.t(0, "logits", kAnyFloat);
   c.targets = op.t(1, "targets", kIdx);
@@ -51,7 +56,8 @@ static Napi::Value CeBackward(const Napi::CallbackInfo& info) {
   TensorImpl* d = op.t(4, "dlogits", kAnyFloat);
   op.numel(d, "dlogits", c.logits->numel(), "the shape of logits " + c.logits->describe());
   op.device({c.logits, d}, true);
-  PLF_DISPATCH(op, c.dev, cross_entropy_backward, op.in(c.logits), c.t.ptr(c.dev), c.rows, c.vocab, c.ignore, dloss, op.inout(d));
+  PLF_DISPATCH(op, c.dev, cross_entropy_backward, op.in(c.logits), c.t.ptr(c.dev), c.rows, c.vocab, c.ignore, dloss,
+               op.inout(d));
   return info.Env().Undefined();
 }
 
@@ -63,7 +69,9 @@ static Napi::Value BceForward(const Napi::CallbackInfo& info) {
   if (x->numel() == 0) op.shape("logits is empty");
   Device dev = op.device({x, y}, true);
   double loss = 0.0;
-  op.kernel([&] { loss = (dev == Device::CUDA ? cuda::bce_logits_forward : cpu::bce_logits_forward)(op.in(x), op.in(y), x->numel()); });
+  op.kernel([&] {
+    loss = (dev == Device::CUDA ? cuda::bce_logits_forward : cpu::bce_logits_forward)(op.in(x), op.in(y), x->numel());
+  });
   return Napi::Number::New(info.Env(), loss);
 }
 

@@ -32,8 +32,9 @@ NF4View nf4_arg(const Op& op, Napi::Object o, const char* arg, Device* dev) {
     Napi::Value v = o.Get(key);
     double d = v.IsUndefined() ? dflt : v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : NAN;
     if (!std::isfinite(d) || d != std::floor(d) || d < lo || d > hi)
-      op.fail("PLF_ARG", std::string(arg) + "." + key + " must be an integer in [" + std::to_string(int64_t(lo)) + ", " +
-                             std::to_string(int64_t(hi)) + "], got " + (v.IsNumber() || v.IsUndefined() ? std::to_string(d) : "a non-number"));
+      op.fail("PLF_ARG", std::string(arg) + "." + key + " must be an integer in [" + std::to_string(int64_t(lo)) +
+                             ", " + std::to_string(int64_t(hi)) + "], got " +
+                             (v.IsNumber() || v.IsUndefined() ? std::to_string(d) : "a non-number"));
     return int64_t(d);
   };
   NF4View w;
@@ -43,7 +44,8 @@ NF4View nf4_arg(const Op& op, Napi::Object o, const char* arg, Device* dev) {
   Napi::Value off = o.Get("offset");
   w.offset = off.IsNumber() ? float(off.As<Napi::Number>().DoubleValue()) : 0.0f;
   if (!std::isfinite(w.offset)) op.fail("PLF_ARG", std::string(arg) + ".offset must be finite");
-  if (w.blocksize % 2) op.fail("PLF_ARG", std::string(arg) + ".blocksize must be even, got " + std::to_string(w.blocksize));
+  if (w.blocksize % 2)
+    op.fail("PLF_ARG", std::string(arg) + ".blocksize must be even, got " + std::to_string(w.blocksize));
   TensorImpl* packed = get("packed", {DType::U8}, false);
   TensorImpl* absmax = get("absmax", {DType::F32, DType::U8}, false);
   TensorImpl* code = get("code", {DType::F32}, false);
@@ -113,7 +115,8 @@ static Napi::Value Quantize(const Napi::CallbackInfo& info) {
     op.fail("PLF_ARG", "blocksize must be a power of two in 32…4096, got " + std::to_string(bs));
   int64_t n = x->numel();
   if (n == 0) op.shape("cannot quantize an empty tensor " + x->describe());
-  if (dev == Device::CUDA && x->dtype != DType::F32) op.fail("PLF_DTYPE", "x must be f32 on cuda, got " + x->describe());
+  if (dev == Device::CUDA && x->dtype != DType::F32)
+    op.fail("PLF_DTYPE", "x must be f32 on cuda, got " + x->describe());
   Napi::Env env = info.Env();
   int64_t nb = (n + bs - 1) / bs;
   std::vector<float> absmax(static_cast<size_t>(nb));
@@ -122,7 +125,8 @@ static Napi::Value Quantize(const Napi::CallbackInfo& info) {
     // codes and absmax on the device; the small absmax array comes back for double quantization
     Napi::Object am = TensorImpl::Create(env, DType::F32, {nb}, Device::CUDA, false);
     op.run([&] {
-      cuda::nf4_quantize(x->as<float>(), n, bs, TensorImpl::Unwrap(packed)->as<uint8_t>(), TensorImpl::Unwrap(am)->as<float>());
+      cuda::nf4_quantize(x->as<float>(), n, bs, TensorImpl::Unwrap(packed)->as<uint8_t>(),
+                         TensorImpl::Unwrap(am)->as<float>());
       mem_copy(Device::CPU, absmax.data(), Device::CUDA, TensorImpl::Unwrap(am)->data(), size_t(nb) * 4);
     });
   } else {
@@ -174,8 +178,10 @@ static Napi::Value Dequantize(const Napi::CallbackInfo& info) {
   op.numel(out, "out", w.numel, std::to_string(w.numel) + " elements");
   if (out->device() != dev) op.fail("PLF_DEVICE", "out " + out->describe() + " is not on the weight's device");
   op.kernel([&] {
-    if (dev == Device::CUDA) cuda::nf4_dequantize(w, out->dtype, out->data());
-    else cpu::nf4_dequantize(w, out->dtype, out->data());
+    if (dev == Device::CUDA)
+      cuda::nf4_dequantize(w, out->dtype, out->data());
+    else
+      cpu::nf4_dequantize(w, out->dtype, out->data());
   });
   return info.Env().Undefined();
 }

@@ -4,8 +4,9 @@
 
 namespace plf {
 
-
-struct NormShape { int64_t rows, dim; };
+struct NormShape {
+  int64_t rows, dim;
+};
 static NormShape norm_shape(const Op& op, const TensorImpl* x, const TensorImpl* w) {
   if (x->shape.empty()) op.shape("x must have at least one dimension");
   int64_t dim = x->shape.back();
@@ -33,7 +34,8 @@ static Napi::Value RmsForward(const Napi::CallbackInfo& info) {
 // rmsnorm_backward(dy, x, w, rstd, dx | null, dw | null, accumulate)
 static Napi::Value RmsBackward(const Napi::CallbackInfo& info) {
   Op op(info, "rmsnorm_backward");
-  TensorImpl *dy = op.t(0, "dy", kAnyFloat), *x = op.t(1, "x", kAnyFloat), *w = op.t(2, "w", kAnyFloat), *rstd = op.t(3, "rstd", kAnyFloat);
+  TensorImpl *dy = op.t(0, "dy", kAnyFloat), *x = op.t(1, "x", kAnyFloat), *w = op.t(2, "w", kAnyFloat),
+             *rstd = op.t(3, "rstd", kAnyFloat);
   TensorImpl *dx = op.t(4, "dx", kAnyFloat, true), *dw = op.t(5, "dw", kAnyFloat, true);
   NormShape s = norm_shape(op, x, w);
   same(op, dy, "dy", x->numel(), "the shape of x " + x->describe());
@@ -41,8 +43,8 @@ static Napi::Value RmsBackward(const Napi::CallbackInfo& info) {
   same(op, dw, "dw", s.dim, "the shape of w");
   same(op, rstd, "rstd", s.rows, std::to_string(s.rows) + " rows");
   Device dev = op.device({dy, x, w, rstd, dx, dw}, true);
-  PLF_DISPATCH(op, dev, rmsnorm_backward, op.in(dy), op.in(x), op.in(w), op.in(rstd), s.rows, s.dim, op.out(dx), op.inout(dw),
-               op.flag(6));
+  PLF_DISPATCH(op, dev, rmsnorm_backward, op.in(dy), op.in(x), op.in(w), op.in(rstd), s.rows, s.dim, op.out(dx),
+               op.inout(dw), op.flag(6));
   return info.Env().Undefined();
 }
 
@@ -68,7 +70,8 @@ static Napi::Value LnBackward(const Napi::CallbackInfo& info) {
   Op op(info, "layernorm_backward");
   TensorImpl *dy = op.t(0, "dy", kAnyFloat), *x = op.t(1, "x", kAnyFloat), *w = op.t(2, "w", kAnyFloat);
   TensorImpl *mean = op.t(3, "mean", kAnyFloat), *rstd = op.t(4, "rstd", kAnyFloat);
-  TensorImpl *dx = op.t(5, "dx", kAnyFloat, true), *dw = op.t(6, "dw", kAnyFloat, true), *db = op.t(7, "db", kAnyFloat, true);
+  TensorImpl *dx = op.t(5, "dx", kAnyFloat, true), *dw = op.t(6, "dw", kAnyFloat, true),
+             *db = op.t(7, "db", kAnyFloat, true);
   NormShape s = norm_shape(op, x, w);
   same(op, dy, "dy", x->numel(), "the shape of x " + x->describe());
   same(op, dx, "dx", x->numel(), "the shape of x " + x->describe());
@@ -77,8 +80,8 @@ static Napi::Value LnBackward(const Napi::CallbackInfo& info) {
   same(op, mean, "mean", s.rows, std::to_string(s.rows) + " rows");
   same(op, rstd, "rstd", s.rows, std::to_string(s.rows) + " rows");
   Device dev = op.device({dy, x, w, mean, rstd, dx, dw, db}, true);
-  PLF_DISPATCH(op, dev, layernorm_backward, op.in(dy), op.in(x), op.in(w), op.in(mean), op.in(rstd), s.rows, s.dim, op.out(dx),
-               op.inout(dw), op.inout(db), op.flag(8));
+  PLF_DISPATCH(op, dev, layernorm_backward, op.in(dy), op.in(x), op.in(w), op.in(mean), op.in(rstd), s.rows, s.dim,
+               op.out(dx), op.inout(dw), op.inout(db), op.flag(8));
   return info.Env().Undefined();
 }
 

@@ -26,15 +26,14 @@ void rethrow_typed(Napi::Env env, const char* name) {
     throw;
   } catch (const std::bad_alloc&) {
     throw_js(env, "PLF_NATIVE", std::string(name) + ": out of memory");
-  } catch (const std::exception& e) {
-    throw_js(env, "PLF_NATIVE", std::string(name) + ": " + e.what());
-  } catch (...) {
+  } catch (const std::exception& e) { throw_js(env, "PLF_NATIVE", std::string(name) + ": " + e.what()); } catch (...) {
     throw_js(env, "PLF_NATIVE", std::string(name) + ": unknown native exception");
   }
 }
 
 void export_fn(Napi::Env env, Napi::Object exports, const char* name, Callback f) {
-  exports.Set(name, Napi::Function::New(env, [name, f](const Napi::CallbackInfo& info) { return guard(info, name, f); }, name));
+  exports.Set(name, Napi::Function::New(
+                        env, [name, f](const Napi::CallbackInfo& info) { return guard(info, name, f); }, name));
 }
 
 int64_t checked_numel(const std::vector<int64_t>& shape) {
@@ -74,8 +73,8 @@ double Op::num(size_t i, const char* arg) const {
 int64_t Op::integer(size_t i, const char* arg, int64_t lo, int64_t hi) const {
   double v = num(i, arg);
   if (!std::isfinite(v) || v != std::floor(v) || v < double(lo) || v > double(hi))
-    fail("PLF_ARG", std::string(arg) + " must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " +
-                        std::to_string(v));
+    fail("PLF_ARG", std::string(arg) + " must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                        "], got " + std::to_string(v));
   return int64_t(v);
 }
 
@@ -94,7 +93,10 @@ Device Op::device(std::initializer_list<const TensorImpl*> ts, bool cuda_ok) con
   const TensorImpl* first = nullptr;
   for (const TensorImpl* t : ts) {
     if (!t) continue;
-    if (!first) { first = t; continue; }
+    if (!first) {
+      first = t;
+      continue;
+    }
     if (t->device() != first->device())
       fail("PLF_DEVICE", "tensors on different devices: " + first->describe() + " and " + t->describe());
   }
@@ -115,7 +117,8 @@ std::vector<int64_t> Op::indices(const TensorImpl* t, const char* arg, int64_t l
     src = staged.data();
   }
   for (int64_t i = 0; i < n; i++) {
-    int64_t v = t->dtype == DType::I64 ? static_cast<const int64_t*>(src)[i] : int64_t(static_cast<const int32_t*>(src)[i]);
+    int64_t v =
+        t->dtype == DType::I64 ? static_cast<const int64_t*>(src)[i] : int64_t(static_cast<const int32_t*>(src)[i]);
     if (lo <= hi && (v < lo || v >= hi))
       fail("PLF_ARG", std::string(arg) + "[" + std::to_string(i) + "] = " + std::to_string(v) + " is outside [" +
                           std::to_string(lo) + ", " + std::to_string(hi) + ")");

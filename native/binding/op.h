@@ -25,9 +25,7 @@ template <typename F>
 Napi::Value guard(const Napi::CallbackInfo& info, const char* name, F&& f) {
   try {
     return f(info);
-  } catch (...) {
-    rethrow_typed(info.Env(), name);
-  }
+  } catch (...) { rethrow_typed(info.Env(), name); }
 }
 // exports.name = guard(f)
 void export_fn(Napi::Env env, Napi::Object exports, const char* name, Callback f);
@@ -69,16 +67,17 @@ struct Op {
   void run(F&& f) const {
     try {
       f();
-    } catch (const Napi::Error&) {
-      throw;
-    } catch (const std::exception& e) {
+    } catch (const Napi::Error&) { throw; } catch (const std::exception& e) {
       fail("PLF_NATIVE", e.what());
     }
   }
   // run() for the op's kernel itself (what the profiler times); staged outputs are rounded back after it
   template <typename F>
   void kernel(F&& f) const {
-    auto body = [&] { f(); write_back(); };
+    auto body = [&] {
+      f();
+      write_back();
+    };
     if (!g_profiling) return run(body);
     ProfileScope scope(name);
     run(body);
@@ -93,7 +92,12 @@ struct Op {
   float* inout(TensorImpl* t) const { return stage(t, true, true); }
 
  private:
-  struct Staged { TensorImpl* t; float* f32; size_t n; bool write; };
+  struct Staged {
+    TensorImpl* t;
+    float* f32;
+    size_t n;
+    bool write;
+  };
   mutable std::vector<Staged> staged_;
   float* stage(TensorImpl* t, bool read, bool write) const;
   void write_back() const;
@@ -105,7 +109,7 @@ extern const std::initializer_list<DType> kAnyFloat;
 // Index arrays for a kernel on either device: range-checked on the host, then (CUDA) uploaded as int64.
 struct Indices {
   std::vector<int64_t> host;
-  int64_t* device = nullptr;        // an uploaded copy (owned)
+  int64_t* device = nullptr;          // an uploaded copy (owned)
   const int64_t* borrowed = nullptr;  // or the argument's own device memory
   Indices() = default;
   Indices(const Indices&) = delete;
@@ -121,6 +125,11 @@ void index_arg(const Op& op, const TensorImpl* t, const char* arg, int64_t lo, i
 
 // cpu::fn(args) or cuda::fn(args) by device, errors as JS errors
 #define PLF_DISPATCH(op, dev, fn, ...) \
-  (op).kernel([&] { if ((dev) == ::plf::Device::CUDA) ::plf::cuda::fn(__VA_ARGS__); else ::plf::cpu::fn(__VA_ARGS__); })
+  (op).kernel([&] {                    \
+    if ((dev) == ::plf::Device::CUDA)  \
+      ::plf::cuda::fn(__VA_ARGS__);    \
+    else                               \
+      ::plf::cpu::fn(__VA_ARGS__);     \
+  })
 
 }  // namespace plf

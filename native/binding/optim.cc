@@ -27,7 +27,8 @@ static Napi::Value AdamW(const Napi::CallbackInfo& info) {
   cfg.eps = cnum("eps", cfg.eps);
   cfg.weight_decay = cnum("weightDecay", cfg.weight_decay);
   double step = cnum("step", 1);
-  if (!(step >= 1 && step <= 9007199254740992.0) || step != std::floor(step)) op.fail("PLF_ARG", "config.step must be an integer >= 1");
+  if (!(step >= 1 && step <= 9007199254740992.0) || step != std::floor(step))
+    op.fail("PLF_ARG", "config.step must be an integer >= 1");
   cfg.step = int64_t(step);
   cfg.grad_scale = cnum("gradScale", 1.0);
   cfg.max_grad_norm = cnum("maxGradNorm", 0.0);
@@ -70,7 +71,8 @@ static Napi::Value AdamW(const Napi::CallbackInfo& info) {
       if (t && t->numel() != n)
         op.shape("item " + std::to_string(i) + ": " + t->describe() + " does not match param " + p->describe());
     if (p->dtype != DType::F32 && !mw)
-      op.fail("PLF_ARG", "item " + std::to_string(i) + ": a " + dtype_name(p->dtype) + " param needs an f32 master copy");
+      op.fail("PLF_ARG",
+              "item " + std::to_string(i) + ": a " + dtype_name(p->dtype) + " param needs an f32 master copy");
     Device d = op.device({p, mw, g, m, v}, true);
     if (i > 0 && d != dev) op.fail("PLF_DEVICE", "item " + std::to_string(i) + " is on another device than item 0");
     dev = d;
@@ -84,15 +86,14 @@ static Napi::Value AdamW(const Napi::CallbackInfo& info) {
     a.n = n;
   }
   AdamWResult r;
-  op.kernel([&] { r = (dev == Device::CUDA ? cuda::adamw_step : cpu::adamw_step)(ps.data(), int64_t(ps.size()), cfg); });
+  op.kernel(
+      [&] { r = (dev == Device::CUDA ? cuda::adamw_step : cpu::adamw_step)(ps.data(), int64_t(ps.size()), cfg); });
   Napi::Object out = Napi::Object::New(env);
   out.Set("gradNorm", Napi::Number::New(env, r.grad_norm));
   out.Set("skipped", Napi::Boolean::New(env, r.skipped));
   return out;
 }
 
-void register_optim(Napi::Env env, Napi::Object exports) {
-  export_fn(env, exports, "adamw_step", AdamW);
-}
+void register_optim(Napi::Env env, Napi::Object exports) { export_fn(env, exports, "adamw_step", AdamW); }
 
 }  // namespace plf

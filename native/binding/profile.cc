@@ -10,13 +10,18 @@ namespace plf {
 
 bool g_profiling = false;
 namespace {
-struct OpTime { int64_t calls = 0, ns = 0; };
+struct OpTime {
+  int64_t calls = 0, ns = 0;
+};
 std::map<std::string, OpTime> g_times;
 int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 void sync_quietly() {
-  try { cuda::synchronize(); } catch (...) {}  // a CUDA error surfaces in the op itself
+  try {
+    cuda::synchronize();
+  } catch (...) {}  // a CUDA error surfaces in the op itself
 }
 }  // namespace
 

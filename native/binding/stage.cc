@@ -6,8 +6,10 @@
 namespace plf {
 
 static void convert_on(Device d, DType from, const void* src, DType to, void* dst, int64_t n) {
-  if (d == Device::CUDA) cuda::convert(from, src, to, dst, n);
-  else cpu::convert(from, src, to, dst, n);
+  if (d == Device::CUDA)
+    cuda::convert(from, src, to, dst, n);
+  else
+    cpu::convert(from, src, to, dst, n);
 }
 
 float* Op::stage(TensorImpl* t, bool read, bool write) const {

@@ -47,7 +47,8 @@ static std::vector<int64_t> parse_shape(Napi::Env env, Napi::Value v, const char
     given += (i ? "," : "") + (s.back() >= 0 ? std::to_string(s.back()) : std::to_string(d));
   }
   if (checked_numel(s) < 0)
-    throw_js(env, "PLF_SHAPE", std::string(who) + ": shape " + given + "] has more than 2^48 elements (or a dimension that large)");
+    throw_js(env, "PLF_SHAPE",
+             std::string(who) + ": shape " + given + "] has more than 2^48 elements (or a dimension that large)");
   return s;
 }
 
@@ -55,10 +56,12 @@ static std::vector<int64_t> parse_shape(Napi::Env env, Napi::Value v, const char
 TensorImpl::TensorImpl(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TensorImpl>(info) {
   if (info.Length() == 0) return;
   Napi::Env env = info.Env();
-  if (!info[0].IsNumber() || !info[2].IsNumber()) throw_js(env, "PLF_ARG", "NativeTensor(dtype, shape, device, zero): dtype and device must be numbers");
+  if (!info[0].IsNumber() || !info[2].IsNumber())
+    throw_js(env, "PLF_ARG", "NativeTensor(dtype, shape, device, zero): dtype and device must be numbers");
   dtype = parse_dtype(env, info[0].As<Napi::Number>().Int32Value());
   shape = parse_shape(env, info[1], "NativeTensor");
-  if (nbytes() > size_t(kMaxElements)) throw_js(env, "PLF_SHAPE", "NativeTensor: " + describe() + " is larger than 2^48 bytes");
+  if (nbytes() > size_t(kMaxElements))
+    throw_js(env, "PLF_SHAPE", "NativeTensor: " + describe() + " is larger than 2^48 bytes");
   Device dev = info[2].As<Napi::Number>().Int32Value() == 1 ? Device::CUDA : Device::CPU;
   bool zero = info.Length() > 3 && info[3].ToBoolean();
   try {
@@ -74,7 +77,8 @@ TensorImpl::TensorImpl(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tensor
 Napi::Object TensorImpl::Create(Napi::Env env, DType dt, const std::vector<int64_t>& shape, Device dev, bool zero) {
   Napi::Array s = Napi::Array::New(env, shape.size());
   for (size_t i = 0; i < shape.size(); i++) s.Set(uint32_t(i), Napi::Number::New(env, double(shape[i])));
-  return ctor.New({Napi::Number::New(env, int(dt)), s, Napi::Number::New(env, int(dev)), Napi::Boolean::New(env, zero)});
+  return ctor.New(
+      {Napi::Number::New(env, int(dt)), s, Napi::Number::New(env, int(dev)), Napi::Boolean::New(env, zero)});
 }
 
 // Methods run under guard() like the exported functions (see op.h).
@@ -84,19 +88,20 @@ Napi::Value TensorImpl::Guarded(const Napi::CallbackInfo& info) {
 }
 
 void TensorImpl::Init(Napi::Env env, Napi::Object exports) {
-  Napi::Function f = DefineClass(env, "NativeTensor", {
-    InstanceMethod("dispose", &TensorImpl::Guarded<&TensorImpl::Dispose>),
-    InstanceMethod("copyFromArray", &TensorImpl::Guarded<&TensorImpl::CopyFromArray>),
-    InstanceMethod("copyToArray", &TensorImpl::Guarded<&TensorImpl::CopyToArray>),
-    InstanceMethod("copyFrom", &TensorImpl::Guarded<&TensorImpl::CopyFrom>),
-    InstanceMethod("view", &TensorImpl::Guarded<&TensorImpl::View>),
-    InstanceMethod("to", &TensorImpl::Guarded<&TensorImpl::To>),
-    InstanceMethod("sharesStorage", &TensorImpl::Guarded<&TensorImpl::SharesStorage>),
-    InstanceAccessor("dtype", &TensorImpl::GetDType, nullptr),
-    InstanceAccessor("shape", &TensorImpl::GetShape, nullptr),
-    InstanceAccessor("device", &TensorImpl::GetDevice, nullptr),
-    InstanceAccessor("disposed", &TensorImpl::GetDisposed, nullptr),
-  });
+  Napi::Function f = DefineClass(env, "NativeTensor",
+                                 {
+                                     InstanceMethod("dispose", &TensorImpl::Guarded<&TensorImpl::Dispose>),
+                                     InstanceMethod("copyFromArray", &TensorImpl::Guarded<&TensorImpl::CopyFromArray>),
+                                     InstanceMethod("copyToArray", &TensorImpl::Guarded<&TensorImpl::CopyToArray>),
+                                     InstanceMethod("copyFrom", &TensorImpl::Guarded<&TensorImpl::CopyFrom>),
+                                     InstanceMethod("view", &TensorImpl::Guarded<&TensorImpl::View>),
+                                     InstanceMethod("to", &TensorImpl::Guarded<&TensorImpl::To>),
+                                     InstanceMethod("sharesStorage", &TensorImpl::Guarded<&TensorImpl::SharesStorage>),
+                                     InstanceAccessor("dtype", &TensorImpl::GetDType, nullptr),
+                                     InstanceAccessor("shape", &TensorImpl::GetShape, nullptr),
+                                     InstanceAccessor("device", &TensorImpl::GetDevice, nullptr),
+                                     InstanceAccessor("disposed", &TensorImpl::GetDisposed, nullptr),
+                                 });
   ctor = Napi::Persistent(f);
   exports.Set("NativeTensor", f);
 }
@@ -127,12 +132,14 @@ Napi::Value TensorImpl::CopyFromArray(const Napi::CallbackInfo& info) {
     at = size_t(d);
   }
   if (partial ? at + bytes > nbytes() : bytes != nbytes())
-    throw_js(env, "PLF_SHAPE", "copyFromArray: " + std::to_string(bytes) + " bytes given" +
-                                   (partial ? " at byte " + std::to_string(at) : std::string()) + " for tensor " + describe() +
-                                   " of " + std::to_string(nbytes()) + " bytes");
+    throw_js(env, "PLF_SHAPE",
+             "copyFromArray: " + std::to_string(bytes) + " bytes given" +
+                 (partial ? " at byte " + std::to_string(at) : std::string()) + " for tensor " + describe() + " of " +
+                 std::to_string(nbytes()) + " bytes");
   const char* src = static_cast<const char*>(a.ArrayBuffer().Data()) + a.ByteOffset();
-  try { mem_copy(device(), static_cast<char*>(data()) + at, Device::CPU, src, bytes); }
-  catch (const std::exception& e) { throw_js(env, "PLF_NATIVE", std::string("copyFromArray: ") + e.what()); }
+  try {
+    mem_copy(device(), static_cast<char*>(data()) + at, Device::CPU, src, bytes);
+  } catch (const std::exception& e) { throw_js(env, "PLF_NATIVE", std::string("copyFromArray: ") + e.what()); }
   return env.Undefined();
 }
 
@@ -142,11 +149,13 @@ Napi::Value TensorImpl::CopyToArray(const Napi::CallbackInfo& info) {
   if (!info[0].IsTypedArray()) throw_js(env, "PLF_ARG", "copyToArray: expected a TypedArray");
   Napi::TypedArray a = info[0].As<Napi::TypedArray>();
   if (a.ByteLength() != nbytes())
-    throw_js(env, "PLF_SHAPE", "copyToArray: array of " + std::to_string(a.ByteLength()) + " bytes for tensor " +
-                                   describe() + " of " + std::to_string(nbytes()) + " bytes");
+    throw_js(env, "PLF_SHAPE",
+             "copyToArray: array of " + std::to_string(a.ByteLength()) + " bytes for tensor " + describe() + " of " +
+                 std::to_string(nbytes()) + " bytes");
   char* dst = static_cast<char*>(a.ArrayBuffer().Data()) + a.ByteOffset();
-  try { mem_copy(Device::CPU, dst, device(), data(), nbytes()); }
-  catch (const std::exception& e) { throw_js(env, "PLF_NATIVE", std::string("copyToArray: ") + e.what()); }
+  try {
+    mem_copy(Device::CPU, dst, device(), data(), nbytes());
+  } catch (const std::exception& e) { throw_js(env, "PLF_NATIVE", std::string("copyToArray: ") + e.what()); }
   return env.Undefined();
 }
 
@@ -158,8 +167,9 @@ Napi::Value TensorImpl::CopyFrom(const Napi::CallbackInfo& info) {
   live(env, this, "copyFrom");
   if (src->dtype != dtype || src->numel() != numel())
     op.shape("source " + src->describe() + " does not match destination " + describe());
-  try { mem_copy(device(), data(), src->device(), src->data(), nbytes()); }
-  catch (const std::exception& e) { throw_js(env, "PLF_NATIVE", std::string("copyFrom: ") + e.what()); }
+  try {
+    mem_copy(device(), data(), src->device(), src->data(), nbytes());
+  } catch (const std::exception& e) { throw_js(env, "PLF_NATIVE", std::string("copyFrom: ") + e.what()); }
   return env.Undefined();
 }
 
@@ -168,14 +178,16 @@ Napi::Value TensorImpl::View(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   live(env, this, "view");
   std::vector<int64_t> s = parse_shape(env, info[0], "view");
-  double offd = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : info.Length() > 1 && !info[1].IsUndefined() ? -1 : 0;
+  double offd = info.Length() > 1 && info[1].IsNumber()       ? info[1].As<Napi::Number>().DoubleValue()
+                : info.Length() > 1 && !info[1].IsUndefined() ? -1
+                                                              : 0;
   int64_t n = checked_numel(s);
   if (!(offd >= 0 && offd <= double(kMaxElements)) || offd != std::floor(offd))
     throw_js(env, "PLF_ARG", "view: elementOffset must be a non-negative integer");
   int64_t off = int64_t(offd);
   if (off + n > numel())
-    throw_js(env, "PLF_SHAPE", "view: " + shape_str(s) + " at element " + std::to_string(off) +
-                                   " does not fit in tensor " + describe());
+    throw_js(env, "PLF_SHAPE",
+             "view: " + shape_str(s) + " at element " + std::to_string(off) + " does not fit in tensor " + describe());
   Napi::Object o = ctor.New({});
   TensorImpl* v = TensorImpl::Unwrap(o);
   v->storage = storage;
@@ -193,8 +205,9 @@ Napi::Value TensorImpl::To(const Napi::CallbackInfo& info) {
   Device dev = info[0].As<Napi::Number>().Int32Value() == 1 ? Device::CUDA : Device::CPU;
   Napi::Object o = Create(env, dtype, shape, dev, false);
   TensorImpl* t = TensorImpl::Unwrap(o);
-  try { mem_copy(dev, t->data(), device(), data(), nbytes()); }
-  catch (const std::exception& e) { throw_js(env, "PLF_NATIVE", std::string("to: ") + e.what()); }
+  try {
+    mem_copy(dev, t->data(), device(), data(), nbytes());
+  } catch (const std::exception& e) { throw_js(env, "PLF_NATIVE", std::string("to: ") + e.what()); }
   return o;
 }
 
@@ -210,7 +223,11 @@ Napi::Value TensorImpl::GetShape(const Napi::CallbackInfo& info) {
   for (size_t i = 0; i < shape.size(); i++) a.Set(uint32_t(i), Napi::Number::New(info.Env(), double(shape[i])));
   return a;
 }
-Napi::Value TensorImpl::GetDevice(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), int(device())); }
-Napi::Value TensorImpl::GetDisposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), disposed()); }
+Napi::Value TensorImpl::GetDevice(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), int(device()));
+}
+Napi::Value TensorImpl::GetDisposed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), disposed());
+}
 
 }  // namespace plf

@@ -33,7 +33,10 @@ class TensorImpl : public Napi::ObjectWrap<TensorImpl> {
   Device device() const { return storage ? storage->dev : Device::CPU; }
   bool disposed() const { return !storage; }
   void* data() const { return static_cast<char*>(storage->ptr) + offset; }
-  template <typename T> T* as() const { return static_cast<T*>(data()); }
+  template <typename T>
+  T* as() const {
+    return static_cast<T*>(data());
+  }
   std::string describe() const;  // e.g. "f32[3,4]" or "bf16[8] on cuda"
 
   // A new JS tensor object (allocated, uninitialised unless zero).

@@ -6,4 +6,4 @@
 namespace plf {
 NF4View nf4_arg(const Op& op, Napi::Object o, const char* arg, Device* dev);
 WeightView weight_arg(const Op& op, size_t i, const char* arg, Device* dev);
-}
+}  // namespace plf

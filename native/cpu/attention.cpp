@@ -12,7 +12,8 @@ namespace plf {
 namespace cpu {
 
 // t and s are absolute positions; the mask row has `stride` entries.
-static inline bool allowed(const int64_t* mask, int64_t b, int64_t stride, int64_t t, int64_t s, int64_t window, bool causal) {
+static inline bool allowed(const int64_t* mask, int64_t b, int64_t stride, int64_t t, int64_t s, int64_t window,
+                           bool causal) {
   if (causal && s > t) return false;
   if (causal && window > 0 && t - s >= window) return false;
   return !mask || mask[b * stride + s] != 0;
@@ -37,17 +38,20 @@ static inline void row_dots(const float* q, const float* KT, int64_t ld, int64_t
 }
 
 // [T, H, D] rows of one head → [D][T] (keys or values transposed for row_dots)
-static inline void transpose_head(const float* x, int64_t b, int64_t T, int64_t Tcap, int64_t H, int64_t h, int64_t D, float* xt) {
+static inline void transpose_head(const float* x, int64_t b, int64_t T, int64_t Tcap, int64_t H, int64_t h, int64_t D,
+                                  float* xt) {
   for (int64_t s = 0; s < T; s++) {
     const float* row = x + ((b * Tcap + s) * H + h) * D;
     for (int64_t d = 0; d < D; d++) xt[d * T + s] = row[d];
   }
 }
 
-__attribute__((target_clones("avx2", "default")))
-void attention_forward(const float* q, const float* k, const float* v, const int64_t* mask, int64_t B, int64_t Tq,
-                       int64_t Tk, int64_t Tcap, int64_t Hq, int64_t Hkv, int64_t D, float scale, int64_t window,
-                       bool causal, const float* bias, float* out, float* lse) {
+__attribute__((target_clones("avx2", "default"))) void attention_forward(const float* q, const float* k, const float* v,
+                                                                         const int64_t* mask, int64_t B, int64_t Tq,
+                                                                         int64_t Tk, int64_t Tcap, int64_t Hq,
+                                                                         int64_t Hkv, int64_t D, float scale,
+                                                                         int64_t window, bool causal, const float* bias,
+                                                                         float* out, float* lse) {
   int64_t group = Hq / Hkv, off = Tk - Tq;
   const float NEG = -std::numeric_limits<float>::infinity();
 #pragma omp parallel for collapse(2) schedule(dynamic, 1)
@@ -64,7 +68,10 @@ void attention_forward(const float* q, const float* k, const float* v, const int
           row_dots(qt, KT.data(), Tk, D, n, sc.data());
           float mx = NEG;
           for (int64_t s = 0; s < n; s++) {
-            if (!allowed(mask, b, Tcap, t, s, window, causal)) { sc[s] = NEG; continue; }
+            if (!allowed(mask, b, Tcap, t, s, window, causal)) {
+              sc[s] = NEG;
+              continue;
+            }
             sc[s] *= scale;
             if (bt) sc[s] += bt[s];
             mx = std::max(mx, sc[s]);
@@ -93,11 +100,10 @@ void attention_forward(const float* q, const float* k, const float* v, const int
     }
 }
 
-__attribute__((target_clones("avx2", "default")))
-void attention_backward(const float* dout, const float* q, const float* k, const float* v, const float* out,
-                        const float* lse, const int64_t* mask, int64_t B, int64_t Tq, int64_t Tk, int64_t Hq,
-                        int64_t Hkv, int64_t D, float scale, int64_t window, bool causal, const float* bias,
-                        float* dq, float* dk, float* dv) {
+__attribute__((target_clones("avx2", "default"))) void attention_backward(
+    const float* dout, const float* q, const float* k, const float* v, const float* out, const float* lse,
+    const int64_t* mask, int64_t B, int64_t Tq, int64_t Tk, int64_t Hq, int64_t Hkv, int64_t D, float scale,
+    int64_t window, bool causal, const float* bias, float* dq, float* dk, float* dv) {
   int64_t group = Hq / Hkv, off = Tk - Tq;
 #pragma omp parallel for collapse(2) schedule(dynamic, 1)
   for (int64_t b = 0; b < B; b++)
@@ -127,7 +133,7 @@ void attention_backward(const float* dout, const float* q, const float* k, const
           for (int64_t s = 0; s < n; s++) {
             if (!allowed(mask, b, Tk, t, s, window, causal)) continue;
             size_t kv = size_t(((b * Tk + s) * Hkv + hk) * D);
-            const float *ks = k + kv;
+            const float* ks = k + kv;
             float p = std::exp((bt ? qk[s] * scale + bt[s] : qk[s] * scale) - l);
             float ds = p * (gv[s] - Dt) * scale;
             float *dks = dk + kv, *dvs = dv + kv;

@@ -6,9 +6,12 @@ namespace cpu {
 
 static inline float load(DType d, const void* p, int64_t i) {
   switch (d) {
-    case DType::F32: return static_cast<const float*>(p)[i];
-    case DType::BF16: return bf16_to_f32(static_cast<const uint16_t*>(p)[i]);
-    default: return f16_to_f32(static_cast<const uint16_t*>(p)[i]);
+    case DType::F32:
+      return static_cast<const float*>(p)[i];
+    case DType::BF16:
+      return bf16_to_f32(static_cast<const uint16_t*>(p)[i]);
+    default:
+      return f16_to_f32(static_cast<const uint16_t*>(p)[i]);
   }
 }
 
@@ -17,9 +20,15 @@ void convert(DType from, const void* src, DType to, void* dst, int64_t n) {
   for (int64_t i = 0; i < n; i++) {
     float v = load(from, src, i);
     switch (to) {
-      case DType::F32: static_cast<float*>(dst)[i] = v; break;
-      case DType::BF16: static_cast<uint16_t*>(dst)[i] = f32_to_bf16(v); break;
-      default: static_cast<uint16_t*>(dst)[i] = f32_to_f16(v); break;
+      case DType::F32:
+        static_cast<float*>(dst)[i] = v;
+        break;
+      case DType::BF16:
+        static_cast<uint16_t*>(dst)[i] = f32_to_bf16(v);
+        break;
+      default:
+        static_cast<uint16_t*>(dst)[i] = f32_to_f16(v);
+        break;
     }
   }
 }

@@ -17,7 +17,9 @@ namespace plf {
 void WeightView::load_row(int64_t r, int64_t c0, int64_t len, float* out) const {
   int64_t base = r * cols + c0;
   switch (dtype) {
-    case DType::F32: std::memcpy(out, static_cast<const float*>(data) + base, size_t(len) * 4); break;
+    case DType::F32:
+      std::memcpy(out, static_cast<const float*>(data) + base, size_t(len) * 4);
+      break;
     case DType::BF16: {
       const uint16_t* p = static_cast<const uint16_t*>(data) + base;
       for (int64_t i = 0; i < len; i++) out[i] = bf16_to_f32(p[i]);
@@ -28,7 +30,9 @@ void WeightView::load_row(int64_t r, int64_t c0, int64_t len, float* out) const 
       for (int64_t i = 0; i < len; i++) out[i] = f16_to_f32(p[i]);
       break;
     }
-    default: cpu::nf4_dequantize_range(nf4, base, len, out); break;
+    default:
+      cpu::nf4_dequantize_range(nf4, base, len, out);
+      break;
   }
 }
 
@@ -38,40 +42,57 @@ constexpr int64_t MR = 6, NR = 16;
 constexpr int64_t KC = 256, MC = 96, NC = 3072, NCB = 256;
 
 // ---- micro-kernels: acc[MR×NR] = Σ_k a[k·MR + i] · b[k·NR + j]; C = alpha·acc + beta·C ----
-static void kernel_ref(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha,
-                       float beta, int64_t mr, int64_t nr) {
+static void kernel_ref(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta,
+                       int64_t mr, int64_t nr) {
   float acc[MR][NR] = {};
   for (int64_t k = 0; k < kc; k++, a += MR, b += NR) {
     for (int64_t i = 0; i < MR; i++)
       for (int64_t j = 0; j < NR; j++) acc[i][j] += a[i] * b[j];
   }
   for (int64_t i = 0; i < mr; i++)
-    for (int64_t j = 0; j < nr; j++)
-      c[i * ldc + j] = alpha * acc[i][j] + (beta == 0.0f ? 0.0f : beta * c[i * ldc + j]);
+    for (int64_t j = 0; j < nr; j++) c[i * ldc + j] = alpha * acc[i][j] + (beta == 0.0f ? 0.0f : beta * c[i * ldc + j]);
 }
 
 #if defined(__x86_64__)
-__attribute__((target("avx2,fma"))) static void kernel_avx2(int64_t kc, const float* a, const float* b,
-                                                            float* c, int64_t ldc, float alpha, float beta,
-                                                            int64_t mr, int64_t nr) {
+__attribute__((target("avx2,fma"))) static void kernel_avx2(int64_t kc, const float* a, const float* b, float* c,
+                                                            int64_t ldc, float alpha, float beta, int64_t mr,
+                                                            int64_t nr) {
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
   for (int64_t k = 0; k < kc; k++, a += MR, b += NR) {
     __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
-    __m256 x = _mm256_broadcast_ss(a + 0); c00 = _mm256_fmadd_ps(x, b0, c00); c01 = _mm256_fmadd_ps(x, b1, c01);
-    x = _mm256_broadcast_ss(a + 1); c10 = _mm256_fmadd_ps(x, b0, c10); c11 = _mm256_fmadd_ps(x, b1, c11);
-    x = _mm256_broadcast_ss(a + 2); c20 = _mm256_fmadd_ps(x, b0, c20); c21 = _mm256_fmadd_ps(x, b1, c21);
-    x = _mm256_broadcast_ss(a + 3); c30 = _mm256_fmadd_ps(x, b0, c30); c31 = _mm256_fmadd_ps(x, b1, c31);
-    x = _mm256_broadcast_ss(a + 4); c40 = _mm256_fmadd_ps(x, b0, c40); c41 = _mm256_fmadd_ps(x, b1, c41);
-    x = _mm256_broadcast_ss(a + 5); c50 = _mm256_fmadd_ps(x, b0, c50); c51 = _mm256_fmadd_ps(x, b1, c51);
+    __m256 x = _mm256_broadcast_ss(a + 0);
+    c00 = _mm256_fmadd_ps(x, b0, c00);
+    c01 = _mm256_fmadd_ps(x, b1, c01);
+    x = _mm256_broadcast_ss(a + 1);
+    c10 = _mm256_fmadd_ps(x, b0, c10);
+    c11 = _mm256_fmadd_ps(x, b1, c11);
+    x = _mm256_broadcast_ss(a + 2);
+    c20 = _mm256_fmadd_ps(x, b0, c20);
+    c21 = _mm256_fmadd_ps(x, b1, c21);
+    x = _mm256_broadcast_ss(a + 3);
+    c30 = _mm256_fmadd_ps(x, b0, c30);
+    c31 = _mm256_fmadd_ps(x, b1, c31);
+    x = _mm256_broadcast_ss(a + 4);
+    c40 = _mm256_fmadd_ps(x, b0, c40);
+    c41 = _mm256_fmadd_ps(x, b1, c41);
+    x = _mm256_broadcast_ss(a + 5);
+    c50 = _mm256_fmadd_ps(x, b0, c50);
+    c51 = _mm256_fmadd_ps(x, b1, c51);
   }
   alignas(32) float acc[MR][NR];
-  _mm256_store_ps(acc[0], c00); _mm256_store_ps(acc[0] + 8, c01);
-  _mm256_store_ps(acc[1], c10); _mm256_store_ps(acc[1] + 8, c11);
-  _mm256_store_ps(acc[2], c20); _mm256_store_ps(acc[2] + 8, c21);
-  _mm256_store_ps(acc[3], c30); _mm256_store_ps(acc[3] + 8, c31);
-  _mm256_store_ps(acc[4], c40); _mm256_store_ps(acc[4] + 8, c41);
-  _mm256_store_ps(acc[5], c50); _mm256_store_ps(acc[5] + 8, c51);
+  _mm256_store_ps(acc[0], c00);
+  _mm256_store_ps(acc[0] + 8, c01);
+  _mm256_store_ps(acc[1], c10);
+  _mm256_store_ps(acc[1] + 8, c11);
+  _mm256_store_ps(acc[2], c20);
+  _mm256_store_ps(acc[2] + 8, c21);
+  _mm256_store_ps(acc[3], c30);
+  _mm256_store_ps(acc[3] + 8, c31);
+  _mm256_store_ps(acc[4], c40);
+  _mm256_store_ps(acc[4] + 8, c41);
+  _mm256_store_ps(acc[5], c50);
+  _mm256_store_ps(acc[5] + 8, c51);
   if (mr == MR && nr == NR) {
     __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
     for (int64_t i = 0; i < MR; i++) {
@@ -81,13 +102,13 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2(int64_t kc, const fl
         r0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci), r0);
         r1 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci + 8), r1);
       }
-      _mm256_storeu_ps(ci, r0); _mm256_storeu_ps(ci + 8, r1);
+      _mm256_storeu_ps(ci, r0);
+      _mm256_storeu_ps(ci + 8, r1);
     }
     return;
   }
   for (int64_t i = 0; i < mr; i++)
-    for (int64_t j = 0; j < nr; j++)
-      c[i * ldc + j] = alpha * acc[i][j] + (beta == 0.0f ? 0.0f : beta * c[i * ldc + j]);
+    for (int64_t j = 0; j < nr; j++) c[i * ldc + j] = alpha * acc[i][j] + (beta == 0.0f ? 0.0f : beta * c[i * ldc + j]);
 }
 static const bool HAS_AVX2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #else
@@ -106,8 +127,10 @@ static Kernel pick_kernel() {
 
 // B source: either strided f32 (b != nullptr) or a weight (B = Wᵀ if trans, else W).
 struct BSrc {
-  const float* b = nullptr; int64_t rs = 0, cs = 0;
-  const WeightView* w = nullptr; bool trans = false;
+  const float* b = nullptr;
+  int64_t rs = 0, cs = 0;
+  const WeightView* w = nullptr;
+  bool trans = false;
 };
 
 // Pack B[pc:pc+kc, j0:j0+NR] into panel[kc][NR], zero-padded past N.
@@ -117,8 +140,10 @@ static void pack_b_panel(const BSrc& s, int64_t pc, int64_t kc, int64_t j0, int6
     for (int64_t k = 0; k < kc; k++) {
       const float* src = s.b + (pc + k) * s.rs + j0 * s.cs;
       float* dst = panel + k * NR;
-      if (s.cs == 1) { std::memcpy(dst, src, size_t(nr) * 4); }
-      else for (int64_t j = 0; j < nr; j++) dst[j] = src[j * s.cs];
+      if (s.cs == 1) {
+        std::memcpy(dst, src, size_t(nr) * 4);
+      } else
+        for (int64_t j = 0; j < nr; j++) dst[j] = src[j * s.cs];
       for (int64_t j = nr; j < NR; j++) dst[j] = 0.0f;
     }
   } else if (s.trans) {  // B[k][n] = W[n][k]: read rows n of W, scatter as columns
@@ -198,8 +223,7 @@ static void gemm_impl(int64_t M, int64_t N, int64_t K, float alpha, const float*
               const float* bp = bpack.p + (j / NR) * NR * kc;
               for (int64_t i = ib * MC; i < i_end; i += MR) {
                 const float* ap = apack.p + (i / MR) * MR * kc;
-                kern(kc, ap, bp, c + i * ldc + jc + j, ldc, alpha, beta_eff, std::min(MR, M - i),
-                     std::min(NR, nc - j));
+                kern(kc, ap, bp, c + i * ldc + jc + j, ldc, alpha, beta_eff, std::min(MR, M - i), std::min(NR, nc - j));
               }
             }
           }
@@ -210,13 +234,18 @@ static void gemm_impl(int64_t M, int64_t N, int64_t K, float alpha, const float*
 
 void sgemm(int64_t M, int64_t N, int64_t K, float alpha, const float* a, int64_t ars, int64_t acs, const float* b,
            int64_t brs, int64_t bcs, float beta, float* c, int64_t ldc) {
-  BSrc s; s.b = b; s.rs = brs; s.cs = bcs;
+  BSrc s;
+  s.b = b;
+  s.rs = brs;
+  s.cs = bcs;
   gemm_impl(M, N, K, alpha, a, ars, acs, s, beta, c, ldc);
 }
 
 void sgemm_w(int64_t M, int64_t N, int64_t K, float alpha, const float* a, int64_t ars, int64_t acs,
              const WeightView& w, bool trans, float beta, float* c, int64_t ldc) {
-  BSrc s; s.w = &w; s.trans = trans;
+  BSrc s;
+  s.w = &w;
+  s.trans = trans;
   gemm_impl(M, N, K, alpha, a, ars, acs, s, beta, c, ldc);
 }
 

@@ -27,8 +27,8 @@ static void bias_grad(const float* dy, int64_t M, int64_t N, float* dbias, bool 
   }
 }
 
-void linear_backward(const float* dy, const float* x, int64_t M, int64_t K, const WeightView& w, float* dx,
-                     float* dw, float* dbias, bool accumulate) {
+void linear_backward(const float* dy, const float* x, int64_t M, int64_t K, const WeightView& w, float* dx, float* dw,
+                     float* dbias, bool accumulate) {
   int64_t N = w.rows;
   if (dx) sgemm_w(M, K, N, 1.0f, dy, N, 1, w, false, 0.0f, dx, K);
   if (dw) sgemm(N, K, M, 1.0f, dy, 1, N, x, K, 1, accumulate ? 1.0f : 0.0f, dw, K);
@@ -42,34 +42,39 @@ static std::vector<float> dropout_copy(const float* x, int64_t n, float p, uint6
   return out;
 }
 
-void lora_linear_forward(const float* x, int64_t M, int64_t K, const WeightView& w, const float* bias,
-                         const float* a, const float* b, int64_t r, float scale, float p, uint64_t seed, float* y,
-                         float* xa) {
+void lora_linear_forward(const float* x, int64_t M, int64_t K, const WeightView& w, const float* bias, const float* a,
+                         const float* b, int64_t r, float scale, float p, uint64_t seed, float* y, float* xa) {
   int64_t N = w.rows;
   std::vector<float> xd;
   const float* xin = x;
-  if (p > 0.0f) { xd = dropout_copy(x, M * K, p, seed); xin = xd.data(); }
-  sgemm(M, r, K, 1.0f, xin, K, 1, a, 1, K, 0.0f, xa, r);   // xa = dropout(x)·Aᵀ  [M, r]
+  if (p > 0.0f) {
+    xd = dropout_copy(x, M * K, p, seed);
+    xin = xd.data();
+  }
+  sgemm(M, r, K, 1.0f, xin, K, 1, a, 1, K, 0.0f, xa, r);  // xa = dropout(x)·Aᵀ  [M, r]
   linear_forward(x, M, K, w, bias, y);
-  sgemm(M, N, r, scale, xa, r, 1, b, 1, r, 1.0f, y, N);     // y += s·xa·Bᵀ
+  sgemm(M, N, r, scale, xa, r, 1, b, 1, r, 1.0f, y, N);  // y += s·xa·Bᵀ
 }
 
-void lora_linear_backward(const float* dy, const float* x, int64_t M, int64_t K, const WeightView& w,
-                          const float* a, const float* b, int64_t r, float scale, float p, uint64_t seed,
-                          const float* xa, float* dx, float* da, float* db, bool accumulate) {
+void lora_linear_backward(const float* dy, const float* x, int64_t M, int64_t K, const WeightView& w, const float* a,
+                          const float* b, int64_t r, float scale, float p, uint64_t seed, const float* xa, float* dx,
+                          float* da, float* db, bool accumulate) {
   int64_t N = w.rows;
   float beta = accumulate ? 1.0f : 0.0f;
   std::vector<float> dxa(static_cast<size_t>(M * r));
-  sgemm(M, r, N, scale, dy, N, 1, b, r, 1, 0.0f, dxa.data(), r);      // dxa = s·dy·B  [M, r]
-  if (db) sgemm(N, r, M, scale, dy, 1, N, xa, r, 1, beta, db, r);      // dB = s·dyᵀ·xa [N, r]
+  sgemm(M, r, N, scale, dy, N, 1, b, r, 1, 0.0f, dxa.data(), r);   // dxa = s·dy·B  [M, r]
+  if (db) sgemm(N, r, M, scale, dy, 1, N, xa, r, 1, beta, db, r);  // dB = s·dyᵀ·xa [N, r]
   std::vector<float> xd;
   const float* xin = x;
-  if (p > 0.0f) { xd = dropout_copy(x, M * K, p, seed); xin = xd.data(); }
+  if (p > 0.0f) {
+    xd = dropout_copy(x, M * K, p, seed);
+    xin = xd.data();
+  }
   if (da) sgemm(r, K, M, 1.0f, dxa.data(), 1, r, xin, K, 1, beta, da, K);  // dA = dxaᵀ·dropout(x)
   if (!dx) return;
   linear_backward(dy, x, M, K, w, dx, nullptr, nullptr, false);
   if (p <= 0.0f) {
-    sgemm(M, K, r, 1.0f, dxa.data(), r, 1, a, K, 1, 1.0f, dx, K);       // dx += dxa·A
+    sgemm(M, K, r, 1.0f, dxa.data(), r, 1, a, K, 1, 1.0f, dx, K);  // dx += dxa·A
     return;
   }
   std::vector<float> t(static_cast<size_t>(M * K));

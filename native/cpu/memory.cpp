@@ -33,21 +33,28 @@ void* mem_alloc(Device dev, size_t bytes) {
 
 void mem_free(Device dev, void* p, size_t bytes) {
   if (!p) return;
-  if (dev == Device::CPU) std::free(p);
-  else cuda::free_device(p);
+  if (dev == Device::CPU)
+    std::free(p);
+  else
+    cuda::free_device(p);
   count(dev, -int64_t(bytes));
 }
 
 void mem_copy(Device dst_dev, void* dst, Device src_dev, const void* src, size_t bytes) {
   if (!bytes) return;
-  if (dst_dev == Device::CPU && src_dev == Device::CPU) { std::memcpy(dst, src, bytes); return; }
+  if (dst_dev == Device::CPU && src_dev == Device::CPU) {
+    std::memcpy(dst, src, bytes);
+    return;
+  }
   int kind = src_dev == Device::CPU ? 1 : (dst_dev == Device::CPU ? 2 : 3);
   cuda::memcpy_any(dst, src, bytes, kind);
 }
 
 void mem_zero(Device dev, void* p, size_t bytes) {
-  if (dev == Device::CPU) std::memset(p, 0, bytes);
-  else cuda::memset_device(p, bytes);
+  if (dev == Device::CPU)
+    std::memset(p, 0, bytes);
+  else
+    cuda::memset_device(p, bytes);
 }
 
 void mem_reset_peak() {

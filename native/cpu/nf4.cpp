@@ -9,11 +9,22 @@
 namespace plf {
 
 // bitsandbytes' NF4 code (quantiles of N(0,1) normalised to [-1, 1]).
-const float NF4_CODE[16] = {
-    -1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,
-    -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f,
-    0.07958029955625534f, 0.16093020141124725f, 0.24611230194568634f, 0.33791524171829224f,
-    0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f, 1.0f};
+const float NF4_CODE[16] = {-1.0f,
+                            -0.6961928009986877f,
+                            -0.5250730514526367f,
+                            -0.39491748809814453f,
+                            -0.28444138169288635f,
+                            -0.18477343022823334f,
+                            -0.09105003625154495f,
+                            0.0f,
+                            0.07958029955625534f,
+                            0.16093020141124725f,
+                            0.24611230194568634f,
+                            0.33791524171829224f,
+                            0.44070982933044434f,
+                            0.5626170039176941f,
+                            0.7229568362236023f,
+                            1.0f};
 
 namespace cpu {
 
@@ -72,7 +83,8 @@ static void nf4_codes_scalar(const float* x, int64_t n, float inv, uint8_t* q) {
 
 #if defined(__x86_64__)
 // NF4_CODE[idx] for idx in 0..15, the code held in two registers
-__attribute__((target("avx2,fma"))) static inline __m256 lookup16(__m256 c_lo, __m256 c_hi, __m256i idx, __m256i seven) {
+__attribute__((target("avx2,fma"))) static inline __m256 lookup16(__m256 c_lo, __m256 c_hi, __m256i idx,
+                                                                  __m256i seven) {
   __m256 a = _mm256_permutevar8x32_ps(c_lo, idx), b = _mm256_permutevar8x32_ps(c_hi, idx);
   return _mm256_blendv_ps(a, b, _mm256_castsi256_ps(_mm256_cmpgt_epi32(idx, seven)));
 }
@@ -112,7 +124,8 @@ void nf4_quantize(const float* x, int64_t n, int64_t blocksize, uint8_t* packed,
     absmax[b] = am;
     uint8_t q[4096];
 #if defined(__x86_64__)
-    if (NF4_AVX2) nf4_codes_avx2(x + s, e - s, 1.0f / am, q);
+    if (NF4_AVX2)
+      nf4_codes_avx2(x + s, e - s, 1.0f / am, q);
     else
 #endif
       nf4_codes_scalar(x + s, e - s, 1.0f / am, q);
@@ -121,8 +134,7 @@ void nf4_quantize(const float* x, int64_t n, int64_t blocksize, uint8_t* packed,
   }
 }
 
-void blockwise_quantize_u8(const float* x, int64_t n, int64_t blocksize, const float* code, uint8_t* q,
-                           float* absmax) {
+void blockwise_quantize_u8(const float* x, int64_t n, int64_t blocksize, const float* code, uint8_t* q, float* absmax) {
   int64_t nblocks = (n + blocksize - 1) / blocksize;
   for (int64_t b = 0; b < nblocks; b++) {
     int64_t s = b * blocksize, e = std::min(n, s + blocksize);
@@ -159,9 +171,7 @@ static float pairwise_sum(const float* a, int64_t n) {
   return pairwise_sum(a, n2) + pairwise_sum(a + n2, n - n2);
 }
 
-double mean_f32(const float* x, int64_t n) {
-  return n ? double(pairwise_sum(x, n) / float(n)) : 0.0;
-}
+double mean_f32(const float* x, int64_t n) { return n ? double(pairwise_sum(x, n) / float(n)) : 0.0; }
 
 void nf4_dequantize_range(const NF4View& w, int64_t start, int64_t len, float* out) {
   int64_t i = start, end = start + len;
@@ -169,7 +179,10 @@ void nf4_dequantize_range(const NF4View& w, int64_t start, int64_t len, float* o
     int64_t b = i / w.blocksize;
     int64_t be = std::min(end, (b + 1) * w.blocksize);
     float am = w.block_absmax(b);
-    if (i & 1) { *out++ = w.code[w.packed[i >> 1] & 0x0f] * am; i++; }
+    if (i & 1) {
+      *out++ = w.code[w.packed[i >> 1] & 0x0f] * am;
+      i++;
+    }
     // whole bytes: two codes each
     const uint8_t* p = w.packed + (i >> 1);
     int64_t pairs = (be - i) >> 1;
@@ -180,7 +193,10 @@ void nf4_dequantize_range(const NF4View& w, int64_t start, int64_t len, float* o
     }
     out += 2 * pairs;
     i += 2 * pairs;
-    if (i < be) { *out++ = w.code[w.packed[i >> 1] >> 4] * am; i++; }
+    if (i < be) {
+      *out++ = w.code[w.packed[i >> 1] >> 4] * am;
+      i++;
+    }
   }
 }
 
@@ -197,8 +213,10 @@ void nf4_dequantize(const NF4View& w, DType out_dtype, void* out) {
     }
     nf4_dequantize_range(w, s, len, buf);
     uint16_t* o = static_cast<uint16_t*>(out) + s;
-    if (out_dtype == DType::BF16) for (int64_t i = 0; i < len; i++) o[i] = f32_to_bf16(buf[i]);
-    else for (int64_t i = 0; i < len; i++) o[i] = f32_to_f16(buf[i]);
+    if (out_dtype == DType::BF16)
+      for (int64_t i = 0; i < len; i++) o[i] = f32_to_bf16(buf[i]);
+    else
+      for (int64_t i = 0; i < len; i++) o[i] = f32_to_f16(buf[i]);
   }
 }
 

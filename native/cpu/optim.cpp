@@ -39,14 +39,17 @@ AdamWResult adamw_step(AdamWParam* params, int64_t count, const AdamWConfig& cfg
   for (int64_t t = 0; t < count; t++) sq += sum_squares(params[t].grad, params[t].n, &nonfinite);
   double unscale = 1.0 / cfg.grad_scale;
   res.grad_norm = std::sqrt(sq) * unscale;
-  if (nonfinite && cfg.skip_nonfinite) { res.skipped = true; return res; }
+  if (nonfinite && cfg.skip_nonfinite) {
+    res.skipped = true;
+    return res;
+  }
   double clip = 1.0;
   if (cfg.max_grad_norm > 0.0) clip = std::min(1.0, cfg.max_grad_norm / (res.grad_norm + 1e-6));
   const float gmul = float(unscale * clip);
   const bool scale_grads = gmul != 1.0f;
 
   const float decay = float(1.0 - cfg.lr * cfg.weight_decay);
-  const float w1 = float(1.0 - cfg.beta1);      // lerp weight
+  const float w1 = float(1.0 - cfg.beta1);  // lerp weight
   const float b2 = float(cfg.beta2), c2 = float(1.0 - cfg.beta2);
   const double bc1 = 1.0 - std::pow(cfg.beta1, double(cfg.step));
   const double bc2 = 1.0 - std::pow(cfg.beta2, double(cfg.step));

@@ -11,8 +11,7 @@ void rope_forward(const float* x, const int64_t* pos, int64_t B, int64_t T, int6
   int64_t half = rot / 2;
   // inv_freq as HF computes it in float32: 1 / theta^(2i / rot)
   std::vector<float> inv(static_cast<size_t>(half));
-  for (int64_t i = 0; i < half; i++)
-    inv[i] = 1.0f / std::pow(float(theta), float(2 * i) / float(rot));
+  for (int64_t i = 0; i < half; i++) inv[i] = 1.0f / std::pow(float(theta), float(2 * i) / float(rot));
 #pragma omp parallel for schedule(static) if (B * T * H * D > 65536)
   for (int64_t bt = 0; bt < B * T; bt++) {
     std::vector<float> c(static_cast<size_t>(half)), s(static_cast<size_t>(half));

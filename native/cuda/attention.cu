@@ -15,8 +15,8 @@ namespace cuda {
 
 constexpr int kMaxPerLane = 8;  // D <= 256
 
-__global__ void attn_fwd_k(const float* q, const float* k, const float* v, const int64_t* mask, AttnDims a, const float* bias,
-                           float* out, float* lse) {
+__global__ void attn_fwd_k(const float* q, const float* k, const float* v, const int64_t* mask, AttnDims a,
+                           const float* bias, float* out, float* lse) {
   long long row = (long long)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
   int lane = threadIdx.x & 31;
   if (row >= a.B * a.Hq * a.Tq) return;
@@ -57,8 +57,9 @@ __global__ void attn_fwd_k(const float* q, const float* k, const float* v, const
   if (lane == 0) lse[(b * a.Hq + h) * a.Tq + i] = l > 0.0f ? m + logf(l) : -INFINITY;
 }
 
-__global__ void attn_bwd_k(const float* dout, const float* q, const float* k, const float* v, const float* out, const float* lse,
-                           const int64_t* mask, AttnDims a, const float* bias, float* dq, float* dk, float* dv) {
+__global__ void attn_bwd_k(const float* dout, const float* q, const float* k, const float* v, const float* out,
+                           const float* lse, const int64_t* mask, AttnDims a, const float* bias, float* dq, float* dk,
+                           float* dv) {
   long long row = (long long)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
   int lane = threadIdx.x & 31;
   if (row >= a.B * a.Hq * a.Tq) return;
@@ -84,7 +85,10 @@ __global__ void attn_bwd_k(const float* dout, const float* q, const float* k, co
       float pq = 0.0f, pv = 0.0f;
       for (int j = 0; j < kMaxPerLane; j++) {
         long long d = lane + 32LL * j;
-        if (d < a.D) { pq += qr[j] * k[kv + d]; pv += gr[j] * v[kv + d]; }
+        if (d < a.D) {
+          pq += qr[j] * k[kv + d];
+          pv += gr[j] * v[kv + d];
+        }
       }
       pq = warp_sum(pq);
       pv = warp_sum(pv);
@@ -106,11 +110,12 @@ __global__ void attn_bwd_k(const float* dout, const float* q, const float* k, co
   }
 }
 
-
 namespace tiled {
 template <typename K>
 void allow_smem(K kernel, size_t bytes) {
-  if (bytes > 48 * 1024) check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)), "attention: shared memory");
+  if (bytes > 48 * 1024)
+    check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)),
+          "attention: shared memory");
 }
 
 template <int DP>
@@ -134,7 +139,8 @@ void backward(const float* dout, const float* q, const float* k, const float* v,
 }  // namespace tiled
 
 static void check_dims(int64_t D, const char* op) {
-  if (D > 32 * kMaxPerLane) throw std::runtime_error(std::string(op) + ": head size " + std::to_string(D) + " > 256 is not supported on CUDA");
+  if (D > 32 * kMaxPerLane)
+    throw std::runtime_error(std::string(op) + ": head size " + std::to_string(D) + " > 256 is not supported on CUDA");
 }
 
 void attention_forward(const float* q, const float* k, const float* v, const int64_t* mask, int64_t B, int64_t Tq,
@@ -144,26 +150,33 @@ void attention_forward(const float* q, const float* k, const float* v, const int
   AttnDims a{B, Tq, Tk, Tcap, Hq, Hkv, D, scale, window, causal};
   long long rows = B * Hq * Tq;
   if (!rows) return;
-  if (D <= 32) tiled::forward<32>(q, k, v, mask, a, bias, out, lse);
-  else if (D <= 64) tiled::forward<64>(q, k, v, mask, a, bias, out, lse);
-  else if (D <= 128) tiled::forward<128>(q, k, v, mask, a, bias, out, lse);
-  else attn_fwd_k<<<blocks_for(rows * 32, 256), 256>>>(q, k, v, mask, a, bias, out, lse);
+  if (D <= 32)
+    tiled::forward<32>(q, k, v, mask, a, bias, out, lse);
+  else if (D <= 64)
+    tiled::forward<64>(q, k, v, mask, a, bias, out, lse);
+  else if (D <= 128)
+    tiled::forward<128>(q, k, v, mask, a, bias, out, lse);
+  else
+    attn_fwd_k<<<blocks_for(rows * 32, 256), 256>>>(q, k, v, mask, a, bias, out, lse);
   check_launch("attention_forward");
 }
 
 void attention_backward(const float* dout, const float* q, const float* k, const float* v, const float* out,
                         const float* lse, const int64_t* mask, int64_t B, int64_t Tq, int64_t Tk, int64_t Hq,
-                        int64_t Hkv, int64_t D, float scale, int64_t window, bool causal, const float* bias,
-                        float* dq, float* dk, float* dv) {
+                        int64_t Hkv, int64_t D, float scale, int64_t window, bool causal, const float* bias, float* dq,
+                        float* dk, float* dv) {
   check_dims(D, "attention_backward");
   AttnDims a{B, Tq, Tk, Tk, Hq, Hkv, D, scale, window, causal};
   long long rows = B * Hq * Tq;
   if (D <= 128 && rows) {  // every dK/dV/dQ element is written: no zeroing
     Scratch<float> delta{size_t(rows)};
     tiled::delta_k<<<blocks_for(rows * 32, 256), 256>>>(dout, out, a, delta.get());
-    if (D <= 32) tiled::backward<32>(dout, q, k, v, lse, delta.get(), mask, a, bias, dq, dk, dv);
-    else if (D <= 64) tiled::backward<64>(dout, q, k, v, lse, delta.get(), mask, a, bias, dq, dk, dv);
-    else tiled::backward<128>(dout, q, k, v, lse, delta.get(), mask, a, bias, dq, dk, dv);
+    if (D <= 32)
+      tiled::backward<32>(dout, q, k, v, lse, delta.get(), mask, a, bias, dq, dk, dv);
+    else if (D <= 64)
+      tiled::backward<64>(dout, q, k, v, lse, delta.get(), mask, a, bias, dq, dk, dv);
+    else
+      tiled::backward<128>(dout, q, k, v, lse, delta.get(), mask, a, bias, dq, dk, dv);
     check_launch("attention_backward");
     return;
   }

@@ -7,9 +7,15 @@
 namespace plf {
 namespace cuda {
 
-struct AttnDims { long long B, Tq, Tk, Tcap, Hq, Hkv, D; float scale; long long window; bool causal; };
+struct AttnDims {
+  long long B, Tq, Tk, Tcap, Hq, Hkv, D;
+  float scale;
+  long long window;
+  bool causal;
+};
 
-__device__ inline bool allowed(const int64_t* mask, long long b, long long stride, long long t, long long s, long long window, bool causal) {
+__device__ inline bool allowed(const int64_t* mask, long long b, long long stride, long long t, long long s,
+                               long long window, bool causal) {
   if (causal && s > t) return false;
   if (causal && window > 0 && t - s >= window) return false;
   return !mask || mask[b * stride + s] != 0;
@@ -20,12 +26,12 @@ namespace tiled {
 constexpr int kT = 128;  // threads; 8 consecutive lanes share rows, so row reductions stay in a warp
 
 __device__ inline float row_max8(float v) {
-  #pragma unroll
+#pragma unroll
   for (int o = 1; o < 8; o <<= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
   return v;
 }
 __device__ inline float row_sum8(float v) {
-  #pragma unroll
+#pragma unroll
   for (int o = 1; o < 8; o <<= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   return v;
 }
@@ -34,8 +40,8 @@ __device__ inline float bias_at(const float* bias, const AttnDims& a, long long 
 }
 // rows [r0, r0 + n) of a [.., H, D] tensor at head `hh` into smem [n][LD] (zeros past `rows` and D)
 template <int DP>
-__device__ inline void load_rows(float* dst, const float* src, long long b, long long r0, int n, long long rows, long long H,
-                                 long long hh, long long D) {
+__device__ inline void load_rows(float* dst, const float* src, long long b, long long r0, int n, long long rows,
+                                 long long H, long long hh, long long D) {
   constexpr int LD = DP + 1;
   for (int idx = threadIdx.x; idx < n * DP; idx += kT) {
     int r = idx / DP, d = idx % DP;
@@ -45,8 +51,8 @@ __device__ inline void load_rows(float* dst, const float* src, long long b, long
 }
 // the same for K/V rows of a cache with capacity `cap` (rows past `valid` are zeros)
 template <int DP>
-__device__ inline void load_kv(float* dst, const float* src, long long b, long long s0, int n, long long valid, long long cap,
-                               long long H, long long hh, long long D) {
+__device__ inline void load_kv(float* dst, const float* src, long long b, long long s0, int n, long long valid,
+                               long long cap, long long H, long long hh, long long D) {
   constexpr int LD = DP + 1;
   for (int idx = threadIdx.x; idx < n * DP; idx += kT) {
     int r = idx / DP, d = idx % DP;
@@ -55,7 +61,8 @@ __device__ inline void load_kv(float* dst, const float* src, long long b, long l
   }
 }
 // the key range [begin, end) that queries [i0, i1] can see, begin rounded down to a tile
-__device__ inline void key_range(const AttnDims& a, long long i0, long long i1, int tile, long long* begin, long long* end) {
+__device__ inline void key_range(const AttnDims& a, long long i0, long long i1, int tile, long long* begin,
+                                 long long* end) {
   long long off = a.Tk - a.Tq;
   *end = a.causal ? min(a.Tk, off + i1 + 1) : a.Tk;
   long long bg = (a.causal && a.window > 0) ? max(0LL, off + i0 - a.window + 1) : 0;
@@ -64,12 +71,14 @@ __device__ inline void key_range(const AttnDims& a, long long i0, long long i1, 
 
 constexpr int FQ = 64, FK = 32;  // forward: query rows per block, keys per tile
 template <int DP>
-constexpr size_t fwd_smem() { return size_t(FQ * (DP + 1) + 2 * FK * (DP + 1) + FQ * (FK + 1)) * sizeof(float); }
+constexpr size_t fwd_smem() {
+  return size_t(FQ * (DP + 1) + 2 * FK * (DP + 1) + FQ * (FK + 1)) * sizeof(float);
+}
 
 // grid (ceil(Tq / FQ), Hq, B). Thread: rows rg·4 + r (r < 4), keys cg + 8j (j < 4), output dims cg + 8jj.
 template <int DP>
-__global__ void __launch_bounds__(kT) fwd_k(const float* q, const float* k, const float* v, const int64_t* mask, AttnDims a,
-                                             const float* bias, float* out, float* lse) {
+__global__ void __launch_bounds__(kT) fwd_k(const float* q, const float* k, const float* v, const int64_t* mask,
+                                            AttnDims a, const float* bias, float* out, float* lse) {
   constexpr int LD = DP + 1, PL = FK + 1, NJ = DP / 8;
   PLF_SHARED_FLOATS(sm);
   float *Qs = sm, *Ks = Qs + FQ * LD, *Vs = Ks + FK * LD, *Ps = Vs + FK * LD;
@@ -78,11 +87,11 @@ __global__ void __launch_bounds__(kT) fwd_k(const float* q, const float* k, cons
   const long long hk = h / (a.Hq / a.Hkv);
   load_rows<DP>(Qs, q, b, i0, FQ, a.Tq, a.Hq, h, a.D);
   float o[4][NJ], m[4], l[4];
-  #pragma unroll
+#pragma unroll
   for (int r = 0; r < 4; r++) {
     m[r] = -INFINITY;
     l[r] = 0.0f;
-    #pragma unroll
+#pragma unroll
     for (int jj = 0; jj < NJ; jj++) o[r][jj] = 0.0f;
   }
   long long sBegin, sEnd;
@@ -95,20 +104,20 @@ __global__ void __launch_bounds__(kT) fwd_k(const float* q, const float* k, cons
     float sc[4][4] = {};
     for (int d = 0; d < DP; d++) {
       float qv[4], kv[4];
-      #pragma unroll
+#pragma unroll
       for (int r = 0; r < 4; r++) qv[r] = Qs[(rg * 4 + r) * LD + d];
-      #pragma unroll
+#pragma unroll
       for (int j = 0; j < 4; j++) kv[j] = Ks[(cg + 8 * j) * LD + d];
-      #pragma unroll
+#pragma unroll
       for (int r = 0; r < 4; r++)
-        #pragma unroll
+#pragma unroll
         for (int j = 0; j < 4; j++) sc[r][j] += qv[r] * kv[j];
     }
-    #pragma unroll
+#pragma unroll
     for (int r = 0; r < 4; r++) {
       long long i = i0 + rg * 4 + r, t = off + i;
       float mx = -INFINITY;
-      #pragma unroll
+#pragma unroll
       for (int j = 0; j < 4; j++) {
         long long s = s0 + cg + 8 * j;
         bool ok = i < a.Tq && s < a.Tk && allowed(mask, b, a.Tcap, t, s, a.window, a.causal);
@@ -117,7 +126,7 @@ __global__ void __launch_bounds__(kT) fwd_k(const float* q, const float* k, cons
       }
       float mn = fmaxf(m[r], row_max8(mx));
       float corr = mn == -INFINITY ? 1.0f : expf(m[r] - mn), ps = 0.0f;
-      #pragma unroll
+#pragma unroll
       for (int j = 0; j < 4; j++) {
         float p = sc[r][j] == -INFINITY ? 0.0f : expf(sc[r][j] - mn);
         Ps[(rg * 4 + r) * PL + cg + 8 * j] = p;
@@ -125,29 +134,29 @@ __global__ void __launch_bounds__(kT) fwd_k(const float* q, const float* k, cons
       }
       l[r] = l[r] * corr + row_sum8(ps);
       m[r] = mn;
-      #pragma unroll
+#pragma unroll
       for (int jj = 0; jj < NJ; jj++) o[r][jj] *= corr;
     }
     __syncwarp();  // a row's probabilities are written and read by the same 8 lanes
     for (int c = 0; c < FK; c++) {
       float vv[NJ];
-      #pragma unroll
+#pragma unroll
       for (int jj = 0; jj < NJ; jj++) vv[jj] = Vs[c * LD + cg + 8 * jj];
-      #pragma unroll
+#pragma unroll
       for (int r = 0; r < 4; r++) {
         float p = Ps[(rg * 4 + r) * PL + c];
-        #pragma unroll
+#pragma unroll
         for (int jj = 0; jj < NJ; jj++) o[r][jj] += p * vv[jj];
       }
     }
   }
-  #pragma unroll
+#pragma unroll
   for (int r = 0; r < 4; r++) {
     long long i = i0 + rg * 4 + r;
     if (i >= a.Tq) continue;
     float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
     float* ot = out + ((b * a.Tq + i) * a.Hq + h) * a.D;
-    #pragma unroll
+#pragma unroll
     for (int jj = 0; jj < NJ; jj++) {
       int d = cg + 8 * jj;
       if (d < a.D) ot[d] = l[r] > 0.0f ? o[r][jj] * inv : 0.0f;
@@ -171,33 +180,45 @@ __global__ void delta_k(const float* dout, const float* out, AttnDims a, float* 
 
 constexpr int BQ = 32, BK = 32;  // backward tiles
 template <int DP>
-constexpr size_t bwd_smem() { return size_t(4 * 32 * (DP + 1) + 2 * 32 * (BK + 1) + 2 * 32) * sizeof(float); }
+constexpr size_t bwd_smem() {
+  return size_t(4 * 32 * (DP + 1) + 2 * 32 * (BK + 1) + 2 * 32) * sizeof(float);
+}
 
 // P and dS of one [BQ × BK] tile for the thread's rows rg·2 + r and keys cg + 8j: S = Q·Kᵀ, dP = dO·Vᵀ
 template <int DP>
-__device__ inline void tile_p_ds(const float* Qs, const float* dOs, const float* Ks, const float* Vs, const float* lse_s,
-                                 const float* dl_s, const int64_t* mask, const AttnDims& a, const float* bias, long long b,
-                                 long long h, long long i0, long long s0, float p[2][4], float ds[2][4]) {
+__device__ inline void tile_p_ds(const float* Qs, const float* dOs, const float* Ks, const float* Vs,
+                                 const float* lse_s, const float* dl_s, const int64_t* mask, const AttnDims& a,
+                                 const float* bias, long long b, long long h, long long i0, long long s0, float p[2][4],
+                                 float ds[2][4]) {
   constexpr int LD = DP + 1;
   const int rg = threadIdx.x >> 3, cg = threadIdx.x & 7;
   float sc[2][4] = {}, dp[2][4] = {};
   for (int d = 0; d < DP; d++) {
     float qv[2], gv[2], kv[4], vv[4];
-    #pragma unroll
-    for (int r = 0; r < 2; r++) { qv[r] = Qs[(rg * 2 + r) * LD + d]; gv[r] = dOs[(rg * 2 + r) * LD + d]; }
-    #pragma unroll
-    for (int j = 0; j < 4; j++) { kv[j] = Ks[(cg + 8 * j) * LD + d]; vv[j] = Vs[(cg + 8 * j) * LD + d]; }
-    #pragma unroll
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+      qv[r] = Qs[(rg * 2 + r) * LD + d];
+      gv[r] = dOs[(rg * 2 + r) * LD + d];
+    }
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+      kv[j] = Ks[(cg + 8 * j) * LD + d];
+      vv[j] = Vs[(cg + 8 * j) * LD + d];
+    }
+#pragma unroll
     for (int r = 0; r < 2; r++)
-      #pragma unroll
-      for (int j = 0; j < 4; j++) { sc[r][j] += qv[r] * kv[j]; dp[r][j] += gv[r] * vv[j]; }
+#pragma unroll
+      for (int j = 0; j < 4; j++) {
+        sc[r][j] += qv[r] * kv[j];
+        dp[r][j] += gv[r] * vv[j];
+      }
   }
   const long long off = a.Tk - a.Tq;
-  #pragma unroll
+#pragma unroll
   for (int r = 0; r < 2; r++) {
     long long i = i0 + rg * 2 + r;
     float L = lse_s[rg * 2 + r], dl = dl_s[rg * 2 + r];
-    #pragma unroll
+#pragma unroll
     for (int j = 0; j < 4; j++) {
       long long s = s0 + cg + 8 * j;
       bool ok = i < a.Tq && s < a.Tk && L != -INFINITY && allowed(mask, b, a.Tk, off + i, s, a.window, a.causal);
@@ -209,7 +230,7 @@ __device__ inline void tile_p_ds(const float* Qs, const float* dOs, const float*
 
 __device__ inline void load_stats(float* lse_s, float* dl_s, const float* lse, const float* delta, const AttnDims& a,
                                   long long b, long long h, long long i0) {
-  #pragma unroll
+#pragma unroll
   for (int r = threadIdx.x; r < BQ; r += kT) {
     long long i = i0 + r;
     lse_s[r] = i < a.Tq ? lse[(b * a.Hq + h) * a.Tq + i] : -INFINITY;
@@ -220,9 +241,9 @@ __device__ inline void load_stats(float* lse_s, float* dl_s, const float* lse, c
 // dK, dV for keys [s0, s0 + BK) of kv head hk: every query tile of every query head of the group.
 // grid (ceil(Tk / BK), Hkv, B). Thread: keys kr·2 + r, dims cg + 8jj.
 template <int DP>
-__global__ void __launch_bounds__(kT) dkdv_k(const float* dout, const float* q, const float* k, const float* v,
-                                              const float* lse, const float* delta, const int64_t* mask, AttnDims a,
-                                              const float* bias, float* dk, float* dv) {
+__global__ void __launch_bounds__(kT)
+    dkdv_k(const float* dout, const float* q, const float* k, const float* v, const float* lse, const float* delta,
+           const int64_t* mask, AttnDims a, const float* bias, float* dk, float* dv) {
   constexpr int LD = DP + 1, PL = BK + 1, NJ = DP / 8;
   PLF_SHARED_FLOATS(sm);
   float *Ks = sm, *Vs = Ks + BK * LD, *Qs = Vs + BK * LD, *dOs = Qs + BQ * LD, *Ps = dOs + BQ * LD, *dSs = Ps + BQ * PL;
@@ -246,9 +267,9 @@ __global__ void __launch_bounds__(kT) dkdv_k(const float* dout, const float* q, 
       __syncthreads();
       float p[2][4], ds[2][4];
       tile_p_ds<DP>(Qs, dOs, Ks, Vs, lse_s, dl_s, mask, a, bias, b, h, i0, s0, p, ds);
-      #pragma unroll
+#pragma unroll
       for (int r = 0; r < 2; r++)
-        #pragma unroll
+#pragma unroll
         for (int j = 0; j < 4; j++) {
           Ps[(rg * 2 + r) * PL + cg + 8 * j] = p[r][j];
           dSs[(rg * 2 + r) * PL + cg + 8 * j] = ds[r][j];
@@ -256,34 +277,43 @@ __global__ void __launch_bounds__(kT) dkdv_k(const float* dout, const float* q, 
       __syncthreads();
       for (int qq = 0; qq < BQ; qq++) {
         float pk[2], dk2[2];
-        #pragma unroll
-        for (int r = 0; r < 2; r++) { pk[r] = Ps[qq * PL + kr * 2 + r]; dk2[r] = dSs[qq * PL + kr * 2 + r]; }
-        #pragma unroll
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+          pk[r] = Ps[qq * PL + kr * 2 + r];
+          dk2[r] = dSs[qq * PL + kr * 2 + r];
+        }
+#pragma unroll
         for (int jj = 0; jj < NJ; jj++) {
           float go = dOs[qq * LD + cg + 8 * jj], qv = Qs[qq * LD + cg + 8 * jj];
-          #pragma unroll
-          for (int r = 0; r < 2; r++) { gv[r][jj] += pk[r] * go; gk[r][jj] += dk2[r] * qv; }
+#pragma unroll
+          for (int r = 0; r < 2; r++) {
+            gv[r][jj] += pk[r] * go;
+            gk[r][jj] += dk2[r] * qv;
+          }
         }
       }
     }
-  #pragma unroll
+#pragma unroll
   for (int r = 0; r < 2; r++) {
     long long s = s0 + kr * 2 + r;
     if (s >= a.Tk) continue;
     long long base = ((b * a.Tk + s) * a.Hkv + hk) * a.D;
-    #pragma unroll
+#pragma unroll
     for (int jj = 0; jj < NJ; jj++) {
       int d = cg + 8 * jj;
-      if (d < a.D) { dk[base + d] = gk[r][jj]; dv[base + d] = gv[r][jj]; }
+      if (d < a.D) {
+        dk[base + d] = gk[r][jj];
+        dv[base + d] = gv[r][jj];
+      }
     }
   }
 }
 
 // dQ for queries [i0, i0 + BQ) of head h over its key range. grid (ceil(Tq / BQ), Hq, B).
 template <int DP>
-__global__ void __launch_bounds__(kT) dq_k(const float* dout, const float* q, const float* k, const float* v,
-                                            const float* lse, const float* delta, const int64_t* mask, AttnDims a,
-                                            const float* bias, float* dq) {
+__global__ void __launch_bounds__(kT)
+    dq_k(const float* dout, const float* q, const float* k, const float* v, const float* lse, const float* delta,
+         const int64_t* mask, AttnDims a, const float* bias, float* dq) {
   constexpr int LD = DP + 1, PL = BK + 1, NJ = DP / 8;
   PLF_SHARED_FLOATS(sm);
   float *Ks = sm, *Vs = Ks + BK * LD, *Qs = Vs + BK * LD, *dOs = Qs + BQ * LD, *dSs = dOs + BQ * LD + BQ * PL;
@@ -303,14 +333,14 @@ __global__ void __launch_bounds__(kT) dq_k(const float* dout, const float* q, co
     __syncthreads();
     float p[2][4], ds[2][4];
     tile_p_ds<DP>(Qs, dOs, Ks, Vs, lse_s, dl_s, mask, a, bias, b, h, i0, s0, p, ds);
-    #pragma unroll
+#pragma unroll
     for (int r = 0; r < 2; r++)
-      #pragma unroll
+#pragma unroll
       for (int j = 0; j < 4; j++) dSs[(rg * 2 + r) * PL + cg + 8 * j] = ds[r][j];
     __syncwarp();  // a row's dS is written and read by the same 8 lanes
     for (int c = 0; c < BK; c++) {
       float d0 = dSs[(rg * 2) * PL + c], d1 = dSs[(rg * 2 + 1) * PL + c];
-      #pragma unroll
+#pragma unroll
       for (int jj = 0; jj < NJ; jj++) {
         float kv = Ks[c * LD + cg + 8 * jj];
         acc[0][jj] += d0 * kv;
@@ -318,12 +348,12 @@ __global__ void __launch_bounds__(kT) dq_k(const float* dout, const float* q, co
       }
     }
   }
-  #pragma unroll
+#pragma unroll
   for (int r = 0; r < 2; r++) {
     long long i = i0 + rg * 2 + r;
     if (i >= a.Tq) continue;
     float* qt = dq + ((b * a.Tq + i) * a.Hq + h) * a.D;
-    #pragma unroll
+#pragma unroll
     for (int jj = 0; jj < NJ; jj++) {
       int d = cg + 8 * jj;
       if (d < a.D) qt[d] = acc[r][jj];

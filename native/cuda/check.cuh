@@ -30,8 +30,12 @@ template <typename T>
 struct Scratch {
   T* p = nullptr;
   size_t n = 0;
-  explicit Scratch(size_t count) : n(count) { if (count) p = static_cast<T*>(malloc_device(count * sizeof(T))); }
-  ~Scratch() { if (p) free_device(p); }
+  explicit Scratch(size_t count) : n(count) {
+    if (count) p = static_cast<T*>(malloc_device(count * sizeof(T)));
+  }
+  ~Scratch() {
+    if (p) free_device(p);
+  }
   Scratch(const Scratch&) = delete;
   Scratch& operator=(const Scratch&) = delete;
   T* get() const { return p; }

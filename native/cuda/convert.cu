@@ -15,9 +15,12 @@ __global__ void convert_kernel(int from, const void* src, int to, void* dst, lon
   long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= n) return;
   float v = load(from, src, i);
-  if (to == int(DType::F32)) static_cast<float*>(dst)[i] = v;
-  else if (to == int(DType::BF16)) static_cast<uint16_t*>(dst)[i] = f32_to_bf16(v);
-  else static_cast<uint16_t*>(dst)[i] = f32_to_f16(v);
+  if (to == int(DType::F32))
+    static_cast<float*>(dst)[i] = v;
+  else if (to == int(DType::BF16))
+    static_cast<uint16_t*>(dst)[i] = f32_to_bf16(v);
+  else
+    static_cast<uint16_t*>(dst)[i] = f32_to_f16(v);
 }
 
 void convert(DType from, const void* src, DType to, void* dst, int64_t n) {

@@ -1,7 +1,7 @@
 // Optional cuBLASLt for the tensor-core matmuls (bf16 or f16 operands, f32 accumulation and
 // output). It is opened with dlopen when the machine has it and never linked: the development and
-// CI machines have nvcc but no cuBLAS, and our own kernels (linear.cu) remain the fallback. Only the entry points called here are declared, with
-// the ABI values of cublasLt.h (enums are int-sized; the algo is 64 opaque bytes).
+// CI machines have nvcc but no cuBLAS, and our own kernels (linear.cu) remain the fallback. Only the entry points
+// called here are declared, with the ABI values of cublasLt.h (enums are int-sized; the algo is 64 opaque bytes).
 #include "plf/cublaslt.h"
 #include "check.cuh"
 #include <dlfcn.h>
@@ -22,9 +22,17 @@ using Handle = void*;
 using Desc = void*;
 using Layout = void*;
 using Pref = void*;
-struct Algo { uint64_t data[8]; };
-struct Heuristic { Algo algo; size_t workspace; Status state; float waves; int reserved[4]; };
-constexpr int kCompute32F = 68;       // CUBLAS_COMPUTE_32F
+struct Algo {
+  uint64_t data[8];
+};
+struct Heuristic {
+  Algo algo;
+  size_t workspace;
+  Status state;
+  float waves;
+  int reserved[4];
+};
+constexpr int kCompute32F = 68;  // CUBLAS_COMPUTE_32F
 constexpr int kDescTransA = 3, kDescTransB = 4;
 constexpr int kPrefMaxWorkspace = 1;  // CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES
 constexpr int kOpN = 0, kOpT = 1;
@@ -38,12 +46,17 @@ struct Api {
   Status (*pref_create)(Pref*);
   Status (*pref_set)(Pref, int, const void*, size_t);
   Status (*heuristic)(Handle, Desc, Layout, Layout, Layout, Layout, Pref, int, Heuristic*, int*);
-  Status (*matmul)(Handle, Desc, const void*, const void*, Layout, const void*, Layout, const void*, const void*, Layout,
-                   void*, Layout, const Algo*, void*, size_t, cudaStream_t);
+  Status (*matmul)(Handle, Desc, const void*, const void*, Layout, const void*, Layout, const void*, const void*,
+                   Layout, void*, Layout, const Algo*, void*, size_t, cudaStream_t);
   size_t (*version)();
 };
 
-struct Plan { bool ok = false; Desc desc = nullptr; Layout a = nullptr, b = nullptr, c = nullptr; Algo algo{}; };
+struct Plan {
+  bool ok = false;
+  Desc desc = nullptr;
+  Layout a = nullptr, b = nullptr, c = nullptr;
+  Algo algo{};
+};
 using Key = std::tuple<long long, long long, long long, bool, long long, bool, int>;
 
 std::mutex g_mu;
@@ -72,21 +85,26 @@ void load_locked() {
   }
   std::vector<std::string> names;
   if (env && *env && std::string(env) != "1") names.push_back(env);  // a path to the library
-  for (const char* n : {"libcublasLt.so.13", "libcublasLt.so.12", "libcublasLt.so", "/usr/local/cuda/lib64/libcublasLt.so.13",
-                        "/usr/local/cuda/lib64/libcublasLt.so.12", "/usr/local/cuda/lib64/libcublasLt.so",
-                        "/usr/local/cuda-13.0/lib64/libcublasLt.so.13", "/usr/local/cuda/targets/x86_64-linux/lib/libcublasLt.so.13",
-                        "/usr/local/cuda/targets/sbsa-linux/lib/libcublasLt.so.13"})
+  for (const char* n :
+       {"libcublasLt.so.13", "libcublasLt.so.12", "libcublasLt.so", "/usr/local/cuda/lib64/libcublasLt.so.13",
+        "/usr/local/cuda/lib64/libcublasLt.so.12", "/usr/local/cuda/lib64/libcublasLt.so",
+        "/usr/local/cuda-13.0/lib64/libcublasLt.so.13", "/usr/local/cuda/targets/x86_64-linux/lib/libcublasLt.so.13",
+        "/usr/local/cuda/targets/sbsa-linux/lib/libcublasLt.so.13"})
     names.push_back(n);
   void* lib = nullptr;
   for (const auto& n : names)
-    if ((lib = dlopen(n.c_str(), RTLD_NOW | RTLD_LOCAL))) { g_library = n; break; }
+    if ((lib = dlopen(n.c_str(), RTLD_NOW | RTLD_LOCAL))) {
+      g_library = n;
+      break;
+    }
   if (!lib) {
     g_reason = "libcublasLt not found (optional: our own tensor-core kernels run instead)";
     return;
   }
   Api& a = g_api;
   bool ok = sym(lib, "cublasLtCreate", a.create) && sym(lib, "cublasLtMatmulDescCreate", a.desc_create) &&
-            sym(lib, "cublasLtMatmulDescSetAttribute", a.desc_set) && sym(lib, "cublasLtMatrixLayoutCreate", a.layout_create) &&
+            sym(lib, "cublasLtMatmulDescSetAttribute", a.desc_set) &&
+            sym(lib, "cublasLtMatrixLayoutCreate", a.layout_create) &&
             sym(lib, "cublasLtMatmulPreferenceCreate", a.pref_create) &&
             sym(lib, "cublasLtMatmulPreferenceSetAttribute", a.pref_set) &&
             sym(lib, "cublasLtMatmulAlgoGetHeuristic", a.heuristic) && sym(lib, "cublasLtMatmul", a.matmul) &&
@@ -138,7 +156,8 @@ const Plan* plan_locked(long long M, long long N, long long K, bool trans, long 
   if (!g_loaded || !g_enabled || (e != DType::BF16 && e != DType::F16)) return nullptr;
   Key key{M, N, K, trans, ldc, beta != 0.0f, int(e)};
   auto it = g_plans.find(key);
-  if (it == g_plans.end()) it = g_plans.emplace(key, make_plan(M, N, K, trans, ldc, e == DType::F16 ? CUDA_R_16F : CUDA_R_16BF)).first;
+  if (it == g_plans.end())
+    it = g_plans.emplace(key, make_plan(M, N, K, trans, ldc, e == DType::F16 ? CUDA_R_16F : CUDA_R_16BF)).first;
   return it->second.ok ? &it->second : nullptr;
 }
 
@@ -168,8 +187,8 @@ bool can_run(long long M, long long N, long long K, bool trans, long long ldc, f
   return plan_locked(M, N, K, trans, ldc, beta, e) != nullptr;
 }
 
-bool gemm_16(long long M, long long N, long long K, float alpha, const void* a16, const void* w16, bool trans, float beta,
-             float* c, long long ldc, DType e) {
+bool gemm_16(long long M, long long N, long long K, float alpha, const void* a16, const void* w16, bool trans,
+             float beta, float* c, long long ldc, DType e) {
   std::lock_guard<std::mutex> lock(g_mu);
   const Plan* p = plan_locked(M, N, K, trans, ldc, beta, e);
   if (!p) return false;

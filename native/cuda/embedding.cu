@@ -13,7 +13,10 @@ __global__ void emb_bwd_k(const int64_t* ids, long long n, const float* dout, lo
   PLF_GRID_STRIDE(t, n * dim) atomicAdd(dtable + ids[t / dim] * dim + t % dim, dout[t]);
 }
 __global__ void gather_fwd_k(const float* x, const int64_t* idx, long long B, long long T, long long H, float* y) {
-  PLF_GRID_STRIDE(t, B * H) { long long b = t / H; y[t] = x[(b * T + idx[b]) * H + t % H]; }
+  PLF_GRID_STRIDE(t, B * H) {
+    long long b = t / H;
+    y[t] = x[(b * T + idx[b]) * H + t % H];
+  }
 }
 __global__ void gather_bwd_k(const float* dy, const int64_t* idx, long long B, long long T, long long H, float* dx) {
   PLF_GRID_STRIDE(t, B * T * H) {

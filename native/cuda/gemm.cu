@@ -15,17 +15,15 @@
 namespace plf {
 namespace cuda {
 
-
 static __device__ float kNF4[16];  // this file's copy of the NF4 code (no relocatable device code)
 bool nf4_gemv_ok(const NF4View& w, int64_t K, const float* x);
 void convert(DType from, const void* src, DType to, void* dst, int64_t n);
 
 constexpr int BM = 64, BN = 64, BK = 16, TM = 4, TN = 4, kThreads = (BM / TM) * (BN / TN);
 
-
 // C[M,N] = alpha·A·B + beta·C (ldc); beta = 0 never reads C
-__global__ void __launch_bounds__(kThreads) gemm_k(long long M, long long N, long long K, float alpha, StridedA A, OperandB B,
-                                                   float beta, float* C, long long ldc) {
+__global__ void __launch_bounds__(kThreads) gemm_k(long long M, long long N, long long K, float alpha, StridedA A,
+                                                   OperandB B, float beta, float* C, long long ldc) {
   __shared__ float As[BK][BM + 4];
   __shared__ float Bs[BK][BN + 4];
   __shared__ float code[16];
@@ -74,19 +72,30 @@ __global__ void __launch_bounds__(kThreads) gemm_k(long long M, long long N, lon
 // NF4 weights dequantized there, so W is read from memory at 4 bits. The next tile's global loads
 // are issued into registers before the current tile's MMAs (a two-stage pipeline).
 namespace tc {
-constexpr int TBM = 128, TBN = 128, TBK = 32, PAD = 8, kWarps = 8, kT = kWarps * 32;  // TBK 64 measured slower (87 vs 98 TFLOP/s)
+constexpr int TBM = 128, TBN = 128, TBK = 32, PAD = 8, kWarps = 8,
+              kT = kWarps * 32;  // TBK 64 measured slower (87 vs 98 TFLOP/s)
 using namespace nvcuda;
 
 // the 16-bit operand type E (__nv_bfloat16 or __half): one value, and two packed into a word
-template <typename E> __device__ inline E to16(float v);
-template <> __device__ inline __nv_bfloat16 to16<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
-template <> __device__ inline __half to16<__half>(float v) { return __float2half_rn(v); }
-template <typename E> __device__ inline uint32_t to16x2(float a, float b);
-template <> __device__ inline uint32_t to16x2<__nv_bfloat16>(float a, float b) {
+template <typename E>
+__device__ inline E to16(float v);
+template <>
+__device__ inline __nv_bfloat16 to16<__nv_bfloat16>(float v) {
+  return __float2bfloat16_rn(v);
+}
+template <>
+__device__ inline __half to16<__half>(float v) {
+  return __float2half_rn(v);
+}
+template <typename E>
+__device__ inline uint32_t to16x2(float a, float b);
+template <>
+__device__ inline uint32_t to16x2<__nv_bfloat16>(float a, float b) {
   __nv_bfloat162 h = __floats2bfloat162_rn(a, b);
   return *reinterpret_cast<uint32_t*>(&h);
 }
-template <> __device__ inline uint32_t to16x2<__half>(float a, float b) {
+template <>
+__device__ inline uint32_t to16x2<__half>(float a, float b) {
   __half2 h = __floats2half2_rn(a, b);
   return *reinterpret_cast<uint32_t*>(&h);
 }
@@ -94,11 +103,15 @@ template <> __device__ inline uint32_t to16x2<__half>(float a, float b) {
 // fast: row-major f32 A (float4 loads); NF4 B either x·Wᵀ (8 k of a row per item, Bs[n][k]) or
 // dy·W (8 n of a row per item, Bs[k][n])
 // a16: A pre-rounded to E (row-major, ld = K); am: the weight's absmax per block, resolved once
-struct Fast { bool a, nf4; const void* a16; const float* am; };
+struct Fast {
+  bool a, nf4;
+  const void* a16;
+  const float* am;
+};
 
 template <typename E, bool BRow>
-__global__ void __launch_bounds__(kT, 2) gemm_tc_k(long long M, long long N, long long K, float alpha, StridedA A, OperandB B,
-                                                float beta, float* C, long long ldc, Fast fast) {
+__global__ void __launch_bounds__(kT, 2) gemm_tc_k(long long M, long long N, long long K, float alpha, StridedA A,
+                                                   OperandB B, float beta, float* C, long long ldc, Fast fast) {
   __shared__ __align__(32) E As[TBM][TBK + PAD];
   __shared__ __align__(32) E Bs[BRow ? TBK : TBN][BRow ? TBN + PAD : TBK + PAD];
   __shared__ __align__(32) float stage[kWarps][16 * 16];
@@ -119,7 +132,8 @@ __global__ void __launch_bounds__(kT, 2) gemm_tc_k(long long M, long long N, lon
       for (int t = 0; t < kA; t++) {  // 8 16-bit values of a row per item
         int e = threadIdx.x + t * kT, mm = e / (TBK / 8), kk = (e % (TBK / 8)) * 8;
         long long m = m0 + mm, k = k0 + kk;
-        ra[t] = m < M && k < K ? __ldg(reinterpret_cast<const uint4*>(static_cast<const E*>(fast.a16) + m * K + k)) : make_uint4(0, 0, 0, 0);
+        ra[t] = m < M && k < K ? __ldg(reinterpret_cast<const uint4*>(static_cast<const E*>(fast.a16) + m * K + k))
+                               : make_uint4(0, 0, 0, 0);
       }
     if (fast.nf4)
 #pragma unroll
@@ -131,7 +145,7 @@ __global__ void __launch_bounds__(kT, 2) gemm_tc_k(long long M, long long N, lon
           int kk = e / (TBN / 8), nn = (e % (TBN / 8)) * 8;
           ok = k0 + kk < K && n0 + nn < N;
           i0 = (k0 + kk) * B.w.w.cols + n0 + nn;
-        } else {     // B(k, n) = W[n][k]: 8 consecutive k of row n
+        } else {  // B(k, n) = W[n][k]: 8 consecutive k of row n
           int nn = e / (TBK / 8), kk = (e % (TBK / 8)) * 8;
           ok = n0 + nn < N && k0 + kk < K;
           i0 = (n0 + nn) * B.w.w.cols + k0 + kk;
@@ -173,7 +187,10 @@ __global__ void __launch_bounds__(kT, 2) gemm_tc_k(long long M, long long N, lon
         int nn = BRow ? e % TBN : e / TBK, kk = BRow ? e / TBN : e % TBK;
         long long n = n0 + nn, k = k0 + kk;
         E v = to16<E>(n < N && k < K ? B.at(k, n, code) : 0.0f);
-        if (BRow) Bs[kk][nn] = v; else Bs[nn][kk] = v;
+        if (BRow)
+          Bs[kk][nn] = v;
+        else
+          Bs[nn][kk] = v;
       }
     }
   };
@@ -199,8 +216,12 @@ __global__ void __launch_bounds__(kT, 2) gemm_tc_k(long long M, long long N, lon
       for (int i = 0; i < 4; i++) wmma::load_matrix_sync(fa[i], &As[wm * 64 + i * 16][ks], TBK + PAD);
 #pragma unroll
       for (int j = 0; j < 2; j++) {
-        if (BRow) wmma::load_matrix_sync(fb[j], reinterpret_cast<const E*>(Bs) + ks * (TBN + PAD) + wn * 32 + j * 16, TBN + PAD);
-        else wmma::load_matrix_sync(fb[j], reinterpret_cast<const E*>(Bs) + (wn * 32 + j * 16) * (TBK + PAD) + ks, TBK + PAD);
+        if (BRow)
+          wmma::load_matrix_sync(fb[j], reinterpret_cast<const E*>(Bs) + ks * (TBN + PAD) + wn * 32 + j * 16,
+                                 TBN + PAD);
+        else
+          wmma::load_matrix_sync(fb[j], reinterpret_cast<const E*>(Bs) + (wn * 32 + j * 16) * (TBK + PAD) + ks,
+                                 TBK + PAD);
       }
 #pragma unroll
       for (int i = 0; i < 4; i++)
@@ -227,9 +248,7 @@ __global__ void __launch_bounds__(kT, 2) gemm_tc_k(long long M, long long N, lon
 }
 }  // namespace tc
 
-__global__ void absmax_k(NF4View w, long long n, float* out) {
-  PLF_GRID_STRIDE(b, n) out[b] = nf4_absmax(w, b);
-}
+__global__ void absmax_k(NF4View w, long long n, float* out) { PLF_GRID_STRIDE(b, n) out[b] = nf4_absmax(w, b); }
 
 static MatmulPrecision g_precision = MatmulPrecision::Highest;
 void set_matmul_precision(MatmulPrecision p) { g_precision = p; }
@@ -237,8 +256,8 @@ MatmulPrecision matmul_precision() { return g_precision; }
 
 // cuBLASLt when the machine has it: W in the 16-bit type (NF4 dequantized, other dtypes converted:
 // one pass over W, ~10% of the product's time at 4096 tokens) and A rounded to it, then one call.
-static bool gemm_cublaslt(long long M, long long N, long long K, float alpha, const float* a, const WeightView& w, bool trans,
-                          float beta, float* c, long long ldc, DType e) {
+static bool gemm_cublaslt(long long M, long long N, long long K, float alpha, const float* a, const WeightView& w,
+                          bool trans, float beta, float* c, long long ldc, DType e) {
   // cuBLASLt's algorithms may assume 256-byte aligned buffers (its default preference); views at an
   // offset go to our kernel instead
   auto aligned = [](const void* p) { return (reinterpret_cast<uintptr_t>(p) & 255) == 0; };
@@ -247,23 +266,28 @@ static bool gemm_cublaslt(long long M, long long N, long long K, float alpha, co
   size_t wn = size_t(w.rows * w.cols);
   Scratch<uint16_t> w16{w.dtype == e ? 0 : wn}, a16{size_t(M * K)};
   const void* wp = w.data;
-  if (w.dtype == DType::U8) nf4_dequantize(w.nf4, e, w16.get());
-  else if (w.dtype != e) convert(w.dtype, w.data, e, w16.get(), int64_t(wn));
+  if (w.dtype == DType::U8)
+    nf4_dequantize(w.nf4, e, w16.get());
+  else if (w.dtype != e)
+    convert(w.dtype, w.data, e, w16.get(), int64_t(wn));
   if (w.dtype != e) wp = w16.get();
   convert(DType::F32, a, e, a16.get(), M * K);
   return lt::gemm_16(M, N, K, alpha, a16.get(), wp, trans, beta, c, ldc, e);
 }
 
-void gemm(long long M, long long N, long long K, float alpha, StridedA A, OperandB B, float beta, float* C, long long ldc) {
+void gemm(long long M, long long N, long long K, float alpha, StridedA A, OperandB B, float beta, float* C,
+          long long ldc) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {  // an empty sum: C = beta·C
     if (beta == 0.0f)
       for (long long m = 0; m < M; m++) check(cudaMemset(C + m * ldc, 0, size_t(N) * sizeof(float)), "gemm");
     return;
   }
-  if (g_precision != MatmulPrecision::Highest && M >= 64 && N >= 64 && K >= 32) {  // the LoRA-rank products stay on the f32 kernel
+  if (g_precision != MatmulPrecision::Highest && M >= 64 && N >= 64 &&
+      K >= 32) {  // the LoRA-rank products stay on the f32 kernel
     const DType e = g_precision == MatmulPrecision::F16 ? DType::F16 : DType::BF16;
-    if (B.weight && A.cs == 1 && A.rs == K && gemm_cublaslt(M, N, K, alpha, A.p, B.w.w, B.trans, beta, C, ldc, e)) return;
+    if (B.weight && A.cs == 1 && A.rs == K && gemm_cublaslt(M, N, K, alpha, A.p, B.w.w, B.trans, beta, C, ldc, e))
+      return;
     dim3 grid(unsigned((N + tc::TBN - 1) / tc::TBN), unsigned((M + tc::TBM - 1) / tc::TBM));
     if (grid.y > 65535) throw std::runtime_error("linear (CUDA): more than 8 Mi rows in one call");
     tc::Fast fast;
@@ -284,11 +308,15 @@ void gemm(long long M, long long N, long long K, float alpha, StridedA A, Operan
     if (nblocks) absmax_k<<<blocks_for(nblocks, 256), 256>>>(q, nblocks, am.get());
     fast.am = am.get();
     if (e == DType::F16) {
-      if (brow) tc::gemm_tc_k<__half, true><<<grid, tc::kT>>>(M, N, K, alpha, A, B, beta, C, ldc, fast);
-      else tc::gemm_tc_k<__half, false><<<grid, tc::kT>>>(M, N, K, alpha, A, B, beta, C, ldc, fast);
+      if (brow)
+        tc::gemm_tc_k<__half, true><<<grid, tc::kT>>>(M, N, K, alpha, A, B, beta, C, ldc, fast);
+      else
+        tc::gemm_tc_k<__half, false><<<grid, tc::kT>>>(M, N, K, alpha, A, B, beta, C, ldc, fast);
     } else {
-      if (brow) tc::gemm_tc_k<__nv_bfloat16, true><<<grid, tc::kT>>>(M, N, K, alpha, A, B, beta, C, ldc, fast);
-      else tc::gemm_tc_k<__nv_bfloat16, false><<<grid, tc::kT>>>(M, N, K, alpha, A, B, beta, C, ldc, fast);
+      if (brow)
+        tc::gemm_tc_k<__nv_bfloat16, true><<<grid, tc::kT>>>(M, N, K, alpha, A, B, beta, C, ldc, fast);
+      else
+        tc::gemm_tc_k<__nv_bfloat16, false><<<grid, tc::kT>>>(M, N, K, alpha, A, B, beta, C, ldc, fast);
     }
     check_launch("gemm (tensor cores)");
     return;
@@ -301,7 +329,10 @@ void gemm(long long M, long long N, long long K, float alpha, StridedA A, Operan
 
 void upload_nf4_code() {
   static bool ready = false;
-  if (!ready) { check(cudaMemcpyToSymbol(kNF4, NF4_CODE, sizeof(float) * 16), "linear: upload NF4 code"); ready = true; }
+  if (!ready) {
+    check(cudaMemcpyToSymbol(kNF4, NF4_CODE, sizeof(float) * 16), "linear: upload NF4 code");
+    ready = true;
+  }
 }
 
 }  // namespace cuda

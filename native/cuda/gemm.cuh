@@ -8,11 +8,16 @@
 namespace plf {
 namespace cuda {
 
-struct StridedA { const float* p; long long rs, cs; };
+struct StridedA {
+  const float* p;
+  long long rs, cs;
+};
 // B(k, n): an f32 matrix (p, strides) or a weight: trans → W[n][k], else W[k][n]
 struct OperandB {
-  const float* p; long long rs, cs;
-  DeviceWeight w; bool weight, trans;
+  const float* p;
+  long long rs, cs;
+  DeviceWeight w;
+  bool weight, trans;
   __device__ inline float at(long long k, long long n, const float* code) const {
     if (!weight) return p[k * rs + n * cs];
     return trans ? w.at(n, k, code) : w.at(k, n, code);
@@ -20,11 +25,24 @@ struct OperandB {
 };
 
 // the f32 SIMT kernel, or tensor cores (and cuBLASLt when present) under matmul precision bf16/f16
-void gemm(long long M, long long N, long long K, float alpha, StridedA A, OperandB B, float beta, float* C, long long ldc);
+void gemm(long long M, long long N, long long K, float alpha, StridedA A, OperandB B, float beta, float* C,
+          long long ldc);
 // uploads gemm.cu's copy of the NF4 code (once); call before a gemm on an NF4 weight
 void upload_nf4_code();
-inline OperandB mat(const float* p, long long rs, long long cs) { OperandB b{}; b.p = p; b.rs = rs; b.cs = cs; return b; }
-inline OperandB weight(const WeightView& w, bool trans) { OperandB b{}; b.w = DeviceWeight{w}; b.weight = true; b.trans = trans; return b; }
+inline OperandB mat(const float* p, long long rs, long long cs) {
+  OperandB b{};
+  b.p = p;
+  b.rs = rs;
+  b.cs = cs;
+  return b;
+}
+inline OperandB weight(const WeightView& w, bool trans) {
+  OperandB b{};
+  b.w = DeviceWeight{w};
+  b.weight = true;
+  b.trans = trans;
+  return b;
+}
 
 }  // namespace cuda
 }  // namespace plf

@@ -9,13 +9,26 @@ namespace cuda {
 
 constexpr int kGemvRows = 8;  // the most rows of x one call takes
 
-template <DType DT> __device__ inline float w_at(const void* w, long long i);
-template <> __device__ inline float w_at<DType::F32>(const void* w, long long i) { return static_cast<const float*>(w)[i]; }
-template <> __device__ inline float w_at<DType::BF16>(const void* w, long long i) { return bf16_to_f32(static_cast<const uint16_t*>(w)[i]); }
-template <> __device__ inline float w_at<DType::F16>(const void* w, long long i) { return f16_to_f32(static_cast<const uint16_t*>(w)[i]); }
+template <DType DT>
+__device__ inline float w_at(const void* w, long long i);
+template <>
+__device__ inline float w_at<DType::F32>(const void* w, long long i) {
+  return static_cast<const float*>(w)[i];
+}
+template <>
+__device__ inline float w_at<DType::BF16>(const void* w, long long i) {
+  return bf16_to_f32(static_cast<const uint16_t*>(w)[i]);
+}
+template <>
+__device__ inline float w_at<DType::F16>(const void* w, long long i) {
+  return f16_to_f32(static_cast<const uint16_t*>(w)[i]);
+}
 
 // V = elements per 16-byte load of W: 4 f32 or 8 of a 16-bit type
-template <DType DT> struct Vec { static constexpr int V = DT == DType::F32 ? 4 : 8; };
+template <DType DT>
+struct Vec {
+  static constexpr int V = DT == DType::F32 ? 4 : 8;
+};
 
 template <DType DT>
 __device__ inline void load_w(const void* w, long long i, float* out) {
@@ -34,8 +47,8 @@ __device__ inline void load_w(const void* w, long long i, float* out) {
 
 // vec: K is a multiple of V and W, x are 16-byte aligned (else one element per lane and step)
 template <DType DT>
-__global__ void dense_gemv_k(const float* x, long long M, long long K, const void* W, long long N, const float* bias, float* y,
-                             bool vec) {
+__global__ void dense_gemv_k(const float* x, long long M, long long K, const void* W, long long N, const float* bias,
+                             float* y, bool vec) {
   constexpr int V = Vec<DT>::V;
   const long long n = (long long)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
   const int lane = threadIdx.x & 31;

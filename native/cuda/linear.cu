@@ -32,16 +32,18 @@ __global__ void add_dropped_k(float* dx, const float* t, long long n, float p, u
   PLF_GRID_STRIDE(i, n) dx[i] += t[i] * dropout_keep_scale(seed, i, p);
 }
 
-
 // a few rows of x against an f32/bf16/f16 weight (decoding, the LM head): W read once
 static void dense_gemv(const float* x, long long M, long long K, const WeightView& w, const float* bias, float* y) {
   long long N = w.rows;
   int V = w.dtype == DType::F32 ? 4 : 8;
   bool vec = K % V == 0 && ((reinterpret_cast<uintptr_t>(w.data) | reinterpret_cast<uintptr_t>(x)) & 15) == 0;
   unsigned grid = blocks_for(N * 32, 256);
-  if (w.dtype == DType::F32) dense_gemv_k<DType::F32><<<grid, 256>>>(x, M, K, w.data, N, bias, y, vec);
-  else if (w.dtype == DType::BF16) dense_gemv_k<DType::BF16><<<grid, 256>>>(x, M, K, w.data, N, bias, y, vec);
-  else dense_gemv_k<DType::F16><<<grid, 256>>>(x, M, K, w.data, N, bias, y, vec);
+  if (w.dtype == DType::F32)
+    dense_gemv_k<DType::F32><<<grid, 256>>>(x, M, K, w.data, N, bias, y, vec);
+  else if (w.dtype == DType::BF16)
+    dense_gemv_k<DType::BF16><<<grid, 256>>>(x, M, K, w.data, N, bias, y, vec);
+  else
+    dense_gemv_k<DType::F16><<<grid, 256>>>(x, M, K, w.data, N, bias, y, vec);
   check_launch("linear_forward (gemv)");
 }
 
@@ -61,62 +63,70 @@ void linear_forward(const float* x, int64_t M, int64_t K, const WeightView& w, c
   check_launch("linear_forward");
 }
 
-void linear_backward(const float* dy, const float* x, int64_t M, int64_t K, const WeightView& w, float* dx,
-                     float* dw, float* dbias, bool accumulate) {
+void linear_backward(const float* dy, const float* x, int64_t M, int64_t K, const WeightView& w, float* dx, float* dw,
+                     float* dbias, bool accumulate) {
   upload_nf4_code();
   int64_t N = w.rows;
-  if (dx) gemm(M, K, N, 1.0f, StridedA{dy, N, 1}, weight(w, false), 0.0f, dx, K);           // dx = dy·W
+  if (dx) gemm(M, K, N, 1.0f, StridedA{dy, N, 1}, weight(w, false), 0.0f, dx, K);                  // dx = dy·W
   if (dw) gemm(N, K, M, 1.0f, StridedA{dy, 1, N}, mat(x, K, 1), accumulate ? 1.0f : 0.0f, dw, K);  // dW = dyᵀ·x
   if (dbias && N) bias_grad_k<<<blocks_for(N, 128), 128>>>(dy, M, N, dbias, accumulate);
   check_launch("linear_backward");
 }
 
 template <int RM>
-static void rank_rows(long long M, long long K, int r, float alpha, const float* A, const float* S, long long srs, long long scs,
-                      float beta, float* out, float p, uint64_t seed) {
+static void rank_rows(long long M, long long K, int r, float alpha, const float* A, const float* S, long long srs,
+                      long long scs, float beta, float* out, float p, uint64_t seed) {
   rank_rows_k<RM><<<blocks_for(M * 32, 256), 256>>>(M, K, r, alpha, A, S, srs, scs, beta, out, p, seed);
 }
 // out [M, r] = alpha·drop(A)[M,K]·Sᵀ (+ beta·out): xa = dropout(x)·Aᵀ and dxa = s·dy·B
-static void lora_rows(long long M, long long K, int r, float alpha, const float* A, const float* S, long long srs, long long scs,
-                      float beta, float* out, float p = 0.0f, uint64_t seed = 0) {
+static void lora_rows(long long M, long long K, int r, float alpha, const float* A, const float* S, long long srs,
+                      long long scs, float beta, float* out, float p = 0.0f, uint64_t seed = 0) {
   if (M <= 0) return;
-  if (r <= 16) rank_rows<16>(M, K, r, alpha, A, S, srs, scs, beta, out, p, seed);
-  else if (r <= 32) rank_rows<32>(M, K, r, alpha, A, S, srs, scs, beta, out, p, seed);
-  else rank_rows<64>(M, K, r, alpha, A, S, srs, scs, beta, out, p, seed);
+  if (r <= 16)
+    rank_rows<16>(M, K, r, alpha, A, S, srs, scs, beta, out, p, seed);
+  else if (r <= 32)
+    rank_rows<32>(M, K, r, alpha, A, S, srs, scs, beta, out, p, seed);
+  else
+    rank_rows<64>(M, K, r, alpha, A, S, srs, scs, beta, out, p, seed);
   check_launch("lora rank product");
 }
 // out(n, j) = alpha·Σ_m drop(P)[m][n]·Q[m][j] (+ out when accumulating): dB = s·dyᵀ·xa and dA = dxaᵀ·dropout(x)
-static void lora_cols(long long M, long long N, int r, float alpha, const float* P, const float* Q, float* o, long long ons,
-                      long long ojs, bool accumulate, float p = 0.0f, uint64_t seed = 0) {
+static void lora_cols(long long M, long long N, int r, float alpha, const float* P, const float* Q, float* o,
+                      long long ons, long long ojs, bool accumulate, float p = 0.0f, uint64_t seed = 0) {
   if (!accumulate) check(cudaMemsetAsync(o, 0, size_t(N * r) * sizeof(float), 0), "lora rank product");
   if (M <= 0 || N <= 0) return;
   const long long chunk = 128;
   dim3 grid(unsigned((N + 127) / 128), unsigned((M + chunk - 1) / chunk));
-  if (r <= 16) rank_cols_k<16><<<grid, 128>>>(M, N, r, alpha, P, Q, chunk, o, ons, ojs, p, seed);
-  else if (r <= 32) rank_cols_k<32><<<grid, 128>>>(M, N, r, alpha, P, Q, chunk, o, ons, ojs, p, seed);
-  else rank_cols_k<64><<<grid, 128>>>(M, N, r, alpha, P, Q, chunk, o, ons, ojs, p, seed);
+  if (r <= 16)
+    rank_cols_k<16><<<grid, 128>>>(M, N, r, alpha, P, Q, chunk, o, ons, ojs, p, seed);
+  else if (r <= 32)
+    rank_cols_k<32><<<grid, 128>>>(M, N, r, alpha, P, Q, chunk, o, ons, ojs, p, seed);
+  else
+    rank_cols_k<64><<<grid, 128>>>(M, N, r, alpha, P, Q, chunk, o, ons, ojs, p, seed);
   check_launch("lora rank product");
 }
 // out [M, C] += alpha·drop(L[M,r]·R) with R(j, c) = R[j·rrs + c·rcs]: y += s·xa·Bᵀ and dx += dropout'(dxa·A)
-static void lora_expand(long long M, long long C, int r, float alpha, const float* L, const float* R, long long rrs, long long rcs,
-                        float p, uint64_t seed, float* out) {
+static void lora_expand(long long M, long long C, int r, float alpha, const float* L, const float* R, long long rrs,
+                        long long rcs, float p, uint64_t seed, float* out) {
   if (M <= 0 || C <= 0) return;
   dim3 grid(unsigned((C + XC - 1) / XC), unsigned((M + XM - 1) / XM)), block(XC, 4);
   if (grid.y > 65535) throw std::runtime_error("lora (CUDA): more than 2 Mi rows in one call");
-  if (r <= 16) rank_expand_k<16><<<grid, block>>>(M, C, r, alpha, L, R, rrs, rcs, p, seed, out);
-  else if (r <= 32) rank_expand_k<32><<<grid, block>>>(M, C, r, alpha, L, R, rrs, rcs, p, seed, out);
-  else rank_expand_k<64><<<grid, block>>>(M, C, r, alpha, L, R, rrs, rcs, p, seed, out);
+  if (r <= 16)
+    rank_expand_k<16><<<grid, block>>>(M, C, r, alpha, L, R, rrs, rcs, p, seed, out);
+  else if (r <= 32)
+    rank_expand_k<32><<<grid, block>>>(M, C, r, alpha, L, R, rrs, rcs, p, seed, out);
+  else
+    rank_expand_k<64><<<grid, block>>>(M, C, r, alpha, L, R, rrs, rcs, p, seed, out);
   check_launch("lora rank product");
 }
 
-void lora_linear_forward(const float* x, int64_t M, int64_t K, const WeightView& w, const float* bias,
-                         const float* a, const float* b, int64_t r, float scale, float p, uint64_t seed, float* y,
-                         float* xa) {
+void lora_linear_forward(const float* x, int64_t M, int64_t K, const WeightView& w, const float* bias, const float* a,
+                         const float* b, int64_t r, float scale, float p, uint64_t seed, float* y, float* xa) {
   int64_t N = w.rows;
   if (r <= 64) {  // the dropout mask is applied as x is read: no dropout(x) copy
     lora_rows(M, K, int(r), 1.0f, x, a, K, 1, 0.0f, xa, p, seed);  // xa = dropout(x)·Aᵀ
     linear_forward(x, M, K, w, bias, y);
-    lora_expand(M, N, int(r), scale, xa, b, 1, r, 0.0f, 0, y);     // y += s·xa·Bᵀ
+    lora_expand(M, N, int(r), scale, xa, b, 1, r, 0.0f, 0, y);  // y += s·xa·Bᵀ
     return;
   }
   Scratch<float> xd(p > 0.0f ? size_t(M * K) : 0);
@@ -127,25 +137,29 @@ void lora_linear_forward(const float* x, int64_t M, int64_t K, const WeightView&
   }
   gemm(M, r, K, 1.0f, StridedA{xin, K, 1}, mat(a, 1, K), 0.0f, xa, r);
   linear_forward(x, M, K, w, bias, y);
-  gemm(M, N, r, scale, StridedA{xa, r, 1}, mat(b, 1, r), 1.0f, y, N);    // y += s·xa·Bᵀ
+  gemm(M, N, r, scale, StridedA{xa, r, 1}, mat(b, 1, r), 1.0f, y, N);  // y += s·xa·Bᵀ
 }
 
-void lora_linear_backward(const float* dy, const float* x, int64_t M, int64_t K, const WeightView& w,
-                          const float* a, const float* b, int64_t r, float scale, float p, uint64_t seed,
-                          const float* xa, float* dx, float* da, float* db, bool accumulate) {
+void lora_linear_backward(const float* dy, const float* x, int64_t M, int64_t K, const WeightView& w, const float* a,
+                          const float* b, int64_t r, float scale, float p, uint64_t seed, const float* xa, float* dx,
+                          float* da, float* db, bool accumulate) {
   int64_t N = w.rows;
   float beta = accumulate ? 1.0f : 0.0f;
   Scratch<float> dxa{size_t(M * r)};
   const bool rank = r <= 64;
-  if (rank) lora_rows(M, N, int(r), scale, dy, b, 1, r, 0.0f, dxa.get());              // dxa = s·dy·B
-  else gemm(M, r, N, scale, StridedA{dy, N, 1}, mat(b, r, 1), 0.0f, dxa.get(), r);
-  if (db && rank) lora_cols(M, N, int(r), scale, dy, xa, db, r, 1, accumulate);         // dB = s·dyᵀ·xa
-  else if (db) gemm(N, r, M, scale, StridedA{dy, 1, N}, mat(xa, r, 1), beta, db, r);
+  if (rank)
+    lora_rows(M, N, int(r), scale, dy, b, 1, r, 0.0f, dxa.get());  // dxa = s·dy·B
+  else
+    gemm(M, r, N, scale, StridedA{dy, N, 1}, mat(b, r, 1), 0.0f, dxa.get(), r);
+  if (db && rank)
+    lora_cols(M, N, int(r), scale, dy, xa, db, r, 1, accumulate);  // dB = s·dyᵀ·xa
+  else if (db)
+    gemm(N, r, M, scale, StridedA{dy, 1, N}, mat(xa, r, 1), beta, db, r);
   if (rank) {  // dropout applied as x is read, and to dxa·A as it is added into dx: no full-size temporaries
     if (da) lora_cols(M, K, int(r), 1.0f, x, dxa.get(), da, 1, K, accumulate, p, seed);  // dA = dxaᵀ·dropout(x)
     if (!dx) return;
     linear_backward(dy, x, M, K, w, dx, nullptr, nullptr, false);
-    lora_expand(M, K, int(r), 1.0f, dxa.get(), a, K, 1, p, seed, dx);                   // dx += dropout'(dxa·A)
+    lora_expand(M, K, int(r), 1.0f, dxa.get(), a, K, 1, p, seed, dx);  // dx += dropout'(dxa·A)
     return;
   }
   Scratch<float> xd(p > 0.0f && da ? size_t(M * K) : 0);
@@ -158,7 +172,7 @@ void lora_linear_backward(const float* dy, const float* x, int64_t M, int64_t K,
   if (!dx) return;
   linear_backward(dy, x, M, K, w, dx, nullptr, nullptr, false);
   if (p <= 0.0f) {
-    gemm(M, K, r, 1.0f, StridedA{dxa.get(), r, 1}, mat(a, K, 1), 1.0f, dx, K);         // dx += dxa·A
+    gemm(M, K, r, 1.0f, StridedA{dxa.get(), r, 1}, mat(a, K, 1), 1.0f, dx, K);  // dx += dxa·A
     return;
   }
   Scratch<float> t{size_t(M * K)};

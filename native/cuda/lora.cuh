@@ -38,8 +38,8 @@ __global__ void rank_rows_k(long long M, long long K, int r, float alpha, const 
 // atomics); out(n, j) = o[n·ons + j·ojs]. One thread per n; Q's row is shared by the block.
 template <int RM>
 __global__ void rank_cols_k(long long M, long long N, int r, float alpha, const float* __restrict__ P,
-                            const float* __restrict__ Q, long long chunk, float* o, long long ons, long long ojs, float p,
-                            unsigned long long seed) {
+                            const float* __restrict__ Q, long long chunk, float* o, long long ons, long long ojs,
+                            float p, unsigned long long seed) {
   long long n = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   long long m0 = (long long)blockIdx.y * chunk, m1 = m0 + chunk < M ? m0 + chunk : M;
   if (n >= N) return;
@@ -63,9 +63,10 @@ __global__ void rank_cols_k(long long M, long long N, int r, float alpha, const 
 // with no full-size temporary. Block tile 32 rows × 64 columns, R's and L's slices in shared memory.
 constexpr int XM = 32, XC = 64;
 template <int RM>
-__global__ void __launch_bounds__(256) rank_expand_k(long long M, long long C, int r, float alpha, const float* __restrict__ L,
-                                                    const float* __restrict__ R, long long rrs, long long rcs, float p,
-                                                    unsigned long long seed, float* out) {
+__global__ void __launch_bounds__(256)
+    rank_expand_k(long long M, long long C, int r, float alpha, const float* __restrict__ L,
+                  const float* __restrict__ R, long long rrs, long long rcs, float p, unsigned long long seed,
+                  float* out) {
   __shared__ float Rs[RM][XC];
   __shared__ float Ls[XM][RM + 1];
   const int tx = threadIdx.x, ty = threadIdx.y, t = ty * XC + tx;

@@ -41,12 +41,16 @@ __device__ inline double row_lse(const float* x, long long n) {
 
 __global__ void ce_fwd_k(const float* logits, const int64_t* targets, long long vocab, long long ignore, double* term) {
   long long r = blockIdx.x;
-  if (targets[r] == ignore) { if (threadIdx.x == 0) term[r] = 0.0; return; }
+  if (targets[r] == ignore) {
+    if (threadIdx.x == 0) term[r] = 0.0;
+    return;
+  }
   double lse = row_lse(logits + r * vocab, vocab);
   if (threadIdx.x == 0) term[r] = lse - logits[r * vocab + targets[r]];
 }
 
-__global__ void ce_bwd_k(const float* logits, const int64_t* targets, long long vocab, long long ignore, double k, float* d) {
+__global__ void ce_bwd_k(const float* logits, const int64_t* targets, long long vocab, long long ignore, double k,
+                         float* d) {
   long long r = blockIdx.x;
   float* dr = d + r * vocab;
   if (targets[r] == ignore) {

@@ -109,7 +109,10 @@ void free_device(void* p) {
   if (!p) return;
   std::lock_guard<std::mutex> lock(g_mu);
   auto it = g_size.find(p);
-  if (it == g_size.end()) { cudaFree(p); return; }
+  if (it == g_size.end()) {
+    cudaFree(p);
+    return;
+  }
   g_free[it->second].push_back(p);
 }
 
@@ -138,7 +141,8 @@ void memcpy_any(void* dst, const void* src, size_t bytes, int kind) {
     check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "cudaMemcpy");
     return;
   }
-  check(cudaMemcpyAsync(dst, src, bytes, kind == 1 ? cudaMemcpyHostToDevice : cudaMemcpyDeviceToDevice, 0), "cudaMemcpyAsync");
+  check(cudaMemcpyAsync(dst, src, bytes, kind == 1 ? cudaMemcpyHostToDevice : cudaMemcpyDeviceToDevice, 0),
+        "cudaMemcpyAsync");
 }
 
 void memset_device(void* p, size_t bytes) { check(cudaMemsetAsync(p, 0, bytes, 0), "cudaMemsetAsync"); }

@@ -25,12 +25,19 @@ __device__ inline void load_code(float* sh) {
 }
 
 // Out: 0 f32, 1 bf16, 2 f16
-template <int Out> __device__ inline void store(void* out, long long i, float v) {
-  if constexpr (Out == 0) static_cast<float*>(out)[i] = v;
-  else if constexpr (Out == 1) static_cast<uint16_t*>(out)[i] = f32_to_bf16(v);
-  else static_cast<uint16_t*>(out)[i] = f32_to_f16(v);
+template <int Out>
+__device__ inline void store(void* out, long long i, float v) {
+  if constexpr (Out == 0)
+    static_cast<float*>(out)[i] = v;
+  else if constexpr (Out == 1)
+    static_cast<uint16_t*>(out)[i] = f32_to_bf16(v);
+  else
+    static_cast<uint16_t*>(out)[i] = f32_to_f16(v);
 }
-template <int Out> __device__ inline uint16_t bits16(float v) { return Out == 1 ? f32_to_bf16(v) : f32_to_f16(v); }
+template <int Out>
+__device__ inline uint16_t bits16(float v) {
+  return Out == 1 ? f32_to_bf16(v) : f32_to_f16(v);
+}
 
 template <int Out>
 __global__ void dequant_scalar_k(NF4View w, long long from, void* out) {
@@ -101,7 +108,8 @@ __global__ void dequant_vec_k(NF4View w, long long groups, void* out) {
 template <int Out>
 static void dequant(const NF4View& w, void* out) {
   // the vector path needs 8-value groups inside one absmax block and aligned pointers
-  bool vec = w.blocksize % 8 == 0 && (reinterpret_cast<uintptr_t>(w.packed) & 3) == 0 && (reinterpret_cast<uintptr_t>(out) & 15) == 0;
+  bool vec = w.blocksize % 8 == 0 && (reinterpret_cast<uintptr_t>(w.packed) & 3) == 0 &&
+             (reinterpret_cast<uintptr_t>(out) & 15) == 0;
   long long groups = vec ? w.numel / 8 : 0;
   // shared memory: the absmax blocks one chunk of kU·256 groups spans (blocksize >= 8)
   size_t smem = size_t((kU * kDT) / (w.blocksize / 8) + 2) * sizeof(float);
@@ -111,9 +119,12 @@ static void dequant(const NF4View& w, void* out) {
 
 void nf4_dequantize(const NF4View& w, DType out_dtype, void* out) {
   upload_code();
-  if (out_dtype == DType::F32) dequant<0>(w, out);
-  else if (out_dtype == DType::BF16) dequant<1>(w, out);
-  else dequant<2>(w, out);
+  if (out_dtype == DType::F32)
+    dequant<0>(w, out);
+  else if (out_dtype == DType::BF16)
+    dequant<1>(w, out);
+  else
+    dequant<2>(w, out);
   check_launch("nf4_dequantize");
 }
 
@@ -245,8 +256,8 @@ __global__ void gemv_k(const float* __restrict__ x, NF4View w, long long N, long
 
 // the GEMV's conditions: rows of whole 32-value groups inside absmax blocks, aligned x
 bool nf4_gemv_ok(const NF4View& w, int64_t K, const float* x) {
-  return K % 32 == 0 && w.blocksize % 32 == 0 && K % w.blocksize == 0 && K / w.blocksize <= 512 && (reinterpret_cast<uintptr_t>(w.packed) & 15) == 0 &&
-         (reinterpret_cast<uintptr_t>(x) & 15) == 0;
+  return K % 32 == 0 && w.blocksize % 32 == 0 && K % w.blocksize == 0 && K / w.blocksize <= 512 &&
+         (reinterpret_cast<uintptr_t>(w.packed) & 15) == 0 && (reinterpret_cast<uintptr_t>(x) & 15) == 0;
 }
 
 void nf4_gemv(const float* x, const NF4View& w, int64_t N, int64_t K, const float* bias, float* y) {

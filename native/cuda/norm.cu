@@ -36,7 +36,8 @@ __global__ void rms_fwd_k(const float* x, const float* w, long long dim, float e
   for (long long i = threadIdx.x; i < dim; i += kT) y[blockIdx.x * dim + i] = w[i] * (xr[i] * rs);
 }
 
-__global__ void rms_bwd_dx_k(const float* dy, const float* x, const float* w, const float* rstd, long long dim, float* dx) {
+__global__ void rms_bwd_dx_k(const float* dy, const float* x, const float* w, const float* rstd, long long dim,
+                             float* dx) {
   const float *xr = x + blockIdx.x * dim, *g = dy + blockIdx.x * dim;
   double dot = 0.0;
   for (long long i = threadIdx.x; i < dim; i += kT) dot += double(g[i]) * w[i] * xr[i];
@@ -46,7 +47,8 @@ __global__ void rms_bwd_dx_k(const float* dy, const float* x, const float* w, co
   for (long long i = threadIdx.x; i < dim; i += kT) dx[blockIdx.x * dim + i] = float(rs) * g[i] * w[i] - xr[i] * k;
 }
 
-__global__ void rms_bwd_dw_k(const float* dy, const float* x, const float* rstd, long long rows, long long dim, float* dw, bool acc) {
+__global__ void rms_bwd_dw_k(const float* dy, const float* x, const float* rstd, long long rows, long long dim,
+                             float* dw, bool acc) {
   PLF_GRID_STRIDE(i, dim) {
     double s = 0.0;
     for (long long r = 0; r < rows; r++) s += double(dy[r * dim + i]) * x[r * dim + i] * rstd[r];
@@ -54,22 +56,30 @@ __global__ void rms_bwd_dw_k(const float* dy, const float* x, const float* rstd,
   }
 }
 
-__global__ void ln_fwd_k(const float* x, const float* w, const float* b, long long dim, float eps, float* y, float* mean, float* rstd) {
+__global__ void ln_fwd_k(const float* x, const float* w, const float* b, long long dim, float eps, float* y,
+                         float* mean, float* rstd) {
   const float* xr = x + blockIdx.x * dim;
   double s = 0.0;
   for (long long i = threadIdx.x; i < dim; i += kT) s += xr[i];
   double mu = block_sum(s) / double(dim), var = 0.0;
-  for (long long i = threadIdx.x; i < dim; i += kT) { double d = xr[i] - mu; var += d * d; }
+  for (long long i = threadIdx.x; i < dim; i += kT) {
+    double d = xr[i] - mu;
+    var += d * d;
+  }
   var = block_sum(var) / double(dim);
   double rs = 1.0 / sqrt(var + double(eps));
-  if (threadIdx.x == 0) { mean[blockIdx.x] = float(mu); rstd[blockIdx.x] = float(rs); }
+  if (threadIdx.x == 0) {
+    mean[blockIdx.x] = float(mu);
+    rstd[blockIdx.x] = float(rs);
+  }
   for (long long i = threadIdx.x; i < dim; i += kT) {
     float v = float((xr[i] - mu) * rs) * w[i];
     y[blockIdx.x * dim + i] = b ? v + b[i] : v;
   }
 }
 
-__global__ void ln_bwd_dx_k(const float* dy, const float* x, const float* w, const float* mean, const float* rstd, long long dim, float* dx) {
+__global__ void ln_bwd_dx_k(const float* dy, const float* x, const float* w, const float* mean, const float* rstd,
+                            long long dim, float* dx) {
   const float *xr = x + blockIdx.x * dim, *g = dy + blockIdx.x * dim;
   double mu = mean[blockIdx.x], rs = rstd[blockIdx.x], s1 = 0.0, s2 = 0.0;
   for (long long i = threadIdx.x; i < dim; i += kT) {
@@ -85,8 +95,8 @@ __global__ void ln_bwd_dx_k(const float* dy, const float* x, const float* w, con
   }
 }
 
-__global__ void ln_bwd_dwb_k(const float* dy, const float* x, const float* mean, const float* rstd, long long rows, long long dim,
-                             float* dw, float* db, bool acc) {
+__global__ void ln_bwd_dwb_k(const float* dy, const float* x, const float* mean, const float* rstd, long long rows,
+                             long long dim, float* dw, float* db, bool acc) {
   PLF_GRID_STRIDE(i, dim) {
     double sw = 0.0, sb = 0.0;
     for (long long r = 0; r < rows; r++) {

@@ -42,7 +42,10 @@ AdamWResult adamw_step(AdamWParam* params, int64_t count, const AdamWConfig& cfg
     int hbad = 0;
     res.grad_norm = norm_from_parts();
     to_host(&hbad, bad.get(), 1, "adamw_step: gradient norm");
-    if (hbad && cfg.skip_nonfinite) { res.skipped = true; return res; }
+    if (hbad && cfg.skip_nonfinite) {
+      res.skipped = true;
+      return res;
+    }
     if (cfg.max_grad_norm > 0.0) clip = std::min(1.0, cfg.max_grad_norm / (res.grad_norm + 1e-6));
   }
   const Coeffs k = adamw_coeffs(cfg, unscale * clip);

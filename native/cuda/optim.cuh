@@ -10,8 +10,14 @@ namespace cuda {
 constexpr long long kChunk = 65536;
 constexpr int kT = 512;
 
-struct Chunk { int tensor; long long start; };
-struct Coeffs { float gmul, decay, w1, b2, c2, neg_step, bc2_sqrt, eps; bool scale_grads; };
+struct Chunk {
+  int tensor;
+  long long start;
+};
+struct Coeffs {
+  float gmul, decay, w1, b2, c2, neg_step, bc2_sqrt, eps;
+  bool scale_grads;
+};
 
 // the step's scalars, computed in double and rounded once, as native/cpu/optim.cpp does; gmul scales
 // the gradients (unscaling × clipping)
@@ -69,7 +75,8 @@ __global__ void sumsq_k(const AdamWParam* ps, const Chunk* chunks, double* part,
 __device__ inline void adamw_one(const Coeffs& k, float g, float& w, float& m, float& v) {
   if (k.scale_grads) g = __fmul_rn(g, k.gmul);
   float p = __fmul_rn(w, k.decay);
-  m = k.w1 < 0.5f ? __fadd_rn(m, __fmul_rn(k.w1, __fsub_rn(g, m))) : __fsub_rn(g, __fmul_rn(__fsub_rn(g, m), __fsub_rn(1.0f, k.w1)));
+  m = k.w1 < 0.5f ? __fadd_rn(m, __fmul_rn(k.w1, __fsub_rn(g, m)))
+                  : __fsub_rn(g, __fmul_rn(__fsub_rn(g, m), __fsub_rn(1.0f, k.w1)));
   v = __fadd_rn(__fmul_rn(v, k.b2), __fmul_rn(__fmul_rn(k.c2, g), g));
   float denom = __fadd_rn(__fdiv_rn(__fsqrt_rn(v), k.bc2_sqrt), k.eps);
   w = __fadd_rn(p, __fdiv_rn(__fmul_rn(k.neg_step, m), denom));
@@ -83,7 +90,8 @@ __global__ void adamw_k(const AdamWParam* ps, const Chunk* chunks, Coeffs k, dou
   float* w = P.master ? P.master : static_cast<float*>(P.param);
   long long end = c.start + kChunk < P.n ? c.start + kChunk : P.n;
   const bool vec = (P.n & 3) == 0 && ((reinterpret_cast<uintptr_t>(w) | reinterpret_cast<uintptr_t>(P.grad) |
-                                       reinterpret_cast<uintptr_t>(P.m) | reinterpret_cast<uintptr_t>(P.v)) & 15) == 0;
+                                       reinterpret_cast<uintptr_t>(P.m) | reinterpret_cast<uintptr_t>(P.v)) &
+                                      15) == 0;
   double s = 0.0;
   if (vec) {
     for (long long i = c.start + 4LL * threadIdx.x; i < end; i += 4LL * kT) {

@@ -8,8 +8,8 @@
 namespace plf {
 namespace cuda {
 
-__global__ void rope_k(const float* x, const int64_t* pos, long long BT, long long H, long long D, long long half, long long rot,
-                       const float* inv, bool inverse, float* y) {
+__global__ void rope_k(const float* x, const int64_t* pos, long long BT, long long H, long long D, long long half,
+                       long long rot, const float* inv, bool inverse, float* y) {
   PLF_GRID_STRIDE(t, BT * H * half) {
     long long i = t % half, bh = t / half, bt = bh / H;
     float ang = inv[i] * float(pos[bt]);

@@ -38,10 +38,13 @@ Info info() {
 }
 bool set_enabled(bool) { return false; }
 bool can_run(long long, long long, long long, bool, long long, float, DType) { return false; }
-bool gemm_16(long long, long long, long long, float, const void*, const void*, bool, float, float*, long long, DType) { return false; }
+bool gemm_16(long long, long long, long long, float, const void*, const void*, bool, float, float*, long long, DType) {
+  return false;
+}
 }  // namespace lt
 // every op of every family, generated from the op lists (op_decl.h): adding an op adds its stub
-#define PLF_STUB_ONE(ret, name, params) ret name params { fail(); }
+#define PLF_STUB_ONE(ret, name, params) \
+  ret name params { fail(); }
 PLF_NF4_OPS(PLF_STUB_ONE)
 PLF_CONVERT_OPS(PLF_STUB_ONE)
 PLF_EMBEDDING_OPS(PLF_STUB_ONE)

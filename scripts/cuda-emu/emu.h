@@ -28,9 +28,15 @@ struct dim3 {
   unsigned x = 1, y = 1, z = 1;
   dim3(unsigned a = 1, unsigned b = 1, unsigned c = 1) : x(a), y(b), z(c) {}
 };
-struct emu_index { unsigned x = 0, y = 0, z = 0; };
-struct alignas(16) uint4 { unsigned x, y, z, w; };
-struct alignas(16) float4 { float x, y, z, w; };
+struct emu_index {
+  unsigned x = 0, y = 0, z = 0;
+};
+struct alignas(16) uint4 {
+  unsigned x, y, z, w;
+};
+struct alignas(16) float4 {
+  float x, y, z, w;
+};
 inline thread_local emu_index threadIdx, blockIdx;
 inline dim3 blockDim, gridDim;
 
@@ -55,7 +61,8 @@ void launch(dim3 grid, dim3 block, size_t smem, F kernel) {
         std::barrier<> bar(threads);
         block_barrier = &bar;
         warp_barriers.clear();
-        for (unsigned w = 0; w < (threads + 31) / 32; w++) warp_barriers.push_back(std::make_unique<std::barrier<>>(32));
+        for (unsigned w = 0; w < (threads + 31) / 32; w++)
+          warp_barriers.push_back(std::make_unique<std::barrier<>>(32));
         exchange.assign(threads, 0.0f);
         exchange_d.assign(threads, 0.0);
         shared_mem.assign(smem / sizeof(float) + 1, NAN);
@@ -88,7 +95,9 @@ double max_rel(const std::vector<float>& got, const std::vector<W>& want) {
   return md / (mr > 0 ? mr : 1);
 }
 inline int failures = 0;
-inline void expect(bool ok) { if (!ok) failures++; }
+inline void expect(bool ok) {
+  if (!ok) failures++;
+}
 }  // namespace emu
 
 inline void __syncthreads() { emu::block_barrier->arrive_and_wait(); }
@@ -117,7 +126,9 @@ inline float __fdiv_rn(float a, float b) { return a / b; }
 inline float __fsqrt_rn(float a) { return std::sqrt(a); }
 inline float atomicAdd(float* p, float v) { return std::atomic_ref<float>(*p).fetch_add(v); }
 template <typename T>
-inline T __ldg(const T* p) { return *p; }
+inline T __ldg(const T* p) {
+  return *p;
+}
 inline long long min(long long a, long long b) { return a < b ? a : b; }
 inline long long max(long long a, long long b) { return a > b ? a : b; }
 

@@ -17,20 +17,22 @@ static void run(long long M, long long K, long long N, bool with_bias) {
   std::vector<uint16_t> w16(N * K);
   for (long long i = 0; i < N * K; i++) {
     w16[i] = DT == DType::BF16 ? f32_to_bf16(wf[i]) : f32_to_f16(wf[i]);
-    if (DT != DType::F32) wf[i] = DT == DType::BF16 ? bf16_to_f32(w16[i]) : f16_to_f32(w16[i]);  // the values the kernel sees
+    if (DT != DType::F32)
+      wf[i] = DT == DType::BF16 ? bf16_to_f32(w16[i]) : f16_to_f32(w16[i]);  // the values the kernel sees
   }
   // 16-byte aligned copies, as cudaMalloc gives
   std::vector<float4> xa((M * K + 3) / 4 + 1), wa((N * K + 3) / 4 + 1);
   std::memcpy(xa.data(), x.data(), x.size() * 4);
-  if (DT == DType::F32) std::memcpy(wa.data(), wf.data(), wf.size() * 4);
-  else std::memcpy(wa.data(), w16.data(), w16.size() * 2);
+  if (DT == DType::F32)
+    std::memcpy(wa.data(), wf.data(), wf.size() * 4);
+  else
+    std::memcpy(wa.data(), w16.data(), w16.size() * 2);
   const float* xp = reinterpret_cast<const float*>(xa.data());
   std::vector<float> y(M * N, NAN);
   int V = DT == DType::F32 ? 4 : 8;
   bool vec = K % V == 0;
-  emu::launch(dim3(unsigned((N * 32 + 255) / 256)), dim3(256), 0, [&] {
-    dense_gemv_k<DT>(xp, M, K, wa.data(), N, with_bias ? bias.data() : nullptr, y.data(), vec);
-  });
+  emu::launch(dim3(unsigned((N * 32 + 255) / 256)), dim3(256), 0,
+              [&] { dense_gemv_k<DT>(xp, M, K, wa.data(), N, with_bias ? bias.data() : nullptr, y.data(), vec); });
   std::vector<double> want(M * N);
   for (long long m = 0; m < M; m++)
     for (long long n = 0; n < N; n++) {
@@ -39,8 +41,11 @@ static void run(long long M, long long K, long long N, bool with_bias) {
       want[m * N + n] = s;
     }
   double e = emu::max_rel(y, want);
-  printf("gemv %s M%lld K%lld N%lld %s%s: %.2e\n", DT == DType::F32 ? "f32 " : DT == DType::BF16 ? "bf16" : "f16 ", M, K, N,
-         vec ? "16-byte loads" : "one element", with_bias ? ", bias" : "", e);
+  printf("gemv %s M%lld K%lld N%lld %s%s: %.2e\n",
+         DT == DType::F32    ? "f32 "
+         : DT == DType::BF16 ? "bf16"
+                             : "f16 ",
+         M, K, N, vec ? "16-byte loads" : "one element", with_bias ? ", bias" : "", e);
   emu::expect(e <= 1e-5);
 }
 

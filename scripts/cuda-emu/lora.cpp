@@ -28,11 +28,11 @@ static void rows(long long M, long long K, int r, bool b_layout, float p, float 
       for (long long k = 0; k < K; k++) s += double(A[m * K + k]) * keep(5, m * K + k, p) * S[j * srs + k * scs];
       want[m * r + j] = 0.7 * s + beta * out[m * r + j];
     }
-  emu::launch(dim3(unsigned((M * 32 + 255) / 256)), dim3(256), 0, [&] {
-    rank_rows_k<RM>(M, K, r, 0.7f, A.data(), S.data(), srs, scs, beta, out.data(), p, 5);
-  });
+  emu::launch(dim3(unsigned((M * 32 + 255) / 256)), dim3(256), 0,
+              [&] { rank_rows_k<RM>(M, K, r, 0.7f, A.data(), S.data(), srs, scs, beta, out.data(), p, 5); });
   char what[96];
-  snprintf(what, sizeof what, "rank_rows  M%lld K%lld r%d %s p%.2f beta%.1f", M, K, r, b_layout ? "S=B" : "S=A", p, beta);
+  snprintf(what, sizeof what, "rank_rows  M%lld K%lld r%d %s p%.2f beta%.1f", M, K, r, b_layout ? "S=B" : "S=A", p,
+           beta);
   check(what, out, want);
 }
 
@@ -48,11 +48,11 @@ static void cols(long long M, long long N, int r, bool da_layout, float p) {
       want[n * ons + j * ojs] += 1.5 * s;
     }
   const long long chunk = 128;
-  emu::launch(dim3(unsigned((N + 127) / 128), unsigned((M + chunk - 1) / chunk)), dim3(128), 0, [&] {
-    rank_cols_k<RM>(M, N, r, 1.5f, P.data(), Q.data(), chunk, o.data(), ons, ojs, p, 9);
-  });
+  emu::launch(dim3(unsigned((N + 127) / 128), unsigned((M + chunk - 1) / chunk)), dim3(128), 0,
+              [&] { rank_cols_k<RM>(M, N, r, 1.5f, P.data(), Q.data(), chunk, o.data(), ons, ojs, p, 9); });
   char what[96];
-  snprintf(what, sizeof what, "rank_cols  M%lld N%lld r%d %s p%.2f (accumulating)", M, N, r, da_layout ? "dA" : "dB", p);
+  snprintf(what, sizeof what, "rank_cols  M%lld N%lld r%d %s p%.2f (accumulating)", M, N, r, da_layout ? "dA" : "dB",
+           p);
   check(what, o, want);
 }
 
@@ -67,9 +67,8 @@ static void expand(long long M, long long C, int r, bool b_layout, float p) {
       for (int j = 0; j < r; j++) s += double(L[m * r + j]) * R[j * rrs + c * rcs];
       want[m * C + c] = out[m * C + c] + 0.5 * keep(3, m * C + c, p) * s;
     }
-  emu::launch(dim3(unsigned((C + XC - 1) / XC), unsigned((M + XM - 1) / XM)), dim3(XC, 4), 0, [&] {
-    rank_expand_k<RM>(M, C, r, 0.5f, L.data(), R.data(), rrs, rcs, p, 3, out.data());
-  });
+  emu::launch(dim3(unsigned((C + XC - 1) / XC), unsigned((M + XM - 1) / XM)), dim3(XC, 4), 0,
+              [&] { rank_expand_k<RM>(M, C, r, 0.5f, L.data(), R.data(), rrs, rcs, p, 3, out.data()); });
   char what[96];
   snprintf(what, sizeof what, "rank_expand M%lld C%lld r%d %s p%.2f (adding)", M, C, r, b_layout ? "R=Bᵀ" : "R=A", p);
   check(what, out, want);

@@ -49,7 +49,11 @@ static void run(bool one_pass, double max_norm) {
   for (size_t j = 0; j < sizes[3]; j++) a.p16[3][j] = f32_to_bf16(a.p[3][j]);
   Set b = a;
   AdamWConfig cfg;
-  cfg.lr = 1e-2; cfg.weight_decay = 0.01; cfg.step = 3; cfg.max_grad_norm = max_norm; cfg.skip_nonfinite = !one_pass;
+  cfg.lr = 1e-2;
+  cfg.weight_decay = 0.01;
+  cfg.step = 3;
+  cfg.max_grad_norm = max_norm;
+  cfg.skip_nonfinite = !one_pass;
   auto ta = a.table();
   AdamWResult ref = cpu::adamw_step(ta.data(), int64_t(ta.size()), cfg);
 
@@ -61,23 +65,30 @@ static void run(bool one_pass, double max_norm) {
   std::vector<double> part(chunks.size(), NAN);
   int bad = 0;
   double clip = 1.0, norm = 0.0;
-  auto sum_parts = [&] { double s = 0; for (double x : part) s += x; return std::sqrt(s); };
+  auto sum_parts = [&] {
+    double s = 0;
+    for (double x : part) s += x;
+    return std::sqrt(s);
+  };
   if (!one_pass) {
-    emu::launch(dim3(unsigned(chunks.size())), dim3(kT), 0, [&] { sumsq_k(tb.data(), chunks.data(), part.data(), &bad); });
+    emu::launch(dim3(unsigned(chunks.size())), dim3(kT), 0,
+                [&] { sumsq_k(tb.data(), chunks.data(), part.data(), &bad); });
     norm = sum_parts();
     if (cfg.max_grad_norm > 0) clip = std::min(1.0, cfg.max_grad_norm / (norm + 1e-6));
   }
   const Coeffs k = adamw_coeffs(cfg, clip);
-  emu::launch(dim3(unsigned(chunks.size())), dim3(kT), 0, [&] { adamw_k(tb.data(), chunks.data(), k, one_pass ? part.data() : nullptr); });
+  emu::launch(dim3(unsigned(chunks.size())), dim3(kT), 0,
+              [&] { adamw_k(tb.data(), chunks.data(), k, one_pass ? part.data() : nullptr); });
   if (one_pass) norm = sum_parts();
 
   bool same = bad == 0;
   for (size_t i = 0; i < a.p.size(); i++) {
-    same = same && a.p[i] == b.p[i] && a.m[i] == b.m[i] && a.v[i] == b.v[i] && a.master[i] == b.master[i] && a.p16[i] == b.p16[i];
+    same = same && a.p[i] == b.p[i] && a.m[i] == b.m[i] && a.v[i] == b.v[i] && a.master[i] == b.master[i] &&
+           a.p16[i] == b.p16[i];
   }
   double dn = std::fabs(norm - ref.grad_norm) / ref.grad_norm;
-  printf("adamw %s, max_grad_norm %.1f: update %s, norm %.3e vs CPU (rel %.1e)\n", one_pass ? "one pass " : "two passes", max_norm,
-         same ? "bit-identical" : "DIFFERS", norm, dn);
+  printf("adamw %s, max_grad_norm %.1f: update %s, norm %.3e vs CPU (rel %.1e)\n",
+         one_pass ? "one pass " : "two passes", max_norm, same ? "bit-identical" : "DIFFERS", norm, dn);
   emu::expect(same && dn < 1e-12);
 }
 

@@ -11,7 +11,9 @@ import { TARGETS, SELFTEST, lastOp } from './targets.js';
 const [name, seedArg, startArg, endArg, progress] = process.argv.slice(2);
 const target = [...TARGETS, SELFTEST].find((t) => t.name === name);
 if (!target) throw new Error(`no fuzz target '${name}'`);
-const seed = Number(seedArg), start = Number(startArg), end = Number(endArg);
+const seed = Number(seedArg),
+  start = Number(startArg),
+  end = Number(endArg);
 const fd = fs.openSync(progress, 'a');
 const say = (s: string) => fs.writeSync(fd, s.replace(/[\r\n]+/g, ' ').slice(0, 400) + '\n');
 
@@ -23,14 +25,22 @@ try {
     const dir = path.join(base, `case-${i}`);
     fs.mkdirSync(dir, { recursive: true });
     say(`B ${i}`);
-    let outcome = 'accepted', detail = '';
+    let outcome = 'accepted',
+      detail = '';
     try {
       await target.run(caseRng(seed, name, i), seedData, dir);
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
-      if (!(e instanceof PlfError)) { outcome = 'untyped'; detail = `${(e as Error)?.name ?? typeof e}: ${msg}`; }
-      else if (target.kind === 'parser' && !msg.includes(dir)) { outcome = 'unnamed'; detail = `${e.name}: ${msg}`; }
-      else { outcome = 'typed'; detail = e.name; }
+      if (!(e instanceof PlfError)) {
+        outcome = 'untyped';
+        detail = `${(e as Error)?.name ?? typeof e}: ${msg}`;
+      } else if (target.kind === 'parser' && !msg.includes(dir)) {
+        outcome = 'unnamed';
+        detail = `${e.name}: ${msg}`;
+      } else {
+        outcome = 'typed';
+        detail = e.name;
+      }
     }
     say(`R ${i} ${outcome}${target.kind === 'native' ? ` op=${lastOp}` : ''} ${detail}`);
     fs.rmSync(dir, { recursive: true, force: true });

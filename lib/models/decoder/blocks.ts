@@ -12,21 +12,28 @@ import type { ModelConfig } from './config.js';
 export interface Ctx {
   B: number;
   T: number;
-  positions: Tensor;       // i64 [B, T]
-  mask: Tensor | null;     // i64 [B, Tcap] (attention_mask; the cache's when decoding)
+  positions: Tensor; // i64 [B, T]
+  mask: Tensor | null; // i64 [B, Tcap] (attention_mask; the cache's when decoding)
   train: Pass;
-  cache?: LayerCache[];    // decoding: one per layer
+  cache?: LayerCache[]; // decoding: one per layer
 }
 
 /** A layer's KV cache: [B, cap, Hkv, D] buffers of which `len` positions are filled. */
-export interface LayerCache { k: Tensor; v: Tensor; len: number }
+export interface LayerCache {
+  k: Tensor;
+  v: Tensor;
+  len: number;
+}
 
 export class Attention {
   private saved: { q: Tensor; k: Tensor; v: Tensor; out: Tensor; lse: Tensor; ctx: Ctx } | null = null;
 
   /** Separate q/k/v projections, or one fused `qkv` in GPT-NeoX's per-head [q|k|v] layout. */
-  constructor(readonly cfg: ModelConfig, readonly proj: { q?: Linear; k?: Linear; v?: Linear; qkv?: Linear; o: Linear },
-              readonly layerIndex: number) {}
+  constructor(
+    readonly cfg: ModelConfig,
+    readonly proj: { q?: Linear; k?: Linear; v?: Linear; qkv?: Linear; o: Linear },
+    readonly layerIndex: number,
+  ) {}
 
   linears(): Linear[] {
     const p = this.proj;
@@ -35,10 +42,13 @@ export class Attention {
 
   private project(x: Tensor, train: Pass): { q: Tensor; k: Tensor; v: Tensor } {
     const { B, T } = { B: x.shape[0], T: x.shape[1] };
-    const c = this.cfg, D = c.headDim;
+    const c = this.cfg,
+      D = c.headDim;
     if (this.proj.qkv) {
-      const rows = this.proj.qkv.forward(x, train).reshaped([B * T * c.heads, 3 * D]);  // per head [q|k|v]
-      const q = sliceColsForward(rows, 0, D), k = sliceColsForward(rows, D, D), v = sliceColsForward(rows, 2 * D, D);
+      const rows = this.proj.qkv.forward(x, train).reshaped([B * T * c.heads, 3 * D]); // per head [q|k|v]
+      const q = sliceColsForward(rows, 0, D),
+        k = sliceColsForward(rows, D, D),
+        v = sliceColsForward(rows, 2 * D, D);
       rows.dispose();
       const shape = [B, T, c.heads, D];
       return { q: q.reshaped(shape), k: k.reshaped(shape), v: v.reshaped(shape) };
@@ -50,7 +60,8 @@ export class Attention {
   }
 
   forward(x: Tensor, ctx: Ctx): Tensor {
-    const c = this.cfg, [B, T] = [ctx.B, ctx.T];
+    const c = this.cfg,
+      [B, T] = [ctx.B, ctx.T];
     const { q, k, v } = this.project(x, ctx.train);
     const rope = { rotaryDim: c.rotaryDim, theta: c.ropeTheta, inPlace: true };
     ropeForward(q, ctx.positions, rope);
@@ -58,7 +69,8 @@ export class Attention {
     let att: { out: Tensor; lse: Tensor };
     const cache = ctx.cache?.[this.layerIndex];
     if (cache) {
-      const per = T * c.kvHeads * c.headDim, cap = cache.k.shape[1];
+      const per = T * c.kvHeads * c.headDim,
+        cap = cache.k.shape[1];
       for (let b = 0; b < B; b++) {
         const at = (b * cap + cache.len) * c.kvHeads * c.headDim;
         Tensor.copyRange(cache.k, at, k, b * per, per);
@@ -82,7 +94,8 @@ export class Attention {
   backward(dy: Tensor): Tensor {
     const s = this.saved!;
     this.saved = null;
-    const c = this.cfg, { B, T } = s.ctx;
+    const c = this.cfg,
+      { B, T } = s.ctx;
     const dout = this.proj.o.backward(dy)!;
     // the kernels check element counts, so [B, T, H·D] tensors stand in for [B, T, H, D]
     const g = attentionBackward(dout, s.q, s.k, s.v, s.out, s.lse, { mask: s.ctx.mask, window: c.slidingWindow });
@@ -104,7 +117,11 @@ export class Attention {
       flat.dispose();
       return dx;
     }
-    const grads: [Linear, Tensor, number][] = [[this.proj.q!, g.dq, c.heads], [this.proj.k!, g.dk, c.kvHeads], [this.proj.v!, g.dv, c.kvHeads]];
+    const grads: [Linear, Tensor, number][] = [
+      [this.proj.q!, g.dq, c.heads],
+      [this.proj.k!, g.dk, c.kvHeads],
+      [this.proj.v!, g.dv, c.kvHeads],
+    ];
     let dx: Tensor | null = null;
     for (const [lin, d, h] of grads) {
       const flat = d.reshaped([B, T, h * c.headDim]);
@@ -127,14 +144,19 @@ export class Attention {
 export class MLP {
   private saved: { a: Tensor; b: Tensor | null; h: Tensor } | null = null;
 
-  constructor(readonly act: ModelConfig['act'], readonly proj: { gate?: Linear; up: Linear; down: Linear }) {}
+  constructor(
+    readonly act: ModelConfig['act'],
+    readonly proj: { gate?: Linear; up: Linear; down: Linear },
+  ) {}
 
   linears(): Linear[] {
     return [this.proj.gate, this.proj.up, this.proj.down].filter((l): l is Linear => !!l);
   }
 
   forward(x: Tensor, train: Pass): Tensor {
-    let a: Tensor, b: Tensor | null = null, h: Tensor;
+    let a: Tensor,
+      b: Tensor | null = null,
+      h: Tensor;
     if (this.act === 'silu') {
       a = this.proj.gate!.forward(x, train);
       b = this.proj.up.forward(x, train);
@@ -145,7 +167,11 @@ export class MLP {
     }
     const y = this.proj.down.forward(h, train);
     if (train) this.saved = { a, b, h };
-    else { a.dispose(); b?.dispose(); h.dispose(); }
+    else {
+      a.dispose();
+      b?.dispose();
+      h.dispose();
+    }
     return y;
   }
 
@@ -159,20 +185,27 @@ export class MLP {
       const { dgate, dup } = swigluBackward(dh, s.a, s.b!);
       dx = this.proj.gate!.backward(dgate)!;
       accumulate(dx, this.proj.up.backward(dup)!);
-      dgate.dispose(); dup.dispose();
+      dgate.dispose();
+      dup.dispose();
     } else {
       const da = geluBackward(dh, s.a, this.act === 'gelu_new' ? 'tanh' : 'none');
       dx = this.proj.up.backward(da)!;
       da.dispose();
     }
-    dh.dispose(); s.a.dispose(); s.b?.dispose();
+    dh.dispose();
+    s.a.dispose();
+    s.b?.dispose();
     return dx;
   }
 
   release(): void {
     const s = this.saved;
     this.saved = null;
-    if (s) { s.a.dispose(); s.b?.dispose(); s.h.dispose(); }
+    if (s) {
+      s.a.dispose();
+      s.b?.dispose();
+      s.h.dispose();
+    }
     this.linears().forEach((l) => l.release());
   }
 }
@@ -185,16 +218,26 @@ export class MLP {
 export class Block {
   private saved: Tensor[] = [];
 
-  constructor(readonly residual: 'sequential' | 'shared-norm' | 'two-norms', readonly ln1: import('../layers.js').Norm,
-              readonly ln2: import('../layers.js').Norm | null, readonly attn: Attention, readonly mlp: MLP) {}
+  constructor(
+    readonly residual: 'sequential' | 'shared-norm' | 'two-norms',
+    readonly ln1: import('../layers.js').Norm,
+    readonly ln2: import('../layers.js').Norm | null,
+    readonly attn: Attention,
+    readonly mlp: MLP,
+  ) {}
 
-  linears(): Linear[] { return [...this.attn.linears(), ...this.mlp.linears()]; }
+  linears(): Linear[] {
+    return [...this.attn.linears(), ...this.mlp.linears()];
+  }
 
   forward(x: Tensor, ctx: Ctx): Tensor {
-    const keep = (...ts: Tensor[]) => { if (ctx.train) this.saved.push(...ts); else ts.forEach((t) => t.dispose()); };
+    const keep = (...ts: Tensor[]) => {
+      if (ctx.train) this.saved.push(...ts);
+      else ts.forEach((t) => t.dispose());
+    };
     if (this.residual === 'sequential') {
       const n1 = this.ln1.forward(x, ctx.train);
-      const h = accumulate(this.attn.forward(n1, ctx), x.clone());  // h = attn + x
+      const h = accumulate(this.attn.forward(n1, ctx), x.clone()); // h = attn + x
       const n2 = this.ln2!.forward(h, ctx.train);
       const out = accumulate(this.mlp.forward(n2, ctx.train), h.clone());
       keep(n1, n2, h);
@@ -210,7 +253,11 @@ export class Block {
 
   backward(dy: Tensor): Tensor {
     // through(norm, grad): the norm's input gradient; the consumed grad is disposed
-    const through = (n: import('../layers.js').Norm, g: Tensor) => { const r = n.backward(g); g.dispose(); return r; };
+    const through = (n: import('../layers.js').Norm, g: Tensor) => {
+      const r = n.backward(g);
+      g.dispose();
+      return r;
+    };
     let dx: Tensor;
     if (this.residual === 'sequential') {
       const dh = accumulate(through(this.ln2!, this.mlp.backward(dy)), dy.clone());

@@ -50,7 +50,7 @@ export function size(raw: Raw, file: string, lo: number, hi: number, ...keys: st
 }
 /** num_labels / id2label: how many labels a classification head has (1…100,000). */
 export function labelCount(raw: Raw, file: string): number {
-  const n = raw.id2label && typeof raw.id2label === 'object' ? Object.keys(raw.id2label).length : raw.num_labels ?? 2;
+  const n = raw.id2label && typeof raw.id2label === 'object' ? Object.keys(raw.id2label).length : (raw.num_labels ?? 2);
   if (!Number.isInteger(n) || (n as number) < 1 || (n as number) > 100_000)
     throw new ConfigError(`${file}: num_labels must be an integer in 1…100000, got ${String(n)}`);
   return n as number;
@@ -64,7 +64,8 @@ function opt(raw: Raw, key: string): number | null {
 /** A special token id: null, or an integer in 0…2^31 (a list: its first entry, as HF reads it). */
 export function tokenId(raw: Raw, file: string, key: string): number | null {
   const v = opt(raw, key);
-  if (v !== null && (!Number.isInteger(v) || v < 0 || v >= 2 ** 31)) throw new ConfigError(`${file}: ${key} must be a token id (an integer >= 0), got ${v}`);
+  if (v !== null && (!Number.isInteger(v) || v < 0 || v >= 2 ** 31))
+    throw new ConfigError(`${file}: ${key} must be a token id (an integer >= 0), got ${v}`);
   return v;
 }
 
@@ -86,11 +87,22 @@ export function parseConfig(raw: Raw, file = 'config.json'): ModelConfig {
   if (heads % kvHeads) throw new ConfigError(`${file}: num_attention_heads ${heads} is not a multiple of num_key_value_heads ${kvHeads}`);
   const eps = num(raw, file, 'rms_norm_eps', 'layer_norm_eps', 'layer_norm_epsilon');
   if (!(eps > 0 && eps < 1)) throw new ConfigError(`${file}: the norm epsilon must be in (0, 1), got ${eps}`);
-  const theta = typeof rope.rope_theta === 'number' ? rope.rope_theta : typeof raw.rope_theta === 'number' ? raw.rope_theta
-    : typeof raw.rotary_emb_base === 'number' ? raw.rotary_emb_base : 10000;
-  const partial = typeof rope.partial_rotary_factor === 'number' ? rope.partial_rotary_factor
-    : typeof raw.partial_rotary_factor === 'number' ? raw.partial_rotary_factor
-      : typeof raw.rotary_pct === 'number' ? raw.rotary_pct : 1;
+  const theta =
+    typeof rope.rope_theta === 'number'
+      ? rope.rope_theta
+      : typeof raw.rope_theta === 'number'
+        ? raw.rope_theta
+        : typeof raw.rotary_emb_base === 'number'
+          ? raw.rotary_emb_base
+          : 10000;
+  const partial =
+    typeof rope.partial_rotary_factor === 'number'
+      ? rope.partial_rotary_factor
+      : typeof raw.partial_rotary_factor === 'number'
+        ? raw.partial_rotary_factor
+        : typeof raw.rotary_pct === 'number'
+          ? raw.rotary_pct
+          : 1;
   const act = String(raw.hidden_act ?? raw.activation_function ?? 'silu');
   if (!['silu', 'gelu', 'gelu_new'].includes(act)) throw new ConfigError(`${file}: hidden_act '${act}' is not supported`);
   if (modelType === 'phi' && raw.qk_layernorm) throw new ConfigError(`${file}: phi with qk_layernorm is not supported`);
@@ -100,7 +112,11 @@ export function parseConfig(raw: Raw, file = 'config.json'): ModelConfig {
   if (!(theta > 0 && Number.isFinite(theta))) throw new ConfigError(`${file}: rope_theta must be a positive number, got ${theta}`);
   const window = useWindow && typeof raw.sliding_window === 'number' ? size(raw, file, 0, 2 ** 31, 'sliding_window') : 0;
   return {
-    modelType, family, hidden, heads, headDim,
+    modelType,
+    family,
+    hidden,
+    heads,
+    headDim,
     vocabSize: size(raw, file, 1, 1 << 24, 'vocab_size'),
     layers: size(raw, file, 1, 4096, 'num_hidden_layers'),
     kvHeads,
@@ -110,7 +126,7 @@ export function parseConfig(raw: Raw, file = 'config.json'): ModelConfig {
     rotaryDim: Math.floor(headDim * partial),
     slidingWindow: window,
     act: act as ModelConfig['act'],
-    qkvBias: family === 'llama' ? (modelType === 'qwen2' || raw.attention_bias === true) : family === 'phi' || raw.attention_bias !== false,
+    qkvBias: family === 'llama' ? modelType === 'qwen2' || raw.attention_bias === true : family === 'phi' || raw.attention_bias !== false,
     outBias: family === 'llama' ? raw.attention_bias === true : family === 'phi' || raw.attention_bias !== false,
     mlpBias: family === 'llama' ? raw.mlp_bias === true : true,
     parallelResidual: family === 'gpt_neox' ? raw.use_parallel_residual !== false : family === 'phi',

@@ -23,7 +23,6 @@ import { type GenerateOptions } from '../greedy.js';
 import { idsTensor, zeroGrads, labelsTensor } from '../batch.js';
 import { type Model, type Task, type Batch, type TrainableParam, type LoadModelOptions, type Ids, type SavedModule } from '../model.js';
 
-
 export class DecoderModel implements Model {
   readonly isEncoderDecoder = false;
   readonly spec: FamilySpec;
@@ -43,23 +42,44 @@ export class DecoderModel implements Model {
   /** full fine-tuning: the embedding gradient (null when the head shares the embedding) */
   embedGrad: Tensor | null = null;
   private saved: {
-    hs: Tensor[]; xn: Tensor; logits: Tensor; ctx: Ctx; ids: Tensor; uploaded: Tensor[]; targets?: Tensor; labels?: Tensor; idx?: Tensor; pooled?: Tensor;
+    hs: Tensor[];
+    xn: Tensor;
+    logits: Tensor;
+    ctx: Ctx;
+    ids: Tensor;
+    uploaded: Tensor[];
+    targets?: Tensor;
+    labels?: Tensor;
+    idx?: Tensor;
+    pooled?: Tensor;
   } | null = null;
 
-  constructor(readonly config: ModelConfig, readonly task: Task, readonly embed: Tensor, readonly blocks: Block[],
-              readonly finalNorm: Norm, readonly head: Linear) {
+  constructor(
+    readonly config: ModelConfig,
+    readonly task: Task,
+    readonly embed: Tensor,
+    readonly blocks: Block[],
+    readonly finalNorm: Norm,
+    readonly head: Linear,
+  ) {
     this.spec = FAMILIES[config.family];
     this.linears().forEach((l, i) => (l.id = i));
   }
 
   /** Every linear of the layers (LoRA targets are chosen among these). */
-  linears(): Linear[] { return this.blocks.flatMap((b) => b.linears()); }
+  linears(): Linear[] {
+    return this.blocks.flatMap((b) => b.linears());
+  }
 
   /** Where the weights live and the forward pass runs. */
-  get device(): Device { return this.embed.device; }
+  get device(): Device {
+    return this.embed.device;
+  }
 
   /** LoRA's default target modules: every linear of a layer, never the head. */
-  get defaultTargets(): string[] { return this.spec.targets; }
+  get defaultTargets(): string[] {
+    return this.spec.targets;
+  }
 
   /** The classification head, trained fully next to LoRA (PEFT's modules_to_save). */
   modulesToSave(): SavedModule[] {
@@ -77,7 +97,8 @@ export class DecoderModel implements Model {
       attachLora(lin, c, rng);
       n++;
     }
-    if (!n) throw new ConfigError(`no module matches targetModules [${targets.join(', ')}] (this family has: ${this.spec.targets.join(', ')})`);
+    if (!n)
+      throw new ConfigError(`no module matches targetModules [${targets.join(', ')}] (this family has: ${this.spec.targets.join(', ')})`);
     if (this.task === 'sequence-classification') this.head.weightGrad = Tensor.zeros(this.head.weight.shape, 'f32', this.device);
     this.lora = { ...c, targetModules: targets, dropout: c.dropout ?? 0 };
   }
@@ -112,22 +133,37 @@ export class DecoderModel implements Model {
       out.push({ name: peftName.loraA(lin.name), param: lin.lora.A, grad: lin.lora.gradA });
       out.push({ name: peftName.loraB(lin.name), param: lin.lora.B, grad: lin.lora.gradB });
     }
-    if (this.head.weightGrad) out.push({ name: peftName.saved('score', 'weight'), param: this.head.weight as Tensor, grad: this.head.weightGrad });
+    if (this.head.weightGrad)
+      out.push({ name: peftName.saved('score', 'weight'), param: this.head.weight as Tensor, grad: this.head.weightGrad });
     return out;
   }
 
-  zeroGrad(): void { zeroGrads(this.trainableParameters()); }
+  zeroGrad(): void {
+    zeroGrads(this.trainableParameters());
+  }
 
   /** Greedy decoding with a KV cache (see generate.ts). */
-  generate(batch: Pick<Batch, 'inputIds' | 'attentionMask'>, opts: GenerateOptions): number[][] { return generate(this, batch, opts); }
+  generate(batch: Pick<Batch, 'inputIds' | 'attentionMask'>, opts: GenerateOptions): number[][] {
+    return generate(this, batch, opts);
+  }
 
-  saveAdapter(dir: string): void { saveAdapter(this, dir); }
+  saveAdapter(dir: string): void {
+    saveAdapter(this, dir);
+  }
 
   /** Every tensor under its HF name (f32 or as stored; NF4 weights are dequantized-free: not supported). */
   namedTensors(): Record<string, Tensor> {
     const out: Record<string, Tensor> = { [this.spec.embed]: this.embed };
-    const norms = (n: Norm | null) => { if (n) { out[`${n.name}.weight`] = n.weight; if (n.bias) out[`${n.name}.bias`] = n.bias; } };
-    for (const b of this.blocks) { norms(b.ln1); norms(b.ln2); }
+    const norms = (n: Norm | null) => {
+      if (n) {
+        out[`${n.name}.weight`] = n.weight;
+        if (n.bias) out[`${n.name}.bias`] = n.bias;
+      }
+    };
+    for (const b of this.blocks) {
+      norms(b.ln1);
+      norms(b.ln2);
+    }
     norms(this.finalNorm);
     for (const lin of [...this.linears(), this.head]) {
       if (!(lin.weight instanceof Tensor)) throw new ConfigError(`${lin.name} is NF4: save it with quantizeCheckpoint instead`);
@@ -151,7 +187,9 @@ export class DecoderModel implements Model {
     }
     writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(raw, null, 2) + '\n');
   }
-  loadAdapter(dir: string): void { loadAdapter(this, dir); }
+  loadAdapter(dir: string): void {
+    loadAdapter(this, dir);
+  }
 
   /** Logits (and the loss when labels are given). With `train`, activations are kept for backward(). */
   forward(batch: Batch, opts: { train?: boolean; cache?: LayerCache[]; lastOnly?: boolean } = {}): { logits: Tensor; loss?: number } {
@@ -161,13 +199,28 @@ export class DecoderModel implements Model {
     // tensors made here (from the batch's arrays, or uploaded: every layer reads the mask and
     // positions, so on a GPU they are uploaded once, here) are this forward's to dispose
     const uploaded: Tensor[] = [];
-    const asIds = (x: Ids, what: string) => { const t = idsTensor(x, what); if (t !== x) uploaded.push(t); return t; };
-    const onDevice = (t: Tensor) => { if (t.device === this.device) return t; const d = t.to(this.device); uploaded.push(d); return d; };
+    const asIds = (x: Ids, what: string) => {
+      const t = idsTensor(x, what);
+      if (t !== x) uploaded.push(t);
+      return t;
+    };
+    const onDevice = (t: Tensor) => {
+      if (t.device === this.device) return t;
+      const d = t.to(this.device);
+      uploaded.push(d);
+      return d;
+    };
     const ids = asIds(batch.inputIds, 'inputIds');
     const [B, T] = ids.shape;
     const mask = batch.attentionMask ? onDevice(asIds(batch.attentionMask, 'attentionMask')) : null;
-    const positions = onDevice(batch.positionIds ? asIds(batch.positionIds, 'positionIds')
-      : asIds(Array.from({ length: B }, () => Array.from({ length: T }, (_, t) => t)), 'positions'));
+    const positions = onDevice(
+      batch.positionIds
+        ? asIds(batch.positionIds, 'positionIds')
+        : asIds(
+            Array.from({ length: B }, () => Array.from({ length: T }, (_, t) => t)),
+            'positions',
+          ),
+    );
     const ctx: Ctx = { B, T, positions, mask, train, cache: opts.cache };
     let x = embeddingForward(ids, this.embed, this.activations);
     const hs: Tensor[] = [x];
@@ -183,8 +236,10 @@ export class DecoderModel implements Model {
     let logits: Tensor, loss: number | undefined;
     const keep: Partial<NonNullable<DecoderModel['saved']>> = {};
     if (this.task === 'causal-lm') {
-      if (opts.lastOnly) {  // decoding: only the last position's logits are needed
-        const C = this.config.hidden, last = Tensor.empty([B, 1, C], xn.dtype, xn.device);
+      if (opts.lastOnly) {
+        // decoding: only the last position's logits are needed
+        const C = this.config.hidden,
+          last = Tensor.empty([B, 1, C], xn.dtype, xn.device);
         for (let b = 0; b < B; b++) Tensor.copyRange(last, b * C, xn, (b * T + T - 1) * C, C);
         xn.dispose();
         xn = last;
@@ -205,7 +260,7 @@ export class DecoderModel implements Model {
         const labels = labelsTensor(batch.labels, B, logits.shape[1], this.device);
         loss = bceWithLogitsForward(logits, labels);
         keep.labels = labels;
-        if (labels !== batch.labels) uploaded.push(labels);  // made here (a tensor given in the batch stays the caller's)
+        if (labels !== batch.labels) uploaded.push(labels); // made here (a tensor given in the batch stays the caller's)
       }
       keep.idx = idx;
       keep.pooled = pooled;
@@ -243,7 +298,7 @@ export class DecoderModel implements Model {
     dxn.dispose();
     for (let i = this.blocks.length - 1; i >= 0; i--) {
       if (this.gradientCheckpointing) {
-        this.blocks[i].forward(s.hs[i], s.ctx).dispose();  // s.ctx carries this step's pass: the same dropout masks
+        this.blocks[i].forward(s.hs[i], s.ctx).dispose(); // s.ctx carries this step's pass: the same dropout masks
       }
       const d = this.blocks[i].backward(dx);
       dx.dispose();
@@ -268,12 +323,12 @@ export class DecoderModel implements Model {
   /** HF's causal-LM loss: position t predicts labels[t+1]; the last position has no target. */
   private shiftedTargets(labels: NonNullable<Batch['labels']>, B: number, T: number): Tensor {
     const l = idsTensor(labels as Ids, 'labels');
-    const shape = [...l.shape], a = l.toArray() as BigInt64Array;
+    const shape = [...l.shape],
+      a = l.toArray() as BigInt64Array;
     if (l !== labels) l.dispose();
     if (shape[0] !== B || shape[1] !== T) throw new ArgumentError(`labels [${shape}] must match inputIds [${B},${T}]`);
     const out = new BigInt64Array(B * T);
-    for (let b = 0; b < B; b++)
-      for (let t = 0; t < T; t++) out[b * T + t] = t + 1 < T ? a[b * T + t + 1] : BigInt(IGNORE_INDEX);
+    for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) out[b * T + t] = t + 1 < T ? a[b * T + t + 1] : BigInt(IGNORE_INDEX);
     return Tensor.from(out, [B * T]);
   }
 
@@ -287,12 +342,15 @@ export class DecoderModel implements Model {
 
   /** Seeded HF-style init (normal, std initializer_range) of a score head missing from the checkpoint. */
   static initScore(rows: number, cols: number, std: number, seed: number): Tensor {
-    const rng = new Rng(seed), a = new Float32Array(rows * cols);
+    const rng = new Rng(seed),
+      a = new Float32Array(rows * cols);
     for (let i = 0; i < a.length; i++) a[i] = rng.normal() * std;
     return Tensor.from(a, [rows, cols]);
   }
 
-  [Symbol.dispose](): void { this.dispose(); }
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
 
   dispose(): void {
     this.release();
@@ -329,8 +387,11 @@ function checkAgainstWeights(cfg: ModelConfig, ck: TensorSource, embed: string):
 /** A decoder model from a parsed config and the source of its tensors (a checkpoint, or random weights). */
 export function buildDecoderModel(cfg: ModelConfig, ck: TensorSource, opts: LoadModelOptions = {}): DecoderModel {
   const dir = ck.dir;
-  const task = opts.task ?? (String((cfg.raw.architectures as string[] | undefined)?.[0] ?? '').endsWith('ForSequenceClassification')
-    ? 'sequence-classification' : 'causal-lm');
+  const task =
+    opts.task ??
+    (String((cfg.raw.architectures as string[] | undefined)?.[0] ?? '').endsWith('ForSequenceClassification')
+      ? 'sequence-classification'
+      : 'causal-lm');
   const spec = FAMILIES[cfg.family];
   const quantize = opts.quantize ?? (cfg.quantization?.load_in_4bit ? 'nf4' : null);
   const ld = new ModuleLoader(ck, { ...opts, quantize });
@@ -342,14 +403,21 @@ export function buildDecoderModel(cfg: ModelConfig, ck: TensorSource, opts: Load
   if (task === 'causal-lm') {
     const w = `${spec.lmHead}.weight`;
     if (ck.has(w)) ld.expectShape(w, ck.shape(w), [cfg.vocabSize, cfg.hidden]);
-    head = ck.has(w) ? ld.head(spec.lmHead, w, spec.lmHeadBias)
-      : cfg.tieEmbeddings ? new Linear(spec.lmHead, embed, null)
-        : (() => { throw new ConfigError(`${dir}: no ${w} and tie_word_embeddings is false`); })();
+    head = ck.has(w)
+      ? ld.head(spec.lmHead, w, spec.lmHeadBias)
+      : cfg.tieEmbeddings
+        ? new Linear(spec.lmHead, embed, null)
+        : (() => {
+            throw new ConfigError(`${dir}: no ${w} and tie_word_embeddings is false`);
+          })();
   } else {
     const labels = opts.numLabels ?? cfg.numLabels;
-    if (!Number.isInteger(labels) || labels < 1 || labels > 100_000) throw new ConfigError(`loadModel: numLabels must be an integer in 1…100000, got ${labels}`);
-    const w = ck.has('score.weight') && ck.shape('score.weight').join() === [labels, cfg.hidden].join() ? ck.f32('score.weight')
-      : DecoderModel.initScore(labels, cfg.hidden, Number(cfg.raw.initializer_range ?? 0.02), opts.seed ?? 42);
+    if (!Number.isInteger(labels) || labels < 1 || labels > 100_000)
+      throw new ConfigError(`loadModel: numLabels must be an integer in 1…100000, got ${labels}`);
+    const w =
+      ck.has('score.weight') && ck.shape('score.weight').join() === [labels, cfg.hidden].join()
+        ? ck.f32('score.weight')
+        : DecoderModel.initScore(labels, cfg.hidden, Number(cfg.raw.initializer_range ?? 0.02), opts.seed ?? 42);
     head = new Linear('score', ld.place(w), null);
   }
   const model = new DecoderModel(cfg, task, embed, blocks, finalNorm, head);

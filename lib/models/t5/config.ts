@@ -55,7 +55,9 @@ export function parseT5Config(raw: Raw, file = 'config.json'): T5Config {
   const act = proj === 'gated-gelu' ? 'gelu_new' : parts[parts.length - 1];
   const ok = gated ? act === 'gelu' || act === 'gelu_new' || act === 'silu' : act === 'relu' || act === 'gelu' || act === 'gelu_new';
   if (!ok)
-    throw new ConfigError(`${file}: feed_forward_proj '${proj}' is not supported (relu, gelu, gelu_new, gated-gelu, gated-gelu_new, gated-silu)`);
+    throw new ConfigError(
+      `${file}: feed_forward_proj '${proj}' is not supported (relu, gelu, gelu_new, gated-gelu, gated-gelu_new, gated-silu)`,
+    );
   const layers = size(raw, file, 1, 4096, 'num_layers');
   const labels = labelCount(raw, file);
   const eps = num(raw, file, 'layer_norm_epsilon', 1e-6);
@@ -73,7 +75,8 @@ export function parseT5Config(raw: Raw, file = 'config.json'): T5Config {
     numBuckets: raw.relative_attention_num_buckets === undefined ? 32 : size(raw, file, 2, 1 << 16, 'relative_attention_num_buckets'),
     maxDistance: raw.relative_attention_max_distance === undefined ? 128 : size(raw, file, 1, 1 << 30, 'relative_attention_max_distance'),
     normEps: eps,
-    gated, act: act as T5Config['act'],
+    gated,
+    act: act as T5Config['act'],
     scaleDecoderOutputs: typeof raw.scale_decoder_outputs === 'boolean' ? raw.scale_decoder_outputs : raw.tie_word_embeddings !== false,
     padTokenId: pad,
     eosTokenId: tokenId(raw, file, 'eos_token_id'),
@@ -90,7 +93,9 @@ export function parseT5Config(raw: Raw, file = 'config.json'): T5Config {
  * encoder is bidirectional (half the buckets for keys after the query); the decoder only looks back.
  */
 export function relativePositionBucket(rel: number, bidirectional: boolean, numBuckets: number, maxDistance: number): number {
-  let base = 0, n = numBuckets, r = rel;
+  let base = 0,
+    n = numBuckets,
+    r = rel;
   if (bidirectional) {
     n = Math.floor(n / 2);
     if (r > 0) base = n;

@@ -16,8 +16,15 @@ export interface Seq2SeqDecoder {
   readonly task: Task;
   readonly device: Device;
   readonly activations: 'f32' | 'bf16' | 'f16';
-  readonly config: { eosTokenId: number | null; padTokenId: number | null; decoderLayers: number; heads: number; headDim: number;
-    decoderStartTokenId: number; vocabSize: number };
+  readonly config: {
+    eosTokenId: number | null;
+    padTokenId: number | null;
+    decoderLayers: number;
+    heads: number;
+    headDim: number;
+    decoderStartTokenId: number;
+    vocabSize: number;
+  };
   encode(ids: Tensor, mask: Tensor | null, train: false): Tensor;
   decode(ids: Tensor, enc: Tensor, encMask: Tensor | null, train: false, o: { cache?: T5LayerCache[]; offset?: number }): Tensor;
   lmLogits(dec: Tensor, train: false): Tensor;
@@ -28,26 +35,33 @@ export function generateT5(model: Seq2SeqDecoder, batch: Pick<Batch, 'inputIds' 
   if (model.task !== 'causal-lm') throw new ArgumentError('generate() needs a T5 model with its LM head (task causal-lm)');
   const ids = idsTensor(batch.inputIds, 'inputIds');
   const mask = batch.attentionMask ? idsTensor(batch.attentionMask, 'attentionMask') : null;
-  const B = ids.shape[0], c = model.config;
+  const B = ids.shape[0],
+    c = model.config;
   const eos = opts.eosTokenId === undefined ? c.eosTokenId : opts.eosTokenId;
   const pad = opts.padTokenId ?? c.padTokenId ?? eos ?? 0;
   const cap = opts.maxNewTokens + 1;
   const cache: T5LayerCache[] = Array.from({ length: c.decoderLayers }, () => ({
     k: Tensor.zeros([B, cap, c.heads, c.headDim], model.activations, model.device),
     v: Tensor.zeros([B, cap, c.heads, c.headDim], model.activations, model.device),
-    len: 0, crossK: null, crossV: null,
+    len: 0,
+    crossK: null,
+    crossV: null,
   }));
   const out = Array.from({ length: B }, () => [c.decoderStartTokenId]);
   const finished = new Array(B).fill(false);
   const enc = model.encode(ids, mask, false);
   try {
-    let step = Tensor.from(BigInt64Array.from({ length: B }, () => BigInt(c.decoderStartTokenId)), [B, 1]);
+    let step = Tensor.from(
+      BigInt64Array.from({ length: B }, () => BigInt(c.decoderStartTokenId)),
+      [B, 1],
+    );
     for (let i = 0; i < opts.maxNewTokens; i++) {
       const dec = model.decode(step, enc, mask, false, { cache, offset: i });
       step.dispose();
       const logits = model.lmLogits(dec, false);
       dec.dispose();
-      const lg = logits.toFloat32(), V = c.vocabSize;
+      const lg = logits.toFloat32(),
+        V = c.vocabSize;
       logits.dispose();
       const next = greedyPick(lg, V, finished, eos, pad);
       next.forEach((tok, b) => out[b].push(tok));

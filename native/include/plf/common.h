@@ -12,17 +12,33 @@ enum class Device : int32_t { CPU = 0, CUDA = 1 };
 
 inline size_t dtype_size(DType d) {
   switch (d) {
-    case DType::F32: case DType::I32: return 4;
-    case DType::F16: case DType::BF16: return 2;
-    case DType::U8: return 1;
-    case DType::I64: return 8;
+    case DType::F32:
+    case DType::I32:
+      return 4;
+    case DType::F16:
+    case DType::BF16:
+      return 2;
+    case DType::U8:
+      return 1;
+    case DType::I64:
+      return 8;
   }
   return 0;
 }
 inline const char* dtype_name(DType d) {
   switch (d) {
-    case DType::F32: return "f32"; case DType::F16: return "f16"; case DType::BF16: return "bf16";
-    case DType::U8: return "u8"; case DType::I32: return "i32"; case DType::I64: return "i64";
+    case DType::F32:
+      return "f32";
+    case DType::F16:
+      return "f16";
+    case DType::BF16:
+      return "bf16";
+    case DType::U8:
+      return "u8";
+    case DType::I32:
+      return "i32";
+    case DType::I64:
+      return "i64";
   }
   return "?";
 }
@@ -39,14 +55,18 @@ PLF_HD inline uint32_t f32_bits(float f) {
 #ifdef __CUDA_ARCH__
   return __float_as_uint(f);
 #else
-  uint32_t u; std::memcpy(&u, &f, 4); return u;
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
 #endif
 }
 PLF_HD inline float bits_f32(uint32_t u) {
 #ifdef __CUDA_ARCH__
   return __uint_as_float(u);
 #else
-  float f; std::memcpy(&f, &u, 4); return f;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
 #endif
 }
 
@@ -77,7 +97,7 @@ PLF_HD inline uint16_t f32_to_f16(float f) {
   if (a > 0x7f800000u) return uint16_t(0x7e00);
   if (a >= 0x477ff000u) return uint16_t(sign | 0x7c00u);  // rounds to >= 65520 -> inf
   if (a < 0x38800000u) {                                  // below 2^-14: a half subnormal (or zero)
-    if (a <= 0x33000000u) return sign;                     // <= 2^-25 rounds to zero (the tie goes to even 0)
+    if (a <= 0x33000000u) return sign;                    // <= 2^-25 rounds to zero (the tie goes to even 0)
     uint32_t e = a >> 23, m = (a & 0x7fffffu) | 0x800000u, shift = 126 - e;
     uint32_t h = m >> shift, rem = m & ((1u << shift) - 1u), half = 1u << (shift - 1);
     if (rem > half || (rem == half && (h & 1u))) h += 1;

@@ -5,7 +5,7 @@
 #pragma once
 #include "op_decl.h"
 
-#define PLF_CONVERT_OPS(X) \
+#define PLF_CONVERT_OPS(X)                                           \
   /* conversions between f32 / f16 / bf16 (round to nearest even) */ \
   X(void, convert, (DType from, const void* src, DType to, void* dst, int64_t n))
 

@@ -21,8 +21,8 @@ bool set_enabled(bool on);
 // loaded or disabled.
 bool can_run(long long M, long long N, long long K, bool trans, long long ldc, float beta, DType e);
 // Runs that product; false when it can't (the caller's kernel runs instead).
-bool gemm_16(long long M, long long N, long long K, float alpha, const void* a16, const void* w16, bool trans, float beta,
-             float* c, long long ldc, DType e);
+bool gemm_16(long long M, long long N, long long K, float alpha, const void* a16, const void* w16, bool trans,
+             float beta, float* c, long long ldc, DType e);
 }  // namespace lt
 }  // namespace cuda
 }  // namespace plf

@@ -8,7 +8,7 @@ namespace plf {
 
 // A frozen or trainable weight W [rows, cols] in row-major order, of any storage dtype.
 struct WeightView {
-  DType dtype = DType::F32;   // F32, F16, BF16, or U8 meaning NF4 (see nf4)
+  DType dtype = DType::F32;  // F32, F16, BF16, or U8 meaning NF4 (see nf4)
   const void* data = nullptr;
   NF4View nf4;
   int64_t rows = 0, cols = 0;
@@ -34,14 +34,21 @@ PLF_HD inline float dropout_keep_scale(uint64_t seed, int64_t i, float p) {
 
 // The four linear ops, for both devices (device pointers on CUDA; W of any storage dtype, NF4
 // dequantized tile by tile inside the matmul; a CUDA forward of up to 8 rows runs a GEMV).
-#define PLF_LINEAR_OPS(X) \
-  /* x [M,K], W [N,K] -> y [M,N] */ \
-  X(void, linear_forward, (const float* x, int64_t M, int64_t K, const WeightView& w, const float* bias, float* y)) \
-  /* dx [M,K] = dy·W; dw [N,K] (+)= dyᵀ·x; dbias [N] (+)= Σ dy. Null outputs are skipped. */ \
-  X(void, linear_backward, (const float* dy, const float* x, int64_t M, int64_t K, const WeightView& w, float* dx, float* dw, float* dbias, bool accumulate)) \
-  /* y = x·Wᵀ + bias + s·(dropout(x)·Aᵀ)·Bᵀ. A [r,K], B [N,r]; xa [M,r] receives dropout(x)·Aᵀ. */ \
-  X(void, lora_linear_forward, (const float* x, int64_t M, int64_t K, const WeightView& w, const float* bias, const float* a, const float* b, int64_t r, float scale, float p, uint64_t seed, float* y, float* xa)) \
-  X(void, lora_linear_backward, (const float* dy, const float* x, int64_t M, int64_t K, const WeightView& w, const float* a, const float* b, int64_t r, float scale, float p, uint64_t seed, const float* xa, float* dx, float* da, float* db, bool accumulate))
+#define PLF_LINEAR_OPS(X)                                                                                            \
+  /* x [M,K], W [N,K] -> y [M,N] */                                                                                  \
+  X(void, linear_forward, (const float* x, int64_t M, int64_t K, const WeightView& w, const float* bias, float* y))  \
+  /* dx [M,K] = dy·W; dw [N,K] (+)= dyᵀ·x; dbias [N] (+)= Σ dy. Null outputs are skipped. */                    \
+  X(void, linear_backward,                                                                                           \
+    (const float* dy, const float* x, int64_t M, int64_t K, const WeightView& w, float* dx, float* dw, float* dbias, \
+     bool accumulate))                                                                                               \
+  /* y = x·Wᵀ + bias + s·(dropout(x)·Aᵀ)·Bᵀ. A [r,K], B [N,r]; xa [M,r] receives dropout(x)·Aᵀ. */      \
+  X(void, lora_linear_forward,                                                                                       \
+    (const float* x, int64_t M, int64_t K, const WeightView& w, const float* bias, const float* a, const float* b,   \
+     int64_t r, float scale, float p, uint64_t seed, float* y, float* xa))                                           \
+  X(void, lora_linear_backward,                                                                                      \
+    (const float* dy, const float* x, int64_t M, int64_t K, const WeightView& w, const float* a, const float* b,     \
+     int64_t r, float scale, float p, uint64_t seed, const float* xa, float* dx, float* da, float* db,               \
+     bool accumulate))
 
 }  // namespace plf
 PLF_DECLARE_OPS(PLF_LINEAR_OPS)
@@ -49,8 +56,8 @@ namespace plf {
 
 namespace cpu {
 // C[M,N] = alpha·A·B + beta·C with A[m,k] = a[m*ars + k*acs] and B[k,n] = b[k*brs + n*bcs] (f32).
-void sgemm(int64_t M, int64_t N, int64_t K, float alpha, const float* a, int64_t ars, int64_t acs,
-           const float* b, int64_t brs, int64_t bcs, float beta, float* c, int64_t ldc);
+void sgemm(int64_t M, int64_t N, int64_t K, float alpha, const float* a, int64_t ars, int64_t acs, const float* b,
+           int64_t brs, int64_t bcs, float beta, float* c, int64_t ldc);
 // C[M,N] = alpha·A·op(W) + beta·C where op(W) = Wᵀ (trans=true, N = W.rows, K = W.cols) or W.
 void sgemm_w(int64_t M, int64_t N, int64_t K, float alpha, const float* a, int64_t ars, int64_t acs,
              const WeightView& w, bool trans, float beta, float* c, int64_t ldc);

@@ -5,9 +5,11 @@
 
 namespace plf {
 
-struct MemStats { int64_t live = 0, peak = 0, allocs = 0; };
+struct MemStats {
+  int64_t live = 0, peak = 0, allocs = 0;
+};
 
-void* mem_alloc(Device dev, size_t bytes);   // throws std::runtime_error with a readable reason
+void* mem_alloc(Device dev, size_t bytes);  // throws std::runtime_error with a readable reason
 void mem_free(Device dev, void* p, size_t bytes);
 void mem_copy(Device dst_dev, void* dst, Device src_dev, const void* src, size_t bytes);
 void mem_zero(Device dev, void* p, size_t bytes);
@@ -17,9 +19,9 @@ void mem_reset_peak();
 
 namespace cuda {
 struct DeviceInfo {
-  bool compiled = false;        // the addon was built with nvcc
-  bool usable = false;          // a device can run our kernels
-  std::string reason;           // why not, in plain words
+  bool compiled = false;  // the addon was built with nvcc
+  bool usable = false;    // a device can run our kernels
+  std::string reason;     // why not, in plain words
   std::string name;
   int major = 0, minor = 0, count = 0;
   int64_t total_mem = 0, free_mem = 0;

@@ -13,11 +13,11 @@ extern const float NF4_CODE[16];
 // A read-only view of an NF4 weight; absmax is f32 (plain) or u8 + nested tables (double quant).
 struct NF4View {
   const uint8_t* packed = nullptr;
-  const float* absmax = nullptr;          // plain absmax, or nullptr with double quant
-  const uint8_t* absmax_q = nullptr;      // double quant: u8 codes of (absmax - offset)
-  const float* nested_absmax = nullptr;   // double quant: per nested block
-  const float* nested_code = nullptr;     // double quant: 256-entry dynamic map
-  const float* code = NF4_CODE;           // 16-entry NF4 map
+  const float* absmax = nullptr;         // plain absmax, or nullptr with double quant
+  const uint8_t* absmax_q = nullptr;     // double quant: u8 codes of (absmax - offset)
+  const float* nested_absmax = nullptr;  // double quant: per nested block
+  const float* nested_code = nullptr;    // double quant: 256-entry dynamic map
+  const float* code = NF4_CODE;          // 16-entry NF4 map
   float offset = 0.0f;
   int64_t blocksize = 64;
   int64_t nested_blocksize = 256;
@@ -30,10 +30,10 @@ struct NF4View {
 };
 
 // NF4 on both devices (CUDA: device pointers; double quantization of absmax is done by the caller).
-#define PLF_NF4_OPS(X) \
-  /* x: n floats -> packed: ceil(n/2) bytes, absmax: ceil(n/blocksize) floats. */ \
+#define PLF_NF4_OPS(X)                                                                                  \
+  /* x: n floats -> packed: ceil(n/2) bytes, absmax: ceil(n/blocksize) floats. */                       \
   X(void, nf4_quantize, (const float* x, int64_t n, int64_t blocksize, uint8_t* packed, float* absmax)) \
-  /* out: n elements of dtype F32, F16 or BF16. */ \
+  /* out: n elements of dtype F32, F16 or BF16. */                                                      \
   X(void, nf4_dequantize, (const NF4View& w, DType out_dtype, void* out))
 
 }  // namespace plf

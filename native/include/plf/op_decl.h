@@ -6,8 +6,12 @@
 #include "common.h"
 
 #define PLF_DECLARE_ONE(ret, name, params) ret name params;
-#define PLF_DECLARE_OPS(LIST)        \
-  namespace plf {                    \
-  namespace cpu { LIST(PLF_DECLARE_ONE) } \
-  namespace cuda { LIST(PLF_DECLARE_ONE) } \
+#define PLF_DECLARE_OPS(LIST) \
+  namespace plf {             \
+  namespace cpu {             \
+  LIST(PLF_DECLARE_ONE)       \
+  }                           \
+  namespace cuda {            \
+  LIST(PLF_DECLARE_ONE)       \
+  }                           \
   }

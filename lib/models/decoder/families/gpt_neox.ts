@@ -16,11 +16,24 @@ export const gptNeox: FamilySpec = {
   layer(ld: ModuleLoader, c: ModelConfig, i: number): Block {
     const p = `gpt_neox.layers.${i}`;
     const { heads: H, headDim: D, hidden: C, intermediate: I } = c;
-    const attn = new Attention(c, {
-      qkv: ld.linear(`${p}.attention.query_key_value`, c.qkvBias, undefined, [3 * H * D, C]), o: ld.linear(`${p}.attention.dense`, c.outBias, undefined, [C, H * D]),
-    }, i);
-    const mlp = new MLP(c.act, { up: ld.linear(`${p}.mlp.dense_h_to_4h`, true, undefined, [I, C]), down: ld.linear(`${p}.mlp.dense_4h_to_h`, true, undefined, [C, I]) });
-    return new Block(c.parallelResidual ? 'two-norms' : 'sequential', ld.norm(`${p}.input_layernorm`, 'layer', c.normEps, undefined, C),
-      ld.norm(`${p}.post_attention_layernorm`, 'layer', c.normEps, undefined, C), attn, mlp);
+    const attn = new Attention(
+      c,
+      {
+        qkv: ld.linear(`${p}.attention.query_key_value`, c.qkvBias, undefined, [3 * H * D, C]),
+        o: ld.linear(`${p}.attention.dense`, c.outBias, undefined, [C, H * D]),
+      },
+      i,
+    );
+    const mlp = new MLP(c.act, {
+      up: ld.linear(`${p}.mlp.dense_h_to_4h`, true, undefined, [I, C]),
+      down: ld.linear(`${p}.mlp.dense_4h_to_h`, true, undefined, [C, I]),
+    });
+    return new Block(
+      c.parallelResidual ? 'two-norms' : 'sequential',
+      ld.norm(`${p}.input_layernorm`, 'layer', c.normEps, undefined, C),
+      ld.norm(`${p}.post_attention_layernorm`, 'layer', c.normEps, undefined, C),
+      attn,
+      mlp,
+    );
   },
 };
