@@ -7,9 +7,11 @@ import { nf4To, loraLinearForward, loraLinearBackward, linearForward, useCublasL
 import { nativeNF4 } from '../lib/ops/nf4.js';
 import { nativeWeight } from '../lib/ops/linear.js';
 import { addon } from '../lib/native/addon.js';
-import { medianMs, randomF32, fmt, gpuRow, type GpuRow } from './util.js';
+import { medianMs, randomF32, fmt, gpuRow, gpuSink, gpuSinkMerge, type GpuRow } from './util.js';
 
 const [torchFile, outFile] = process.argv.slice(2);
+// the call's facts (date, card, driver, commit, which call) come from scripts/bench-gpu.sh
+gpuSink(outFile, JSON.parse(process.env.PLF_GPU_META ?? '{}') as Record<string, unknown>);
 const c = info().cuda;
 if (!c.usable) {
   console.log(`bench:gpu: no usable CUDA device (${c.reason})`);
@@ -221,5 +223,4 @@ for (const skipNonFinite of [false, true]) {
   opt.dispose();
 }
 
-const result = { device: c.name, date: new Date().toISOString(), torch, rows };
-if (outFile) fs.writeFileSync(outFile, JSON.stringify(result, null, 2) + '\n');
+gpuSinkMerge({ torch });

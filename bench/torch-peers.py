@@ -2,7 +2,7 @@
 # bf16 F.linear forward+backward (the frozen base) and eager LoRA (r=16) on the Mistral-7B layer
 # shapes at 4096 tokens, fused AdamW, and (with transformers + peft) HF generate and an HF+PEFT
 # LoRA training step on Mistral-7B's shapes with random bf16 weights. Prints one JSON object.
-import json, sys, time
+import json, os, sys, time
 import torch
 import torch.nn.functional as F
 
@@ -52,7 +52,7 @@ def hf_mistral():
     # Mistral-7B-v0.1's config, random bf16 weights made on the GPU (no download, no checkpoint)
     from transformers import MistralConfig, MistralForCausalLM
     from peft import LoraConfig, get_peft_model
-    cfg = MistralConfig(hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32,
+    cfg = MistralConfig(hidden_size=4096, intermediate_size=14336, num_hidden_layers=int(os.environ.get("PLF_PEER_LAYERS", "32")), num_attention_heads=32,
                         num_key_value_heads=8, head_dim=128, vocab_size=32000, sliding_window=4096)
     torch.set_default_dtype(torch.bfloat16)
     with torch.device(dev):

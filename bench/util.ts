@@ -1,5 +1,7 @@
 // Shared bench plumbing: tinybench timing (median ms) and result rows with ratios.
+import fs from 'node:fs';
 import { Bench } from 'tinybench';
+import { info, getMatmulPrecision } from '../lib/index.js';
 
 export interface Row {
   suite: string;
@@ -21,7 +23,10 @@ export async function medianMs(name: string, fn: () => void, time = 600): Promis
   return r.latency.p50;
 }
 
-/** A row of the GPU table: ours, the peer, their ratio and the issue's goal (met: null = no goal or no peer). */
+/**
+ * A row of the GPU table: ours, the peer, their ratio and the issue's goal (met: null = no goal or no
+ * peer). `matmul` (filled in) says which matmul path ran: what a ratio means depends on it.
+ */
 export interface GpuRow {
   case: string;
   ours: string;
@@ -29,11 +34,50 @@ export interface GpuRow {
   ratio: number;
   goal: string;
   met: boolean | null;
+  /** the unit of `oursValue` / `peerValue` where the row has numbers (GB/s, ms, tokens/s, …) */
+  unit?: string;
+  oursValue?: number;
+  peerValue?: number;
+  peerName?: string;
+  matmul?: string;
 }
 
-/** Keeps a GPU row and prints it as a table line. */
+/** The matmul path ops take now: our f32 kernel, our tensor-core kernel, or cuBLASLt. */
+export function matmulPath(): string {
+  const p = getMatmulPrecision();
+  if (p === 'highest') return 'ours (f32)';
+  const lt = info().cuda.cublasLt;
+  return lt.enabled ? `cuBLASLt ${p} (ours below its sizes)` : `ours (tensor cores, ${p}; cuBLASLt: ${lt.reason || 'off'})`;
+}
+
+let sink: string | null = null;
+/**
+ * Rows go to `file` as they are measured (rewritten atomically after each): a device call cut short
+ * keeps every row it measured. `meta` (date, card, driver, commit, call) is written when the file is new.
+ */
+export function gpuSink(file: string | undefined, meta: Record<string, unknown> = {}): void {
+  sink = file ?? null;
+  if (sink && !fs.existsSync(sink)) writeJson(sink, { ...meta, rows: [] });
+}
+/** Merges `fields` into the sink's JSON (profiles, the model's facts). */
+export function gpuSinkMerge(fields: Record<string, unknown>): void {
+  if (!sink) return;
+  writeJson(sink, { ...JSON.parse(fs.readFileSync(sink, 'utf8')), ...fields });
+}
+function writeJson(file: string, v: unknown): void {
+  fs.writeFileSync(`${file}.tmp`, JSON.stringify(v, null, 2) + '\n');
+  fs.renameSync(`${file}.tmp`, file);
+}
+
+/** Keeps a GPU row, prints it as a table line and (with a sink) writes it out at once. */
 export function gpuRow(rows: GpuRow[], r: GpuRow): void {
+  r.matmul ??= matmulPath();
   rows.push(r);
+  if (sink) {
+    const j = JSON.parse(fs.readFileSync(sink, 'utf8')) as { rows: GpuRow[] };
+    j.rows.push(r);
+    writeJson(sink, j);
+  }
   console.log(
     `${r.case.padEnd(44)} ${r.ours.padEnd(18)} ${r.peer.padEnd(24)} ${fmt(r.ratio).padStart(7)}  ${r.goal}${r.met === null ? '' : r.met ? '  met' : '  not met'}`,
   );

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// clang-format over the C++/CUDA sources (native/, scripts/cuda-emu/) with the package's own binary:
+// clang-format over the C++/CUDA sources (native/, test/cuda-emu/) with the package's own binary:
 //   node scripts/clang-format.mjs --check   fails listing the files that are not formatted
 //   node scripts/clang-format.mjs --write   formats them in place
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -19,7 +19,7 @@ const walk = (d) =>
   fs
     .readdirSync(d, { withFileTypes: true })
     .flatMap((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : exts.test(e.name) ? [path.join(d, e.name)] : []));
-const files = ['native', 'scripts/cuda-emu'].flatMap((d) => walk(path.join(root, d))).sort();
+const files = ['native', 'test/cuda-emu'].flatMap((d) => walk(path.join(root, d))).sort();
 const write = process.argv.includes('--write');
 if (!fs.existsSync(bin)) {
   console.error(`clang-format: no binary for ${process.platform}_${process.arch} in the clang-format package (${bin})`);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs on the GPU machine (see scripts/device-pack.sh): unpacks Node, then runs `npm run
-# bench:gpu`'s script (test:gpu + PyTorch peers + our kernels), writing everything to $OUT.
+# Runs on the GPU machine (see scripts/device-pack.sh): unpacks Node, then runs `npm run bench:gpu`'s
+# script, writing everything to $OUT. PLF_GPU_CALL=quick (≤ 3 min) or full (default, ≤ 8 min).
 set -uo pipefail
 OUT=${OUT:-device-out}
 mkdir -p "$OUT" /tmp/bin
@@ -11,4 +11,6 @@ export LD_LIBRARY_PATH=$PWD/.device/lib:${LD_LIBRARY_PATH:-}  # libgomp, in case
 rm -rf node_modules && cp -r .device/nm node_modules  # fresh: a warm machine keeps the last run's copy
 export PLF_SHARED=$PWD/.device/shared
 node dist/bin/plf-native.js info --json > "$OUT/info.json"
-OUT=$OUT timeout 540 bash scripts/bench-gpu.sh 2>&1 | tee "$OUT/bench-gpu.txt"
+limit=530
+[ "${PLF_GPU_CALL:-full}" = quick ] && limit=170
+OUT=$OUT PLF_GPU_CALL=${PLF_GPU_CALL:-full} timeout $limit bash scripts/bench-gpu.sh 2>&1 | tee "$OUT/bench-gpu.txt"

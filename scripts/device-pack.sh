@@ -14,5 +14,9 @@ for m in node_modules/* node_modules/.bin; do
 done
 # the HF golden fixtures (generated test vectors) for the model-on-CUDA tests
 rm -rf .device/shared && mkdir -p .device/shared/fixtures && cp -r ../shared/fixtures/hf .device/shared/fixtures/
+# the PyTorch decode peer (a static-KV, CUDA-graph batch-1 loop) run beside our decode in the full call
+mkdir -p .device/peers && cp ../shared/device/peers/decode_peer.py .device/peers/
 mkdir -p .device/lib && cp -L "$(g++ -print-file-name=libgomp.so.1)" .device/lib/
+# the commit the call measures (the device gets a copy of the tree, not its history)
+echo "$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- lib native bench scripts || echo -dirty)" > .device/commit.txt
 du -sh .device

@@ -1,4 +1,4 @@
-// CUDA kernels checked without a GPU: scripts/cuda-emu runs them on the CPU (one std::thread per
+// CUDA kernels checked without a GPU: test/cuda-emu runs them on the CPU (one std::thread per
 // CUDA thread, barriers for __syncthreads) against the CPU reference or plain loops.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,7 +25,7 @@ test(
   'tiled CUDA attention (forward, dK/dV, dQ) on the CPU emulator equals the CPU reference',
   { skip: cxx20Barrier(), timeout: 240_000 },
   () => {
-    const r = spawnSync('bash', ['scripts/cuda-emu/run.sh', 'attention'], { encoding: 'utf8' });
+    const r = spawnSync('bash', ['test/cuda-emu/run.sh', 'attention'], { encoding: 'utf8' });
     assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, /all cases match the CPU/);
     assert.equal(r.stdout.trim().split('\n').length, 9, r.stdout);
@@ -36,7 +36,7 @@ test(
   'LoRA rank-r CUDA kernels (dropout fused, row/column/expand products) on the CPU emulator equal plain loops',
   { skip: cxx20Barrier(), timeout: 240_000 },
   () => {
-    const r = spawnSync('bash', ['scripts/cuda-emu/run.sh', 'lora'], { encoding: 'utf8' });
+    const r = spawnSync('bash', ['test/cuda-emu/run.sh', 'lora'], { encoding: 'utf8' });
     assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, /all rank products match/);
     assert.equal(r.stdout.trim().split('\n').length, 11, r.stdout);
@@ -47,7 +47,7 @@ test(
   'dense GEMV (f32/bf16/f16 weights, up to 8 rows, 16-byte and element loads) on the CPU emulator equals plain loops',
   { skip: cxx20Barrier(), timeout: 240_000 },
   () => {
-    const r = spawnSync('bash', ['scripts/cuda-emu/run.sh', 'gemv'], { encoding: 'utf8' });
+    const r = spawnSync('bash', ['test/cuda-emu/run.sh', 'gemv'], { encoding: 'utf8' });
     assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, /all GEMV cases match/);
     assert.equal(r.stdout.trim().split('\n').length, 7, r.stdout);
@@ -58,9 +58,42 @@ test(
   'AdamW CUDA kernels (two passes, clipping, one pass; f32 and bf16 + master) on the CPU emulator equal the CPU bit for bit',
   { skip: cxx20Barrier(), timeout: 240_000 },
   () => {
-    const r = spawnSync('bash', ['scripts/cuda-emu/run.sh', 'optim'], { encoding: 'utf8' });
+    const r = spawnSync('bash', ['test/cuda-emu/run.sh', 'optim'], { encoding: 'utf8' });
     assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, /AdamW matches the CPU/);
     assert.equal(r.stdout.trim().split('\n').length, 4, r.stdout);
+  },
+);
+
+test(
+  'RMSNorm and LayerNorm CUDA kernels (forward, dx, weight/bias grads written and accumulated) on the CPU emulator equal the CPU',
+  { skip: cxx20Barrier(), timeout: 240_000 },
+  () => {
+    const r = spawnSync('bash', ['test/cuda-emu/run.sh', 'norm'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /all norm cases match/);
+    assert.equal(r.stdout.trim().split('\n').length, 3 * 10 + 1, r.stdout);
+  },
+);
+
+test(
+  'cross-entropy and BCE CUDA kernels (per-row terms, dlogits, ignored targets) on the CPU emulator equal the CPU',
+  { skip: cxx20Barrier(), timeout: 240_000 },
+  () => {
+    const r = spawnSync('bash', ['test/cuda-emu/run.sh', 'loss'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /all loss cases match/);
+    assert.equal(r.stdout.trim().split('\n').length, 2 * 4 + 1, r.stdout);
+  },
+);
+
+test(
+  'NF4 CUDA kernels (quantize; dequantize to f32/bf16, vector and scalar paths, plain and double-quantized absmax) on the CPU emulator equal the CPU bit for bit',
+  { skip: cxx20Barrier(), timeout: 240_000 },
+  () => {
+    const r = spawnSync('bash', ['test/cuda-emu/run.sh', 'nf4'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /all NF4 cases match/);
+    assert.equal(r.stdout.trim().split('\n').length, 3 * 4 + 1, r.stdout);
   },
 );

@@ -1,5 +1,5 @@
 // Attention's tiled kernels, device code only: included by attention.cu, and by
-// scripts/cuda-emu (which runs them on the CPU, one thread per CUDA thread) to check them where
+// test/cuda-emu (which runs them on the CPU, one thread per CUDA thread) to check them where
 // no GPU is at hand. The includer provides warp_sum and PLF_SHARED_FLOATS.
 #pragma once
 #include <cstdint>

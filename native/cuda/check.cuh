@@ -53,7 +53,7 @@ inline void to_device(T* dst, const T* src, size_t n, const char* what) {
   check(cudaMemcpyAsync(dst, src, n * sizeof(T), cudaMemcpyHostToDevice, 0), what);
 }
 
-// dynamic shared memory as a float array (scripts/cuda-emu defines it for the CPU)
+// dynamic shared memory as a float array (test/cuda-emu defines it for the CPU)
 #define PLF_SHARED_FLOATS(name) extern __shared__ float name[]
 
 #define PLF_GRID_STRIDE(i, n) \

@@ -5,6 +5,7 @@
 #include "plf/cublaslt.h"
 #include "check.cuh"
 #include <dlfcn.h>
+#include <glob.h>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -91,6 +92,21 @@ void load_locked() {
         "/usr/local/cuda-13.0/lib64/libcublasLt.so.13", "/usr/local/cuda/targets/x86_64-linux/lib/libcublasLt.so.13",
         "/usr/local/cuda/targets/sbsa-linux/lib/libcublasLt.so.13"})
     names.push_back(n);
+  // the CUDA wheels pip installs beside torch (no toolkit on the loader path, as on the GPU machines):
+  // <site-packages>/nvidia/cu13/lib (CUDA 13) and nvidia/cublas/lib (CUDA 12), in venvs, conda and the system
+  std::vector<std::string> roots = {"/usr/local/lib/python3*/dist-packages", "/usr/local/lib/python3*/site-packages",
+                                    "/usr/lib/python3*/dist-packages",       "/usr/lib/python3/dist-packages",
+                                    "/opt/conda/lib/python3*/site-packages", "/root/.local/lib/python3*/site-packages"};
+  for (const char* v : {"VIRTUAL_ENV", "CONDA_PREFIX"})
+    if (const char* d = std::getenv(v)) roots.insert(roots.begin(), std::string(d) + "/lib/python3*/site-packages");
+  if (const char* h = std::getenv("HOME")) roots.push_back(std::string(h) + "/.local/lib/python3*/site-packages");
+  for (const auto& r : roots)
+    for (const char* sub : {"/nvidia/cu13/lib/libcublasLt.so.13", "/nvidia/cublas/lib/libcublasLt.so.12"}) {
+      glob_t g{};
+      if (glob((r + sub).c_str(), 0, nullptr, &g) == 0)
+        for (size_t i = 0; i < g.gl_pathc; i++) names.push_back(g.gl_pathv[i]);
+      globfree(&g);
+    }
   void* lib = nullptr;
   for (const auto& n : names)
     if ((lib = dlopen(n.c_str(), RTLD_NOW | RTLD_LOCAL))) {
@@ -119,7 +135,10 @@ void load_locked() {
     return;
   }
   size_t ws = kWorkspace;
-  a.pref_set(g_pref, kPrefMaxWorkspace, &ws, sizeof ws);
+  if (a.pref_set(g_pref, kPrefMaxWorkspace, &ws, sizeof ws) != 0) {
+    g_reason = g_library + ": setting the workspace preference failed";
+    return;
+  }
   try {
     g_workspace = malloc_device(kWorkspace);
   } catch (const std::exception& e) {
@@ -136,8 +155,9 @@ Plan make_plan(long long M, long long N, long long K, bool trans, long long ldc,
   const Api& a = g_api;
   int ta = trans ? kOpT : kOpN, tb = kOpN;
   if (a.desc_create(&p.desc, kCompute32F, CUDA_R_32F) != 0) return p;
-  a.desc_set(p.desc, kDescTransA, &ta, sizeof ta);
-  a.desc_set(p.desc, kDescTransB, &tb, sizeof tb);
+  // a setter that fails leaves the plan unusable (our kernel runs), never a wrong transpose
+  if (a.desc_set(p.desc, kDescTransA, &ta, sizeof ta) != 0 || a.desc_set(p.desc, kDescTransB, &tb, sizeof tb) != 0)
+    return p;
   long long wr = trans ? K : N, wc = trans ? N : K;  // W row-major = its transpose column-major
   if (a.layout_create(&p.a, e, uint64_t(wr), uint64_t(wc), wr) != 0) return p;
   if (a.layout_create(&p.b, e, uint64_t(K), uint64_t(M), K) != 0) return p;

@@ -1,6 +1,6 @@
 // y = x·Wᵀ (+ bias) for a few rows of x (M <= 8: decoding, small batches) with an f32, bf16 or f16
 // weight: one warp per row of W, which is read once with 16-byte loads; the M dot products share
-// it. Device code only: included by linear.cu, and by scripts/cuda-emu to check it on the CPU.
+// it. Device code only: included by linear.cu, and by test/cuda-emu to check it on the CPU.
 #pragma once
 #include "plf/common.h"
 

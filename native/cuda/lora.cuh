@@ -1,5 +1,5 @@
 // LoRA's rank-r products on CUDA (r <= 64), device code only: included by linear.cu, and by
-// scripts/cuda-emu to check them on the CPU. The general GEMM would run these on a handful of tiles.
+// test/cuda-emu to check them on the CPU. The general GEMM would run these on a handful of tiles.
 #pragma once
 #include "plf/linear.h"
 

@@ -6,103 +6,16 @@
 #include "plf/linear.h"
 #include "check.cuh"
 #include "weight.cuh"
+#include "nf4.cuh"
 
 namespace plf {
 namespace cuda {
-
-static __device__ float kNF4[16];
 
 static void upload_code() {
   static bool ready = false;
   if (ready) return;
   check(cudaMemcpyToSymbol(kNF4, NF4_CODE, sizeof(float) * 16), "nf4: upload NF4 code");
   ready = true;
-}
-
-__device__ inline void load_code(float* sh) {
-  if (threadIdx.x < 16) sh[threadIdx.x] = kNF4[threadIdx.x];
-  __syncthreads();
-}
-
-// Out: 0 f32, 1 bf16, 2 f16
-template <int Out>
-__device__ inline void store(void* out, long long i, float v) {
-  if constexpr (Out == 0)
-    static_cast<float*>(out)[i] = v;
-  else if constexpr (Out == 1)
-    static_cast<uint16_t*>(out)[i] = f32_to_bf16(v);
-  else
-    static_cast<uint16_t*>(out)[i] = f32_to_f16(v);
-}
-template <int Out>
-__device__ inline uint16_t bits16(float v) {
-  return Out == 1 ? f32_to_bf16(v) : f32_to_f16(v);
-}
-
-template <int Out>
-__global__ void dequant_scalar_k(NF4View w, long long from, void* out) {
-  __shared__ float code[16];
-  load_code(code);
-  PLF_GRID_STRIDE(j, w.numel - from) {
-    long long i = from + j;
-    unsigned char q = w.packed[i >> 1];
-    store<Out>(out, i, __fmul_rn(code[(i & 1) ? (q & 15) : (q >> 4)], nf4_absmax(w, i / w.blocksize)));
-  }
-}
-
-// 8 values per thread and step: 4 packed bytes in, 16 (bf16/f16) or 32 (f32) bytes out, so a
-// warp reads 128 and writes 512 (or 1,024) contiguous bytes per step.
-template <int Out>
-__device__ inline void dequant_store(void* out, long long g, uint32_t raw, float am, const float* code) {
-  float v[8];
-#pragma unroll
-  for (int j = 0; j < 4; j++) {
-    unsigned b = (raw >> (8 * j)) & 255u;
-    v[2 * j] = __fmul_rn(code[b >> 4], am);
-    v[2 * j + 1] = __fmul_rn(code[b & 15], am);
-  }
-  if constexpr (Out == 0) {
-    float4* o = reinterpret_cast<float4*>(static_cast<float*>(out) + g * 8);
-    o[0] = make_float4(v[0], v[1], v[2], v[3]);
-    o[1] = make_float4(v[4], v[5], v[6], v[7]);
-  } else {
-    uint32_t u[4];
-#pragma unroll
-    for (int e = 0; e < 4; e++) u[e] = uint32_t(bits16<Out>(v[2 * e])) | (uint32_t(bits16<Out>(v[2 * e + 1])) << 16);
-    reinterpret_cast<uint4*>(static_cast<uint16_t*>(out) + g * 8)[0] = make_uint4(u[0], u[1], u[2], u[3]);
-  }
-}
-
-// 8 values per group: 4 packed bytes in, 16 (bf16/f16) or 32 (f32) bytes out, so a warp reads 128
-// and writes 512 (or 1,024) contiguous bytes per step. A block takes a contiguous chunk of kU × 256
-// groups and first resolves the chunk's absmax values into shared memory, one thread per absmax
-// block, so the double-quantization lookups (code byte → nested code → nested absmax) run side by
-// side instead of once per group.
-constexpr int kU = 4, kDT = 256;
-template <int Out>
-__global__ void dequant_vec_k(NF4View w, long long groups, void* out) {
-  __shared__ float code[16];
-  extern __shared__ float am[];  // this chunk's absmax blocks
-  load_code(code);
-  const long long per = (long long)kU * kDT;
-  const long long gpb = w.blocksize / 8;  // groups per absmax block
-  for (long long base = (long long)blockIdx.x * per; base < groups; base += (long long)gridDim.x * per) {
-    long long b0 = base / gpb, b1 = (base + per - 1 < groups ? base + per - 1 : groups - 1) / gpb;
-    __syncthreads();
-    for (long long b = b0 + threadIdx.x; b <= b1; b += kDT) am[b - b0] = nf4_absmax(w, b);
-    __syncthreads();
-    uint32_t raw[kU];
-#pragma unroll
-    for (int u = 0; u < kU; u++) {
-      long long g = base + u * kDT + threadIdx.x;
-      raw[u] = g < groups ? __ldg(reinterpret_cast<const uint32_t*>(w.packed) + g) : 0u;
-    }
-#pragma unroll
-    for (int u = 0; u < kU; u++) {
-      long long g = base + u * kDT + threadIdx.x;
-      if (g < groups) dequant_store<Out>(out, g, raw[u], am[g / gpb - b0], code);
-    }
-  }
 }
 
 template <int Out>
@@ -128,36 +41,6 @@ void nf4_dequantize(const NF4View& w, DType out_dtype, void* out) {
   check_launch("nf4_dequantize");
 }
 
-// The CPU's rule: v = clamp(x·(1/absmax), -1, 1) (an all-zero block gives NaN, which clamps to
-// -1: code 0), lo = the last code <= v, then the closer of lo and lo+1 (first on ties).
-__device__ inline unsigned char nf4_code_of(float x, float inv, const float* code) {
-  float v = fminf(1.0f, fmaxf(-1.0f, __fmul_rn(x, inv)));
-  int lo = 0;
-  for (int j = 1; j < 16; j++) lo += code[j] <= v;
-  int hi = lo < 15 ? lo + 1 : 15;
-  return (unsigned char)(fabsf(__fsub_rn(v, code[hi])) < fabsf(__fsub_rn(v, code[lo])) ? hi : lo);
-}
-
-// one warp per block of values: absmax by warp max, then each lane packs pairs
-__global__ void quant_k(const float* x, long long n, long long bs, long long nblocks, uint8_t* packed, float* absmax) {
-  __shared__ float code[16];
-  load_code(code);
-  long long blk = (long long)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
-  int lane = threadIdx.x & 31;
-  if (blk >= nblocks) return;
-  long long s = blk * bs, e = s + bs < n ? s + bs : n;
-  float m = 0.0f;
-  for (long long i = s + lane; i < e; i += 32) m = fmaxf(m, fabsf(x[i]));
-  m = warp_max(m);
-  if (lane == 0) absmax[blk] = m;
-  float inv = __fdiv_rn(1.0f, m);
-  for (long long i = s + 2 * lane; i < e; i += 64) {
-    unsigned char hi = nf4_code_of(x[i], inv, code);
-    unsigned char lo = i + 1 < e ? nf4_code_of(x[i + 1], inv, code) : 0;
-    packed[i >> 1] = (unsigned char)((hi << 4) | lo);
-  }
-}
-
 void nf4_quantize(const float* x, int64_t n, int64_t blocksize, uint8_t* packed, float* absmax) {
   upload_code();
   if (blocksize % 2) throw std::runtime_error("nf4_quantize: blocksize must be even on CUDA");
@@ -166,9 +49,6 @@ void nf4_quantize(const float* x, int64_t n, int64_t blocksize, uint8_t* packed,
   check_launch("nf4_quantize");
 }
 
-// y[r] = Σ_k W[r,k]·x[k] (+ bias). Each warp takes R rows at once, so every x value read (from L1)
-// serves R weight rows; a lane handles 32 columns (16 packed bytes per row) per step, and the
-// steps are unrolled so each lane has several 16-byte loads in flight.
 // y[r] = Σ_k W[r,k]·x[k] (+ bias). Each warp takes R rows at once, so every x value read (from L1)
 // serves R weight rows; a lane handles 32 columns (16 packed bytes per row) per step. The rows'
 // absmax values are first resolved into the warp's shared memory (lanes side by side), then S

@@ -1,4 +1,4 @@
-// AdamW's kernels, device code only: included by optim.cu, and by scripts/cuda-emu to check them
+// AdamW's kernels, device code only: included by optim.cu, and by test/cuda-emu to check them
 // on the CPU against native/cpu/optim.cpp. The includer provides warp_sum.
 #pragma once
 #include "plf/optim.h"

@@ -23,6 +23,8 @@
 // one at a time); unlike dynamic shared memory they are not refilled with NaN between blocks
 #define __shared__ static
 #define PLF_SHARED_FLOATS(name) float* name = emu::shared()
+#define PLF_GRID_STRIDE(i, n) \
+  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (long long)gridDim.x * blockDim.x)
 
 struct dim3 {
   unsigned x = 1, y = 1, z = 1;
@@ -37,6 +39,8 @@ struct alignas(16) uint4 {
 struct alignas(16) float4 {
   float x, y, z, w;
 };
+inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
+inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) { return {x, y, z, w}; }
 inline thread_local emu_index threadIdx, blockIdx;
 inline dim3 blockDim, gridDim;
 
@@ -140,6 +144,10 @@ inline float warp_sum(float v) {
 }
 inline double warp_sum(double v) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+inline float warp_max(float v) {
+  for (int o = 16; o > 0; o >>= 1) v = std::fmax(v, __shfl_xor_sync(0xffffffffu, v, o));
   return v;
 }
 }  // namespace cuda

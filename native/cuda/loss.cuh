@@ -1,0 +1,78 @@
+// Cross-entropy and BCE device code (loss.cu launches it): one block of kLossT threads per row for
+// cross-entropy, one thread per element for BCE; per-row terms in double. Device code only, so the CPU
+// emulator (test/cuda-emu) compiles it too; the includer provides warp_sum and PLF_GRID_STRIDE.
+#pragma once
+#include "plf/common.h"
+
+namespace plf {
+namespace cuda {
+
+constexpr int kLossT = 256;
+
+__device__ inline double block_sum_d(double v) {
+  __shared__ double part[kLossT / 32];
+  v = warp_sum(v);
+  __syncthreads();
+  if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = v;
+  __syncthreads();
+  double s = 0.0;
+  for (int i = 0; i < kLossT / 32; i++) s += part[i];
+  return s;
+}
+__device__ inline float block_max(float v) {
+  __shared__ float part[kLossT / 32];
+  v = warp_max(v);
+  __syncthreads();
+  if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = v;
+  __syncthreads();
+  float m = part[0];
+  for (int i = 1; i < kLossT / 32; i++) m = fmaxf(m, part[i]);
+  return m;
+}
+__device__ inline double row_lse(const float* x, long long n) {
+  float mx = -INFINITY;
+  for (long long i = threadIdx.x; i < n; i += kLossT) mx = fmaxf(mx, x[i]);
+  mx = block_max(mx);
+  double s = 0.0;
+  for (long long i = threadIdx.x; i < n; i += kLossT) s += exp(double(x[i]) - mx);
+  return double(mx) + log(block_sum_d(s));
+}
+
+__global__ void ce_fwd_k(const float* logits, const int64_t* targets, long long vocab, long long ignore, double* term) {
+  long long r = blockIdx.x;
+  if (targets[r] == ignore) {
+    if (threadIdx.x == 0) term[r] = 0.0;
+    return;
+  }
+  double lse = row_lse(logits + r * vocab, vocab);
+  if (threadIdx.x == 0) term[r] = lse - logits[r * vocab + targets[r]];
+}
+
+__global__ void ce_bwd_k(const float* logits, const int64_t* targets, long long vocab, long long ignore, double k,
+                         float* d) {
+  long long r = blockIdx.x;
+  float* dr = d + r * vocab;
+  if (targets[r] == ignore) {
+    for (long long i = threadIdx.x; i < vocab; i += kLossT) dr[i] = 0.0f;
+    return;
+  }
+  const float* x = logits + r * vocab;
+  double lse = row_lse(x, vocab);
+  for (long long i = threadIdx.x; i < vocab; i += kLossT) {
+    float v = float(exp(double(x[i]) - lse) * k);
+    dr[i] = i == targets[r] ? v - float(k) : v;
+  }
+}
+
+__global__ void bce_fwd_k(const float* x, const float* y, long long n, double* term) {
+  PLF_GRID_STRIDE(i, n) {
+    double v = x[i];
+    term[i] = fmax(v, 0.0) - v * y[i] + log1p(exp(-fabs(v)));
+  }
+}
+__global__ void bce_bwd_k(const float* x, const float* y, long long n, double k, float* dx) {
+  PLF_GRID_STRIDE(i, n) dx[i] = float((1.0 / (1.0 + exp(-double(x[i]))) - y[i]) * k);
+}
+
+}  // namespace cuda
+}  // namespace plf
