@@ -6,7 +6,8 @@
 #   full  (≤ 8 min): the 32-layer Mistral-7B step in each precision/checkpointing setting and decode
 #                    with per-op profiles, the kernel table, then test:gpu
 # Every row lands in $OUT/bench-gpu.json as it is measured ({case, unit, ours, peer, peerName, ratio,
-# goal, met, matmul}), with the call's date, card, driver and commit; scripts/gpu-results.mjs files it
+# goal, met, matmul}), with the call's date, card, driver and commit, and the peft interop check;
+# scripts/gpu-results.mjs files it
 # under bench/results/gpu/ and regenerates the README's table. OUT defaults to ./bench-gpu-out.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -62,6 +63,16 @@ fi
 node dist/bench/gpu-model.bench.js "$OUT/torch.json" "$OUT/bench-gpu.json" --layers=$layers
 node dist/bench/gpu.bench.js "$OUT/torch.json" "$OUT/bench-gpu.json"
 [ "$CALL" = full ] && test_gpu
+# interop: peft loads an adapter plf-native trained and saved; its logits against ours (fixture Llama)
+fixture=${PLF_SHARED:-../shared}/fixtures/hf/llama/model
+if [ -d "$fixture" ] && python3 -c "import peft, transformers" 2>/dev/null; then
+  node dist/bench/peft-interop.js "$fixture" "$OUT/interop" &&
+    python3 bench/peft-interop.py "$fixture" "$OUT/interop" > "$OUT/interop.json" &&
+    node -e "const fs=require('fs'); const j=JSON.parse(fs.readFileSync('$OUT/bench-gpu.json','utf8')); const r=JSON.parse(fs.readFileSync('$OUT/interop.json','utf8'));
+      j.rows.push({case:'peft loads our trained adapter (fixture Llama): logits', ours:'max rel diff '+r.max_rel.toExponential(2), peer:'transformers + peft', ratio:r.max_rel, goal:'≤ 1e-4 (issue 18)', met:r.ok});
+      fs.writeFileSync('$OUT/bench-gpu.json', JSON.stringify(j,null,2)+'\\n')" ||
+    echo "bench:gpu: the interop check failed (see above)"
+fi
 node -e "const j=require('./$OUT/bench-gpu.json'); const t=require('fs').readFileSync('$OUT/test-gpu.tap','utf8');
 j.testGpu={pass:+(t.match(/^# pass (\d+)/m)||[0,0])[1], fail:+(t.match(/^# fail (\d+)/m)||[0,0])[1]};
 require('fs').writeFileSync('$OUT/bench-gpu.json', JSON.stringify(j,null,2)+'\n')" 2>/dev/null || true
