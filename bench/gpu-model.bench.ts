@@ -135,7 +135,7 @@ function trainStep(checkpointing: boolean, activations: 'f32' | 'bf16'): { tps: 
   const batch = { inputIds: ids, attentionMask: ids.map((r) => r.map(() => 1)), labels: ids };
   const step = () => {
     model.zeroGrad();
-    model.forward(batch, { train: true });
+    model.forward(batch, { train: true, lossOnly: true }); // the LM head and loss chunked: no [tokens, vocab] logits
     model.backward();
     opt.stepWith(params.map((p) => p.grad));
   };

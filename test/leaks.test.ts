@@ -51,7 +51,7 @@ for (const device of ['cpu', 'cuda'] as const)
         for (let step = 0; step < 2; step++) {
           m.zeroGrad();
           const labels = ids.map((row, b) => row.map((t, i) => (mask[b][i] ? t : -100)));
-          const r = m.forward({ inputIds: ids, attentionMask: mask, labels }, { train: true });
+          const r = m.forward({ inputIds: ids, attentionMask: mask, labels }, { train: true, lossOnly: step === 1 }); // step 1: the chunked head
           assert.ok(Number.isFinite(r.loss)); // a training forward's logits stay the model's until backward
           m.backward(1);
           opt.stepWith(

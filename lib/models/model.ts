@@ -74,7 +74,11 @@ export interface Model extends Disposable {
   trainableParameters(): TrainableParam[];
   modulesToSave(): SavedModule[];
   zeroGrad(): void;
-  forward(batch: Batch, opts?: { train?: boolean }): { logits: Tensor; loss?: number };
+  /**
+   * lossOnly (training with labels): the model may compute the loss without keeping the logits —
+   * decoder LMs run the head and cross-entropy chunk by chunk, and `logits` is then empty.
+   */
+  forward(batch: Batch, opts?: { train?: boolean; lossOnly?: boolean }): { logits: Tensor; loss?: number };
   /** gradients of the last forward's loss × scale, added into the trainable parameters' grads */
   backward(scale?: number): void;
   generate(batch: Pick<Batch, 'inputIds' | 'attentionMask'>, opts: GenerateOptions): number[][];

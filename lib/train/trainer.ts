@@ -144,7 +144,7 @@ function trainLocked(
       for (const b of group) {
         const ex = b.map((i) => trainSet[i]);
         tokens += ex.reduce((n, e) => n + e.ids.length, 0);
-        const r = model.forward(collate(ex, o.padId, task, spec.labels.length), { train: true });
+        const r = model.forward(collate(ex, o.padId, task, spec.labels.length), { train: true, lossOnly: true });
         loss += r.loss! / group.length;
         model.backward(1 / group.length);
       }

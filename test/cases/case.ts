@@ -3,6 +3,7 @@
 // (test/cases.test.ts) checks them on the CPU against the reference and finite differences, and on
 // every other available backend against the CPU; bench/ops.bench.ts times the same cases.
 import { Tensor, type DType, type Device } from '../../lib/ops/index.js';
+import { Rng } from '../../lib/util/random.js';
 
 /** A host array for one input: f32 data (or ids), its shape and the dtype it becomes. */
 export interface Host {
@@ -75,22 +76,18 @@ export function values(t: Tensor): ArrayLike<number> {
 
 // seeded inputs (each case file draws from its own stream, so adding a case elsewhere changes nothing)
 export class Draw {
-  private s: number;
+  private rng: Rng;
   constructor(seed: number) {
-    this.s = seed >>> 0 || 1;
+    this.rng = new Rng(seed);
   }
   next(): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0;
-    let t = this.s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.rng.next();
   }
   randn(n: number, scale = 1): Float32Array {
-    return Float32Array.from({ length: n }, () => Math.sqrt(-2 * Math.log(1 - this.next())) * Math.cos(2 * Math.PI * this.next()) * scale);
+    return Float32Array.from({ length: n }, () => this.rng.normal() * scale);
   }
   ids(n: number, hi: number): BigInt64Array {
-    return BigInt64Array.from({ length: n }, () => BigInt(Math.floor(this.next() * hi)));
+    return BigInt64Array.from({ length: n }, () => BigInt(Math.floor(this.rng.next() * hi)));
   }
 }
 export const f32 = (x: Host) => x.data as Float32Array;

@@ -8,6 +8,8 @@ import { io, writeFileAtomic } from '../../io/files.js';
 import { ArgumentError, ConfigError, FormatError } from '../../errors.js';
 import { Checkpoint, type TensorSource } from '../../io/checkpoint.js';
 import { embeddingForward, embeddingBackward, lastTokenIndex, gatherRowsForward, gatherRowsBackward } from '../../ops/embedding.js';
+import { linearForward, linearBackward } from '../../ops/linear.js';
+import { scaleForward } from '../../ops/activation.js';
 import { crossEntropyForward, crossEntropyBackward, bceWithLogitsForward, bceWithLogitsBackward, IGNORE_INDEX } from '../../ops/loss.js';
 import { Rng } from '../../util/random.js';
 import { readConfig, type ModelConfig } from './config.js';
@@ -52,6 +54,8 @@ export class DecoderModel implements Model {
     labels?: Tensor;
     idx?: Tensor;
     pooled?: Tensor;
+    /** a loss-only forward: d(loss)/d(final norm output), computed chunk by chunk in forward */
+    dxn?: Tensor;
   } | null = null;
 
   constructor(
@@ -192,7 +196,10 @@ export class DecoderModel implements Model {
   }
 
   /** Logits (and the loss when labels are given). With `train`, activations are kept for backward(). */
-  forward(batch: Batch, opts: { train?: boolean; cache?: LayerCache[]; lastOnly?: boolean } = {}): { logits: Tensor; loss?: number } {
+  forward(
+    batch: Batch,
+    opts: { train?: boolean; cache?: LayerCache[]; lastOnly?: boolean; lossOnly?: boolean } = {},
+  ): { logits: Tensor; loss?: number } {
     const train: Pass = opts.train ? { dropoutSeed: this.dropoutStep + 1 } : false;
     if (this.saved) this.release();
     if (train) this.dropoutStep++;
@@ -244,8 +251,16 @@ export class DecoderModel implements Model {
         xn.dispose();
         xn = last;
       }
-      logits = this.head.forward(xn, train);
-      if (batch.labels) {
+      if (train && opts.lossOnly && batch.labels && !this.head.weightGrad && !this.head.lora) {
+        // the LM head and the loss chunk by chunk: no [tokens, vocab] logits are kept (see headLoss)
+        const targets = this.shiftedTargets(batch.labels, B, T);
+        const r = this.headLoss(xn, targets);
+        loss = r.loss;
+        keep.targets = targets;
+        keep.dxn = r.dxn;
+        logits = Tensor.empty([0], 'f32', this.device);
+      } else logits = this.head.forward(xn, train);
+      if (batch.labels && !keep.dxn) {
         const targets = this.shiftedTargets(batch.labels, B, T);
         const flat = logits.view([B * T, this.config.vocabSize]);
         loss = crossEntropyForward(flat, targets).loss;
@@ -279,7 +294,9 @@ export class DecoderModel implements Model {
     const s = this.saved;
     if (!s) throw new ArgumentError('backward() needs a forward({ train: true }) with labels first');
     let dxn: Tensor;
-    if (this.task === 'causal-lm') {
+    if (s.dxn) {
+      dxn = scale === 1 ? s.dxn : scaleForward(s.dxn, scale); // the fused head's dxn, for a loss × scale
+    } else if (this.task === 'causal-lm') {
       if (!s.targets) throw new ArgumentError('backward() needs labels in the forward batch');
       const flat = s.logits.view([s.ctx.B * s.ctx.T, this.config.vocabSize]);
       const dlogits = crossEntropyBackward(flat, s.targets, scale);
@@ -317,7 +334,44 @@ export class DecoderModel implements Model {
     this.blocks.forEach((b) => b.release());
     this.finalNorm.release();
     this.head.release();
-    for (const t of [...s.hs, s.xn, s.logits, s.targets, s.idx, s.pooled, ...s.uploaded]) t?.dispose();
+    for (const t of [...s.hs, s.xn, s.logits, s.targets, s.idx, s.pooled, s.dxn, ...s.uploaded]) t?.dispose();
+  }
+
+  /** rows of the LM head per chunk in a loss-only training forward */
+  lossChunkRows = 1024;
+
+  /**
+   * The LM head and cross-entropy in chunks of rows (as Liger's fused linear cross-entropy): each
+   * chunk's logits exist only while its loss and dlogits·W are taken, so a training step never
+   * holds the [tokens, vocab] logits and their gradient. Returns the mean loss and d(loss)/dxn. The
+   * head must be frozen (LoRA never targets it; full fine-tuning takes the unfused path).
+   */
+  private headLoss(xn: Tensor, targets: Tensor): { loss: number; dxn: Tensor } {
+    const C = this.config.hidden,
+      N = targets.numel;
+    const tg = targets.toArray() as BigInt64Array;
+    const ignored = BigInt(IGNORE_INDEX);
+    let total = 0;
+    for (const t of tg) total += t === ignored ? 0 : 1;
+    const dxn = Tensor.zeros([N, C], xn.dtype, xn.device);
+    let sum = 0;
+    for (let r0 = 0; r0 < N && total; r0 += this.lossChunkRows) {
+      const n = Math.min(this.lossChunkRows, N - r0);
+      let counted = 0;
+      for (let i = r0; i < r0 + n; i++) counted += tg[i] === ignored ? 0 : 1;
+      if (!counted) continue;
+      const xc = xn.view([n, C], r0 * C),
+        tc = targets.view([n], r0);
+      const lg = linearForward(xc, this.head.weight, this.head.bias);
+      sum += crossEntropyForward(lg, tc).loss * counted;
+      const dlg = crossEntropyBackward(lg, tc, counted / total); // the chunk's share of d(mean loss)
+      lg.dispose();
+      const dx = linearBackward(dlg, xc, this.head.weight, { dx: true }).dx!;
+      dlg.dispose();
+      Tensor.copyRange(dxn, r0 * C, dx, 0, n * C);
+      for (const t of [dx, xc, tc]) t.dispose();
+    }
+    return { loss: total ? sum / total : NaN, dxn };
   }
 
   /** HF's causal-LM loss: position t predicts labels[t+1]; the last position has no target. */
