@@ -53,6 +53,7 @@ export { parseResponse } from './eval/parse.js';
 export { evaluate, type EvalResult, type Prediction } from './eval/evaluate.js';
 export { train, DEFAULT_TRAIN, type TrainConfig } from './train/trainer.js';
 export { runSetting, type SettingRun } from './experiments/run.js';
+export { readRunInfo, type RunInfo } from './experiments/run-info.js';
 export { runExperiment, readExperimentConfig, type ExperimentConfig } from './experiments/experiment.js';
 export { runDemo, type DemoOptions } from './experiments/demo.js';
 export { paperTables, gainsSvg, writeReport, type RunResult } from './experiments/report.js';

@@ -14,6 +14,7 @@ import type { LoraConfig } from '../models/lora.js';
 import type { RunResult } from './report.js';
 import { ConfigError } from '../errors.js';
 import { lockRunFolder, writeFileAtomic } from '../io/files.js';
+import { writeRunInfo } from './run-info.js';
 
 /** Progress callbacks of one run (lib/util/progress.ts's settingHooks draws them as bars). */
 export type SettingHooks = TrainHooks & { onInfo?: (msg: string) => void; onEvalProgress?: (done: number, total: number) => void };
@@ -104,6 +105,19 @@ async function runSettingLocked(o: SettingRun): Promise<RunResult & { eval: Eval
       else if (!(o.resume && findCheckpoint(o.out))) model.addLora(o.lora ?? { r: 2, alpha: 32, dropout: 0.05, seed: cfg.seed });
       model.gradientCheckpointing = o.gradientCheckpointing ?? false;
       train(model, tok, spec, tr.examples, va.examples, o.out, cfg, { resume: o.resume, padId: pad, hooks: o.hooks });
+      writeRunInfo(o.out, {
+        base: path.resolve(o.model),
+        modelName: o.modelName ?? path.basename(o.model),
+        setting: o.setting,
+        dataset: String(data.manifest.dataset),
+        template: spec,
+        maxLength: opts.maxLength,
+        lora: o.fullFinetune ? null : (model.lora ?? null),
+        quantize,
+        device: o.device ?? 'cpu',
+        activations: o.activations ?? 'f32',
+        task,
+      });
     }
     model.dispose();
     // best/ holds full weights after full fine-tuning (also when only evaluating such a run)
