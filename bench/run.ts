@@ -9,8 +9,9 @@ import * as optim from './optim.bench.js';
 import * as model from './model.bench.js';
 import * as data from './data.bench.js';
 import * as ops from './ops.bench.js';
+import * as omp from './omp.bench.js';
 
-const suites: Record<string, { run: () => Promise<Row[]> }> = { ops, nf4, linear, optim, model, data };
+const suites: Record<string, { run: () => Promise<Row[]> }> = { ops, omp, nf4, linear, optim, model, data };
 const only = process.argv.slice(2);
 const rows: Row[] = [];
 for (const [name, s] of Object.entries(suites)) {

@@ -27,7 +27,9 @@ function printInfo(json: boolean): void {
   const b = i.build,
     c = i.cuda;
   console.log(`plf-native ${i.version} (node ${i.node}, N-API ${b.napiVersion})`);
-  console.log(`  CPU:    ${b.threads} OpenMP threads${b.openmp ? '' : ' (OpenMP not found: single-threaded)'}, SIMD ${b.simd}`);
+  console.log(
+    `  CPU:    ${b.threads} OpenMP threads${b.openmp ? `, wait policy ${b.ompWaitPolicy}` : ' (OpenMP not found: single-threaded)'}, SIMD ${b.simd}`,
+  );
   console.log(`  CUDA:   ${b.cuda ? `compiled (${b.cudaBuild}, archs ${b.cudaArchs})` : `not compiled (${b.cudaBuild})`}`);
   if (c.usable) {
     const drv = `${Math.floor(c.driverVersion / 1000)}.${(c.driverVersion % 1000) / 10}`;

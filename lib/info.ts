@@ -7,11 +7,18 @@ import { packageRoot } from './native/loader.js';
 export interface PlfInfo {
   version: string;
   node: string;
-  build: BuildInfo;
+  /** ompWaitPolicy: OpenMP's waiting policy in effect (lib/native/loader.ts defaults it to passive) */
+  build: BuildInfo & { ompWaitPolicy: string };
   cuda: CudaInfo;
 }
 
 export function info(): PlfInfo {
   const pkg = JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
-  return { version: pkg.version, node: process.version, build: addon.build_info(), cuda: addon.cuda_info() };
+  const build = addon.build_info();
+  return {
+    version: pkg.version,
+    node: process.version,
+    build: { ...build, ompWaitPolicy: process.env.OMP_WAIT_POLICY || 'libgomp default' },
+    cuda: addon.cuda_info(),
+  };
 }

@@ -58,6 +58,8 @@ export interface Model extends Disposable {
   readonly task: Task;
   readonly config: SharedConfig;
   readonly isEncoderDecoder: boolean;
+  /** the model folder it was loaded from, when it came from one */
+  readonly source: string | null;
   readonly device: Device;
   /** the LoRA targets when a LoraConfig names none: every linear of a layer */
   readonly defaultTargets: string[];

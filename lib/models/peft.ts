@@ -17,7 +17,7 @@ function adapterConfig(model: Model, c: LoraConfig): Record<string, unknown> {
     alpha_pattern: {},
     arrow_config: null,
     auto_mapping: null,
-    base_model_name_or_path: null,
+    base_model_name_or_path: model.source,
     bias: 'none',
     corda_config: null,
     ensure_weight_tying: false,
@@ -68,7 +68,7 @@ export function saveAdapter(model: Model, dir: string): void {
   }
   for (const m of model.modulesToSave())
     for (const [suffix, t] of Object.entries(m.tensors)) tensors[adapterKey.saved(m.module, suffix)] = t;
-  writeSafetensors(path.join(dir, 'adapter_model.safetensors'), tensors);
+  writeSafetensors(path.join(dir, 'adapter_model.safetensors'), tensors, { format: 'pt' }); // as peft writes it
   writeFileAtomic(path.join(dir, 'adapter_config.json'), JSON.stringify(adapterConfig(model, model.lora), null, 2) + '\n');
 }
 

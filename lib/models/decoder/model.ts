@@ -27,6 +27,8 @@ import { type Model, type Task, type Batch, type TrainableParam, type LoadModelO
 
 export class DecoderModel implements Model {
   readonly isEncoderDecoder = false;
+  /** the model folder it was loaded from (adapters record it as base_model_name_or_path) */
+  source: string | null = null;
   readonly spec: FamilySpec;
   lora: LoraConfig | null = null;
   /** training forward passes so far (seeds dropout; saved in checkpoints) */
@@ -476,5 +478,6 @@ export function buildDecoderModel(cfg: ModelConfig, ck: TensorSource, opts: Load
   }
   const model = new DecoderModel(cfg, task, embed, blocks, finalNorm, head);
   model.activations = opts.activations ?? 'f32';
+  if (ck instanceof Checkpoint) model.source = path.resolve(ck.dir);
   return model;
 }

@@ -1,5 +1,6 @@
 // T5 (Flan-T5) as an encoder-decoder with an LM head (T5ForConditionalGeneration) or a
 // classification head (T5ForSequenceClassification): config → blocks → model, explicit backward.
+import path from 'node:path';
 import { Tensor, type Device } from '../../tensor.js';
 import { ArgumentError, ConfigError } from '../../errors.js';
 import { Checkpoint } from '../../io/checkpoint.js';
@@ -52,6 +53,8 @@ export interface T5Stack {
 
 export class T5Model implements Model {
   readonly isEncoderDecoder = true;
+  /** the model folder it was loaded from (adapters record it as base_model_name_or_path) */
+  source: string | null = null;
   lora: LoraConfig | null = null;
   dropoutStep = 0;
   readonly fullTraining = false;
@@ -543,5 +546,6 @@ export function loadT5Model(dir: string, raw: Record<string, unknown>, file: str
   }
   const model = new T5Model(cfg, task, mp, shared, encoder, decoder, lmHead, classifier);
   model.activations = opts.activations ?? 'f32';
+  model.source = path.resolve(dir);
   return model;
 }
