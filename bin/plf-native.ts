@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // The plf-native command line: parses arguments and calls the library.
+import fs from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { info } from '../lib/info.js';
+import { ConfigError } from '../lib/errors.js';
 import { runPrepare } from '../lib/data/run.js';
 import { runSetting } from '../lib/experiments/run.js';
 import { runDemo } from '../lib/experiments/demo.js';
@@ -41,6 +43,48 @@ function printInfo(json: boolean): void {
   } else {
     console.log(`  device: none usable — ${c.reason}; running on the CPU`);
   }
+}
+
+/** The options `train --config FILE` may set: kebab-case as the flags, or camelCase as experiment configs write them. */
+const TRAIN_KEYS = [
+  'quantize',
+  'device',
+  'matmul-precision',
+  'activations',
+  'gradient-checkpointing',
+  'r',
+  'alpha',
+  'dropout',
+  'lr',
+  'batch',
+  'accum',
+  'epochs',
+  'max-steps',
+  'eval-every',
+  'best-by',
+  'early-stop',
+  'save-every',
+  'seed',
+  'max-length',
+  'limit',
+  'chat-template',
+];
+const CAMEL: Record<string, string> = { batchSize: 'batch', gradAccum: 'accum' };
+function readTrainConfig(file: string): Record<string, unknown> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new ConfigError(`${file}: ${(e as Error).message}`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`${file}: must hold a JSON object`);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    const key = CAMEL[k] ?? k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    if (!TRAIN_KEYS.includes(key)) throw new ConfigError(`${file}: unknown option '${k}' (known: ${TRAIN_KEYS.join(', ')})`);
+    out[key] = v;
+  }
+  return out;
 }
 
 await yargs(hideBin(process.argv))
@@ -172,10 +216,14 @@ await yargs(hideBin(process.argv))
         .example('$0 train --data prepared/goemotions --model models/Mistral-7B-v0.1 --setting CLS-P --out runs/ge-mistral-clsp', '')
         .example('$0 eval --data prepared/goemotions --model models/Mistral-7B-v0.1 --setting Q-1S --out runs/ge-mistral-q1s', ''),
     async (a) => {
-      if (a.device === 'cuda') setMatmulPrecision(a['matmul-precision']);
-      const file = a.config ? (JSON.parse((await import('node:fs')).readFileSync(a.config, 'utf8')) as Record<string, unknown>) : {};
-      const pick = <T>(k: string, v: T): T => (process.argv.includes(`--${k}`) || file[k] === undefined ? v : (file[k] as T));
-      const lim = a.limit === undefined ? undefined : { train: a.limit, val: a.limit, test: a.limit };
+      const file = a.config ? readTrainConfig(a.config) : {};
+      // flags always win over the config file, written `--x v` or `--x=v`
+      const given = (k: string) => process.argv.some((x) => x === `--${k}` || x.startsWith(`--${k}=`));
+      const pick = <T>(k: string, v: T): T => (given(k) || file[k] === undefined ? v : (file[k] as T));
+      const device = pick('device', a.device);
+      if (device === 'cuda') setMatmulPrecision(pick('matmul-precision', a['matmul-precision']));
+      const limit = pick('limit', a.limit);
+      const lim = limit === undefined ? undefined : { train: limit, val: limit, test: limit };
       const r = await runSetting({
         prepared: a.data,
         model: a.model,
@@ -199,9 +247,9 @@ await yargs(hideBin(process.argv))
         resume: a.resume,
         limit: lim,
         evalOnly: a._[0] === 'eval',
-        chatTemplate: a['chat-template'],
+        chatTemplate: pick('chat-template', a['chat-template']),
         hooks: settingHooks(a.setting),
-        device: a.device,
+        device,
         gradientCheckpointing: pick('gradient-checkpointing', a['gradient-checkpointing']),
         activations: pick('activations', a.activations),
       });

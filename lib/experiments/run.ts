@@ -8,7 +8,7 @@ import { loadPrepared } from '../data/output.js';
 import { loadTokenizer, Tokenizer, type TextTokenizer } from '../io/tokenizer.js';
 import { TEMPLATES, customTemplate, type Setting, type TemplateSpec } from '../prompts/templates.js';
 import { buildExamples } from '../examples/build.js';
-import { train, findCheckpoint, DEFAULT_TRAIN, type TrainConfig, type TrainHooks } from '../train/trainer.js';
+import { train, findCheckpoint, checkTrainConfig, DEFAULT_TRAIN, type TrainConfig, type TrainHooks } from '../train/trainer.js';
 import { evaluate, type EvalResult } from '../eval/evaluate.js';
 import type { LoraConfig } from '../models/lora.js';
 import type { RunResult } from './report.js';
@@ -68,12 +68,26 @@ function chatFor(o: SettingRun, tok: TextTokenizer): ((prompt: string) => string
 }
 
 export async function runSetting(o: SettingRun): Promise<RunResult & { eval: EvalResult }> {
+  checkRun(o, { ...DEFAULT_TRAIN, ...o.train });
   const unlock = lockRunFolder(o.out);  // one writer per run folder: a second run into it is refused
   try {
     return await runSettingLocked(o);
   } finally {
     unlock();
   }
+}
+
+/** The run's options in range before anything is loaded (a ConfigError names the option). */
+function checkRun(o: SettingRun, cfg: TrainConfig): void {
+  checkTrainConfig(cfg, `${o.out}: train`);
+  const l = o.lora;
+  if (l && (!Number.isInteger(l.r) || l.r < 1 || l.r > 65536)) throw new ConfigError(`${o.out}: lora r must be an integer in 1…65536, got ${l.r}`);
+  if (l && (typeof l.alpha !== 'number' || !Number.isFinite(l.alpha))) throw new ConfigError(`${o.out}: lora alpha must be a finite number, got ${l.alpha}`);
+  if (l && l.dropout !== undefined && !(l.dropout >= 0 && l.dropout < 1)) throw new ConfigError(`${o.out}: lora dropout must be in [0, 1), got ${l.dropout}`);
+  if (o.maxLength !== undefined && (!Number.isInteger(o.maxLength) || o.maxLength < 8))
+    throw new ConfigError(`${o.out}: maxLength must be an integer >= 8, got ${o.maxLength}`);
+  for (const [k, v] of Object.entries(o.limit ?? {}))
+    if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new ConfigError(`${o.out}: limit.${k} must be an integer >= 1, got ${v}`);
 }
 
 async function runSettingLocked(o: SettingRun): Promise<RunResult & { eval: EvalResult }> {

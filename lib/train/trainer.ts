@@ -37,6 +37,41 @@ export interface TrainConfig {
   evalBatchSize: number;
 }
 
+/**
+ * Every training option in range — integers where counts are meant, finite numbers elsewhere — or a
+ * ConfigError naming the option (a `--batch 0` or `--lr abc` used to hang or train on NaN).
+ */
+export function checkTrainConfig(c: TrainConfig, where = 'train'): void {
+  const bad = (k: string, want: string): never => {
+    throw new ConfigError(`${where}: ${k} must be ${want}, got ${String((c as unknown as Record<string, unknown>)[k])}`);
+  };
+  const int = (k: keyof TrainConfig, lo: number, optional = false) => {
+    const v = c[k];
+    if (optional && v === undefined) return;
+    if (!Number.isInteger(v) || (v as number) < lo) bad(k, `an integer >= ${lo}`);
+  };
+  const real = (k: keyof TrainConfig, lo: number, hi = Infinity, open = false) => {
+    const v = c[k] as number;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi || (open && v === lo))
+      bad(k, `a number ${open ? '>' : '>='} ${lo}${hi < Infinity ? ` and <= ${hi}` : ''}`);
+  };
+  real('lr', 0, Infinity, true);
+  int('batchSize', 1);
+  int('gradAccum', 1);
+  int('epochs', 1);
+  int('maxSteps', 1, true);
+  real('warmupRatio', 0, 1);
+  real('maxGradNorm', 0);
+  real('weightDecay', 0);
+  int('seed', 0);
+  int('evalEvery', 0);
+  int('evalEveryEpochs', 0, true);
+  int('earlyStop', 0);
+  int('saveEvery', 0);
+  int('evalBatchSize', 1);
+  if (c.bestBy !== 'loss' && c.bestBy !== 'f1') bad('bestBy', "'loss' or 'f1'");
+}
+
 export const DEFAULT_TRAIN: TrainConfig = {
   lr: 1e-4,
   batchSize: 8,
@@ -71,6 +106,7 @@ export function train(
   cfg: TrainConfig,
   o: { resume?: boolean; padId: number; hooks?: TrainHooks },
 ): LoopState {
+  checkTrainConfig(cfg);
   const unlock = lockRunFolder(outDir); // one writer per run folder
   try {
     return trainLocked(model, tok, spec, trainSet, valSet, outDir, cfg, o);
