@@ -57,7 +57,7 @@ export { readRunInfo, type RunInfo } from './experiments/run-info.js';
 export { runExperiment, readExperimentConfig, type ExperimentConfig } from './experiments/experiment.js';
 export { runDemo, type DemoOptions } from './experiments/demo.js';
 export { paperTables, gainsSvg, writeReport, type RunResult } from './experiments/report.js';
-export { writeRandomLlama, randomLlamaModel, RandomLlamaSource, MISTRAL_7B, type LlamaShape } from './models/random.js';
+export { writeRandomLlama, randomLlamaModel, MISTRAL_7B, type LlamaShape } from './models/random.js';
 export type { TensorSource } from './io/checkpoint.js';
 export { ChatClient, EndpointError, type ChatClientOptions } from './eval/openai.js';
 export { runQuery, type QueryRun } from './experiments/query.js';
