@@ -10,7 +10,7 @@ import { multilabelMetrics } from '../eval/metrics.js';
 import { truthBits } from '../examples/build.js';
 import { specFor } from './run.js';
 import type { RunResult } from './report.js';
-import { lockRunFolder, writeFileAtomic } from '../io/files.js';
+import { withRunFolder, writeFileAtomic } from '../io/files.js';
 
 export interface QueryRun extends Omit<ChatClientOptions, 'apiKey' | 'cacheFile'> {
   prepared: string;
@@ -31,12 +31,7 @@ export async function runQuery(o: QueryRun): Promise<RunResult> {
   const spec = specFor(data.manifest);
   const shots = o.setting === 'Q-1S' ? 1 : o.setting === 'Q-2S' ? 2 : 0;
   const rows = (shots ? data.shots[shots] : data.splits.test).slice(0, o.limit);
-  const unlock = lockRunFolder(o.out);  // one writer per run folder (the response cache too)
-  try {
-    return await queryLocked(o, apiKey, rows, spec, data, t0);
-  } finally {
-    unlock();
-  }
+  return withRunFolder(o.out, () => queryLocked(o, apiKey, rows, spec, data, t0)); // one writer per run folder (the response cache too)
 }
 
 async function queryLocked(o: QueryRun, apiKey: string | undefined, rows: (PreparedRow | PreparedShotRow)[], spec: TemplateSpec,

@@ -13,7 +13,7 @@ import { evaluate, type EvalResult } from '../eval/evaluate.js';
 import type { LoraConfig } from '../models/lora.js';
 import type { RunResult } from './report.js';
 import { ConfigError } from '../errors.js';
-import { lockRunFolder, writeFileAtomic } from '../io/files.js';
+import { withRunFolder, writeFileAtomic } from '../io/files.js';
 import { writeRunInfo } from './run-info.js';
 
 /** Progress callbacks of one run (lib/util/progress.ts's settingHooks draws them as bars). */
@@ -69,12 +69,7 @@ function chatFor(o: SettingRun, tok: TextTokenizer): ((prompt: string) => string
 
 export async function runSetting(o: SettingRun): Promise<RunResult & { eval: EvalResult }> {
   checkRun(o, { ...DEFAULT_TRAIN, ...o.train });
-  const unlock = lockRunFolder(o.out);  // one writer per run folder: a second run into it is refused
-  try {
-    return await runSettingLocked(o);
-  } finally {
-    unlock();
-  }
+  return withRunFolder(o.out, () => runSettingLocked(o)); // one writer per run folder: a second run into it is refused
 }
 
 /** The run's options in range before anything is loaded (a ConfigError names the option). */

@@ -146,6 +146,21 @@ export function lockRunFolder(dir: string): () => void {
   return once(() => release(file));
 }
 
+/** fn() while holding run folder `dir` (lockRunFolder); released when fn returns, throws or its promise settles. */
+export function withRunFolder<T>(dir: string, fn: () => T): T {
+  const unlock = lockRunFolder(dir);
+  let r: T;
+  try {
+    r = fn();
+  } catch (e) {
+    unlock();
+    throw e;
+  }
+  if (r instanceof Promise) return r.finally(unlock) as T;
+  unlock();
+  return r;
+}
+
 function release(file: string): void {
   const n = (held.get(file) ?? 1) - 1;
   if (n > 0) {

@@ -12,7 +12,7 @@ import { bucketedBatches, collate } from '../examples/batches.js';
 import { type Example } from '../examples/build.js';
 import { cosineWithWarmup } from './schedule.js';
 import { saveCheckpoint, loadCheckpoint, findCheckpoint, removeStale, type LoopState } from './checkpoint.js';
-import { lockRunFolder, recoverDir, replaceDir } from '../io/files.js';
+import { withRunFolder, recoverDir, replaceDir } from '../io/files.js';
 
 export interface TrainConfig {
   lr: number;
@@ -107,24 +107,11 @@ export function train(
   o: { resume?: boolean; padId: number; hooks?: TrainHooks },
 ): LoopState {
   checkTrainConfig(cfg);
-  const unlock = lockRunFolder(outDir); // one writer per run folder
-  try {
-    return trainLocked(model, tok, spec, trainSet, valSet, outDir, cfg, o);
-  } finally {
-    unlock();
-  }
+  // one writer per run folder
+  return withRunFolder(outDir, () => trainLocked(model, tok, spec, trainSet, valSet, outDir, cfg, o));
 }
 
-function trainLocked(
-  model: Model,
-  tok: TextTokenizer,
-  spec: TemplateSpec,
-  trainSet: Example[],
-  valSet: Example[],
-  outDir: string,
-  cfg: TrainConfig,
-  o: { resume?: boolean; padId: number; hooks?: TrainHooks },
-): LoopState {
+function trainLocked(...[model, tok, spec, trainSet, valSet, outDir, cfg, o]: Parameters<typeof train>): LoopState {
   const task = model.task === 'sequence-classification' ? 'cls' : model.isEncoderDecoder ? 'seq2seq' : 'lm';
   const makeOpt = () =>
     new AdamW(
