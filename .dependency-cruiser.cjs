@@ -14,6 +14,7 @@ const LAYERS = [
   ['eval', '^lib/eval/'],
   ['train', '^lib/train/'],
   ['experiments', '^lib/experiments/'],
+  ['serve', '^lib/serve/'],
   ['package', '^lib/index\\.ts$'],
 ];
 const upward = LAYERS.map(([name, path], i) => ({

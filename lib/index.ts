@@ -61,4 +61,16 @@ export { writeRandomLlama, randomLlamaModel, MISTRAL_7B, type LlamaShape } from 
 export type { TensorSource } from './io/checkpoint.js';
 export { ChatClient, EndpointError, type ChatClientOptions } from './eval/openai.js';
 export { runQuery, type QueryRun } from './experiments/query.js';
+export {
+  createServer,
+  ServeError,
+  type ServeOptions,
+  type PlfServer,
+  type ClassifyResult,
+  type ClassifyOptions,
+  type GenerateOptions as ServeGenerateOptions,
+  type Generation,
+  type ServedModel,
+} from './serve/server.js';
+export { describeModels, parseRunSpec, type RunSpec } from './serve/models.js';
 export { profileOps, formatProfile, type OpTime } from './util/profile.js';

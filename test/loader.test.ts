@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -24,4 +24,36 @@ test('a package without its native build imports fine and says how to fix the fi
   fs.rmSync(tmp, { recursive: true, force: true });
   assert.match(out, /^imported function function$/m);
   assert.match(out, /^AddonLoadError PLF_ADDON true plf-native: the native addon is not built\. Run `npm rebuild plf-native`/m);
+});
+
+test('the addon works in worker threads and keeps working in the main thread after they exit', async () => {
+  const { Worker } = await import('node:worker_threads');
+  const { Tensor } = await import('../lib/index.js');
+  const { geluForward } = await import('../lib/ops/index.js');
+  const x = Tensor.from(new Float32Array([1, -1, 2]), [3]);
+  const before = Array.from(geluForward(x).toFloat32());
+  const lib = path.join(root, 'dist', 'lib');
+  const body = `
+    const { parentPort } = await import('node:worker_threads');
+    const { Tensor } = await import(${JSON.stringify(pathToFileURL(path.join(lib, 'index.js')).href)});
+    const { geluForward } = await import(${JSON.stringify(pathToFileURL(path.join(lib, 'ops', 'index.js')).href)});
+    parentPort.postMessage(Array.from(geluForward(Tensor.from(new Float32Array([1, -1, 2]), [3])).toFloat32()));`;
+  for (let i = 0; i < 2; i++) {
+    // two at once, each loading the addon into its own environment, then exiting (freeing it)
+    const outs = await Promise.all(
+      [0, 1].map(
+        () =>
+          new Promise<number[]>((resolve, reject) => {
+            const w = new Worker(new URL(`data:text/javascript,${encodeURIComponent(body)}`));
+            w.once('message', resolve);
+            w.once('error', reject);
+          }),
+      ),
+    );
+    for (const o of outs) assert.deepEqual(o, before);
+  }
+  await new Promise((r) => setTimeout(r, 50));
+  // the main thread's class survived the workers' environments being torn down
+  assert.deepEqual(Array.from(geluForward(x).toFloat32()), before);
+  assert.deepEqual(Array.from(geluForward(Tensor.from(new Float32Array([1, -1, 2]), [3])).toFloat32()), before);
 });

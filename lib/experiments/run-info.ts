@@ -25,6 +25,8 @@ export interface RunInfo {
   activations: 'f32' | 'bf16' | 'f16';
   /** CLS settings: a label is predicted when its logit > 0 */
   task: 'sequence-classification' | 'causal-lm';
+  /** the tokenizer trained with: the base folder's ('model'), the byte tokenizer, or one given in code ('custom'); absent in older runs: 'model' */
+  tokenizer?: 'model' | 'byte' | 'custom';
   created: string;
 }
 
@@ -59,5 +61,6 @@ export function readRunInfo(dir: string): RunInfo {
   if (j.device !== 'cpu' && j.device !== 'cuda') fail('device', "'cpu' or 'cuda'");
   if (!['f32', 'bf16', 'f16'].includes(j.activations as string)) fail('activations', "'f32', 'bf16' or 'f16'");
   if (j.task !== 'sequence-classification' && j.task !== 'causal-lm') fail('task', "'sequence-classification' or 'causal-lm'");
+  if (j.tokenizer !== undefined && !['model', 'byte', 'custom'].includes(j.tokenizer as string)) fail('tokenizer', "'model', 'byte' or 'custom'");
   return j as unknown as RunInfo;
 }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { loadModel } from '../models/load.js';
 import { type Model } from '../models/model.js';
 import { loadPrepared } from '../data/output.js';
-import { loadTokenizer, Tokenizer, type TextTokenizer } from '../io/tokenizer.js';
+import { ByteTokenizer, loadTokenizer, Tokenizer, type TextTokenizer } from '../io/tokenizer.js';
 import { TEMPLATES, customTemplate, type Setting, type TemplateSpec } from '../prompts/templates.js';
 import { buildExamples } from '../examples/build.js';
 import { train, findCheckpoint, checkTrainConfig, DEFAULT_TRAIN, type TrainConfig, type TrainHooks } from '../train/trainer.js';
@@ -126,6 +126,7 @@ async function runSettingLocked(o: SettingRun): Promise<RunResult & { eval: Eval
         device: o.device ?? 'cpu',
         activations: o.activations ?? 'f32',
         task,
+        tokenizer: o.tokenizer === undefined ? 'model' : o.tokenizer instanceof ByteTokenizer ? 'byte' : 'custom',
       });
     }
     model.dispose();

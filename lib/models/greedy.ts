@@ -6,17 +6,33 @@ export interface GenerateOptions {
   eosTokenId?: number | null;
   /** what finished rows are filled with (default: the config's pad_token_id, else EOS) */
   padTokenId?: number;
+  /** chooses row b's next token from its logits (default: the first maximum, as torch.argmax; the server samples here) */
+  pick?: (logits: Float32Array, b: number) => number;
+  /**
+   * Called after every step with the tokens just picked (pad for rows already finished): set
+   * finished[b] to stop row b early (a cancelled request, its own token limit, a stop string).
+   */
+  onStep?: (next: number[], finished: boolean[]) => void;
 }
 
 /**
- * One greedy step over rows of logits [B, V]: the first maximum per row (as torch.argmax), pad for
+ * One step over rows of logits [B, V]: the first maximum per row (as torch.argmax) or `pick`'s choice, pad for
  * rows already finished; rows that produce EOS are marked finished.
  */
-export function greedyPick(lg: Float32Array, V: number, finished: boolean[], eos: number | null, pad: number): number[] {
+export function greedyPick(
+  lg: Float32Array,
+  V: number,
+  finished: boolean[],
+  eos: number | null,
+  pad: number,
+  pick?: GenerateOptions['pick'],
+): number[] {
   return finished.map((done, b) => {
+    if (done) return pad;
     let best = 0;
-    for (let v = 1; v < V; v++) if (lg[b * V + v] > lg[b * V + best]) best = v;
-    const tok = done ? pad : best;
+    if (pick) best = pick(lg.subarray(b * V, (b + 1) * V), b);
+    else for (let v = 1; v < V; v++) if (lg[b * V + v] > lg[b * V + best]) best = v;
+    const tok = best;
     if (eos !== null && tok === eos) finished[b] = true;
     return tok;
   });

@@ -18,7 +18,7 @@ NF4View nf4_arg(const Op& op, Napi::Object o, const char* arg, Device* dev) {
       if (optional) return nullptr;
       op.fail("PLF_ARG", std::string(arg) + "." + key + " is required for an NF4 weight");
     }
-    if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(TensorImpl::ctor.Value()))
+    if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(TensorImpl::Ctor(v.Env())))
       op.fail("PLF_ARG", std::string(arg) + "." + key + " must be a tensor");
     TensorImpl* t = TensorImpl::Unwrap(v.As<Napi::Object>());
     if (t->disposed()) op.fail("PLF_ARG", std::string(arg) + "." + key + " was disposed");
@@ -76,7 +76,7 @@ NF4View nf4_arg(const Op& op, Napi::Object o, const char* arg, Device* dev) {
 WeightView weight_arg(const Op& op, size_t i, const char* arg, Device* dev) {
   Napi::Value v = op.info[i];
   WeightView w;
-  if (v.IsObject() && !v.As<Napi::Object>().InstanceOf(TensorImpl::ctor.Value())) {
+  if (v.IsObject() && !v.As<Napi::Object>().InstanceOf(TensorImpl::Ctor(v.Env()))) {
     Napi::Object o = v.As<Napi::Object>();
     w.dtype = DType::U8;
     w.nf4 = nf4_arg(op, o, arg, dev);

@@ -51,7 +51,7 @@ TensorImpl* Op::t(size_t i, const char* arg, std::initializer_list<DType> ok, bo
     if (optional) return nullptr;
     fail("PLF_ARG", std::string(arg) + " is required (argument " + std::to_string(i) + ")");
   }
-  if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(TensorImpl::ctor.Value()))
+  if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(TensorImpl::Ctor(v.Env())))
     fail("PLF_ARG", std::string(arg) + " must be a tensor");
   TensorImpl* t = TensorImpl::Unwrap(v.As<Napi::Object>());
   if (t->disposed()) fail("PLF_ARG", std::string(arg) + " " + t->describe() + " was disposed");

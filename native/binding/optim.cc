@@ -52,7 +52,7 @@ static Napi::Value AdamW(const Napi::CallbackInfo& info) {
         if (optional) return nullptr;
         op.fail("PLF_ARG", "item " + std::to_string(i) + "." + k + " is required");
       }
-      if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(TensorImpl::ctor.Value()))
+      if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(TensorImpl::Ctor(v.Env())))
         op.fail("PLF_ARG", "item " + std::to_string(i) + "." + k + " must be a tensor");
       TensorImpl* t = TensorImpl::Unwrap(v.As<Napi::Object>());
       if (t->disposed()) op.fail("PLF_ARG", "item " + std::to_string(i) + "." + k + " was disposed");

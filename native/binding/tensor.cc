@@ -6,7 +6,7 @@
 
 namespace plf {
 
-Napi::FunctionReference TensorImpl::ctor;
+Napi::Function TensorImpl::Ctor(Napi::Env env) { return env.GetInstanceData<Napi::FunctionReference>()->Value(); }
 
 std::string shape_str(const std::vector<int64_t>& s) {
   std::ostringstream o;
@@ -77,7 +77,7 @@ TensorImpl::TensorImpl(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tensor
 Napi::Object TensorImpl::Create(Napi::Env env, DType dt, const std::vector<int64_t>& shape, Device dev, bool zero) {
   Napi::Array s = Napi::Array::New(env, shape.size());
   for (size_t i = 0; i < shape.size(); i++) s.Set(uint32_t(i), Napi::Number::New(env, double(shape[i])));
-  return ctor.New(
+  return Ctor(env).New(
       {Napi::Number::New(env, int(dt)), s, Napi::Number::New(env, int(dev)), Napi::Boolean::New(env, zero)});
 }
 
@@ -102,7 +102,7 @@ void TensorImpl::Init(Napi::Env env, Napi::Object exports) {
                                      InstanceAccessor("device", &TensorImpl::GetDevice, nullptr),
                                      InstanceAccessor("disposed", &TensorImpl::GetDisposed, nullptr),
                                  });
-  ctor = Napi::Persistent(f);
+  env.SetInstanceData(new Napi::FunctionReference(Napi::Persistent(f)));  // freed with the environment
   exports.Set("NativeTensor", f);
 }
 
@@ -188,7 +188,7 @@ Napi::Value TensorImpl::View(const Napi::CallbackInfo& info) {
   if (off + n > numel())
     throw_js(env, "PLF_SHAPE",
              "view: " + shape_str(s) + " at element " + std::to_string(off) + " does not fit in tensor " + describe());
-  Napi::Object o = ctor.New({});
+  Napi::Object o = Ctor(env).New({});
   TensorImpl* v = TensorImpl::Unwrap(o);
   v->storage = storage;
   v->offset = offset + size_t(off) * dtype_size(dtype);

@@ -19,7 +19,9 @@ struct Storage {
 
 class TensorImpl : public Napi::ObjectWrap<TensorImpl> {
  public:
-  static Napi::FunctionReference ctor;
+  // The NativeTensor class of this environment: the addon loads once per thread (the main
+  // thread and each worker, e.g. the server's model thread), each with its own class.
+  static Napi::Function Ctor(Napi::Env env);
   static void Init(Napi::Env env, Napi::Object exports);
   explicit TensorImpl(const Napi::CallbackInfo& info);
 

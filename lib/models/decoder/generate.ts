@@ -70,12 +70,13 @@ export function generate(model: CachedDecoder, batch: Pick<Batch, 'inputIds' | '
       maskT.dispose();
       step.ids.dispose();
       step.positions.dispose();
-      const next = greedyPick(lg, V, finished, eos, pad);
+      const next = greedyPick(lg, V, finished, eos, pad, opts.pick);
       for (let b = 0; b < B; b++) {
         out[b].push(next[b]);
         mask[b * cap + T + i] = 1n;
         lastPos[b] += 1;
       }
+      opts.onStep?.(next, finished);
       if (finished.every(Boolean)) break;
       step = {
         ids: Tensor.from(BigInt64Array.from(next, BigInt), [B, 1]),

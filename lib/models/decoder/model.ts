@@ -404,12 +404,34 @@ export class DecoderModel implements Model {
     return Tensor.from(a, [rows, cols]);
   }
 
+  /** set on a view (classifierView): the body is another model's, only the head is this one's */
+  private bodyOwner: DecoderModel | null = null;
+
+  /**
+   * A sequence classifier with a fresh score head [numLabels, hidden] over this model's body
+   * (embeddings, blocks, final norm): the server's classification runs and generation runs on one
+   * base share one copy of its weights. Disposing the view frees only its head.
+   */
+  classifierView(numLabels: number, seed = 42): DecoderModel {
+    const c = this.config;
+    const w = DecoderModel.initScore(numLabels, c.hidden, Number(c.raw.initializer_range ?? 0.02), seed).moveTo(this.device);
+    const view = new DecoderModel(c, 'sequence-classification', this.embed, this.blocks, this.finalNorm, new Linear('score', w, null));
+    view.bodyOwner = this;
+    view.activations = this.activations;
+    view.source = this.source;
+    return view;
+  }
+
   [Symbol.dispose](): void {
     this.dispose();
   }
 
   dispose(): void {
     this.release();
+    if (this.bodyOwner) {
+      this.head.dispose();
+      return;
+    }
     this.embed.dispose();
     this.blocks.forEach((b) => b.dispose());
     this.finalNorm.dispose();

@@ -63,8 +63,9 @@ export function generateT5(model: Seq2SeqDecoder, batch: Pick<Batch, 'inputIds' 
       const lg = logits.toFloat32(),
         V = c.vocabSize;
       logits.dispose();
-      const next = greedyPick(lg, V, finished, eos, pad);
+      const next = greedyPick(lg, V, finished, eos, pad, opts.pick);
       next.forEach((tok, b) => out[b].push(tok));
+      opts.onStep?.(next, finished);
       if (finished.every(Boolean)) break;
       step = Tensor.from(BigInt64Array.from(next, BigInt), [B, 1]);
       if (i === opts.maxNewTokens - 1) step.dispose();
