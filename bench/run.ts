@@ -10,8 +10,9 @@ import * as model from './model.bench.js';
 import * as data from './data.bench.js';
 import * as ops from './ops.bench.js';
 import * as omp from './omp.bench.js';
+import * as serve from './serve.bench.js';
 
-const suites: Record<string, { run: () => Promise<Row[]> }> = { ops, omp, nf4, linear, optim, model, data };
+const suites: Record<string, { run: () => Promise<Row[]> }> = { ops, omp, nf4, linear, optim, model, data, serve };
 const only = process.argv.slice(2);
 const rows: Row[] = [];
 for (const [name, s] of Object.entries(suites)) {

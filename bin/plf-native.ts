@@ -11,6 +11,7 @@ import { runDemo } from '../lib/experiments/demo.js';
 import { runExperiment, readExperimentConfig } from '../lib/experiments/experiment.js';
 import { quantizeCheckpoint } from '../lib/models/quantize.js';
 import { runQuery } from '../lib/experiments/query.js';
+import { createServer } from '../lib/serve/server.js';
 import { SETTINGS, type Setting } from '../lib/prompts/templates.js';
 import { DEFAULT_TRAIN } from '../lib/train/trainer.js';
 import { ProgressBar, settingHooks } from '../lib/util/progress.js';
@@ -308,6 +309,82 @@ await yargs(hideBin(process.argv))
           ? JSON.stringify(r, null, 2)
           : `${a.setting} via ${a.model}: F1-macro ${(100 * r.f1Macro).toFixed(2)} on ${r.rows} rows (${r.unknownWords} unknown words)`,
       );
+    },
+  )
+  .command(
+    'serve',
+    'an OpenAI-compatible server for trained runs: /v1/chat/completions (LM runs, the base), /v1/moderations (CLS runs), /v1/models, /health, /metrics',
+    (y) =>
+      y
+        .option('run', {
+          type: 'string',
+          array: true,
+          default: [] as string[],
+          describe: '[NAME=]DIR of a trained run (repeat for several; NAME defaults to the folder name)',
+        })
+        .option('base', { type: 'string', describe: "the base model folder (overrides run.json's; alone: serve just the base)" })
+        .option('base-name', { type: 'string', describe: "the base model's id (default: the runs' model name)" })
+        .option('tokenizer', {
+          type: 'string',
+          describe: "'byte' or a folder with tokenizer.json (default: what each run was trained with)",
+        })
+        .option('host', { type: 'string', default: '127.0.0.1' })
+        .option('port', { type: 'number', default: 8080 })
+        .option('device', { choices: ['cpu', 'cuda'] as const, describe: 'where the models run (default: where each run was trained)' })
+        .option('quantize', { choices: ['nf4', 'none'] as const, describe: 'the base alone: NF4 or as stored (runs keep theirs)' })
+        .option('api-key-env', {
+          type: 'string',
+          describe: 'environment variable holding the key clients must send (Authorization: Bearer …)',
+        })
+        .option('max-batch', { type: 'number', default: 16, describe: 'rows per forward pass' })
+        .option('max-queue', { type: 'number', default: 256, describe: 'rows waiting or running before 429' })
+        .option('batch-window', { type: 'number', default: 2, describe: 'ms an idle model waits for more rows of the same run' })
+        .option('max-body', { type: 'number', default: 1 << 20, describe: 'request body cap in bytes (413 above it)' })
+        .option('max-length', { type: 'number', describe: "the base's prompt limit in tokens (default 2048; runs keep theirs)" })
+        .example('$0 serve --run plf-demo/runs/LM-P --run cls=plf-demo/runs/CLS-P --port 8080', 'two runs of the demo on one port')
+        .example('MY_KEY=… $0 serve --run runs/lm-p --api-key-env MY_KEY --host 0.0.0.0', 'with an API key, on every interface'),
+    async (a) => {
+      let apiKey: string | undefined;
+      if (a['api-key-env']) {
+        apiKey = process.env[a['api-key-env']];
+        if (!apiKey) throw new ConfigError(`--api-key-env ${a['api-key-env']}: the environment variable is not set`);
+      }
+      if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535)
+        throw new ConfigError(`--port must be an integer in 0…65535, got ${a.port}`);
+      const server = await createServer({
+        runs: a.run,
+        base: a.base,
+        baseName: a['base-name'],
+        tokenizer: a.tokenizer,
+        device: a.device,
+        quantize: a.quantize === undefined ? undefined : a.quantize === 'nf4' ? 'nf4' : null,
+        apiKey,
+        maxBatch: a['max-batch'],
+        maxQueue: a['max-queue'],
+        batchWindowMs: a['batch-window'],
+        maxBodyBytes: a['max-body'],
+        maxLength: a['max-length'],
+      });
+      const http = await server.listen(a.port, a.host);
+      const addr = http.address() as { address: string; port: number };
+      const shown = addr.address.includes(':') ? `[${addr.address}]` : addr.address;
+      console.log(
+        `plf-native serve: http://${shown}:${addr.port}/v1 — ${server.models.map((m) => `${m.id} (${m.kind === 'base' ? 'base' : m.setting})`).join(', ')}`,
+      );
+      console.log(
+        `  ${apiKey ? `API key from $${a['api-key-env']}` : 'no API key'}; Ctrl-C or SIGTERM finishes the requests in flight, then exits`,
+      );
+      await new Promise<void>((resolve) => {
+        const stop = (sig: string) => {
+          console.log(
+            `plf-native serve: ${sig} — finishing ${server.metrics().match(/plf_queue_depth (\d+)/)?.[1] ?? 0} queued request(s) and the batch in flight`,
+          );
+          void server.close().then(resolve);
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      });
+      console.log('plf-native serve: stopped');
     },
   )
   .command(

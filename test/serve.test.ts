@@ -307,3 +307,53 @@ test('query --endpoint against our server equals the local Q-0S evaluation of th
   );
   for (const k of ['f1Macro', 'f1Micro', 'subsetAccuracy'] as const) assert.equal(r[k], local[k], k);
 });
+
+test(
+  'plf-native serve: one command serves a run; SIGTERM finishes the request in flight, then exits 0',
+  { skip, timeout: 120_000 },
+  async () => {
+    const { spawn } = await import('node:child_process');
+    const bin = path.resolve('dist', 'bin', 'plf-native.js');
+    const child = spawn(
+      process.execPath,
+      [bin, 'serve', '--run', `lmA=${path.join(root, 'lmA')}`, '--port', '0', '--api-key-env', 'PLF_TEST_SERVE_KEY'],
+      {
+        env: { ...process.env, PLF_TEST_SERVE_KEY: KEY },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '',
+      err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    try {
+      for (let i = 0; i < 600 && !/\/v1 — /.test(out); i++) await new Promise((r) => setTimeout(r, 50));
+      const base = /(http:\/\/127\.0\.0\.1:\d+\/v1)/.exec(out)?.[1];
+      assert.ok(base, `the server printed its URL (stdout: ${out}, stderr: ${err})`);
+      assert.ok(!out.includes(KEY) && !err.includes(KEY), 'the key is never printed');
+      const c = new OpenAI({ baseURL: base, apiKey: KEY, maxRetries: 0 });
+      const p = preds.lmA[1];
+      const stream = await c.chat.completions.create({
+        model: 'lmA',
+        messages: [{ role: 'user', content: p.text }],
+        user: p.user,
+        stream: true,
+      });
+      let text = '',
+        signalled = false;
+      for await (const chunk of stream) {
+        if (!signalled) {
+          child.kill('SIGTERM');
+          signalled = true;
+        }
+        text += chunk.choices[0]?.delta.content ?? '';
+      }
+      assert.equal(text, p.response, 'the request in flight finished');
+      assert.equal(await exited, 0);
+      assert.match(out, /SIGTERM/);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  },
+);
