@@ -15,6 +15,7 @@ const LAYERS = [
   ['train', '^lib/train/'],
   ['experiments', '^lib/experiments/'],
   ['serve', '^lib/serve/'],
+  ['queue', '^lib/queue/'],
   ['package', '^lib/index\\.ts$'],
 ];
 const upward = LAYERS.map(([name, path], i) => ({

@@ -11,8 +11,9 @@ import * as data from './data.bench.js';
 import * as ops from './ops.bench.js';
 import * as omp from './omp.bench.js';
 import * as serve from './serve.bench.js';
+import * as queue from './queue.bench.js';
 
-const suites: Record<string, { run: () => Promise<Row[]> }> = { ops, omp, nf4, linear, optim, model, data, serve };
+const suites: Record<string, { run: () => Promise<Row[]> }> = { ops, omp, nf4, linear, optim, model, data, serve, queue };
 const only = process.argv.slice(2);
 const rows: Row[] = [];
 for (const [name, s] of Object.entries(suites)) {

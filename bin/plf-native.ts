@@ -12,10 +12,32 @@ import { runExperiment, readExperimentConfig } from '../lib/experiments/experime
 import { quantizeCheckpoint } from '../lib/models/quantize.js';
 import { runQuery } from '../lib/experiments/query.js';
 import { createServer } from '../lib/serve/server.js';
+import { submitGrid, gridStatus, cancelGrid, formatStatus } from '../lib/queue/submit.js';
+import { startWorker } from '../lib/queue/worker.js';
+import { redisTarget } from '../lib/queue/connection.js';
 import { SETTINGS, type Setting } from '../lib/prompts/templates.js';
 import { DEFAULT_TRAIN } from '../lib/train/trainer.js';
 import { ProgressBar, settingHooks } from '../lib/util/progress.js';
 import { setMatmulPrecision } from '../lib/ops/linear.js';
+
+/** Draws the grid's status lines on stderr: redrawn in place on a terminal, a line per change otherwise. */
+function statusView(): (lines: string[]) => void {
+  let drawn = 0;
+  const seen = new Map<string, string>();
+  return (lines) => {
+    if (process.stderr.isTTY) {
+      process.stderr.write((drawn ? `\x1b[${drawn}A` : '') + lines.map((l) => `\x1b[2K${l}\n`).join(''));
+      drawn = lines.length;
+      return;
+    }
+    for (const l of lines) {
+      const [name, state] = l.split(/\s{2,}/);
+      const key = `${state} ${/step \d+\/(\d+)/.exec(l) ? 'training' : /eval/.test(l) ? 'eval' : ''}`;
+      if (seen.get(name) !== key) process.stderr.write(l + '\n');
+      seen.set(name, key);
+    }
+  };
+}
 
 function formatBytes(n: number): string {
   return n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(1)} GiB` : `${(n / 2 ** 20).toFixed(0)} MiB`;
@@ -398,7 +420,12 @@ await yargs(hideBin(process.argv))
         .option('activations', { choices: ['f32', 'bf16', 'f16'] as const, describe: 'dtype of the hidden states' })
         .option('gradient-checkpointing', { type: 'boolean', describe: 'recompute each layer in backward' })
         .option('json', { type: 'boolean', default: false, describe: "print results.json's rows" })
+        .option('queue', { type: 'string', describe: 'redis://host:port[/db]: run the grid on `plf-native worker`s (see "Many machines")' })
+        .option('detach', { type: 'boolean', default: false, describe: 'with --queue: only enqueue' })
+        .option('status', { type: 'boolean', default: false, describe: 'with --queue: print where every run stands' })
+        .option('cancel', { type: 'boolean', default: false, describe: 'with --queue: remove the runs still waiting' })
         .example('$0 experiment --config experiments/paper.json', '')
+        .example('$0 experiment --config experiments/paper.json --queue redis://10.0.0.5:6379', 'on every worker connected to that Redis')
         .example(
           '$0 experiment --config experiments/paper.json --device cuda --matmul-precision bf16 --activations bf16 --gradient-checkpointing',
           'the same grid on a GPU',
@@ -412,20 +439,79 @@ await yargs(hideBin(process.argv))
         activations: a.activations ?? file.activations,
         gradientCheckpointing: a['gradient-checkpointing'] ?? file.gradientCheckpointing,
       };
-      const r = await runExperiment(
-        c,
-        (m) => process.stderr.write(m + '\n'),
-        (run) => settingHooks(run),
-      );
+      const say = (m: string) => process.stderr.write(m + '\n');
+      if (!a.queue && (a.detach || a.status || a.cancel)) throw new ConfigError('--detach, --status and --cancel need --queue redis://…');
+      if (a.queue && a.status) {
+        const rows = await gridStatus(c, a.queue, say);
+        console.log(a.json ? JSON.stringify(rows, null, 2) : formatStatus(rows).join('\n'));
+        return;
+      }
+      if (a.queue && a.cancel) {
+        const gone = await cancelGrid(c, a.queue, say);
+        console.log(a.json ? JSON.stringify(gone) : `removed ${gone.length} waiting run(s)${gone.length ? ': ' + gone.join(', ') : ''}`);
+        return;
+      }
+      if (a.queue) {
+        const view = statusView();
+        const r = await submitGrid(c, { queue: a.queue, detach: a.detach, log: say, onStatus: (rows) => view(formatStatus(rows)) });
+        if (!r) {
+          console.log(`queued; follow it with: plf-native experiment --config ${a.config} --queue ${redisTarget(a.queue).shown} --status`);
+          return;
+        }
+        console.log(a.json ? JSON.stringify(r, null, 2) : `${r.length} runs; tables in ${c.out}/tables.md, chart in ${c.out}/gains.svg`);
+        return;
+      }
+      const r = await runExperiment(c, say, (run) => settingHooks(run));
       console.log(a.json ? JSON.stringify(r, null, 2) : `${r.length} runs; tables in ${c.out}/tables.md, chart in ${c.out}/gains.svg`);
     },
   )
   .command(
-    'bench [suites..]',
-    'the CPU benchmarks (nf4, linear, optim, model, data), each against a peer measured in the same run',
+    'worker',
+    'take runs from an experiment queue (Redis) and run them, one at a time per GPU',
     (y) =>
       y
-        .positional('suites', { type: 'string', array: true, choices: ['nf4', 'linear', 'optim', 'model', 'data'] })
+        .option('queue', { type: 'string', demandOption: true, describe: 'redis://host:port[/db]' })
+        .option('device', { type: 'string', describe: "cpu, cuda or cuda:N (that GPU alone); default: each run's device" })
+        .option('concurrency', { type: 'number', default: 1, describe: 'runs at once' })
+        .option('out-root', {
+          type: 'string',
+          describe: "where this machine mounts the submitter's experiment folder (default: the same path)",
+        })
+        .option('lock-ms', { type: 'number', default: 30000, describe: "a dead worker's run is taken over after about this long" })
+        .example('$0 worker --queue redis://10.0.0.5:6379 --device cuda:0', 'one per GPU')
+        .example(
+          '$0 worker --queue redis://10.0.0.5:6379 --device cuda:1 --out-root /mnt/shared/paper',
+          'the shared folder mounted elsewhere',
+        ),
+    async (a) => {
+      const w = await startWorker({
+        queue: a.queue,
+        device: a.device,
+        concurrency: a.concurrency,
+        outRoot: a['out-root'],
+        lockMs: a['lock-ms'],
+        stalledMs: Math.max(1000, Math.min(30000, a['lock-ms'])),
+      });
+      await new Promise<void>((resolve) => {
+        const stop = (sig: string) => {
+          console.log(`worker: ${sig} — finishing the run in progress (it checkpoints as it goes), then exiting`);
+          void w.close().then(resolve);
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      });
+    },
+  )
+  .command(
+    'bench [suites..]',
+    'the CPU benchmarks (ops, omp, nf4, linear, optim, model, data, serve, queue), each against a peer measured in the same run',
+    (y) =>
+      y
+        .positional('suites', {
+          type: 'string',
+          array: true,
+          choices: ['ops', 'omp', 'nf4', 'linear', 'optim', 'model', 'data', 'serve', 'queue'],
+        })
         .example('$0 bench linear nf4', 'only the kernel suites'),
     async (a) => {
       const { spawnSync } = await import('node:child_process');

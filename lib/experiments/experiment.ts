@@ -8,7 +8,7 @@ const RUN_NAME = /^[A-Za-z0-9._-]{1,100}$/;
 import { SETTINGS, type Setting } from '../prompts/templates.js';
 import type { TrainConfig } from '../train/trainer.js';
 import type { LoraConfig } from '../models/lora.js';
-import { runSetting, type SettingHooks } from './run.js';
+import { runSetting, type SettingHooks, type SettingRun } from './run.js';
 import { writeReport, type RunResult } from './report.js';
 import { setMatmulPrecision, type MatmulPrecision } from '../ops/linear.js';
 
@@ -85,31 +85,62 @@ export function checkExperiment(c: ExperimentConfig, file: string): void {
   if (typeof c.out !== 'string') throw new ConfigError(`${file}: out must be a path`);
 }
 
-export async function runExperiment(c: ExperimentConfig, log: (m: string) => void = () => {},
-                                    hooks?: (run: string) => SettingHooks): Promise<RunResult[]> {
+/** One run of a grid: its name (dataset/model/setting) and the runSetting options it is run with. */
+export interface GridRun {
+  name: string;
+  dataset: string;
+  model: string;
+  /** JSON-able (no hooks, no tokenizer object): what a queue job carries */
+  run: Omit<SettingRun, 'hooks' | 'tokenizer'>;
+}
+
+/** Every run of the grid, in order, with the options the local path and the queue's workers both use. */
+export function gridRuns(c: ExperimentConfig): GridRun[] {
   checkExperiment(c, 'experiment config');
-  const results: RunResult[] = [];
-  if (c.device === 'cuda') setMatmulPrecision(c.matmulPrecision ?? 'highest');
+  const out: GridRun[] = [];
   for (const d of c.datasets)
     for (const m of c.models)
-      for (const s of m.settings ?? c.settings) {
-        const out = path.join(c.out, 'runs', d.name, m.name, s);
-        const done = path.join(out, 'metrics.json');
-        if (fs.existsSync(done)) {
-          const r = JSON.parse(fs.readFileSync(done, 'utf8')) as RunResult & { metrics?: unknown };
-          delete r.metrics;
-          results.push({ ...r, dataset: d.name, model: m.name });
-          log(`skip ${d.name}/${m.name}/${s} (finished)`);
-          continue;
-        }
-        log(`run ${d.name}/${m.name}/${s}`);
-        const { eval: _e, ...r } = await runSetting({ prepared: d.prepared, model: m.path, modelName: m.name, setting: s, out,
-          quantize: m.quantize === undefined ? 'nf4' : m.quantize, lora: c.lora, train: c.train, maxLength: c.maxLength, limit: c.limit, resume: true,
-          device: c.device, activations: c.activations, gradientCheckpointing: c.gradientCheckpointing,
-          hooks: hooks?.(`${d.name}/${m.name}/${s}`) });
-        results.push({ ...r, dataset: d.name });
-        writeReport(c.out, results);
-      }
+      for (const s of m.settings ?? c.settings)
+        out.push({
+          name: `${d.name}/${m.name}/${s}`,
+          dataset: d.name,
+          model: m.name,
+          run: {
+            prepared: d.prepared, model: m.path, modelName: m.name, setting: s, out: path.join(c.out, 'runs', d.name, m.name, s),
+            quantize: m.quantize === undefined ? 'nf4' : m.quantize, lora: c.lora, train: c.train, maxLength: c.maxLength, limit: c.limit,
+            resume: true, device: c.device, activations: c.activations, gradientCheckpointing: c.gradientCheckpointing,
+          },
+        });
+  return out;
+}
+
+/** A finished run's result (its metrics.json), or null when the run has not finished. */
+export function finishedResult(g: GridRun, out = g.run.out): RunResult | null {
+  const done = path.join(out, 'metrics.json');
+  if (!fs.existsSync(done)) return null;
+  const r = JSON.parse(fs.readFileSync(done, 'utf8')) as RunResult & { metrics?: unknown; truncatedTest?: unknown };
+  delete r.metrics;
+  delete r.truncatedTest;
+  return { ...r, dataset: g.dataset, model: g.model };
+}
+
+export async function runExperiment(c: ExperimentConfig, log: (m: string) => void = () => {},
+                                    hooks?: (run: string) => SettingHooks): Promise<RunResult[]> {
+  const results: RunResult[] = [];
+  const runs = gridRuns(c);
+  if (c.device === 'cuda') setMatmulPrecision(c.matmulPrecision ?? 'highest');
+  for (const g of runs) {
+    const done = finishedResult(g);
+    if (done) {
+      results.push(done);
+      log(`skip ${g.name} (finished)`);
+      continue;
+    }
+    log(`run ${g.name}`);
+    const { eval: _e, ...r } = await runSetting({ ...g.run, hooks: hooks?.(g.name) });
+    results.push({ ...r, dataset: g.dataset });
+    writeReport(c.out, results);
+  }
   writeReport(c.out, results);
   return results;
 }

@@ -46,6 +46,8 @@ export interface SettingRun {
   /** use at most this many rows (quick runs and tests) */
   limit?: { train?: number; val?: number; test?: number };
   hooks?: SettingHooks;
+  /** the caller holds this run by other means (a queue job): a run-folder lock left by another host is taken over */
+  takeOverLock?: boolean;
 }
 
 export function specFor(manifest: { dataset?: unknown; labels: string[] }): TemplateSpec {
@@ -69,7 +71,8 @@ function chatFor(o: SettingRun, tok: TextTokenizer): ((prompt: string) => string
 
 export async function runSetting(o: SettingRun): Promise<RunResult & { eval: EvalResult }> {
   checkRun(o, { ...DEFAULT_TRAIN, ...o.train });
-  return withRunFolder(o.out, () => runSettingLocked(o)); // one writer per run folder: a second run into it is refused
+  // one writer per run folder: a second run into it is refused
+  return withRunFolder(o.out, () => runSettingLocked(o), { takeOverRemote: o.takeOverLock });
 }
 
 /** The run's options in range before anything is loaded (a ConfigError names the option). */
@@ -83,6 +86,7 @@ function checkRun(o: SettingRun, cfg: TrainConfig): void {
     throw new ConfigError(`${o.out}: maxLength must be an integer >= 8, got ${o.maxLength}`);
   for (const [k, v] of Object.entries(o.limit ?? {}))
     if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new ConfigError(`${o.out}: limit.${k} must be an integer >= 1, got ${v}`);
+  if (!fs.existsSync(o.model)) throw new ConfigError(`${o.model}: no such model folder`);
 }
 
 async function runSettingLocked(o: SettingRun): Promise<RunResult & { eval: EvalResult }> {

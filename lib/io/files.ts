@@ -106,7 +106,7 @@ function alive(pid: number): boolean {
  * process is refused with the holder's pid; a lock left by a dead process (kill -9) is taken over.
  * Re-entrant within a process. Returns the release function.
  */
-export function lockRunFolder(dir: string): () => void {
+export function lockRunFolder(dir: string, o: { takeOverRemote?: boolean } = {}): () => void {
   io('create', dir, () => fs.mkdirSync(dir, { recursive: true }));
   const file = path.join(dir, '.lock');
   const n = held.get(file) ?? 0;
@@ -133,7 +133,10 @@ export function lockRunFolder(dir: string): () => void {
         /* torn or unreadable: stale */
       }
       const pid = Number(holder.pid);
-      if (Number.isInteger(pid) && pid > 0 && (holder.host !== os.hostname() || alive(pid)))
+      // a lock from another host cannot be checked from here; takeOverRemote: the caller holds the
+      // run by other means (a queue job, whose previous holder stalled) and takes it over
+      const remote = holder.host !== os.hostname();
+      if (Number.isInteger(pid) && pid > 0 && (remote ? !o.takeOverRemote : alive(pid)))
         throw new ConfigError(
           `${dir} is in use by another run (pid ${pid} on ${String(holder.host)}, since ${String(holder.since)}); ` +
             `wait for it to finish or choose another output folder`,
@@ -147,8 +150,8 @@ export function lockRunFolder(dir: string): () => void {
 }
 
 /** fn() while holding run folder `dir` (lockRunFolder); released when fn returns, throws or its promise settles. */
-export function withRunFolder<T>(dir: string, fn: () => T): T {
-  const unlock = lockRunFolder(dir);
+export function withRunFolder<T>(dir: string, fn: () => T, o: { takeOverRemote?: boolean } = {}): T {
+  const unlock = lockRunFolder(dir, o);
   let r: T;
   try {
     r = fn();

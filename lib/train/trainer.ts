@@ -129,6 +129,7 @@ function trainLocked(...[model, tok, spec, trainSet, valSet, outDir, cfg, o]: Pa
   recoverDir(path.join(outDir, 'best'));
   if (found) {
     ({ opt, state } = loadCheckpoint(found, model, makeOpt));
+    o.hooks?.onInfo?.(`resuming from ${found} at step ${state.step}`);
   } else {
     if (!model.trainableParameters().length)
       throw new ConfigError('train: add LoRA adapters first (model.addLora), or call model.trainAll()');

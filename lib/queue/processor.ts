@@ -1,0 +1,70 @@
+// One queued run, in BullMQ's sandboxed child process: the worker's own process keeps the job's
+// lock renewed while this one is busy in native code for minutes. It runs the local path's
+// runSetting with resume on (a run another worker left continues from its last checkpoint),
+// reports progress to the job, and fails unrecoverably for deterministic errors (a bad config or
+// a missing model is not retried).
+import os from 'node:os';
+import { UnrecoverableError, type SandboxedJob } from 'bullmq';
+import { ConfigError, FormatError, ArgumentError, ShapeError, DTypeError } from '../errors.js';
+import { runSetting } from '../experiments/run.js';
+import { finishedResult } from '../experiments/experiment.js';
+import type { RunResult } from '../experiments/report.js';
+import { runFolderOn, type RunJobData, type RunProgress } from './jobs.js';
+
+const parent = process.ppid;
+const worker = `${os.hostname()}:${parent}`;
+/** progress reports to the job at most this often (PLF_PROGRESS_MS, default 1 s) */
+const progressMs = /^\d+$/.test(process.env.PLF_PROGRESS_MS ?? '') ? Number(process.env.PLF_PROGRESS_MS) : 1000;
+
+/** Deterministic failures: the same run fails the same way on any worker, every time. */
+function deterministic(e: unknown): boolean {
+  if (e instanceof ConfigError) return e.code !== 'PLF_LOCKED'; // a locked folder frees up
+  return e instanceof FormatError || e instanceof ArgumentError || e instanceof ShapeError || e instanceof DTypeError;
+}
+
+export default async function processRun(job: SandboxedJob<RunJobData, RunResult>): Promise<RunResult> {
+  const data = job.data;
+  const out = runFolderOn(data, process.env.PLF_OUT_ROOT || undefined);
+  const done = finishedResult(data, out);
+  if (done) return done;
+  const device = process.env.PLF_WORKER_DEVICE as 'cpu' | 'cuda' | undefined;
+  let last = 0,
+    t0 = Date.now(),
+    phase: RunProgress['state'] = 'starting';
+  const report = (p: Omit<RunProgress, 'worker'>, force = false) => {
+    // a worker killed with SIGKILL leaves this process behind: it stops at its next step instead of
+    // writing into a run another worker now holds
+    if (process.ppid !== parent) process.exit(70);
+    if (p.state !== phase) {
+      phase = p.state;
+      t0 = Date.now();
+    }
+    const now = Date.now();
+    if (!force && now - last < progressMs) return;
+    last = now;
+    void job.updateProgress({ ...p, worker } satisfies RunProgress);
+  };
+  const eta = (d: number, n: number) => (d > 0 ? ((Date.now() - t0) / 1000 / d) * (n - d) : undefined);
+  report({ state: 'starting' }, true);
+  try {
+    const { eval: _e, ...r } = await runSetting({
+      ...data.run,
+      out,
+      device: device ?? data.run.device,
+      takeOverLock: true, // BullMQ gives a job to one worker at a time: a lock another host left is stale
+      hooks: {
+        onInfo: (m) => void job.log(`${worker}: ${m}`),
+        onStep: (s) => report({ state: 'training', step: s.step, total: s.total, loss: s.loss, etaS: eta(s.step, s.total) }),
+        onEval: (s) =>
+          void job.log(`${worker}: eval at step ${s.step}: loss ${s.loss?.toFixed(4) ?? '–'}, F1-macro ${(100 * s.f1).toFixed(2)}`),
+        onEvalProgress: (d, n) => report({ state: 'evaluating', done: d, total: n, etaS: eta(d, n) }),
+      },
+    });
+    report({ state: 'done' }, true);
+    return { ...r, dataset: data.dataset, model: data.model };
+  } catch (e) {
+    const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    if (deterministic(e)) throw new UnrecoverableError(msg);
+    throw e;
+  }
+}
