@@ -51,13 +51,14 @@ export async function checkReachable(t: RedisTarget, timeoutMs = 3000): Promise<
     maxRetriesPerRequest: 0,
     enableOfflineQueue: false,
   });
-  c.on('error', () => {}); // the failure is the rejected connect below
+  let cause: Error | undefined; // the socket's own error (ECONNREFUSED, …): more telling than the rejection's
+  c.on('error', (e) => (cause ??= e));
   try {
     await c.connect();
     await c.ping();
   } catch (e) {
     throw new QueueError(
-      `cannot reach Redis at ${t.shown}: ${(e as Error).message} (start one with \`redis-server --port PORT\`, see the README's "Many machines")`,
+      `cannot reach Redis at ${t.shown}: ${(cause ?? (e as Error)).message} (start one with \`redis-server --port PORT\`, see the README's "Many machines")`,
     );
   } finally {
     c.disconnect();
