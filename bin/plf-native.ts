@@ -12,6 +12,8 @@ import { runExperiment, readExperimentConfig } from '../lib/experiments/experime
 import { quantizeCheckpoint } from '../lib/models/quantize.js';
 import { runQuery } from '../lib/experiments/query.js';
 import { createServer } from '../lib/serve/server.js';
+import { pretrain } from '../lib/train/pretrain.js';
+import { readTexts } from '../lib/data/texts.js';
 import { submitGrid, gridStatus, cancelGrid, formatStatus } from '../lib/queue/submit.js';
 import { startWorker } from '../lib/queue/worker.js';
 import { redisTarget } from '../lib/queue/connection.js';
@@ -330,6 +332,69 @@ await yargs(hideBin(process.argv))
         a.json
           ? JSON.stringify(r, null, 2)
           : `${a.setting} via ${a.model}: F1-macro ${(100 * r.f1Macro).toFixed(2)} on ${r.rows} rows (${r.unknownWords} unknown words)`,
+      );
+    },
+  )
+  .command(
+    'pretrain',
+    'pretrain a small Llama from scratch on plain texts (causal LM, every weight) → an HF model folder for train / eval / quantize',
+    (y) =>
+      y
+        .option('text', {
+          type: 'string',
+          array: true,
+          demandOption: true,
+          describe: 'text files: .txt (a text per line), .jsonl, .csv/.tsv',
+        })
+        .option('text-column', { type: 'string', default: 'text', describe: 'the field of .jsonl / the column of .csv/.tsv' })
+        .option('out', { type: 'string', demandOption: true })
+        .option('shape', {
+          type: 'string',
+          default: 'tiny',
+          describe: 'tiny, small, or JSON {"hidden":…,"layers":…,"heads":…,"intermediate":…}',
+        })
+        .option('tokenizer', { type: 'string', default: 'byte', describe: "'byte' or a folder with tokenizer.json" })
+        .option('minutes', { type: 'number', describe: 'time budget for the training steps' })
+        .option('tokens', { type: 'number', describe: 'token budget (instead of --minutes)' })
+        .option('seq-len', { type: 'number', default: 256 })
+        .option('batch', { type: 'number', default: 8 })
+        .option('lr', { type: 'number', default: 3e-3 })
+        .option('seed', { type: 'number', default: 42 })
+        .option('device', { choices: ['cpu', 'cuda'] as const, default: 'cpu' as const })
+        .option('resume', { type: 'boolean', default: false, describe: "continue from the folder's last checkpoint" })
+        .option('json', { type: 'boolean', default: false })
+        .example('$0 pretrain --text corpus.txt --out models/tiny --minutes 3', 'a byte-level tiny Llama in three minutes'),
+    async (a) => {
+      let shape: 'tiny' | 'small' | { hidden: number; layers: number; heads: number; intermediate: number } = a.shape as 'tiny';
+      if (a.shape.trim().startsWith('{')) {
+        try {
+          shape = JSON.parse(a.shape);
+        } catch (e) {
+          throw new ConfigError(`--shape: ${(e as Error).message}`);
+        }
+      }
+      const files = await readTexts(a.text, { textColumn: a['text-column'] });
+      const hooks = settingHooks('pretrain');
+      const r = await pretrain({
+        texts: files.flatMap((f) => f.texts),
+        out: a.out,
+        shape,
+        tokenizer: a.tokenizer,
+        minutes: a.minutes,
+        tokens: a.tokens,
+        seqLen: a['seq-len'],
+        batchSize: a.batch,
+        lr: a.lr,
+        seed: a.seed,
+        device: a.device,
+        resume: a.resume,
+        hooks: { onStep: hooks.onStep, onInfo: hooks.onInfo },
+      });
+      console.log(
+        a.json
+          ? JSON.stringify(r, null, 2)
+          : `pretrained ${r.parameters.toLocaleString('en')} parameters on ${r.tokensSeen.toLocaleString('en')} tokens (${r.steps} steps, ${r.seconds.toFixed(0)} s): ` +
+              `train loss ${r.trainLoss.toFixed(3)}, held-out loss ${r.heldOutLoss.toFixed(3)} (perplexity ${r.perplexity.toFixed(2)}) → ${r.out}`,
       );
     },
   )

@@ -128,6 +128,8 @@ function readJson(file: string): unknown {
 export class Tokenizer implements TextTokenizer {
   private tok: HFTokenizer;
   readonly config: Record<string, unknown>;
+  /** one more than the largest id of the vocabulary and the added tokens (a model's vocab_size for it) */
+  readonly vocabSize: number;
   private readonly file: string;
 
   constructor(readonly dir: string) {
@@ -145,6 +147,7 @@ export class Tokenizer implements TextTokenizer {
     const config = fs.existsSync(tc) ? readJson(tc) : {};
     if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new FormatError(`${tc}: must hold a JSON object`);
     this.config = config as Record<string, unknown>;
+    this.vocabSize = vocabSizeOf(json as Record<string, unknown>);
     // the library's own errors (a missing "model", a malformed vocab) become FormatErrors naming the file;
     // a probe encode/decode finds what only shows when the tokenizer runs
     this.tok = this.guard('load', () => {
@@ -244,6 +247,16 @@ export class Tokenizer implements TextTokenizer {
       throw new BudgetError(`${tc}: chat_template rendered ${text.length} characters, more than ${B.templateChars}`, 'PLF_BUDGET');
     return text;
   }
+}
+
+function vocabSizeOf(json: Record<string, unknown>): number {
+  let max = -1;
+  const vocab = (json.model as { vocab?: unknown } | undefined)?.vocab;
+  if (Array.isArray(vocab))
+    max = vocab.length - 1; // unigram: [piece, score] pairs
+  else if (vocab && typeof vocab === 'object') for (const id of Object.values(vocab)) if (typeof id === 'number' && id > max) max = id;
+  for (const t of (json.added_tokens as { id?: unknown }[] | undefined) ?? []) if (typeof t?.id === 'number' && t.id > max) max = t.id;
+  return max + 1;
 }
 
 export function loadTokenizer(dir: string): Tokenizer {
