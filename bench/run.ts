@@ -1,6 +1,7 @@
 // npm run bench: every suite, one table (ratios against the peer measured in the same run).
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { info } from '../lib/index.js';
 import { fmt, type Row } from './util.js';
 import * as nf4 from './nf4.bench.js';
@@ -31,5 +32,7 @@ for (const r of rows) {
   const pk = r.peak ? `${((100 * r.value) / r.peak).toFixed(0)}% of ${fmt(r.peak)}` : '';
   console.log(`| ${r.case} | ${fmt(r.value)} ${r.metric} | ${vs} | ${pk} |`);
 }
-fs.writeFileSync('bench-results.json', JSON.stringify({ machine, date: new Date().toISOString(), rows }, null, 2));
-console.log('\n(written to bench-results.json)');
+// `plf-native bench` runs this from the package folder: the file goes where the user asked for the bench
+const file = path.resolve(process.env.PLF_BENCH_OUT ?? 'bench-results.json');
+fs.writeFileSync(file, JSON.stringify({ machine, date: new Date().toISOString(), rows }, null, 2));
+console.log(`\n(written to ${file})`);

@@ -229,7 +229,9 @@ await yargs(hideBin(process.argv))
         .option('save-every', { type: 'number', default: 0 })
         .option('seed', { type: 'number', default: 42 })
         .option('max-length', { type: 'number', default: 512 })
-        .option('resume', { type: 'boolean', default: false })
+        .option('resume', { type: 'boolean', default: false, describe: "continue the run folder's last checkpoint" })
+        .option('overwrite', { type: 'boolean', default: false, describe: 'train anew into a folder that holds a finished run or a checkpoint' })
+        .option('threshold', { choices: ['paper', 'tune'] as const, default: 'paper' as const, describe: "CLS: also report test metrics with per-label thresholds tuned on val ('tune')" })
         .option('config', { type: 'string', describe: 'JSON file with any of these options (flags win)' })
         .option('limit', { type: 'number', describe: 'use at most this many rows per split (quick runs)' })
         .option('chat-template', {
@@ -270,6 +272,8 @@ await yargs(hideBin(process.argv))
         },
         maxLength: pick('max-length', a['max-length']),
         resume: a.resume,
+        overwrite: a.overwrite,
+        threshold: a.threshold,
         limit: lim,
         evalOnly: a._[0] === 'eval',
         chatTemplate: pick('chat-template', a['chat-template']),
@@ -362,6 +366,7 @@ await yargs(hideBin(process.argv))
         .option('seed', { type: 'number', default: 42 })
         .option('device', { choices: ['cpu', 'cuda'] as const, default: 'cpu' as const })
         .option('resume', { type: 'boolean', default: false, describe: "continue from the folder's last checkpoint" })
+        .option('overwrite', { type: 'boolean', default: false, describe: 'start anew in a folder that holds a pretrained model' })
         .option('json', { type: 'boolean', default: false })
         .example('$0 pretrain --text corpus.txt --out models/tiny --minutes 3', 'a byte-level tiny Llama in three minutes'),
     async (a) => {
@@ -388,6 +393,7 @@ await yargs(hideBin(process.argv))
         seed: a.seed,
         device: a.device,
         resume: a.resume,
+        overwrite: a.overwrite,
         hooks: { onStep: hooks.onStep, onInfo: hooks.onInfo },
       });
       console.log(
@@ -582,7 +588,8 @@ await yargs(hideBin(process.argv))
       const { spawnSync } = await import('node:child_process');
       const { packageRoot } = await import('../lib/native/loader.js');
       const root = packageRoot();
-      const r = spawnSync(process.execPath, [`${root}/dist/bench/run.js`, ...(a.suites ?? [])], { stdio: 'inherit', cwd: root });
+      const env = { ...process.env, PLF_BENCH_OUT: process.env.PLF_BENCH_OUT ?? `${process.cwd()}/bench-results.json` };
+      const r = spawnSync(process.execPath, [`${root}/dist/bench/run.js`, ...(a.suites ?? [])], { stdio: 'inherit', cwd: root, env });
       process.exitCode = r.status ?? 1;
     },
   )
@@ -605,17 +612,21 @@ await yargs(hideBin(process.argv))
   )
   .command(
     'demo',
-    'the whole pipeline offline on the CPU: synthetic annotators (or --data), a small model from scratch, all 7 settings',
+    "the paper's method offline on the CPU: a small Llama pretrained here on real texts, then the 7 settings (QLoRA) on the real GoEmotions raters",
     (y) =>
       y
         .option('out', { type: 'string', default: 'plf-demo' })
-        .option('data', { type: 'string', describe: 'a prepared folder instead of the synthetic data' })
+        .option('data-dir', { type: 'string', describe: 'the real data folder (goemotions/, unhealthy/, …; default PLF_DATA_DIR, then ../shared/data)' })
+        .option('pretrain-minutes', { type: 'number', describe: 'the base model\'s pretraining budget (default 3; cached in OUT/base)' })
+        .option('synthetic', { type: 'boolean', default: false, describe: 'the synthetic smoke test instead (made-up annotators, a model trained fully from scratch)' })
+        .option('data', { type: 'string', describe: 'with --synthetic\'s small model: a prepared folder instead of the synthetic data' })
         .option('settings', { type: 'string', array: true, choices: SETTINGS })
         .option('seed', { type: 'number', default: 42 })
         .option('epochs', { type: 'number' })
         .option('limit', { type: 'number', describe: 'with --data: at most this many train rows' })
         .option('json', { type: 'boolean', default: false, describe: 'print the results as JSON (the narrative goes to stderr)' })
-        .example('$0 demo', 'synthetic data, about 4 minutes on 2 cores')
+        .example('$0 demo', 'pretrain → prepare → 7 settings with QLoRA on real GoEmotions raters')
+        .example('$0 demo --synthetic', 'the synthetic smoke test, about 4 minutes on 2 cores')
         .example(
           '$0 demo --data prepared/popquorn --settings CLS CLS-P LM LM-P --limit 1200 --epochs 2',
           'the demo model on real prepared data',
@@ -624,6 +635,13 @@ await yargs(hideBin(process.argv))
       const r = await runDemo({
         out: a.out,
         data: a.data,
+        synthetic: a.synthetic,
+        dataDir: a['data-dir'],
+        pretrainMinutes: a['pretrain-minutes'],
+        pretrainHooks: (() => {
+          const h = settingHooks('pretrain');
+          return { onStep: h.onStep, onInfo: h.onInfo };
+        })(),
         settings: a.settings as Setting[] | undefined,
         seed: a.seed,
         epochs: a.epochs,

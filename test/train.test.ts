@@ -292,7 +292,7 @@ test('quantize output reloads to the same NF4 bytes (CLI)', { skip }, () => {
 test('a short demo runs end to end and writes its table and chart', { timeout: 240_000 }, async () => {
   const out = path.join(root, 'demo');
   const logs: string[] = [];
-  const r = await runDemo({ out, settings: ['Q-0S', 'CLS', 'CLS-P'], epochs: 1, items: 40, log: (m) => logs.push(m) });
+  const r = await runDemo({ out, synthetic: true, settings: ['Q-0S', 'CLS', 'CLS-P'], epochs: 1, items: 40, log: (m) => logs.push(m) });
   assert.equal(r.results.length, 3);
   assert.ok(
     logs.some((l) => /SYNTHETIC/.test(l)),

@@ -35,8 +35,21 @@ export function evaluate(
   tok: TextTokenizer,
   examples: Example[],
   spec: TemplateSpec,
-  o: { batchSize?: number; padId: number; onProgress?: (done: number) => void },
+  o: {
+    batchSize?: number;
+    padId: number;
+    onProgress?: (done: number) => void;
+    /** CLS: a probability threshold per label (default 0.5 for every label: logit > 0, the paper's) */
+    thresholds?: number[];
+    /** CLS: every row's probabilities, in order (threshold tuning reads them) */
+    onProbabilities?: (p: Float32Array[]) => void;
+  },
 ): EvalResult {
+  const probs: Float32Array[] = [];
+  const cut = spec.labels.map((_, j) => {
+    const t = o.thresholds?.[j] ?? 0.5;
+    return Math.log(t / (1 - t)); // sigmoid(x) > t  ⇔  x > logit(t)
+  });
   const bs = o.batchSize ?? 8;
   const truth: Uint8Array[] = [],
     pred: Uint8Array[] = [],
@@ -56,7 +69,8 @@ export function evaluate(
       lossSum += loss! * part.length;
       lossN += part.length;
       part.forEach((e, b) => {
-        const p = Uint8Array.from({ length: L }, (_, j) => (lg[b * L + j] > 0 ? 1 : 0));
+        const p = Uint8Array.from({ length: L }, (_, j) => (lg[b * L + j] > cut[j] ? 1 : 0));
+        if (o.onProbabilities) probs.push(Float32Array.from({ length: L }, (_, j) => 1 / (1 + Math.exp(-lg[b * L + j]))));
         truth.push(e.truth);
         pred.push(p);
         preds.push({ user: e.user, text: e.text, response: '', predicted: names(spec, p), truth: names(spec, e.truth), unknown: [] });
@@ -90,6 +104,7 @@ export function evaluate(
     }
     o.onProgress?.(Math.min(examples.length, i + bs));
   }
+  if (cls) o.onProbabilities?.(probs);
   return {
     metrics: multilabelMetrics(
       spec.labels,
@@ -101,4 +116,35 @@ export function evaluate(
     unknownWords,
     predictions: preds,
   };
+}
+
+/**
+ * Per-label probability thresholds that maximise each label's F1 on a validation set (a grid of
+ * 0.05 … 0.95; ties keep the one nearest 0.5). For rare labels that a 0.5 threshold never predicts.
+ */
+export function tuneThresholds(probs: Float32Array[], truth: Uint8Array[]): number[] {
+  const L = truth[0]?.length ?? 0;
+  const grid = Array.from({ length: 19 }, (_, i) => 0.05 * (i + 1));
+  return Array.from({ length: L }, (_, j) => {
+    let best = 0.5,
+      bestF1 = -1;
+    for (const t of grid) {
+      let tp = 0,
+        fp = 0,
+        fn = 0;
+      probs.forEach((p, r) => {
+        const y = truth[r][j] === 1,
+          yh = p[j] > t;
+        if (yh && y) tp++;
+        else if (yh) fp++;
+        else if (y) fn++;
+      });
+      const f1 = tp ? (2 * tp) / (2 * tp + fp + fn) : 0;
+      if (f1 > bestF1 + 1e-12 || (Math.abs(f1 - bestF1) <= 1e-12 && Math.abs(t - 0.5) < Math.abs(best - 0.5))) {
+        bestF1 = f1;
+        best = t;
+      }
+    }
+    return Number(best.toFixed(2));
+  });
 }

@@ -1,4 +1,4 @@
-// `plf-native demo`: the whole pipeline offline on the CPU in minutes — a seeded SYNTHETIC
+// `plf-native demo --synthetic`: the whole pipeline offline on the CPU in minutes — a seeded SYNTHETIC
 // multi-annotator emotion dataset whose annotators have distinct label habits, a small Llama
 // initialised from scratch with a byte-level tokenizer, all 7 settings, and the gain table + SVG.
 import fs from 'node:fs';
@@ -12,6 +12,7 @@ import { SETTINGS, type Setting } from '../prompts/templates.js';
 import { runSetting, type SettingHooks } from './run.js';
 import { writeReport, paperTables, type RunResult } from './report.js';
 import { io, writeFileAtomic } from '../io/files.js';
+import { runRealDemo, type RealDemoOptions } from './demo-real.js';
 
 export const DEMO_LABELS = ['anger', 'fear', 'joy', 'sadness', 'surprise'];
 
@@ -66,11 +67,25 @@ export interface DemoOptions {
   log?: (msg: string) => void;
   /** progress callbacks per setting (the CLI draws bars) */
   hooks?: (setting: Setting) => SettingHooks;
+  /** the synthetic smoke test (a model trained fully from scratch) instead of the real pipeline */
+  synthetic?: boolean;
+  /** the real pipeline's data folder (see findDataDir) */
+  dataDir?: string;
+  pretrainMinutes?: number;
+  pretrainHooks?: RealDemoOptions['pretrainHooks'];
 }
 
+/** The demo: the real pipeline (demo-real.ts) unless `synthetic` or a prepared `data` folder is given. */
 export async function runDemo(o: DemoOptions = {}): Promise<{ results: RunResult[]; tables: string; out: string }> {
-  const out = path.resolve(o.out ?? 'plf-demo');
   const log = o.log ?? ((m: string) => console.log(m));
+  if (!o.synthetic && !o.data)
+    return runRealDemo({ out: o.out ?? 'plf-demo', dataDir: o.dataDir, settings: o.settings, seed: o.seed, pretrainMinutes: o.pretrainMinutes, log,
+      hooks: o.hooks, pretrainHooks: o.pretrainHooks });
+  return runSyntheticDemo(o, log);
+}
+
+async function runSyntheticDemo(o: DemoOptions, log: (m: string) => void): Promise<{ results: RunResult[]; tables: string; out: string }> {
+  const out = path.resolve(o.out ?? 'plf-demo');
   const seed = o.seed ?? 42;
   io('create', out, () => fs.mkdirSync(out, { recursive: true }));
   let prepared = o.data;
@@ -97,7 +112,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<{ results: RunResult
   for (const setting of o.settings ?? [...SETTINGS]) {
     const t = performance.now();
     const r = await runSetting({
-      prepared, model: modelDir, modelName: 'demo-llama', setting, out: path.join(out, 'runs', setting), tokenizer: tok, fullFinetune: true,
+      prepared, model: modelDir, modelName: 'demo-llama', setting, out: path.join(out, 'runs', setting), tokenizer: tok, fullFinetune: true, overwrite: true,
       maxLength: 1024, train: { lr: 3e-3, batchSize: 8, gradAccum: 1, epochs: o.epochs ?? 6, seed, evalBatchSize: 32, bestBy: 'f1', evalEvery: 0, evalEveryEpochs: 2, weightDecay: 0 },
       hooks: o.hooks?.(setting),
       limit: o.data ? { train: o.limit ?? 2000, val: Math.ceil((o.limit ?? 2000) / 10), test: Math.ceil((o.limit ?? 2000) / 5) } : undefined,

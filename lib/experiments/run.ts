@@ -9,7 +9,7 @@ import { ByteTokenizer, loadTokenizer, Tokenizer, type TextTokenizer } from '../
 import { TEMPLATES, customTemplate, type Setting, type TemplateSpec } from '../prompts/templates.js';
 import { buildExamples } from '../examples/build.js';
 import { train, findCheckpoint, checkTrainConfig, DEFAULT_TRAIN, type TrainConfig, type TrainHooks } from '../train/trainer.js';
-import { evaluate, type EvalResult } from '../eval/evaluate.js';
+import { evaluate, tuneThresholds, type EvalResult } from '../eval/evaluate.js';
 import type { LoraConfig } from '../models/lora.js';
 import type { RunResult } from './report.js';
 import { ConfigError } from '../errors.js';
@@ -48,6 +48,10 @@ export interface SettingRun {
   hooks?: SettingHooks;
   /** the caller holds this run by other means (a queue job): a run-folder lock left by another host is taken over */
   takeOverLock?: boolean;
+  /** train anew into a folder that holds a finished run or a checkpoint (its results and checkpoints are removed first) */
+  overwrite?: boolean;
+  /** CLS settings: also report test metrics with per-label thresholds tuned on the validation split ('tune'), beside the paper's 0.5 */
+  threshold?: 'paper' | 'tune';
 }
 
 export function specFor(manifest: { dataset?: unknown; labels: string[] }): TemplateSpec {
@@ -69,7 +73,9 @@ function chatFor(o: SettingRun, tok: TextTokenizer): ((prompt: string) => string
   return has ? (prompt) => (tok as Tokenizer).applyChatTemplate([{ role: 'user', content: prompt }], { addGenerationPrompt: true }) : undefined;
 }
 
-export async function runSetting(o: SettingRun): Promise<RunResult & { eval: EvalResult }> {
+export type SettingResult = RunResult & { eval: EvalResult; tuned?: { thresholds: Record<string, number>; metrics: EvalResult['metrics'] } };
+
+export async function runSetting(o: SettingRun): Promise<SettingResult> {
   checkRun(o, { ...DEFAULT_TRAIN, ...o.train });
   // one writer per run folder: a second run into it is refused
   return withRunFolder(o.out, () => runSettingLocked(o), { takeOverRemote: o.takeOverLock });
@@ -89,7 +95,21 @@ function checkRun(o: SettingRun, cfg: TrainConfig): void {
   if (!fs.existsSync(o.model)) throw new ConfigError(`${o.model}: no such model folder`);
 }
 
-async function runSettingLocked(o: SettingRun): Promise<RunResult & { eval: EvalResult }> {
+/** A folder with a finished run or a checkpoint is never trained over silently: --resume continues it, --overwrite starts anew. */
+function guardFolder(o: SettingRun): void {
+  if (o.resume || o.evalOnly) return;
+  const done = fs.existsSync(path.join(o.out, 'metrics.json'));
+  const ck = findCheckpoint(o.out);
+  if (!done && !ck) return;
+  if (!o.overwrite)
+    throw new ConfigError(
+      `${o.out} holds ${done ? 'a finished run (metrics.json)' : `a checkpoint (${ck})`}: pass --resume to continue it, --overwrite to train anew, or choose another --out`,
+    );
+  for (const f of ['metrics.json', 'predictions.jsonl', 'run.json', 'checkpoint', 'best']) fs.rmSync(path.join(o.out, f), { recursive: true, force: true });
+}
+
+async function runSettingLocked(o: SettingRun): Promise<SettingResult> {
+  guardFolder(o);
   const t0 = performance.now();
   const data = await loadPrepared(o.prepared);
   const spec = specFor(data.manifest);
@@ -145,6 +165,16 @@ async function runSettingLocked(o: SettingRun): Promise<RunResult & { eval: Eval
   const te = buildExamples(testRows, o.setting, spec, tok, { ...opts, withTarget: false, chat: chatFor(o, tok) });
   const ev = evaluate(model, tok, te.examples, spec, { batchSize: cfg.evalBatchSize, padId: pad,
     onProgress: (d) => o.hooks?.onEvalProgress?.(d, te.examples.length) });
+  let tuned: { thresholds: Record<string, number>; metrics: EvalResult['metrics'] } | undefined;
+  if (o.threshold === 'tune' && model.task === 'sequence-classification') {
+    // thresholds from the validation split only; the test split is evaluated once more with them
+    const val = buildExamples(cut(data.splits.val, o.limit?.val), o.setting, spec, tok, opts).examples;
+    let vp: Float32Array[] = [];
+    evaluate(model, tok, val, spec, { batchSize: cfg.evalBatchSize, padId: pad, onProbabilities: (p) => (vp = p) });
+    const th = tuneThresholds(vp, val.map((e) => e.truth));
+    const t = evaluate(model, tok, te.examples, spec, { batchSize: cfg.evalBatchSize, padId: pad, thresholds: th });
+    tuned = { thresholds: Object.fromEntries(spec.labels.map((l, i) => [l, th[i]])), metrics: t.metrics };
+  }
   model.dispose();
   const result = {
     dataset: String(data.manifest.dataset), model: o.modelName ?? path.basename(o.model), setting: o.setting,
@@ -154,6 +184,6 @@ async function runSettingLocked(o: SettingRun): Promise<RunResult & { eval: Eval
   };
   // predictions first: metrics.json marks a finished run (experiment skips it)
   writeFileAtomic(path.join(o.out, 'predictions.jsonl'), ev.predictions.map((p) => JSON.stringify(p)).join('\n') + '\n');
-  writeFileAtomic(path.join(o.out, 'metrics.json'), JSON.stringify({ ...result, metrics: ev.metrics, truncatedTest: te.truncated }, null, 2) + '\n');
-  return { ...result, eval: ev };
+  writeFileAtomic(path.join(o.out, 'metrics.json'), JSON.stringify({ ...result, metrics: ev.metrics, truncatedTest: te.truncated, ...(tuned ? { tunedThreshold: tuned } : {}) }, null, 2) + '\n');
+  return { ...result, eval: ev, ...(tuned ? { tuned } : {}) };
 }

@@ -47,6 +47,8 @@ export interface PretrainOptions {
   /** texts never trained on (an evaluation split): dropped before anything else */
   exclude?: Set<string>;
   resume?: boolean;
+  /** pretrain anew into a folder that holds a finished or started pretraining */
+  overwrite?: boolean;
   /** checkpoint every this many steps (default 50) */
   saveEvery?: number;
   hooks?: {
@@ -155,6 +157,10 @@ function pretrainLocked(o: PretrainOptions, out: string): PretrainResult {
   let opt: AdamW;
   let state: State;
   const found = o.resume ? findCheckpoint(out) : null;
+  if (!o.resume && (fs.existsSync(path.join(out, 'pretrain.json')) || findCheckpoint(out))) {
+    if (!o.overwrite) throw new ConfigError(`${out} holds a pretrained model or a checkpoint: pass --resume to continue it, --overwrite to start anew, or choose another --out`);
+    for (const f of ['checkpoint', 'pretrain.json', 'model.safetensors']) fs.rmSync(path.join(out, f), { recursive: true, force: true });
+  }
   if (found) {
     const r = loadCheckpoint(found, model, makeOpt);
     opt = r.opt;

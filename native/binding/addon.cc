@@ -115,9 +115,11 @@ static Napi::Value ResetPeak(const Napi::CallbackInfo& info) {
   mem_reset_peak();
   return info.Env().Undefined();
 }
-// empty_cache(): hands the CUDA allocator's unused blocks back to the driver
+// empty_cache(): hands the host blocks kept for reuse back to the system and the CUDA allocator's
+// unused blocks back to the driver
 static Napi::Value EmptyCache(const Napi::CallbackInfo& info) {
   try {
+    host_empty_cache();
     cuda::empty_cache();
   } catch (const std::exception& e) { throw_js(info.Env(), "PLF_NATIVE", std::string("empty_cache: ") + e.what()); }
   return info.Env().Undefined();
