@@ -230,8 +230,16 @@ await yargs(hideBin(process.argv))
         .option('seed', { type: 'number', default: 42 })
         .option('max-length', { type: 'number', default: 512 })
         .option('resume', { type: 'boolean', default: false, describe: "continue the run folder's last checkpoint" })
-        .option('overwrite', { type: 'boolean', default: false, describe: 'train anew into a folder that holds a finished run or a checkpoint' })
-        .option('threshold', { choices: ['paper', 'tune'] as const, default: 'paper' as const, describe: "CLS: also report test metrics with per-label thresholds tuned on val ('tune')" })
+        .option('overwrite', {
+          type: 'boolean',
+          default: false,
+          describe: 'train anew into a folder that holds a finished run or a checkpoint',
+        })
+        .option('threshold', {
+          choices: ['paper', 'tune'] as const,
+          default: 'paper' as const,
+          describe: "CLS: also report test metrics with per-label thresholds tuned on val ('tune')",
+        })
         .option('config', { type: 'string', describe: 'JSON file with any of these options (flags win)' })
         .option('limit', { type: 'number', describe: 'use at most this many rows per split (quick runs)' })
         .option('chat-template', {
@@ -616,10 +624,17 @@ await yargs(hideBin(process.argv))
     (y) =>
       y
         .option('out', { type: 'string', default: 'plf-demo' })
-        .option('data-dir', { type: 'string', describe: 'the real data folder (goemotions/, unhealthy/, …; default PLF_DATA_DIR, then ../shared/data)' })
-        .option('pretrain-minutes', { type: 'number', describe: 'the base model\'s pretraining budget (default 3; cached in OUT/base)' })
-        .option('synthetic', { type: 'boolean', default: false, describe: 'the synthetic smoke test instead (made-up annotators, a model trained fully from scratch)' })
-        .option('data', { type: 'string', describe: 'with --synthetic\'s small model: a prepared folder instead of the synthetic data' })
+        .option('data-dir', {
+          type: 'string',
+          describe: 'the real data folder (goemotions/, unhealthy/, …; default PLF_DATA_DIR, then ../shared/data)',
+        })
+        .option('pretrain-minutes', { type: 'number', describe: "the base model's pretraining budget (default 3; cached in OUT/base)" })
+        .option('synthetic', {
+          type: 'boolean',
+          default: false,
+          describe: 'the synthetic smoke test instead (made-up annotators, a model trained fully from scratch)',
+        })
+        .option('data', { type: 'string', describe: "with --synthetic's small model: a prepared folder instead of the synthetic data" })
         .option('settings', { type: 'string', array: true, choices: SETTINGS })
         .option('seed', { type: 'number', default: 42 })
         .option('epochs', { type: 'number' })

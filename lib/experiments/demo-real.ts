@@ -39,6 +39,9 @@ export interface RealDemoOptions {
   settings?: Setting[];
   seed?: number;
   pretrainMinutes?: number;
+  /** a shortened run (the test suite): fewer rows and steps than REAL_DEMO's */
+  limit?: { train?: number; val?: number; test?: number };
+  maxSteps?: number;
   log: (msg: string) => void;
   hooks?: (setting: Setting) => SettingHooks;
   pretrainHooks?: PretrainOptions['hooks'];
@@ -113,14 +116,23 @@ export async function runRealDemo(o: RealDemoOptions): Promise<{ results: RunRes
       overwrite: true, hooks: o.pretrainHooks });
     o.log(`  held-out loss ${r.heldOutLoss.toFixed(3)} nats/byte (perplexity ${r.perplexity.toFixed(2)}), ${r.tokensSeen.toLocaleString('en')} bytes seen`);
     writeFileAtomic(recipeFile, JSON.stringify(recipe));
+    io('remove', path.join(out, 'runs'), () => fs.rmSync(path.join(out, 'runs'), { recursive: true, force: true })); // runs of an older base
   } else o.log(`Base: ${base} (pretrained earlier with the same recipe)`);
   o.log('Fine-tuning: QLoRA — the base in NF4, LoRA r=8 on every layer linear, the score head trained fully (modules_to_save).');
   const results: RunResult[] = [];
   for (const setting of o.settings ?? [...SETTINGS]) {
     const t = performance.now();
+    const done = path.join(out, 'runs', setting, 'metrics.json');
+    if (fs.existsSync(done)) {
+      const { metrics: _m, truncatedTest: _t, tunedThreshold: _h, ...prev } = JSON.parse(fs.readFileSync(done, 'utf8'));
+      results.push(prev as RunResult);
+      o.log(`  ${setting.padEnd(6)} F1-macro ${(100 * prev.f1Macro).toFixed(2)}  (finished earlier: ${done})`);
+      continue;
+    }
     const r = await runSetting({
       prepared, model: base, modelName: 'demo-pretrained', setting, out: path.join(out, 'runs', setting), quantize: 'nf4', maxLength: 1536,
-      lora: { ...REAL_DEMO.lora, seed }, train: { ...REAL_DEMO.train, seed }, limit: REAL_DEMO.limit, resume: true, chatTemplate: 'off',
+      lora: { ...REAL_DEMO.lora, seed }, train: { ...REAL_DEMO.train, seed, maxSteps: o.maxSteps }, limit: { ...REAL_DEMO.limit, ...o.limit },
+      resume: true, chatTemplate: 'off',
       threshold: 'tune', hooks: o.hooks?.(setting),
     });
     const { eval: _e, tuned, ...res } = r;

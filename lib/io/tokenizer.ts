@@ -251,11 +251,13 @@ export class Tokenizer implements TextTokenizer {
 
 function vocabSizeOf(json: Record<string, unknown>): number {
   let max = -1;
-  const vocab = (json.model as { vocab?: unknown } | undefined)?.vocab;
+  const model = json.model;
+  const vocab = model && typeof model === 'object' ? (model as { vocab?: unknown }).vocab : undefined;
   if (Array.isArray(vocab))
     max = vocab.length - 1; // unigram: [piece, score] pairs
   else if (vocab && typeof vocab === 'object') for (const id of Object.values(vocab)) if (typeof id === 'number' && id > max) max = id;
-  for (const t of (json.added_tokens as { id?: unknown }[] | undefined) ?? []) if (typeof t?.id === 'number' && t.id > max) max = t.id;
+  const added = json.added_tokens; // a hostile file may hold anything here
+  if (Array.isArray(added)) for (const t of added as { id?: unknown }[]) if (typeof t?.id === 'number' && t.id > max) max = t.id;
   return max + 1;
 }
 

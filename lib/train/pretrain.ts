@@ -135,6 +135,8 @@ function pretrainLocked(o: PretrainOptions, out: string): PretrainResult {
   if (!held.length)
     throw new ConfigError(`pretrain: the held-out texts hold fewer than ${seqLen} tokens (raise --held-out or lower --seq-len)`);
   o.hooks?.onInfo?.(`pretrain: ${texts.length} texts → ${train.length} training sequences of ${seqLen} tokens, ${held.length} held out`);
+  if (!Number.isInteger(tok.vocabSize) || tok.vocabSize < 3 || tok.vocabSize > 1_000_000)
+    throw new ConfigError(`pretrain: ${tokDir}: the tokenizer's vocabulary size ${tok.vocabSize} is not in 3…1000000`);
   const shape = typeof o.shape === 'object' ? o.shape : PRETRAIN_SHAPES[o.shape ?? 'tiny'];
   const full: LlamaShape = {
     ...shape,
@@ -158,7 +160,10 @@ function pretrainLocked(o: PretrainOptions, out: string): PretrainResult {
   let state: State;
   const found = o.resume ? findCheckpoint(out) : null;
   if (!o.resume && (fs.existsSync(path.join(out, 'pretrain.json')) || findCheckpoint(out))) {
-    if (!o.overwrite) throw new ConfigError(`${out} holds a pretrained model or a checkpoint: pass --resume to continue it, --overwrite to start anew, or choose another --out`);
+    if (!o.overwrite)
+      throw new ConfigError(
+        `${out} holds a pretrained model or a checkpoint: pass --resume to continue it, --overwrite to start anew, or choose another --out`,
+      );
     for (const f of ['checkpoint', 'pretrain.json', 'model.safetensors']) fs.rmSync(path.join(out, f), { recursive: true, force: true });
   }
   if (found) {

@@ -115,7 +115,7 @@ static Napi::Value ResetPeak(const Napi::CallbackInfo& info) {
   mem_reset_peak();
   return info.Env().Undefined();
 }
-// empty_cache(): hands the host blocks kept for reuse back to the system and the CUDA allocator's
+// empty_cache(): hands the host heaps' free pages back to the system and the CUDA allocator's
 // unused blocks back to the driver
 static Napi::Value EmptyCache(const Napi::CallbackInfo& info) {
   try {

@@ -16,7 +16,7 @@ void mem_zero(Device dev, void* p, size_t bytes);
 MemStats mem_stats(Device dev);
 // peak := live, on both devices (and the CUDA allocator's reserved peak := reserved)
 void mem_reset_peak();
-// frees the host blocks kept for reuse (blocks of 1 MiB and more, up to 1 GiB, are cached when freed)
+// returns the host heaps' free pages to the system (malloc_trim)
 void host_empty_cache();
 
 namespace cuda {
