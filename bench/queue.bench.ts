@@ -10,7 +10,7 @@ import { runPrepare, writeRandomLlama, ByteTokenizer } from '../lib/index.js';
 import { syntheticRows, DEMO_LABELS } from '../lib/experiments/demo.js';
 import { submitGrid } from '../lib/queue/submit.js';
 import type { ExperimentConfig } from '../lib/experiments/experiment.js';
-import { TestRedis, haveRedis } from '../test/redis.js';
+import { TestRedis, haveRedis } from './redis.js';
 import type { Row } from './util.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

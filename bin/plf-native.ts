@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // The plf-native command line: parses arguments and calls the library.
 import fs from 'node:fs';
-import yargs from 'yargs';
+import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { info } from '../lib/info.js';
+import { ByteTokenizer, loadTokenizer } from '../lib/io/tokenizer.js';
 import { ConfigError } from '../lib/errors.js';
 import { runPrepare } from '../lib/data/run.js';
 import { runSetting } from '../lib/experiments/run.js';
@@ -21,6 +22,126 @@ import { SETTINGS, type Setting } from '../lib/prompts/templates.js';
 import { DEFAULT_TRAIN } from '../lib/train/trainer.js';
 import { ProgressBar, settingHooks } from '../lib/util/progress.js';
 import { setMatmulPrecision } from '../lib/ops/linear.js';
+
+// train and eval share their options (eval reads the run's, training options are ignored) and handler
+const trainOptions = (y: Argv) =>
+  y
+    .option('data', { type: 'string', demandOption: true, describe: 'prepared folder (plf-native prepare)' })
+    .option('model', { type: 'string', demandOption: true, describe: 'HF model folder (config.json, safetensors, tokenizer.json)' })
+    .option('setting', {
+      choices: SETTINGS,
+      demandOption: true,
+      describe: "the paper's setting: Q-* prompt the base, CLS*/LM* fine-tune (-P: with the annotator id)",
+    })
+    .option('out', { type: 'string', demandOption: true, describe: 'run folder: checkpoint/, best/, metrics.json, predictions.jsonl' })
+    .option('quantize', { choices: ['nf4', 'none'] as const, default: 'nf4', describe: 'the base weights: NF4 (QLoRA) or as stored' })
+    .option('device', {
+      choices: ['cpu', 'cuda'] as const,
+      default: 'cpu' as const,
+      describe: 'where the model runs (cuda: see plf-native info)',
+    })
+    .option('matmul-precision', {
+      choices: ['highest', 'bf16', 'f16'] as const,
+      default: 'highest' as const,
+      describe: 'cuda: bf16 or f16 runs the matmuls on tensor cores (f32 accumulation)',
+    })
+    .option('activations', {
+      choices: ['f32', 'bf16', 'f16'] as const,
+      default: 'f32' as const,
+      describe: 'dtype of the hidden states (bf16/f16 halve activation memory; math stays f32)',
+    })
+    .option('gradient-checkpointing', {
+      type: 'boolean',
+      default: false,
+      describe: 'recompute each layer in backward: activation memory of one layer, one more forward',
+    })
+    .option('r', { type: 'number', default: 2, describe: 'LoRA rank' })
+    .option('alpha', { type: 'number', default: 32, describe: 'LoRA alpha (scale = alpha / r)' })
+    .option('dropout', { type: 'number', default: 0.05, describe: 'LoRA dropout, in [0, 1)' })
+    .option('lr', { type: 'number', default: DEFAULT_TRAIN.lr, describe: 'peak learning rate (AdamW, cosine with 5% warmup)' })
+    .option('batch', { type: 'number', default: DEFAULT_TRAIN.batchSize, describe: 'examples per forward pass' })
+    .option('accum', { type: 'number', default: DEFAULT_TRAIN.gradAccum, describe: 'batches per optimizer step (gradient accumulation)' })
+    .option('epochs', { type: 'number', default: DEFAULT_TRAIN.epochs, describe: 'passes over the training split' })
+    .option('max-steps', { type: 'number', describe: 'stop after this many optimizer steps (overrides --epochs)' })
+    .option('eval-every', { type: 'number', default: 0, describe: 'evaluate on val every N steps (0: at the end)' })
+    .option('best-by', { choices: ['loss', 'f1'] as const, default: 'loss', describe: 'what picks best/: val loss or val F1-macro' })
+    .option('early-stop', { type: 'number', default: 0, describe: 'stop after N evaluations without improvement (0: never)' })
+    .option('save-every', { type: 'number', default: 0, describe: 'checkpoint every N steps (0: at evaluations and the end)' })
+    .option('seed', { type: 'number', default: 42, describe: 'seed of LoRA init, dropout and batch order' })
+    .option('max-length', { type: 'number', default: 512, describe: 'prompt + target tokens at most (only the text is cut)' })
+    .option('resume', { type: 'boolean', default: false, describe: "continue the run folder's last checkpoint" })
+    .option('tokenizer', { type: 'string', describe: "'byte' or a folder with tokenizer.json (default: the model folder's)" })
+    .option('overwrite', {
+      type: 'boolean',
+      default: false,
+      describe: 'train anew into a folder that holds a finished run or a checkpoint',
+    })
+    .option('threshold', {
+      choices: ['paper', 'tune'] as const,
+      default: 'paper' as const,
+      describe: "CLS: also report test metrics with per-label thresholds tuned on val ('tune')",
+    })
+    .option('config', { type: 'string', describe: 'JSON file with any of these options (flags win)' })
+    .option('limit', { type: 'number', describe: 'use at most this many rows per split (quick runs)' })
+    .option('chat-template', {
+      choices: ['auto', 'on', 'off'] as const,
+      default: 'auto' as const,
+      describe: "Q-*: wrap prompts in tokenizer_config.json's chat_template (auto: when it has one)",
+    })
+    .option('json', { type: 'boolean', default: false, describe: 'print the result as JSON' })
+    .example('$0 train --data prepared/goemotions --model models/Mistral-7B-v0.1 --setting CLS-P --out runs/ge-mistral-clsp', '')
+    .example('$0 eval --data prepared/goemotions --model models/Mistral-7B-v0.1 --setting Q-1S --out runs/ge-mistral-q1s', '');
+
+type TrainArgs = Awaited<ReturnType<typeof trainOptions>['argv']>;
+const trainOrEval = async (a: TrainArgs) => {
+  const file = a.config ? readTrainConfig(a.config) : {};
+  // flags always win over the config file, written `--x v` or `--x=v`
+  const given = (k: string) => process.argv.some((x) => x === `--${k}` || x.startsWith(`--${k}=`));
+  const pick = <T>(k: string, v: T): T => (given(k) || file[k] === undefined ? v : (file[k] as T));
+  const device = pick('device', a.device);
+  if (device === 'cuda') setMatmulPrecision(pick('matmul-precision', a['matmul-precision']));
+  const limit = pick('limit', a.limit);
+  const lim = limit === undefined ? undefined : { train: limit, val: limit, test: limit };
+  const r = await runSetting({
+    prepared: a.data,
+    model: a.model,
+    setting: a.setting as Setting,
+    out: a.out,
+    quantize: pick('quantize', a.quantize) === 'nf4' ? 'nf4' : null,
+    lora: { r: pick('r', a.r), alpha: pick('alpha', a.alpha), dropout: pick('dropout', a.dropout), seed: pick('seed', a.seed) },
+    train: {
+      lr: pick('lr', a.lr),
+      batchSize: pick('batch', a.batch),
+      gradAccum: pick('accum', a.accum),
+      epochs: pick('epochs', a.epochs),
+      maxSteps: pick('max-steps', a['max-steps']),
+      evalEvery: pick('eval-every', a['eval-every']),
+      bestBy: pick('best-by', a['best-by'] as 'loss' | 'f1'),
+      earlyStop: pick('early-stop', a['early-stop']),
+      saveEvery: pick('save-every', a['save-every']),
+      seed: pick('seed', a.seed),
+    },
+    maxLength: pick('max-length', a['max-length']),
+    resume: a.resume,
+    overwrite: a.overwrite,
+    threshold: a.threshold,
+    tokenizer: a.tokenizer === undefined ? undefined : a.tokenizer === 'byte' ? new ByteTokenizer() : loadTokenizer(a.tokenizer),
+    limit: lim,
+    evalOnly: a._[0] === 'eval',
+    chatTemplate: pick('chat-template', a['chat-template']),
+    hooks: settingHooks(a.setting),
+    device,
+    gradientCheckpointing: pick('gradient-checkpointing', a['gradient-checkpointing']),
+    activations: pick('activations', a.activations),
+  });
+  const { eval: ev, ...res } = r;
+  console.log(
+    a.json
+      ? JSON.stringify({ ...res, metrics: ev.metrics }, null, 2)
+      : `\n${a.setting}: F1-macro ${(100 * r.f1Macro).toFixed(2)}, F1-micro ${(100 * r.f1Micro).toFixed(2)}, subset accuracy ${(100 * r.subsetAccuracy).toFixed(2)} ` +
+          `on ${r.rows} test rows (${ev.unknownWords} unknown words); predictions in ${a.out}/predictions.jsonl`,
+  );
+};
 
 /** Draws the grid's status lines on stderr: redrawn in place on a terminal, a line per change otherwise. */
 function statusView(): (lines: string[]) => void {
@@ -186,118 +307,16 @@ await yargs(hideBin(process.argv))
     },
   )
   .command(
-    ['train', 'eval'],
-    "train: fine-tune CLS, CLS-P, LM or LM-P, then evaluate on test; eval: evaluate a trained run's best/ (or, for Q-*, the base model)",
-    (y) =>
-      y
-        .option('data', { type: 'string', demandOption: true, describe: 'prepared folder (plf-native prepare)' })
-        .option('model', { type: 'string', demandOption: true, describe: 'HF model folder (config.json, safetensors, tokenizer.json)' })
-        .option('setting', { choices: SETTINGS, demandOption: true })
-        .option('out', { type: 'string', demandOption: true, describe: 'run folder: checkpoint/, best/, metrics.json, predictions.jsonl' })
-        .option('quantize', { choices: ['nf4', 'none'] as const, default: 'nf4' })
-        .option('device', {
-          choices: ['cpu', 'cuda'] as const,
-          default: 'cpu' as const,
-          describe: 'where the model runs (cuda: see plf-native info)',
-        })
-        .option('matmul-precision', {
-          choices: ['highest', 'bf16', 'f16'] as const,
-          default: 'highest' as const,
-          describe: 'cuda: bf16 or f16 runs the matmuls on tensor cores (f32 accumulation)',
-        })
-        .option('activations', {
-          choices: ['f32', 'bf16', 'f16'] as const,
-          default: 'f32' as const,
-          describe: 'dtype of the hidden states (bf16/f16 halve activation memory; math stays f32)',
-        })
-        .option('gradient-checkpointing', {
-          type: 'boolean',
-          default: false,
-          describe: 'recompute each layer in backward: activation memory of one layer, one more forward',
-        })
-        .option('r', { type: 'number', default: 2 })
-        .option('alpha', { type: 'number', default: 32 })
-        .option('dropout', { type: 'number', default: 0.05 })
-        .option('lr', { type: 'number', default: DEFAULT_TRAIN.lr })
-        .option('batch', { type: 'number', default: DEFAULT_TRAIN.batchSize })
-        .option('accum', { type: 'number', default: DEFAULT_TRAIN.gradAccum })
-        .option('epochs', { type: 'number', default: DEFAULT_TRAIN.epochs })
-        .option('max-steps', { type: 'number' })
-        .option('eval-every', { type: 'number', default: 0 })
-        .option('best-by', { choices: ['loss', 'f1'] as const, default: 'loss' })
-        .option('early-stop', { type: 'number', default: 0 })
-        .option('save-every', { type: 'number', default: 0 })
-        .option('seed', { type: 'number', default: 42 })
-        .option('max-length', { type: 'number', default: 512 })
-        .option('resume', { type: 'boolean', default: false, describe: "continue the run folder's last checkpoint" })
-        .option('overwrite', {
-          type: 'boolean',
-          default: false,
-          describe: 'train anew into a folder that holds a finished run or a checkpoint',
-        })
-        .option('threshold', {
-          choices: ['paper', 'tune'] as const,
-          default: 'paper' as const,
-          describe: "CLS: also report test metrics with per-label thresholds tuned on val ('tune')",
-        })
-        .option('config', { type: 'string', describe: 'JSON file with any of these options (flags win)' })
-        .option('limit', { type: 'number', describe: 'use at most this many rows per split (quick runs)' })
-        .option('chat-template', {
-          choices: ['auto', 'on', 'off'] as const,
-          default: 'auto' as const,
-          describe: "Q-*: wrap prompts in tokenizer_config.json's chat_template (auto: when it has one)",
-        })
-        .option('json', { type: 'boolean', default: false })
-        .example('$0 train --data prepared/goemotions --model models/Mistral-7B-v0.1 --setting CLS-P --out runs/ge-mistral-clsp', '')
-        .example('$0 eval --data prepared/goemotions --model models/Mistral-7B-v0.1 --setting Q-1S --out runs/ge-mistral-q1s', ''),
-    async (a) => {
-      const file = a.config ? readTrainConfig(a.config) : {};
-      // flags always win over the config file, written `--x v` or `--x=v`
-      const given = (k: string) => process.argv.some((x) => x === `--${k}` || x.startsWith(`--${k}=`));
-      const pick = <T>(k: string, v: T): T => (given(k) || file[k] === undefined ? v : (file[k] as T));
-      const device = pick('device', a.device);
-      if (device === 'cuda') setMatmulPrecision(pick('matmul-precision', a['matmul-precision']));
-      const limit = pick('limit', a.limit);
-      const lim = limit === undefined ? undefined : { train: limit, val: limit, test: limit };
-      const r = await runSetting({
-        prepared: a.data,
-        model: a.model,
-        setting: a.setting as Setting,
-        out: a.out,
-        quantize: pick('quantize', a.quantize) === 'nf4' ? 'nf4' : null,
-        lora: { r: pick('r', a.r), alpha: pick('alpha', a.alpha), dropout: pick('dropout', a.dropout), seed: pick('seed', a.seed) },
-        train: {
-          lr: pick('lr', a.lr),
-          batchSize: pick('batch', a.batch),
-          gradAccum: pick('accum', a.accum),
-          epochs: pick('epochs', a.epochs),
-          maxSteps: pick('max-steps', a['max-steps']),
-          evalEvery: pick('eval-every', a['eval-every']),
-          bestBy: pick('best-by', a['best-by'] as 'loss' | 'f1'),
-          earlyStop: pick('early-stop', a['early-stop']),
-          saveEvery: pick('save-every', a['save-every']),
-          seed: pick('seed', a.seed),
-        },
-        maxLength: pick('max-length', a['max-length']),
-        resume: a.resume,
-        overwrite: a.overwrite,
-        threshold: a.threshold,
-        limit: lim,
-        evalOnly: a._[0] === 'eval',
-        chatTemplate: pick('chat-template', a['chat-template']),
-        hooks: settingHooks(a.setting),
-        device,
-        gradientCheckpointing: pick('gradient-checkpointing', a['gradient-checkpointing']),
-        activations: pick('activations', a.activations),
-      });
-      const { eval: ev, ...res } = r;
-      console.log(
-        a.json
-          ? JSON.stringify({ ...res, metrics: ev.metrics }, null, 2)
-          : `\n${a.setting}: F1-macro ${(100 * r.f1Macro).toFixed(2)}, F1-micro ${(100 * r.f1Micro).toFixed(2)}, subset accuracy ${(100 * r.subsetAccuracy).toFixed(2)} ` +
-              `on ${r.rows} test rows (${ev.unknownWords} unknown words); predictions in ${a.out}/predictions.jsonl`,
-      );
-    },
+    'train',
+    'fine-tune CLS, CLS-P, LM or LM-P on a prepared folder (QLoRA), then evaluate on test',
+    (y) => trainOptions(y),
+    (a) => trainOrEval(a),
+  )
+  .command(
+    'eval',
+    "evaluate a trained run's best/ on test (CLS/LM settings), or the base model by prompting (Q-0S/1S/2S)",
+    (y) => trainOptions(y),
+    (a) => trainOrEval(a),
   )
   .command(
     'query',
@@ -668,6 +687,7 @@ await yargs(hideBin(process.argv))
     },
   )
   .demandCommand(1, 'name a command (try: plf-native info)')
+  .recommendCommands()
   .strict()
   .help()
   .fail((msg, err) => {

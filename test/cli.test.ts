@@ -46,3 +46,25 @@ test('train: bad numbers, unknown config keys and the flag/config precedence are
   }
   assert.ok(!fs.existsSync(out), 'nothing was created');
 });
+
+test('help per command, a suggestion for a misspelled command, and a finished run is not trained over without --overwrite', () => {
+  const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
+  const evalHelp = run('eval', '--help').stdout;
+  assert.match(evalHelp, /^plf-native eval\n/);
+  // every option of train has a description (yargs prints a bare flag otherwise)
+  const flags = run('train', '--help')
+    .stdout.split('\n')
+    .filter((l) => /^ {2,8}(-\w, )?--[\w-]+/.test(l));
+  assert.ok(flags.length > 25);
+  for (const l of flags) assert.match(l, /^\s+(-\w, )?--[\w-]+\s+[^\s[]/, `no description: ${l.trim()}`);
+  assert.match(run('trian').stderr, /Did you mean train\?/);
+  // a folder holding a finished run
+  const done = path.join(tmp, 'done');
+  fs.mkdirSync(done, { recursive: true });
+  fs.writeFileSync(path.join(done, 'metrics.json'), '{}');
+  const model = path.join(tmp, 'model');
+  fs.mkdirSync(model, { recursive: true });
+  const r = run('train', '--data', path.join(tmp, 'none'), '--model', model, '--setting', 'CLS', '--out', done);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /holds a finished run \(metrics\.json\): pass --resume to continue it, --overwrite to train anew/);
+});

@@ -57,3 +57,17 @@ test('the addon works in worker threads and keeps working in the main thread aft
   assert.deepEqual(Array.from(geluForward(x).toFloat32()), before);
   assert.deepEqual(Array.from(geluForward(Tensor.from(new Float32Array([1, -1, 2]), [3])).toFloat32()), before);
 });
+
+test('CommonJS: require("plf-native") and require("plf-native/ops") load the same API', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'plf-cjs-'));
+  try {
+    fs.mkdirSync(path.join(tmp, 'node_modules'));
+    fs.symlinkSync(root, path.join(tmp, 'node_modules', 'plf-native'));
+    const script = `const p = require('plf-native'); const o = require('plf-native/ops');
+      console.log(typeof p.renderPrompt, typeof p.createServer, typeof o.geluForward, p.renderPrompt(p.TEMPLATES.goemotions, 'CLS', { text: 'x' }).endsWith('### Response:'));`;
+    const out = execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', cwd: tmp });
+    assert.equal(out.trim(), 'function function function true');
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});

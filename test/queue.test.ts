@@ -17,7 +17,7 @@ import { submitGrid, gridStatus } from '../lib/queue/submit.js';
 import { jobId, type RunProgress } from '../lib/queue/jobs.js';
 import { QUEUE_NAME, QueueError, checkReachable, redisTarget } from '../lib/queue/connection.js';
 import { sharedPath, skipMessage, prepareSynthetic } from './helpers.js';
-import { TestRedis, haveRedis } from './redis.js';
+import { TestRedis, haveRedis } from '../bench/redis.js';
 
 const fixture = sharedPath('fixtures/hf/llama/model');
 const skip = !fixture

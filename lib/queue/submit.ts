@@ -37,6 +37,13 @@ async function withQueue<T>(url: string, log: (m: string) => void, fn: (q: Queue
   await checkReachable(t);
   const connection = connect(t, (e) => log(e.message));
   const q = new Queue(QUEUE_NAME, { connection });
+  // BullMQ prints errors nobody listens to; said here at most every 10 s while Redis is away
+  let said = 0;
+  q.on('error', (e) => {
+    if (Date.now() - said < 10_000) return;
+    said = Date.now();
+    log(`Redis at ${t.shown}: ${e.message} (waiting for it to come back)`);
+  });
   try {
     return await fn(q);
   } finally {

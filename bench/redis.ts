@@ -1,4 +1,4 @@
-// A real Redis for the queue tests: redis-server (Debian's package; .ci/run installs it when
+// A real Redis for the queue tests and bench: redis-server (Debian's package; .ci/run installs it when
 // missing) on a free loopback port, without persistence, stopped after the tests. Restartable on
 // the same port (the "Redis went away" test).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
