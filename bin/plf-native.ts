@@ -9,6 +9,7 @@ import { ConfigError } from '../lib/errors.js';
 import { runPrepare } from '../lib/data/run.js';
 import { runSetting } from '../lib/experiments/run.js';
 import { runDemo } from '../lib/experiments/demo.js';
+import { seedSummary } from '../lib/experiments/seeds.js';
 import { runExperiment, readExperimentConfig } from '../lib/experiments/experiment.js';
 import { quantizeCheckpoint } from '../lib/models/quantize.js';
 import { runQuery } from '../lib/experiments/query.js';
@@ -659,6 +660,12 @@ await yargs(hideBin(process.argv))
         .option('epochs', { type: 'number' })
         .option('limit', { type: 'number', describe: 'with --data: at most this many train rows' })
         .option('json', { type: 'boolean', default: false, describe: 'print the results as JSON (the narrative goes to stderr)' })
+        .option('seeds', {
+          type: 'number',
+          array: true,
+          describe: 'the real demo once per seed (OUT/seed-S), then OUT/seeds.md: mean ± sd, per-user gains',
+        })
+        .example('$0 demo --seeds 42 1 2', "the README's 3-seed table")
         .example('$0 demo', 'pretrain → prepare → 7 settings with QLoRA on real GoEmotions raters')
         .example('$0 demo --synthetic', 'the synthetic smoke test, about 4 minutes on 2 cores')
         .example(
@@ -666,6 +673,27 @@ await yargs(hideBin(process.argv))
           'the demo model on real prepared data',
         ),
     async (a) => {
+      if (a.seeds?.length) {
+        // one demo per seed in OUT/seed-S, then the table of all of them
+        const outs: string[] = [];
+        for (const seed of a.seeds) {
+          const out = `${a.out}/seed-${seed}`;
+          outs.push(out);
+          await runDemo({
+            out,
+            dataDir: a['data-dir'],
+            pretrainMinutes: a['pretrain-minutes'],
+            settings: a.settings as Setting[] | undefined,
+            seed,
+            log: (m) => process.stderr.write(m + '\n'),
+            hooks: (s) => settingHooks(`seed ${seed} ${s}`),
+          });
+        }
+        const table = seedSummary(outs);
+        fs.writeFileSync(`${a.out}/seeds.md`, table);
+        console.log(`${table}\nwritten to ${a.out}/seeds.md`);
+        return;
+      }
       const r = await runDemo({
         out: a.out,
         data: a.data,

@@ -41,3 +41,13 @@ test('off a terminal a line every 10%; on one, redraws in place and ends with a 
   assert.match(all, /\r\x1b\[KCLS eval @1: loss 0\.4000  F1-macro 25\.00\n/);
   assert.match(all, /2\/2 100%.*\n$/);
 });
+
+test('the first update of a bar shows no ETA (its step was not timed); later ones do', async () => {
+  const s = sink(true);
+  const bar = new ProgressBar('train', 100, { stream: s.stream, tty: true });
+  bar.update(1, 'loss 1');
+  assert.match(s.out.join(''), /ETA –/);
+  await new Promise((r) => setTimeout(r, 120));
+  bar.update(2, 'loss 1');
+  assert.match(s.out[s.out.length - 1], /ETA \d+s/);
+});

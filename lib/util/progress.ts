@@ -34,6 +34,8 @@ export class ProgressBar {
   private readonly stream: NodeJS.WriteStream;
   private readonly tty: boolean;
   private drawn = false;
+  /** `done` at the first update: what the elapsed time is measured against */
+  private base: number | null = null;
 
   constructor(
     private readonly label: string,
@@ -50,7 +52,9 @@ export class ProgressBar {
       frac = this.total > 0 ? Math.min(1, done / this.total) : 0;
     const full = Math.round(frac * w);
     const el = (performance.now() - this.t0) / 1e3;
-    const eta = done > 0 ? (el / done) * (this.total - done) : NaN;
+    // the rate counts from the first update (a bar made at step 1 has not timed step 1): '–' until a second one
+    const since = done - (this.base ?? 0);
+    const eta = since > 0 ? (el / since) * (this.total - done) : NaN;
     return (
       `${this.label} [${'#'.repeat(full)}${'.'.repeat(w - full)}] ${done}/${this.total} ${(100 * frac).toFixed(0)}%` +
       `  ${formatDuration(el)} ETA ${formatDuration(eta)}${fields ? '  ' + fields : ''}`
@@ -59,6 +63,7 @@ export class ProgressBar {
 
   update(done: number, fields = '', total?: number): void {
     if (total !== undefined) this.total = total;
+    this.base ??= done;
     const now = performance.now();
     if (this.tty) {
       if (now - this.lastDraw < 100 && done < this.total) return;
