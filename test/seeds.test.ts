@@ -37,7 +37,7 @@ test('seedSummary: mean ± sd over seeds and per-annotator gains of the user id'
     const t = seedSummary([path.join(root, 's1'), path.join(root, 's2')]);
     assert.match(t, /\| CLS \| 20\.00 ± 14\.14 \|/);
     assert.match(t, /\| CLS-P \| 40\.00 ± 14\.14 \|/);
-    assert.match(t, /\| CLS → CLS-P \| 20\.00 ± 0\.00 \| 2 \/ 0 \/ 2 \|/); // u1 gains in both seeds, u2 equal
+    assert.match(t, /\| CLS → CLS-P \| 20\.00 ± 0\.00 \| – \| 2 \/ 0 \/ 2 \|/); // u1 gains in both seeds, u2 equal
     assert.doesNotMatch(t, /\| LM /);
   } finally {
     fs.rmSync(root, { recursive: true, force: true });

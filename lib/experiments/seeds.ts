@@ -51,7 +51,7 @@ export function seedSummary(outs: string[]): string {
     const tuned = r.flatMap((x) => (x.tunedMacro === null ? [] : [x.tunedMacro]));
     lines.push(`| ${s} | ${pm(r.map((x) => x.f1Macro))} | ${pm(r.map((x) => x.f1Micro))} | ${pm(r.map((x) => mean([...x.perUser.values()])))} | ${tuned.length ? pm(tuned) : '–'} |`);
   }
-  lines.push('', '| gain | F1-macro gain (mean ± sd) | annotators better / worse / equal with the user id (all seeds) |', '|---|---|---|');
+  lines.push('', '| gain | F1-macro gain (mean ± sd) | with thresholds tuned on val | annotators better / worse / equal with the user id (all seeds) |', '|---|---|---|---|');
   for (const [a, b] of [['CLS', 'CLS-P'], ['LM', 'LM-P']] as const) {
     const ra = runs.get(a)!,
       rb = runs.get(b)!;
@@ -67,7 +67,8 @@ export function seedSummary(outs: string[]): string {
         else equal++;
       }
     });
-    lines.push(`| ${a} → ${b} | ${pm(ra.map((x, i) => rb[i].f1Macro - x.f1Macro))} | ${better} / ${worse} / ${equal} |`);
+    const tuned = ra.every((x, i) => x.tunedMacro !== null && rb[i].tunedMacro !== null) ? pm(ra.map((x, i) => rb[i].tunedMacro! - x.tunedMacro!)) : '–';
+    lines.push(`| ${a} → ${b} | ${pm(ra.map((x, i) => rb[i].f1Macro - x.f1Macro))} | ${tuned} | ${better} / ${worse} / ${equal} |`);
   }
   return lines.join('\n') + '\n';
 }
