@@ -29,6 +29,16 @@ export function redisTarget(url: string): RedisTarget {
   return { url, shown: u.toString() };
 }
 
+/** log(), said at most once per `ms` (a Redis outage fires an error per reconnect attempt). */
+export function throttled(log: (m: string) => void, ms = 10_000): (m: string) => void {
+  let said = 0;
+  return (m) => {
+    if (Date.now() - said < ms) return;
+    said = Date.now();
+    log(m);
+  };
+}
+
 /** A client for a long-running submitter or worker: commands wait while Redis is away, reconnecting every ≤ 2 s. */
 export function connect(t: RedisTarget, onError?: (e: Error) => void): Redis {
   const c = new Redis(t.url, { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(200 * n, 2000), enableOfflineQueue: true });

@@ -5,7 +5,7 @@
 import { Queue, type Job } from 'bullmq';
 import { gridRuns, finishedResult, type ExperimentConfig, type GridRun } from '../experiments/experiment.js';
 import { writeReport, type RunResult } from '../experiments/report.js';
-import { checkReachable, connect, redisTarget, QueueError, QUEUE_NAME } from './connection.js';
+import { checkReachable, connect, redisTarget, throttled, QueueError, QUEUE_NAME } from './connection.js';
 import { jobId, type RunJobData, type RunProgress } from './jobs.js';
 
 export interface RunStatus {
@@ -38,12 +38,8 @@ async function withQueue<T>(url: string, log: (m: string) => void, fn: (q: Queue
   const connection = connect(t, (e) => log(e.message));
   const q = new Queue(QUEUE_NAME, { connection });
   // BullMQ prints errors nobody listens to; said here at most every 10 s while Redis is away
-  let said = 0;
-  q.on('error', (e) => {
-    if (Date.now() - said < 10_000) return;
-    said = Date.now();
-    log(`Redis at ${t.shown}: ${e.message} (waiting for it to come back)`);
-  });
+  const say = throttled(log);
+  q.on('error', (e) => say(`Redis at ${t.shown}: ${e.message} (waiting for it to come back)`));
   try {
     return await fn(q);
   } finally {

@@ -6,7 +6,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker, type Job } from 'bullmq';
 import { ConfigError } from '../errors.js';
-import { checkReachable, connect, redisTarget, QUEUE_NAME } from './connection.js';
+import { checkReachable, connect, redisTarget, throttled, QUEUE_NAME } from './connection.js';
 import type { RunJobData } from './jobs.js';
 import type { RunResult } from '../experiments/report.js';
 
@@ -61,12 +61,8 @@ export async function startWorker(o: WorkerOptions): Promise<QueueWorker> {
   w.on('active', (job: Job<RunJobData>) => log(`worker ${me}: run ${job.data.name} (attempt ${job.attemptsStarted})`));
   w.on('completed', (job: Job<RunJobData>) => log(`worker ${me}: finished ${job.data.name}`));
   w.on('failed', (job, e) => log(`worker ${me}: ${job?.data.name ?? 'a run'} failed: ${e.message}`));
-  let said = 0; // a Redis outage is said every 10 s, not once per reconnect attempt
-  w.on('error', (e) => {
-    if (Date.now() - said < 10_000) return;
-    said = Date.now();
-    log(`worker ${me}: ${e.message}`);
-  });
+  const say = throttled(log); // a Redis outage is said every 10 s, not once per reconnect attempt
+  w.on('error', (e) => say(`worker ${me}: ${e.message}`));
   await w.waitUntilReady();
   log(`worker ${me}: waiting for runs on ${t.shown}${o.device ? ` (device ${o.device})` : ''}`);
   return {
