@@ -16,6 +16,7 @@ import { pretrain, type PretrainOptions } from '../train/pretrain.js';
 import { SETTINGS, type Setting } from '../prompts/templates.js';
 import { runSetting, type SettingHooks } from './run.js';
 import { writeReport, paperTables, type RunResult } from './report.js';
+import { readFinished } from './experiment.js';
 
 /**
  * The demo's recipe. Not yet tuned on the validation split (issue 16, deliverable 3): a first
@@ -125,11 +126,10 @@ export async function runRealDemo(o: RealDemoOptions): Promise<{ results: RunRes
   const results: RunResult[] = [];
   for (const setting of o.settings ?? [...SETTINGS]) {
     const t = performance.now();
-    const done = path.join(out, 'runs', setting, 'metrics.json');
-    if (fs.existsSync(done)) {
-      const { metrics: _m, truncatedTest: _t, tunedThreshold: _h, ...prev } = JSON.parse(fs.readFileSync(done, 'utf8'));
-      results.push(prev as RunResult);
-      o.log(`  ${setting.padEnd(6)} F1-macro ${(100 * prev.f1Macro).toFixed(2)}  (finished earlier: ${done})`);
+    const prev = readFinished(path.join(out, 'runs', setting));
+    if (prev) {
+      results.push(prev);
+      o.log(`  ${setting.padEnd(6)} F1-macro ${(100 * prev.f1Macro).toFixed(2)}  (finished earlier: ${path.join(out, 'runs', setting)})`);
       continue;
     }
     const r = await runSetting({

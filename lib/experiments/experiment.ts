@@ -116,12 +116,16 @@ export function gridRuns(c: ExperimentConfig): GridRun[] {
 
 /** A finished run's result (its metrics.json), or null when the run has not finished. */
 export function finishedResult(g: GridRun, out = g.run.out): RunResult | null {
+  const r = readFinished(out);
+  return r && { ...r, dataset: g.dataset, model: g.model };
+}
+
+/** The RunResult a finished run folder's metrics.json holds (its detail fields dropped), or null. */
+export function readFinished(out: string): RunResult | null {
   const done = path.join(out, 'metrics.json');
   if (!fs.existsSync(done)) return null;
-  const r = JSON.parse(fs.readFileSync(done, 'utf8')) as RunResult & { metrics?: unknown; truncatedTest?: unknown };
-  delete r.metrics;
-  delete r.truncatedTest;
-  return { ...r, dataset: g.dataset, model: g.model };
+  const { metrics: _m, truncatedTest: _t, tunedThreshold: _h, ...r } = JSON.parse(fs.readFileSync(done, 'utf8'));
+  return r as RunResult;
 }
 
 export async function runExperiment(c: ExperimentConfig, log: (m: string) => void = () => {},
