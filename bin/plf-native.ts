@@ -9,7 +9,7 @@ import { ConfigError } from '../lib/errors.js';
 import { runPrepare } from '../lib/data/run.js';
 import { runSetting } from '../lib/experiments/run.js';
 import { runDemo } from '../lib/experiments/demo.js';
-import { seedSummary } from '../lib/experiments/seeds.js';
+import { seedSummary, seedFigures } from '../lib/experiments/seeds.js';
 import { runExperiment, readExperimentConfig } from '../lib/experiments/experiment.js';
 import { quantizeCheckpoint } from '../lib/models/quantize.js';
 import { runQuery } from '../lib/experiments/query.js';
@@ -217,6 +217,14 @@ const TRAIN_KEYS = [
   'chat-template',
 ];
 const CAMEL: Record<string, string> = { batchSize: 'batch', gradAccum: 'accum' };
+/** An error's stack and its chain of causes, for --verbose. */
+function verboseTrace(err: Error): string {
+  const lines: string[] = [];
+  for (let e: unknown = err, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++)
+    lines.push(depth ? `caused by: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}` : (err.stack ?? err.message));
+  return lines.join('\n');
+}
+
 function readTrainConfig(file: string): Record<string, unknown> {
   let raw: unknown;
   try {
@@ -263,7 +271,7 @@ await yargs(hideBin(process.argv))
         })
         .option('split', { type: 'string', describe: 'random:TRAIN,VAL,TEST item fractions instead of the official split' })
         .option('out', { type: 'string', demandOption: true, describe: 'output folder' })
-        .option('seed', { type: 'number', default: 42 })
+        .option('seed', { type: 'number', default: 42, describe: 'sampling of capped annotators and of few-shot examples' })
         .option('min-share', {
           type: 'number',
           default: 0.05,
@@ -284,7 +292,8 @@ await yargs(hideBin(process.argv))
           default: 'fatal' as const,
           describe: 'invalid UTF-8 in an input: an error naming file and line (fatal), or kept as U+FFFD (replace)',
         })
-        .option('json', { type: 'boolean', default: false })
+        .option('overwrite', { type: 'boolean', default: false, describe: 'replace a prepared dataset (or other files) already in --out' })
+        .option('json', { type: 'boolean', default: false, describe: 'print the manifest as JSON' })
         .example(
           '$0 prepare --dataset goemotions --input data/goemotions_1.csv data/goemotions_2.csv data/goemotions_3.csv --splits data/official_split_aggregated --out prepared/goemotions',
           '',
@@ -303,6 +312,7 @@ await yargs(hideBin(process.argv))
         columns: a.columns,
         name: a.name,
         encodingErrors: a['encoding-errors'],
+        overwrite: a.overwrite,
       });
       console.log(a.json ? JSON.stringify(r.manifest, null, 2) : `${r.text}\nwritten to ${a.out}`);
     },
@@ -324,18 +334,22 @@ await yargs(hideBin(process.argv))
     'Q-0S / Q-1S / Q-2S through an OpenAI-compatible chat-completions endpoint (resumable)',
     (y) =>
       y
-        .option('data', { type: 'string', demandOption: true })
-        .option('setting', { choices: ['Q-0S', 'Q-1S', 'Q-2S'] as const, demandOption: true })
+        .option('data', { type: 'string', demandOption: true, describe: 'prepared folder (plf-native prepare)' })
+        .option('setting', {
+          choices: ['Q-0S', 'Q-1S', 'Q-2S'] as const,
+          demandOption: true,
+          describe: 'zero-, one- or two-shot prompting',
+        })
         .option('endpoint', { type: 'string', demandOption: true, describe: 'base URL, e.g. http://localhost:8000/v1' })
         .option('model', { type: 'string', demandOption: true, describe: 'model name the endpoint serves' })
         .option('api-key-env', { type: 'string', describe: 'environment variable holding the API key' })
-        .option('out', { type: 'string', demandOption: true })
-        .option('concurrency', { type: 'number', default: 4 })
-        .option('retries', { type: 'number', default: 5 })
+        .option('out', { type: 'string', demandOption: true, describe: 'run folder (answers are appended, so a rerun resumes)' })
+        .option('concurrency', { type: 'number', default: 4, describe: 'requests in flight at once' })
+        .option('retries', { type: 'number', default: 5, describe: 'retries per request on 429/5xx/network errors (Retry-After honoured)' })
         .option('timeout', { type: 'number', default: 60, describe: 'seconds per request' })
-        .option('max-tokens', { type: 'number', default: 64 })
-        .option('limit', { type: 'number' })
-        .option('json', { type: 'boolean', default: false })
+        .option('max-tokens', { type: 'number', default: 64, describe: 'completion tokens per answer' })
+        .option('limit', { type: 'number', describe: 'only the first N test rows' })
+        .option('json', { type: 'boolean', default: false, describe: 'print the metrics as JSON' })
         .example(
           'OPENAI_API_KEY=… $0 query --data prepared/goemotions --setting Q-1S --endpoint https://api.example.com/v1 --model gpt-4o-mini --api-key-env OPENAI_API_KEY --out runs/q1s',
           '',
@@ -379,7 +393,11 @@ await yargs(hideBin(process.argv))
           describe: 'text files: .txt (a text per line), .jsonl, .csv/.tsv',
         })
         .option('text-column', { type: 'string', default: 'text', describe: 'the field of .jsonl / the column of .csv/.tsv' })
-        .option('out', { type: 'string', demandOption: true })
+        .option('out', {
+          type: 'string',
+          demandOption: true,
+          describe: 'model folder to write (config.json, model.safetensors, tokenizer)',
+        })
         .option('shape', {
           type: 'string',
           default: 'tiny',
@@ -388,14 +406,14 @@ await yargs(hideBin(process.argv))
         .option('tokenizer', { type: 'string', default: 'byte', describe: "'byte' or a folder with tokenizer.json" })
         .option('minutes', { type: 'number', describe: 'time budget for the training steps' })
         .option('tokens', { type: 'number', describe: 'token budget (instead of --minutes)' })
-        .option('seq-len', { type: 'number', default: 256 })
-        .option('batch', { type: 'number', default: 8 })
-        .option('lr', { type: 'number', default: 3e-3 })
-        .option('seed', { type: 'number', default: 42 })
-        .option('device', { choices: ['cpu', 'cuda'] as const, default: 'cpu' as const })
+        .option('seq-len', { type: 'number', default: 256, describe: 'tokens per packed training sequence' })
+        .option('batch', { type: 'number', default: 8, describe: 'sequences per step' })
+        .option('lr', { type: 'number', default: 3e-3, describe: 'peak AdamW learning rate (cosine schedule)' })
+        .option('seed', { type: 'number', default: 42, describe: 'initialisation, packing order and held-out split' })
+        .option('device', { choices: ['cpu', 'cuda'] as const, default: 'cpu' as const, describe: 'where to train' })
         .option('resume', { type: 'boolean', default: false, describe: "continue from the folder's last checkpoint" })
         .option('overwrite', { type: 'boolean', default: false, describe: 'start anew in a folder that holds a pretrained model' })
-        .option('json', { type: 'boolean', default: false })
+        .option('json', { type: 'boolean', default: false, describe: 'print the losses as JSON' })
         .example('$0 pretrain --text corpus.txt --out models/tiny --minutes 3', 'a byte-level tiny Llama in three minutes'),
     async (a) => {
       let shape: 'tiny' | 'small' | { hidden: number; layers: number; heads: number; intermediate: number } = a.shape as 'tiny';
@@ -449,8 +467,8 @@ await yargs(hideBin(process.argv))
           type: 'string',
           describe: "'byte' or a folder with tokenizer.json (default: what each run was trained with)",
         })
-        .option('host', { type: 'string', default: '127.0.0.1' })
-        .option('port', { type: 'number', default: 8080 })
+        .option('host', { type: 'string', default: '127.0.0.1', describe: 'interface to listen on' })
+        .option('port', { type: 'number', default: 8080, describe: 'TCP port (0: any free port, printed)' })
         .option('device', { choices: ['cpu', 'cuda'] as const, describe: 'where the models run (default: where each run was trained)' })
         .option('quantize', { choices: ['nf4', 'none'] as const, describe: 'the base alone: NF4 or as stored (runs keep theirs)' })
         .option('api-key-env', {
@@ -510,7 +528,7 @@ await yargs(hideBin(process.argv))
   )
   .command(
     'experiment',
-    "a grid of datasets × models × settings → results.json/csv, the paper's tables, gains.svg",
+    "a grid of datasets × models × settings → results.json/csv, the paper's tables and figures (f1.svg, gains.svg)",
     (y) =>
       y
         .option('config', { type: 'string', demandOption: true, describe: 'experiment JSON (see experiments/paper.json)' })
@@ -557,11 +575,15 @@ await yargs(hideBin(process.argv))
           console.log(`queued; follow it with: plf-native experiment --config ${a.config} --queue ${redisTarget(a.queue).shown} --status`);
           return;
         }
-        console.log(a.json ? JSON.stringify(r, null, 2) : `${r.length} runs; tables in ${c.out}/tables.md, chart in ${c.out}/gains.svg`);
+        console.log(
+          a.json ? JSON.stringify(r, null, 2) : `${r.length} runs; tables in ${c.out}/tables.md, figures in ${c.out}/f1.svg, gains.svg`,
+        );
         return;
       }
       const r = await runExperiment(c, say, (run) => settingHooks(run));
-      console.log(a.json ? JSON.stringify(r, null, 2) : `${r.length} runs; tables in ${c.out}/tables.md, chart in ${c.out}/gains.svg`);
+      console.log(
+        a.json ? JSON.stringify(r, null, 2) : `${r.length} runs; tables in ${c.out}/tables.md, figures in ${c.out}/f1.svg, gains.svg`,
+      );
     },
   )
   .command(
@@ -626,11 +648,11 @@ await yargs(hideBin(process.argv))
     'an HF checkpoint → a bitsandbytes-format NF4 checkpoint (quantization_config; loadable by transformers)',
     (y) =>
       y
-        .option('model', { type: 'string', demandOption: true })
-        .option('out', { type: 'string', demandOption: true })
-        .option('blocksize', { type: 'number', default: 64 })
-        .option('double-quant', { type: 'boolean', default: true })
-        .option('json', { type: 'boolean', default: false })
+        .option('model', { type: 'string', demandOption: true, describe: 'HF model folder (config.json + safetensors)' })
+        .option('out', { type: 'string', demandOption: true, describe: 'folder for the NF4 model' })
+        .option('blocksize', { type: 'number', default: 64, describe: 'weights per absmax block (bitsandbytes: 64)' })
+        .option('double-quant', { type: 'boolean', default: true, describe: 'quantize the absmax values too (QLoRA double quantization)' })
+        .option('json', { type: 'boolean', default: false, describe: 'print the summary as JSON' })
         .example('$0 quantize --model models/phi-2 --out models/phi-2-nf4', ''),
     (a) => {
       const r = quantizeCheckpoint(a.model, a.out, { blocksize: a.blocksize, doubleQuant: a['double-quant'] });
@@ -643,7 +665,11 @@ await yargs(hideBin(process.argv))
     "the paper's method offline on the CPU: a small Llama pretrained here on real texts, then the 7 settings (QLoRA) on the real GoEmotions raters",
     (y) =>
       y
-        .option('out', { type: 'string', default: 'plf-demo' })
+        .option('out', {
+          type: 'string',
+          default: 'plf-demo',
+          describe: 'output folder (the pretrained base and finished runs are reused)',
+        })
         .option('data-dir', {
           type: 'string',
           describe: 'the real data folder (goemotions/, unhealthy/, …; default PLF_DATA_DIR, then ../shared/data)',
@@ -655,9 +681,9 @@ await yargs(hideBin(process.argv))
           describe: 'the synthetic smoke test instead (made-up annotators, a model trained fully from scratch)',
         })
         .option('data', { type: 'string', describe: "with --synthetic's small model: a prepared folder instead of the synthetic data" })
-        .option('settings', { type: 'string', array: true, choices: SETTINGS })
-        .option('seed', { type: 'number', default: 42 })
-        .option('epochs', { type: 'number' })
+        .option('settings', { type: 'string', array: true, choices: SETTINGS, describe: 'only these settings (default: all seven)' })
+        .option('seed', { type: 'number', default: 42, describe: 'data sampling, pretraining and fine-tuning seed' })
+        .option('epochs', { type: 'number', describe: 'fine-tuning epochs (default: the demo recipe)' })
         .option('limit', { type: 'number', describe: 'with --data: at most this many train rows' })
         .option('json', { type: 'boolean', default: false, describe: 'print the results as JSON (the narrative goes to stderr)' })
         .option('seeds', {
@@ -690,8 +716,11 @@ await yargs(hideBin(process.argv))
           });
         }
         const table = seedSummary(outs);
+        const fig = seedFigures(outs);
         fs.writeFileSync(`${a.out}/seeds.md`, table);
-        console.log(`${table}\nwritten to ${a.out}/seeds.md`);
+        fs.writeFileSync(`${a.out}/seeds-f1.svg`, fig.f1);
+        fs.writeFileSync(`${a.out}/seeds-gains.svg`, fig.gains);
+        console.log(`${table}\nwritten to ${a.out}/seeds.md, seeds-f1.svg, seeds-gains.svg`);
         return;
       }
       const r = await runDemo({
@@ -714,6 +743,7 @@ await yargs(hideBin(process.argv))
       if (a.json) console.log(JSON.stringify(r.results, null, 2));
     },
   )
+  .option('verbose', { type: 'boolean', default: false, global: true, describe: 'on an error, print its stack and cause too' })
   .demandCommand(1, 'name a command (try: plf-native info)')
   .recommendCommands()
   .strict()
@@ -721,6 +751,8 @@ await yargs(hideBin(process.argv))
   .fail((msg, err) => {
     if (err) {
       console.error(`plf-native: ${err.message}`);
+      // read from argv: .fail() runs before (or without) the parsed options
+      if (process.argv.includes('--verbose')) console.error(verboseTrace(err));
     } else {
       console.error(`plf-native: ${msg}`);
       console.error('run plf-native --help for the commands');

@@ -51,12 +51,18 @@ test('help per command, a suggestion for a misspelled command, and a finished ru
   const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
   const evalHelp = run('eval', '--help').stdout;
   assert.match(evalHelp, /^plf-native eval\n/);
-  // every option of train has a description (yargs prints a bare flag otherwise)
-  const flags = run('train', '--help')
-    .stdout.split('\n')
-    .filter((l) => /^ {2,8}(-\w, )?--[\w-]+/.test(l));
-  assert.ok(flags.length > 25);
-  for (const l of flags) assert.match(l, /^\s+(-\w, )?--[\w-]+\s+[^\s[]/, `no description: ${l.trim()}`);
+  // every option of every command has a description (yargs prints a bare flag otherwise), and every command an example
+  const commands = [...run('--help').stdout.matchAll(/^ {2}plf-native (\w+)/gm)].map((m) => m[1]);
+  assert.ok(commands.length >= 10, commands.join(' '));
+  for (const c of commands) {
+    const help = run(c, '--help').stdout;
+    const flags = help.split('\n').filter((l) => /^ {2,8}(-\w, )?--[\w-]+/.test(l));
+    if (c === 'train') assert.ok(flags.length > 25);
+    // a bare flag is the flag followed only by its [type] [default] annotations
+    for (const l of flags)
+      assert.match(l.replace(/(\s+\[[^\]]*\]?)+$/, ''), /^\s+(-\w, )?--[\w-]+\s+\S/, `${c}: no description: ${l.trim()}`);
+    assert.match(help, /\nExamples:\n/, `${c}: no example`);
+  }
   assert.match(run('trian').stderr, /Did you mean train\?/);
   // a folder holding a finished run
   const done = path.join(tmp, 'done');
@@ -67,4 +73,36 @@ test('help per command, a suggestion for a misspelled command, and a finished ru
   const r = run('train', '--data', path.join(tmp, 'none'), '--model', model, '--setting', 'CLS', '--out', done);
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /holds a finished run \(metrics\.json\): pass --resume to continue it, --overwrite to train anew/);
+});
+
+test('prepare refuses a folder that holds a prepared set or other files unless --overwrite; --verbose adds the stack', () => {
+  const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
+  const raw = path.join(tmp, 'raw.csv');
+  fs.writeFileSync(raw, 'id,text,annotator,labels\n');
+  const prep = (dir: string, ...extra: string[]) =>
+    run('prepare', '--dataset', 'goemotions', '--input', raw, '--split', 'random:0.8,0.1,0.1', '--out', dir, ...extra);
+  const set = path.join(tmp, 'prepared');
+  fs.mkdirSync(set, { recursive: true });
+  fs.writeFileSync(path.join(set, 'manifest.json'), '{}');
+  let r = prep(set);
+  assert.equal(r.status, 1);
+  assert.match(
+    r.stderr.trim(),
+    /^plf-native: prepare: .*prepared already holds a prepared dataset \(manifest\.json\): pass --overwrite to replace it, or choose another --out$/,
+  );
+  const other = path.join(tmp, 'other');
+  fs.mkdirSync(other, { recursive: true });
+  fs.writeFileSync(path.join(other, 'notes.txt'), 'mine');
+  assert.match(prep(other).stderr, /already holds other files \(notes\.txt\): pass --overwrite/);
+  assert.equal(fs.readFileSync(path.join(other, 'notes.txt'), 'utf8'), 'mine', 'nothing was touched');
+  // with --overwrite the old manifest goes first, then the input is read (this one has no rows: its own error)
+  r = prep(set, '--overwrite');
+  assert.equal(r.status, 1);
+  assert.doesNotMatch(r.stderr, /--overwrite/);
+  assert.ok(!fs.existsSync(path.join(set, 'manifest.json')));
+  // every error is one line; --verbose prints the stack below it
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  const v = prep(set, '--overwrite', '--verbose');
+  assert.equal(v.stderr.trim().split('\n')[0], r.stderr.trim());
+  assert.match(v.stderr, /\n\s+at .*\.js:\d+/);
 });

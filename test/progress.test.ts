@@ -51,3 +51,19 @@ test('the first update of a bar shows no ETA (its step was not timed); later one
   bar.update(2, 'loss 1');
   assert.match(s.out[s.out.length - 1], /ETA \d+s/);
 });
+
+test('tokens/s and the training ETA count step time only: an evaluation between steps changes neither', async () => {
+  const s = sink(false);
+  const h = settingHooks('LM', { stream: s.stream });
+  h.onStep({ step: 1, total: 21, loss: 1, lr: 1e-4, tokens: 100, seconds: 0.5 });
+  assert.match(s.out[0], /1\/21 .* ETA 10s .* 200 tok\/s/); // timed from the first step: 20 steps × 0.5 s
+  h.onEval({ step: 1, loss: 0.9, f1: 0.1 });
+  await new Promise((r) => setTimeout(r, 300)); // an evaluation's wall time
+  for (let i = 2; i <= 3; i++) h.onStep({ step: i, total: 21, loss: 1, lr: 1e-4, tokens: 300, seconds: 1.5 });
+  // 700 tokens in 3.5 s; 18 steps left at 3.5/3 s each = 21 s
+  assert.match(s.out[s.out.length - 1], /3\/21 .* ETA 21s .* 200 tok\/s/);
+  // a step without a time (an older hook caller) shows '–' rather than a wall-clock guess
+  const u = sink(false);
+  settingHooks('X', { stream: u.stream }).onStep({ step: 1, total: 4, loss: 1, lr: 1e-4, tokens: 10 });
+  assert.match(u.out[0], /ETA – .* – tok\/s/);
+});

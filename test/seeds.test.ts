@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { seedSummary } from '../lib/experiments/seeds.js';
+import { seedSummary, seedFigures } from '../lib/experiments/seeds.js';
 
 test('seedSummary: mean ± sd over seeds and per-annotator gains of the user id', () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'plf-seeds-'));
@@ -39,6 +39,13 @@ test('seedSummary: mean ± sd over seeds and per-annotator gains of the user id'
     assert.match(t, /\| CLS-P \| 40\.00 ± 14\.14 \|/);
     assert.match(t, /\| CLS → CLS-P \| 20\.00 ± 0\.00 \| – \| 2 \/ 0 \/ 2 \|/); // u1 gains in both seeds, u2 equal
     assert.doesNotMatch(t, /\| LM /);
+    // the figures: bars at the means with ± sd error bars, the gain in points (test/charts.test.ts checks the layout)
+    const fig = seedFigures([path.join(root, 's1'), path.join(root, 's2')]);
+    assert.match(fig.f1, />20\.0<\/text>/);
+    assert.match(fig.f1, />40\.0<\/text>/);
+    assert.match(fig.gains, />CLS → CLS-P<\/text>/);
+    assert.match(fig.gains, />\+20\.0<\/text>/);
+    assert.doesNotMatch(fig.gains, /LM → LM-P/);
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }

@@ -232,7 +232,10 @@ test(
     const svg = fs.readFileSync(path.join(out, 'gains.svg'), 'utf8');
     assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"[^>]*>/);
     assert.match(svg, /<\/svg>\n$/);
-    assert.equal((svg.match(/<rect /g) ?? []).length, 1, 'one bar: CLS-P vs CLS');
+    // one pair: a bar, or a note when CLS scored 0 (no relative gain)
+    assert.match(svg, /CLS-P vs CLS/);
+    assert.equal((svg.match(/<rect x=/g) ?? []).length, /CLS-P vs CLS not drawn/.test(svg) ? 0 : 1, 'one bar: CLS-P vs CLS');
+    assert.match(fs.readFileSync(path.join(out, 'f1.svg'), 'utf8'), /<text [^>]*>CLS-P<\/text>/);
     const logs: string[] = [];
     await runExperiment(cfg, (m) => logs.push(m));
     assert.equal(logs.filter((l) => l.startsWith('skip')).length, 2);

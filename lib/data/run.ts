@@ -1,5 +1,6 @@
 // `plf-native prepare`: read a raw dataset, run the procedure, write parquet + manifest.
 import fs from 'node:fs';
+import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import { readGoEmotions, readUnhealthy, readCustom, customSplits, type ColumnMap, type RawDataset } from './datasets.js';
 import { goemotionsSplits, unhealthySplits, type Split } from './splits.js';
@@ -23,11 +24,34 @@ export interface PrepareRun {
   name?: string;
   /** invalid UTF-8 in an input file: an error naming file and line ('fatal', default) or U+FFFD ('replace') */
   encodingErrors?: EncodingErrors;
+  /** replace a prepared dataset (or other files) already in `out`; without it such a folder is refused */
+  overwrite?: boolean;
+}
+
+/** `out` is written only when it is new, empty, or `overwrite` is given: a prepared set is never replaced silently. */
+function guardOut(o: PrepareRun): void {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync(o.out);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') throw new ConfigError(`prepare: --out ${o.out} is a file, not a folder`);
+    throw e;
+  }
+  if (!entries.length) return;
+  const what = entries.includes('manifest.json')
+    ? 'a prepared dataset (manifest.json)'
+    : `other files (${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', …' : ''})`;
+  if (!o.overwrite)
+    throw new ConfigError(`prepare: ${o.out} already holds ${what}: pass --overwrite to replace it, or choose another --out`);
+  // the manifest goes first: a run interrupted from here on leaves no manifest, so no half-written set is loaded as whole
+  fs.rmSync(path.join(o.out, 'manifest.json'), { force: true });
 }
 
 export async function runPrepare(o: PrepareRun): Promise<{ manifest: Record<string, unknown>; text: string }> {
   if (!o.input.length) throw new ConfigError('prepare: give at least one --input file');
   for (const f of o.input) if (!fs.existsSync(f)) throw new ConfigError(`prepare: input file ${f} does not exist`);
+  guardOut(o);
   if (o.encodingErrors !== undefined && o.encodingErrors !== 'fatal' && o.encodingErrors !== 'replace')
     throw new ConfigError(`prepare: encodingErrors must be 'fatal' or 'replace', got ${String(o.encodingErrors)}`);
   const read = { encodingErrors: o.encodingErrors };

@@ -145,7 +145,7 @@ export async function runRealDemo(o: RealDemoOptions): Promise<{ results: RunRes
   }
   writeReport(out, results);
   const tables = paperTables(results);
-  o.log(`\n${tables}\nWritten: ${out}/results.json, results.csv, tables.md, gains.svg`);
+  o.log(`\n${tables}\nWritten: ${out}/results.json, results.csv, tables.md, f1.svg, gains.svg`);
   return { results, tables, out };
 }
 

@@ -94,7 +94,7 @@ async function runSyntheticDemo(o: DemoOptions, log: (m: string) => void): Promi
     const raw = path.join(out, 'synthetic.csv');
     writeFileAtomic(raw, syntheticRows(seed, o.items ?? 240).map((r) => r.map((f) => (/[",\n]/.test(f) ? `"${f.replace(/"/g, '""')}"` : f)).join(',')).join('\n') + '\n');
     prepared = path.join(out, 'prepared');
-    const p = await runPrepare({ dataset: 'custom', name: 'synthetic-emotions', input: [raw], split: 'random:0.7,0.15,0.15', out: prepared, seed,
+    const p = await runPrepare({ dataset: 'custom', name: 'synthetic-emotions', input: [raw], split: 'random:0.7,0.15,0.15', out: prepared, seed, overwrite: true,
       columns: { text: 'text', annotator: 'annotator', item: 'id', labelList: 'labels', labelNames: DEMO_LABELS } });
     log(p.text);
   } else {
@@ -122,6 +122,6 @@ async function runSyntheticDemo(o: DemoOptions, log: (m: string) => void): Promi
   }
   writeReport(out, results);
   const tables = paperTables(results);
-  log(`\n${tables}\nWritten: ${out}/results.json, results.csv, tables.md, gains.svg`);
+  log(`\n${tables}\nWritten: ${out}/results.json, results.csv, tables.md, f1.svg, gains.svg`);
   return { results, tables, out };
 }

@@ -1,5 +1,5 @@
 // `plf-native experiment`: a grid of datasets × models × settings; finished runs are skipped, and
-// results.json / results.csv / tables.md / gains.svg are rewritten after every run.
+// results.json / results.csv / tables.md / f1.svg / gains.svg are rewritten after every run.
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, brief } from '../errors.js';

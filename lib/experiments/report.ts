@@ -1,8 +1,10 @@
-// Results → the paper's tables (markdown, CSV, JSON) and SVG bar charts of the gains.
+// Results → the paper's tables (markdown, CSV, JSON) and its figures (F1 per setting, gains) as SVG.
 import fs from 'node:fs';
 import path from 'node:path';
 import { gain } from '../eval/metrics.js';
 import { io, writeFileAtomic } from '../io/files.js';
+import { SETTINGS } from '../prompts/templates.js';
+import { groupedBarChart, gainBarChart, type Bar, type BarGroup } from './charts.js';
 
 export interface RunResult {
   dataset: string;
@@ -55,33 +57,33 @@ export function resultsCsv(results: RunResult[]): string {
   return [cols.join(','), ...results.map((r) => cols.map((c) => esc(r[c])).join(','))].join('\n') + '\n';
 }
 
-const xmlEscape = (s: string) => s.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!);
+/** Fig. 2/3 (left): F1-macro of every setting, grouped by dataset × model. */
+export function f1Svg(results: RunResult[]): string {
+  const groups: BarGroup[] = [...new Set(results.map((r) => `${r.dataset} · ${r.model}`))].map((name) => ({
+    name,
+    bars: results.filter((r) => `${r.dataset} · ${r.model}` === name).map((r) => ({ key: r.setting, mean: 100 * r.f1Macro })),
+  }));
+  return groupedBarChart(groups, { title: 'F1-macro per setting (test split)', yLabel: 'F1-macro (%)', keys: [...SETTINGS] });
+}
 
-/** A bar chart of the personalization gains (like the paper's Fig. 2/3): one bar per dataset × model × pair. */
+/**
+ * Fig. 2/3 (right): the relative gain of each personalized setting over its base, as in Tables I
+ * and III. A pair whose base scored 0 has no relative gain: it is named in a note, not dropped.
+ */
 export function gainsSvg(results: RunResult[], pairs: [string, string][] = [['LM-P', 'LM'], ['CLS-P', 'CLS']]): string {
-  const bars: { label: string; value: number }[] = [];
+  const bars: Bar[] = [],
+    notes: string[] = [];
   for (const k of [...new Set(results.map((r) => `${r.dataset}\u0000${r.model}`))]) {
     const [ds, m] = k.split('\u0000');
     for (const [p, b] of pairs) {
-      const pv = lookup(results, ds, m, p)?.f1Macro, bv = lookup(results, ds, m, b)?.f1Macro;
-      if (pv !== undefined && bv !== undefined && bv > 0) bars.push({ label: `${ds} · ${m} · ${p}`, value: gain(pv, bv) });
+      const pv = lookup(results, ds, m, p)?.f1Macro,
+        bv = lookup(results, ds, m, b)?.f1Macro;
+      if (pv === undefined || bv === undefined) continue;
+      if (bv > 0) bars.push({ key: `${ds} · ${m}: ${p} vs ${b}`, mean: gain(pv, bv) });
+      else notes.push(`${ds} · ${m}: ${p} vs ${b} not drawn — ${b} has F1-macro 0, so its relative gain is undefined (${p}: ${fmt(pv)}).`);
     }
   }
-  const W = 640, barH = 26, top = 40, left = 260, H = top + Math.max(1, bars.length) * (barH + 8) + 30;
-  const maxAbs = Math.max(1, ...bars.map((b) => Math.abs(b.value)));
-  const zero = left + (W - left - 20) / 2, scale = (W - left - 20) / 2 / maxAbs;
-  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
-    `<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">Gain of the personalized setting (F1-macro, %)</text>`,
-    `<line x1="${zero}" y1="${top - 6}" x2="${zero}" y2="${H - 24}" stroke="#333"/>`];
-  bars.forEach((b, i) => {
-    const y = top + i * (barH + 8), w = Math.abs(b.value) * scale, x = b.value >= 0 ? zero : zero - w;
-    parts.push(`<text x="${left - 8}" y="${y + barH / 2 + 4}" text-anchor="end">${xmlEscape(b.label)}</text>`,
-      `<rect x="${x.toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${b.value >= 0 ? '#2a7' : '#c44'}"/>`,
-      `<text x="${(b.value >= 0 ? x + w + 4 : x - 4).toFixed(1)}" y="${y + barH / 2 + 4}" text-anchor="${b.value >= 0 ? 'start' : 'end'}">${fmtGain(b.value)}</text>`);
-  });
-  if (!bars.length) parts.push(`<text x="${W / 2}" y="${top + 20}" text-anchor="middle">no setting pairs to compare</text>`);
-  parts.push('</svg>');
-  return parts.join('\n') + '\n';
+  return gainBarChart(bars, { title: 'Gain of the personalized settings', xLabel: 'relative gain in F1-macro (%)', unit: '%', notes });
 }
 
 export function writeReport(dir: string, results: RunResult[]): void {
@@ -89,5 +91,6 @@ export function writeReport(dir: string, results: RunResult[]): void {
   writeFileAtomic(path.join(dir, 'results.json'), JSON.stringify(results, null, 2) + '\n');
   writeFileAtomic(path.join(dir, 'results.csv'), resultsCsv(results));
   writeFileAtomic(path.join(dir, 'tables.md'), paperTables(results));
+  writeFileAtomic(path.join(dir, 'f1.svg'), f1Svg(results));
   writeFileAtomic(path.join(dir, 'gains.svg'), gainsSvg(results));
 }

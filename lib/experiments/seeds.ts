@@ -6,6 +6,7 @@ import path from 'node:path';
 import { SETTINGS, type Setting } from '../prompts/templates.js';
 import { multilabelMetrics } from '../eval/metrics.js';
 import { readRunInfo } from './run-info.js';
+import { groupedBarChart, gainBarChart, type Bar } from './charts.js';
 
 interface SeedRun {
   f1Macro: number;
@@ -71,4 +72,41 @@ export function seedSummary(outs: string[]): string {
     lines.push(`| ${a} → ${b} | ${pm(ra.map((x, i) => rb[i].f1Macro - x.f1Macro))} | ${tuned} | ${better} / ${worse} / ${equal} |`);
   }
   return lines.join('\n') + '\n';
+}
+
+/** The seeds' figures: F1-macro per setting with ± sd error bars, and the user id's gains in points. */
+export function seedFigures(outs: string[], name = 'GoEmotions raters · demo Llama'): { f1: string; gains: string } {
+  const runs = new Map<Setting, SeedRun[]>();
+  for (const s of SETTINGS) runs.set(s, outs.flatMap((o) => readRun(path.join(o, 'runs', s)) ?? []));
+  const bars: Bar[] = SETTINGS.flatMap((s) => {
+    const r = runs.get(s)!;
+    return r.length ? [{ key: s, mean: 100 * mean(r.map((x) => x.f1Macro)), sd: 100 * sd(r.map((x) => x.f1Macro)) }] : [];
+  });
+  const f1 = groupedBarChart([{ name: `${name} (${outs.length} seeds)`, bars }], {
+    title: `F1-macro per setting, mean ± sd over ${outs.length} seeds`,
+    yLabel: 'F1-macro (%)',
+    keys: [...SETTINGS],
+  });
+  const gains: Bar[] = [],
+    notes: string[] = [];
+  for (const [a, b] of [['CLS', 'CLS-P'], ['LM', 'LM-P']] as const) {
+    const ra = runs.get(a)!,
+      rb = runs.get(b)!;
+    if (!ra.length || ra.length !== rb.length) {
+      if (ra.length || rb.length) notes.push(`${a} → ${b} not drawn: ${ra.length} and ${rb.length} seeds finished.`);
+      continue;
+    }
+    const d = ra.map((x, i) => 100 * (rb[i].f1Macro - x.f1Macro));
+    gains.push({ key: `${a} → ${b}`, mean: mean(d), sd: sd(d) });
+    if (ra.every((x, i) => x.tunedMacro !== null && rb[i].tunedMacro !== null)) {
+      const t = ra.map((x, i) => 100 * (rb[i].tunedMacro! - x.tunedMacro!));
+      gains.push({ key: `${a} → ${b}, thresholds tuned on val`, mean: mean(t), sd: sd(t) });
+    }
+  }
+  const g = gainBarChart(gains, {
+    title: `Gain of the user id in the prompt, mean ± sd over ${outs.length} seeds`,
+    xLabel: 'F1-macro difference (percentage points)',
+    notes,
+  });
+  return { f1, gains: g };
 }

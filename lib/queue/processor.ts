@@ -46,6 +46,8 @@ export default async function processRun(job: SandboxedJob<RunJobData, RunResult
   };
   const eta = (d: number, n: number) => (d > 0 ? ((Date.now() - t0) / 1000 / d) * (n - d) : undefined);
   report({ state: 'starting' }, true);
+  let trainS = 0,
+    timed = 0;
   try {
     const { eval: _e, ...r } = await runSetting({
       ...data.run,
@@ -54,7 +56,20 @@ export default async function processRun(job: SandboxedJob<RunJobData, RunResult
       takeOverLock: true, // BullMQ gives a job to one worker at a time: a lock another host left is stale
       hooks: {
         onInfo: (m) => void job.log(`${worker}: ${m}`),
-        onStep: (s) => report({ state: 'training', step: s.step, total: s.total, loss: s.loss, etaS: eta(s.step, s.total) }),
+        onStep: (s) => {
+          // the ETA from step time only (evaluations between steps are not training)
+          if (s.seconds) {
+            trainS += s.seconds;
+            timed++;
+          }
+          report({
+            state: 'training',
+            step: s.step,
+            total: s.total,
+            loss: s.loss,
+            etaS: timed ? (trainS / timed) * (s.total - s.step) : undefined,
+          });
+        },
         onEval: (s) =>
           void job.log(`${worker}: eval at step ${s.step}: loss ${s.loss?.toFixed(4) ?? '–'}, F1-macro ${(100 * s.f1).toFixed(2)}`),
         onEvalProgress: (d, n) => report({ state: 'evaluating', done: d, total: n, etaS: eta(d, n) }),

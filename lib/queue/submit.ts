@@ -1,6 +1,6 @@
 // `plf-native experiment --queue`: the grid's runs as queue jobs (finished runs skipped, the same
 // run never queued twice), followed until every run has finished or failed, then the same
-// results.json/csv, tables.md and gains.svg as the local path. A job that vanishes (Redis restarted
+// results.json/csv, tables.md, f1.svg and gains.svg as the local path. A job that vanishes (Redis restarted
 // without persistence) is queued again: its run folder keeps its checkpoints.
 import { Queue, type Job } from 'bullmq';
 import { gridRuns, finishedResult, type ExperimentConfig, type GridRun } from '../experiments/experiment.js';

@@ -16,6 +16,7 @@ import { loadModel } from '../models/load.js';
 import type { Model } from '../models/model.js';
 import { findCheckpoint, loadCheckpoint, saveCheckpoint, type LoopState } from './checkpoint.js';
 import { cosineWithWarmup } from './schedule.js';
+import type { StepReport } from '../util/progress.js';
 
 /** Named sizes (vocab from the tokenizer): tiny ≈ 0.2 M body parameters, small ≈ 1.8 M. */
 export const PRETRAIN_SHAPES: Record<'tiny' | 'small', Omit<LlamaShape, 'vocab'>> = {
@@ -52,7 +53,7 @@ export interface PretrainOptions {
   /** checkpoint every this many steps (default 50) */
   saveEvery?: number;
   hooks?: {
-    onStep?: (s: { step: number; total: number; loss: number; lr: number; tokens: number }) => void;
+    onStep?: (s: StepReport) => void;
     onInfo?: (msg: string) => void;
   };
 }
@@ -203,19 +204,20 @@ function pretrainLocked(o: PretrainOptions, out: string): PretrainResult {
       model.trainableParameters().map((p) => p.grad),
       { lr },
     );
+    const seconds = (performance.now() - ts) / 1000;
     state.step++;
     state.batch += seqs.length;
     state.history.push({ step: state.step, loss: loss!, lr });
     if (state.total === 0 && state.step > 1) {
       // a time budget: the steps it buys, from the speed of steps 2… (the first one warms up)
       timed++;
-      timedS += (performance.now() - ts) / 1000;
+      timedS += seconds;
       if (timed === 3) {
         state.total = Math.max(state.step + 1, Math.floor(budgetS / (timedS / timed)));
         o.hooks?.onInfo?.(`pretrain: ${o.minutes} min ≈ ${state.total} steps of ${B} × ${seqLen} tokens`);
       }
     }
-    o.hooks?.onStep?.({ step: state.step, total: state.total || state.step + 1, loss: loss!, lr, tokens: seqs.length * seqLen });
+    o.hooks?.onStep?.({ step: state.step, total: state.total || state.step + 1, loss: loss!, lr, tokens: seqs.length * seqLen, seconds });
     if (state.step % (o.saveEvery ?? 50) === 0) saveCheckpoint(ck, model, opt, state);
   }
   saveCheckpoint(ck, model, opt, state);

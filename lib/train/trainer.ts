@@ -13,6 +13,7 @@ import { type Example } from '../examples/build.js';
 import { cosineWithWarmup } from './schedule.js';
 import { saveCheckpoint, loadCheckpoint, findCheckpoint, removeStale, type LoopState } from './checkpoint.js';
 import { withRunFolder, recoverDir, replaceDir } from '../io/files.js';
+import type { StepReport } from '../util/progress.js';
 
 export interface TrainConfig {
   lr: number;
@@ -90,7 +91,7 @@ export const DEFAULT_TRAIN: TrainConfig = {
 
 export interface TrainHooks {
   onInfo?: (msg: string) => void;
-  onStep?: (s: { step: number; total: number; loss: number; lr: number; tokens: number }) => void;
+  onStep?: (s: StepReport) => void;
   onEval?: (s: { step: number; loss: number | null; f1: number }) => void;
 }
 
@@ -162,6 +163,7 @@ function trainLocked(...[model, tok, spec, trainSet, valSet, outDir, cfg, o]: Pa
     const batches = bucketedBatches(trainSet, cfg.batchSize, cfg.seed * 1000 + state.epoch);
     while (state.batch < batches.length && state.step < total) {
       const group = batches.slice(state.batch, state.batch + cfg.gradAccum);
+      const ts = performance.now();
       model.zeroGrad();
       let loss = 0,
         tokens = 0;
@@ -177,11 +179,12 @@ function trainLocked(...[model, tok, spec, trainSet, valSet, outDir, cfg, o]: Pa
         model.trainableParameters().map((p) => p.grad),
         { lr },
       );
+      const seconds = (performance.now() - ts) / 1000;
       state.step++;
       state.batch += group.length;
       state.dropoutStep = model.dropoutStep;
       state.history.push({ step: state.step, loss, lr });
-      o.hooks?.onStep?.({ step: state.step, total, loss, lr, tokens });
+      o.hooks?.onStep?.({ step: state.step, total, loss, lr, tokens, seconds });
       const evalNow = cfg.evalEvery > 0 && state.step % cfg.evalEvery === 0;
       if (evalNow) {
         evaluateNow();

@@ -46,35 +46,35 @@ export class ProgressBar {
     this.tty = o.tty ?? Boolean(this.stream.isTTY);
   }
 
-  /** The line for `done` of `total` (exposed for tests). */
-  render(done: number, fields = ''): string {
+  /** The line for `done` of `total` (exposed for tests); `etaS` replaces the wall-clock estimate (training time only). */
+  render(done: number, fields = '', etaS?: number): string {
     const w = this.o.width ?? 24,
       frac = this.total > 0 ? Math.min(1, done / this.total) : 0;
     const full = Math.round(frac * w);
     const el = (performance.now() - this.t0) / 1e3;
     // the rate counts from the first update (a bar made at step 1 has not timed step 1): '–' until a second one
     const since = done - (this.base ?? 0);
-    const eta = since > 0 ? (el / since) * (this.total - done) : NaN;
+    const eta = etaS ?? (since > 0 ? (el / since) * (this.total - done) : NaN);
     return (
       `${this.label} [${'#'.repeat(full)}${'.'.repeat(w - full)}] ${done}/${this.total} ${(100 * frac).toFixed(0)}%` +
       `  ${formatDuration(el)} ETA ${formatDuration(eta)}${fields ? '  ' + fields : ''}`
     );
   }
 
-  update(done: number, fields = '', total?: number): void {
+  update(done: number, fields = '', total?: number, etaS?: number): void {
     if (total !== undefined) this.total = total;
     this.base ??= done;
     const now = performance.now();
     if (this.tty) {
       if (now - this.lastDraw < 100 && done < this.total) return;
       this.lastDraw = now;
-      this.stream.write(`\r${this.render(done, fields)}\x1b[K`);
+      this.stream.write(`\r${this.render(done, fields, etaS)}\x1b[K`);
       this.drawn = true;
     } else {
       const decile = this.total > 0 ? Math.floor((10 * done) / this.total) : 0;
       if (decile === this.lastDecile) return;
       this.lastDecile = decile;
-      this.stream.write(this.render(done, fields) + '\n');
+      this.stream.write(this.render(done, fields, etaS) + '\n');
     }
   }
 
@@ -90,24 +90,42 @@ export class ProgressBar {
   }
 }
 
-/** Bars for one run: training steps (loss, lr, tokens/s, memory), eval lines, evaluation rows. */
+/** One optimizer step as the trainers report it: `seconds` is its compute time (forward, backward, update). */
+export interface StepReport {
+  step: number;
+  total: number;
+  loss: number;
+  lr: number;
+  tokens: number;
+  seconds?: number;
+}
+
+/**
+ * Bars for one run: training steps (loss, lr, tokens/s, memory), eval lines, evaluation rows.
+ * Tokens/s and the training ETA count step time only: evaluations and checkpoints between steps are
+ * not training throughput, and a bar that counted them would promise the wrong finish.
+ */
 export function settingHooks(label: string, o: ProgressOptions = {}) {
   let train: ProgressBar | null = null,
     rows: ProgressBar | null = null;
   let tokens = 0,
-    t0 = 0;
+    trainS = 0,
+    timed = 0;
   const stream = o.stream ?? process.stderr;
   return {
-    onStep(s: { step: number; total: number; loss: number; lr: number; tokens: number }) {
-      // throughput counts from the end of the first step seen (its start is unknown)
+    onStep(s: StepReport) {
       if (!train) {
         train = new ProgressBar(`${label} train`, s.total, o);
-        t0 = performance.now();
-        tokens = 0;
-      } else tokens += s.tokens;
-      const el = (performance.now() - t0) / 1e3;
-      const tps = tokens && el > 0 ? (tokens / el).toFixed(0) : '–';
-      train.update(s.step, `loss ${s.loss.toFixed(4)}  lr ${s.lr.toExponential(2)}  ${tps} tok/s  ${memoryField()}`, s.total);
+        tokens = trainS = timed = 0;
+      }
+      if (s.seconds !== undefined && s.seconds > 0) {
+        tokens += s.tokens;
+        trainS += s.seconds;
+        timed++;
+      }
+      const tps = timed ? (tokens / trainS).toFixed(0) : '–';
+      const eta = timed ? (trainS / timed) * (s.total - s.step) : NaN;
+      train.update(s.step, `loss ${s.loss.toFixed(4)}  lr ${s.lr.toExponential(2)}  ${tps} tok/s  ${memoryField()}`, s.total, eta);
       if (s.step >= s.total) {
         train.finish();
         train = null;
