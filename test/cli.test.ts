@@ -2,7 +2,7 @@
 // keys and the config/flag precedence (flags win, `--x v` and `--x=v` alike) give one-line errors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,16 +11,33 @@ import { fileURLToPath } from 'node:url';
 const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'plf-native.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'plf-cli-'));
 const out = path.join(tmp, 'run');
-const train = (...args: string[]) => {
-  const r = spawnSync(
-    process.execPath,
-    [bin, 'train', '--data', path.join(tmp, 'none'), '--model', path.join(tmp, 'none'), '--setting', 'CLS', '--out', out, ...args],
-    { encoding: 'utf8' },
-  );
+/** The CLI in a child process, asynchronously: the cases of a test run side by side (each is mostly Node's start-up). */
+const cli = (args: string[]) =>
+  new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+    const p = spawn(process.execPath, [bin, ...args]);
+    let stdout = '',
+      stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+const train = async (...args: string[]) => {
+  const r = await cli([
+    'train',
+    '--data',
+    path.join(tmp, 'none'),
+    '--model',
+    path.join(tmp, 'none'),
+    '--setting',
+    'CLS',
+    '--out',
+    out,
+    ...args,
+  ]);
   return { status: r.status, err: r.stderr.trim() };
 };
 
-test('train: bad numbers, unknown config keys and the flag/config precedence are one-line errors before anything runs', () => {
+test('train: bad numbers, unknown config keys and the flag/config precedence are one-line errors before anything runs', async () => {
   const cases: [string[], RegExp][] = [
     [['--lr', 'abc'], /lr must be a number > 0/],
     [['--batch', '0'], /batchSize must be an integer >= 1, got 0/],
@@ -38,8 +55,9 @@ test('train: bad numbers, unknown config keys and the flag/config precedence are
   cases.push([['--config', cfg({ batchSize: 0 })], /batchSize must be an integer >= 1, got 0/]); // camelCase keys are read
   cases.push([['--config', cfg({ lr: 0.5 }), '--lr=-1'], /lr must be a number > 0, got -1/]); // the flag wins, = form too
   cases.push([['--config', cfg({ lr: -2 }), '--lr', '-3'], /got -3/]);
-  for (const [args, re] of cases) {
-    const r = train(...args);
+  const runs = await Promise.all(cases.map(([args]) => train(...args)));
+  for (const [i, [args, re]] of cases.entries()) {
+    const r = runs[i];
     assert.equal(r.status, 1, `${args.join(' ')}: ${r.err}`);
     assert.match(r.err, re, args.join(' '));
     assert.equal(r.err.split('\n').length, 1, `one line: ${r.err}`);
@@ -47,15 +65,16 @@ test('train: bad numbers, unknown config keys and the flag/config precedence are
   assert.ok(!fs.existsSync(out), 'nothing was created');
 });
 
-test('help per command, a suggestion for a misspelled command, and a finished run is not trained over without --overwrite', () => {
+test('help per command, a suggestion for a misspelled command, and a finished run is not trained over without --overwrite', async () => {
   const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
   const evalHelp = run('eval', '--help').stdout;
   assert.match(evalHelp, /^plf-native eval\n/);
   // every option of every command has a description (yargs prints a bare flag otherwise), and every command an example
   const commands = [...run('--help').stdout.matchAll(/^ {2}plf-native (\w+)/gm)].map((m) => m[1]);
   assert.ok(commands.length >= 10, commands.join(' '));
-  for (const c of commands) {
-    const help = run(c, '--help').stdout;
+  const helps = await Promise.all(commands.map((c) => cli([c, '--help'])));
+  for (const [i, c] of commands.entries()) {
+    const help = helps[i].stdout;
     const flags = help.split('\n').filter((l) => /^ {2,8}(-\w, )?--[\w-]+/.test(l));
     if (c === 'train') assert.ok(flags.length > 25);
     // a bare flag is the flag followed only by its [type] [default] annotations

@@ -2,7 +2,7 @@
 // CUDA thread, barriers for __syncthreads) against the CPU reference or plain loops.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,11 +21,38 @@ function cxx20Barrier(): string | false {
   }
 }
 
+const unavailable = cxx20Barrier();
+// every check compiles at once, two compilers at a time (the machine's cores), while earlier ones run
+const CHECKS = ['attention', 'lora', 'gemv', 'optim', 'norm', 'loss', 'nf4'];
+const sh = (name: string, step: 'build' | 'run') =>
+  new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+    const p = spawn('bash', ['test/cuda-emu/run.sh', name, step]);
+    let stdout = '',
+      stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+const builds = new Map<string, Promise<{ status: number | null; stdout: string; stderr: string }>>();
+if (!unavailable) {
+  let slot: Promise<unknown>[] = [Promise.resolve(), Promise.resolve()];
+  CHECKS.forEach((c, i) => {
+    const b = slot[i % 2].then(() => sh(c, 'build'));
+    builds.set(c, b);
+    slot = slot.map((s, j) => (j === i % 2 ? b : s));
+  });
+}
+async function emu(name: string) {
+  const b = await builds.get(name)!;
+  if (b.status !== 0) return b;
+  return sh(name, 'run');
+}
+
 test(
   'tiled CUDA attention (forward, dK/dV, dQ) on the CPU emulator equals the CPU reference',
-  { skip: cxx20Barrier(), timeout: 240_000 },
-  () => {
-    const r = spawnSync('bash', ['test/cuda-emu/run.sh', 'attention'], { encoding: 'utf8' });
+  { skip: unavailable, timeout: 240_000 },
+  async () => {
+    const r = await emu('attention');
     assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, /all cases match the CPU/);
     assert.equal(r.stdout.trim().split('\n').length, 9, r.stdout);
@@ -34,9 +61,9 @@ test(
 
 test(
   'LoRA rank-r CUDA kernels (dropout fused, row/column/expand products) on the CPU emulator equal plain loops',
-  { skip: cxx20Barrier(), timeout: 240_000 },
-  () => {
-    const r = spawnSync('bash', ['test/cuda-emu/run.sh', 'lora'], { encoding: 'utf8' });
+  { skip: unavailable, timeout: 240_000 },
+  async () => {
+    const r = await emu('lora');
     assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, /all rank products match/);
     assert.equal(r.stdout.trim().split('\n').length, 11, r.stdout);
@@ -45,9 +72,9 @@ test(
 
 test(
   'dense GEMV (f32/bf16/f16 weights, up to 8 rows, 16-byte and element loads) on the CPU emulator equals plain loops',
-  { skip: cxx20Barrier(), timeout: 240_000 },
-  () => {
-    const r = spawnSync('bash', ['test/cuda-emu/run.sh', 'gemv'], { encoding: 'utf8' });
+  { skip: unavailable, timeout: 240_000 },
+  async () => {
+    const r = await emu('gemv');
     assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, /all GEMV cases match/);
     assert.equal(r.stdout.trim().split('\n').length, 7, r.stdout);
@@ -56,9 +83,9 @@ test(
 
 test(
   'AdamW CUDA kernels (two passes, clipping, one pass; f32 and bf16 + master) on the CPU emulator equal the CPU bit for bit',
-  { skip: cxx20Barrier(), timeout: 240_000 },
-  () => {
-    const r = spawnSync('bash', ['test/cuda-emu/run.sh', 'optim'], { encoding: 'utf8' });
+  { skip: unavailable, timeout: 240_000 },
+  async () => {
+    const r = await emu('optim');
     assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, /AdamW matches the CPU/);
     assert.equal(r.stdout.trim().split('\n').length, 4, r.stdout);
@@ -67,9 +94,9 @@ test(
 
 test(
   'RMSNorm and LayerNorm CUDA kernels (forward, dx, weight/bias grads written and accumulated) on the CPU emulator equal the CPU',
-  { skip: cxx20Barrier(), timeout: 240_000 },
-  () => {
-    const r = spawnSync('bash', ['test/cuda-emu/run.sh', 'norm'], { encoding: 'utf8' });
+  { skip: unavailable, timeout: 240_000 },
+  async () => {
+    const r = await emu('norm');
     assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, /all norm cases match/);
     assert.equal(r.stdout.trim().split('\n').length, 3 * 10 + 1, r.stdout);
@@ -78,9 +105,9 @@ test(
 
 test(
   'cross-entropy and BCE CUDA kernels (per-row terms, dlogits, ignored targets) on the CPU emulator equal the CPU',
-  { skip: cxx20Barrier(), timeout: 240_000 },
-  () => {
-    const r = spawnSync('bash', ['test/cuda-emu/run.sh', 'loss'], { encoding: 'utf8' });
+  { skip: unavailable, timeout: 240_000 },
+  async () => {
+    const r = await emu('loss');
     assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, /all loss cases match/);
     assert.equal(r.stdout.trim().split('\n').length, 2 * 4 + 1, r.stdout);
@@ -89,9 +116,9 @@ test(
 
 test(
   'NF4 CUDA kernels (quantize; dequantize to f32/bf16, vector and scalar paths, plain and double-quantized absmax) on the CPU emulator equal the CPU bit for bit',
-  { skip: cxx20Barrier(), timeout: 240_000 },
-  () => {
-    const r = spawnSync('bash', ['test/cuda-emu/run.sh', 'nf4'], { encoding: 'utf8' });
+  { skip: unavailable, timeout: 240_000 },
+  async () => {
+    const r = await emu('nf4');
     assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, /all NF4 cases match/);
     assert.equal(r.stdout.trim().split('\n').length, 3 * 4 + 1, r.stdout);

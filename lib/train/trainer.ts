@@ -11,6 +11,7 @@ import { evaluate } from '../eval/evaluate.js';
 import { bucketedBatches, collate } from '../examples/batches.js';
 import { type Example } from '../examples/build.js';
 import { cosineWithWarmup } from './schedule.js';
+import { DEFAULT_TRAIN as DEFAULTS } from './defaults.js';
 import { saveCheckpoint, loadCheckpoint, findCheckpoint, removeStale, type LoopState } from './checkpoint.js';
 import { withRunFolder, recoverDir, replaceDir } from '../io/files.js';
 import type { StepReport } from '../util/progress.js';
@@ -73,21 +74,7 @@ export function checkTrainConfig(c: TrainConfig, where = 'train'): void {
   if (c.bestBy !== 'loss' && c.bestBy !== 'f1') bad('bestBy', "'loss' or 'f1'");
 }
 
-export const DEFAULT_TRAIN: TrainConfig = {
-  lr: 1e-4,
-  batchSize: 8,
-  gradAccum: 4,
-  epochs: 1,
-  warmupRatio: 0.05,
-  maxGradNorm: 1,
-  weightDecay: 0.01,
-  seed: 42,
-  evalEvery: 0,
-  bestBy: 'loss',
-  earlyStop: 0,
-  saveEvery: 0,
-  evalBatchSize: 16,
-};
+export const DEFAULT_TRAIN: TrainConfig = DEFAULTS;
 
 export interface TrainHooks {
   onInfo?: (msg: string) => void;

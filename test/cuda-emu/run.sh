@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Builds and runs a CUDA kernel check on the CPU emulator (test/cuda-emu/emu.h): no GPU needed.
-# usage: test/cuda-emu/run.sh attention|lora|gemv|optim|norm|loss|nf4   (needs a C++20 compiler with <barrier>: g++ >= 11)
+# usage: test/cuda-emu/run.sh attention|lora|gemv|optim|norm|loss|nf4 [build|run]   (needs a C++20 compiler with <barrier>: g++ >= 11)
+# (build or run alone: the test compiles every check at once, two at a time, then runs each)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 name=${1:-attention}
+step=${2:-all}
 mkdir -p build/cuda-emu
 ref=()  # the CPU reference of the same op family, when the check compares against it
 [ -f "native/cpu/$name.cpp" ] && ref=("native/cpu/$name.cpp")
-"${CXX:-g++}" -std=c++20 -O1 -fno-strict-aliasing -ffp-contract=off -pthread -Inative/include -Inative/cuda -Itest/cuda-emu \
+[ "$step" = run ] || "${CXX:-g++}" -std=c++20 -O1 -fno-strict-aliasing -ffp-contract=off -pthread -Inative/include -Inative/cuda -Itest/cuda-emu \
   "test/cuda-emu/$name.cpp" "${ref[@]}" -o "build/cuda-emu/$name"
-"build/cuda-emu/$name"
+[ "$step" = build ] || "build/cuda-emu/$name"
