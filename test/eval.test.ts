@@ -40,3 +40,38 @@ test('response parser: comma lists, case, punctuation, spaces, unknown words, ex
   assert.deepEqual(p('\n\nsadness\n### Text: joy'), [[0, 1, 0, 0], []]);
   assert.deepEqual(p(''), [[0, 0, 0, 0], []]);
 });
+
+test('stopAtNewline: generation ends at the newline after the first non-blank line, with the same parse as decoding to max_new_tokens', async () => {
+  const { evaluate } = await import('../lib/eval/evaluate.js');
+  const { ByteTokenizer } = await import('../lib/io/tokenizer.js');
+  const tok = new ByteTokenizer();
+  const spec = { labels: ['joy', 'anger'] } as unknown as Parameters<typeof evaluate>[3];
+  // a model that answers "joy", a newline, then chatter ("anger ..."), a token per step, and honours finished[]
+  const answer = [...tok.encode(' \njoy\nanger anger anger anger', { addSpecialTokens: false })];
+  let steps = 0;
+  const model = {
+    task: 'causal-lm',
+    isEncoderDecoder: false,
+    generate(batch: { inputIds: number[][] }, o: { maxNewTokens: number; onStep?: (n: number[], f: boolean[]) => void }) {
+      const B = batch.inputIds.length;
+      const out = batch.inputIds.map((r) => [...r]);
+      const finished = new Array(B).fill(false);
+      for (let i = 0; i < o.maxNewTokens && !finished.every(Boolean); i++, steps++) {
+        const next = finished.map((f) => (f ? 0 : (answer[i] ?? 32)));
+        next.forEach((t, b) => out[b].push(t));
+        o.onStep?.(next, finished);
+      }
+      return out;
+    },
+  } as unknown as Parameters<typeof evaluate>[0];
+  const ex = { ids: [65, 66], promptLength: 2, truth: Uint8Array.from([1, 0]), user: 'u', text: 't', prompt: 'AB' };
+  const stopped = evaluate(model, tok, [ex], spec, { padId: 0, stopAtNewline: true });
+  assert.equal(stopped.predictions[0].response, ' \njoy\n', 'a blank first line does not stop it');
+  assert.deepEqual(stopped.predictions[0].predicted, ['joy']);
+  assert.equal(steps, 6);
+  steps = 0;
+  const full = evaluate(model, tok, [ex], spec, { padId: 0 });
+  assert.ok(steps > 6, `${steps} steps`);
+  assert.deepEqual(full.predictions[0].predicted, ['joy']);
+  assert.deepEqual(full.metrics, stopped.metrics, 'the parser reads the first non-blank line only: the same metrics');
+});

@@ -30,6 +30,22 @@ export function maxNewTokensFor(spec: TemplateSpec, tok: TextTokenizer): number 
   return tok.encode(' ' + spec.labels.join(', '), { addSpecialTokens: false }).length + 1;
 }
 
+/** onStep for generate(): finish row b at a newline once it has produced a non-blank token. */
+function stopAfterFirstLine(tok: TextTokenizer, newline: Set<number>, rows: number) {
+  const seen = new Array<boolean>(rows).fill(false);
+  const blank = new Map<number, boolean>();
+  return (next: number[], finished: boolean[]) =>
+    next.forEach((t, b) => {
+      if (finished[b]) return;
+      if (newline.has(t)) {
+        if (seen[b]) finished[b] = true;
+        return;
+      }
+      if (!blank.has(t)) blank.set(t, tok.decode([t]).trim() === '');
+      if (!blank.get(t)) seen[b] = true;
+    });
+}
+
 export function evaluate(
   model: Model,
   tok: TextTokenizer,
@@ -43,6 +59,12 @@ export function evaluate(
     thresholds?: number[];
     /** CLS: every row's probabilities, in order (threshold tuning reads them) */
     onProbabilities?: (p: Float32Array[]) => void;
+    /**
+     * generation: a row ends at the newline after its first non-blank line. The parser reads only
+     * that line, so the metrics are the same as without it; a small base that rarely says EOS no
+     * longer decodes to max_new_tokens (the response text in predictions.jsonl ends there).
+     */
+    stopAtNewline?: boolean;
   },
 ): EvalResult {
   const probs: Float32Array[] = [];
@@ -59,6 +81,8 @@ export function evaluate(
     unknownWords = 0;
   const cls = model.task === 'sequence-classification';
   const maxNew = maxNewTokensFor(spec, tok);
+  // the ids that are a newline and nothing else (a tokenizer may also merge it into other tokens: those do not stop)
+  const newline = new Set(o.stopAtNewline ? tok.encode('\n', { addSpecialTokens: false }).filter((id) => tok.decode([id]) === '\n') : []);
   for (let i = 0; i < examples.length; i += bs) {
     const part = examples.slice(i, i + bs);
     if (cls) {
@@ -83,7 +107,12 @@ export function evaluate(
         lossSum += loss! * part.length;
         lossN += part.length;
       }
-      const seqs = model.generate(collateLeft(part, o.padId), { maxNewTokens: maxNew, eosTokenId: tok.eosId, padTokenId: o.padId });
+      const seqs = model.generate(collateLeft(part, o.padId), {
+        maxNewTokens: maxNew,
+        eosTokenId: tok.eosId,
+        padTokenId: o.padId,
+        onStep: newline.size ? stopAfterFirstLine(tok, newline, part.length) : undefined,
+      });
       part.forEach((e, b) => {
         const T = Math.max(...part.map((x) => x.promptLength));
         // decoder-only rows continue the prompt; encoder-decoder rows start with the decoder start token

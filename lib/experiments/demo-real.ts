@@ -30,7 +30,7 @@ export const REAL_DEMO = {
   pretrainTokens: 3_200_000,
   seqLen: 256,
   lora: { r: 8, alpha: 16, dropout: 0.05 },
-  train: { lr: 2e-3, batchSize: 8, gradAccum: 1, epochs: 1, evalBatchSize: 32, evalEvery: 0, weightDecay: 0 },
+  train: { lr: 2e-3, batchSize: 8, gradAccum: 1, epochs: 1, evalBatchSize: 32, evalEvery: 0, weightDecay: 0, stopAtNewline: true },
   limit: { train: 800, val: 150, test: 200 },
 };
 

@@ -163,7 +163,7 @@ async function runSettingLocked(o: SettingRun): Promise<SettingResult> {
     }
   }
   const te = buildExamples(testRows, o.setting, spec, tok, { ...opts, withTarget: false, chat: chatFor(o, tok) });
-  const ev = evaluate(model, tok, te.examples, spec, { batchSize: cfg.evalBatchSize, padId: pad,
+  const ev = evaluate(model, tok, te.examples, spec, { batchSize: cfg.evalBatchSize, padId: pad, stopAtNewline: cfg.stopAtNewline,
     onProgress: (d) => o.hooks?.onEvalProgress?.(d, te.examples.length) });
   let tuned: { thresholds: Record<string, number>; metrics: EvalResult['metrics'] } | undefined;
   if (o.threshold === 'tune' && model.task === 'sequence-classification') {

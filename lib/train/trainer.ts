@@ -37,6 +37,8 @@ export interface TrainConfig {
   /** write a checkpoint every N steps (0: only at evaluations and the end) */
   saveEvery: number;
   evalBatchSize: number;
+  /** LM evaluation: a generated newline ends a row's answer (the answers are one line); off, as the paper, by default */
+  stopAtNewline?: boolean;
 }
 
 /**
@@ -128,7 +130,7 @@ function trainLocked(...[model, tok, spec, trainSet, valSet, outDir, cfg, o]: Pa
   const total = cfg.maxSteps ?? perEpoch * cfg.epochs;
   const warmup = Math.round(total * cfg.warmupRatio);
   const evaluateNow = () => {
-    const r = evaluate(model, tok, valSet, spec, { batchSize: cfg.evalBatchSize, padId: o.padId });
+    const r = evaluate(model, tok, valSet, spec, { batchSize: cfg.evalBatchSize, padId: o.padId, stopAtNewline: cfg.stopAtNewline });
     const f1 = r.metrics.f1Macro;
     const metric = cfg.bestBy === 'loss' ? -(r.loss ?? Infinity) : f1;
     const last = state.history[state.history.length - 1];

@@ -1,5 +1,6 @@
 // The fuzz campaign in CI (test/fuzz/): ≥ 2,000 mutated inputs per parser target and every native op,
 // each case in a child process; zero crashes, hangs, untyped errors and errors without the file's name.
+// It is in the long suite (`npm run test:long`, which .ci/run runs after `npm test`).
 // A deeper run: `npm run fuzz` (20,000 per target); replay one case: `node dist/test/fuzz/campaign.js --seed S --replay TARGET:I`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,7 +19,7 @@ test(
 );
 
 test(`fuzz campaign (seed ${SEED}): no crash, hang, untyped error or unnamed file`, { timeout: 900_000 }, async () => {
-  const cases = Object.fromEntries(TARGETS.map((t) => [t.name, t.kind === 'native' ? 2000 : 2000]));
+  const cases = Object.fromEntries(TARGETS.map((t) => [t.name, t.kind === 'native' ? 4000 : 2000]));
   const stats = await campaign({ cases, seed: SEED, parallel: 2 });
   console.log(table(stats));
   for (const s of stats) {
