@@ -14,6 +14,8 @@ const jobs = [
   ['lint:deps', bin('depcruise'), ['lib', 'bin', '--config', '.dependency-cruiser.cjs']],
   ['clang-format', process.execPath, ['scripts/clang-format.mjs', '--check']],
 ];
+// a fresh dist/: outputs of renamed or deleted sources would otherwise still be run as tests
+(await import('node:fs')).rmSync(path.join(root, 'dist'), { recursive: true, force: true });
 const slots = Math.max(1, Number(process.env.PLF_CHECK_JOBS ?? 2));
 let next = 0,
   failed = [];
