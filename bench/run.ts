@@ -13,8 +13,9 @@ import * as ops from './ops.bench.js';
 import * as omp from './omp.bench.js';
 import * as serve from './serve.bench.js';
 import * as queue from './queue.bench.js';
+import * as parquet from './parquet.bench.js';
 
-const suites: Record<string, { run: () => Promise<Row[]> }> = { ops, omp, nf4, linear, optim, model, data, serve, queue };
+const suites: Record<string, { run: () => Promise<Row[]> }> = { ops, omp, nf4, linear, optim, model, data, parquet, serve, queue };
 const only = process.argv.slice(2);
 const rows: Row[] = [];
 for (const [name, s] of Object.entries(suites)) {

@@ -652,7 +652,7 @@ await yargs(hideBin(process.argv))
         .positional('suites', {
           type: 'string',
           array: true,
-          choices: ['ops', 'omp', 'nf4', 'linear', 'optim', 'model', 'data', 'serve', 'queue'],
+          choices: ['ops', 'omp', 'nf4', 'linear', 'optim', 'model', 'data', 'parquet', 'serve', 'queue'],
         })
         .example('$0 bench linear nf4', 'only the kernel suites'),
     async (a) => {

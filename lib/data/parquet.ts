@@ -1,29 +1,11 @@
-// Prepared splits on disk: parquet files (parquetjs-lite) and their reader.
+// Prepared splits on disk: parquet files, written by hyparquet-writer and read by hyparquet (both
+// maintained, dependency-free, whole-file; bench/parquet.bench.ts measures them against
+// parquetjs-lite, which this replaced: it was unmaintained and awaited once per row).
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
+import { parquetReadObjects } from 'hyparquet';
+import { parquetWriteBuffer } from 'hyparquet-writer';
 import { FormatError, IOError } from '../errors.js';
-
-const require = createRequire(import.meta.url);
-// parquetjs-lite ships no types; this is the part of its API we use
-interface ParquetLib {
-  ParquetSchema: new (fields: Record<string, { type: string; optional?: boolean }>) => unknown;
-  ParquetWriter: {
-    openFile(
-      schema: unknown,
-      path: string,
-      opts?: object,
-    ): Promise<{ appendRow(r: object): Promise<void>; close(): Promise<void>; setRowGroupSize(n: number): void }>;
-  };
-  ParquetReader: {
-    openFile(path: string): Promise<{
-      getCursor(): { next(): Promise<Record<string, unknown> | null> };
-      getRowCount(): number | bigint;
-      close(): Promise<void>;
-    }>;
-  };
-}
-const parquet = require('parquetjs-lite') as ParquetLib;
 
 export type Column = 'UTF8' | 'INT64' | 'DOUBLE';
 
@@ -34,18 +16,23 @@ export function rowsDigest(columns: string[], rows: Record<string, unknown>[]): 
   return { rows: rows.length, sha256: h.digest('hex') };
 }
 
+const TYPES = { UTF8: 'STRING', INT64: 'INT64', DOUBLE: 'DOUBLE' } as const;
+
 export async function writeParquet(
   file: string,
   schema: Record<string, Column>,
   rows: Record<string, string | number | bigint>[],
 ): Promise<void> {
-  const s = new parquet.ParquetSchema(Object.fromEntries(Object.entries(schema).map(([k, t]) => [k, { type: t }])));
   const tmp = `${file}.tmp-${process.pid}`;
   try {
-    const w = await parquet.ParquetWriter.openFile(s, tmp);
-    w.setRowGroupSize(8192);
-    for (const r of rows) await w.appendRow(r);
-    await w.close();
+    const columnData = Object.entries(schema).map(([name, t]) => ({
+      name,
+      type: TYPES[t],
+      nullable: false,
+      data: rows.map((r) => (t === 'INT64' ? BigInt(r[name]) : t === 'DOUBLE' ? Number(r[name]) : String(r[name]))),
+    }));
+    const buf = parquetWriteBuffer({ columnData, rowGroupSize: 8192, createdBy: 'plf-native' });
+    fs.writeFileSync(tmp, new Uint8Array(buf));
     fs.renameSync(tmp, file);
   } catch (e) {
     fs.rmSync(tmp, { force: true });
@@ -55,24 +42,22 @@ export async function writeParquet(
 }
 
 export async function readParquet(file: string): Promise<Record<string, unknown>[]> {
-  let r;
+  let bytes: Buffer;
   try {
-    r = await parquet.ParquetReader.openFile(file);
+    bytes = fs.readFileSync(file);
   } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new IOError(`${file}: cannot read (${err.code ?? err.message})`, 'PLF_IO');
+  }
+  const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  let rows: unknown[];
+  try {
+    rows = await parquetReadObjects({ file: ab });
+  } catch (e) {
+    // damaged footers, pages and thrift structures surface as Errors, RangeErrors and TypeErrors
     throw new FormatError(`${file}: not a readable parquet file (${e instanceof Error ? e.message : String(e)})`);
   }
-  const out: Record<string, unknown>[] = [];
-  try {
-    const c = r.getCursor();
-    for (let row = await c.next(); row; row = await c.next()) {
-      if (typeof row !== 'object') throw new Error(`row ${out.length} is not a record`);
-      out.push(row);
-    }
-  } catch (e) {
-    // the library throws Errors, RangeErrors and bare strings for damaged pages
-    throw new FormatError(`${file}: damaged parquet data near row ${out.length} (${e instanceof Error ? e.message : String(e)})`);
-  } finally {
-    await r.close().catch(() => {});
-  }
-  return out;
+  for (const [i, r] of rows.entries())
+    if (typeof r !== 'object' || r === null) throw new FormatError(`${file}: damaged parquet data at row ${i} (not a record)`);
+  return rows as Record<string, unknown>[];
 }
