@@ -3,7 +3,7 @@
 // parquetjs-lite, which this replaced: it was unmaintained and awaited once per row).
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { parquetReadObjects } from 'hyparquet';
+import { parquetMetadata, parquetReadObjects, parquetSchema } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { FormatError, IOError } from '../errors.js';
 
@@ -41,6 +41,27 @@ export async function writeParquet(
   }
 }
 
+/**
+ * Our files are flat: a root and one leaf column per field, and every row group one chunk per leaf
+ * in that order. Anything else is refused before reading: hyparquet starts a read for every
+ * column chunk a row group lists but collects only those the schema names, so a chunk the schema
+ * does not name (a damaged footer) would fail unobserved and crash the process (found by fuzzing).
+ */
+function flatSchema(m: ReturnType<typeof parquetMetadata>): void {
+  const [root, ...leaves] = m.schema;
+  if (!root || root.num_children !== leaves.length || leaves.some((l) => l.num_children))
+    throw new Error(`expected a flat schema of ${leaves.length} columns`);
+  for (const [g, rg] of m.row_groups.entries()) {
+    if (rg.columns.length !== leaves.length)
+      throw new Error(`row group ${g} has ${rg.columns.length} column chunks for ${leaves.length} columns`);
+    for (const [i, c] of rg.columns.entries()) {
+      const p = c.meta_data?.path_in_schema;
+      if (!p || p.length !== 1 || p[0] !== leaves[i].name)
+        throw new Error(`row group ${g}, column chunk ${i} is not column '${leaves[i].name}'`);
+    }
+  }
+}
+
 export async function readParquet(file: string): Promise<Record<string, unknown>[]> {
   let bytes: Buffer;
   try {
@@ -52,7 +73,13 @@ export async function readParquet(file: string): Promise<Record<string, unknown>
   const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
   let rows: unknown[];
   try {
-    rows = await parquetReadObjects({ file: ab });
+    // footer and schema first, here: hyparquet starts every column chunk's read before it builds
+    // the schema tree, so a schema that fails to build there left those reads' rejections unhandled
+    // (a crash the fuzz campaign found); parsed here, a bad one throws before any read has started
+    const metadata = parquetMetadata(ab);
+    parquetSchema(metadata);
+    flatSchema(metadata);
+    rows = await parquetReadObjects({ file: ab, metadata });
   } catch (e) {
     // damaged footers, pages and thrift structures surface as Errors, RangeErrors and TypeErrors
     throw new FormatError(`${file}: not a readable parquet file (${e instanceof Error ? e.message : String(e)})`);
