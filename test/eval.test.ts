@@ -75,3 +75,45 @@ test('stopAtNewline: generation ends at the newline after the first non-blank li
   assert.deepEqual(full.predictions[0].predicted, ['joy']);
   assert.deepEqual(full.metrics, stopped.metrics, 'the parser reads the first non-blank line only: the same metrics');
 });
+
+test('clsMetricsAt: the logits of one pass give the metrics evaluate() gives at other thresholds', async () => {
+  const { evaluate, clsMetricsAt } = await import('../lib/eval/evaluate.js');
+  const { ByteTokenizer } = await import('../lib/io/tokenizer.js');
+  const { Tensor } = await import('../lib/index.js');
+  const labels = ['a', 'b', 'c'];
+  const spec = { labels } as unknown as Parameters<typeof evaluate>[3];
+  let seed = 7;
+  const rnd = () => ((seed = (seed * 48271) % 2147483647) / 2147483647) * 6 - 3;
+  const logits = Array.from({ length: 10 }, () => Float32Array.from({ length: 3 }, rnd));
+  let at = 0;
+  const model = {
+    task: 'sequence-classification',
+    isEncoderDecoder: false,
+    forward(batch: { labels?: unknown }) {
+      const n = Math.min(4, logits.length - at);
+      const out = Tensor.from(Float32Array.from(logits.slice(at, at + n).flatMap((l) => Array.from(l))), [n, 3]);
+      at += n;
+      void batch;
+      return { logits: out, loss: 0.5 };
+    },
+  } as unknown as Parameters<typeof evaluate>[0];
+  const ex = logits.map((_, i) => ({
+    ids: [65, 66],
+    promptLength: 2,
+    truth: Uint8Array.from([i % 2, i % 3 ? 1 : 0, 1]),
+    user: `u${i % 3}`,
+    text: 't',
+    prompt: 'AB',
+  }));
+  const th = [0.3, 0.55, 0.8];
+  let seen: Float32Array[] = [];
+  at = 0;
+  evaluate(model, new ByteTokenizer(), ex, spec, { padId: 0, batchSize: 4, onLogits: (l) => (seen = l) });
+  at = 0;
+  const direct = evaluate(model, new ByteTokenizer(), ex, spec, { padId: 0, batchSize: 4, thresholds: th });
+  assert.deepEqual(clsMetricsAt(labels, seen, ex, th), direct.metrics);
+  assert.deepEqual(
+    seen.map((l) => Array.from(l)),
+    logits.map((l) => Array.from(l)),
+  );
+});

@@ -59,6 +59,8 @@ export function evaluate(
     thresholds?: number[];
     /** CLS: every row's probabilities, in order (threshold tuning reads them) */
     onProbabilities?: (p: Float32Array[]) => void;
+    /** CLS: every row's logits, in order (metrics at other thresholds without another pass: clsMetricsAt) */
+    onLogits?: (l: Float32Array[]) => void;
     /**
      * generation: a row ends at the newline after its first non-blank line. The parser reads only
      * that line, so the metrics are the same as without it; a small base that rarely says EOS no
@@ -67,11 +69,9 @@ export function evaluate(
     stopAtNewline?: boolean;
   },
 ): EvalResult {
-  const probs: Float32Array[] = [];
-  const cut = spec.labels.map((_, j) => {
-    const t = o.thresholds?.[j] ?? 0.5;
-    return Math.log(t / (1 - t)); // sigmoid(x) > t  ⇔  x > logit(t)
-  });
+  const probs: Float32Array[] = [],
+    logitRows: Float32Array[] = [];
+  const cut = logitCuts(spec.labels.length, o.thresholds);
   const bs = o.batchSize ?? 8;
   const truth: Uint8Array[] = [],
     pred: Uint8Array[] = [],
@@ -95,6 +95,7 @@ export function evaluate(
       part.forEach((e, b) => {
         const p = Uint8Array.from({ length: L }, (_, j) => (lg[b * L + j] > cut[j] ? 1 : 0));
         if (o.onProbabilities) probs.push(Float32Array.from({ length: L }, (_, j) => 1 / (1 + Math.exp(-lg[b * L + j]))));
+        if (o.onLogits) logitRows.push(lg.slice(b * L, (b + 1) * L));
         truth.push(e.truth);
         pred.push(p);
         preds.push({ user: e.user, text: e.text, response: '', predicted: names(spec, p), truth: names(spec, e.truth), unknown: [] });
@@ -134,6 +135,7 @@ export function evaluate(
     o.onProgress?.(Math.min(examples.length, i + bs));
   }
   if (cls) o.onProbabilities?.(probs);
+  if (cls) o.onLogits?.(logitRows);
   return {
     metrics: multilabelMetrics(
       spec.labels,
@@ -145,6 +147,26 @@ export function evaluate(
     unknownWords,
     predictions: preds,
   };
+}
+
+/** The logit each label's probability threshold corresponds to: sigmoid(x) > t  ⇔  x > logit(t). */
+function logitCuts(L: number, thresholds?: number[]): number[] {
+  return Array.from({ length: L }, (_, j) => {
+    const t = thresholds?.[j] ?? 0.5;
+    return Math.log(t / (1 - t));
+  });
+}
+
+/** CLS metrics of rows' logits at per-label thresholds: what evaluate() gives with `thresholds`, without a forward pass. */
+export function clsMetricsAt(labels: string[], logits: Float32Array[], examples: Example[], thresholds: number[]): EvalResult['metrics'] {
+  const cut = logitCuts(labels.length, thresholds);
+  const pred = logits.map((lg) => Uint8Array.from(lg, (x, j) => (x > cut[j] ? 1 : 0)));
+  return multilabelMetrics(
+    labels,
+    examples.map((e) => e.truth),
+    pred,
+    examples.map((e) => e.user),
+  );
 }
 
 /**

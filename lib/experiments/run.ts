@@ -9,7 +9,7 @@ import { ByteTokenizer, loadTokenizer, Tokenizer, type TextTokenizer } from '../
 import { TEMPLATES, customTemplate, type Setting, type TemplateSpec } from '../prompts/templates.js';
 import { buildExamples } from '../examples/build.js';
 import { train, findCheckpoint, checkTrainConfig, DEFAULT_TRAIN, type TrainConfig, type TrainHooks } from '../train/trainer.js';
-import { evaluate, tuneThresholds, type EvalResult } from '../eval/evaluate.js';
+import { evaluate, clsMetricsAt, tuneThresholds, type EvalResult } from '../eval/evaluate.js';
 import type { LoraConfig } from '../models/lora.js';
 import type { RunResult } from './report.js';
 import { ConfigError } from '../errors.js';
@@ -163,17 +163,18 @@ async function runSettingLocked(o: SettingRun): Promise<SettingResult> {
     }
   }
   const te = buildExamples(testRows, o.setting, spec, tok, { ...opts, withTarget: false, chat: chatFor(o, tok) });
+  let testLogits: Float32Array[] = [];
   const ev = evaluate(model, tok, te.examples, spec, { batchSize: cfg.evalBatchSize, padId: pad, stopAtNewline: cfg.stopAtNewline,
+    onLogits: o.threshold === 'tune' ? (l) => (testLogits = l) : undefined,
     onProgress: (d) => o.hooks?.onEvalProgress?.(d, te.examples.length) });
   let tuned: { thresholds: Record<string, number>; metrics: EvalResult['metrics'] } | undefined;
   if (o.threshold === 'tune' && model.task === 'sequence-classification') {
-    // thresholds from the validation split only; the test split is evaluated once more with them
+    // thresholds from the validation split only; the test rows' logits from the pass above are thresholded again
     const val = buildExamples(cut(data.splits.val, o.limit?.val), o.setting, spec, tok, opts).examples;
     let vp: Float32Array[] = [];
     evaluate(model, tok, val, spec, { batchSize: cfg.evalBatchSize, padId: pad, onProbabilities: (p) => (vp = p) });
     const th = tuneThresholds(vp, val.map((e) => e.truth));
-    const t = evaluate(model, tok, te.examples, spec, { batchSize: cfg.evalBatchSize, padId: pad, thresholds: th });
-    tuned = { thresholds: Object.fromEntries(spec.labels.map((l, i) => [l, th[i]])), metrics: t.metrics };
+    tuned = { thresholds: Object.fromEntries(spec.labels.map((l, i) => [l, th[i]])), metrics: clsMetricsAt(spec.labels, testLogits, te.examples, th) };
   }
   model.dispose();
   const result = {
