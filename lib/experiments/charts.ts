@@ -22,7 +22,7 @@ export interface BarGroup {
 const FONT = "'DejaVu Sans', Verdana, Arial, sans-serif";
 const PAD = 12;
 // Okabe–Ito: distinguishable with every common colour-vision deficiency, and in greyscale by lightness
-const PALETTE = ['#E69F00', '#56B4E9', '#009E73', '#F0E442', '#0072B2', '#D55E00', '#CC79A7', '#999999'];
+const PALETTE = ['#E69F00', '#56B4E9', '#009E73', '#F0E442', '#0072B2', '#D55E00', '#CC79A7', '#999999', '#882255', '#44AA99'];
 
 const esc = (s: string) => s.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!);
 const n1 = (v: number) => v.toFixed(1);
@@ -89,7 +89,10 @@ export function groupedBarChart(groups: BarGroup[], o: { title: string; yLabel: 
   const ticks = niceTicks(0, Math.max(1e-9, ...values) * 1.05 || 1, 5);
   const yMax = ticks[ticks.length - 1];
   const valueLabels = groups.length * keys.length <= 24;
-  const labelW = Math.max(0, ...groups.flatMap((g) => g.bars.map((b) => textWidth(n1(b.mean), 10))));
+  // two decimals while every value is below 10 (a small model's F1 of 0.75 would read 0.7)
+  const digits = Math.max(0, ...values) < 10 ? 2 : 1;
+  const label = (v: number) => v.toFixed(digits);
+  const labelW = Math.max(0, ...groups.flatMap((g) => g.bars.map((b) => textWidth(label(b.mean), 10))));
   const barW = Math.max(16, valueLabels ? labelW + 4 : 0);
   // group labels: whole when they fit, else one line per ' · ' part; the group widens to the widest line
   let groupW = Math.max(keys.length, 1) * barW + 16;
@@ -162,7 +165,7 @@ export function groupedBarChart(groups: BarGroup[], o: { title: string; yLabel: 
         svg.line(cx - 4, lo, cx + 4, lo, '#222');
         top = hi;
       }
-      if (valueLabels) svg.text(x + (barW - 2) / 2, top - 3 - 10 * DESCENT, n1(b.mean), 10, { anchor: 'middle' });
+      if (valueLabels) svg.text(x + (barW - 2) / 2, top - 3 - 10 * DESCENT, label(b.mean), 10, { anchor: 'middle' });
     });
     nameLines[gi].forEach((l, li) => svg.text(left + gi * groupW + groupW / 2, axisY + 8 + 12 * ASCENT + li * 15, l, 12, { anchor: 'middle' }));
   });
