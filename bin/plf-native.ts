@@ -714,7 +714,7 @@ await yargs(hideBin(process.argv))
         })
         .example('$0 demo --seeds 42 1 2', "the README's 3-seed table")
         .example('$0 demo', 'pretrain → prepare → 7 settings with QLoRA on real GoEmotions raters')
-        .example('$0 demo --synthetic', 'the synthetic smoke test, about 4 minutes on 2 cores')
+        .example('$0 demo --synthetic', 'the synthetic smoke test, about 5 minutes on 2 cores')
         .example(
           '$0 demo --data prepared/popquorn --settings CLS CLS-P LM LM-P --limit 1200 --epochs 2',
           'the demo model on real prepared data',

@@ -109,7 +109,7 @@ test('the F1 and gains figures render with every label inside the canvas, apart 
     },
   );
   const m = assertClean('seeds-gains', mixed, out);
-  assert.ok(m.texts.some((t) => t.text === '−1.4'));
+  assert.ok(m.texts.some((t) => t.text === '−1.40'));
   const withSd = groupedBarChart(
     [
       {

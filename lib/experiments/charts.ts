@@ -180,9 +180,11 @@ export function groupedBarChart(groups: BarGroup[], o: { title: string; yLabel: 
 export function gainBarChart(bars: Bar[], o: { title: string; xLabel: string; unit?: string; notes?: string[] }): string {
   const svg = new Svg();
   const unit = o.unit ?? '';
-  const fmt = (v: number) => `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(1)}${unit}`;
   const lo = Math.min(0, ...bars.map((b) => b.mean - (b.sd ?? 0))),
     hi = Math.max(0, ...bars.map((b) => b.mean + (b.sd ?? 0)));
+  // two decimals on a scale below 10 (a gain of 0.08 points would read 0.1)
+  const digits = Math.max(-lo, hi) < 10 ? 2 : 1;
+  const fmt = (v: number) => `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(digits)}${unit}`;
   let ticks = niceTicks(lo, hi === lo ? lo + 1 : hi, 6);
   const tickW = Math.max(...ticks.map((t) => textWidth(tickLabel(t), 11)));
   const labelW = Math.max(0, ...bars.map((b) => textWidth(b.key, 12)));
