@@ -2,7 +2,8 @@
 // keys and the config/flag precedence (flags win, `--x v` and `--x=v` alike) give one-line errors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import { spawnAsync } from './helpers.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,15 +13,7 @@ const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'bi
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'plf-cli-'));
 const out = path.join(tmp, 'run');
 /** The CLI in a child process, asynchronously: the cases of a test run side by side (each is mostly Node's start-up). */
-const cli = (args: string[]) =>
-  new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-    const p = spawn(process.execPath, [bin, ...args]);
-    let stdout = '',
-      stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
+const cli = (args: string[]) => spawnAsync(process.execPath, [bin, ...args]);
 const train = async (...args: string[]) => {
   const r = await cli([
     'train',

@@ -2,7 +2,8 @@
 // CUDA thread, barriers for __syncthreads) against the CPU reference or plain loops.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import { spawnAsync } from './helpers.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,16 +25,8 @@ function cxx20Barrier(): string | false {
 const unavailable = cxx20Barrier();
 // every check compiles at once, two compilers at a time (the machine's cores), while earlier ones run
 const CHECKS = ['attention', 'lora', 'gemv', 'optim', 'norm', 'loss', 'nf4'];
-const sh = (name: string, step: 'build' | 'run') =>
-  new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-    const p = spawn('bash', ['test/cuda-emu/run.sh', name, step]);
-    let stdout = '',
-      stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-const builds = new Map<string, Promise<{ status: number | null; stdout: string; stderr: string }>>();
+const sh = (name: string, step: 'build' | 'run') => spawnAsync('bash', ['test/cuda-emu/run.sh', name, step]);
+const builds = new Map<string, ReturnType<typeof sh>>();
 if (!unavailable) {
   let slot: Promise<unknown>[] = [Promise.resolve(), Promise.resolve()];
   CHECKS.forEach((c, i) => {

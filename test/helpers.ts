@@ -1,5 +1,6 @@
 // Test helpers: seeded fresh randomness (the seed is printed so a failure can be replayed),
 // float64 references, comparison, finite differences, and the path to ../shared.
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -196,4 +197,17 @@ export function checkCheckpointing(load: (dropout: number) => Model, batch: Batc
         assert.ok(d < 1e-3, `grad ${name} vs transformers: ${d}`);
       }
   }
+}
+
+/** A child process run to its end without blocking the event loop (cases run side by side): its status and output. */
+export function spawnAsync(cmd: string, args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(cmd, args);
+    let stdout = '',
+      stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('error', (e) => (stderr += String(e)));
+    p.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
 }
