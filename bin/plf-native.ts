@@ -738,8 +738,7 @@ await yargs(hideBin(process.argv))
             hooks: (s) => settingHooks(`seed ${seed} ${s}`),
           });
         }
-        const table = (await lib.seeds()).seedSummary(outs);
-        const fig = (await lib.seeds()).seedFigures(outs);
+        const { table, ...fig } = (await lib.seeds()).seedReport(outs);
         fs.writeFileSync(`${a.out}/seeds.md`, table);
         fs.writeFileSync(`${a.out}/seeds-f1.svg`, fig.f1);
         fs.writeFileSync(`${a.out}/seeds-gains.svg`, fig.gains);

@@ -2,6 +2,7 @@
 // time (they are independent; run one after another they took 35 s of the 3-minute budget on 2
 // cores). Each one's output is printed when it ends; any failure fails the whole, after all ended.
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,7 +16,7 @@ const jobs = [
   ['clang-format', process.execPath, ['scripts/clang-format.mjs', '--check']],
 ];
 // a fresh dist/: outputs of renamed or deleted sources would otherwise still be run as tests
-(await import('node:fs')).rmSync(path.join(root, 'dist'), { recursive: true, force: true });
+fs.rmSync(path.join(root, 'dist'), { recursive: true, force: true });
 const slots = Math.max(1, Number(process.env.PLF_CHECK_JOBS ?? 2));
 let next = 0,
   failed = [];
@@ -41,7 +42,7 @@ await Promise.all(
   }),
 );
 // tsc leaves the CLI without its executable bit
-if (!failed.includes('build:ts')) (await import('node:fs')).chmodSync(path.join(root, 'dist/bin/plf-native.js'), 0o755);
+if (!failed.includes('build:ts')) fs.chmodSync(path.join(root, 'dist/bin/plf-native.js'), 0o755);
 if (failed.length) {
   console.error(`check: ${failed.join(', ')} failed`);
   process.exit(1);

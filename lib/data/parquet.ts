@@ -70,7 +70,9 @@ export async function readParquet(file: string): Promise<Record<string, unknown>
     const err = e as NodeJS.ErrnoException;
     throw new IOError(`${file}: cannot read (${err.code ?? err.message})`, 'PLF_IO');
   }
-  const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  // the file's own ArrayBuffer unless Node pooled a small file into a shared one
+  const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+  const ab = (whole ? bytes.buffer : bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)) as ArrayBuffer;
   let rows: unknown[];
   try {
     // footer and schema first, here: hyparquet starts every column chunk's read before it builds

@@ -38,12 +38,29 @@ function readRun(dir: string): SeedRun | null {
   return { f1Macro: metrics.f1Macro, f1Micro: metrics.f1Micro, tunedMacro: metrics.tunedThreshold?.metrics.f1Macro ?? null, perUser };
 }
 
+type SeedRuns = Map<Setting, SeedRun[]>;
+
+/** Every setting's finished runs in the seeds' folders, read once. */
+function readSeeds(outs: string[]): SeedRuns {
+  const runs: SeedRuns = new Map();
+  for (const s of SETTINGS) runs.set(s, outs.flatMap((o) => readRun(path.join(o, 'runs', s)) ?? []));
+  return runs;
+}
+
+/** The table and both figures of several demo output folders (one per seed), from one read of their runs. */
+export function seedReport(outs: string[]): { table: string; f1: string; gains: string } {
+  const runs = readSeeds(outs);
+  return { table: summaryOf(runs, outs.length), ...figuresOf(runs, outs.length) };
+}
+
 /** The markdown table of several demo output folders (one per seed). */
 export function seedSummary(outs: string[]): string {
-  const runs = new Map<Setting, SeedRun[]>();
-  for (const s of SETTINGS) runs.set(s, outs.flatMap((o) => readRun(path.join(o, 'runs', s)) ?? []));
+  return summaryOf(readSeeds(outs), outs.length);
+}
+
+function summaryOf(runs: SeedRuns, seeds: number): string {
   const lines = [
-    `| setting | F1-macro (mean ± sd, ${outs.length} seeds) | F1-micro | per-user F1-macro (mean) | F1-macro, thresholds tuned on val |`,
+    `| setting | F1-macro (mean ± sd, ${seeds} seeds) | F1-micro | per-user F1-macro (mean) | F1-macro, thresholds tuned on val |`,
     '|---|---|---|---|---|',
   ];
   for (const s of SETTINGS) {
@@ -75,9 +92,11 @@ export function seedSummary(outs: string[]): string {
 }
 
 /** The seeds' figures: F1-macro per setting with ± sd error bars, and the user id's gains in points. */
-export function seedFigures(outs: string[], name = 'GoEmotions raters · demo Llama'): { f1: string; gains: string } {
-  const runs = new Map<Setting, SeedRun[]>();
-  for (const s of SETTINGS) runs.set(s, outs.flatMap((o) => readRun(path.join(o, 'runs', s)) ?? []));
+export function seedFigures(outs: string[], name?: string): { f1: string; gains: string } {
+  return figuresOf(readSeeds(outs), outs.length, name);
+}
+
+function figuresOf(runs: SeedRuns, seeds: number, name = 'GoEmotions raters · demo Llama'): { f1: string; gains: string } {
   const bars: Bar[] = SETTINGS.flatMap((s) => {
     const r = runs.get(s)!;
     return r.length ? [{ key: s, mean: 100 * mean(r.map((x) => x.f1Macro)), sd: 100 * sd(r.map((x) => x.f1Macro)) }] : [];
@@ -87,8 +106,8 @@ export function seedFigures(outs: string[], name = 'GoEmotions raters · demo Ll
     const t = runs.get(s)!.flatMap((x) => (x.tunedMacro === null ? [] : [x.tunedMacro]));
     if (t.length) bars.push({ key: `${s}, tuned`, mean: 100 * mean(t), sd: 100 * sd(t) });
   }
-  const f1 = groupedBarChart([{ name: `${name} (${outs.length} seeds)`, bars }], {
-    title: `F1-macro per setting, mean ± sd over ${outs.length} seeds`,
+  const f1 = groupedBarChart([{ name: `${name} (${seeds} seeds)`, bars }], {
+    title: `F1-macro per setting, mean ± sd over ${seeds} seeds`,
     yLabel: 'F1-macro (%)',
     keys: [...SETTINGS, 'CLS, tuned', 'CLS-P, tuned'],
     notes: bars.some((b) => b.key.endsWith('tuned')) ? ['“tuned”: per-label thresholds chosen on the validation split; the others at the paper\'s 0.5.'] : [],
@@ -110,7 +129,7 @@ export function seedFigures(outs: string[], name = 'GoEmotions raters · demo Ll
     }
   }
   const g = gainBarChart(gains, {
-    title: `Gain of the user id in the prompt, mean ± sd over ${outs.length} seeds`,
+    title: `Gain of the user id in the prompt, mean ± sd over ${seeds} seeds`,
     xLabel: 'F1-macro difference (percentage points)',
     notes,
   });

@@ -40,35 +40,6 @@ static inline void row_dots(const float* q, const float* KT, int64_t ld, int64_t
   }
 }
 
-// The same dots straight from the rows of keys [n][ld] (a KV cache), four keys at a time: each
-// score still sums over d in order from 0, so it rounds exactly as row_dots does. For a few query
-// rows against a long cache (decoding) this skips transposing the head's whole cache per call,
-// which cost more than the dots themselves (6.7 ms per decode call at B=32, 900 cached tokens).
-static inline void row_dots_rows(const float* q, const float* K, int64_t ld, int64_t D, int64_t n, float* sc) {
-  int64_t s = 0;
-  for (; s + 4 <= n; s += 4) {
-    const float *k0 = K + s * ld, *k1 = k0 + ld, *k2 = k1 + ld, *k3 = k2 + ld;
-    float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
-    for (int64_t d = 0; d < D; d++) {
-      const float qd = q[d];
-      a0 += qd * k0[d];
-      a1 += qd * k1[d];
-      a2 += qd * k2[d];
-      a3 += qd * k3[d];
-    }
-    sc[s] = a0;
-    sc[s + 1] = a1;
-    sc[s + 2] = a2;
-    sc[s + 3] = a3;
-  }
-  for (; s < n; s++) {
-    const float* ks = K + s * ld;
-    float a = 0.0f;
-    for (int64_t d = 0; d < D; d++) a += q[d] * ks[d];
-    sc[s] = a;
-  }
-}
-
 // [T, H, D] rows of one head → [D][T] (keys or values transposed for row_dots)
 static inline void transpose_head(const float* x, int64_t b, int64_t T, int64_t Tcap, int64_t H, int64_t h, int64_t D,
                                   float* xt) {
@@ -146,23 +117,17 @@ __attribute__((target_clones("avx2", "default"))) void attention_forward(const f
                                                                          float* out, float* lse) {
   int64_t group = Hq / Hkv, off = Tk - Tq;
   const float NEG = -std::numeric_limits<float>::infinity();
-  // transposing the head's keys pays off over many query rows; a few (decoding) read them in place
-  const bool direct = Tq * group <= 4;
   auto head = [&](int64_t b, int64_t hk) {
     {
-      std::vector<float> sc(static_cast<size_t>(Tk)), KT(direct ? 0 : static_cast<size_t>(D * Tk));
-      if (!direct) transpose_head(k, b, Tk, Tcap, Hkv, hk, D, KT.data());
-      const float* krows = k + (b * Tcap * Hkv + hk) * D;
+      std::vector<float> sc(static_cast<size_t>(Tk)), KT(static_cast<size_t>(D * Tk));
+      transpose_head(k, b, Tk, Tcap, Hkv, hk, D, KT.data());
       for (int64_t h = hk * group; h < (hk + 1) * group; h++)
         for (int64_t i = 0; i < Tq; i++) {
           const int64_t t = off + i, n = causal ? t + 1 : Tk;  // keys [0, n) may be visible
           const float* qt = q + ((b * Tq + i) * Hq + h) * D;
           float* ot = out + ((b * Tq + i) * Hq + h) * D;
           const float* bt = bias ? bias + (h * Tq + i) * Tk : nullptr;
-          if (direct)
-            row_dots_rows(qt, krows, Hkv * D, D, n, sc.data());
-          else
-            row_dots(qt, KT.data(), Tk, D, n, sc.data());
+          row_dots(qt, KT.data(), Tk, D, n, sc.data());
           float mx = NEG;
           for (int64_t s = 0; s < n; s++) {
             if (!allowed(mask, b, Tcap, t, s, window, causal)) {
