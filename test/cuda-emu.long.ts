@@ -24,7 +24,7 @@ function cxx20Barrier(): string | false {
 
 const unavailable = cxx20Barrier();
 // every check compiles at once, two compilers at a time (the machine's cores), while earlier ones run
-const CHECKS = ['attention', 'lora', 'gemv', 'optim', 'norm', 'loss', 'nf4'];
+const CHECKS = ['attention', 'lora', 'gemv', 'optim', 'norm', 'loss', 'nf4', 'activation', 'rope', 'embedding', 'copy'];
 const sh = (name: string, step: 'build' | 'run') => spawnAsync('bash', ['test/cuda-emu/run.sh', name, step]);
 const builds = new Map<string, ReturnType<typeof sh>>();
 if (!unavailable) {
@@ -53,24 +53,24 @@ test(
 );
 
 test(
-  'LoRA rank-r CUDA kernels (dropout fused, row/column/expand products) on the CPU emulator equal plain loops',
+  'LoRA rank-r CUDA kernels (dropout fused, row/column/expand products; f32 and 16-bit activations in place) on the CPU emulator equal plain loops',
   { skip: unavailable, timeout: 240_000 },
   async () => {
     const r = await emu('lora');
     assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, /all rank products match/);
-    assert.equal(r.stdout.trim().split('\n').length, 11, r.stdout);
+    assert.equal(r.stdout.trim().split('\n').length, 17, r.stdout);
   },
 );
 
 test(
-  'dense GEMV (f32/bf16/f16 weights, up to 8 rows, 16-byte and element loads) on the CPU emulator equals plain loops',
+  'dense GEMV (f32/bf16/f16 weights, up to 8 rows, 16-byte and element loads, f32 and 16-bit x/y) on the CPU emulator equals plain loops',
   { skip: unavailable, timeout: 240_000 },
   async () => {
     const r = await emu('gemv');
     assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, /all GEMV cases match/);
-    assert.equal(r.stdout.trim().split('\n').length, 7, r.stdout);
+    assert.equal(r.stdout.trim().split('\n').length, 10, r.stdout);
   },
 );
 
@@ -86,24 +86,24 @@ test(
 );
 
 test(
-  'RMSNorm and LayerNorm CUDA kernels (forward, dx, weight/bias grads written and accumulated) on the CPU emulator equal the CPU',
+  'RMSNorm and LayerNorm CUDA kernels (forward, dx, weight/bias grads written and accumulated; f32 and 16-bit activations) on the CPU emulator equal the CPU',
   { skip: unavailable, timeout: 240_000 },
   async () => {
     const r = await emu('norm');
     assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, /all norm cases match/);
-    assert.equal(r.stdout.trim().split('\n').length, 3 * 10 + 1, r.stdout);
+    assert.equal(r.stdout.trim().split('\n').length, 5 * 10 + 1, r.stdout);
   },
 );
 
 test(
-  'cross-entropy and BCE CUDA kernels (per-row terms, dlogits, ignored targets) on the CPU emulator equal the CPU',
+  'cross-entropy and BCE CUDA kernels (per-row terms, dlogits, ignored targets; 16-bit logits in place) on the CPU emulator equal the CPU',
   { skip: unavailable, timeout: 240_000 },
   async () => {
     const r = await emu('loss');
     assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, /all loss cases match/);
-    assert.equal(r.stdout.trim().split('\n').length, 2 * 4 + 1, r.stdout);
+    assert.equal(r.stdout.trim().split('\n').length, 2 * 4 + 2 * 2 + 1, r.stdout);
   },
 );
 
@@ -117,3 +117,23 @@ test(
     assert.equal(r.stdout.trim().split('\n').length, 3 * 4 + 1, r.stdout);
   },
 );
+
+// the elementwise families: each kernel in f32 and with bf16/f16 activations read and written in
+// place, against the CPU reference on the same values (16-bit: within one ulp of the staged path)
+for (const [name, what, done, lines] of [
+  ['activation', 'SwiGLU, GELU (erf/tanh), GeGLU, ReLU, tanh, scale (in place too) and add', /all activation cases match/, 3 * 17 + 1],
+  ['rope', 'RoPE (full and partial rotation, inverse, in place)', /all RoPE cases match/, 5 + 1],
+  [
+    'embedding',
+    'embedding lookup (table and output dtypes apart), its scatter-add and the row gather',
+    /all embedding cases match/,
+    4 * 4 + 1,
+  ],
+  ['copy', 'column slices and their adding backward', /all slice cases match/, 3 * 2 + 1],
+] as const)
+  test(`${what}: CUDA kernels on the CPU emulator equal the CPU (f32, bf16, f16)`, { skip: unavailable, timeout: 240_000 }, async () => {
+    const r = await emu(name);
+    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, done);
+    assert.equal(r.stdout.trim().split('\n').length, lines, r.stdout);
+  });

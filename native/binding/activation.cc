@@ -24,7 +24,8 @@ static Napi::Value SwigluForward(const Napi::CallbackInfo& info) {
   TensorImpl *g = op.t(0, "gate", kAnyFloat), *u = op.t(1, "up", kAnyFloat), *y = op.t(2, "y", kAnyFloat);
   same_size(op, g, {{"up", u}, {"y", y}});
   Device dev = op.device({g, u, y}, true);
-  PLF_DISPATCH(op, dev, swiglu_forward, op.in(g), op.in(u), g->numel(), op.out(y));
+  op.acts({g, u, y});
+  PLF_DISPATCH(op, dev, swiglu_forward, op.a_in(g), op.a_in(u), g->numel(), op.a_out(y));
   return info.Env().Undefined();
 }
 
@@ -35,7 +36,8 @@ static Napi::Value SwigluBackward(const Napi::CallbackInfo& info) {
   TensorImpl *dg = op.t(3, "dgate", kAnyFloat, true), *du = op.t(4, "dup", kAnyFloat, true);
   same_size(op, g, {{"dy", dy}, {"up", u}, {"dgate", dg}, {"dup", du}});
   Device dev = op.device({dy, g, u, dg, du}, true);
-  PLF_DISPATCH(op, dev, swiglu_backward, op.in(dy), op.in(g), op.in(u), g->numel(), op.out(dg), op.out(du));
+  op.acts({dy, g, u, dg, du});
+  PLF_DISPATCH(op, dev, swiglu_backward, op.a_in(dy), op.a_in(g), op.a_in(u), g->numel(), op.a_out(dg), op.a_out(du));
   return info.Env().Undefined();
 }
 
@@ -47,7 +49,8 @@ static Napi::Value GeluForward(const Napi::CallbackInfo& info) {
   TensorImpl* y = op.t(2, "y", kAnyFloat);
   same_size(op, x, {{"y", y}});
   Device dev = op.device({x, y}, true);
-  PLF_DISPATCH(op, dev, gelu_forward, op.in(x), x->numel(), t, op.out(y));
+  op.acts({x, y});
+  PLF_DISPATCH(op, dev, gelu_forward, op.a_in(x), x->numel(), t, op.a_out(y));
   return info.Env().Undefined();
 }
 
@@ -59,7 +62,8 @@ static Napi::Value GeluBackward(const Napi::CallbackInfo& info) {
   TensorImpl* dx = op.t(3, "dx", kAnyFloat);
   same_size(op, x, {{"dy", dy}, {"dx", dx}});
   Device dev = op.device({dy, x, dx}, true);
-  PLF_DISPATCH(op, dev, gelu_backward, op.in(dy), op.in(x), x->numel(), t, op.out(dx));
+  op.acts({dy, x, dx});
+  PLF_DISPATCH(op, dev, gelu_backward, op.a_in(dy), op.a_in(x), x->numel(), t, op.a_out(dx));
   return info.Env().Undefined();
 }
 
@@ -71,7 +75,8 @@ static Napi::Value GegluForward(const Napi::CallbackInfo& info) {
   TensorImpl* y = op.t(3, "y", kAnyFloat);
   same_size(op, g, {{"up", u}, {"y", y}});
   Device dev = op.device({g, u, y}, true);
-  PLF_DISPATCH(op, dev, geglu_forward, op.in(g), op.in(u), g->numel(), t, op.out(y));
+  op.acts({g, u, y});
+  PLF_DISPATCH(op, dev, geglu_forward, op.a_in(g), op.a_in(u), g->numel(), t, op.a_out(y));
   return info.Env().Undefined();
 }
 
@@ -83,29 +88,44 @@ static Napi::Value GegluBackward(const Napi::CallbackInfo& info) {
   TensorImpl *dg = op.t(4, "dgate", kAnyFloat, true), *du = op.t(5, "dup", kAnyFloat, true);
   same_size(op, g, {{"dy", dy}, {"up", u}, {"dgate", dg}, {"dup", du}});
   Device dev = op.device({dy, g, u, dg, du}, true);
-  PLF_DISPATCH(op, dev, geglu_backward, op.in(dy), op.in(g), op.in(u), g->numel(), t, op.out(dg), op.out(du));
+  op.acts({dy, g, u, dg, du});
+  PLF_DISPATCH(op, dev, geglu_backward, op.a_in(dy), op.a_in(g), op.a_in(u), g->numel(), t, op.a_out(dg), op.a_out(du));
   return info.Env().Undefined();
 }
 
 // {relu,tanh}_forward(x, y); relu_backward(dy, x, dx); tanh_backward(dy, y, dx) (from the output)
 using UnaryFn = void (*)(const float*, int64_t, float*);
 using UnaryBwdFn = void (*)(const float*, const float*, int64_t, float*);
-template <UnaryFn Cpu, UnaryFn Cuda>
+using UnaryCudaFn = void (*)(CAct, int64_t, Act);
+using UnaryBwdCudaFn = void (*)(CAct, CAct, int64_t, Act);
+template <UnaryFn Cpu, UnaryCudaFn Cuda>
 static Napi::Value Unary(const Napi::CallbackInfo& info, const char* name) {
   Op op(info, name);
   TensorImpl *x = op.t(0, "x", kAnyFloat), *y = op.t(1, "y", kAnyFloat);
   same_size(op, x, {{"y", y}});
   Device dev = op.device({x, y}, true);
-  op.kernel([&] { (dev == Device::CUDA ? Cuda : Cpu)(op.in(x), x->numel(), op.out(y)); });
+  op.acts({x, y});
+  op.kernel([&] {
+    if (dev == Device::CUDA)
+      Cuda(op.a_in(x), x->numel(), op.a_out(y));
+    else
+      Cpu(op.a_in(x), x->numel(), op.a_out(y));
+  });
   return info.Env().Undefined();
 }
-template <UnaryBwdFn Cpu, UnaryBwdFn Cuda>
+template <UnaryBwdFn Cpu, UnaryBwdCudaFn Cuda>
 static Napi::Value UnaryBackward(const Napi::CallbackInfo& info, const char* name, const char* saved) {
   Op op(info, name);
   TensorImpl *dy = op.t(0, "dy", kAnyFloat), *s = op.t(1, saved, kAnyFloat), *dx = op.t(2, "dx", kAnyFloat);
   same_size(op, s, {{"dy", dy}, {"dx", dx}});
   Device dev = op.device({dy, s, dx}, true);
-  op.kernel([&] { (dev == Device::CUDA ? Cuda : Cpu)(op.in(dy), op.in(s), s->numel(), op.out(dx)); });
+  op.acts({dy, s, dx});
+  op.kernel([&] {
+    if (dev == Device::CUDA)
+      Cuda(op.a_in(dy), op.a_in(s), s->numel(), op.a_out(dx));
+    else
+      Cpu(op.a_in(dy), op.a_in(s), s->numel(), op.a_out(dx));
+  });
   return info.Env().Undefined();
 }
 static Napi::Value ReluForward(const Napi::CallbackInfo& info) {
@@ -129,7 +149,8 @@ static Napi::Value ScaleForward(const Napi::CallbackInfo& info) {
   TensorImpl* y = op.t(2, "y", kAnyFloat);
   same_size(op, x, {{"y", y}});
   Device dev = op.device({x, y}, true);
-  PLF_DISPATCH(op, dev, scale_forward, op.in(x), x->numel(), alpha, op.out(y));
+  op.acts({x, y});
+  PLF_DISPATCH(op, dev, scale_forward, op.a_in(x), x->numel(), alpha, op.a_out(y));
   return info.Env().Undefined();
 }
 
@@ -139,7 +160,8 @@ static Napi::Value AddForward(const Napi::CallbackInfo& info) {
   TensorImpl *a = op.t(0, "a", kAnyFloat), *b = op.t(1, "b", kAnyFloat), *y = op.t(2, "y", kAnyFloat);
   same_size(op, a, {{"b", b}, {"y", y}});
   Device dev = op.device({a, b, y}, true);
-  PLF_DISPATCH(op, dev, add_forward, op.in(a), op.in(b), a->numel(), op.out(y));
+  op.acts({a, b, y});
+  PLF_DISPATCH(op, dev, add_forward, op.a_in(a), op.a_in(b), a->numel(), op.a_out(y));
   return info.Env().Undefined();
 }
 

@@ -26,7 +26,8 @@ static Napi::Value Rope(const Napi::CallbackInfo& info, const char* name, bool i
   Device dev = op.device({x, y}, true);
   Indices p;
   index_arg(op, pos, "positions", 0, -1, dev, p, true);
-  PLF_DISPATCH(op, dev, rope_forward, op.in(x), p.ptr(dev), B, T, H, D, rot, theta, inverse, op.out(y));
+  op.acts({x, y});
+  PLF_DISPATCH(op, dev, rope_forward, op.a_in(x), p.ptr(dev), B, T, H, D, rot, theta, inverse, op.a_out(y));
   return info.Env().Undefined();
 }
 static Napi::Value RopeForward(const Napi::CallbackInfo& info) { return Rope(info, "rope_forward", false); }

@@ -24,7 +24,8 @@ static Napi::Value SliceForward(const Napi::CallbackInfo& info) {
   TensorImpl *x = op.t(0, "x", kAnyFloat), *y = op.t(2, "y", kAnyFloat);
   Slice s = slice_args(op, x, y, 1);
   Device dev = op.device({x, y}, true);
-  PLF_DISPATCH(op, dev, slice_cols_forward, op.in(x), s.R, s.C, s.start, s.L, op.out(y));
+  op.acts({x, y});
+  PLF_DISPATCH(op, dev, slice_cols_forward, op.a_in(x), s.R, s.C, s.start, s.L, op.a_out(y));
   return info.Env().Undefined();
 }
 
@@ -34,7 +35,8 @@ static Napi::Value SliceBackward(const Napi::CallbackInfo& info) {
   TensorImpl *dy = op.t(0, "dy", kAnyFloat), *dx = op.t(2, "dx", kAnyFloat);
   Slice s = slice_args(op, dx, dy, 1);
   Device dev = op.device({dy, dx}, true);
-  PLF_DISPATCH(op, dev, slice_cols_backward, op.in(dy), s.R, s.C, s.start, s.L, op.inout(dx));
+  op.acts({dy, dx});
+  PLF_DISPATCH(op, dev, slice_cols_backward, op.a_in(dy), s.R, s.C, s.start, s.L, op.a_inout(dx));
   return info.Env().Undefined();
 }
 

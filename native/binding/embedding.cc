@@ -16,7 +16,8 @@ static Napi::Value EmbForward(const Napi::CallbackInfo& info) {
   Device dev = op.device({table, out}, true);
   Indices id;
   index_arg(op, ids, "ids", 0, V, dev, id);
-  PLF_DISPATCH(op, dev, embedding_forward, id.ptr(dev), int64_t(id.host.size()), op.in(table), D, op.out(out));
+  op.acts({table, out}, true);  // the table and the output may differ (an f32 table, bf16 activations)
+  PLF_DISPATCH(op, dev, embedding_forward, id.ptr(dev), int64_t(id.host.size()), op.a_in(table), D, op.a_out(out));
   return info.Env().Undefined();
 }
 
@@ -30,7 +31,8 @@ static Napi::Value EmbBackward(const Napi::CallbackInfo& info) {
   Device dev = op.device({dout, dt}, true);
   Indices id;
   index_arg(op, ids, "ids", 0, V, dev, id);
-  PLF_DISPATCH(op, dev, embedding_backward, id.ptr(dev), int64_t(id.host.size()), op.in(dout), D, op.inout(dt));
+  op.acts({dout});
+  PLF_DISPATCH(op, dev, embedding_backward, id.ptr(dev), int64_t(id.host.size()), op.a_in(dout), D, op.inout(dt));
   return info.Env().Undefined();
 }
 
@@ -74,7 +76,8 @@ static Napi::Value GatherForward(const Napi::CallbackInfo& info) {
   Gather g;
   gather_args(op, x, idx, dev, g);
   op.numel(y, "y", g.B * g.H, "[B,H] elements");
-  PLF_DISPATCH(op, dev, gather_rows_forward, op.in(x), g.idx.ptr(dev), g.B, g.T, g.H, op.out(y));
+  op.acts({x, y});
+  PLF_DISPATCH(op, dev, gather_rows_forward, op.a_in(x), g.idx.ptr(dev), g.B, g.T, g.H, op.a_out(y));
   return info.Env().Undefined();
 }
 
@@ -86,7 +89,8 @@ static Napi::Value GatherBackward(const Napi::CallbackInfo& info) {
   Gather g;
   gather_args(op, dx, idx, dev, g);
   op.numel(dy, "dy", g.B * g.H, "[B,H] elements");
-  PLF_DISPATCH(op, dev, gather_rows_backward, op.in(dy), g.idx.ptr(dev), g.B, g.T, g.H, op.out(dx));
+  op.acts({dy, dx});
+  PLF_DISPATCH(op, dev, gather_rows_backward, op.a_in(dy), g.idx.ptr(dev), g.B, g.T, g.H, op.a_out(dx));
   return info.Env().Undefined();
 }
 

@@ -46,7 +46,8 @@ static Napi::Value LinearForward(const Napi::CallbackInfo& info) {
   check_out(op, bias, "bias", w.rows, "[" + std::to_string(w.rows) + "] elements");
   check_out(op, y, "y", r.M * w.rows, "[" + std::to_string(r.M) + "," + std::to_string(w.rows) + "] elements");
   Device dev = same_device(op, op.device({x, bias, y}, true), wd);
-  PLF_DISPATCH(op, dev, linear_forward, op.in(x), r.M, r.K, w, op.in(bias), op.out(y));
+  op.acts({x, y});
+  PLF_DISPATCH(op, dev, linear_forward, op.a_in(x), r.M, r.K, w, op.in(bias), op.a_out(y));
   return info.Env().Undefined();
 }
 
@@ -70,7 +71,9 @@ static Napi::Value LinearBackward(const Napi::CallbackInfo& info) {
   if (dw && w.dtype != DType::F32)
     op.fail("PLF_DTYPE", "dw needs an f32 weight (frozen NF4/bf16/f16 weights have no grad)");
   Device dev = same_device(op, op.device({dy, x, dx, dw, db}, true), wd);
-  PLF_DISPATCH(op, dev, linear_backward, op.in(dy), op.in(x), r.M, r.K, w, op.out(dx), op.inout(dw), op.inout(db), acc);
+  op.acts({dy, x, dx});
+  PLF_DISPATCH(op, dev, linear_backward, op.a_in(dy), op.a_in(x), r.M, r.K, w, op.a_out(dx), op.inout(dw), op.inout(db),
+               acc);
   return info.Env().Undefined();
 }
 
@@ -114,8 +117,9 @@ static Napi::Value LoraForward(const Napi::CallbackInfo& info) {
   check_out(op, y, "y", r.M * w.rows, std::to_string(r.M) + "×" + std::to_string(w.rows) + " elements");
   check_out(op, xa, "xa", r.M * l.r, std::to_string(r.M) + "×" + std::to_string(l.r) + " elements");
   Device dev = same_device(op, op.device({x, bias, l.a, l.b, y, xa}, true), wd);
-  PLF_DISPATCH(op, dev, lora_linear_forward, op.in(x), r.M, r.K, w, op.in(bias), op.in(l.a), op.in(l.b), l.r, l.scale,
-               l.p, l.seed, op.out(y), op.out(xa));
+  op.acts({x, y});
+  PLF_DISPATCH(op, dev, lora_linear_forward, op.a_in(x), r.M, r.K, w, op.in(bias), op.in(l.a), op.in(l.b), l.r, l.scale,
+               l.p, l.seed, op.a_out(y), op.out(xa));
   return info.Env().Undefined();
 }
 
@@ -140,8 +144,9 @@ static Napi::Value LoraBackward(const Napi::CallbackInfo& info) {
   check_out(op, da, "dA", l.r * r.K, "the shape of A");
   check_out(op, db, "dB", w.rows * l.r, "the shape of B");
   Device dev = same_device(op, op.device({dy, x, l.a, l.b, xa, dx, da, db}, true), wd);
-  PLF_DISPATCH(op, dev, lora_linear_backward, op.in(dy), op.in(x), r.M, r.K, w, op.in(l.a), op.in(l.b), l.r, l.scale,
-               l.p, l.seed, op.in(xa), op.out(dx), op.inout(da), op.inout(db), acc);
+  op.acts({dy, x, dx});
+  PLF_DISPATCH(op, dev, lora_linear_backward, op.a_in(dy), op.a_in(x), r.M, r.K, w, op.in(l.a), op.in(l.b), l.r,
+               l.scale, l.p, l.seed, op.in(xa), op.a_out(dx), op.inout(da), op.inout(db), acc);
   return info.Env().Undefined();
 }
 

@@ -37,9 +37,12 @@ static Napi::Value CeForward(const Napi::CallbackInfo& info) {
   ce_args(op, c);
   int64_t count = 0;
   double loss = 0.0;
+  op.acts({c.logits});
   op.kernel([&] {
-    loss = (c.dev == Device::CUDA ? cuda::cross_entropy_forward : cpu::cross_entropy_forward)(
-        op.in(c.logits), c.t.ptr(c.dev), c.rows, c.vocab, c.ignore, &count);
+    if (c.dev == Device::CUDA)
+      loss = cuda::cross_entropy_forward(op.a_in(c.logits), c.t.ptr(c.dev), c.rows, c.vocab, c.ignore, &count);
+    else
+      loss = cpu::cross_entropy_forward(op.a_in(c.logits), c.t.ptr(c.dev), c.rows, c.vocab, c.ignore, &count);
   });
   Napi::Object r = Napi::Object::New(info.Env());
   r.Set("loss", loss);
@@ -56,8 +59,9 @@ static Napi::Value CeBackward(const Napi::CallbackInfo& info) {
   TensorImpl* d = op.t(4, "dlogits", kAnyFloat);
   op.numel(d, "dlogits", c.logits->numel(), "the shape of logits " + c.logits->describe());
   op.device({c.logits, d}, true);
-  PLF_DISPATCH(op, c.dev, cross_entropy_backward, op.in(c.logits), c.t.ptr(c.dev), c.rows, c.vocab, c.ignore, dloss,
-               op.inout(d));
+  op.acts({c.logits, d});
+  PLF_DISPATCH(op, c.dev, cross_entropy_backward, op.a_in(c.logits), c.t.ptr(c.dev), c.rows, c.vocab, c.ignore, dloss,
+               op.a_inout(d));
   return info.Env().Undefined();
 }
 

@@ -27,7 +27,8 @@ static Napi::Value RmsForward(const Napi::CallbackInfo& info) {
   same(op, y, "y", x->numel(), "the shape of x " + x->describe());
   same(op, rstd, "rstd", s.rows, std::to_string(s.rows) + " rows");
   Device dev = op.device({x, w, y, rstd}, true);
-  PLF_DISPATCH(op, dev, rmsnorm_forward, op.in(x), op.in(w), s.rows, s.dim, eps, op.out(y), op.out(rstd));
+  op.acts({x, y});
+  PLF_DISPATCH(op, dev, rmsnorm_forward, op.a_in(x), op.in(w), s.rows, s.dim, eps, op.a_out(y), op.out(rstd));
   return info.Env().Undefined();
 }
 
@@ -43,7 +44,8 @@ static Napi::Value RmsBackward(const Napi::CallbackInfo& info) {
   same(op, dw, "dw", s.dim, "the shape of w");
   same(op, rstd, "rstd", s.rows, std::to_string(s.rows) + " rows");
   Device dev = op.device({dy, x, w, rstd, dx, dw}, true);
-  PLF_DISPATCH(op, dev, rmsnorm_backward, op.in(dy), op.in(x), op.in(w), op.in(rstd), s.rows, s.dim, op.out(dx),
+  op.acts({dy, x, dx});
+  PLF_DISPATCH(op, dev, rmsnorm_backward, op.a_in(dy), op.a_in(x), op.in(w), op.in(rstd), s.rows, s.dim, op.a_out(dx),
                op.inout(dw), op.flag(6));
   return info.Env().Undefined();
 }
@@ -60,8 +62,9 @@ static Napi::Value LnForward(const Napi::CallbackInfo& info) {
   same(op, mean, "mean", s.rows, std::to_string(s.rows) + " rows");
   same(op, rstd, "rstd", s.rows, std::to_string(s.rows) + " rows");
   Device dev = op.device({x, w, b, y, mean, rstd}, true);
-  PLF_DISPATCH(op, dev, layernorm_forward, op.in(x), op.in(w), op.in(b), s.rows, s.dim, eps, op.out(y), op.out(mean),
-               op.out(rstd));
+  op.acts({x, y});
+  PLF_DISPATCH(op, dev, layernorm_forward, op.a_in(x), op.in(w), op.in(b), s.rows, s.dim, eps, op.a_out(y),
+               op.out(mean), op.out(rstd));
   return info.Env().Undefined();
 }
 
@@ -80,8 +83,9 @@ static Napi::Value LnBackward(const Napi::CallbackInfo& info) {
   same(op, mean, "mean", s.rows, std::to_string(s.rows) + " rows");
   same(op, rstd, "rstd", s.rows, std::to_string(s.rows) + " rows");
   Device dev = op.device({dy, x, w, mean, rstd, dx, dw, db}, true);
-  PLF_DISPATCH(op, dev, layernorm_backward, op.in(dy), op.in(x), op.in(w), op.in(mean), op.in(rstd), s.rows, s.dim,
-               op.out(dx), op.inout(dw), op.inout(db), op.flag(8));
+  op.acts({dy, x, dx});
+  PLF_DISPATCH(op, dev, layernorm_backward, op.a_in(dy), op.a_in(x), op.in(w), op.in(mean), op.in(rstd), s.rows, s.dim,
+               op.a_out(dx), op.inout(dw), op.inout(db), op.flag(8));
   return info.Env().Undefined();
 }
 

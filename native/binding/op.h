@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 #include "tensor.h"
+#include "plf/act.h"
 #include "profile.h"
 
 namespace plf {
@@ -91,7 +92,30 @@ struct Op {
   float* out(TensorImpl* t) const { return stage(t, false, true); }
   float* inout(TensorImpl* t) const { return stage(t, true, true); }
 
+  // Activation arguments of the ops whose CUDA kernels read and write 16-bit values in place (their
+  // list names them ActIn / ActOut, see plf/act.h): staged f32 for the CPU reference as in(), the
+  // tensor itself for CUDA — when acts() found the op's activations all of one dtype; otherwise
+  // CUDA gets staged f32 copies too (e.g. a bf16 x with an f32 y).
+  struct ActArg {
+    const Op* op;
+    TensorImpl* t;
+    bool read, write;
+    operator const float*() const { return op->stage(t, read, write); }  // NOLINT: the CPU side
+    operator float*() const { return op->stage(t, read, write); }        // NOLINT
+    operator CAct() const;                                               // NOLINT: the CUDA side
+    operator Act() const;                                                // NOLINT
+  };
+  ActArg a_in(const TensorImpl* t) const { return {this, const_cast<TensorImpl*>(t), true, false}; }
+  ActArg a_out(TensorImpl* t) const { return {this, t, false, true}; }
+  ActArg a_inout(TensorImpl* t) const { return {this, t, true, true}; }
+  // The op's activation tensors (null skipped): in place on CUDA when they share one dtype, or
+  // always when the op's CUDA kernel takes each in its own dtype (mixed).
+  void acts(std::initializer_list<const TensorImpl*> ts, bool mixed = false) const;
+
  private:
+  mutable bool in_place_ = false;
+  mutable DType act_dtype_ = DType::F32;
+  mutable bool mixed_ = false;
   struct Staged {
     TensorImpl* t;
     float* f32;

@@ -1,7 +1,10 @@
-// f16/bf16 activations staged through f32 for the kernels (see Op::in / out / inout in op.h).
+// f16/bf16 activations staged through f32 for the kernels (see Op::in / out / inout in op.h), or
+// handed to CUDA kernels in place (Op::ActArg).
 #include "op.h"
 #include "plf/memory.h"
 #include "plf/ops.h"
+#include <stdexcept>
+#include <string>
 
 namespace plf {
 
@@ -20,6 +23,35 @@ float* Op::stage(TensorImpl* t, bool read, bool write) const {
   staged_.push_back({t, p, n, write});
   if (read && n) convert_on(t->device(), t->dtype, t->data(), DType::F32, p, int64_t(n));
   return p;
+}
+
+void Op::acts(std::initializer_list<const TensorImpl*> ts, bool mixed) const {
+  const TensorImpl* first = nullptr;
+  in_place_ = true;
+  mixed_ = mixed;
+  for (const TensorImpl* t : ts)
+    if (t && !first)
+      first = t;
+    else if (t && t->dtype != first->dtype)
+      in_place_ = false;
+  act_dtype_ = first ? first->dtype : DType::F32;
+}
+
+// in place when acts() found one dtype (a tensor acts() was not shown that differs is a binding
+// bug, reported instead of read with the wrong element size); otherwise f32, staged if need be
+Op::ActArg::operator CAct() const {
+  Act a = *this;
+  return {a.p, a.t};
+}
+Op::ActArg::operator Act() const {
+  if (!t) return {};
+  if (op->in_place_) {
+    if (t->dtype != op->act_dtype_ && !op->mixed_)
+      throw std::logic_error(std::string(op->name) + ": activation " + t->describe() + " was not declared to acts()");
+    return {t->data(), t->dtype};
+  }
+  if (t->dtype == DType::F32) return {t->data(), t->dtype};
+  return {op->stage(t, read, write), DType::F32};
 }
 
 void Op::write_back() const {

@@ -1,5 +1,5 @@
-// Optional cuBLASLt for the tensor-core matmuls (bf16 or f16 operands, f32 accumulation and
-// output). It is opened with dlopen when the machine has it and never linked: the development and
+// Optional cuBLASLt for the tensor-core matmuls (bf16 or f16 operands, f32 accumulation, f32 output
+// or the operands' 16-bit type). It is opened with dlopen when the machine has it and never linked: the development and
 // CI machines have nvcc but no cuBLAS, and our own kernels (linear.cu) remain the fallback. Only the entry points
 // called here are declared, with the ABI values of cublasLt.h (enums are int-sized; the algo is 64 opaque bytes).
 #include "plf/cublaslt.h"
@@ -58,7 +58,7 @@ struct Plan {
   Layout a = nullptr, b = nullptr, c = nullptr;
   Algo algo{};
 };
-using Key = std::tuple<long long, long long, long long, bool, long long, bool, int>;
+using Key = std::tuple<long long, long long, long long, bool, long long, bool, int, int>;
 
 std::mutex g_mu;
 bool g_tried = false, g_loaded = false, g_enabled = true;
@@ -150,7 +150,7 @@ void load_locked() {
 }
 
 // C (col-major N×M, ld ldc) = W-side (m = N) × A-side (n = M): row-major C[M,N] = A[M,K]·op(W).
-Plan make_plan(long long M, long long N, long long K, bool trans, long long ldc, cudaDataType_t e) {
+Plan make_plan(long long M, long long N, long long K, bool trans, long long ldc, cudaDataType_t e, cudaDataType_t ct) {
   Plan p;
   const Api& a = g_api;
   int ta = trans ? kOpT : kOpN, tb = kOpN;
@@ -161,7 +161,7 @@ Plan make_plan(long long M, long long N, long long K, bool trans, long long ldc,
   long long wr = trans ? K : N, wc = trans ? N : K;  // W row-major = its transpose column-major
   if (a.layout_create(&p.a, e, uint64_t(wr), uint64_t(wc), wr) != 0) return p;
   if (a.layout_create(&p.b, e, uint64_t(K), uint64_t(M), K) != 0) return p;
-  if (a.layout_create(&p.c, CUDA_R_32F, uint64_t(N), uint64_t(M), ldc) != 0) return p;
+  if (a.layout_create(&p.c, ct, uint64_t(N), uint64_t(M), ldc) != 0) return p;
   Heuristic h{};
   int found = 0;
   if (a.heuristic(g_handle, p.desc, p.a, p.b, p.c, p.c, g_pref, 1, &h, &found) != 0 || found < 1) return p;
@@ -171,13 +171,15 @@ Plan make_plan(long long M, long long N, long long K, bool trans, long long ldc,
 }
 
 // The plan for one problem shape, made once (descriptors and the heuristic's algorithm).
-const Plan* plan_locked(long long M, long long N, long long K, bool trans, long long ldc, float beta, DType e) {
+const Plan* plan_locked(long long M, long long N, long long K, bool trans, long long ldc, float beta, DType e,
+                        DType ct) {
   load_locked();
-  if (!g_loaded || !g_enabled || (e != DType::BF16 && e != DType::F16)) return nullptr;
-  Key key{M, N, K, trans, ldc, beta != 0.0f, int(e)};
+  if (!g_loaded || !g_enabled || (e != DType::BF16 && e != DType::F16) || (ct != DType::F32 && ct != e)) return nullptr;
+  Key key{M, N, K, trans, ldc, beta != 0.0f, int(e), int(ct)};
   auto it = g_plans.find(key);
+  const cudaDataType_t et = e == DType::F16 ? CUDA_R_16F : CUDA_R_16BF;
   if (it == g_plans.end())
-    it = g_plans.emplace(key, make_plan(M, N, K, trans, ldc, e == DType::F16 ? CUDA_R_16F : CUDA_R_16BF)).first;
+    it = g_plans.emplace(key, make_plan(M, N, K, trans, ldc, et, ct == DType::F32 ? CUDA_R_32F : et)).first;
   return it->second.ok ? &it->second : nullptr;
 }
 
@@ -202,15 +204,15 @@ bool set_enabled(bool on) {
   return g_loaded && g_enabled;
 }
 
-bool can_run(long long M, long long N, long long K, bool trans, long long ldc, float beta, DType e) {
+bool can_run(long long M, long long N, long long K, bool trans, long long ldc, float beta, DType e, DType ct) {
   std::lock_guard<std::mutex> lock(g_mu);
-  return plan_locked(M, N, K, trans, ldc, beta, e) != nullptr;
+  return plan_locked(M, N, K, trans, ldc, beta, e, ct) != nullptr;
 }
 
 bool gemm_16(long long M, long long N, long long K, float alpha, const void* a16, const void* w16, bool trans,
-             float beta, float* c, long long ldc, DType e) {
+             float beta, void* c, long long ldc, DType e, DType ct) {
   std::lock_guard<std::mutex> lock(g_mu);
-  const Plan* p = plan_locked(M, N, K, trans, ldc, beta, e);
+  const Plan* p = plan_locked(M, N, K, trans, ldc, beta, e, ct);
   if (!p) return false;
   int s = g_api.matmul(g_handle, p->desc, &alpha, w16, p->a, a16, p->b, &beta, c, p->c, c, p->c, &p->algo, g_workspace,
                        kWorkspace, 0);

@@ -2,6 +2,7 @@
 // results per thread, f32 accumulation), a tensor-core kernel and cuBLASLt for matmul precision
 // bf16/f16, whose B operand is either an f32 matrix with any strides or a weight of any storage
 // dtype — NF4 is dequantized as its tile is staged into shared memory, so the weight is read at 4 bits.
+// A and C may be f32, bf16 or f16 (16-bit activations in place: no f32 copies); math in f32.
 #include "plf/linear.h"
 #include "check.cuh"
 #include "weight.cuh"
@@ -22,8 +23,8 @@ void convert(DType from, const void* src, DType to, void* dst, int64_t n);
 constexpr int BM = 64, BN = 64, BK = 16, TM = 4, TN = 4, kThreads = (BM / TM) * (BN / TN);
 
 // C[M,N] = alpha·A·B + beta·C (ldc); beta = 0 never reads C
-__global__ void __launch_bounds__(kThreads) gemm_k(long long M, long long N, long long K, float alpha, StridedA A,
-                                                   OperandB B, float beta, float* C, long long ldc) {
+__global__ void __launch_bounds__(kThreads)
+    gemm_k(long long M, long long N, long long K, float alpha, StridedA A, OperandB B, float beta, OutC C) {
   __shared__ float As[BK][BM + 4];
   __shared__ float Bs[BK][BN + 4];
   __shared__ float code[16];
@@ -36,7 +37,7 @@ __global__ void __launch_bounds__(kThreads) gemm_k(long long M, long long N, lon
     for (int e = threadIdx.x; e < BM * BK; e += kThreads) {
       int mm = e / BK, kk = e % BK;  // consecutive threads walk k (A rows are usually k-contiguous)
       long long m = m0 + mm, k = k0 + kk;
-      As[kk][mm] = m < M && k < K ? A.p[m * A.rs + k * A.cs] : 0.0f;
+      As[kk][mm] = m < M && k < K ? A.at(m, k) : 0.0f;
     }
     for (int e = threadIdx.x; e < BN * BK; e += kThreads) {
       int nn = e / BK, kk = e % BK;
@@ -62,7 +63,10 @@ __global__ void __launch_bounds__(kThreads) gemm_k(long long M, long long N, lon
 #pragma unroll
     for (int j = 0; j < TN; j++) {
       long long m = m0 + ty * TM + i, n = n0 + tx * TN + j;
-      if (m < M && n < N) C[m * ldc + n] = beta == 0.0f ? alpha * acc[i][j] : alpha * acc[i][j] + beta * C[m * ldc + n];
+      if (m < M && n < N) {
+        long long c = m * C.ld + n;
+        st(C.p, C.t, c, beta == 0.0f ? alpha * acc[i][j] : alpha * acc[i][j] + beta * ld(C.p, C.t, c));
+      }
     }
 }
 
@@ -111,7 +115,7 @@ struct Fast {
 
 template <typename E, bool BRow>
 __global__ void __launch_bounds__(kT, 2) gemm_tc_k(long long M, long long N, long long K, float alpha, StridedA A,
-                                                   OperandB B, float beta, float* C, long long ldc, Fast fast) {
+                                                   OperandB B, float beta, OutC C, Fast fast) {
   __shared__ __align__(32) E As[TBM][TBK + PAD];
   __shared__ __align__(32) E Bs[BRow ? TBK : TBN][BRow ? TBN + PAD : TBK + PAD];
   __shared__ __align__(32) float stage[kWarps][16 * 16];
@@ -165,7 +169,7 @@ __global__ void __launch_bounds__(kT, 2) gemm_tc_k(long long M, long long N, lon
       for (int e = threadIdx.x; e < TBM * TBK; e += kT) {
         int mm = e / TBK, kk = e % TBK;
         long long m = m0 + mm, k = k0 + kk;
-        As[mm][kk] = to16<E>(m < M && k < K ? A.p[m * A.rs + k * A.cs] : 0.0f);
+        As[mm][kk] = to16<E>(m < M && k < K ? A.at(m, k) : 0.0f);
       }
     }
     if (fast.nf4) {
@@ -240,7 +244,8 @@ __global__ void __launch_bounds__(kT, 2) gemm_tc_k(long long M, long long N, lon
         long long m = m0 + wm * 64 + i * 16 + e / 16, n = n0 + wn * 32 + j * 16 + e % 16;
         if (m < M && n < N) {
           float v = alpha * stage[warp][e];
-          C[m * ldc + n] = beta == 0.0f ? v : v + beta * C[m * ldc + n];
+          long long c = m * C.ld + n;
+          st(C.p, C.t, c, beta == 0.0f ? v : v + beta * ld(C.p, C.t, c));
         }
       }
       __syncwarp();
@@ -254,52 +259,60 @@ static MatmulPrecision g_precision = MatmulPrecision::Highest;
 void set_matmul_precision(MatmulPrecision p) { g_precision = p; }
 MatmulPrecision matmul_precision() { return g_precision; }
 
-// cuBLASLt when the machine has it: W in the 16-bit type (NF4 dequantized, other dtypes converted:
-// one pass over W, ~10% of the product's time at 4096 tokens) and A rounded to it, then one call.
-static bool gemm_cublaslt(long long M, long long N, long long K, float alpha, const float* a, const WeightView& w,
-                          bool trans, float beta, float* c, long long ldc, DType e) {
+// cuBLASLt when the machine has it: W in the 16-bit type e (NF4 dequantized, other dtypes converted:
+// one pass over W, ~10% of the product's time at 4096 tokens) and A in it — used in place when the
+// activations already are (else rounded once) — then one call; C is f32 or e, read (beta) and written
+// in place.
+static bool gemm_cublaslt(long long M, long long N, long long K, float alpha, StridedA A, const WeightView& w,
+                          bool trans, float beta, OutC C, DType e) {
   // cuBLASLt's algorithms may assume 256-byte aligned buffers (its default preference); views at an
-  // offset go to our kernel instead
+  // offset go to our kernel instead (or, for A, are rounded into an aligned copy)
   auto aligned = [](const void* p) { return (reinterpret_cast<uintptr_t>(p) & 255) == 0; };
-  if (!aligned(c) || (w.dtype == e && !aligned(w.data))) return false;
-  if (!lt::can_run(M, N, K, trans, ldc, beta, e)) return false;
+  if (!aligned(C.p) || (w.dtype == e && !aligned(w.data))) return false;
+  if (C.t != DType::F32 && C.t != e) return false;  // cuBLASLt's C/D: f32 or the operands' type
+  if (!lt::can_run(M, N, K, trans, C.ld, beta, e, C.t)) return false;
   size_t wn = size_t(w.rows * w.cols);
-  Scratch<uint16_t> w16{w.dtype == e ? 0 : wn}, a16{size_t(M * K)};
+  const bool a_in_place = A.t == e && aligned(A.p);
+  Scratch<uint16_t> w16{w.dtype == e ? 0 : wn}, a16{a_in_place ? 0 : size_t(M * K)};
   const void* wp = w.data;
   if (w.dtype == DType::U8)
     nf4_dequantize(w.nf4, e, w16.get());
   else if (w.dtype != e)
     convert(w.dtype, w.data, e, w16.get(), int64_t(wn));
   if (w.dtype != e) wp = w16.get();
-  convert(DType::F32, a, e, a16.get(), M * K);
-  return lt::gemm_16(M, N, K, alpha, a16.get(), wp, trans, beta, c, ldc, e);
+  if (!a_in_place) convert(A.t, A.p, e, a16.get(), M * K);
+  return lt::gemm_16(M, N, K, alpha, a_in_place ? A.p : a16.get(), wp, trans, beta, C.p, C.ld, e, C.t);
 }
 
-void gemm(long long M, long long N, long long K, float alpha, StridedA A, OperandB B, float beta, float* C,
-          long long ldc) {
+void gemm(long long M, long long N, long long K, float alpha, StridedA A, OperandB B, float beta, OutC C) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {  // an empty sum: C = beta·C
     if (beta == 0.0f)
-      for (long long m = 0; m < M; m++) check(cudaMemset(C + m * ldc, 0, size_t(N) * sizeof(float)), "gemm");
+      for (long long m = 0; m < M; m++)
+        check(cudaMemsetAsync(static_cast<char*>(C.p) + m * C.ld * dtype_size(C.t), 0, size_t(N) * dtype_size(C.t), 0),
+              "gemm");
+    else if (beta != 1.0f)
+      throw std::runtime_error("gemm: an empty sum with beta other than 0 or 1");
     return;
   }
   if (g_precision != MatmulPrecision::Highest && M >= 64 && N >= 64 &&
       K >= 32) {  // the LoRA-rank products stay on the f32 kernel
     const DType e = g_precision == MatmulPrecision::F16 ? DType::F16 : DType::BF16;
-    if (B.weight && A.cs == 1 && A.rs == K && gemm_cublaslt(M, N, K, alpha, A.p, B.w.w, B.trans, beta, C, ldc, e))
-      return;
+    if (B.weight && A.cs == 1 && A.rs == K && gemm_cublaslt(M, N, K, alpha, A, B.w.w, B.trans, beta, C, e)) return;
     dim3 grid(unsigned((N + tc::TBN - 1) / tc::TBN), unsigned((M + tc::TBM - 1) / tc::TBM));
     if (grid.y > 65535) throw std::runtime_error("linear (CUDA): more than 8 Mi rows in one call");
     tc::Fast fast;
-    // a row-major A is rounded to 16 bits once (not once per column tile), then read 16 bytes at a time
+    // a row-major A is read 16 bytes at a time in the 16-bit type: in place when it already is,
+    // else rounded to it once (not once per column tile)
     fast.a = A.cs == 1 && A.rs == K && K % 8 == 0;
-    Scratch<uint16_t> a16{fast.a ? size_t(M * K) : 0};
-    if (fast.a) convert(DType::F32, A.p, e, a16.get(), M * K);
-    fast.a16 = a16.get();
+    const bool a_in_place = fast.a && A.t == e && (reinterpret_cast<uintptr_t>(A.p) & 15) == 0;
+    Scratch<uint16_t> a16{fast.a && !a_in_place ? size_t(M * K) : 0};
+    if (fast.a && !a_in_place) convert(A.t, A.p, e, a16.get(), M * K);
+    fast.a16 = a_in_place ? A.p : a16.get();
     const NF4View& q = B.w.w.nf4;
     bool nf4 = B.weight && B.w.w.dtype == DType::U8 && B.w.w.cols % 8 == 0 && q.blocksize % 8 == 0 &&
                (reinterpret_cast<uintptr_t>(q.packed) & 3) == 0;
-    // rows of the B tile are k (row-major Bs) when B is contiguous along n: dy·W, or an f32 B with n stride 1
+    // rows of the B tile are k (row-major Bs) when B is contiguous along n: dy·W, or a matrix B with n stride 1
     bool brow = B.weight ? !B.trans : B.cs == 1;
     fast.nf4 = nf4 && (brow ? N % 8 == 0 : K % 8 == 0);
     // double quantization's absmax (code byte → nested code → nested absmax) resolved once per call
@@ -309,21 +322,21 @@ void gemm(long long M, long long N, long long K, float alpha, StridedA A, Operan
     fast.am = am.get();
     if (e == DType::F16) {
       if (brow)
-        tc::gemm_tc_k<__half, true><<<grid, tc::kT>>>(M, N, K, alpha, A, B, beta, C, ldc, fast);
+        tc::gemm_tc_k<__half, true><<<grid, tc::kT>>>(M, N, K, alpha, A, B, beta, C, fast);
       else
-        tc::gemm_tc_k<__half, false><<<grid, tc::kT>>>(M, N, K, alpha, A, B, beta, C, ldc, fast);
+        tc::gemm_tc_k<__half, false><<<grid, tc::kT>>>(M, N, K, alpha, A, B, beta, C, fast);
     } else {
       if (brow)
-        tc::gemm_tc_k<__nv_bfloat16, true><<<grid, tc::kT>>>(M, N, K, alpha, A, B, beta, C, ldc, fast);
+        tc::gemm_tc_k<__nv_bfloat16, true><<<grid, tc::kT>>>(M, N, K, alpha, A, B, beta, C, fast);
       else
-        tc::gemm_tc_k<__nv_bfloat16, false><<<grid, tc::kT>>>(M, N, K, alpha, A, B, beta, C, ldc, fast);
+        tc::gemm_tc_k<__nv_bfloat16, false><<<grid, tc::kT>>>(M, N, K, alpha, A, B, beta, C, fast);
     }
     check_launch("gemm (tensor cores)");
     return;
   }
   dim3 grid(unsigned((N + BN - 1) / BN), unsigned((M + BM - 1) / BM));
   if (grid.y > 65535) throw std::runtime_error("linear (CUDA): more than 4 Mi rows in one call");
-  gemm_k<<<grid, kThreads>>>(M, N, K, alpha, A, B, beta, C, ldc);
+  gemm_k<<<grid, kThreads>>>(M, N, K, alpha, A, B, beta, C);
   check_launch("gemm");
 }
 

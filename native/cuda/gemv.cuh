@@ -1,8 +1,9 @@
 // y = x·Wᵀ (+ bias) for a few rows of x (M <= 8: decoding, small batches) with an f32, bf16 or f16
 // weight: one warp per row of W, which is read once with 16-byte loads; the M dot products share
-// it. Device code only: included by linear.cu, and by test/cuda-emu to check it on the CPU.
+// it. x and y are f32, bf16 or f16 (TX, in place). Device code only: included by linear.cu, and by
+// test/cuda-emu to check it on the CPU.
 #pragma once
-#include "plf/common.h"
+#include "plf/act.h"
 
 namespace plf {
 namespace cuda {
@@ -46,9 +47,9 @@ __device__ inline void load_w(const void* w, long long i, float* out) {
 }
 
 // vec: K is a multiple of V and W, x are 16-byte aligned (else one element per lane and step)
-template <DType DT>
-__global__ void dense_gemv_k(const float* x, long long M, long long K, const void* W, long long N, const float* bias,
-                             float* y, bool vec) {
+template <DType DT, DType TX>
+__global__ void dense_gemv_k(const void* x, long long M, long long K, const void* W, long long N, const float* bias,
+                             void* y, bool vec) {
   constexpr int V = Vec<DT>::V;
   const long long n = (long long)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
   const int lane = threadIdx.x & 31;
@@ -63,11 +64,20 @@ __global__ void dense_gemv_k(const float* x, long long M, long long K, const voi
 #pragma unroll
       for (int m = 0; m < kGemvRows; m++) {
         if (m >= M) break;
-        const float4* xm = reinterpret_cast<const float4*>(x + m * K + k);
+        if constexpr (TX == DType::F32) {
+          const float4* xm = reinterpret_cast<const float4*>(static_cast<const float*>(x) + m * K + k);
 #pragma unroll
-        for (int q = 0; q < V / 4; q++) {
-          float4 xv = xm[q];
-          acc[m] += wv[4 * q] * xv.x + wv[4 * q + 1] * xv.y + wv[4 * q + 2] * xv.z + wv[4 * q + 3] * xv.w;
+          for (int q = 0; q < V / 4; q++) {
+            float4 xv = xm[q];
+            acc[m] += wv[4 * q] * xv.x + wv[4 * q + 1] * xv.y + wv[4 * q + 2] * xv.z + wv[4 * q + 3] * xv.w;
+          }
+        } else {  // x is read from L1 (every warp reads the same rows): plain loads, same sum order
+#pragma unroll
+          for (int q = 0; q < V / 4; q++) {
+            long long i = m * K + k + 4 * q;
+            acc[m] += wv[4 * q] * ld<TX>(x, i) + wv[4 * q + 1] * ld<TX>(x, i + 1) + wv[4 * q + 2] * ld<TX>(x, i + 2) +
+                      wv[4 * q + 3] * ld<TX>(x, i + 3);
+          }
         }
       }
     }
@@ -76,13 +86,13 @@ __global__ void dense_gemv_k(const float* x, long long M, long long K, const voi
       float wv = w_at<DT>(W, n * K + k);
 #pragma unroll
       for (int m = 0; m < kGemvRows; m++)
-        if (m < M) acc[m] += wv * x[m * K + k];
+        if (m < M) acc[m] += wv * ld<TX>(x, m * K + k);
     }
   }
 #pragma unroll
   for (int m = 0; m < kGemvRows; m++) {
     float s = warp_sum(acc[m]);
-    if (lane == 0 && m < M) y[m * N + n] = s + (bias ? bias[n] : 0.0f);
+    if (lane == 0 && m < M) st<TX>(y, m * N + n, s + (bias ? bias[n] : 0.0f));
   }
 }
 

@@ -1,7 +1,10 @@
 // LoRA's rank-r products on CUDA (r <= 64), device code only: included by linear.cu, and by
 // test/cuda-emu to check them on the CPU. The general GEMM would run these on a handful of tiles.
+// The full-size operand (x, dy, y or dx) has the activations' dtype T, read and written in place;
+// the rank-r ones (A, B, xa, dxa) are f32.
 #pragma once
 #include "plf/linear.h"
+#include "plf/act.h"
 
 namespace plf {
 namespace cuda {
@@ -9,8 +12,8 @@ namespace cuda {
 // out[m][j] = alpha·Σ_k drop(A)[m][k]·S(j, k) (+ beta·out), S(j, k) = s[j·srs + k·scs]: one warp per
 // row m, lanes split k, then a warp reduction per j. drop: LoRA's dropout mask (p = 0: none), applied
 // as A is read instead of materialising dropout(x).
-template <int RM>
-__global__ void rank_rows_k(long long M, long long K, int r, float alpha, const float* __restrict__ A,
+template <int RM, DType T>
+__global__ void rank_rows_k(long long M, long long K, int r, float alpha, const void* __restrict__ A,
                             const float* __restrict__ S, long long srs, long long scs, float beta, float* out, float p,
                             unsigned long long seed) {
   const int lane = threadIdx.x & 31;
@@ -20,7 +23,7 @@ __global__ void rank_rows_k(long long M, long long K, int r, float alpha, const 
 #pragma unroll
     for (int j = 0; j < RM; j++) acc[j] = 0.0f;
     for (long long k = lane; k < K; k += 32) {
-      float a = A[m * K + k];
+      float a = ld<T>(A, m * K + k);
       if (p > 0.0f) a *= dropout_keep_scale(seed, m * K + k, p);
 #pragma unroll
       for (int j = 0; j < RM; j++)
@@ -36,8 +39,8 @@ __global__ void rank_rows_k(long long M, long long K, int r, float alpha, const 
 
 // out(n, j) += alpha·Σ_m drop(P)[m][n]·Q[m][j] over one chunk of rows per block (split over m,
 // atomics); out(n, j) = o[n·ons + j·ojs]. One thread per n; Q's row is shared by the block.
-template <int RM>
-__global__ void rank_cols_k(long long M, long long N, int r, float alpha, const float* __restrict__ P,
+template <int RM, DType T>
+__global__ void rank_cols_k(long long M, long long N, int r, float alpha, const void* __restrict__ P,
                             const float* __restrict__ Q, long long chunk, float* o, long long ons, long long ojs,
                             float p, unsigned long long seed) {
   long long n = (long long)blockIdx.x * blockDim.x + threadIdx.x;
@@ -47,7 +50,7 @@ __global__ void rank_cols_k(long long M, long long N, int r, float alpha, const 
 #pragma unroll
   for (int j = 0; j < RM; j++) acc[j] = 0.0f;
   for (long long m = m0; m < m1; m++) {
-    float pv = P[m * N + n];
+    float pv = ld<T>(P, m * N + n);
     if (p > 0.0f) pv *= dropout_keep_scale(seed, m * N + n, p);
 #pragma unroll
     for (int j = 0; j < RM; j++)
@@ -62,11 +65,11 @@ __global__ void rank_cols_k(long long M, long long N, int r, float alpha, const 
 // rank-r product added straight into a full-size output (y += s·xa·Bᵀ; dx += dropout'(dxa·A)),
 // with no full-size temporary. Block tile 32 rows × 64 columns, R's and L's slices in shared memory.
 constexpr int XM = 32, XC = 64;
-template <int RM>
+template <int RM, DType T>
 __global__ void __launch_bounds__(256)
     rank_expand_k(long long M, long long C, int r, float alpha, const float* __restrict__ L,
                   const float* __restrict__ R, long long rrs, long long rcs, float p, unsigned long long seed,
-                  float* out) {
+                  void* out) {
   __shared__ float Rs[RM][XC];
   __shared__ float Ls[XM][RM + 1];
   const int tx = threadIdx.x, ty = threadIdx.y, t = ty * XC + tx;
@@ -89,7 +92,7 @@ __global__ void __launch_bounds__(256)
 #pragma unroll
     for (int j = 0; j < RM; j++) s += Ls[mm][j] * Rs[j][tx];  // rows j >= r are zeros
     long long i = (m0 + mm) * C + c;
-    out[i] += alpha * dropout_keep_scale(seed, i, p) * s;
+    st<T>(out, i, ld<T>(out, i) + alpha * dropout_keep_scale(seed, i, p) * s);
   }
 }
 

@@ -2,6 +2,7 @@
 // per-row terms are summed on the host in row order, so the loss is deterministic.
 #include "plf/ops.h"
 #include "check.cuh"
+#include "act.cuh"
 #include "loss.cuh"
 #include <limits>
 #include <vector>
@@ -17,10 +18,13 @@ static int64_t count_targets(const int64_t* targets, int64_t rows, int64_t ignor
   return c;
 }
 
-double cross_entropy_forward(const float* logits, const int64_t* targets, int64_t rows, int64_t vocab,
-                             int64_t ignore_index, int64_t* count) {
+double cross_entropy_forward(CAct logits, const int64_t* targets, int64_t rows, int64_t vocab, int64_t ignore_index,
+                             int64_t* count) {
   Scratch<double> term{size_t(rows)};
-  if (rows) ce_fwd_k<<<unsigned(rows), kLossT>>>(logits, targets, vocab, ignore_index, term.get());
+  if (rows)
+    by_dtype(logits.t, [&](auto t) {
+      ce_fwd_k<PLF_DT(t)><<<unsigned(rows), kLossT>>>(logits.p, targets, vocab, ignore_index, term.get());
+    });
   check_launch("cross_entropy_forward");
   std::vector<double> t(static_cast<size_t>(rows));
   to_host(t.data(), term.get(), t.size(), "cross_entropy_forward");
@@ -31,11 +35,14 @@ double cross_entropy_forward(const float* logits, const int64_t* targets, int64_
   return c ? total / double(c) : std::numeric_limits<double>::quiet_NaN();
 }
 
-void cross_entropy_backward(const float* logits, const int64_t* targets, int64_t rows, int64_t vocab,
-                            int64_t ignore_index, float dloss, float* dlogits) {
+void cross_entropy_backward(CAct logits, const int64_t* targets, int64_t rows, int64_t vocab, int64_t ignore_index,
+                            float dloss, Act dlogits) {
   int64_t c = count_targets(targets, rows, ignore_index);
   double k = c ? double(dloss) / double(c) : 0.0;
-  if (rows) ce_bwd_k<<<unsigned(rows), kLossT>>>(logits, targets, vocab, ignore_index, k, dlogits);
+  if (rows)
+    by_dtype(logits.t, [&](auto t) {
+      ce_bwd_k<PLF_DT(t)><<<unsigned(rows), kLossT>>>(logits.p, targets, vocab, ignore_index, k, dlogits.p);
+    });
   check_launch("cross_entropy_backward");
 }
 

@@ -2,7 +2,7 @@
 // cross-entropy, one thread per element for BCE; per-row terms in double. Device code only, so the CPU
 // emulator (test/cuda-emu) compiles it too; the includer provides warp_sum and PLF_GRID_STRIDE.
 #pragma once
-#include "plf/common.h"
+#include "plf/act.h"
 
 namespace plf {
 namespace cuda {
@@ -29,38 +29,40 @@ __device__ inline float block_max(float v) {
   for (int i = 1; i < kLossT / 32; i++) m = fmaxf(m, part[i]);
   return m;
 }
-__device__ inline double row_lse(const float* x, long long n) {
+// log-sum-exp of row x [n] (logits of dtype T, read in place)
+template <DType T>
+__device__ inline double row_lse(const void* x, long long r0, long long n) {
   float mx = -INFINITY;
-  for (long long i = threadIdx.x; i < n; i += kLossT) mx = fmaxf(mx, x[i]);
+  for (long long i = threadIdx.x; i < n; i += kLossT) mx = fmaxf(mx, ld<T>(x, r0 + i));
   mx = block_max(mx);
   double s = 0.0;
-  for (long long i = threadIdx.x; i < n; i += kLossT) s += exp(double(x[i]) - mx);
+  for (long long i = threadIdx.x; i < n; i += kLossT) s += exp(double(ld<T>(x, r0 + i)) - mx);
   return double(mx) + log(block_sum_d(s));
 }
 
-__global__ void ce_fwd_k(const float* logits, const int64_t* targets, long long vocab, long long ignore, double* term) {
+template <DType T>
+__global__ void ce_fwd_k(const void* logits, const int64_t* targets, long long vocab, long long ignore, double* term) {
   long long r = blockIdx.x;
   if (targets[r] == ignore) {
     if (threadIdx.x == 0) term[r] = 0.0;
     return;
   }
-  double lse = row_lse(logits + r * vocab, vocab);
-  if (threadIdx.x == 0) term[r] = lse - logits[r * vocab + targets[r]];
+  double lse = row_lse<T>(logits, r * vocab, vocab);
+  if (threadIdx.x == 0) term[r] = lse - ld<T>(logits, r * vocab + targets[r]);
 }
 
-__global__ void ce_bwd_k(const float* logits, const int64_t* targets, long long vocab, long long ignore, double k,
-                         float* d) {
-  long long r = blockIdx.x;
-  float* dr = d + r * vocab;
+template <DType T>
+__global__ void ce_bwd_k(const void* logits, const int64_t* targets, long long vocab, long long ignore, double k,
+                         void* d) {
+  long long r = blockIdx.x, r0 = r * vocab;
   if (targets[r] == ignore) {
-    for (long long i = threadIdx.x; i < vocab; i += kLossT) dr[i] = 0.0f;
+    for (long long i = threadIdx.x; i < vocab; i += kLossT) st<T>(d, r0 + i, 0.0f);
     return;
   }
-  const float* x = logits + r * vocab;
-  double lse = row_lse(x, vocab);
+  double lse = row_lse<T>(logits, r0, vocab);
   for (long long i = threadIdx.x; i < vocab; i += kLossT) {
-    float v = float(exp(double(x[i]) - lse) * k);
-    dr[i] = i == targets[r] ? v - float(k) : v;
+    float v = float(exp(double(ld<T>(logits, r0 + i)) - lse) * k);
+    st<T>(d, r0 + i, i == targets[r] ? v - float(k) : v);
   }
 }
 

@@ -7,6 +7,7 @@
 #include "check.cuh"
 #include "weight.cuh"
 #include "nf4.cuh"
+#include "act.cuh"
 
 namespace plf {
 namespace cuda {
@@ -53,8 +54,21 @@ void nf4_quantize(const float* x, int64_t n, int64_t blocksize, uint8_t* packed,
 // serves R weight rows; a lane handles 32 columns (16 packed bytes per row) per step. The rows'
 // absmax values are first resolved into the warp's shared memory (lanes side by side), then S
 // steps × R rows of 16-byte loads are issued before any arithmetic.
-template <int R, int S>
-__global__ void gemv_k(const float* __restrict__ x, NF4View w, long long N, long long K, const float* bias, float* y) {
+// four consecutive x values (16-byte aligned for f32, 8-byte for 16-bit types)
+template <DType T>
+__device__ inline float4 load_x4(const void* x, long long i) {
+  if constexpr (T == DType::F32) {
+    return __ldg(reinterpret_cast<const float4*>(static_cast<const float*>(x) + i));
+  } else {
+    uint2 u = __ldg(reinterpret_cast<const uint2*>(static_cast<const uint16_t*>(x) + i));
+    auto f = [](uint32_t h) { return T == DType::BF16 ? bf16_to_f32(uint16_t(h)) : f16_to_f32(uint16_t(h)); };
+    return make_float4(f(u.x & 0xffffu), f(u.x >> 16), f(u.y & 0xffffu), f(u.y >> 16));
+  }
+}
+
+// x and y of dtype T (in place)
+template <int R, int S, DType T>
+__global__ void gemv_k(const void* __restrict__ x, NF4View w, long long N, long long K, const float* bias, void* y) {
   __shared__ float code[16];
   extern __shared__ float ams[];  // [warps][R][K / blocksize]
   load_code(code);
@@ -108,13 +122,12 @@ __global__ void gemv_k(const float* __restrict__ x, NF4View w, long long N, long
       for (int st = 0; st < S; st++) {
         long long c = c0 + 32LL * 32 * st;
         if (c >= K) break;
-        const float4* xv = reinterpret_cast<const float4*>(x + c);
         float part[R];
 #pragma unroll
         for (int i = 0; i < R; i++) part[i] = 0.0f;
 #pragma unroll
         for (int j = 0; j < 8; j++) {
-          float4 xx = __ldg(xv + j);
+          float4 xx = load_x4<T>(x, c + 4 * j);
 #pragma unroll
           for (int i = 0; i < R; i++) {
             uint32_t word = (&raw[st][i].x)[j >> 1] >> (16 * (j & 1));
@@ -129,23 +142,26 @@ __global__ void gemv_k(const float* __restrict__ x, NF4View w, long long N, long
 #pragma unroll
     for (int i = 0; i < R; i++) {
       float v = warp_sum(acc[i]);
-      if (lane == 0 && r0 + i < N) y[r0 + i] = bias ? v + bias[r0 + i] : v;
+      if (lane == 0 && r0 + i < N) st<T>(y, r0 + i, bias ? v + bias[r0 + i] : v);
     }
   }
 }
 
 // the GEMV's conditions: rows of whole 32-value groups inside absmax blocks, aligned x
-bool nf4_gemv_ok(const NF4View& w, int64_t K, const float* x) {
+bool nf4_gemv_ok(const NF4View& w, int64_t K, const void* x) {
   return K % 32 == 0 && w.blocksize % 32 == 0 && K % w.blocksize == 0 && K / w.blocksize <= 512 &&
          (reinterpret_cast<uintptr_t>(w.packed) & 15) == 0 && (reinterpret_cast<uintptr_t>(x) & 15) == 0;
 }
 
-void nf4_gemv(const float* x, const NF4View& w, int64_t N, int64_t K, const float* bias, float* y) {
+void nf4_gemv(CAct x, const NF4View& w, int64_t N, int64_t K, const float* bias, Act y) {
   upload_code();
   constexpr int R = 4, S = 4, kThreads = 128;  // 4 rows share each x read; 16 loads of 16 bytes per lane in flight
   long long warps = (N + R - 1) / R;
   size_t smem = size_t(kThreads / 32) * R * size_t(K / w.blocksize) * sizeof(float);
-  if (N) gemv_k<R, S><<<blocks_for(warps * 32, kThreads), kThreads, smem>>>(x, w, N, K, bias, y);
+  if (N)
+    by_dtype(x.t, [&](auto t) {
+      gemv_k<R, S, PLF_DT(t)><<<blocks_for(warps * 32, kThreads), kThreads, smem>>>(x.p, w, N, K, bias, y.p);
+    });
   check_launch("nf4_gemv");
 }
 

@@ -2,33 +2,39 @@
 // grads by one thread per column summing rows in order (deterministic, no atomics).
 #include "plf/ops.h"
 #include "check.cuh"
+#include "act.cuh"
 #include "norm.cuh"
 
 namespace plf {
 namespace cuda {
 
-void rmsnorm_forward(const float* x, const float* w, int64_t rows, int64_t dim, float eps, float* y, float* rstd) {
-  if (rows) rms_fwd_k<<<unsigned(rows), kNormT>>>(x, w, dim, eps, y, rstd);
+// kernel<T> with T the activations' dtype (one dtype per call, see Op::acts)
+#define PLF_NORM_LAUNCH(kernel, like, grid, threads, ...) \
+  by_dtype((like).t, [&](auto tag) { kernel<PLF_DT(tag)><<<grid, threads>>>(__VA_ARGS__); })
+
+void rmsnorm_forward(CAct x, const float* w, int64_t rows, int64_t dim, float eps, Act y, float* rstd) {
+  if (rows) PLF_NORM_LAUNCH(rms_fwd_k, x, unsigned(rows), kNormT, x.p, w, dim, eps, y.p, rstd);
   check_launch("rmsnorm_forward");
 }
 
-void rmsnorm_backward(const float* dy, const float* x, const float* w, const float* rstd, int64_t rows, int64_t dim,
-                      float* dx, float* dw, bool accumulate) {
-  if (dx && rows) rms_bwd_dx_k<<<unsigned(rows), kNormT>>>(dy, x, w, rstd, dim, dx);
-  if (dw) rms_bwd_dw_k<<<blocks_for(dim, 128), 128>>>(dy, x, rstd, rows, dim, dw, accumulate);
+void rmsnorm_backward(CAct dy, CAct x, const float* w, const float* rstd, int64_t rows, int64_t dim, Act dx, float* dw,
+                      bool accumulate) {
+  if (dx.p && rows) PLF_NORM_LAUNCH(rms_bwd_dx_k, x, unsigned(rows), kNormT, dy.p, x.p, w, rstd, dim, dx.p);
+  if (dw) PLF_NORM_LAUNCH(rms_bwd_dw_k, x, blocks_for(dim, 128), 128, dy.p, x.p, rstd, rows, dim, dw, accumulate);
   check_launch("rmsnorm_backward");
 }
 
-void layernorm_forward(const float* x, const float* w, const float* b, int64_t rows, int64_t dim, float eps, float* y,
-                       float* mean, float* rstd) {
-  if (rows) ln_fwd_k<<<unsigned(rows), kNormT>>>(x, w, b, dim, eps, y, mean, rstd);
+void layernorm_forward(CAct x, const float* w, const float* b, int64_t rows, int64_t dim, float eps, Act y, float* mean,
+                       float* rstd) {
+  if (rows) PLF_NORM_LAUNCH(ln_fwd_k, x, unsigned(rows), kNormT, x.p, w, b, dim, eps, y.p, mean, rstd);
   check_launch("layernorm_forward");
 }
 
-void layernorm_backward(const float* dy, const float* x, const float* w, const float* mean, const float* rstd,
-                        int64_t rows, int64_t dim, float* dx, float* dw, float* db, bool accumulate) {
-  if (dx && rows) ln_bwd_dx_k<<<unsigned(rows), kNormT>>>(dy, x, w, mean, rstd, dim, dx);
-  if (dw || db) ln_bwd_dwb_k<<<blocks_for(dim, 128), 128>>>(dy, x, mean, rstd, rows, dim, dw, db, accumulate);
+void layernorm_backward(CAct dy, CAct x, const float* w, const float* mean, const float* rstd, int64_t rows,
+                        int64_t dim, Act dx, float* dw, float* db, bool accumulate) {
+  if (dx.p && rows) PLF_NORM_LAUNCH(ln_bwd_dx_k, x, unsigned(rows), kNormT, dy.p, x.p, w, mean, rstd, dim, dx.p);
+  if (dw || db)
+    PLF_NORM_LAUNCH(ln_bwd_dwb_k, x, blocks_for(dim, 128), 128, dy.p, x.p, mean, rstd, rows, dim, dw, db, accumulate);
   check_launch("layernorm_backward");
 }
 

@@ -37,8 +37,9 @@ Info info() {
   return i;
 }
 bool set_enabled(bool) { return false; }
-bool can_run(long long, long long, long long, bool, long long, float, DType) { return false; }
-bool gemm_16(long long, long long, long long, float, const void*, const void*, bool, float, float*, long long, DType) {
+bool can_run(long long, long long, long long, bool, long long, float, DType, DType) { return false; }
+bool gemm_16(long long, long long, long long, float, const void*, const void*, bool, float, void*, long long, DType,
+             DType) {
   return false;
 }
 }  // namespace lt
@@ -59,7 +60,7 @@ PLF_OPTIM_OPS(PLF_STUB_ONE)
 
 void set_matmul_precision(MatmulPrecision) {}
 MatmulPrecision matmul_precision() { return MatmulPrecision::Highest; }
-void nf4_gemv(const float*, const NF4View&, int64_t, int64_t, const float*, float*) { fail(); }
+void nf4_gemv(CAct, const NF4View&, int64_t, int64_t, const float*, Act) { fail(); }
 
 }  // namespace cuda
 }  // namespace plf

@@ -1,8 +1,11 @@
 // LoRA's rank-r CUDA kernels (native/cuda/lora.cuh) on the emulator against plain double loops:
 // xa = dropout(x)·Aᵀ and dxa = s·dy·B (rank_rows_k), dB and dA = dxaᵀ·dropout(x) accumulated over
 // row chunks with atomics (rank_cols_k), y += s·xa·Bᵀ and dx += dropout'(dxa·A) (rank_expand_k).
-// Exits 1 when a value is off by more than 1e-5 relative to the largest.
+// The full-size operand (x, dy; y, dx) also in bf16/f16, read and written in place: rank outputs
+// against the loops on the same values, the expanded output within one ulp of the loops' rounded sum.
+// Exits 1 when a value is off by more than 1e-5 relative to the largest (or the one ulp).
 #include "emu.h"
+#include "half.h"
 #include "lora.cuh"
 #include <cstdio>
 
@@ -17,9 +20,11 @@ static void check(const char* what, const std::vector<float>& got, const std::ve
 }
 static float keep(uint64_t seed, long long i, float p) { return dropout_keep_scale(seed, i, p); }
 
-template <int RM>
+template <int RM, DType T = DType::F32>
 static void rows(long long M, long long K, int r, bool b_layout, float p, float beta) {
-  auto A = randn(M * K), S = randn(r * K), out = randn(M * r);
+  emu::Buf Ab(T, randn(M * K));
+  auto A = Ab.f32();
+  auto S = randn(r * K), out = randn(M * r);
   long long srs = b_layout ? 1 : K, scs = b_layout ? r : 1;  // S(j, k) = S[j·srs + k·scs]
   std::vector<double> want(M * r);
   for (long long m = 0; m < M; m++)
@@ -29,16 +34,18 @@ static void rows(long long M, long long K, int r, bool b_layout, float p, float 
       want[m * r + j] = 0.7 * s + beta * out[m * r + j];
     }
   emu::launch(dim3(unsigned((M * 32 + 255) / 256)), dim3(256), 0,
-              [&] { rank_rows_k<RM>(M, K, r, 0.7f, A.data(), S.data(), srs, scs, beta, out.data(), p, 5); });
+              [&] { rank_rows_k<RM, T>(M, K, r, 0.7f, Ab.p(), S.data(), srs, scs, beta, out.data(), p, 5); });
   char what[96];
-  snprintf(what, sizeof what, "rank_rows  M%lld K%lld r%d %s p%.2f beta%.1f", M, K, r, b_layout ? "S=B" : "S=A", p,
-           beta);
+  snprintf(what, sizeof what, "rank_rows  %s M%lld K%lld r%d %s p%.2f beta%.1f", emu::dname(T), M, K, r,
+           b_layout ? "S=B" : "S=A", p, beta);
   check(what, out, want);
 }
 
-template <int RM>
+template <int RM, DType T = DType::F32>
 static void cols(long long M, long long N, int r, bool da_layout, float p) {
-  auto P = randn(M * N), Q = randn(M * r), o = randn(N * r);
+  emu::Buf Pb(T, randn(M * N));
+  auto P = Pb.f32();
+  auto Q = randn(M * r), o = randn(N * r);
   long long ons = da_layout ? 1 : r, ojs = da_layout ? N : 1;  // dA [r, K]: o(n, j) at j·K + n; dB [N, r] at n·r + j
   std::vector<double> want(o.begin(), o.end());
   for (long long n = 0; n < N; n++)
@@ -49,16 +56,18 @@ static void cols(long long M, long long N, int r, bool da_layout, float p) {
     }
   const long long chunk = 128;
   emu::launch(dim3(unsigned((N + 127) / 128), unsigned((M + chunk - 1) / chunk)), dim3(128), 0,
-              [&] { rank_cols_k<RM>(M, N, r, 1.5f, P.data(), Q.data(), chunk, o.data(), ons, ojs, p, 9); });
+              [&] { rank_cols_k<RM, T>(M, N, r, 1.5f, Pb.p(), Q.data(), chunk, o.data(), ons, ojs, p, 9); });
   char what[96];
-  snprintf(what, sizeof what, "rank_cols  M%lld N%lld r%d %s p%.2f (accumulating)", M, N, r, da_layout ? "dA" : "dB",
-           p);
+  snprintf(what, sizeof what, "rank_cols  %s M%lld N%lld r%d %s p%.2f (accumulating)", emu::dname(T), M, N, r,
+           da_layout ? "dA" : "dB", p);
   check(what, o, want);
 }
 
-template <int RM>
+template <int RM, DType T = DType::F32>
 static void expand(long long M, long long C, int r, bool b_layout, float p) {
-  auto L = randn(M * r), R = randn(r * C), out = randn(M * C);
+  auto L = randn(M * r), R = randn(r * C);
+  emu::Buf ob(T, randn(M * C));
+  auto out = ob.f32();
   long long rrs = b_layout ? 1 : C, rcs = b_layout ? r : 1;  // R(j, c) = R[j·rrs + c·rcs]
   std::vector<double> want(M * C);
   for (long long m = 0; m < M; m++)
@@ -68,10 +77,15 @@ static void expand(long long M, long long C, int r, bool b_layout, float p) {
       want[m * C + c] = out[m * C + c] + 0.5 * keep(3, m * C + c, p) * s;
     }
   emu::launch(dim3(unsigned((C + XC - 1) / XC), unsigned((M + XM - 1) / XM)), dim3(XC, 4), 0,
-              [&] { rank_expand_k<RM>(M, C, r, 0.5f, L.data(), R.data(), rrs, rcs, p, 3, out.data()); });
+              [&] { rank_expand_k<RM, T>(M, C, r, 0.5f, L.data(), R.data(), rrs, rcs, p, 3, ob.p()); });
   char what[96];
-  snprintf(what, sizeof what, "rank_expand M%lld C%lld r%d %s p%.2f (adding)", M, C, r, b_layout ? "R=Bᵀ" : "R=A", p);
-  check(what, out, want);
+  snprintf(what, sizeof what, "rank_expand %s M%lld C%lld r%d %s p%.2f (adding)", emu::dname(T), M, C, r,
+           b_layout ? "R=Bᵀ" : "R=A", p);
+  if (T == DType::F32) return check(what, ob.f32(), want);
+  std::vector<float> wf(want.begin(), want.end());
+  long long u = emu::max_ulp(T, ob.f32(), emu::rounded(T, wf), &want);
+  printf("%-60s %lld ulp\n", what, u);
+  emu::expect(u <= 1);
 }
 
 int main() {
@@ -85,6 +99,12 @@ int main() {
   expand<16>(70, 130, 16, false, 0.3f);
   expand<32>(33, 64, 20, false, 0.0f);
   expand<64>(5, 200, 64, true, 0.2f);
+  rows<16, DType::BF16>(37, 100, 16, false, 0.25f, 0.0f);
+  rows<32, DType::F16>(9, 70, 20, true, 0.0f, 0.5f);
+  cols<16, DType::BF16>(300, 70, 16, true, 0.25f);
+  cols<16, DType::F16>(129, 33, 5, false, 0.0f);
+  expand<16, DType::BF16>(70, 130, 16, true, 0.0f);
+  expand<16, DType::F16>(33, 64, 5, false, 0.3f);
   printf(emu::failures ? "FAILED: %d checks off\n" : "all rank products match\n", emu::failures);
   return emu::failures ? 1 : 0;
 }

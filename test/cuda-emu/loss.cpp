@@ -1,8 +1,11 @@
 // Cross-entropy and BCE's CUDA kernels (native/cuda/loss.cuh) on the emulator against the CPU
 // reference (native/cpu/loss.cpp): the per-row terms (summed in row order, as loss.cu does on the
 // host) and dlogits, with ignored targets. Terms in double on both sides: within 1e-9 relative for
-// the loss, 1e-6 for the gradients. Exits 1 otherwise.
+// the loss, 1e-6 for the gradients; with 16-bit logits (read in place, dlogits written in place) the
+// terms against the CPU on the same values and dlogits within one ulp of the staged CPU result.
+// Exits 1 otherwise.
 #include "emu.h"
+#include "half.h"
 #include "loss.cuh"
 #include "plf/loss.h"
 #include <cstdio>
@@ -11,29 +14,39 @@ using namespace plf;
 using namespace plf::cuda;
 using emu::randn;
 
+template <DType T>
 static void run(long long rows, long long vocab) {
-  auto logits = randn(rows * vocab, 3.0f);
+  emu::Buf lb(T, randn(rows * vocab, 3.0f));
+  auto logits = lb.f32();  // the values the kernels read
   std::vector<int64_t> targets(rows);
   for (long long r = 0; r < rows; r++) targets[r] = r % 4 == 1 ? -100 : (r * 7919) % vocab;
   std::vector<double> term(rows, NAN);
   emu::launch(dim3(unsigned(rows)), dim3(kLossT), 0,
-              [&] { ce_fwd_k(logits.data(), targets.data(), vocab, -100, term.data()); });
+              [&] { ce_fwd_k<T>(lb.p(), targets.data(), vocab, -100, term.data()); });
   double total = 0;
   long long n = 0;
   for (long long r = 0; r < rows; r++) total += term[r], n += targets[r] != -100;
   int64_t count = 0;
   double want = cpu::cross_entropy_forward(logits.data(), targets.data(), rows, vocab, -100, &count);
   double e = std::fabs(total / double(n) - want) / std::fabs(want);
-  printf("cross-entropy loss [%lld,%lld]: %.2e\n", rows, vocab, e);
+  printf("cross-entropy loss %-4s [%lld,%lld]: %.2e\n", emu::dname(T), rows, vocab, e);
   emu::expect(e <= 1e-9 && count == n);
-  std::vector<float> d(rows * vocab, NAN), cd(rows * vocab);
+  emu::Buf db(T, std::vector<float>(rows * vocab, NAN));
+  std::vector<float> cd(rows * vocab);
   const float dloss = 0.7f;
   emu::launch(dim3(unsigned(rows)), dim3(kLossT), 0,
-              [&] { ce_bwd_k(logits.data(), targets.data(), vocab, -100, double(dloss) / double(n), d.data()); });
+              [&] { ce_bwd_k<T>(lb.p(), targets.data(), vocab, -100, double(dloss) / double(n), db.p()); });
   cpu::cross_entropy_backward(logits.data(), targets.data(), rows, vocab, -100, dloss, cd.data());
-  double ed = emu::max_rel(d, cd);
-  printf("cross-entropy dlogits [%lld,%lld]: %.2e\n", rows, vocab, ed);
-  emu::expect(ed <= 1e-6);
+  if (T == DType::F32) {
+    double ed = emu::max_rel(db.f32(), cd);
+    printf("cross-entropy dlogits f32  [%lld,%lld]: %.2e\n", rows, vocab, ed);
+    emu::expect(ed <= 1e-6);
+  } else {
+    long long u = emu::max_ulp(T, db.f32(), emu::rounded(T, cd));
+    printf("cross-entropy dlogits %-4s [%lld,%lld]: %lld ulp\n", emu::dname(T), rows, vocab, u);
+    emu::expect(u <= 1);
+  }
+  if (T != DType::F32) return;  // BCE stays f32 (its [batch, labels] tensors are staged)
   // BCE over the same logits as a multi-label batch
   long long m = rows * vocab;
   std::vector<float> labels(m);
@@ -57,8 +70,10 @@ static void run(long long rows, long long vocab) {
 }
 
 int main() {
-  run(5, 7);
-  run(9, 1000);
+  run<DType::F32>(5, 7);
+  run<DType::F32>(9, 1000);
+  run<DType::BF16>(9, 1000);
+  run<DType::F16>(5, 300);
   printf(emu::failures ? "FAILED: %d cases off\n" : "all loss cases match\n", emu::failures);
   return emu::failures ? 1 : 0;
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds and runs a CUDA kernel check on the CPU emulator (test/cuda-emu/emu.h): no GPU needed.
-# usage: test/cuda-emu/run.sh attention|lora|gemv|optim|norm|loss|nf4 [build|run]   (needs a C++20 compiler with <barrier>: g++ >= 11)
+# usage: test/cuda-emu/run.sh attention|lora|gemv|optim|norm|loss|nf4|activation|rope|embedding|copy [build|run]   (needs a C++20 compiler with <barrier>: g++ >= 11)
 # (build or run alone: the test compiles every check at once, two at a time, then runs each)
 set -euo pipefail
 cd "$(dirname "$0")/../.."

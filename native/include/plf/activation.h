@@ -5,20 +5,19 @@
 #pragma once
 #include "op_decl.h"
 
-#define PLF_ACTIVATION_OPS(X)                                                                                          \
-  /* activations (elementwise over n) */                                                                               \
-  X(void, swiglu_forward, (const float* gate, const float* up, int64_t n, float* y))                                   \
-  X(void, swiglu_backward, (const float* dy, const float* gate, const float* up, int64_t n, float* dgate, float* dup)) \
-  X(void, gelu_forward, (const float* x, int64_t n, bool tanh_approx, float* y))                                       \
-  X(void, gelu_backward, (const float* dy, const float* x, int64_t n, bool tanh_approx, float* dx))                    \
-  X(void, geglu_forward, (const float* gate, const float* up, int64_t n, bool tanh_approx, float* y))                  \
-  X(void, geglu_backward,                                                                                              \
-    (const float* dy, const float* gate, const float* up, int64_t n, bool tanh_approx, float* dgate, float* dup))      \
-  X(void, relu_forward, (const float* x, int64_t n, float* y))                                                         \
-  X(void, relu_backward, (const float* dy, const float* x, int64_t n, float* dx))                                      \
-  X(void, tanh_forward, (const float* x, int64_t n, float* y))                                                         \
-  X(void, tanh_backward, (const float* dy, const float* y, int64_t n, float* dx))                                      \
-  X(void, scale_forward, (const float* x, int64_t n, float alpha, float* y))                                           \
-  X(void, add_forward, (const float* a, const float* b, int64_t n, float* y))
+#define PLF_ACTIVATION_OPS(X)                                                                                      \
+  /* activations (elementwise over n) */                                                                           \
+  X(void, swiglu_forward, (ActIn gate, ActIn up, int64_t n, ActOut y))                                             \
+  X(void, swiglu_backward, (ActIn dy, ActIn gate, ActIn up, int64_t n, ActOut dgate, ActOut dup))                  \
+  X(void, gelu_forward, (ActIn x, int64_t n, bool tanh_approx, ActOut y))                                          \
+  X(void, gelu_backward, (ActIn dy, ActIn x, int64_t n, bool tanh_approx, ActOut dx))                              \
+  X(void, geglu_forward, (ActIn gate, ActIn up, int64_t n, bool tanh_approx, ActOut y))                            \
+  X(void, geglu_backward, (ActIn dy, ActIn gate, ActIn up, int64_t n, bool tanh_approx, ActOut dgate, ActOut dup)) \
+  X(void, relu_forward, (ActIn x, int64_t n, ActOut y))                                                            \
+  X(void, relu_backward, (ActIn dy, ActIn x, int64_t n, ActOut dx))                                                \
+  X(void, tanh_forward, (ActIn x, int64_t n, ActOut y))                                                            \
+  X(void, tanh_backward, (ActIn dy, ActIn y, int64_t n, ActOut dx))                                                \
+  X(void, scale_forward, (ActIn x, int64_t n, float alpha, ActOut y))                                              \
+  X(void, add_forward, (ActIn a, ActIn b, int64_t n, ActOut y))
 
 PLF_DECLARE_OPS(PLF_ACTIVATION_OPS)

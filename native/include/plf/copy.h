@@ -5,10 +5,10 @@
 #pragma once
 #include "op_decl.h"
 
-#define PLF_COPY_OPS(X)                                                                                   \
-  /* Column slices of a row-major [R, C] matrix (e.g. q/k/v out of a fused projection): */                \
-  /* y [R, L] = x[:, start:start+L]; backward adds dy back into those columns of dx. */                   \
-  X(void, slice_cols_forward, (const float* x, int64_t R, int64_t C, int64_t start, int64_t L, float* y)) \
-  X(void, slice_cols_backward, (const float* dy, int64_t R, int64_t C, int64_t start, int64_t L, float* dx))
+#define PLF_COPY_OPS(X)                                                                            \
+  /* Column slices of a row-major [R, C] matrix (e.g. q/k/v out of a fused projection): */         \
+  /* y [R, L] = x[:, start:start+L]; backward adds dy back into those columns of dx. */            \
+  X(void, slice_cols_forward, (ActIn x, int64_t R, int64_t C, int64_t start, int64_t L, ActOut y)) \
+  X(void, slice_cols_backward, (ActIn dy, int64_t R, int64_t C, int64_t start, int64_t L, ActOut dx))
 
 PLF_DECLARE_OPS(PLF_COPY_OPS)

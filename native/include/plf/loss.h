@@ -5,14 +5,14 @@
 #pragma once
 #include "op_decl.h"
 
-#define PLF_LOSS_OPS(X)                                                                                               \
-  /* losses: mean over counted rows; return the loss */                                                               \
-  X(double, cross_entropy_forward,                                                                                    \
-    (const float* logits, const int64_t* targets, int64_t rows, int64_t vocab, int64_t ignore_index, int64_t* count)) \
-  X(void, cross_entropy_backward,                                                                                     \
-    (const float* logits, const int64_t* targets, int64_t rows, int64_t vocab, int64_t ignore_index, float dloss,     \
-     float* dlogits))                                                                                                 \
-  X(double, bce_logits_forward, (const float* x, const float* y, int64_t n))                                          \
+#define PLF_LOSS_OPS(X)                                                                                        \
+  /* losses: mean over counted rows; return the loss */                                                        \
+  X(double, cross_entropy_forward,                                                                             \
+    (ActIn logits, const int64_t* targets, int64_t rows, int64_t vocab, int64_t ignore_index, int64_t* count)) \
+  X(void, cross_entropy_backward,                                                                              \
+    (ActIn logits, const int64_t* targets, int64_t rows, int64_t vocab, int64_t ignore_index, float dloss,     \
+     ActOut dlogits))                                                                                          \
+  X(double, bce_logits_forward, (const float* x, const float* y, int64_t n))                                   \
   X(void, bce_logits_backward, (const float* x, const float* y, int64_t n, float dloss, float* dx))
 
 PLF_DECLARE_OPS(PLF_LOSS_OPS)

@@ -5,19 +5,18 @@
 #pragma once
 #include "op_decl.h"
 
-#define PLF_NORM_OPS(X)                                                                                                \
-  /* rmsnorm: y = x / sqrt(mean(x²) + eps) · w ; rstd [rows] saved for backward */                                   \
-  X(void, rmsnorm_forward,                                                                                             \
-    (const float* x, const float* w, int64_t rows, int64_t dim, float eps, float* y, float* rstd))                     \
-  X(void, rmsnorm_backward,                                                                                            \
-    (const float* dy, const float* x, const float* w, const float* rstd, int64_t rows, int64_t dim, float* dx,         \
-     float* dw, bool accumulate))                                                                                      \
-  /* layernorm with bias; mean and rstd [rows] saved for backward */                                                   \
-  X(void, layernorm_forward,                                                                                           \
-    (const float* x, const float* w, const float* b, int64_t rows, int64_t dim, float eps, float* y, float* mean,      \
-     float* rstd))                                                                                                     \
-  X(void, layernorm_backward,                                                                                          \
-    (const float* dy, const float* x, const float* w, const float* mean, const float* rstd, int64_t rows, int64_t dim, \
-     float* dx, float* dw, float* db, bool accumulate))
+#define PLF_NORM_OPS(X)                                                                                             \
+  /* rmsnorm: y = x / sqrt(mean(x²) + eps) · w ; rstd [rows] saved for backward */                                \
+  X(void, rmsnorm_forward, (ActIn x, const float* w, int64_t rows, int64_t dim, float eps, ActOut y, float* rstd))  \
+  X(void, rmsnorm_backward,                                                                                         \
+    (ActIn dy, ActIn x, const float* w, const float* rstd, int64_t rows, int64_t dim, ActOut dx, float* dw,         \
+     bool accumulate))                                                                                              \
+  /* layernorm with bias; mean and rstd [rows] saved for backward */                                                \
+  X(void, layernorm_forward,                                                                                        \
+    (ActIn x, const float* w, const float* b, int64_t rows, int64_t dim, float eps, ActOut y, float* mean,          \
+     float* rstd))                                                                                                  \
+  X(void, layernorm_backward,                                                                                       \
+    (ActIn dy, ActIn x, const float* w, const float* mean, const float* rstd, int64_t rows, int64_t dim, ActOut dx, \
+     float* dw, float* db, bool accumulate))
 
 PLF_DECLARE_OPS(PLF_NORM_OPS)

@@ -5,11 +5,11 @@
 #pragma once
 #include "op_decl.h"
 
-#define PLF_ROPE_OPS(X)                                                                                         \
-  /* RoPE (HF rotate_half layout) on x [B, T, H, D] over the first `rot` dims, positions [B, T]. */             \
-  /* backward = forward with the sine negated; in-place use (y == x) is allowed. */                             \
-  X(void, rope_forward,                                                                                         \
-    (const float* x, const int64_t* pos, int64_t B, int64_t T, int64_t H, int64_t D, int64_t rot, double theta, \
-     bool inverse, float* y))
+#define PLF_ROPE_OPS(X)                                                                                                \
+  /* RoPE (HF rotate_half layout) on x [B, T, H, D] over the first `rot` dims, positions [B, T]. */                    \
+  /* backward = forward with the sine negated; in-place use (y == x) is allowed. */                                    \
+  X(void, rope_forward,                                                                                                \
+    (ActIn x, const int64_t* pos, int64_t B, int64_t T, int64_t H, int64_t D, int64_t rot, double theta, bool inverse, \
+     ActOut y))
 
 PLF_DECLARE_OPS(PLF_ROPE_OPS)
