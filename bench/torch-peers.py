@@ -1,6 +1,6 @@
 # PyTorch peers for `npm run bench:gpu`, measured on the same GPU in the same call: copy bandwidth,
 # bf16 F.linear forward+backward (the frozen base) and eager LoRA (r=16) on the Mistral-7B layer
-# shapes at 4096 tokens, fused AdamW, and (with transformers + peft) HF generate and an HF+PEFT
+# shapes at 4096 tokens, causal GQA attention (SDPA) at the 7B step's shapes, fused AdamW, and (with transformers + peft) HF generate and an HF+PEFT
 # LoRA training step on Mistral-7B's shapes with random bf16 weights. Prints one JSON object.
 import json, os, sys, time
 import torch
@@ -40,6 +40,19 @@ for K, N in shapes:
     def lora():
         y = F.linear(x, W) + s * F.linear(F.linear(F.dropout(x, 0.05), A), B); y.backward(g)
     out['linear'][f'{K}x{N}'] = {'base_ms': timed(base), 'lora_ms': timed(lora)}
+# causal GQA attention at the Mistral-7B step's shapes (8×512, 32 query / 8 key-value heads of 128), bf16, forward + backward
+try:
+    Bq, Tq, Hq, Hkv, Dh = 8, 512, 32, 8, 128
+    q = torch.randn(Bq, Hq, Tq, Dh, dtype=torch.bfloat16, device=dev, requires_grad=True)
+    k = torch.randn(Bq, Hkv, Tq, Dh, dtype=torch.bfloat16, device=dev, requires_grad=True)
+    v = torch.randn(Bq, Hkv, Tq, Dh, dtype=torch.bfloat16, device=dev, requires_grad=True)
+    go = torch.randn(Bq, Hq, Tq, Dh, dtype=torch.bfloat16, device=dev)
+    def sdpa():
+        o = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True); o.backward(go)
+    out['sdpa'] = {'fwd_bwd_ms': timed(sdpa), 'shape': [Bq, Tq, Hq, Hkv, Dh]}
+    del q, k, v, go
+except Exception as e:  # an older torch without enable_gqa
+    out['sdpa'] = {'error': f'{type(e).__name__}: {e}'}
 P = 42_000_000
 params = [torch.randn(P // 6, device=dev, requires_grad=True) for _ in range(6)]
 for p in params: p.grad = torch.randn_like(p)

@@ -24,7 +24,7 @@ function cxx20Barrier(): string | false {
 
 const unavailable = cxx20Barrier();
 // every check compiles at once, two compilers at a time (the machine's cores), while earlier ones run
-const CHECKS = ['attention', 'lora', 'gemv', 'optim', 'norm', 'loss', 'nf4', 'activation', 'rope', 'embedding', 'copy'];
+const CHECKS = ['attention', 'lora', 'gemv', 'optim', 'norm', 'loss', 'nf4', 'activation', 'rope', 'embedding', 'copy', 'gemm'];
 const sh = (name: string, step: 'build' | 'run') => spawnAsync('bash', ['test/cuda-emu/run.sh', name, step]);
 const builds = new Map<string, ReturnType<typeof sh>>();
 if (!unavailable) {
@@ -137,3 +137,14 @@ for (const [name, what, done, lines] of [
     assert.match(r.stdout, done);
     assert.equal(r.stdout.trim().split('\n').length, lines, r.stdout);
   });
+
+test(
+  'GEMM kernels on the CPU emulator with wmma emulated: tensor cores (bf16/f16; NF4, bf16 and matrix B; A rounded, in place or strided; C f32 or 16-bit, beta 0/1) and the f32 SIMT kernel equal double loops',
+  { skip: unavailable, timeout: 240_000 },
+  async () => {
+    const r = await emu('gemm');
+    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /all GEMM cases match/);
+    assert.equal(r.stdout.trim().split('\n').length, 9 + 1, r.stdout);
+  },
+);

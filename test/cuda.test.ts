@@ -409,11 +409,83 @@ test(
               close(bg.dx, bc.dx, `lora dx ${what}`, tol);
               close(bg.dA, bc.dA, `lora dA ${what}`, tol);
               close(bg.dB, bc.dB, `lora dB ${what}`, tol);
+              if (name === 'f32') continue;
+              // 16-bit activations read and written in place (the tensor-core kernel's A, cuBLASLt's A and C)
+              // against the CPU's staged path on the same 16-bit values
+              const x16 = convert(x, prec),
+                dy16 = convert(dy, prec);
+              close(linearForward(up(x16), wg), linearForward(x16, wc), `linear ${prec} activations ${what}`, 2 * tol);
+              close(linearBackward(up(dy16), up(x16), wg).dx, linearBackward(dy16, x16, wc).dx, `dx ${prec} activations ${what}`, 2 * tol);
+              const f16c = loraLinearForward(x16, wc, null, lc),
+                f16g = loraLinearForward(up(x16), wg, null, lg);
+              assert.equal(f16g.y.dtype, prec);
+              close(f16g.y, f16c.y, `lora y ${prec} activations ${what}`, 2 * tol);
+              const b16c = loraLinearBackward(dy16, x16, wc, lc, f16c.xa),
+                b16g = loraLinearBackward(up(dy16), up(x16), wg, lg, f16g.xa);
+              close(b16g.dx, b16c.dx, `lora dx ${prec} activations ${what}`, 2 * tol);
+              close(b16g.dA, b16c.dA, `lora dA ${prec} activations ${what}`, 2 * tol);
             }
           }
         }
     } finally {
       useCublasLt(true);
+      setMatmulPrecision('highest');
+    }
+  },
+);
+
+test(
+  'attention forward and backward on tensor cores (matmul precision bf16/f16, head sizes up to 128) within their rounding of the CPU',
+  { skip },
+  () => {
+    try {
+      for (const [prec, tol] of [
+        ['bf16', 2e-2],
+        ['f16', 5e-3],
+      ] as const) {
+        setMatmulPrecision(prec);
+        for (const c of [
+          { B: 2, Tq: 13, Tk: 13, Hq: 4, Hkv: 2, D: 16, window: 0, causal: true, bias: false },
+          { B: 3, Tq: 9, Tk: 9, Hq: 4, Hkv: 1, D: 64, window: 4, causal: true, bias: false },
+          { B: 2, Tq: 7, Tk: 11, Hq: 4, Hkv: 4, D: 32, window: 0, causal: false, bias: true },
+          { B: 1, Tq: 150, Tk: 150, Hq: 4, Hkv: 2, D: 80, window: 0, causal: true, bias: false },
+          { B: 2, Tq: 130, Tk: 130, Hq: 2, Hkv: 2, D: 128, window: 70, causal: true, bias: true },
+        ]) {
+          const q = Tensor.from(randnArray(c.B * c.Tq * c.Hq * c.D), [c.B, c.Tq, c.Hq, c.D]);
+          const k = Tensor.from(randnArray(c.B * c.Tk * c.Hkv * c.D), [c.B, c.Tk, c.Hkv, c.D]);
+          const v = Tensor.from(randnArray(c.B * c.Tk * c.Hkv * c.D), [c.B, c.Tk, c.Hkv, c.D]);
+          const mask = ints(
+            Array.from({ length: c.B * c.Tk }, (_, i) => (i >= c.Tk && i % c.Tk >= c.Tk - 2 ? 0 : 1)),
+            [c.B, c.Tk],
+          );
+          const bias = c.bias ? Tensor.from(randnArray(c.Hq * c.Tq * c.Tk), [c.Hq, c.Tq, c.Tk]) : null;
+          const o = { mask, window: c.window, causal: c.causal, bias, scale: c.bias ? 1 : undefined };
+          const og = { ...o, mask: up(mask), bias: bias ? up(bias) : null };
+          const cf = attentionForward(q, k, v, o),
+            gf = attentionForward(up(q), up(k), up(v), og);
+          const what = `${prec} ${JSON.stringify(c)}`;
+          close(gf.out, cf.out, `tensor-core attention out ${what}`, tol);
+          close(gf.lse, cf.lse, `tensor-core attention lse ${what}`, tol);
+          const g = Tensor.from(randnArray(c.B * c.Tq * c.Hq * c.D), q.shape);
+          const cb = attentionBackward(g, q, k, v, cf.out, cf.lse, o),
+            gb = attentionBackward(up(g), up(q), up(k), up(v), gf.out, gf.lse, og);
+          close(gb.dq, cb.dq, `tensor-core attention dq ${what}`, 1.5 * tol);
+          close(gb.dk, cb.dk, `tensor-core attention dk ${what}`, 1.5 * tol);
+          close(gb.dv, cb.dv, `tensor-core attention dv ${what}`, 1.5 * tol);
+          // activations of the precision's own type are read and written in place
+          const [q16, k16, v16, g16] = [q, k, v, g].map((t) => convert(t, prec));
+          const c16 = attentionForward(q16, k16, v16, o),
+            g16f = attentionForward(up(q16), up(k16), up(v16), og);
+          assert.equal(g16f.out.dtype, prec);
+          close(g16f.out, c16.out, `tensor-core attention out, ${prec} activations ${what}`, 2 * tol);
+          const c16b = attentionBackward(g16, q16, k16, v16, c16.out, c16.lse, o),
+            g16b = attentionBackward(up(g16), up(q16), up(k16), up(v16), g16f.out, g16f.lse, og);
+          close(g16b.dq, c16b.dq, `tensor-core attention dq, ${prec} activations ${what}`, 2 * tol);
+          close(g16b.dk, c16b.dk, `tensor-core attention dk, ${prec} activations ${what}`, 2 * tol);
+          close(g16b.dv, c16b.dv, `tensor-core attention dv, ${prec} activations ${what}`, 2 * tol);
+        }
+      }
+    } finally {
       setMatmulPrecision('highest');
     }
   },

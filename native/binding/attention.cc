@@ -87,8 +87,10 @@ static Napi::Value AttnForward(const Napi::CallbackInfo& info) {
   if (bias) op.device({q, bias}, true);
   Indices m;
   if (mask) index_arg(op, mask, "mask", 0, 2, dev, m, true);
-  PLF_DISPATCH(op, dev, attention_forward, op.in(q), op.in(k), op.in(v), mask ? m.ptr(dev) : nullptr, s.B, s.Tq, s.Tk,
-               s.Tcap, s.Hq, s.Hkv, s.D, scale, window, causal, op.in(bias), op.out(out), op.out(lse));
+  // in place on CUDA where its kernel takes the activations' dtype (cuda::attention_in_place), else staged
+  if (dev == Device::CUDA && cuda::attention_in_place(s.D, q->dtype)) op.acts({q, k, v, out});
+  PLF_DISPATCH(op, dev, attention_forward, op.a_in(q), op.a_in(k), op.a_in(v), mask ? m.ptr(dev) : nullptr, s.B, s.Tq,
+               s.Tk, s.Tcap, s.Hq, s.Hkv, s.D, scale, window, causal, op.in(bias), op.a_out(out), op.out(lse));
   return info.Env().Undefined();
 }
 
@@ -117,9 +119,10 @@ static Napi::Value AttnBackward(const Napi::CallbackInfo& info) {
   if (bias) op.device({q, bias}, true);
   Indices m;
   if (mask) index_arg(op, mask, "mask", 0, 2, dev, m, true);
-  PLF_DISPATCH(op, dev, attention_backward, op.in(dout), op.in(q), op.in(k), op.in(v), op.in(out), op.in(lse),
+  if (dev == Device::CUDA && cuda::attention_in_place(s.D, q->dtype)) op.acts({dout, q, k, v, out, dq, dk, dv});
+  PLF_DISPATCH(op, dev, attention_backward, op.a_in(dout), op.a_in(q), op.a_in(k), op.a_in(v), op.a_in(out), op.in(lse),
                mask ? m.ptr(dev) : nullptr, s.B, s.Tq, s.Tk, s.Hq, s.Hkv, s.D, scale, window, causal, op.in(bias),
-               op.inout(dq), op.inout(dk), op.inout(dv));
+               op.a_inout(dq), op.a_inout(dk), op.a_inout(dv));
   return info.Env().Undefined();
 }
 

@@ -5,10 +5,18 @@
 // are read once per query tile instead of once per query row. Backward recomputes probabilities from
 // the saved log-sum-exp: one kernel per key tile accumulates dK/dV over every query (and every
 // query head of a GQA group), another per query tile accumulates dQ — no atomics, deterministic.
-// Larger heads use the row kernels: one warp per query row, dK/dV added atomically.
+// Larger heads use the row kernels: one warp per query row, dK/dV added atomically. Under matmul
+// precision bf16/f16, head sizes up to 128 run on tensor cores instead (attention_tc.cuh: the same
+// structure on wmma, operands rounded to bf16/f16, f32 accumulation and softmax).
 #include "plf/ops.h"
+#include "plf/linear.h"
 #include "check.cuh"
+#include "act.cuh"
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <mma.h>
 #include "attention.cuh"
+#include "attention_tc.cuh"
 
 namespace plf {
 namespace cuda {
@@ -126,6 +134,27 @@ void forward(const float* q, const float* k, const float* v, const int64_t* mask
   fwd_k<DP><<<grid, kT, fwd_smem<DP>()>>>(q, k, v, mask, a, bias, out, lse);
 }
 
+template <typename E, int DP, DType T>
+void forward_tc(CAct q, CAct k, CAct v, const int64_t* mask, const AttnDims& a, const float* bias, Act out,
+                float* lse) {
+  dim3 grid(unsigned((a.Tq + tcattn::QT - 1) / tcattn::QT), unsigned(a.Hq), unsigned(a.B));
+  allow_smem(tcattn::fwd_k<E, DP, T>, tcattn::smem<E, DP>());
+  tcattn::fwd_k<E, DP, T><<<grid, tcattn::kT, tcattn::smem<E, DP>()>>>(q.p, k.p, v.p, mask, a, bias, out.p, lse);
+}
+
+template <typename E, int DP, DType T>
+void backward_tc(CAct dout, CAct q, CAct k, CAct v, const float* lse, const float* delta, const int64_t* mask,
+                 const AttnDims& a, const float* bias, Act dq, Act dk, Act dv) {
+  allow_smem(tcattn::dkdv_k<E, DP, T>, tcattn::bwd_smem<E, DP>());
+  allow_smem(tcattn::dq_k<E, DP, T>, tcattn::bwd_smem<E, DP>());
+  dim3 kgrid(unsigned((a.Tk + tcattn::KT - 1) / tcattn::KT), unsigned(a.Hkv), unsigned(a.B));
+  dim3 qgrid(unsigned((a.Tq + tcattn::QT - 1) / tcattn::QT), unsigned(a.Hq), unsigned(a.B));
+  tcattn::dkdv_k<E, DP, T>
+      <<<kgrid, tcattn::kT, tcattn::bwd_smem<E, DP>()>>>(dout.p, q.p, k.p, v.p, lse, delta, mask, a, bias, dk.p, dv.p);
+  tcattn::dq_k<E, DP, T>
+      <<<qgrid, tcattn::kT, tcattn::bwd_smem<E, DP>()>>>(dout.p, q.p, k.p, v.p, lse, delta, mask, a, bias, dq.p);
+}
+
 template <int DP>
 void backward(const float* dout, const float* q, const float* k, const float* v, const float* lse, const float* delta,
               const int64_t* mask, const AttnDims& a, const float* bias, float* dq, float* dk, float* dv) {
@@ -143,46 +172,108 @@ static void check_dims(int64_t D, const char* op) {
     throw std::runtime_error(std::string(op) + ": head size " + std::to_string(D) + " > 256 is not supported on CUDA");
 }
 
-void attention_forward(const float* q, const float* k, const float* v, const int64_t* mask, int64_t B, int64_t Tq,
-                       int64_t Tk, int64_t Tcap, int64_t Hq, int64_t Hkv, int64_t D, float scale, int64_t window,
-                       bool causal, const float* bias, float* out, float* lse) {
+// the tensor-core path: matmul precision bf16/f16 and D <= 128
+static bool use_tc(int64_t D) { return matmul_precision() != MatmulPrecision::Highest && D <= 128; }
+bool attention_in_place(int64_t D, DType t) {
+  if (!use_tc(D)) return false;
+  return t == DType::F32 || t == (matmul_precision() == MatmulPrecision::F16 ? DType::F16 : DType::BF16);
+}
+// the f32 kernels' inputs (the binding stages 16-bit ones unless attention_in_place)
+static const float* f32_of(CAct a, const char* op) {
+  if (a.p && a.t != DType::F32) throw std::logic_error(std::string(op) + ": a 16-bit tensor reached the f32 kernels");
+  return static_cast<const float*>(a.p);
+}
+static float* f32_of(Act a, const char* op) { return const_cast<float*>(f32_of(CAct(a), op)); }
+
+// f(E, DP, T) for the tensor-core kernels: E the operand type, DP the padded head size, T the
+// activations' dtype (f32 or E's own, see attention_in_place)
+template <typename F>
+static void tc_dispatch(int64_t D, DType t, F&& f) {
+  auto with_e = [&](auto e) {
+    using E = decltype(e);
+    constexpr DType own = std::is_same<E, __half>::value ? DType::F16 : DType::BF16;
+    auto with_dp = [&](auto dp) {
+      if (t == DType::F32)
+        f(e, dp, DTypeTag<DType::F32>{});
+      else
+        f(e, dp, DTypeTag<own>{});
+    };
+    if (D <= 64)
+      with_dp(std::integral_constant<int, 64>{});
+    else
+      with_dp(std::integral_constant<int, 128>{});
+  };
+  if (matmul_precision() == MatmulPrecision::F16)
+    with_e(__half{});
+  else
+    with_e(__nv_bfloat16{});
+}
+
+void attention_forward(CAct q, CAct k, CAct v, const int64_t* mask, int64_t B, int64_t Tq, int64_t Tk, int64_t Tcap,
+                       int64_t Hq, int64_t Hkv, int64_t D, float scale, int64_t window, bool causal, const float* bias,
+                       Act out, float* lse) {
   check_dims(D, "attention_forward");
   AttnDims a{B, Tq, Tk, Tcap, Hq, Hkv, D, scale, window, causal};
   long long rows = B * Hq * Tq;
   if (!rows) return;
+  if (use_tc(D)) {  // tensor cores, operands rounded to bf16/f16
+    tc_dispatch(D, q.t, [&](auto e, auto dp, auto t) {
+      tiled::forward_tc<decltype(e), decltype(dp)::value, PLF_DT(t)>(q, k, v, mask, a, bias, out, lse);
+    });
+    check_launch("attention_forward");
+    return;
+  }
+  const char* op = "attention_forward";
+  const float *qf = f32_of(q, op), *kf = f32_of(k, op), *vf = f32_of(v, op);
+  float* of = f32_of(out, op);
   if (D <= 32)
-    tiled::forward<32>(q, k, v, mask, a, bias, out, lse);
+    tiled::forward<32>(qf, kf, vf, mask, a, bias, of, lse);
   else if (D <= 64)
-    tiled::forward<64>(q, k, v, mask, a, bias, out, lse);
+    tiled::forward<64>(qf, kf, vf, mask, a, bias, of, lse);
   else if (D <= 128)
-    tiled::forward<128>(q, k, v, mask, a, bias, out, lse);
+    tiled::forward<128>(qf, kf, vf, mask, a, bias, of, lse);
   else
-    attn_fwd_k<<<blocks_for(rows * 32, 256), 256>>>(q, k, v, mask, a, bias, out, lse);
+    attn_fwd_k<<<blocks_for(rows * 32, 256), 256>>>(qf, kf, vf, mask, a, bias, of, lse);
   check_launch("attention_forward");
 }
 
-void attention_backward(const float* dout, const float* q, const float* k, const float* v, const float* out,
-                        const float* lse, const int64_t* mask, int64_t B, int64_t Tq, int64_t Tk, int64_t Hq,
-                        int64_t Hkv, int64_t D, float scale, int64_t window, bool causal, const float* bias, float* dq,
-                        float* dk, float* dv) {
+void attention_backward(CAct dout, CAct q, CAct k, CAct v, CAct out, const float* lse, const int64_t* mask, int64_t B,
+                        int64_t Tq, int64_t Tk, int64_t Hq, int64_t Hkv, int64_t D, float scale, int64_t window,
+                        bool causal, const float* bias, Act dq, Act dk, Act dv) {
   check_dims(D, "attention_backward");
   AttnDims a{B, Tq, Tk, Tk, Hq, Hkv, D, scale, window, causal};
   long long rows = B * Hq * Tq;
+  const char* op = "attention_backward";
   if (D <= 128 && rows) {  // every dK/dV/dQ element is written: no zeroing
     Scratch<float> delta{size_t(rows)};
-    tiled::delta_k<<<blocks_for(rows * 32, 256), 256>>>(dout, out, a, delta.get());
+    by_dtype(dout.t, [&](auto t) {
+      tiled::delta_k<PLF_DT(t)><<<blocks_for(rows * 32, 256), 256>>>(dout.p, out.p, a, delta.get());
+    });
+    if (use_tc(D)) {
+      tc_dispatch(D, q.t, [&](auto e, auto dp, auto t) {
+        tiled::backward_tc<decltype(e), decltype(dp)::value, PLF_DT(t)>(dout, q, k, v, lse, delta.get(), mask, a, bias,
+                                                                        dq, dk, dv);
+      });
+      check_launch("attention_backward");
+      return;
+    }
+    const float *gf = f32_of(dout, op), *qf = f32_of(q, op), *kf = f32_of(k, op), *vf = f32_of(v, op);
+    float *dqf = f32_of(dq, op), *dkf = f32_of(dk, op), *dvf = f32_of(dv, op);
     if (D <= 32)
-      tiled::backward<32>(dout, q, k, v, lse, delta.get(), mask, a, bias, dq, dk, dv);
+      tiled::backward<32>(gf, qf, kf, vf, lse, delta.get(), mask, a, bias, dqf, dkf, dvf);
     else if (D <= 64)
-      tiled::backward<64>(dout, q, k, v, lse, delta.get(), mask, a, bias, dq, dk, dv);
+      tiled::backward<64>(gf, qf, kf, vf, lse, delta.get(), mask, a, bias, dqf, dkf, dvf);
     else
-      tiled::backward<128>(dout, q, k, v, lse, delta.get(), mask, a, bias, dq, dk, dv);
+      tiled::backward<128>(gf, qf, kf, vf, lse, delta.get(), mask, a, bias, dqf, dkf, dvf);
     check_launch("attention_backward");
     return;
   }
-  check(cudaMemsetAsync(dk, 0, size_t(B * Tk * Hkv * D) * sizeof(float), 0), "attention_backward: zero dk");
-  check(cudaMemsetAsync(dv, 0, size_t(B * Tk * Hkv * D) * sizeof(float), 0), "attention_backward: zero dv");
-  if (rows) attn_bwd_k<<<blocks_for(rows * 32, 256), 256>>>(dout, q, k, v, out, lse, mask, a, bias, dq, dk, dv);
+  float *dkf = f32_of(dk, op), *dvf = f32_of(dv, op);
+  check(cudaMemsetAsync(dkf, 0, size_t(B * Tk * Hkv * D) * sizeof(float), 0), "attention_backward: zero dk");
+  check(cudaMemsetAsync(dvf, 0, size_t(B * Tk * Hkv * D) * sizeof(float), 0), "attention_backward: zero dv");
+  if (rows)
+    attn_bwd_k<<<blocks_for(rows * 32, 256), 256>>>(f32_of(dout, op), f32_of(q, op), f32_of(k, op), f32_of(v, op),
+                                                    f32_of(out, op), lse, mask, a, bias, f32_of(dq, op), dkf, dvf);
   check_launch("attention_backward");
 }
 

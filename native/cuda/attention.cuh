@@ -3,6 +3,7 @@
 // no GPU is at hand. The includer provides warp_sum and PLF_SHARED_FLOATS.
 #pragma once
 #include <cstdint>
+#include "plf/act.h"
 
 namespace plf {
 namespace cuda {
@@ -166,14 +167,15 @@ __global__ void __launch_bounds__(kT) fwd_k(const float* q, const float* k, cons
 }
 
 // Δ = rowsum(dO ∘ O) per (b, h, i): one warp per row
-__global__ void delta_k(const float* dout, const float* out, AttnDims a, float* delta) {
+template <DType T = DType::F32>
+__global__ void delta_k(const void* dout, const void* out, AttnDims a, float* delta) {
   long long row = (long long)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
   int lane = threadIdx.x & 31;
   if (row >= a.B * a.Hq * a.Tq) return;
   long long i = row % a.Tq, h = (row / a.Tq) % a.Hq, b = row / (a.Tq * a.Hq);
   long long base = ((b * a.Tq + i) * a.Hq + h) * a.D;
   float s = 0.0f;
-  for (long long d = lane; d < a.D; d += 32) s += dout[base + d] * out[base + d];
+  for (long long d = lane; d < a.D; d += 32) s += ld<T>(dout, base + d) * ld<T>(out, base + d);
   s = warp_sum(s);
   if (lane == 0) delta[(b * a.Hq + h) * a.Tq + i] = s;
 }

@@ -1,10 +1,16 @@
 // The tiled CUDA attention kernels (native/cuda/attention.cuh) run on the emulator against the CPU
 // reference (native/cpu/attention.cpp): causal + padding + GQA + window, T5-style bias with
 // Tq != Tk, a KV cache, several tiles, head sizes 16…128. Prints one line per case; exits 1 when a
-// case is off by more than 1e-5 (forward) or 1e-4 (backward) relative to the largest value.
+// case is off by more than 1e-5 (forward) or 1e-4 (backward) relative to the largest value. The
+// tensor-core forward (attention_tc.cuh, wmma emulated) against the CPU on the bf16-rounded q, k, v:
+// lse within 1e-5, out within 1e-2 (P is rounded to bf16 for P·V, as FlashAttention does); its
+// backward (dK/dV and dQ kernels) against the CPU's on the same values within 2e-2 (P, dS rounded).
 #include "emu.h"
+#include "wmma.h"
+#include "half.h"
 #include "plf/ops.h"
 #include "attention.cuh"
+#include "attention_tc.cuh"
 #include <cstdio>
 
 using namespace plf::cuda;
@@ -46,6 +52,91 @@ static void run(long long B, long long Tq, long long Tk, long long Tcap, long lo
          Hkv, D, window, causal, use_bias, use_mask);
   verdict("out", rel(out_g, out_c), 1e-5);
   verdict("lse", el, 1e-5);
+  if (D <= 128) {  // the tensor-core forward (bf16 operands)
+    auto r = [](std::vector<float> x) {
+      for (auto& e : x) e = plf::bf16_to_f32(plf::f32_to_bf16(e));
+      return x;
+    };
+    auto qr = r(q), kr = r(k), vr = r(v);
+    std::vector<float> out_r(q.size()), lse_r(B * Hq * Tq), out_t(q.size(), NAN), lse_t(B * Hq * Tq, NAN);
+    plf::cpu::attention_forward(qr.data(), kr.data(), vr.data(), mp, B, Tq, Tk, Tcap, Hq, Hkv, D, scale, window, causal,
+                                bp, out_r.data(), lse_r.data());
+    // bf16 activations in place: the same values read, so the outputs are the f32 ones rounded
+    emu::Buf q16(plf::DType::BF16, qr), k16(plf::DType::BF16, kr), v16(plf::DType::BF16, vr),
+        out16(plf::DType::BF16, q.size());
+    std::vector<float> lse16(B * Hq * Tq, NAN);
+    auto tc = [&](auto dp) {
+      constexpr int P = decltype(dp)::value;
+      dim3 grid(unsigned((Tq + tcattn::QT - 1) / tcattn::QT), unsigned(Hq), unsigned(B));
+      emu::launch(grid, tcattn::kT, tcattn::smem<__nv_bfloat16, P>(), [&] {
+        tcattn::fwd_k<__nv_bfloat16, P, plf::DType::F32>(q.data(), k.data(), v.data(), mp, a, bp, out_t.data(),
+                                                         lse_t.data());
+      });
+      emu::launch(grid, tcattn::kT, tcattn::smem<__nv_bfloat16, P>(), [&] {
+        tcattn::fwd_k<__nv_bfloat16, P, plf::DType::BF16>(q16.p(), k16.p(), v16.p(), mp, a, bp, out16.p(),
+                                                          lse16.data());
+      });
+    };
+    if (D <= 64)
+      tc(std::integral_constant<int, 64>{});
+    else
+      tc(std::integral_constant<int, 128>{});
+    double et = 0;
+    for (size_t i = 0; i < lse_r.size(); i++)
+      et = std::max(et, std::isfinite(lse_r[i]) ? double(std::fabs(lse_r[i] - lse_t[i]))
+                        : lse_t[i] == lse_r[i]  ? 0.0
+                                                : 1e30);
+    verdict("tc-out", rel(out_t, out_r), 1e-2);
+    verdict("tc-lse", et, 1e-5);
+    long long u = emu::max_ulp(plf::DType::BF16, out16.f32(), emu::rounded(plf::DType::BF16, out_t), &out_t);
+    verdict("tc-out-bf16(ulp)", double(u), 1);
+    verdict("tc-lse-bf16", emu::max_rel(lse16, lse_t), 0);
+    if (Tcap == Tk) {  // the tensor-core backward against the CPU's on the same rounded values
+      auto g = r(randn(q.size()));
+      std::vector<float> dq_r(q.size()), dk_r(k.size()), dv_r(v.size()), delta(B * Hq * Tq, NAN);
+      std::vector<float> dq_t(q.size(), NAN), dk_t(k.size(), NAN), dv_t(v.size(), NAN);
+      plf::cpu::attention_backward(g.data(), qr.data(), kr.data(), vr.data(), out_r.data(), lse_r.data(), mp, B, Tq, Tk,
+                                   Hq, Hkv, D, scale, window, causal, bp, dq_r.data(), dk_r.data(), dv_r.data());
+      long long rows = B * Hq * Tq;
+      emu::launch(dim3(unsigned((rows * 32 + 255) / 256)), 256, 0,
+                  [&] { tiled::delta_k(g.data(), out_r.data(), a, delta.data()); });
+      emu::Buf g16(plf::DType::BF16, g), dq16(plf::DType::BF16, q.size()), dk16(plf::DType::BF16, k.size()),
+          dv16(plf::DType::BF16, v.size());
+      auto bwd = [&](auto dp) {
+        constexpr int P = decltype(dp)::value;
+        dim3 kgrid(unsigned((Tk + tcattn::KT - 1) / tcattn::KT), unsigned(Hkv), unsigned(B)),
+            qgrid(unsigned((Tq + tcattn::QT - 1) / tcattn::QT), unsigned(Hq), unsigned(B));
+        const size_t sm = tcattn::bwd_smem<__nv_bfloat16, P>();
+        emu::launch(kgrid, tcattn::kT, sm, [&] {
+          tcattn::dkdv_k<__nv_bfloat16, P, plf::DType::F32>(g.data(), q.data(), k.data(), v.data(), lse_r.data(),
+                                                            delta.data(), mp, a, bp, dk_t.data(), dv_t.data());
+        });
+        emu::launch(qgrid, tcattn::kT, sm, [&] {
+          tcattn::dq_k<__nv_bfloat16, P, plf::DType::F32>(g.data(), q.data(), k.data(), v.data(), lse_r.data(),
+                                                          delta.data(), mp, a, bp, dq_t.data());
+        });
+        emu::launch(kgrid, tcattn::kT, sm, [&] {
+          tcattn::dkdv_k<__nv_bfloat16, P, plf::DType::BF16>(g16.p(), q16.p(), k16.p(), v16.p(), lse_r.data(),
+                                                             delta.data(), mp, a, bp, dk16.p(), dv16.p());
+        });
+        emu::launch(qgrid, tcattn::kT, sm, [&] {
+          tcattn::dq_k<__nv_bfloat16, P, plf::DType::BF16>(g16.p(), q16.p(), k16.p(), v16.p(), lse_r.data(),
+                                                           delta.data(), mp, a, bp, dq16.p());
+        });
+      };
+      if (D <= 64)
+        bwd(std::integral_constant<int, 64>{});
+      else
+        bwd(std::integral_constant<int, 128>{});
+      verdict("tc-dq", rel(dq_t, dq_r), 2e-2);
+      verdict("tc-dk", rel(dk_t, dk_r), 2e-2);
+      verdict("tc-dv", rel(dv_t, dv_r), 2e-2);
+      long long ub = 0;
+      for (auto [b16, f] : {std::pair{&dq16, &dq_t}, {&dk16, &dk_t}, {&dv16, &dv_t}})
+        ub = std::max(ub, emu::max_ulp(plf::DType::BF16, b16->f32(), emu::rounded(plf::DType::BF16, *f), f));
+      verdict("tc-grads-bf16(ulp)", double(ub), 1);
+    }
+  }
   if (Tcap == Tk) {  // backward takes Tcap = Tk
     auto g = randn(q.size());
     std::vector<float> dq_c(q.size()), dk_c(k.size()), dv_c(v.size()), delta(B * Hq * Tq, NAN);
