@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadModel, AdamW, Tensor, ConfigError, DeviceError, info, writeRandomLlama, randomLlamaModel } from '../lib/index.js';
+import { loadModel, AdamW, Tensor, ConfigError, DeviceError, info, writeRandomLlama, randomLlamaModel, profileOps } from '../lib/index.js';
 import { openSafetensors, readTensor, type SafetensorsFile } from '../lib/io/safetensors.js';
 import { relDiff, sharedPath, skipMessage, throwsWith, checkCheckpointing } from './helpers.js';
 
@@ -130,13 +130,17 @@ for (const arch of ARCHS) {
       const m = loadModel(dir(arch, 'model'), { activations });
       m.loadAdapter(dir(arch, 'lora_lm'));
       m.zeroGrad();
-      const { logits, loss } = m.forward(batch, { train: true });
+      const prof = profileOps(() => m.forward(batch, { train: true }));
+      const { logits, loss } = prof.result;
       assert.equal(logits.dtype, activations);
       const d = maskedRelDiff(logits.toFloat32(), get(g, 'logits').toFloat32(), mask, m.config.vocabSize);
       assert.ok(d < tolLogits, `${activations} logits ${d}`);
       const ref = get(g, 'losses').toFloat32()[0];
       assert.ok(Math.abs(loss! - ref) / ref < 1e-2, `${activations} loss ${loss} vs ${ref}`);
-      m.backward();
+      const bprof = profileOps(() => m.backward());
+      // every op gets its activations in one dtype (CUDA would stage a mixed call through f32)
+      const mixed = [...prof.ops, ...bprof.ops].filter((o) => o.mixed).map((o) => `${o.op} ×${o.mixed}`);
+      assert.deepEqual(mixed, [], `${activations}: ops called with mixed activation dtypes`);
       for (const p of m.trainableParameters()) {
         assert.equal(p.grad.dtype, 'f32');
         const e = relDiff(p.grad.toFloat32(), get(g, `grad.${p.name}`).toFloat32());
@@ -144,7 +148,15 @@ for (const arch of ARCHS) {
       }
       const f = openSafetensors(dir(arch, 'gen.safetensors'));
       const ids = get(f, 'input_ids');
-      const seqs = m.generate({ inputIds: ids, attentionMask: get(f, 'attention_mask') }, { maxNewTokens: 3, eosTokenId: null });
+      const gen = profileOps(() =>
+        m.generate({ inputIds: ids, attentionMask: get(f, 'attention_mask') }, { maxNewTokens: 3, eosTokenId: null }),
+      );
+      const seqs = gen.result;
+      assert.deepEqual(
+        gen.ops.filter((o) => o.mixed).map((o) => o.op),
+        [],
+        `${activations}: decoding ops with mixed activation dtypes`,
+      );
       assert.equal(seqs.length, ids.shape[0]);
       assert.ok(seqs.every((s) => s.length === ids.shape[1] + 3 && s.every((t) => t >= 0 && t < m.config.vocabSize)));
       m.dispose();

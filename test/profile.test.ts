@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor, profileOps, formatProfile } from '../lib/index.js';
-import { linearForward, rmsnormForward } from '../lib/ops/index.js';
+import { linearForward, rmsnormForward, addForward, convert } from '../lib/ops/index.js';
 import { randnArray } from './helpers.js';
 import { addon } from '../lib/native/addon.js';
 
@@ -36,4 +36,19 @@ test('profileOps counts each op call and its time, sorted by time; profiling sto
   );
   linearForward(x, w).dispose();
   assert.deepEqual(addon.profile_stop(), {}, 'the profiler stopped with the throw');
+});
+
+test('profileOps reports the bytes staged through f32 and the calls whose activations mixed dtypes', () => {
+  const a = convert(Tensor.from(randnArray(1000)), 'bf16'),
+    b = Tensor.from(randnArray(1000));
+  const { ops } = profileOps(() => {
+    addForward(a, a).dispose(); // one dtype: staged on the CPU (the reference computes on f32), in place on CUDA
+    addForward(a, b).dispose(); // bf16 + f32: mixed (CUDA stages this call too)
+  });
+  const add = ops.find((o) => o.op === 'add_forward')!;
+  assert.equal(add.calls, 2);
+  assert.equal(add.mixed, 1);
+  // staged on the CPU: a read twice and the bf16 output written, in each call: 6 bytes per element each way
+  assert.equal(add.stagedBytes, (2 * 6 + 6 + 6 + 6) * 1000);
+  assert.match(formatProfile(ops), /add_forward .* staged 0\.0 MiB {2}1 mixed-dtype calls/);
 });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadModel, AdamW, Tensor, ArgumentError, writeSafetensors, Checkpoint, T5Model } from '../lib/index.js';
+import { loadModel, AdamW, Tensor, ArgumentError, writeSafetensors, Checkpoint, T5Model, profileOps } from '../lib/index.js';
 import { isNF4 } from '../lib/ops/index.js';
 import { runSetting } from '../lib/experiments/run.js';
 import type { TextTokenizer } from '../lib/io/tokenizer.js';
@@ -140,13 +140,17 @@ test(
       const m = t5(dir('model_cls'), { activations });
       m.loadAdapter(dir('lora_cls'));
       m.zeroGrad();
-      const { logits, loss } = m.forward(batch, { train: true });
+      const prof = profileOps(() => m.forward(batch, { train: true }));
+      const { logits, loss } = prof.result;
       assert.equal(logits.dtype, activations);
       const d = relDiff(logits.toFloat32(), get(g, 'logits').toFloat32());
       assert.ok(d < tolLogits, `${activations} logits ${d}`);
       const ref = get(g, 'losses').toFloat32()[0];
       assert.ok(Math.abs(loss! - ref) / ref < 1e-2, `${activations} loss ${loss} vs ${ref}`);
-      m.backward();
+      const bprof = profileOps(() => m.backward());
+      // every op gets its activations in one dtype (CUDA would stage a mixed call through f32)
+      const mixed = [...prof.ops, ...bprof.ops].filter((o) => o.mixed).map((o) => `${o.op} ×${o.mixed}`);
+      assert.deepEqual(mixed, [], `${activations}: ops called with mixed activation dtypes`);
       const errs = m
         .trainableParameters()
         .map((p) => relDiff(p.grad.toFloat32(), get(g, `grad.${p.name}`).toFloat32()))

@@ -121,7 +121,7 @@ export interface Addon {
   empty_cache(): void;
   /** times every op's kernel (device synchronized around each) until profile_stop */
   profile_start(): void;
-  profile_stop(): Record<string, { calls: number; ms: number }>;
+  profile_stop(): Record<string, { calls: number; ms: number; stagedBytes: number; mixed: number }>;
   synchronize(): void;
 }
 

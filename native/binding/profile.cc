@@ -11,7 +11,7 @@ namespace plf {
 bool g_profiling = false;
 namespace {
 struct OpTime {
-  int64_t calls = 0, ns = 0;
+  int64_t calls = 0, ns = 0, staged = 0, mixed = 0;
 };
 std::map<std::string, OpTime> g_times;
 int64_t now_ns() {
@@ -36,13 +36,20 @@ ProfileScope::~ProfileScope() {
   t.ns += now_ns() - t0;
 }
 
+void profile_staged(const char* op, int64_t bytes) {
+  if (g_profiling) g_times[op].staged += bytes;
+}
+void profile_mixed(const char* op) {
+  if (g_profiling) g_times[op].mixed++;
+}
+
 // profile_start(): clears the table and times every op from now on
 static Napi::Value ProfileStart(const Napi::CallbackInfo& info) {
   g_times.clear();
   g_profiling = true;
   return info.Env().Undefined();
 }
-// profile_stop() -> { op: { calls, ms } } since profile_start
+// profile_stop() -> { op: { calls, ms, stagedBytes, mixed } } since profile_start
 static Napi::Value ProfileStop(const Napi::CallbackInfo& info) {
   g_profiling = false;
   Napi::Object o = Napi::Object::New(info.Env());
@@ -50,6 +57,8 @@ static Napi::Value ProfileStop(const Napi::CallbackInfo& info) {
     Napi::Object e = Napi::Object::New(info.Env());
     e.Set("calls", double(kv.second.calls));
     e.Set("ms", double(kv.second.ns) / 1e6);
+    e.Set("stagedBytes", double(kv.second.staged));
+    e.Set("mixed", double(kv.second.mixed));
     o.Set(kv.first, e);
   }
   return o;

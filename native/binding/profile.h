@@ -1,5 +1,7 @@
 // Op profiling (profile_start / profile_stop from JS): each kernel call is timed between two device
-// synchronizations and summed per op name. Off by default; the check costs one load.
+// synchronizations and summed per op name, with the bytes staged through f32 for it (16-bit tensors
+// a kernel did not take in place) and the calls whose activations mixed dtypes (which CUDA stages:
+// a model should hand each op one dtype). Off by default; the check costs one load.
 #pragma once
 #include <napi.h>
 #include <cstdint>
@@ -13,6 +15,10 @@ struct ProfileScope {
   explicit ProfileScope(const char* n);
   ~ProfileScope();
 };
+
+// while profiling: bytes converted for `op`'s staging, and one call of `op` with mixed activation dtypes
+void profile_staged(const char* op, int64_t bytes);
+void profile_mixed(const char* op);
 
 void register_profile(Napi::Env env, Napi::Object exports);
 

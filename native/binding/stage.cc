@@ -22,6 +22,7 @@ float* Op::stage(TensorImpl* t, bool read, bool write) const {
   float* p = static_cast<float*>(mem_alloc(t->device(), n * sizeof(float)));
   staged_.push_back({t, p, n, write});
   if (read && n) convert_on(t->device(), t->dtype, t->data(), DType::F32, p, int64_t(n));
+  if (g_profiling) profile_staged(name, int64_t(n) * int64_t((read ? 6 : 0) + (write ? 6 : 0)));
   return p;
 }
 
@@ -35,6 +36,8 @@ void Op::acts(std::initializer_list<const TensorImpl*> ts, bool mixed) const {
     else if (t && t->dtype != first->dtype)
       in_place_ = false;
   act_dtype_ = first ? first->dtype : DType::F32;
+  if (!in_place_ && !mixed) profile_mixed(name);
+  if (mixed) in_place_ = true;  // the kernel takes each tensor in its own dtype
 }
 
 // in place when acts() found one dtype (a tensor acts() was not shown that differs is a binding
