@@ -22,6 +22,28 @@ function deterministic(e: unknown): boolean {
   return e instanceof FormatError || e instanceof ArgumentError || e instanceof ShapeError || e instanceof DTypeError;
 }
 
+/** how long a run waits for a live process on this host that holds its folder (PLF_LOCK_WAIT_MS, default 1 h) */
+const lockWaitMs = /^\d+$/.test(process.env.PLF_LOCK_WAIT_MS ?? '') ? Number(process.env.PLF_LOCK_WAIT_MS) : 3_600_000;
+
+/**
+ * fn(), waiting while its run folder is held by a live process on this host: after Redis lost the
+ * jobs, the worker that ran one may still be finishing it when the resubmitted job arrives. Waiting
+ * (not failing an attempt) lets that run end; its finished result is then taken as is.
+ */
+async function lockedRetry<T>(fn: () => Promise<T>, log: (m: string) => void = () => {}): Promise<T> {
+  const until = Date.now() + lockWaitMs;
+  for (let said = false; ;) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!(e instanceof ConfigError && e.code === 'PLF_LOCKED') || Date.now() > until) throw e;
+      if (!said) log(`${worker}: ${e.message}; waiting for it`);
+      said = true;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
 export default async function processRun(job: SandboxedJob<RunJobData, RunResult>): Promise<RunResult> {
   const data = job.data;
   const out = runFolderOn(data, process.env.PLF_OUT_ROOT || undefined);
@@ -49,32 +71,43 @@ export default async function processRun(job: SandboxedJob<RunJobData, RunResult
   let trainS = 0,
     timed = 0;
   try {
-    const { eval: _e, ...r } = await runSetting({
-      ...data.run,
-      out,
-      device: device ?? data.run.device,
-      takeOverLock: true, // BullMQ gives a job to one worker at a time: a lock another host left is stale
-      hooks: {
-        onInfo: (m) => void job.log(`${worker}: ${m}`),
-        onStep: (s) => {
-          // the ETA from step time only (evaluations between steps are not training)
-          if (s.seconds) {
-            trainS += s.seconds;
-            timed++;
-          }
-          report({
-            state: 'training',
-            step: s.step,
-            total: s.total,
-            loss: s.loss,
-            etaS: timed ? (trainS / timed) * (s.total - s.step) : undefined,
-          });
-        },
-        onEval: (s) =>
-          void job.log(`${worker}: eval at step ${s.step}: loss ${s.loss?.toFixed(4) ?? '–'}, F1-macro ${(100 * s.f1).toFixed(2)}`),
-        onEvalProgress: (d, n) => report({ state: 'evaluating', done: d, total: n, etaS: eta(d, n) }),
+    const got = await lockedRetry(
+      async () => {
+        const fin = finishedResult(data, out); // the holder we waited for may have finished this run
+        if (fin) return { fin };
+        return {
+          run: await runSetting({
+            ...data.run,
+            out,
+            device: device ?? data.run.device,
+            takeOverLock: true, // BullMQ gives a job to one worker at a time: a lock another host left is stale
+            hooks: {
+              onInfo: (m) => void job.log(`${worker}: ${m}`),
+              onStep: (s) => {
+                // the ETA from step time only (evaluations between steps are not training)
+                if (s.seconds) {
+                  trainS += s.seconds;
+                  timed++;
+                }
+                report({
+                  state: 'training',
+                  step: s.step,
+                  total: s.total,
+                  loss: s.loss,
+                  etaS: timed ? (trainS / timed) * (s.total - s.step) : undefined,
+                });
+              },
+              onEval: (s) =>
+                void job.log(`${worker}: eval at step ${s.step}: loss ${s.loss?.toFixed(4) ?? '–'}, F1-macro ${(100 * s.f1).toFixed(2)}`),
+              onEvalProgress: (d, n) => report({ state: 'evaluating', done: d, total: n, etaS: eta(d, n) }),
+            },
+          }),
+        };
       },
-    });
+      (m) => void job.log(m),
+    );
+    if (got.fin) return got.fin;
+    const { eval: _e, ...r } = got.run!;
     report({ state: 'done' }, true);
     return { ...r, dataset: data.dataset, model: data.model };
   } catch (e) {

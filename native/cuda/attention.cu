@@ -11,6 +11,8 @@
 #include "plf/ops.h"
 #include "plf/linear.h"
 #include "check.cuh"
+#include <cstdlib>
+#include <string>
 #include "act.cuh"
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -172,8 +174,14 @@ static void check_dims(int64_t D, const char* op) {
     throw std::runtime_error(std::string(op) + ": head size " + std::to_string(D) + " > 256 is not supported on CUDA");
 }
 
-// the tensor-core path: matmul precision bf16/f16 and D <= 128
-static bool use_tc(int64_t D) { return matmul_precision() != MatmulPrecision::Highest && D <= 128; }
+// the tensor-core path: matmul precision bf16/f16 and D <= 128, unless PLF_ATTENTION_TC=0 keeps the f32 kernels
+static bool use_tc(int64_t D) {
+  static const bool off = [] {
+    const char* e = std::getenv("PLF_ATTENTION_TC");
+    return e && std::string(e) == "0";
+  }();
+  return !off && matmul_precision() != MatmulPrecision::Highest && D <= 128;
+}
 bool attention_in_place(int64_t D, DType t) {
   if (!use_tc(D)) return false;
   return t == DType::F32 || t == (matmul_precision() == MatmulPrecision::F16 ? DType::F16 : DType::BF16);

@@ -1,9 +1,10 @@
 // NF4 device code (nf4.cu launches it): the code table, dequantize (vector and scalar kernels) and
 // quantize. Device code only, so the CPU emulator (test/cuda-emu) compiles it too; the includer
-// provides warp_max, PLF_GRID_STRIDE and PLF_SHARED_FLOATS. (The decoding GEMV stays in nf4.cu.)
+// provides warp_max, warp_sum, PLF_GRID_STRIDE and PLF_SHARED_FLOATS. Also the decoding GEMV.
 #pragma once
 #include "plf/nf4.h"
 #include "weight.cuh"
+#include "plf/act.h"
 
 namespace plf {
 namespace cuda {
@@ -79,15 +80,16 @@ __global__ void dequant_vec_k(NF4View w, long long groups, void* out) {
   const long long gpb = w.blocksize / 8;  // groups per absmax block
   for (long long base = (long long)blockIdx.x * per; base < groups; base += (long long)gridDim.x * per) {
     long long b0 = base / gpb, b1 = (base + per - 1 < groups ? base + per - 1 : groups - 1) / gpb;
-    __syncthreads();
-    for (long long b = b0 + threadIdx.x; b <= b1; b += kDT) am[b - b0] = nf4_absmax(w, b);
-    __syncthreads();
+    // the packed loads go out first, so they are in flight while the absmax values are resolved
     uint32_t raw[kU];
 #pragma unroll
     for (int u = 0; u < kU; u++) {
       long long g = base + u * kDT + threadIdx.x;
       raw[u] = g < groups ? __ldg(reinterpret_cast<const uint32_t*>(w.packed) + g) : 0u;
     }
+    __syncthreads();
+    for (long long b = b0 + threadIdx.x; b <= b1; b += kDT) am[b - b0] = nf4_absmax(w, b);
+    __syncthreads();
 #pragma unroll
     for (int u = 0; u < kU; u++) {
       long long g = base + u * kDT + threadIdx.x;
@@ -123,6 +125,110 @@ __global__ void quant_k(const float* x, long long n, long long bs, long long nbl
     unsigned char hi = nf4_code_of(x[i], inv, code);
     unsigned char lo = i + 1 < e ? nf4_code_of(x[i + 1], inv, code) : 0;
     packed[i >> 1] = (unsigned char)((hi << 4) | lo);
+  }
+}
+
+// The decoding GEMV, y[r] = Σ_k W[r,k]·x[k] (+ bias), x and y f32/bf16/f16 (T, in place). Each warp
+// takes R rows at once, so every x value read (from L1) serves R weight rows; a lane handles 32
+// columns (16 packed bytes per row) per step. The first S steps × R rows of 16-byte weight loads are
+// issued, then the rows' absmax values are resolved into the warp's shared memory (lanes side by
+// side) while those loads are in flight. Conditions: nf4_gemv_ok in nf4.cu.
+// four consecutive x values (16-byte aligned for f32, 8-byte for 16-bit types)
+template <DType T>
+__device__ inline float4 load_x4(const void* x, long long i) {
+  if constexpr (T == DType::F32) {
+    return __ldg(reinterpret_cast<const float4*>(static_cast<const float*>(x) + i));
+  } else {
+    uint2 u = __ldg(reinterpret_cast<const uint2*>(static_cast<const uint16_t*>(x) + i));
+    auto f = [](uint32_t h) { return T == DType::BF16 ? bf16_to_f32(uint16_t(h)) : f16_to_f32(uint16_t(h)); };
+    return make_float4(f(u.x & 0xffffu), f(u.x >> 16), f(u.y & 0xffffu), f(u.y >> 16));
+  }
+}
+
+// x and y of dtype T (in place)
+template <int R, int S, DType T>
+__global__ void gemv_k(const void* __restrict__ x, NF4View w, long long N, long long K, const float* bias, void* y) {
+  __shared__ float code[16];
+  PLF_SHARED_FLOATS(ams);  // [warps][R][K / blocksize]
+  load_code(code);
+  const int lane = threadIdx.x & 31, wid = threadIdx.x / 32;
+  const long long nb = K / w.blocksize;  // absmax blocks per row (K % blocksize == 0 on this path)
+  float* am = ams + (long long)wid * R * nb;
+  const long long warps = (long long)gridDim.x * (blockDim.x / 32);
+  for (long long r0 = ((long long)blockIdx.x * (blockDim.x / 32) + wid) * R; r0 < N; r0 += warps * R) {
+    // S steps × R rows of 16-byte loads (32 columns of a row each) from column c0 on
+    auto load_raw = [&](uint4(&raw)[S][R], long long c0) {
+#pragma unroll
+      for (int st = 0; st < S; st++)
+#pragma unroll
+        for (int i = 0; i < R; i++) {
+          long long c = c0 + 32LL * 32 * st, e0 = (r0 + i < N ? r0 + i : r0) * K + c;
+          raw[st][i] = c < K ? __ldg(reinterpret_cast<const uint4*>(w.packed + (e0 >> 1))) : make_uint4(0, 0, 0, 0);
+        }
+    };
+    // the first S steps' weight loads go out before the absmax lookups, so both are in flight together
+    uint4 raw[S][R];
+    load_raw(raw, lane * 32LL);
+    __syncwarp();
+    // 8 entries per lane at a time, each lookup stage issued for all 8 before the next depends on it
+    for (long long j0 = 0; j0 < R * nb; j0 += 32 * 8) {
+      long long blk[8];
+      float v[8];
+#pragma unroll
+      for (int u = 0; u < 8; u++) {
+        long long j = j0 + u * 32 + lane, row = r0 + j / nb < N ? r0 + j / nb : r0;
+        blk[u] = j < R * nb ? row * nb + j % nb : -1;
+      }
+      if (w.absmax) {
+#pragma unroll
+        for (int u = 0; u < 8; u++) v[u] = blk[u] >= 0 ? __ldg(w.absmax + blk[u]) : 0.0f;
+      } else {
+        unsigned char q[8];
+        float na[8];
+#pragma unroll
+        for (int u = 0; u < 8; u++) {
+          q[u] = blk[u] >= 0 ? __ldg(w.absmax_q + blk[u]) : 0;
+          na[u] = blk[u] >= 0 ? __ldg(w.nested_absmax + blk[u] / w.nested_blocksize) : 0.0f;
+        }
+#pragma unroll
+        for (int u = 0; u < 8; u++) v[u] = __fadd_rn(__fmul_rn(__ldg(w.nested_code + q[u]), na[u]), w.offset);
+      }
+#pragma unroll
+      for (int u = 0; u < 8; u++)
+        if (blk[u] >= 0) am[j0 + u * 32 + lane] = v[u];
+    }
+    __syncwarp();
+    float acc[R];
+#pragma unroll
+    for (int i = 0; i < R; i++) acc[i] = 0.0f;
+    for (long long c0 = lane * 32LL; c0 < K; c0 += 32LL * 32 * S) {
+      if (c0 != lane * 32LL) load_raw(raw, c0);
+#pragma unroll
+      for (int st = 0; st < S; st++) {
+        long long c = c0 + 32LL * 32 * st;
+        if (c >= K) break;
+        float part[R];
+#pragma unroll
+        for (int i = 0; i < R; i++) part[i] = 0.0f;
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+          float4 xx = load_x4<T>(x, c + 4 * j);
+#pragma unroll
+          for (int i = 0; i < R; i++) {
+            uint32_t word = (&raw[st][i].x)[j >> 1] >> (16 * (j & 1));
+            unsigned b0 = word & 255u, b1 = (word >> 8) & 255u;
+            part[i] += code[b0 >> 4] * xx.x + code[b0 & 15] * xx.y + code[b1 >> 4] * xx.z + code[b1 & 15] * xx.w;
+          }
+        }
+#pragma unroll
+        for (int i = 0; i < R; i++) acc[i] += part[i] * am[i * nb + c / w.blocksize];
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < R; i++) {
+      float v = warp_sum(acc[i]);
+      if (lane == 0 && r0 + i < N) st<T>(y, r0 + i, bias ? v + bias[r0 + i] : v);
+    }
   }
 }
 
