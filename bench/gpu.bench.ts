@@ -183,7 +183,7 @@ row(
       },
       300,
     );
-    const tc = prec === 'bf16';
+    const tc = prec === 'bf16' && process.env.PLF_ATTENTION_TC !== '0';
     row(
       `attention fwd+bwd causal GQA 8×512, 32/8 heads of 128 (${tc ? 'tensor cores, bf16' : 'f32 tiled'}) (info)`,
       `${fmt(ms)} ms`,

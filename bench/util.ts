@@ -40,6 +40,8 @@ export interface GpuRow {
   peerValue?: number;
   peerName?: string;
   matmul?: string;
+  /** the attention path under that precision: tensor cores, or the f32 kernels */
+  attention?: string;
 }
 
 /** The matmul path ops take now: our f32 kernel, our tensor-core kernel, or cuBLASLt. */
@@ -69,9 +71,18 @@ function writeJson(file: string, v: unknown): void {
   fs.renameSync(`${file}.tmp`, file);
 }
 
+/** The attention path ops take now: tensor cores (matmul precision bf16/f16, head sizes ≤ 128) or the f32 kernels. */
+export function attentionPath(): string {
+  if (getMatmulPrecision() === 'highest') return 'ours (f32)';
+  return process.env.PLF_ATTENTION_TC === '0'
+    ? 'ours (f32; tensor cores off by PLF_ATTENTION_TC=0)'
+    : `ours (tensor cores, ${getMatmulPrecision()})`;
+}
+
 /** Keeps a GPU row, prints it as a table line and (with a sink) writes it out at once. */
 export function gpuRow(rows: GpuRow[], r: GpuRow): void {
   r.matmul ??= matmulPath();
+  r.attention ??= attentionPath();
   rows.push(r);
   if (sink) {
     const j = JSON.parse(fs.readFileSync(sink, 'utf8')) as { rows: GpuRow[] };
