@@ -5,7 +5,18 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadModel, AdamW, Tensor, ConfigError, DeviceError, info, writeRandomLlama, randomLlamaModel, profileOps } from '../lib/index.js';
+import {
+  loadModel,
+  AdamW,
+  Tensor,
+  ConfigError,
+  DeviceError,
+  info,
+  writeRandomLlama,
+  randomLlamaModel,
+  profileOps,
+  type DecoderModel,
+} from '../lib/index.js';
 import { openSafetensors, readTensor, type SafetensorsFile } from '../lib/io/safetensors.js';
 import { relDiff, sharedPath, skipMessage, throwsWith, checkCheckpointing } from './helpers.js';
 
@@ -127,7 +138,10 @@ for (const arch of ARCHS) {
       ['bf16', 4e-2, 8e-2],
       ['f16', 5e-3, 1.5e-2],
     ] as const) {
-      const m = loadModel(dir(arch, 'model'), { activations });
+      const m = loadModel(dir(arch, 'model'), { activations }) as DecoderModel;
+      // the frozen embedding and LM head are kept in the activations' dtype, as transformers keeps a bf16 model's
+      assert.equal(m.embed.dtype, activations);
+      assert.equal((m.head.weight as Tensor).dtype, activations);
       m.loadAdapter(dir(arch, 'lora_lm'));
       m.zeroGrad();
       const prof = profileOps(() => m.forward(batch, { train: true }));
@@ -161,6 +175,21 @@ for (const arch of ARCHS) {
       assert.ok(seqs.every((s) => s.length === ids.shape[1] + 3 && s.every((t) => t >= 0 && t < m.config.vocabSize)));
       m.dispose();
     }
+  });
+
+  test(`${arch}: trainAll on a bf16-activation model trains its embedding and head in f32`, { skip }, () => {
+    const g = openSafetensors(dir(arch, 'lora_lm', 'grads.safetensors'));
+    const batch = { inputIds: get(g, 'input.input_ids'), attentionMask: get(g, 'input.attention_mask'), labels: get(g, 'input.labels') };
+    const m = loadModel(dir(arch, 'model'), { activations: 'bf16' }) as DecoderModel;
+    m.trainAll();
+    assert.equal(m.embed.dtype, 'f32');
+    assert.equal((m.head.weight as Tensor).dtype, 'f32');
+    const { loss } = m.forward(batch, { train: true });
+    m.backward();
+    assert.ok(Number.isFinite(loss));
+    const names = m.trainableParameters().map((p) => p.name);
+    assert.ok(names.includes(m.spec.embed), `the embedding trains: ${names.slice(0, 3)}…`);
+    m.dispose();
   });
 
   test(`${arch}: greedy generation equals transformers' sequences`, { skip }, () => {

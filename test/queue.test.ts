@@ -194,5 +194,13 @@ test('Redis killed and restarted mid-grid (every job lost): the grid still compl
   assert.ok(restarted, 'Redis was restarted mid-run');
   assert.equal(results!.length, 2);
   assert.match(said.join('\n'), /gone from Redis/);
-  for (const g of gridRuns(c)) assert.ok(fs.existsSync(path.join(g.run.out, 'metrics.json')), g.name);
+  for (const g of gridRuns(c)) {
+    if (!fs.existsSync(path.join(g.run.out, 'metrics.json'))) {
+      // seen intermittently: what the submitter said, what the folder holds and what the workers logged
+      console.log(`submitter:\n${said.join('\n')}`);
+      console.log(`${g.run.out}: ${fs.existsSync(g.run.out) ? fs.readdirSync(g.run.out).join(', ') : 'missing'}`);
+      for (const w of workers) console.log(`worker ${w.pid}:\n${(w as ChildProcess & { log: () => string }).log()}`);
+    }
+    assert.ok(fs.existsSync(path.join(g.run.out, 'metrics.json')), g.name);
+  }
 });

@@ -37,18 +37,22 @@ static std::vector<int64_t> parse_shape(Napi::Env env, Napi::Value v, const char
   if (!v.IsArray()) throw_js(env, "PLF_SHAPE", std::string(who) + ": shape must be an array of integers");
   Napi::Array a = v.As<Napi::Array>();
   std::vector<int64_t> s;
-  std::string given = "[";
+  std::vector<double> raw;  // kept for the message only (a tensor is made per op output: no strings on that path)
   for (uint32_t i = 0; i < a.Length(); i++) {
     Napi::Value e = a.Get(i);
     double d = e.IsNumber() ? e.As<Napi::Number>().DoubleValue() : -1;
     if (!(d >= 0) || d != double(int64_t(d)))
       throw_js(env, "PLF_SHAPE", std::string(who) + ": shape entries must be non-negative integers");
     s.push_back(d <= double(kMaxElements) ? int64_t(d) : -1);
-    given += (i ? "," : "") + (s.back() >= 0 ? std::to_string(s.back()) : std::to_string(d));
+    raw.push_back(d);
   }
-  if (checked_numel(s) < 0)
+  if (checked_numel(s) < 0) {
+    std::string given = "[";
+    for (size_t i = 0; i < raw.size(); i++)
+      given += (i ? "," : "") + (s[i] >= 0 ? std::to_string(s[i]) : std::to_string(raw[i]));
     throw_js(env, "PLF_SHAPE",
              std::string(who) + ": shape " + given + "] has more than 2^48 elements (or a dimension that large)");
+  }
   return s;
 }
 
