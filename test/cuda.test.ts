@@ -185,6 +185,32 @@ test('RoPE forward/backward (partial rotary) and column slices', { skip }, () =>
   close(dxg, dxc, 'slice backward');
 });
 
+/** q, k, v (and the options, on the host and on the GPU) of an attention case: the last two keys of
+ * every batch row after the first padded, a T5-style bias when asked */
+function attentionCase(c: {
+  B: number;
+  Tq: number;
+  Tk: number;
+  Hq: number;
+  Hkv: number;
+  D: number;
+  window: number;
+  causal: boolean;
+  bias: boolean;
+}) {
+  const q = Tensor.from(randnArray(c.B * c.Tq * c.Hq * c.D), [c.B, c.Tq, c.Hq, c.D]);
+  const k = Tensor.from(randnArray(c.B * c.Tk * c.Hkv * c.D), [c.B, c.Tk, c.Hkv, c.D]);
+  const v = Tensor.from(randnArray(c.B * c.Tk * c.Hkv * c.D), [c.B, c.Tk, c.Hkv, c.D]);
+  const mask = ints(
+    Array.from({ length: c.B * c.Tk }, (_, i) => (i >= c.Tk && i % c.Tk >= c.Tk - 2 ? 0 : 1)),
+    [c.B, c.Tk],
+  );
+  const bias = c.bias ? Tensor.from(randnArray(c.Hq * c.Tq * c.Tk), [c.Hq, c.Tq, c.Tk]) : null;
+  const o = { mask, window: c.window, causal: c.causal, bias, scale: c.bias ? 1 : undefined };
+  const og = { ...o, mask: up(mask), bias: bias ? up(bias) : null };
+  return { q, k, v, o, og };
+}
+
 test('attention forward/backward on CUDA: causal + padding + GQA + window, T5-style bias, KV cache', { skip }, () => {
   const cases = [
     { B: 2, Tq: 13, Tk: 13, Hq: 4, Hkv: 2, D: 16, window: 0, causal: true, bias: false },
@@ -193,16 +219,7 @@ test('attention forward/backward on CUDA: causal + padding + GQA + window, T5-st
     { B: 2, Tq: 5, Tk: 5, Hq: 2, Hkv: 2, D: 128, window: 0, causal: true, bias: true },
   ];
   for (const c of cases) {
-    const q = Tensor.from(randnArray(c.B * c.Tq * c.Hq * c.D), [c.B, c.Tq, c.Hq, c.D]);
-    const k = Tensor.from(randnArray(c.B * c.Tk * c.Hkv * c.D), [c.B, c.Tk, c.Hkv, c.D]);
-    const v = Tensor.from(randnArray(c.B * c.Tk * c.Hkv * c.D), [c.B, c.Tk, c.Hkv, c.D]);
-    const mask = ints(
-      Array.from({ length: c.B * c.Tk }, (_, i) => (i >= c.Tk && i % c.Tk >= c.Tk - 2 ? 0 : 1)),
-      [c.B, c.Tk],
-    );
-    const bias = c.bias ? Tensor.from(randnArray(c.Hq * c.Tq * c.Tk), [c.Hq, c.Tq, c.Tk]) : null;
-    const o = { mask, window: c.window, causal: c.causal, bias, scale: c.bias ? 1 : undefined };
-    const og = { ...o, mask: up(mask), bias: bias ? up(bias) : null };
+    const { q, k, v, o, og } = attentionCase(c);
     const cf = attentionForward(q, k, v, o),
       gf = attentionForward(up(q), up(k), up(v), og);
     const what = JSON.stringify(c);
@@ -451,16 +468,7 @@ test(
           { B: 1, Tq: 150, Tk: 150, Hq: 4, Hkv: 2, D: 80, window: 0, causal: true, bias: false },
           { B: 2, Tq: 130, Tk: 130, Hq: 2, Hkv: 2, D: 128, window: 70, causal: true, bias: true },
         ]) {
-          const q = Tensor.from(randnArray(c.B * c.Tq * c.Hq * c.D), [c.B, c.Tq, c.Hq, c.D]);
-          const k = Tensor.from(randnArray(c.B * c.Tk * c.Hkv * c.D), [c.B, c.Tk, c.Hkv, c.D]);
-          const v = Tensor.from(randnArray(c.B * c.Tk * c.Hkv * c.D), [c.B, c.Tk, c.Hkv, c.D]);
-          const mask = ints(
-            Array.from({ length: c.B * c.Tk }, (_, i) => (i >= c.Tk && i % c.Tk >= c.Tk - 2 ? 0 : 1)),
-            [c.B, c.Tk],
-          );
-          const bias = c.bias ? Tensor.from(randnArray(c.Hq * c.Tq * c.Tk), [c.Hq, c.Tq, c.Tk]) : null;
-          const o = { mask, window: c.window, causal: c.causal, bias, scale: c.bias ? 1 : undefined };
-          const og = { ...o, mask: up(mask), bias: bias ? up(bias) : null };
+          const { q, k, v, o, og } = attentionCase(c);
           const cf = attentionForward(q, k, v, o),
             gf = attentionForward(up(q), up(k), up(v), og);
           const what = `${prec} ${JSON.stringify(c)}`;

@@ -11,6 +11,7 @@
 #pragma once
 #include "plf/act.h"
 #include "attention.cuh"
+#include "operand16.cuh"
 
 namespace plf {
 namespace cuda {
@@ -33,17 +34,6 @@ constexpr size_t smem() {
          sizeof(float) * size_t(QT * LDS + QT * ldo<DP>() + 2 * QT);
 }
 
-template <typename E>
-__device__ inline E to_e(float v);
-template <>
-__device__ inline __nv_bfloat16 to_e<__nv_bfloat16>(float v) {
-  return __float2bfloat16_rn(v);
-}
-template <>
-__device__ inline __half to_e<__half>(float v) {
-  return __float2half_rn(v);
-}
-
 // rows [r0, r0 + n) of src [.., rows|cap, H, D] (dtype T) at head hh, rounded to E, into dst [n][lde]
 // (zeros past valid and D)
 template <typename E, int DP, DType T>
@@ -53,7 +43,7 @@ __device__ inline void load_tile(E* dst, const void* src, long long b, long long
   for (int idx = threadIdx.x; idx < n * DP; idx += kT) {
     int r = idx / DP, d = idx % DP;
     long long row = r0 + r;
-    dst[r * LD + d] = to_e<E>(row < valid && d < D ? ld<T>(src, ((b * cap + row) * H + hh) * D + d) : 0.0f);
+    dst[r * LD + d] = to16<E>(row < valid && d < D ? ld<T>(src, ((b * cap + row) * H + hh) * D + d) : 0.0f);
   }
 }
 
@@ -125,7 +115,7 @@ __global__ void __launch_bounds__(kT) fwd_k(const void* q, const void* k, const 
 #pragma unroll
       for (int c = 0; c < KT / 2; c++) {
         float p = sc[c] == -INFINITY ? 0.0f : expf(sc[c] - mn);
-        Pw[srow * LDP + shalf * (KT / 2) + c] = to_e<E>(p);
+        Pw[srow * LDP + shalf * (KT / 2) + c] = to16<E>(p);
         ps += p;
       }
       l = l * corr + ps + __shfl_xor_sync(0xffffffffu, ps, 1);
@@ -185,6 +175,50 @@ __device__ inline void load_q_tile(E* dst, const void* src, const AttnDims& a, l
   load_tile<E, DP, T>(dst, src, b, i0, QT, a.Tq, a.Tq, a.Hq, hh, a.D);
 }
 
+// The backward's two products for one warp: s1 = a1·b1ᵀ and s2 = a2·b2ᵀ, a1/a2 the warp's 16 rows and
+// b1/b2 a tile of 64 rows, all [.., DP] in E with row stride lde; s1/s2 [16, 64] f32 with stride LDS.
+// (dK/dV: Sᵀ = K·Qᵀ and dPᵀ = V·dOᵀ; dQ: S = Q·Kᵀ and dP = dO·Vᵀ.)
+template <typename E, int DP>
+__device__ inline void two_products(const E* a1, const E* a2, const E* b1, const E* b2, float* s1, float* s2) {
+  constexpr int LD = lde<DP>();
+  static_assert(QT == KT, "both tiles hold 64 rows");
+  wmma::fragment<wmma::accumulator, 16, 16, 16, float> f1[KT / 16], f2[KT / 16];
+#pragma unroll
+  for (int n = 0; n < KT / 16; n++) {
+    wmma::fill_fragment(f1[n], 0.0f);
+    wmma::fill_fragment(f2[n], 0.0f);
+  }
+#pragma unroll
+  for (int d = 0; d < DP; d += 16) {
+    wmma::fragment<wmma::matrix_a, 16, 16, 16, E, wmma::row_major> x1, x2;
+    wmma::load_matrix_sync(x1, a1 + d, LD);
+    wmma::load_matrix_sync(x2, a2 + d, LD);
+#pragma unroll
+    for (int n = 0; n < KT / 16; n++) {
+      wmma::fragment<wmma::matrix_b, 16, 16, 16, E, wmma::col_major> y1, y2;  // B(d, j) = b[j][d]
+      wmma::load_matrix_sync(y1, b1 + n * 16 * LD + d, LD);
+      wmma::load_matrix_sync(y2, b2 + n * 16 * LD + d, LD);
+      wmma::mma_sync(f1[n], x1, y1, f1[n]);
+      wmma::mma_sync(f2[n], x2, y2, f2[n]);
+    }
+  }
+#pragma unroll
+  for (int n = 0; n < KT / 16; n++) {
+    wmma::store_matrix_sync(s1 + n * 16, f1[n], LDS, wmma::mem_row_major);
+    wmma::store_matrix_sync(s2 + n * 16, f2[n], LDS, wmma::mem_row_major);
+  }
+}
+
+// the log-sum-exp and Δ of queries [i0, i0 + QT) of head h (past Tq: -inf and 0, so P = dS = 0 there)
+__device__ inline void load_stats(float* lse_s, float* dl_s, const float* lse, const float* delta, const AttnDims& a,
+                                  long long b, long long h, long long i0) {
+  for (int r = threadIdx.x; r < QT; r += kT) {
+    long long i = i0 + r;
+    lse_s[r] = i < a.Tq ? lse[(b * a.Hq + h) * a.Tq + i] : -INFINITY;
+    dl_s[r] = i < a.Tq ? delta[(b * a.Hq + h) * a.Tq + i] : 0.0f;
+  }
+}
+
 // P and dS of element (row i = query, col s = key) from s_raw = q·k and dp = dO·v; zeros when masked
 __device__ inline void p_ds(const AttnDims& a, const int64_t* mask, const float* bias, long long b, long long h,
                             long long i, long long s, float s_raw, float dp, float lse_i, float delta_i, float* p,
@@ -237,47 +271,18 @@ __global__ void __launch_bounds__(kT)
       __syncthreads();  // every warp is done with the last Q/dO tile
       load_q_tile<E, DP, T>(Qs, q, a, b, i0, hq);
       load_q_tile<E, DP, T>(dOs, dout, a, b, i0, hq);
-      for (int r = threadIdx.x; r < QT; r += kT) {
-        long long i = i0 + r;
-        lse_s[r] = i < a.Tq ? lse[(b * a.Hq + hq) * a.Tq + i] : -INFINITY;
-        dl_s[r] = i < a.Tq ? delta[(b * a.Hq + hq) * a.Tq + i] : 0.0f;
-      }
+      load_stats(lse_s, dl_s, lse, delta, a, b, hq, i0);
       __syncthreads();
-      {  // Sᵀ = K_w·Qᵀ and dPᵀ = V_w·dOᵀ: [16 keys, QT queries]
-        wmma::fragment<wmma::accumulator, 16, 16, 16, float> sf[QT / 16], pf[QT / 16];
-#pragma unroll
-        for (int n = 0; n < QT / 16; n++) {
-          wmma::fill_fragment(sf[n], 0.0f);
-          wmma::fill_fragment(pf[n], 0.0f);
-        }
-#pragma unroll
-        for (int d = 0; d < DP; d += 16) {
-          wmma::fragment<wmma::matrix_a, 16, 16, 16, E, wmma::row_major> kf, vf;
-          wmma::load_matrix_sync(kf, Ks + warp * 16 * LD + d, LD);
-          wmma::load_matrix_sync(vf, Vs + warp * 16 * LD + d, LD);
-#pragma unroll
-          for (int n = 0; n < QT / 16; n++) {
-            wmma::fragment<wmma::matrix_b, 16, 16, 16, E, wmma::col_major> qf, of;  // B(d, i) = Q[i][d]
-            wmma::load_matrix_sync(qf, Qs + n * 16 * LD + d, LD);
-            wmma::load_matrix_sync(of, dOs + n * 16 * LD + d, LD);
-            wmma::mma_sync(sf[n], kf, qf, sf[n]);
-            wmma::mma_sync(pf[n], vf, of, pf[n]);
-          }
-        }
-#pragma unroll
-        for (int n = 0; n < QT / 16; n++) {
-          wmma::store_matrix_sync(Stw + n * 16, sf[n], LDS, wmma::mem_row_major);
-          wmma::store_matrix_sync(dPtw + n * 16, pf[n], LDS, wmma::mem_row_major);
-        }
-      }
+      // Sᵀ = K_w·Qᵀ and dPᵀ = V_w·dOᵀ: [16 keys, QT queries]
+      two_products<E, DP>(Ks + warp * 16 * LD, Vs + warp * 16 * LD, Qs, dOs, Stw, dPtw);
       __syncwarp();
       for (int e = lane; e < 16 * QT; e += 32) {  // row = key, col = query
         int r = e / QT, c = e % QT;
         float p, ds;
         p_ds(a, mask, bias, b, hq, i0 + c, s0 + warp * 16 + r, Stw[r * LDS + c], dPtw[r * LDS + c], lse_s[c], dl_s[c],
              &p, &ds);
-        Ptw[r * LDP + c] = to_e<E>(p);
-        dStw[r * LDP + c] = to_e<E>(ds);
+        Ptw[r * LDP + c] = to16<E>(p);
+        dStw[r * LDP + c] = to16<E>(ds);
       }
       __syncwarp();
       // dV_w += Pᵀ_w·dO and dK_w += dSᵀ_w·Q ([16, QT]·[QT, D])
@@ -336,11 +341,7 @@ __global__ void __launch_bounds__(kT)
   const long long b = blockIdx.z, h = blockIdx.y, i0 = (long long)blockIdx.x * QT, hk = h / (a.Hq / a.Hkv);
   load_q_tile<E, DP, T>(Qs, q, a, b, i0, h);
   load_q_tile<E, DP, T>(dOs, dout, a, b, i0, h);
-  for (int r = threadIdx.x; r < QT; r += kT) {
-    long long i = i0 + r;
-    lse_s[r] = i < a.Tq ? lse[(b * a.Hq + h) * a.Tq + i] : -INFINITY;
-    dl_s[r] = i < a.Tq ? delta[(b * a.Hq + h) * a.Tq + i] : 0.0f;
-  }
+  load_stats(lse_s, dl_s, lse, delta, a, b, h, i0);
   wmma::fragment<wmma::accumulator, 16, 16, 16, float> gq[NC];
 #pragma unroll
   for (int c = 0; c < NC; c++) wmma::fill_fragment(gq[c], 0.0f);
@@ -354,40 +355,15 @@ __global__ void __launch_bounds__(kT)
     load_tile<E, DP, T>(Ks, k, b, s0, KT, a.Tk, a.Tk, a.Hkv, hk, a.D);
     load_tile<E, DP, T>(Vs, v, b, s0, KT, a.Tk, a.Tk, a.Hkv, hk, a.D);
     __syncthreads();
-    {  // S = Q_w·Kᵀ and dP = dO_w·Vᵀ: [16 queries, KT keys]
-      wmma::fragment<wmma::accumulator, 16, 16, 16, float> sf[KT / 16], pf[KT / 16];
-#pragma unroll
-      for (int n = 0; n < KT / 16; n++) {
-        wmma::fill_fragment(sf[n], 0.0f);
-        wmma::fill_fragment(pf[n], 0.0f);
-      }
-#pragma unroll
-      for (int d = 0; d < DP; d += 16) {
-        wmma::fragment<wmma::matrix_a, 16, 16, 16, E, wmma::row_major> qf, of;
-        wmma::load_matrix_sync(qf, Qs + warp * 16 * LD + d, LD);
-        wmma::load_matrix_sync(of, dOs + warp * 16 * LD + d, LD);
-#pragma unroll
-        for (int n = 0; n < KT / 16; n++) {
-          wmma::fragment<wmma::matrix_b, 16, 16, 16, E, wmma::col_major> kf, vf;  // B(d, s) = K[s][d], V[s][d]
-          wmma::load_matrix_sync(kf, Ks + n * 16 * LD + d, LD);
-          wmma::load_matrix_sync(vf, Vs + n * 16 * LD + d, LD);
-          wmma::mma_sync(sf[n], qf, kf, sf[n]);
-          wmma::mma_sync(pf[n], of, vf, pf[n]);
-        }
-      }
-#pragma unroll
-      for (int n = 0; n < KT / 16; n++) {
-        wmma::store_matrix_sync(Sw + n * 16, sf[n], LDS, wmma::mem_row_major);
-        wmma::store_matrix_sync(dPw + n * 16, pf[n], LDS, wmma::mem_row_major);
-      }
-    }
+    // S = Q_w·Kᵀ and dP = dO_w·Vᵀ: [16 queries, KT keys]
+    two_products<E, DP>(Qs + warp * 16 * LD, dOs + warp * 16 * LD, Ks, Vs, Sw, dPw);
     __syncwarp();
     for (int e = lane; e < 16 * KT; e += 32) {  // row = query, col = key
       int r = e / KT, c = e % KT;
       float p, ds;
       p_ds(a, mask, bias, b, h, i0 + warp * 16 + r, s0 + c, Sw[r * LDS + c], dPw[r * LDS + c], lse_s[warp * 16 + r],
            dl_s[warp * 16 + r], &p, &ds);
-      dSw[r * LDP + c] = to_e<E>(ds);
+      dSw[r * LDP + c] = to16<E>(ds);
     }
     __syncwarp();
 #pragma unroll

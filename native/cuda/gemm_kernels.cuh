@@ -4,6 +4,7 @@
 // code, and under nvcc includes <mma.h>, <cuda_bf16.h> and <cuda_fp16.h> first.
 #pragma once
 #include "gemm.cuh"
+#include "operand16.cuh"
 #include <type_traits>
 
 namespace plf {
@@ -68,30 +69,6 @@ namespace tc {
 constexpr int TBM = 128, TBN = 128, TBK = 32, PAD = 8, kWarps = 8,
               kT = kWarps * 32;  // TBK 64 measured slower (87 vs 98 TFLOP/s)
 using namespace nvcuda;
-
-// the 16-bit operand type E (__nv_bfloat16 or __half): one value, and two packed into a word
-template <typename E>
-__device__ inline E to16(float v);
-template <>
-__device__ inline __nv_bfloat16 to16<__nv_bfloat16>(float v) {
-  return __float2bfloat16_rn(v);
-}
-template <>
-__device__ inline __half to16<__half>(float v) {
-  return __float2half_rn(v);
-}
-template <typename E>
-__device__ inline uint32_t to16x2(float a, float b);
-template <>
-__device__ inline uint32_t to16x2<__nv_bfloat16>(float a, float b) {
-  __nv_bfloat162 h = __floats2bfloat162_rn(a, b);
-  return *reinterpret_cast<uint32_t*>(&h);
-}
-template <>
-__device__ inline uint32_t to16x2<__half>(float a, float b) {
-  __half2 h = __floats2half2_rn(a, b);
-  return *reinterpret_cast<uint32_t*>(&h);
-}
 
 // fast: row-major f32 A (float4 loads); NF4 B either x·Wᵀ (8 k of a row per item, Bs[n][k]) or
 // dy·W (8 n of a row per item, Bs[k][n])
