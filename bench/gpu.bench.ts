@@ -9,7 +9,7 @@ import {
   loraLinearBackward,
   linearForward,
   useCublasLt,
-  convert,
+  convertOwned,
   attentionForward,
   attentionBackward,
 } from '../lib/ops/index.js';
@@ -50,13 +50,6 @@ const timed10 = async (name: string, fn: () => void) =>
 const rows: GpuRow[] = [];
 const row = (name: string, ours: string, peer: string, ratio: number, goal: string, met: boolean | null) =>
   gpuRow(rows, { case: name, ours, peer, ratio, goal, met });
-// t in dtype d (t itself when it already is; else t is freed)
-const as = (t: Tensor, d: 'f32' | 'bf16' | 'f16'): Tensor => {
-  if (t.dtype === d) return t;
-  const c = convert(t, d);
-  t.dispose();
-  return c;
-};
 
 console.log(
   `device ${c.name} (cc ${c.computeCapability}); torch peer: ${torch ? `${torch.device}, torch ${torch.torch}` : 'none (python3/torch missing)'}`,
@@ -172,7 +165,7 @@ row(
     ['highest', 'f32'],
   ] as const) {
     setMatmulPrecision(prec);
-    const mk = (h: number) => as(Tensor.from(randomF32(Bq * Tq * h * Dh), [Bq, Tq, h, Dh]).to('cuda'), act);
+    const mk = (h: number) => convertOwned(Tensor.from(randomF32(Bq * Tq * h * Dh), [Bq, Tq, h, Dh]).to('cuda'), act);
     const [q, k, v, g] = [mk(Hq), mk(Hkv), mk(Hkv), mk(Hq)];
     const ms = await timed(
       `attention ${prec}`,
@@ -215,8 +208,8 @@ for (const [k, n, precision, act] of shapes) {
   setMatmulPrecision(precision === 'highest' ? 'highest' : precision === 'f16' ? 'f16' : 'bf16');
   useCublasLt(precision !== 'ours');
   const qw = nf4To(quantizeNF4(randomF32(n * k, 0.02), [n, k], { doubleQuant: true }), 'cuda');
-  const x = as(Tensor.from(randomF32(T * k), [T, k]).to('cuda'), act);
-  const dy = as(Tensor.from(randomF32(T * n), [T, n]).to('cuda'), act);
+  const x = convertOwned(Tensor.from(randomF32(T * k), [T, k]).to('cuda'), act);
+  const dy = convertOwned(Tensor.from(randomF32(T * n), [T, n]).to('cuda'), act);
   const A = Tensor.from(randomF32(r * k, 0.01), [r, k]).to('cuda'),
     B = Tensor.from(randomF32(n * r, 0.01), [n, r]).to('cuda');
   const dA = Tensor.zeros([r, k], 'f32', 'cuda'),

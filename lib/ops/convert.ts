@@ -7,3 +7,11 @@ export function convert(x: Tensor, dtype: DType): Tensor {
   addon.convert(x.handle, y.handle);
   return y;
 }
+
+/** x in `dtype`, taking x over: x itself when it already is, else its converted copy (x is freed). */
+export function convertOwned(x: Tensor, dtype: DType): Tensor {
+  if (x.dtype === dtype) return x;
+  const y = convert(x, dtype);
+  x.dispose();
+  return y;
+}

@@ -28,16 +28,16 @@ float* Op::stage(TensorImpl* t, bool read, bool write) const {
 
 void Op::acts(std::initializer_list<const TensorImpl*> ts, bool mixed) const {
   const TensorImpl* first = nullptr;
-  in_place_ = true;
-  mixed_ = mixed;
+  bool uniform = true;
   for (const TensorImpl* t : ts)
     if (t && !first)
       first = t;
     else if (t && t->dtype != first->dtype)
-      in_place_ = false;
+      uniform = false;
   act_dtype_ = first ? first->dtype : DType::F32;
-  if (!in_place_ && !mixed) profile_mixed(name);
-  if (mixed) in_place_ = true;  // the kernel takes each tensor in its own dtype
+  mixed_ = mixed;
+  in_place_ = uniform || mixed;  // mixed: the kernel takes each tensor in its own dtype
+  if (!in_place_) profile_mixed(name);
 }
 
 // in place when acts() found one dtype (a tensor acts() was not shown that differs is a binding

@@ -10,7 +10,7 @@ import { Checkpoint, type TensorSource } from '../../io/checkpoint.js';
 import { embeddingForward, embeddingBackward, lastTokenIndex, gatherRowsForward, gatherRowsBackward } from '../../ops/embedding.js';
 import { linearForward, linearBackward } from '../../ops/linear.js';
 import { scaleForward } from '../../ops/activation.js';
-import { convert } from '../../ops/convert.js';
+import { convertOwned } from '../../ops/convert.js';
 import { crossEntropyForward, crossEntropyBackward, bceWithLogitsForward, bceWithLogitsBackward, IGNORE_INDEX } from '../../ops/loss.js';
 import { Rng } from '../../util/random.js';
 import { readConfig, type ModelConfig } from './config.js';
@@ -119,11 +119,11 @@ export class DecoderModel implements Model {
     if (this.lora) throw new ConfigError('trainAll: the model already has LoRA adapters');
     // tables kept in the activations' dtype while frozen (buildDecoderModel) train in f32
     if (this.embed.dtype !== 'f32') {
-      const e = toDtype(this.embed, 'f32');
+      const e = convertOwned(this.embed, 'f32');
       if (this.head.weight === this.embed) this.head.weight = e;
       this.embed = e;
     }
-    if (this.head.weight instanceof Tensor && this.head.weight.dtype !== 'f32') this.head.weight = toDtype(this.head.weight, 'f32');
+    if (this.head.weight instanceof Tensor && this.head.weight.dtype !== 'f32') this.head.weight = convertOwned(this.head.weight, 'f32');
     for (const lin of [...this.linears(), this.head]) {
       if (!(lin.weight instanceof Tensor) || lin.weight.dtype !== 'f32')
         throw new ConfigError(`trainAll: ${lin.name} must be an f32 weight (load without quantize)`);
@@ -470,13 +470,6 @@ function checkAgainstWeights(cfg: ModelConfig, ck: TensorSource, embed: string):
   }
 }
 
-/** t converted to dtype d (t is freed) */
-function toDtype(t: Tensor, d: 'f32' | 'bf16' | 'f16'): Tensor {
-  const c = convert(t, d);
-  t.dispose();
-  return c;
-}
-
 /** A decoder model from a parsed config and the source of its tensors (a checkpoint, or random weights). */
 export function buildDecoderModel(cfg: ModelConfig, ck: TensorSource, opts: LoadModelOptions = {}): DecoderModel {
   const dir = ck.dir;
@@ -492,7 +485,7 @@ export function buildDecoderModel(cfg: ModelConfig, ck: TensorSource, opts: Load
   // the frozen tables in the activations' dtype, as a bf16 transformers model keeps them: half their
   // memory and half the bytes decoding reads for the LM head (trainAll converts them back to f32)
   const act = opts.activations ?? 'f32';
-  const frozen = (t: Tensor): Tensor => (act === 'f32' || t.dtype === act ? t : toDtype(t, act));
+  const frozen = (t: Tensor): Tensor => (act === 'f32' ? t : convertOwned(t, act));
   const embed = frozen(ld.place(ck.f32(spec.embed)));
   const blocks = Array.from({ length: cfg.layers }, (_, i) => spec.layer(ld, cfg, i));
   const finalNorm = ld.norm(spec.finalNorm, spec.normKind, cfg.normEps, undefined, cfg.hidden);
