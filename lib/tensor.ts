@@ -103,6 +103,24 @@ export class Tensor {
     return t;
   }
 
+  /**
+   * Overwrites this tensor's values with `data` (same element count, the dtype's array type; f16/bf16
+   * as raw Uint16Array bits): on CUDA an upload queued behind earlier ops, e.g. a recorded decode
+   * step's inputs before its replay.
+   */
+  write(data: TypedArray): this {
+    if (data.length !== this.numel) throw new ShapeError(`Tensor.write: ${data.length} values for a tensor of [${this.shape.join(',')}]`);
+    const own = dtypeOfArray(data);
+    if (own ? own !== this.dtype : this.dtype !== 'f16' && this.dtype !== 'bf16')
+      throw new DTypeError(`Tensor.write: a ${data.constructor.name} cannot hold dtype ${this.dtype}`);
+    try {
+      this.handle.copyFromArray(data);
+    } catch (e) {
+      rethrowNative(e);
+    }
+    return this;
+  }
+
   get numel(): number {
     return numelOf(this.shape);
   }

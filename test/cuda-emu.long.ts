@@ -129,7 +129,7 @@ for (const [name, what, done, lines] of [
     /all embedding cases match/,
     4 * 4 + 1,
   ],
-  ['copy', 'column slices and their adding backward', /all slice cases match/, 3 * 2 + 1],
+  ['copy', 'column slices, their adding backward and the KV-cache append', /all copy cases match/, 3 * 2 + 3 + 1],
 ] as const)
   test(`${what}: CUDA kernels on the CPU emulator equal the CPU (f32, bf16, f16)`, { skip: unavailable, timeout: 240_000 }, async () => {
     const r = await emu(name);

@@ -43,6 +43,8 @@ import {
   bceWithLogitsBackward,
   sliceColsForward,
   sliceColsBackward,
+  cacheWrite,
+  StepGraph,
   useCublasLt,
   type Weight,
 } from '../lib/ops/index.js';
@@ -516,6 +518,63 @@ test('a CPU weight with CUDA activations is a clear device error', { skip }, () 
 });
 
 // The model engine on CUDA against the same transformers + peft golden outputs as on the CPU.
+test('cache_write on CUDA appends where a device position says, like the CPU (f32, bf16; past the cache skipped)', { skip }, () => {
+  for (const dtype of ['f32', 'bf16'] as const) {
+    const x = Tensor.from(randnArray(2 * 3 * 2 * 5), [2, 3, 2, 5], { dtype }),
+      c = Tensor.from(randnArray(2 * 8 * 2 * 5), [2, 8, 2, 5], { dtype });
+    for (const at of [0, 4]) {
+      const want = c.clone(),
+        got = up(c);
+      cacheWrite(x, Tensor.from(BigInt64Array.of(BigInt(at))), want);
+      cacheWrite(up(x), up(Tensor.from(BigInt64Array.of(BigInt(at)))), got);
+      assert.deepEqual(got.toArray(), want.toArray(), `${dtype} at ${at}`);
+    }
+    const got = up(c); // at 6 with 3 new positions: position 8 lies past the cache and is skipped on CUDA
+    cacheWrite(up(x), up(Tensor.from(BigInt64Array.of(6n))), got);
+    const g = got.toFloat32(),
+      xf = x.toFloat32(),
+      cf = c.toFloat32();
+    for (let b = 0; b < 2; b++)
+      for (let t = 0; t < 8; t++)
+        for (let e = 0; e < 10; e++) {
+          const want = t >= 6 ? xf[(b * 3 + t - 6) * 10 + e] : cf[(b * 8 + t) * 10 + e];
+          assert.equal(g[(b * 8 + t) * 10 + e], want, `${dtype} b${b} t${t}`);
+        }
+  }
+});
+
+test('StepGraph on CUDA: a recorded step replays on new inputs like the op calls; a host copy inside is a clear error', { skip }, () => {
+  const w = up(Tensor.from(randnArray(6 * 4), [6, 4])),
+    x = Tensor.empty([3, 4], 'f32', 'cuda'),
+    ids = Tensor.empty([3], 'i64', 'cuda'),
+    table = up(Tensor.from(randnArray(10 * 4), [10, 4]));
+  const step = () => {
+    const e = embeddingForward(ids, table);
+    const y = linearForward(x, w);
+    const s = addForward(y.view([3, 6]), y.view([3, 6]));
+    e.dispose();
+    y.dispose();
+    return [s];
+  };
+  const g = StepGraph.record('cuda', step);
+  assert.ok(g.nodes >= 3, `recorded ${g.nodes} nodes`);
+  for (let r = 0; r < 3; r++) {
+    const xa = randnArray(12);
+    x.write(xa);
+    ids.write(BigInt64Array.from([r, 9, 2 * r], BigInt));
+    g.replay();
+    const [want] = step();
+    assert.ok(relDiff(g.outputs[0].toFloat32(), want.toFloat32()) < 1e-6, `replay ${r}`);
+    want.dispose();
+  }
+  g.dispose();
+  // a step that uploads from the host cannot be recorded: the op names it, nothing stays recorded
+  throwsWith(() => StepGraph.record('cuda', () => [Tensor.from(randnArray(4), [4], { device: 'cuda' })]), Error, /CUDA graph/);
+  const after = linearForward(x, w); // the stream works on
+  assert.equal(after.toFloat32().length, 18);
+  for (const t of [after, w, x, ids, table]) t.dispose();
+});
+
 const fixtures = sharedPath('fixtures/hf');
 const fixSkip = skip || (fixtures ? false : skipMessage('fixtures/hf'));
 const fx = (...p: string[]) => path.join(fixtures ?? '', ...p);
@@ -582,6 +641,29 @@ for (const arch of ['llama', 'mistral', 'qwen2', 'phi', 'gpt_neox', 't5']) {
     c.dispose();
   });
 }
+
+test("decoding on CUDA as one recorded CUDA graph gives the op calls' tokens and logits (f32, bf16, NF4)", { skip: fixSkip }, () => {
+  for (const arch of ['llama', 'qwen2', 'phi', 'gpt_neox'])
+    for (const [activations, quantize] of [
+      ['f32', null],
+      ['bf16', null],
+      ['bf16', 'nf4'],
+    ] as const) {
+      const g = openSafetensors(fx(arch, 'gen.safetensors'));
+      const batch = { inputIds: readTensor(g, 'input_ids'), attentionMask: readTensor(g, 'attention_mask') };
+      const m = loadModel(fx(arch, 'model'), { device: 'cuda', activations, quantize });
+      const run = (graph: boolean) => {
+        const rows: Float32Array[] = [];
+        const pick = (lg: Float32Array) => (rows.push(lg.slice()), lg.indexOf(Math.max(...lg)));
+        return { seqs: m.generate(batch, { maxNewTokens: 6, eosTokenId: null, graph, pick }), rows };
+      };
+      const eager = run(false),
+        graph = run(true);
+      assert.deepEqual(graph.seqs, eager.seqs, `${arch} ${activations} ${quantize} tokens`);
+      graph.rows.forEach((r, i) => assert.ok(relDiff(r, eager.rows[i]) < 1e-5, `${arch} ${activations} ${quantize} step row ${i}`));
+      m.dispose();
+    }
+});
 
 test(
   'bf16 activations and activation checkpointing on CUDA: lora_lm loss and gradients follow the same on the CPU and transformers',

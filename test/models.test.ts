@@ -10,6 +10,7 @@ import {
   AdamW,
   Tensor,
   ConfigError,
+  ArgumentError,
   DeviceError,
   info,
   writeRandomLlama,
@@ -202,6 +203,34 @@ for (const arch of ARCHS) {
     const want = Array.from(ref.toArray() as BigInt64Array, Number);
     assert.deepEqual(seqs.flat(), want);
     m.dispose();
+  });
+
+  test(`${arch}: decoding a recorded step (the CUDA graph's path) gives the op calls' logits bit for bit`, { skip }, () => {
+    const f = openSafetensors(dir(arch, 'gen.safetensors'));
+    const batch = { inputIds: get(f, 'input_ids'), attentionMask: get(f, 'attention_mask') };
+    const n = get(f, 'sequences').shape[1] - batch.inputIds.shape[1];
+    for (const activations of ['f32', 'bf16'] as const) {
+      const m = loadModel(dir(arch, 'model'), { activations }) as DecoderModel;
+      // every row's logits of every step, through pick (which then takes the first maximum, as the default)
+      const run = (graph: boolean) => {
+        const rows: Float32Array[] = [];
+        const pick = (lg: Float32Array) => (rows.push(lg.slice()), lg.indexOf(Math.max(...lg)));
+        return { seqs: m.generate(batch, { maxNewTokens: n, eosTokenId: null, graph, pick }), rows };
+      };
+      if (arch === 'mistral') {
+        // its sliding window (6) is shorter than the cache: the recorded step would attend too far back
+        assert.ok(m.config.slidingWindow < batch.inputIds.shape[1] + n);
+        throwsWith(() => run(true), ArgumentError, /sliding window of at least/);
+        m.dispose();
+        continue;
+      }
+      const eager = run(false),
+        recorded = run(true);
+      assert.equal(recorded.rows.length, eager.rows.length);
+      recorded.rows.forEach((r, i) => assert.deepEqual(r, eager.rows[i], `${activations} step row ${i}`));
+      assert.deepEqual(recorded.seqs, eager.seqs);
+      m.dispose();
+    }
   });
 
   test(`${arch}: an adapter saved by plf-native reloads bit-identically with PEFT's keys and config`, { skip }, () => {

@@ -13,6 +13,13 @@ export interface GenerateOptions {
    * finished[b] to stop row b early (a cancelled request, its own token limit, a stop string).
    */
   onStep?: (next: number[], finished: boolean[]) => void;
+  /**
+   * Decoder models: run the steps after the prompt as one recorded step replayed per token (a CUDA
+   * graph; on the CPU the same inputs-in-device-tensors path, rerun). Default: on CUDA unless
+   * PLF_CUDA_GRAPH=0, falling back to op calls (with a warning) when recording fails; true: always,
+   * errors thrown; false: never. Same tokens either way.
+   */
+  graph?: boolean;
 }
 
 /**

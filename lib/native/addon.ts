@@ -110,6 +110,7 @@ export interface Addon {
   gather_rows_backward(dy: T, index: T, dx: T): void;
   slice_cols_forward(x: T, start: number, y: T): void;
   slice_cols_backward(dy: T, start: number, dx: T): void;
+  cache_write(x: T, at: T, cache: T): void;
   convert(src: T, dst: T): void;
   fma_peak(): number;
   build_info(): BuildInfo;
@@ -123,7 +124,16 @@ export interface Addon {
   profile_start(): void;
   profile_stop(): Record<string, { calls: number; ms: number; stagedBytes: number; mixed: number }>;
   synchronize(): void;
+  /** CUDA graphs of plf's stream (native/include/plf/graph.h) */
+  graph_begin(): void;
+  graph_end(): GraphHandle;
+  graph_abort(): void;
+  graph_replay(g: GraphHandle): void;
+  graph_destroy(g: GraphHandle): void;
+  graph_nodes(g: GraphHandle): number;
 }
+/** A recorded CUDA graph (an External; destroyed by graph_destroy or the garbage collector). */
+export type GraphHandle = { readonly __graph: unique symbol };
 
 let loaded: Addon | null = null;
 /** The addon, loaded on first use (importing the package never fails); a failed load is an

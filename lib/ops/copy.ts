@@ -1,4 +1,5 @@
-// Column slices of the last dimension (splitting fused projections) and their backward.
+// Column slices of the last dimension (splitting fused projections) and their backward; the
+// KV-cache append of a decode step.
 import { addon } from '../native/addon.js';
 import { Tensor } from '../tensor.js';
 
@@ -13,4 +14,13 @@ export function sliceColsForward(x: Tensor, start: number, len: number): Tensor 
 export function sliceColsBackward(dy: Tensor, start: number, dx: Tensor): Tensor {
   addon.slice_cols_backward(dy.handle, start, dx.handle);
   return dx;
+}
+
+/**
+ * cache [B, cap, H, D] gets x [B, T, H, D] at positions at..at+T−1, `at` an i64 [1] tensor on the
+ * cache's device, read there (so a recorded CUDA graph appends where each replay's `at` says). On the
+ * CPU an `at` that does not fit throws; on CUDA positions past the cache are skipped.
+ */
+export function cacheWrite(x: Tensor, at: Tensor, cache: Tensor): void {
+  addon.cache_write(x.handle, at.handle, cache.handle);
 }

@@ -26,4 +26,5 @@ export * from './loss.js';
 export * from './embedding.js';
 export * from './convert.js';
 export * from './copy.js';
+export { StepGraph } from './graph.js';
 export { info, type PlfInfo } from '../info.js';

@@ -20,6 +20,7 @@ void register_activation(Napi::Env, Napi::Object);
 void register_loss(Napi::Env, Napi::Object);
 void register_embedding(Napi::Env, Napi::Object);
 void register_copy(Napi::Env, Napi::Object);
+void register_graph(Napi::Env, Napi::Object);
 void register_profile(Napi::Env, Napi::Object);
 
 static const std::initializer_list<DType> kFloat = {DType::F32, DType::F16, DType::BF16};
@@ -151,6 +152,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_loss(env, exports);
   register_embedding(env, exports);
   register_copy(env, exports);
+  register_graph(env, exports);
   register_profile(env, exports);
   export_fn(env, exports, "convert", Convert);
   export_fn(env, exports, "build_info", BuildInfo);

@@ -1,4 +1,4 @@
-// Bindings: slice_cols_forward / slice_cols_backward over the last dimension.
+// Bindings: slice_cols_forward / slice_cols_backward over the last dimension; cache_write.
 #include "op.h"
 #include "plf/ops.h"
 
@@ -40,7 +40,33 @@ static Napi::Value SliceBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// cache_write(x [B,T,H,D], at i64 [1], cache [B,cap,H,D]): cache[:, at:at+T] = x. at lives on the
+// cache's device and is read there (on CUDA never by the host, so a CUDA graph can record the call);
+// on the CPU it is range-checked, on CUDA positions outside the cache are skipped.
+static Napi::Value CacheWrite(const Napi::CallbackInfo& info) {
+  Op op(info, "cache_write");
+  TensorImpl *x = op.t(0, "x", kAnyFloat), *at = op.t(1, "at", {DType::I64}), *cache = op.t(2, "cache", kAnyFloat);
+  op.dims(x, "x", 4);
+  op.dims(cache, "cache", 4);
+  int64_t B = x->shape[0], T = x->shape[1], cap = cache->shape[1], row = x->shape[2] * x->shape[3];
+  if (cache->shape[0] != B || cache->shape[2] != x->shape[2] || cache->shape[3] != x->shape[3])
+    op.shape("x " + x->describe() + " and cache " + cache->describe() + " must be [B,T,H,D] and [B,cap,H,D]");
+  if (at->numel() != 1) op.shape("at " + at->describe() + " must hold one position");
+  Device dev = op.device({x, cache, at}, true);
+  if (dev == Device::CPU) {
+    int64_t a = static_cast<const int64_t*>(at->data())[0];
+    if (a < 0 || a + T > cap)
+      op.fail("PLF_ARG", "at = " + std::to_string(a) + " with " + std::to_string(T) +
+                             " new positions does not fit cache " + cache->describe());
+  }
+  op.acts({x, cache});
+  PLF_DISPATCH(op, dev, cache_write, op.a_in(x), B, T, cap, row, static_cast<const int64_t*>(at->data()),
+               op.a_inout(cache));
+  return info.Env().Undefined();
+}
+
 void register_copy(Napi::Env env, Napi::Object exports) {
+  export_fn(env, exports, "cache_write", CacheWrite);
   export_fn(env, exports, "slice_cols_forward", SliceForward);
   export_fn(env, exports, "slice_cols_backward", SliceBackward);
 }

@@ -1,6 +1,7 @@
 // Bindings: embedding_forward/backward, last_token_index, gather_rows_forward/backward.
 #include "op.h"
 #include "plf/ops.h"
+#include "plf/graph.h"
 
 namespace plf {
 
@@ -15,9 +16,11 @@ static Napi::Value EmbForward(const Napi::CallbackInfo& info) {
   op.numel(out, "out", ids->numel() * D, std::to_string(ids->numel()) + "×" + std::to_string(D) + " elements");
   Device dev = op.device({table, out}, true);
   Indices id;
-  index_arg(op, ids, "ids", 0, V, dev, id);
+  // checked on the host, except while a CUDA graph is recorded (the host must not read device ids;
+  // the kernel writes a zero row for an id outside the table)
+  index_arg(op, ids, "ids", 0, V, dev, id, cuda::capturing());
   op.acts({table, out}, true);  // the table and the output may differ (an f32 table, bf16 activations)
-  PLF_DISPATCH(op, dev, embedding_forward, id.ptr(dev), int64_t(id.host.size()), op.a_in(table), D, op.a_out(out));
+  PLF_DISPATCH(op, dev, embedding_forward, id.ptr(dev), ids->numel(), op.a_in(table), V, D, op.a_out(out));
   return info.Env().Undefined();
 }
 

@@ -1,4 +1,4 @@
-// Strided copies on the CPU: column slices of row-major matrices.
+// Strided copies on the CPU: column slices of row-major matrices, the KV-cache append.
 #include "plf/ops.h"
 #include <algorithm>
 
@@ -14,6 +14,14 @@ void slice_cols_backward(const float* dy, int64_t R, int64_t C, int64_t start, i
 #pragma omp parallel for schedule(static) if (R * L > 65536)
   for (int64_t r = 0; r < R; r++)
     for (int64_t j = 0; j < L; j++) dx[r * C + start + j] += dy[r * L + j];
+}
+
+void cache_write(const float* x, int64_t B, int64_t T, int64_t cap, int64_t row, const int64_t* at, float* cache) {
+  for (int64_t b = 0; b < B; b++)
+    for (int64_t t = 0; t < T; t++) {
+      int64_t p = at[0] + t;
+      if (p >= 0 && p < cap) std::copy(x + (b * T + t) * row, x + (b * T + t + 1) * row, cache + (b * cap + p) * row);
+    }
 }
 
 }  // namespace cpu

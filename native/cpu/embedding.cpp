@@ -5,9 +5,13 @@
 namespace plf {
 namespace cpu {
 
-void embedding_forward(const int64_t* ids, int64_t n, const float* table, int64_t dim, float* out) {
+void embedding_forward(const int64_t* ids, int64_t n, const float* table, int64_t V, int64_t dim, float* out) {
 #pragma omp parallel for schedule(static) if (n * dim > 65536)
-  for (int64_t i = 0; i < n; i++) std::copy(table + ids[i] * dim, table + (ids[i] + 1) * dim, out + i * dim);
+  for (int64_t i = 0; i < n; i++)
+    if (ids[i] >= 0 && ids[i] < V)
+      std::copy(table + ids[i] * dim, table + (ids[i] + 1) * dim, out + i * dim);
+    else
+      std::fill(out + i * dim, out + (i + 1) * dim, 0.0f);
 }
 
 void embedding_backward(const int64_t* ids, int64_t n, const float* dout, int64_t dim, float* dtable) {

@@ -10,10 +10,12 @@ namespace plf {
 namespace cuda {
 
 // kernel<T> over n elements, T the dtype of `like` (the binding gives all of an op's activations one dtype)
-#define PLF_LAUNCH(kernel, like, n, ...)                                                                               \
-  do {                                                                                                                 \
-    if ((n) > 0) by_dtype((like).t, [&](auto tag) { kernel<PLF_DT(tag)><<<blocks_for(n, 256), 256>>>(__VA_ARGS__); }); \
-    check_launch(#kernel);                                                                                             \
+#define PLF_LAUNCH(kernel, like, n, ...)                                                                       \
+  do {                                                                                                         \
+    if ((n) > 0)                                                                                               \
+      by_dtype((like).t,                                                                                       \
+               [&](auto tag) { kernel<PLF_DT(tag)><<<blocks_for(n, 256), 256, 0, stream()>>>(__VA_ARGS__); }); \
+    check_launch(#kernel);                                                                                     \
   } while (0)
 
 void swiglu_forward(CAct g, CAct u, int64_t n, Act y) { PLF_LAUNCH(swiglu_fwd_k, y, n, g.p, u.p, n, y.p); }

@@ -133,7 +133,7 @@ void forward(const float* q, const float* k, const float* v, const int64_t* mask
              float* out, float* lse) {
   dim3 grid(unsigned((a.Tq + FQ - 1) / FQ), unsigned(a.Hq), unsigned(a.B));
   allow_smem(fwd_k<DP>, fwd_smem<DP>());
-  fwd_k<DP><<<grid, kT, fwd_smem<DP>()>>>(q, k, v, mask, a, bias, out, lse);
+  fwd_k<DP><<<grid, kT, fwd_smem<DP>(), stream()>>>(q, k, v, mask, a, bias, out, lse);
 }
 
 template <typename E, int DP, DType T>
@@ -141,7 +141,8 @@ void forward_tc(CAct q, CAct k, CAct v, const int64_t* mask, const AttnDims& a, 
                 float* lse) {
   dim3 grid(unsigned((a.Tq + tcattn::QT - 1) / tcattn::QT), unsigned(a.Hq), unsigned(a.B));
   allow_smem(tcattn::fwd_k<E, DP, T>, tcattn::smem<E, DP>());
-  tcattn::fwd_k<E, DP, T><<<grid, tcattn::kT, tcattn::smem<E, DP>()>>>(q.p, k.p, v.p, mask, a, bias, out.p, lse);
+  tcattn::fwd_k<E, DP, T>
+      <<<grid, tcattn::kT, tcattn::smem<E, DP>(), stream()>>>(q.p, k.p, v.p, mask, a, bias, out.p, lse);
 }
 
 template <typename E, int DP, DType T>
@@ -151,10 +152,10 @@ void backward_tc(CAct dout, CAct q, CAct k, CAct v, const float* lse, const floa
   allow_smem(tcattn::dq_k<E, DP, T>, tcattn::bwd_smem<E, DP>());
   dim3 kgrid(unsigned((a.Tk + tcattn::KT - 1) / tcattn::KT), unsigned(a.Hkv), unsigned(a.B));
   dim3 qgrid(unsigned((a.Tq + tcattn::QT - 1) / tcattn::QT), unsigned(a.Hq), unsigned(a.B));
-  tcattn::dkdv_k<E, DP, T>
-      <<<kgrid, tcattn::kT, tcattn::bwd_smem<E, DP>()>>>(dout.p, q.p, k.p, v.p, lse, delta, mask, a, bias, dk.p, dv.p);
-  tcattn::dq_k<E, DP, T>
-      <<<qgrid, tcattn::kT, tcattn::bwd_smem<E, DP>()>>>(dout.p, q.p, k.p, v.p, lse, delta, mask, a, bias, dq.p);
+  tcattn::dkdv_k<E, DP, T><<<kgrid, tcattn::kT, tcattn::bwd_smem<E, DP>(), stream()>>>(
+      dout.p, q.p, k.p, v.p, lse, delta, mask, a, bias, dk.p, dv.p);
+  tcattn::dq_k<E, DP, T><<<qgrid, tcattn::kT, tcattn::bwd_smem<E, DP>(), stream()>>>(dout.p, q.p, k.p, v.p, lse, delta,
+                                                                                     mask, a, bias, dq.p);
 }
 
 template <int DP>
@@ -162,9 +163,9 @@ void backward(const float* dout, const float* q, const float* k, const float* v,
               const int64_t* mask, const AttnDims& a, const float* bias, float* dq, float* dk, float* dv) {
   allow_smem(dkdv_k<DP>, bwd_smem<DP>());
   allow_smem(dq_k<DP>, bwd_smem<DP>());
-  dkdv_k<DP><<<dim3(unsigned((a.Tk + BK - 1) / BK), unsigned(a.Hkv), unsigned(a.B)), kT, bwd_smem<DP>()>>>(
+  dkdv_k<DP><<<dim3(unsigned((a.Tk + BK - 1) / BK), unsigned(a.Hkv), unsigned(a.B)), kT, bwd_smem<DP>(), stream()>>>(
       dout, q, k, v, lse, delta, mask, a, bias, dk, dv);
-  dq_k<DP><<<dim3(unsigned((a.Tq + BQ - 1) / BQ), unsigned(a.Hq), unsigned(a.B)), kT, bwd_smem<DP>()>>>(
+  dq_k<DP><<<dim3(unsigned((a.Tq + BQ - 1) / BQ), unsigned(a.Hq), unsigned(a.B)), kT, bwd_smem<DP>(), stream()>>>(
       dout, q, k, v, lse, delta, mask, a, bias, dq);
 }
 }  // namespace tiled
@@ -241,7 +242,7 @@ void attention_forward(CAct q, CAct k, CAct v, const int64_t* mask, int64_t B, i
   else if (D <= 128)
     tiled::forward<128>(qf, kf, vf, mask, a, bias, of, lse);
   else
-    attn_fwd_k<<<blocks_for(rows * 32, 256), 256>>>(qf, kf, vf, mask, a, bias, of, lse);
+    attn_fwd_k<<<blocks_for(rows * 32, 256), 256, 0, stream()>>>(qf, kf, vf, mask, a, bias, of, lse);
   check_launch("attention_forward");
 }
 
@@ -255,7 +256,7 @@ void attention_backward(CAct dout, CAct q, CAct k, CAct v, CAct out, const float
   if (D <= 128 && rows) {  // every dK/dV/dQ element is written: no zeroing
     Scratch<float> delta{size_t(rows)};
     by_dtype(dout.t, [&](auto t) {
-      tiled::delta_k<PLF_DT(t)><<<blocks_for(rows * 32, 256), 256>>>(dout.p, out.p, a, delta.get());
+      tiled::delta_k<PLF_DT(t)><<<blocks_for(rows * 32, 256), 256, 0, stream()>>>(dout.p, out.p, a, delta.get());
     });
     if (use_tc(D)) {
       tc_dispatch(D, q.t, [&](auto e, auto dp, auto t) {
@@ -277,11 +278,12 @@ void attention_backward(CAct dout, CAct q, CAct k, CAct v, CAct out, const float
     return;
   }
   float *dkf = f32_of(dk, op), *dvf = f32_of(dv, op);
-  check(cudaMemsetAsync(dkf, 0, size_t(B * Tk * Hkv * D) * sizeof(float), 0), "attention_backward: zero dk");
-  check(cudaMemsetAsync(dvf, 0, size_t(B * Tk * Hkv * D) * sizeof(float), 0), "attention_backward: zero dv");
+  check(cudaMemsetAsync(dkf, 0, size_t(B * Tk * Hkv * D) * sizeof(float), stream()), "attention_backward: zero dk");
+  check(cudaMemsetAsync(dvf, 0, size_t(B * Tk * Hkv * D) * sizeof(float), stream()), "attention_backward: zero dv");
   if (rows)
-    attn_bwd_k<<<blocks_for(rows * 32, 256), 256>>>(f32_of(dout, op), f32_of(q, op), f32_of(k, op), f32_of(v, op),
-                                                    f32_of(out, op), lse, mask, a, bias, f32_of(dq, op), dkf, dvf);
+    attn_bwd_k<<<blocks_for(rows * 32, 256), 256, 0, stream()>>>(f32_of(dout, op), f32_of(q, op), f32_of(k, op),
+                                                                 f32_of(v, op), f32_of(out, op), lse, mask, a, bias,
+                                                                 f32_of(dq, op), dkf, dvf);
   check_launch("attention_backward");
 }
 

@@ -24,6 +24,11 @@ inline unsigned blocks_for(long long n, int threads) {
 
 void* malloc_device(size_t bytes);
 void free_device(void* p);
+// The one stream every plf launch, copy and cuBLASLt call is queued on: an ordinary (blocking)
+// stream, so a decode step can be captured into a CUDA graph (the legacy default stream cannot be).
+cudaStream_t stream();
+// true while graph_begin() records plf's stream (see graph.cu): nothing may touch host memory
+bool capturing();
 
 // A device buffer for the length of one call (recycled by the caching allocator).
 template <typename T>
@@ -42,15 +47,19 @@ struct Scratch {
 };
 
 // Host ↔ device copies of small arrays (indices, per-row results).
+void no_host_copy_while_capturing(const char* what);
 template <typename T>
 inline void to_host(T* dst, const T* src, size_t n, const char* what) {
-  check(cudaMemcpy(dst, src, n * sizeof(T), cudaMemcpyDeviceToHost), what);
+  no_host_copy_while_capturing(what);
+  check(cudaMemcpyAsync(dst, src, n * sizeof(T), cudaMemcpyDeviceToHost, stream()), what);
+  check(cudaStreamSynchronize(stream()), what);
 }
 // queued behind the kernels: a pageable source is staged before this returns, so the caller may
 // free it; the device is not synchronized (cudaMemcpy would be)
 template <typename T>
 inline void to_device(T* dst, const T* src, size_t n, const char* what) {
-  check(cudaMemcpyAsync(dst, src, n * sizeof(T), cudaMemcpyHostToDevice, 0), what);
+  no_host_copy_while_capturing(what);
+  check(cudaMemcpyAsync(dst, src, n * sizeof(T), cudaMemcpyHostToDevice, stream()), what);
 }
 
 // dynamic shared memory as a float array (test/cuda-emu defines it for the CPU)

@@ -25,7 +25,7 @@ __global__ void convert_kernel(int from, const void* src, int to, void* dst, lon
 
 void convert(DType from, const void* src, DType to, void* dst, int64_t n) {
   if (n == 0) return;
-  convert_kernel<<<blocks_for(n, 256), 256>>>(int(from), src, int(to), dst, n);
+  convert_kernel<<<blocks_for(n, 256), 256, 0, stream()>>>(int(from), src, int(to), dst, n);
   check_launch("convert");
 }
 

@@ -1,4 +1,4 @@
-// Column-slice kernels (copy.cu launches them), templated on the activation dtype T: device code
+// Column-slice and KV-cache append kernels (copy.cu launches them), templated on the activation dtype T: device code
 // only, so the CPU emulator (test/cuda-emu) compiles it too.
 #pragma once
 #include "plf/act.h"
@@ -15,6 +15,17 @@ __global__ void slice_bwd_k(const void* dy, long long R, long long C, long long 
   PLF_GRID_STRIDE(t, R * L) {
     long long i = (t / L) * C + start + t % L;
     st<T>(dx, i, ld<T>(dx, i) + ld<T>(dy, t));
+  }
+}
+
+// at is read on the device, so a recorded decode step appends where the replay's at says
+template <DType T>
+__global__ void cache_write_k(const void* x, long long B, long long T_, long long cap, long long row, const int64_t* at,
+                              void* cache) {
+  long long a = at[0];
+  PLF_GRID_STRIDE(i, B * T_ * row) {
+    long long e = i % row, t = (i / row) % T_, b = i / (row * T_), p = a + t;
+    if (p >= 0 && p < cap) st<T>(cache, (b * cap + p) * row + e, ld<T>(x, i));
   }
 }
 

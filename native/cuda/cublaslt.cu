@@ -215,7 +215,7 @@ bool gemm_16(long long M, long long N, long long K, float alpha, const void* a16
   const Plan* p = plan_locked(M, N, K, trans, ldc, beta, e, ct);
   if (!p) return false;
   int s = g_api.matmul(g_handle, p->desc, &alpha, w16, p->a, a16, p->b, &beta, c, p->c, c, p->c, &p->algo, g_workspace,
-                       kWorkspace, 0);
+                       kWorkspace, stream());
   if (s != 0)
     throw std::runtime_error("linear (CUDA): cublasLtMatmul failed with status " + std::to_string(s) + " for [" +
                              std::to_string(M) + "," + std::to_string(K) + "]·W" + (trans ? "ᵀ" : "") + " → [" +

@@ -8,8 +8,11 @@ namespace plf {
 namespace cuda {
 
 template <DType TT, DType TO>
-__global__ void emb_fwd_k(const int64_t* ids, long long n, const void* table, long long dim, void* out) {
-  PLF_GRID_STRIDE(t, n * dim) st<TO>(out, t, ld<TT>(table, ids[t / dim] * dim + t % dim));
+__global__ void emb_fwd_k(const int64_t* ids, long long n, const void* table, long long V, long long dim, void* out) {
+  PLF_GRID_STRIDE(t, n * dim) {
+    long long id = ids[t / dim];
+    st<TO>(out, t, id >= 0 && id < V ? ld<TT>(table, id * dim + t % dim) : 0.0f);
+  }
 }
 template <DType T>
 __global__ void emb_bwd_k(const int64_t* ids, long long n, const void* dout, long long dim, float* dtable) {

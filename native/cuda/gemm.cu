@@ -87,25 +87,25 @@ void gemm(long long M, long long N, long long K, float alpha, StridedA A, Operan
     // double quantization's absmax (code byte → nested code → nested absmax) resolved once per call
     long long nblocks = fast.nf4 ? (q.numel + q.blocksize - 1) / q.blocksize : 0;
     Scratch<float> am{size_t(nblocks)};
-    if (nblocks) absmax_k<<<blocks_for(nblocks, 256), 256>>>(q, nblocks, am.get());
+    if (nblocks) absmax_k<<<blocks_for(nblocks, 256), 256, 0, stream()>>>(q, nblocks, am.get());
     fast.am = am.get();
     if (e == DType::F16) {
       if (brow)
-        tc::gemm_tc_k<__half, true><<<grid, tc::kT>>>(M, N, K, alpha, A, B, beta, C, fast);
+        tc::gemm_tc_k<__half, true><<<grid, tc::kT, 0, stream()>>>(M, N, K, alpha, A, B, beta, C, fast);
       else
-        tc::gemm_tc_k<__half, false><<<grid, tc::kT>>>(M, N, K, alpha, A, B, beta, C, fast);
+        tc::gemm_tc_k<__half, false><<<grid, tc::kT, 0, stream()>>>(M, N, K, alpha, A, B, beta, C, fast);
     } else {
       if (brow)
-        tc::gemm_tc_k<__nv_bfloat16, true><<<grid, tc::kT>>>(M, N, K, alpha, A, B, beta, C, fast);
+        tc::gemm_tc_k<__nv_bfloat16, true><<<grid, tc::kT, 0, stream()>>>(M, N, K, alpha, A, B, beta, C, fast);
       else
-        tc::gemm_tc_k<__nv_bfloat16, false><<<grid, tc::kT>>>(M, N, K, alpha, A, B, beta, C, fast);
+        tc::gemm_tc_k<__nv_bfloat16, false><<<grid, tc::kT, 0, stream()>>>(M, N, K, alpha, A, B, beta, C, fast);
     }
     check_launch("gemm (tensor cores)");
     return;
   }
   dim3 grid(unsigned((N + BN - 1) / BN), unsigned((M + BM - 1) / BM));
   if (grid.y > 65535) throw std::runtime_error("linear (CUDA): more than 4 Mi rows in one call");
-  gemm_k<<<grid, kThreads>>>(M, N, K, alpha, A, B, beta, C);
+  gemm_k<<<grid, kThreads, 0, stream()>>>(M, N, K, alpha, A, B, beta, C);
   check_launch("gemm");
 }
 

@@ -47,11 +47,11 @@ static void dense_gemv(CAct x, long long M, long long K, const WeightView& w, co
   by_dtype(x.t, [&](auto tx) {
     constexpr DType TX = PLF_DT(tx);
     if (w.dtype == DType::F32)
-      dense_gemv_k<DType::F32, TX><<<grid, 256>>>(x.p, M, K, w.data, N, bias, y.p, vec);
+      dense_gemv_k<DType::F32, TX><<<grid, 256, 0, stream()>>>(x.p, M, K, w.data, N, bias, y.p, vec);
     else if (w.dtype == DType::BF16)
-      dense_gemv_k<DType::BF16, TX><<<grid, 256>>>(x.p, M, K, w.data, N, bias, y.p, vec);
+      dense_gemv_k<DType::BF16, TX><<<grid, 256, 0, stream()>>>(x.p, M, K, w.data, N, bias, y.p, vec);
     else
-      dense_gemv_k<DType::F16, TX><<<grid, 256>>>(x.p, M, K, w.data, N, bias, y.p, vec);
+      dense_gemv_k<DType::F16, TX><<<grid, 256, 0, stream()>>>(x.p, M, K, w.data, N, bias, y.p, vec);
   });
   check_launch("linear_forward (gemv)");
 }
@@ -69,7 +69,8 @@ void linear_forward(CAct x, int64_t M, int64_t K, const WeightView& w, const flo
   }
   gemm(M, N, K, 1.0f, StridedA{x, K, 1}, weight(w, true), 0.0f, OutC{y, N});
   if (bias && M * N)
-    by_dtype(y.t, [&](auto t) { add_bias_k<PLF_DT(t)><<<blocks_for(M * N, 256), 256>>>(y.p, bias, M, N); });
+    by_dtype(y.t,
+             [&](auto t) { add_bias_k<PLF_DT(t)><<<blocks_for(M * N, 256), 256, 0, stream()>>>(y.p, bias, M, N); });
   check_launch("linear_forward");
 }
 
@@ -79,7 +80,7 @@ void linear_backward(CAct dy, CAct x, int64_t M, int64_t K, const WeightView& w,
   int64_t N = w.rows;
   if (dx.p) gemm(M, K, N, 1.0f, StridedA{dy, N, 1}, weight(w, false), 0.0f, OutC{dx, K});                // dx = dy·W
   if (dw) gemm(N, K, M, 1.0f, StridedA{dy, 1, N}, mat(x, K, 1), accumulate ? 1.0f : 0.0f, OutC{dw, K});  // dW = dyᵀ·x
-  if (dbias && N) bias_grad_k<<<blocks_for(N, 128), 128>>>(dy, M, N, dbias, accumulate);
+  if (dbias && N) bias_grad_k<<<blocks_for(N, 128), 128, 0, stream()>>>(dy, M, N, dbias, accumulate);
   check_launch("linear_backward");
 }
 
@@ -101,7 +102,7 @@ static void lora_rows(long long M, long long K, int r, float alpha, CAct A, cons
   by_rank(r, [&](auto rm) {
     by_dtype(A.t, [&](auto t) {
       rank_rows_k<decltype(rm)::value, PLF_DT(t)>
-          <<<blocks_for(M * 32, 256), 256>>>(M, K, r, alpha, A.p, S, srs, scs, beta, out, p, seed);
+          <<<blocks_for(M * 32, 256), 256, 0, stream()>>>(M, K, r, alpha, A.p, S, srs, scs, beta, out, p, seed);
     });
   });
   check_launch("lora rank product");
@@ -109,13 +110,14 @@ static void lora_rows(long long M, long long K, int r, float alpha, CAct A, cons
 // out(n, j) = alpha·Σ_m drop(P)[m][n]·Q[m][j] (+ out when accumulating): dB = s·dyᵀ·xa and dA = dxaᵀ·dropout(x)
 static void lora_cols(long long M, long long N, int r, float alpha, CAct P, const float* Q, float* o, long long ons,
                       long long ojs, bool accumulate, float p = 0.0f, uint64_t seed = 0) {
-  if (!accumulate) check(cudaMemsetAsync(o, 0, size_t(N * r) * sizeof(float), 0), "lora rank product");
+  if (!accumulate) check(cudaMemsetAsync(o, 0, size_t(N * r) * sizeof(float), stream()), "lora rank product");
   if (M <= 0 || N <= 0) return;
   const long long chunk = 128;
   dim3 grid(unsigned((N + 127) / 128), unsigned((M + chunk - 1) / chunk));
   by_rank(r, [&](auto rm) {
     by_dtype(P.t, [&](auto t) {
-      rank_cols_k<decltype(rm)::value, PLF_DT(t)><<<grid, 128>>>(M, N, r, alpha, P.p, Q, chunk, o, ons, ojs, p, seed);
+      rank_cols_k<decltype(rm)::value, PLF_DT(t)>
+          <<<grid, 128, 0, stream()>>>(M, N, r, alpha, P.p, Q, chunk, o, ons, ojs, p, seed);
     });
   });
   check_launch("lora rank product");
@@ -128,7 +130,8 @@ static void lora_expand(long long M, long long C, int r, float alpha, const floa
   if (grid.y > 65535) throw std::runtime_error("lora (CUDA): more than 2 Mi rows in one call");
   by_rank(r, [&](auto rm) {
     by_dtype(out.t, [&](auto t) {
-      rank_expand_k<decltype(rm)::value, PLF_DT(t)><<<grid, block>>>(M, C, r, alpha, L, R, rrs, rcs, p, seed, out.p);
+      rank_expand_k<decltype(rm)::value, PLF_DT(t)>
+          <<<grid, block, 0, stream()>>>(M, C, r, alpha, L, R, rrs, rcs, p, seed, out.p);
     });
   });
   check_launch("lora rank product");
@@ -146,7 +149,7 @@ void lora_linear_forward(CAct x, int64_t M, int64_t K, const WeightView& w, cons
   Scratch<float> xd(p > 0.0f ? size_t(M * K) : 0);
   StridedA xin{x, K, 1};
   if (p > 0.0f && M * K) {
-    dropout_k<<<blocks_for(M * K, 256), 256>>>(x, M * K, p, seed, xd.get());
+    dropout_k<<<blocks_for(M * K, 256), 256, 0, stream()>>>(x, M * K, p, seed, xd.get());
     xin = StridedA{xd.get(), K, 1};
   }
   gemm(M, r, K, 1.0f, xin, mat(a, 1, K), 0.0f, OutC{xa, r});
@@ -179,7 +182,7 @@ void lora_linear_backward(CAct dy, CAct x, int64_t M, int64_t K, const WeightVie
   Scratch<float> xd(p > 0.0f && da ? size_t(M * K) : 0);
   StridedA xin{x, K, 1};
   if (p > 0.0f && da && M * K) {
-    dropout_k<<<blocks_for(M * K, 256), 256>>>(x, M * K, p, seed, xd.get());
+    dropout_k<<<blocks_for(M * K, 256), 256, 0, stream()>>>(x, M * K, p, seed, xd.get());
     xin = StridedA{xd.get(), K, 1};
   }
   if (da) gemm(r, K, M, 1.0f, StridedA{dxa.get(), 1, r}, mat(xin.p, K, 1, xin.t), beta, OutC{da, K});
@@ -191,7 +194,7 @@ void lora_linear_backward(CAct dy, CAct x, int64_t M, int64_t K, const WeightVie
   }
   Scratch<float> t{size_t(M * K)};
   gemm(M, K, r, 1.0f, StridedA{dxa.get(), r, 1}, mat(a, K, 1), 0.0f, OutC{t.get(), K});
-  if (M * K) add_dropped_k<<<blocks_for(M * K, 256), 256>>>(dx, t.get(), M * K, p, seed);
+  if (M * K) add_dropped_k<<<blocks_for(M * K, 256), 256, 0, stream()>>>(dx, t.get(), M * K, p, seed);
   check_launch("lora_linear_backward");
 }
 

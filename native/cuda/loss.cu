@@ -23,7 +23,7 @@ double cross_entropy_forward(CAct logits, const int64_t* targets, int64_t rows, 
   Scratch<double> term{size_t(rows)};
   if (rows)
     by_dtype(logits.t, [&](auto t) {
-      ce_fwd_k<PLF_DT(t)><<<unsigned(rows), kLossT>>>(logits.p, targets, vocab, ignore_index, term.get());
+      ce_fwd_k<PLF_DT(t)><<<unsigned(rows), kLossT, 0, stream()>>>(logits.p, targets, vocab, ignore_index, term.get());
     });
   check_launch("cross_entropy_forward");
   std::vector<double> t(static_cast<size_t>(rows));
@@ -41,14 +41,15 @@ void cross_entropy_backward(CAct logits, const int64_t* targets, int64_t rows, i
   double k = c ? double(dloss) / double(c) : 0.0;
   if (rows)
     by_dtype(logits.t, [&](auto t) {
-      ce_bwd_k<PLF_DT(t)><<<unsigned(rows), kLossT>>>(logits.p, targets, vocab, ignore_index, k, dlogits.p);
+      ce_bwd_k<PLF_DT(t)>
+          <<<unsigned(rows), kLossT, 0, stream()>>>(logits.p, targets, vocab, ignore_index, k, dlogits.p);
     });
   check_launch("cross_entropy_backward");
 }
 
 double bce_logits_forward(const float* x, const float* y, int64_t n) {
   Scratch<double> term{size_t(n)};
-  if (n) bce_fwd_k<<<blocks_for(n, 256), 256>>>(x, y, n, term.get());
+  if (n) bce_fwd_k<<<blocks_for(n, 256), 256, 0, stream()>>>(x, y, n, term.get());
   check_launch("bce_logits_forward");
   std::vector<double> t(static_cast<size_t>(n));
   to_host(t.data(), term.get(), t.size(), "bce_logits_forward");
@@ -58,7 +59,7 @@ double bce_logits_forward(const float* x, const float* y, int64_t n) {
 }
 
 void bce_logits_backward(const float* x, const float* y, int64_t n, float dloss, float* dx) {
-  if (n) bce_bwd_k<<<blocks_for(n, 256), 256>>>(x, y, n, double(dloss) / double(n), dx);
+  if (n) bce_bwd_k<<<blocks_for(n, 256), 256, 0, stream()>>>(x, y, n, double(dloss) / double(n), dx);
   check_launch("bce_logits_backward");
 }
 

@@ -12,7 +12,7 @@
 namespace plf {
 namespace cuda {
 
-static void upload_code() {
+void nf4_upload_code() {
   static bool ready = false;
   if (ready) return;
   check(cudaMemcpyToSymbol(kNF4, NF4_CODE, sizeof(float) * 16), "nf4: upload NF4 code");
@@ -27,12 +27,14 @@ static void dequant(const NF4View& w, void* out) {
   long long groups = vec ? w.numel / 8 : 0;
   // shared memory: the absmax blocks one chunk of kU·256 groups spans (blocksize >= 8)
   size_t smem = size_t((kU * kDT) / (w.blocksize / 8) + 2) * sizeof(float);
-  if (groups) dequant_vec_k<Out><<<blocks_for((groups + kU * kDT - 1) / (kU * kDT), 1), kDT, smem>>>(w, groups, out);
-  if (w.numel > groups * 8) dequant_scalar_k<Out><<<blocks_for(w.numel - groups * 8, 256), 256>>>(w, groups * 8, out);
+  if (groups)
+    dequant_vec_k<Out><<<blocks_for((groups + kU * kDT - 1) / (kU * kDT), 1), kDT, smem, stream()>>>(w, groups, out);
+  if (w.numel > groups * 8)
+    dequant_scalar_k<Out><<<blocks_for(w.numel - groups * 8, 256), 256, 0, stream()>>>(w, groups * 8, out);
 }
 
 void nf4_dequantize(const NF4View& w, DType out_dtype, void* out) {
-  upload_code();
+  nf4_upload_code();
   if (out_dtype == DType::F32)
     dequant<0>(w, out);
   else if (out_dtype == DType::BF16)
@@ -43,10 +45,10 @@ void nf4_dequantize(const NF4View& w, DType out_dtype, void* out) {
 }
 
 void nf4_quantize(const float* x, int64_t n, int64_t blocksize, uint8_t* packed, float* absmax) {
-  upload_code();
+  nf4_upload_code();
   if (blocksize % 2) throw std::runtime_error("nf4_quantize: blocksize must be even on CUDA");
   long long nblocks = (n + blocksize - 1) / blocksize;
-  if (nblocks) quant_k<<<blocks_for(nblocks * 32, 256), 256>>>(x, n, blocksize, nblocks, packed, absmax);
+  if (nblocks) quant_k<<<blocks_for(nblocks * 32, 256), 256, 0, stream()>>>(x, n, blocksize, nblocks, packed, absmax);
   check_launch("nf4_quantize");
 }
 
@@ -61,13 +63,13 @@ bool nf4_gemv_ok(const NF4View& w, int64_t K, const void* x) {
 }
 
 void nf4_gemv(CAct x, const NF4View& w, int64_t N, int64_t K, const float* bias, Act y) {
-  upload_code();
+  nf4_upload_code();
   constexpr int R = 4, S = 4, kThreads = 128;  // 4 rows share each x read; 16 loads of 16 bytes per lane in flight
   long long warps = (N + R - 1) / R;
   size_t smem = size_t(kThreads / 32) * R * size_t(K / w.blocksize) * sizeof(float);
   if (N)
     by_dtype(x.t, [&](auto t) {
-      gemv_k<R, S, PLF_DT(t)><<<blocks_for(warps * 32, kThreads), kThreads, smem>>>(x.p, w, N, K, bias, y.p);
+      gemv_k<R, S, PLF_DT(t)><<<blocks_for(warps * 32, kThreads), kThreads, smem, stream()>>>(x.p, w, N, K, bias, y.p);
     });
   check_launch("nf4_gemv");
 }

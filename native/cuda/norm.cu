@@ -10,7 +10,7 @@ namespace cuda {
 
 // kernel<T> with T the activations' dtype (one dtype per call, see Op::acts)
 #define PLF_NORM_LAUNCH(kernel, like, grid, threads, ...) \
-  by_dtype((like).t, [&](auto tag) { kernel<PLF_DT(tag)><<<grid, threads>>>(__VA_ARGS__); })
+  by_dtype((like).t, [&](auto tag) { kernel<PLF_DT(tag)><<<grid, threads, 0, stream()>>>(__VA_ARGS__); })
 
 void rmsnorm_forward(CAct x, const float* w, int64_t rows, int64_t dim, float eps, Act y, float* rstd) {
   if (rows) PLF_NORM_LAUNCH(rms_fwd_k, x, unsigned(rows), kNormT, x.p, w, dim, eps, y.p, rstd);

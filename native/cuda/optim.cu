@@ -36,8 +36,8 @@ AdamWResult adamw_step(AdamWParam* params, int64_t count, const AdamWConfig& cfg
   const bool one_pass = !cfg.skip_nonfinite && cfg.max_grad_norm <= 0.0 && cfg.grad_scale == 1.0;
   double unscale = 1.0 / cfg.grad_scale, clip = 1.0;
   if (!one_pass) {
-    check(cudaMemsetAsync(bad.get(), 0, sizeof(int), 0), "adamw_step");
-    sumsq_k<<<grid, kT>>>(dps.get(), dch.get(), part.get(), bad.get());
+    check(cudaMemsetAsync(bad.get(), 0, sizeof(int), stream()), "adamw_step");
+    sumsq_k<<<grid, kT, 0, stream()>>>(dps.get(), dch.get(), part.get(), bad.get());
     check_launch("adamw_step: gradient norm");
     int hbad = 0;
     res.grad_norm = norm_from_parts();
@@ -49,7 +49,7 @@ AdamWResult adamw_step(AdamWParam* params, int64_t count, const AdamWConfig& cfg
     if (cfg.max_grad_norm > 0.0) clip = std::min(1.0, cfg.max_grad_norm / (res.grad_norm + 1e-6));
   }
   const Coeffs k = adamw_coeffs(cfg, unscale * clip);
-  adamw_k<<<grid, kT>>>(dps.get(), dch.get(), k, one_pass ? part.get() : nullptr);
+  adamw_k<<<grid, kT, 0, stream()>>>(dps.get(), dch.get(), k, one_pass ? part.get() : nullptr);
   check_launch("adamw_step");
   if (one_pass) res.grad_norm = norm_from_parts();
   return res;

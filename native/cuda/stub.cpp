@@ -6,6 +6,7 @@
 #include "plf/linear.h"
 #include "plf/optim.h"
 #include "plf/cublaslt.h"
+#include "plf/graph.h"
 #include "plf/ops.h"
 #include <stdexcept>
 
@@ -30,6 +31,16 @@ void synchronize() {}
 void empty_cache() {}
 void reserved_stats(int64_t* now, int64_t* peak) { *now = *peak = 0; }
 void reset_reserved_peak() {}
+void graph_begin() { fail(); }
+Graph* graph_end() { fail(); }
+void graph_abort() {}
+void graph_replay(Graph*) { fail(); }
+void graph_destroy(Graph*) {}
+int64_t graph_nodes(const Graph*) { return 0; }
+bool capturing() { return false; }
+int64_t pool_begin() { fail(); }
+void pool_end() {}
+void pool_release(int64_t) {}
 namespace lt {
 Info info() {
   Info i;

@@ -1,6 +1,7 @@
 // Embedding lookup (an f32 or 16-bit table into activations of another dtype), its scatter-add
-// backward with repeated ids, and the pooling row gather and its backward (native/cuda/embedding.cuh)
-// on the emulator against the CPU reference (native/cpu/embedding.cpp). Exits 1 when one is off.
+// backward with repeated ids, zero rows for ids outside the table, and the pooling row gather and its backward
+// (native/cuda/embedding.cuh) on the emulator against the CPU reference (native/cpu/embedding.cpp). Exits 1 when one is
+// off.
 #include "emu.h"
 #include "half.h"
 #include "embedding.cuh"
@@ -21,10 +22,18 @@ static void run(long long vocab, long long n, long long dim) {
   auto tf = table.f32();
   std::vector<int64_t> ids(n);
   for (long long i = 0; i < n; i++) ids[i] = (i * 7) % vocab;  // repeats when n > vocab / gcd
-  emu::Buf out(TO, n * dim);
-  grid(n * dim, [&] { emb_fwd_k<TT, TO>(ids.data(), n, table.p(), dim, out.p()); });
-  std::vector<float> c(n * dim);
-  cpu::embedding_forward(ids.data(), n, tf.data(), dim, c.data());
+  // the forward also meets ids outside the table (a recorded CUDA graph skips the host's check): zero rows
+  std::vector<int64_t> fids = ids;
+  fids[0] = -1;
+  if (n > 2) fids[n / 2] = vocab;
+  emu::Buf out(TO, emu::randn(n * dim));
+  grid(n * dim, [&] { emb_fwd_k<TT, TO>(fids.data(), n, table.p(), vocab, dim, out.p()); });
+  std::vector<float> c(n * dim, 1.0f);
+  cpu::embedding_forward(fids.data(), n, tf.data(), vocab, dim, c.data());
+  bool zeroed = true;  // the reference's own out-of-range row, so a kernel that leaves it alone cannot pass
+  for (long long d = 0; d < dim; d++) zeroed = zeroed && c[d] == 0.0f;
+  if (!zeroed) printf("embedding forward: the CPU reference did not zero an out-of-range id's row\n");
+  emu::expect(zeroed);
   char what[96];
   snprintf(what, sizeof what, "embedding forward, %s table", emu::dname(TT));
   emu::expect_act(what, TO, out.f32(), c);

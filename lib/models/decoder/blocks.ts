@@ -3,7 +3,7 @@
 import { Tensor } from '../../tensor.js';
 import { attentionForward, attentionBackward } from '../../ops/attention.js';
 import { ropeForward, ropeBackward } from '../../ops/rope.js';
-import { sliceColsForward, sliceColsBackward } from '../../ops/copy.js';
+import { sliceColsForward, sliceColsBackward, cacheWrite } from '../../ops/copy.js';
 import { swigluForward, swigluBackward, geluForward, geluBackward } from '../../ops/activation.js';
 import { Linear, accumulate, type Pass } from '../layers.js';
 import type { ModelConfig } from './config.js';
@@ -16,6 +16,12 @@ export interface Ctx {
   mask: Tensor | null; // i64 [B, Tcap] (attention_mask; the cache's when decoding)
   train: Pass;
   cache?: LayerCache[]; // decoding: one per layer
+  /**
+   * decoding a recorded step (generate's CUDA graph): i64 [1] on the device, the positions filled
+   * before this step; the new keys go there and attention spans the whole cache under the mask
+   * (cache.len is not read, so the step does not change between tokens)
+   */
+  cacheAt?: Tensor;
 }
 
 /** A layer's KV cache: [B, cap, Hkv, D] buffers of which `len` positions are filled. */
@@ -68,7 +74,11 @@ export class Attention {
     ropeForward(k, ctx.positions, rope);
     let att: { out: Tensor; lse: Tensor };
     const cache = ctx.cache?.[this.layerIndex];
-    if (cache) {
+    if (cache && ctx.cacheAt) {
+      cacheWrite(k, ctx.cacheAt, cache.k);
+      cacheWrite(v, ctx.cacheAt, cache.v);
+      att = attentionForward(q, cache.k, cache.v, { mask: ctx.mask, window: c.slidingWindow });
+    } else if (cache) {
       const per = T * c.kvHeads * c.headDim,
         cap = cache.k.shape[1];
       for (let b = 0; b < B; b++) {

@@ -208,7 +208,7 @@ export class DecoderModel implements Model {
   /** Logits (and the loss when labels are given). With `train`, activations are kept for backward(). */
   forward(
     batch: Batch,
-    opts: { train?: boolean; cache?: LayerCache[]; lastOnly?: boolean; lossOnly?: boolean } = {},
+    opts: { train?: boolean; cache?: LayerCache[]; cacheAt?: Tensor; lastOnly?: boolean; lossOnly?: boolean } = {},
   ): { logits: Tensor; loss?: number } {
     const train: Pass = opts.train ? { dropoutSeed: this.dropoutStep + 1 } : false;
     if (this.saved) this.release();
@@ -238,7 +238,7 @@ export class DecoderModel implements Model {
             'positions',
           ),
     );
-    const ctx: Ctx = { B, T, positions, mask, train, cache: opts.cache };
+    const ctx: Ctx = { B, T, positions, mask, train, cache: opts.cache, cacheAt: opts.cacheAt };
     let x = embeddingForward(ids, this.embed, this.activations);
     const hs: Tensor[] = [x];
     for (const block of this.blocks) {
