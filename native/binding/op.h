@@ -143,7 +143,9 @@ struct Indices {
 };
 // `values_only`: the kernels only compare the values (a mask with 0, positions in sin/cos), never
 // address memory with them, so an i64 tensor already on the GPU is used in place, unchecked —
-// no download, no device synchronization per op. Ids and targets (addresses) are always checked.
+// no download, no device synchronization per op. Ids and targets (addresses) are checked, except
+// embedding ids while a CUDA graph is recorded (the host cannot read them; the kernel zero-fills a
+// row whose id is outside the table).
 void index_arg(const Op& op, const TensorImpl* t, const char* arg, int64_t lo, int64_t hi, Device d, Indices& out,
                bool values_only = false);
 
