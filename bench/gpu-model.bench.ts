@@ -75,7 +75,8 @@ console.log(
   const V = model.config.vocabSize,
     n = tiny ? 8 : 64;
   const prompt = [Array.from({ length: 16 }, (_, t) => (t * 7919 + 13) % V)];
-  const decode = (graph: boolean, tokens: number) => model.generate({ inputIds: prompt }, { maxNewTokens: tokens, eosTokenId: null, graph });
+  const decode = (graph: boolean, tokens: number) =>
+    model.generate({ inputIds: prompt }, { maxNewTokens: tokens, eosTokenId: null, graph });
   const rate = (graph: boolean) => {
     decode(graph, 4); // warm-up
     return n / seconds(() => decode(graph, n));

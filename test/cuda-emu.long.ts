@@ -97,13 +97,13 @@ test(
 );
 
 test(
-  'cross-entropy and BCE CUDA kernels (per-row terms, dlogits, ignored targets; 16-bit logits in place) on the CPU emulator equal the CPU',
+  'cross-entropy, BCE and argmax CUDA kernels (per-row terms, dlogits, ignored targets, first-maximum ties and NaN; 16-bit logits in place) on the CPU emulator equal the CPU',
   { skip: unavailable, timeout: 240_000 },
   async () => {
     const r = await emu('loss');
     assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, /all loss cases match/);
-    assert.equal(r.stdout.trim().split('\n').length, 2 * 4 + 2 * 2 + 1, r.stdout);
+    assert.equal(r.stdout.trim().split('\n').length, 2 + 2 * 4 + 2 * 2 + 1, r.stdout);
   },
 );
 

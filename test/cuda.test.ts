@@ -41,6 +41,7 @@ import {
   crossEntropyBackward,
   bceWithLogitsForward,
   bceWithLogitsBackward,
+  argmaxRows,
   sliceColsForward,
   sliceColsBackward,
   cacheWrite,
@@ -543,6 +544,21 @@ test('cache_write on CUDA appends where a device position says, like the CPU (f3
   }
 });
 
+test("argmax_rows on CUDA picks the CPU's first maximum (f32, bf16; ties, NaN; a 32k vocabulary)", { skip }, () => {
+  for (const [rows, V] of [
+    [3, 7],
+    [5, 32000],
+  ])
+    for (const dtype of ['f32', 'bf16'] as const) {
+      const a = randnArray(rows * V);
+      a[2] = a[V - 1] = 40; // row 0: a tie
+      a[V] = NaN; // row 1: NaN in column 0
+      a[2 * V + 1] = NaN; // row 2: NaN passed over
+      const x = Tensor.from(a, [rows, V], { dtype });
+      assert.deepEqual(argmaxRows(up(x)).toArray(), argmaxRows(x).toArray(), `${dtype} [${rows},${V}]`);
+    }
+});
+
 test('StepGraph on CUDA: a recorded step replays on new inputs like the op calls; a host copy inside is a clear error', { skip }, () => {
   const w = up(Tensor.from(randnArray(6 * 4), [6, 4])),
     x = Tensor.empty([3, 4], 'f32', 'cuda'),
@@ -660,6 +676,8 @@ test("decoding on CUDA as one recorded CUDA graph gives the op calls' tokens and
       const eager = run(false),
         graph = run(true);
       assert.deepEqual(graph.seqs, eager.seqs, `${arch} ${activations} ${quantize} tokens`);
+      // and picking on the device (no pick given): the same tokens
+      assert.deepEqual(m.generate(batch, { maxNewTokens: 6, eosTokenId: null, graph: true }), eager.seqs, `${arch} device pick`);
       graph.rows.forEach((r, i) => assert.ok(relDiff(r, eager.rows[i]) < 1e-5, `${arch} ${activations} ${quantize} step row ${i}`));
       m.dispose();
     }

@@ -1,8 +1,9 @@
-// Cross-entropy (ignore index −100) and BCE-with-logits against float64 references.
+// Cross-entropy (ignore index −100) and BCE-with-logits against float64 references; the greedy
+// pick (argmax_rows) against a JS scan.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor, ArgumentError, ShapeError } from '../lib/index.js';
-import { crossEntropyForward, crossEntropyBackward, bceWithLogitsForward, bceWithLogitsBackward } from '../lib/ops/index.js';
+import { crossEntropyForward, crossEntropyBackward, bceWithLogitsForward, bceWithLogitsBackward, argmaxRows } from '../lib/ops/index.js';
 import { randnArray, finiteDiffCheck, throwsWith, randInt, rand } from './helpers.js';
 
 function ceRef(logits: Float32Array, targets: number[], V: number): number {
@@ -67,4 +68,33 @@ test('losses reject bad targets and shapes', () => {
   throwsWith(() => crossEntropyForward(l, Tensor.from(new Int32Array([1, 2, 3]))), ShapeError, /one entry per row/);
   throwsWith(() => crossEntropyForward(l, Tensor.zeros([2])), Error, /targets must be i32\/i64/);
   throwsWith(() => bceWithLogitsForward(l, Tensor.zeros([2, 4])), ShapeError, /bce_logits_forward/);
+});
+
+test('argmax_rows picks the first maximum as a scan x[v] > x[best] does (ties, NaN, -inf; bf16 rows)', () => {
+  const V = randInt(5, 300);
+  const rows: number[][] = [
+    Array.from(randnArray(V)),
+    Array.from(randnArray(V)),
+    Array.from(randnArray(V)),
+    new Array(V).fill(-Infinity),
+    Array.from(randnArray(V)),
+  ];
+  rows[0][1] = rows[0][V - 1] = 50; // a tie: the first
+  rows[1][0] = NaN; // NaN in column 0 stays
+  rows[2][2] = NaN;
+  rows[2][V - 1] = 60; // NaN elsewhere is passed over
+  const scan = (r: ArrayLike<number>) => {
+    let b = 0;
+    for (let v = 1; v < r.length; v++) if (r[v] > r[b]) b = v;
+    return b;
+  };
+  const flat = Float32Array.from(rows.flat());
+  for (const dtype of ['f32', 'bf16'] as const) {
+    const x = Tensor.from(flat, [rows.length, V], { dtype });
+    const xs = x.toFloat32();
+    const want = rows.map((_, r) => scan(xs.subarray(r * V, (r + 1) * V)));
+    assert.deepEqual([want[0], want[1], want[2], want[3]], [1, 0, V - 1, 0]);
+    assert.deepEqual(Array.from(argmaxRows(x).toArray() as BigInt64Array, Number), want, dtype);
+  }
+  throwsWith(() => argmaxRows(Tensor.zeros([3, 0])), ShapeError, /argmax_rows/, /empty vocabulary/);
 });

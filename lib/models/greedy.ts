@@ -34,12 +34,21 @@ export function greedyPick(
   pad: number,
   pick?: GenerateOptions['pick'],
 ): number[] {
+  const best = finished.map((done, b) => {
+    if (done) return pad;
+    if (pick) return pick(lg.subarray(b * V, (b + 1) * V), b);
+    let m = 0;
+    for (let v = 1; v < V; v++) if (lg[b * V + v] > lg[b * V + m]) m = v;
+    return m;
+  });
+  return finishStep(best, finished, eos, pad);
+}
+
+/** One step's tokens from each row's choice `best`: pad for rows already finished; rows that produce EOS are marked finished. */
+export function finishStep(best: ArrayLike<number>, finished: boolean[], eos: number | null, pad: number): number[] {
   return finished.map((done, b) => {
     if (done) return pad;
-    let best = 0;
-    if (pick) best = pick(lg.subarray(b * V, (b + 1) * V), b);
-    else for (let v = 1; v < V; v++) if (lg[b * V + v] > lg[b * V + best]) best = v;
-    const tok = best;
+    const tok = best[b];
     if (eos !== null && tok === eos) finished[b] = true;
     return tok;
   });

@@ -175,3 +175,8 @@ export function accumulate(a: Tensor, b: Tensor): Tensor {
   b.dispose();
   return a;
 }
+
+/** a += b, returning a; b stays the caller's (a residual: no copy of it, one kernel fewer per join). */
+export function addInto(a: Tensor, b: Tensor): Tensor {
+  return addForward(a, b, a);
+}

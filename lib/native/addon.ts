@@ -105,6 +105,7 @@ export interface Addon {
   cross_entropy_backward(logits: T, targets: T, ignoreIndex: number, dloss: number, dlogits: T): void;
   bce_logits_forward(logits: T, labels: T): number;
   bce_logits_backward(logits: T, labels: T, dloss: number, dlogits: T): void;
+  argmax_rows(x: T, out: T): void;
   last_token_index(ids: T, padId: number, out: T): void;
   gather_rows_forward(x: T, index: T, y: T): void;
   gather_rows_backward(dy: T, index: T, dx: T): void;

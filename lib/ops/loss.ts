@@ -23,3 +23,14 @@ export function bceWithLogitsBackward(logits: Tensor, labels: Tensor, dloss = 1)
   addon.bce_logits_backward(logits.handle, labels.handle, dloss, d.handle);
   return d;
 }
+
+/**
+ * Greedy decoding's pick: the first maximum of each row of x [.., V], as the scan `x[v] > x[best]`
+ * from best = 0 finds it (a NaN is never chosen unless in column 0), i64 [rows] on x's device.
+ */
+export function argmaxRows(x: Tensor): Tensor {
+  const V = x.shape[x.shape.length - 1] ?? 0;
+  const out = Tensor.empty([V ? x.numel / V : 0], 'i64', x.device);
+  addon.argmax_rows(x.handle, out.handle);
+  return out;
+}

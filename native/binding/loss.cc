@@ -92,7 +92,23 @@ static Napi::Value BceBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// argmax_rows(x [rows, vocab], out i64 [rows]): the first maximum per row, on x's device (decoding
+// picks on the GPU and downloads one id per row, not the row's logits)
+static Napi::Value ArgmaxRows(const Napi::CallbackInfo& info) {
+  Op op(info, "argmax_rows");
+  TensorImpl *x = op.t(0, "x", kAnyFloat), *out = op.t(1, "out", {DType::I64});
+  if (x->shape.empty()) op.shape("x " + x->describe() + " needs a last dimension (the vocabulary)");
+  int64_t V = x->shape.back(), rows = V ? x->numel() / V : 0;
+  if (V == 0) op.shape("x " + x->describe() + " has an empty vocabulary");
+  op.numel(out, "out", rows, "one id per row of x " + x->describe());
+  Device dev = op.device({x, out}, true);
+  op.acts({x});
+  PLF_DISPATCH(op, dev, argmax_rows, op.a_in(x), rows, V, static_cast<int64_t*>(out->data()));
+  return info.Env().Undefined();
+}
+
 void register_loss(Napi::Env env, Napi::Object exports) {
+  export_fn(env, exports, "argmax_rows", ArgmaxRows);
   export_fn(env, exports, "cross_entropy_forward", CeForward);
   export_fn(env, exports, "cross_entropy_backward", CeBackward);
   export_fn(env, exports, "bce_logits_forward", BceForward);

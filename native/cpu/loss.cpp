@@ -70,5 +70,15 @@ void bce_logits_backward(const float* x, const float* y, int64_t n, float dloss,
   for (int64_t i = 0; i < n; i++) dx[i] = float((1.0 / (1.0 + std::exp(-double(x[i]))) - y[i]) * k);
 }
 
+void argmax_rows(const float* x, int64_t rows, int64_t vocab, int64_t* out) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float* row = x + r * vocab;
+    int64_t best = 0;
+    for (int64_t v = 1; v < vocab; v++)
+      if (row[v] > row[best]) best = v;
+    out[r] = best;
+  }
+}
+
 }  // namespace cpu
 }  // namespace plf

@@ -63,5 +63,11 @@ void bce_logits_backward(const float* x, const float* y, int64_t n, float dloss,
   check_launch("bce_logits_backward");
 }
 
+void argmax_rows(CAct x, int64_t rows, int64_t vocab, int64_t* out) {
+  if (rows && vocab)
+    by_dtype(x.t, [&](auto t) { argmax_k<PLF_DT(t)><<<unsigned(rows), kLossT, 0, stream()>>>(x.p, vocab, out); });
+  check_launch("argmax_rows");
+}
+
 }  // namespace cuda
 }  // namespace plf

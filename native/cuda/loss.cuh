@@ -76,5 +76,38 @@ __global__ void bce_bwd_k(const float* x, const float* y, long long n, double k,
   PLF_GRID_STRIDE(i, n) dx[i] = float((1.0 / (1.0 + exp(-double(x[i]))) - y[i]) * k);
 }
 
+// the first maximum of each row (one block per row): each thread scans its columns in order, then
+// pairs are merged by value, ties to the lower index; NaN is skipped, as a scan comparing x > best
+// never moves to it — unless it is column 0, where such a scan stays
+template <DType T>
+__global__ void argmax_k(const void* x, long long vocab, int64_t* out) {
+  __shared__ float val[kLossT];
+  __shared__ long long idx[kLossT];
+  const long long r0 = (long long)blockIdx.x * vocab;
+  float bv = -INFINITY;
+  long long bi = -1;
+  for (long long i = threadIdx.x; i < vocab; i += kLossT) {
+    float v = ld<T>(x, r0 + i);
+    if (v == v && (bi < 0 || v > bv)) bv = v, bi = i;
+  }
+  val[threadIdx.x] = bv;
+  idx[threadIdx.x] = bi;
+  __syncthreads();
+  for (int s = kLossT / 2; s > 0; s >>= 1) {
+    if (threadIdx.x < s) {
+      float ov = val[threadIdx.x + s];
+      long long oi = idx[threadIdx.x + s];
+      long long mi = idx[threadIdx.x];
+      if (oi >= 0 && (mi < 0 || ov > val[threadIdx.x] || (ov == val[threadIdx.x] && oi < mi)))
+        val[threadIdx.x] = ov, idx[threadIdx.x] = oi;
+    }
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) {
+    float x0 = ld<T>(x, r0);
+    out[blockIdx.x] = x0 != x0 || idx[0] < 0 ? 0 : idx[0];
+  }
+}
+
 }  // namespace cuda
 }  // namespace plf

@@ -69,7 +69,31 @@ static void run(long long rows, long long vocab) {
   emu::expect(ebd <= 1e-6);
 }
 
+// greedy decoding's pick: rows with ties (the first maximum wins), NaN inside (skipped) and in column
+// 0 (kept), all -inf, and a maximum in the last column; 16-bit rows read in place
+template <DType T>
+static void argmax(long long vocab) {
+  const long long rows = 6;
+  std::vector<float> v = emu::randn(rows * vocab);
+  float* r = v.data();
+  r[3] = r[vocab - 2] = 9.0f;                                          // row 0: a tie, the first wins
+  r[vocab + 1] = NAN, r[vocab + 5] = 8.0f;                             // row 1: NaN skipped
+  r[2 * vocab] = NAN;                                                  // row 2: NaN in column 0 stays
+  for (long long i = 0; i < vocab; i++) r[3 * vocab + i] = -INFINITY;  // row 3: all -inf
+  r[5 * vocab - 1] = 7.0f;                                             // row 4: the last column
+  emu::Buf x(T, v);
+  auto xf = x.f32();
+  std::vector<int64_t> got(rows, -7), want(rows);
+  emu::launch(dim3(unsigned(rows)), dim3(kLossT), 0, [&] { argmax_k<T>(x.p(), vocab, got.data()); });
+  cpu::argmax_rows(xf.data(), rows, vocab, want.data());
+  bool ok = got == want && want[0] == 3 && want[1] == 5 && want[2] == 0 && want[3] == 0 && want[4] == vocab - 1;
+  printf("argmax rows %-4s [%lld,%lld]: %s\n", emu::dname(T), rows, vocab, ok ? "equal" : "DIFFERENT");
+  emu::expect(ok);
+}
+
 int main() {
+  argmax<DType::F32>(1000);
+  argmax<DType::BF16>(37);
   run<DType::F32>(5, 7);
   run<DType::F32>(9, 1000);
   run<DType::BF16>(9, 1000);

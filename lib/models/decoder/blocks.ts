@@ -5,7 +5,7 @@ import { attentionForward, attentionBackward } from '../../ops/attention.js';
 import { ropeForward, ropeBackward } from '../../ops/rope.js';
 import { sliceColsForward, sliceColsBackward, cacheWrite } from '../../ops/copy.js';
 import { swigluForward, swigluBackward, geluForward, geluBackward } from '../../ops/activation.js';
-import { Linear, accumulate, type Pass } from '../layers.js';
+import { Linear, accumulate, addInto, type Pass } from '../layers.js';
 import type { ModelConfig } from './config.js';
 
 /** What every layer of one forward pass shares. */
@@ -247,16 +247,16 @@ export class Block {
     };
     if (this.residual === 'sequential') {
       const n1 = this.ln1.forward(x, ctx.train);
-      const h = accumulate(this.attn.forward(n1, ctx), x.clone()); // h = attn + x
+      const h = addInto(this.attn.forward(n1, ctx), x); // h = attn + x
       const n2 = this.ln2!.forward(h, ctx.train);
-      const out = accumulate(this.mlp.forward(n2, ctx.train), h.clone());
+      const out = addInto(this.mlp.forward(n2, ctx.train), h);
       keep(n1, n2, h);
       return out;
     }
     const n1 = this.ln1.forward(x, ctx.train);
     const n2 = this.residual === 'two-norms' ? this.ln2!.forward(x, ctx.train) : n1;
     const out = accumulate(this.attn.forward(n1, ctx), this.mlp.forward(n2, ctx.train));
-    accumulate(out, x.clone());
+    addInto(out, x);
     keep(n1, ...(n2 !== n1 ? [n2] : []));
     return out;
   }
@@ -270,14 +270,14 @@ export class Block {
     };
     let dx: Tensor;
     if (this.residual === 'sequential') {
-      const dh = accumulate(through(this.ln2!, this.mlp.backward(dy)), dy.clone());
+      const dh = addInto(through(this.ln2!, this.mlp.backward(dy)), dy);
       dx = accumulate(through(this.ln1, this.attn.backward(dh)), dh);
     } else if (this.residual === 'shared-norm') {
       const dn = accumulate(this.attn.backward(dy), this.mlp.backward(dy));
-      dx = accumulate(through(this.ln1, dn), dy.clone());
+      dx = addInto(through(this.ln1, dn), dy);
     } else {
       dx = accumulate(through(this.ln1, this.attn.backward(dy)), through(this.ln2!, this.mlp.backward(dy)));
-      accumulate(dx, dy.clone());
+      addInto(dx, dy);
     }
     this.saved.forEach((t) => t.dispose());
     this.saved = [];

@@ -10,7 +10,8 @@ import { idsArray } from '../batch.js';
 import type { Batch, Task } from '../model.js';
 import type { Device } from '../../tensor.js';
 import type { LayerCache } from './blocks.js';
-import { greedyPick, type GenerateOptions } from '../greedy.js';
+import { greedyPick, finishStep, type GenerateOptions } from '../greedy.js';
+import { argmaxRows } from '../../ops/loss.js';
 
 /** What decoding needs of a decoder model (DecoderModel provides it). */
 export interface CachedDecoder {
@@ -32,15 +33,16 @@ export interface CachedDecoder {
 let warned = false;
 
 /**
- * One decode step recorded with its inputs in device tensors (ids, positions, mask, the cache's fill
- * `at`), written before each replay: attention then spans the whole cache under the mask, which is
- * the same attention only without a sliding window shorter than the cache (usable() says).
+ * One decode step recorded with its inputs in device tensors (ids, positions, mask and the cache's
+ * fill `at`, views of one i64 buffer written with one upload per token) and, without a `pick`, the
+ * greedy pick on the device (one id per row comes back, not the row's logits). Attention then spans
+ * the whole cache under the mask — the same attention, but for a sliding window shorter than the
+ * cache (usable() says).
  */
 class RecordedStep implements Disposable {
-  private readonly ids: Tensor;
-  private readonly pos: Tensor;
-  private readonly mask: Tensor;
-  private readonly at: Tensor;
+  private readonly inputs: Tensor;
+  private readonly host: BigInt64Array;
+  private readonly views: Tensor[];
   private graph: StepGraph | null = null;
 
   static usable(model: CachedDecoder, cap: number): boolean {
@@ -51,35 +53,48 @@ class RecordedStep implements Disposable {
   constructor(
     private readonly model: CachedDecoder,
     private readonly cache: LayerCache[],
-    B: number,
-    cap: number,
+    private readonly B: number,
+    private readonly cap: number,
+    private readonly onDevicePick: boolean,
   ) {
-    const d = model.device;
-    this.ids = Tensor.empty([B, 1], 'i64', d);
-    this.pos = Tensor.empty([B, 1], 'i64', d);
-    this.mask = Tensor.empty([B, cap], 'i64', d);
-    this.at = Tensor.empty([1], 'i64', d);
+    this.host = new BigInt64Array(2 * B + B * cap + 1);
+    this.inputs = Tensor.empty([this.host.length], 'i64', model.device);
+    this.views = [
+      this.inputs.view([B, 1], 0),
+      this.inputs.view([B, 1], B),
+      this.inputs.view([B, cap], 2 * B),
+      this.inputs.view([1], 2 * B + B * cap),
+    ];
   }
 
-  /** the last position's logits [B, V] for tokens `ids` at `positions`, the cache filled to `at` */
-  run(ids: number[], positions: number[], mask: BigInt64Array, at: number): Float32Array {
-    this.ids.write(BigInt64Array.from(ids, BigInt));
-    this.pos.write(BigInt64Array.from(positions, BigInt));
-    this.mask.write(mask);
-    this.at.write(BigInt64Array.of(BigInt(at)));
-    this.graph ??= StepGraph.record(this.model.device, () => [
-      this.model.forward(
-        { inputIds: this.ids, attentionMask: this.mask, positionIds: this.pos },
-        { cache: this.cache, cacheAt: this.at, lastOnly: true },
-      ).logits,
-    ]);
+  /**
+   * For tokens `ids` at `positions`, the cache filled to `at`: the last position's logits [B, V], or
+   * with the pick on the device each row's first maximum.
+   */
+  run(ids: number[], positions: number[], mask: BigInt64Array, at: number): Float32Array | BigInt64Array {
+    const { B, cap } = this,
+      h = this.host;
+    for (let b = 0; b < B; b++) {
+      h[b] = BigInt(ids[b]);
+      h[B + b] = BigInt(positions[b]);
+    }
+    h.set(mask, 2 * B);
+    h[2 * B + B * cap] = BigInt(at);
+    this.inputs.write(h);
+    this.graph ??= StepGraph.record(this.model.device, () => {
+      const [idsT, posT, maskT, atT] = this.views;
+      const { logits } = this.model.forward(
+        { inputIds: idsT, attentionMask: maskT, positionIds: posT },
+        { cache: this.cache, cacheAt: atT, lastOnly: true },
+      );
+      if (!this.onDevicePick) return [logits];
+      const picked = argmaxRows(logits);
+      logits.dispose();
+      return [picked];
+    });
     this.graph.replay();
-    return this.graph.outputs[0].toFloat32();
-  }
-
-  /** kernels and copies in the recorded step (0 on the CPU or before the first run) */
-  get nodes(): number {
-    return this.graph?.nodes ?? 0;
+    const out = this.graph.outputs[0];
+    return this.onDevicePick ? (out.toArray() as BigInt64Array) : out.toFloat32();
   }
 
   [Symbol.dispose](): void {
@@ -89,7 +104,8 @@ class RecordedStep implements Disposable {
   dispose(): void {
     this.graph?.dispose();
     this.graph = null;
-    for (const t of [this.ids, this.pos, this.mask, this.at]) t.dispose();
+    this.views.forEach((t) => t.dispose());
+    this.inputs.dispose();
   }
 }
 
@@ -132,17 +148,26 @@ export function generate(model: CachedDecoder, batch: Pick<Batch, 'inputIds' | '
     throw new ArgumentError(
       `generate: graph decoding needs a sliding window of at least ${cap} positions (the model's is ${model.config.slidingWindow})`,
     );
-  let recorded = wantGraph && RecordedStep.usable(model, cap) ? new RecordedStep(model, cache, B, cap) : null;
-  // one eager step (the prompt: ids [B, T]); its logits [B, V] on the host
-  const eager = (ids: number[], positions: BigInt64Array, n: number): Float32Array => {
+  // without a pick, the greedy choice is made on the device: one id per row comes back
+  const onDevicePick = !opts.pick;
+  let recorded = wantGraph && RecordedStep.usable(model, cap) ? new RecordedStep(model, cache, B, cap, onDevicePick) : null;
+  // one step as op calls (the prompt: ids [B, T]): each row's first maximum, or its logits [B, V] for pick
+  const eager = (ids: number[], positions: BigInt64Array, n: number): Float32Array | BigInt64Array => {
     const idsT = Tensor.from(BigInt64Array.from(ids, BigInt), [B, n]),
       posT = Tensor.from(positions, [B, n]),
       maskT = Tensor.from(mask, [B, cap]);
     try {
       const { logits } = model.forward({ inputIds: idsT, attentionMask: maskT, positionIds: posT }, { cache, lastOnly: true });
-      const lg = logits.toFloat32();
+      if (!onDevicePick) {
+        const lg = logits.toFloat32();
+        logits.dispose();
+        return lg;
+      }
+      const picked = argmaxRows(logits);
       logits.dispose();
-      return lg;
+      const ids = picked.toArray() as BigInt64Array;
+      picked.dispose();
+      return ids;
     } finally {
       for (const t of [idsT, posT, maskT]) t.dispose();
     }
@@ -150,7 +175,7 @@ export function generate(model: CachedDecoder, batch: Pick<Batch, 'inputIds' | '
   try {
     let next: number[] = [];
     for (let i = 0; i < opts.maxNewTokens; i++) {
-      let lg: Float32Array | null = null;
+      let lg: Float32Array | BigInt64Array | null = null;
       if (i === 0) lg = eager(prompt, pos, T);
       else if (recorded) {
         try {
@@ -165,7 +190,10 @@ export function generate(model: CachedDecoder, batch: Pick<Batch, 'inputIds' | '
         }
       }
       lg ??= eager(next, BigInt64Array.from(lastPos, BigInt), 1);
-      next = greedyPick(lg, c.vocabSize, finished, eos, pad, opts.pick);
+      next =
+        lg instanceof BigInt64Array
+          ? finishStep(Array.from(lg, Number), finished, eos, pad)
+          : greedyPick(lg, c.vocabSize, finished, eos, pad, opts.pick);
       for (let b = 0; b < B; b++) {
         out[b].push(next[b]);
         mask[b * cap + T + i] = 1n;

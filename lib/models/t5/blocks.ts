@@ -14,7 +14,7 @@ import {
   swigluForward,
   swigluBackward,
 } from '../../ops/activation.js';
-import { Linear, Norm, accumulate, type Pass } from '../layers.js';
+import { Linear, Norm, accumulate, addInto, type Pass } from '../layers.js';
 import type { T5Config } from './config.js';
 
 /** A decoder layer's caches while generating: self-attention keys/values so far, cross keys/values once. */
@@ -248,16 +248,16 @@ export class T5Block {
       else ts.forEach((t) => t.dispose());
     };
     const n0 = this.selfNorm.forward(x, ctx.train);
-    let h = accumulate(this.self.forward(n0, ctx), x.clone());
+    let h = addInto(this.self.forward(n0, ctx), x);
     keep(n0);
     if (this.cross) {
       const n1 = this.crossNorm!.forward(h, ctx.train);
-      const h2 = accumulate(this.cross.forward(n1, ctx), h.clone());
+      const h2 = addInto(this.cross.forward(n1, ctx), h);
       keep(n1, h);
       h = h2;
     }
     const n2 = this.ffNorm.forward(h, ctx.train);
-    const out = accumulate(this.ff.forward(n2, ctx.train), h.clone());
+    const out = addInto(this.ff.forward(n2, ctx.train), h);
     keep(n2, h);
     return out;
   }
@@ -269,7 +269,7 @@ export class T5Block {
       g.dispose();
       return r;
     };
-    let dh = accumulate(through(this.ffNorm, this.ff.backward(dy)), dy.clone());
+    let dh = addInto(through(this.ffNorm, this.ff.backward(dy)), dy);
     let denc: Tensor | null = null;
     if (this.cross) {
       const r = this.cross.backward(dh);
