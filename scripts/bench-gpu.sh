@@ -47,6 +47,11 @@ if [ -z "${PLF_ATTENTION_TC:-}" ] && ! node dist/bench/attention-smoke.js 2>&1 |
   echo "bench:gpu: the attention smoke test failed (see attention-smoke.txt): continuing with PLF_ATTENTION_TC=0"
   export PLF_ATTENTION_TC=0
 fi
+# and for decoding as a CUDA graph: a graph that misbehaves leaves the call decoding with op calls
+if [ -z "${PLF_CUDA_GRAPH:-}" ] && ! node dist/bench/graph-smoke.js 2>&1 | tee "$OUT/graph-smoke.txt"; then
+  echo "bench:gpu: the CUDA-graph smoke test failed (see graph-smoke.txt): continuing with PLF_CUDA_GRAPH=0"
+  export PLF_CUDA_GRAPH=0
+fi
 test_gpu() {
   node --test --test-concurrency=1 --test-reporter=tap dist/test/cuda.test.js dist/test/leaks.test.js dist/test/cases.test.js > "$OUT/test-gpu.tap" 2>&1
   grep -E "^(not )?ok|^# (pass|fail|skip)" "$OUT/test-gpu.tap"
