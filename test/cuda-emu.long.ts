@@ -70,7 +70,7 @@ test(
     const r = await emu('gemv');
     assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, /all GEMV cases match/);
-    assert.equal(r.stdout.trim().split('\n').length, 10, r.stdout);
+    assert.equal(r.stdout.trim().split('\n').length, 12, r.stdout);
   },
 );
 
@@ -114,7 +114,7 @@ test(
     const r = await emu('nf4');
     assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, /all NF4 cases match/);
-    assert.equal(r.stdout.trim().split('\n').length, 3 * 4 + 4 + 1, r.stdout);
+    assert.equal(r.stdout.trim().split('\n').length, 3 * 4 + 6 + 1, r.stdout);
   },
 );
 
@@ -122,14 +122,14 @@ test(
 // place, against the CPU reference on the same values (16-bit: within one ulp of the staged path)
 for (const [name, what, done, lines] of [
   ['activation', 'SwiGLU, GELU (erf/tanh), GeGLU, ReLU, tanh, scale (in place too) and add', /all activation cases match/, 3 * 17 + 1],
-  ['rope', 'RoPE (full and partial rotation, inverse, in place)', /all RoPE cases match/, 5 + 1],
+  ['rope', 'RoPE (full and partial rotation, inverse, in place, q and k in one launch)', /all RoPE cases match/, 2 * 2 + 5 + 1],
   [
     'embedding',
     'embedding lookup (table and output dtypes apart), its scatter-add and the row gather',
     /all embedding cases match/,
     4 * 4 + 1,
   ],
-  ['copy', 'column slices, their adding backward and the KV-cache append', /all copy cases match/, 3 * 2 + 3 + 1],
+  ['copy', 'column slices, their adding backward and the KV-cache append', /all copy cases match/, 3 * 2 + 3 * 2 + 1],
 ] as const)
   test(`${what}: CUDA kernels on the CPU emulator equal the CPU (f32, bf16, f16)`, { skip: unavailable, timeout: 240_000 }, async () => {
     const r = await emu(name);

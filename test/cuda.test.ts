@@ -519,28 +519,67 @@ test('a CPU weight with CUDA activations is a clear device error', { skip }, () 
 });
 
 // The model engine on CUDA against the same transformers + peft golden outputs as on the CPU.
-test('cache_write on CUDA appends where a device position says, like the CPU (f32, bf16; past the cache skipped)', { skip }, () => {
-  for (const dtype of ['f32', 'bf16'] as const) {
-    const x = Tensor.from(randnArray(2 * 3 * 2 * 5), [2, 3, 2, 5], { dtype }),
-      c = Tensor.from(randnArray(2 * 8 * 2 * 5), [2, 8, 2, 5], { dtype });
-    for (const at of [0, 4]) {
-      const want = c.clone(),
-        got = up(c);
-      cacheWrite(x, Tensor.from(BigInt64Array.of(BigInt(at))), want);
-      cacheWrite(up(x), up(Tensor.from(BigInt64Array.of(BigInt(at)))), got);
-      assert.deepEqual(got.toArray(), want.toArray(), `${dtype} at ${at}`);
-    }
-    const got = up(c); // at 6 with 3 new positions: position 8 lies past the cache and is skipped on CUDA
-    cacheWrite(up(x), up(Tensor.from(BigInt64Array.of(6n))), got);
-    const g = got.toFloat32(),
-      xf = x.toFloat32(),
-      cf = c.toFloat32();
-    for (let b = 0; b < 2; b++)
-      for (let t = 0; t < 8; t++)
-        for (let e = 0; e < 10; e++) {
-          const want = t >= 6 ? xf[(b * 3 + t - 6) * 10 + e] : cf[(b * 8 + t) * 10 + e];
-          assert.equal(g[(b * 8 + t) * 10 + e], want, `${dtype} b${b} t${t}`);
+test(
+  'linear and LoRA forward into a residual on CUDA (NF4 GEMV, dense GEMV, GEMM; f32 and bf16 activations) follow the CPU',
+  { skip },
+  () => {
+    for (const [M, K, N] of [
+      [1, 256, 96],
+      [4, 128, 40],
+      [40, 256, 72],
+    ])
+      for (const act of ['f32', 'bf16'] as const)
+        for (const wkind of ['f32', 'nf4'] as const) {
+          const wf = Tensor.from(randnArray(N * K), [N, K]);
+          const w = wkind === 'nf4' ? quantizeNF4(wf, undefined, { blocksize: 64 }) : wf;
+          const wc = wkind === 'nf4' ? nf4To(w as ReturnType<typeof quantizeNF4>, 'cuda') : up(wf);
+          const x = Tensor.from(randnArray(M * K), [M, K], { dtype: act }),
+            res = Tensor.from(randnArray(M * N), [M, N], { dtype: act }),
+            bias = Tensor.from(randnArray(N));
+          const want = linearForward(x, w, bias, res.clone()).toFloat32();
+          const got = linearForward(up(x), wc, up(bias), up(res)).toFloat32();
+          const tol = act === 'f32' ? 1e-5 : 2e-2;
+          assert.ok(relDiff(got, want) < tol, `${act} ${wkind} ${M}x${K}x${N}: ${relDiff(got, want)}`);
+          const lora = { A: Tensor.from(randnArray(8 * K), [8, K]), B: Tensor.from(randnArray(N * 8), [N, 8]), scale: 2 };
+          const lw = loraLinearForward(x, w, bias, lora, res.clone()),
+            lg = loraLinearForward(up(x), wc, up(bias), { ...lora, A: up(lora.A), B: up(lora.B) }, up(res));
+          assert.ok(relDiff(lg.y.toFloat32(), lw.y.toFloat32()) < tol, `lora ${act} ${wkind} ${M}x${K}x${N}`);
         }
+  },
+);
+
+test('cache_write on CUDA appends k and v where a device position says, like the CPU (f32, bf16; past the cache skipped)', { skip }, () => {
+  for (const dtype of ['f32', 'bf16'] as const) {
+    const mk = (n: number, shape: number[]) => Tensor.from(randnArray(n), shape, { dtype });
+    const k = mk(60, [2, 3, 2, 5]),
+      v = mk(60, [2, 3, 2, 5]),
+      kc = mk(160, [2, 8, 2, 5]),
+      vc = mk(160, [2, 8, 2, 5]);
+    for (const at of [0, 4]) {
+      const [wk, wv] = [kc.clone(), vc.clone()],
+        [gk, gv] = [up(kc), up(vc)];
+      cacheWrite(k, v, Tensor.from(BigInt64Array.of(BigInt(at))), wk, wv);
+      cacheWrite(up(k), up(v), up(Tensor.from(BigInt64Array.of(BigInt(at)))), gk, gv);
+      assert.deepEqual(gk.toArray(), wk.toArray(), `${dtype} k at ${at}`);
+      assert.deepEqual(gv.toArray(), wv.toArray(), `${dtype} v at ${at}`);
+    }
+    // at 6 with 3 new positions: position 8 lies past the cache and is skipped on CUDA
+    const [gk, gv] = [up(kc), up(vc)];
+    cacheWrite(up(k), up(v), up(Tensor.from(BigInt64Array.of(6n))), gk, gv);
+    for (const [got, x, c] of [
+      [gk, k, kc],
+      [gv, v, vc],
+    ]) {
+      const g = got.toFloat32(),
+        xf = x.toFloat32(),
+        cf = c.toFloat32();
+      for (let b = 0; b < 2; b++)
+        for (let t = 0; t < 8; t++)
+          for (let e = 0; e < 10; e++) {
+            const want = t >= 6 ? xf[(b * 3 + t - 6) * 10 + e] : cf[(b * 8 + t) * 10 + e];
+            assert.equal(g[(b * 8 + t) * 10 + e], want, `${dtype} b${b} t${t}`);
+          }
+    }
   }
 });
 

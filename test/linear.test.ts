@@ -42,6 +42,38 @@ test('linear_forward equals a float64 matmul for f32/bf16/f16/NF4 weights at odd
     }
 });
 
+test('linear_forward and lora_linear_forward into a residual add x·Wᵀ + bias (+ LoRA) to it, returning it', () => {
+  for (const kind of ['f32', 'bf16', 'nf4'] as WKind[])
+    for (const [M, K, N] of [
+      [1, 64, 40],
+      [3, 32, 17],
+      [70, 128, 33],
+    ]) {
+      const { w, ref } = makeWeight(N, K, kind);
+      const x = randnArray(M * K),
+        bias = randnArray(N),
+        res = randnArray(M * N);
+      const into = Tensor.from(res, [M, N]);
+      const y = linearForward(Tensor.from(x, [M, K]), w, Tensor.from(bias), into);
+      assert.equal(y, into);
+      const want = matmul64(x, ref, M, K, N, true).map((v, i) => v + bias[i % N] + res[i]);
+      assert.ok(relDiff(y.toFloat32(), want) < 2e-5, `${kind} ${M}x${K}x${N}: ${relDiff(y.toFloat32(), want)}`);
+      // with LoRA: the same sum plus s·(x·Aᵀ)·Bᵀ
+      const r = 4,
+        A = randnArray(r * K),
+        Bm = randnArray(N * r);
+      const lora = { A: Tensor.from(A, [r, K]), B: Tensor.from(Bm, [N, r]), scale: 0.5 };
+      const into2 = Tensor.from(res, [M, N]);
+      const { y: y2, xa } = loraLinearForward(Tensor.from(x, [M, K]), w, Tensor.from(bias), lora, into2);
+      assert.equal(y2, into2);
+      const xaRef = matmul64(x, A, M, K, r, true),
+        extra = matmul64(xaRef, Bm, M, r, N, true);
+      const want2 = want.map((v, i) => v + 0.5 * extra[i]);
+      assert.ok(relDiff(y2.toFloat32(), want2) < 2e-5, `lora ${kind} ${M}x${K}x${N}: ${relDiff(y2.toFloat32(), want2)}`);
+      xa.dispose();
+    }
+});
+
 test('linear_forward crosses every blocking boundary (K > 256, N > 3072, M > 96)', () => {
   const M = 101,
     K = 515,

@@ -1,8 +1,8 @@
 // RoPE (HF rotate_half layout, partial rotary, explicit positions) against a float64 reference.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Tensor, ShapeError, ArgumentError } from '../lib/index.js';
-import { ropeForward, ropeBackward } from '../lib/ops/index.js';
+import { Tensor, ShapeError, ArgumentError, DTypeError } from '../lib/index.js';
+import { ropeForward, ropeBackward, ropePairInPlace } from '../lib/ops/index.js';
 import { randnArray, relDiff, finiteDiffCheck, dot64, throwsWith, randInt } from './helpers.js';
 
 function ropeRef(x: Float32Array, pos: number[], B: number, T: number, H: number, D: number, rot: number, theta: number) {
@@ -53,4 +53,29 @@ test('rope rejects bad shapes and rotary dims', () => {
     ShapeError,
     /4 dimensions/,
   );
+});
+
+test('q and k rotated by one call equal two calls, forward and inverse; a k of another dtype or shape is refused', () => {
+  const [B, T, Hq, Hk, D] = [2, randInt(1, 6), 4, 2, 8];
+  const pos = Tensor.from(
+    BigInt64Array.from({ length: B * T }, (_, i) => BigInt((i * 5) % 11)),
+    [B, T],
+  );
+  const q0 = randnArray(B * T * Hq * D),
+    k0 = randnArray(B * T * Hk * D);
+  for (const inverse of [false, true]) {
+    const o = { rotaryDim: 6, theta: 500 };
+    const q = Tensor.from(q0, [B, T, Hq, D]),
+      k = Tensor.from(k0, [B, T, Hk, D]);
+    ropePairInPlace(q, k, pos, o, inverse);
+    const one = inverse ? ropeBackward : ropeForward;
+    const wq = one(Tensor.from(q0, [B, T, Hq, D]), pos, o),
+      wk = one(Tensor.from(k0, [B, T, Hk, D]), pos, o);
+    assert.deepEqual(q.toFloat32(), wq.toFloat32(), `q ${inverse}`);
+    assert.deepEqual(k.toFloat32(), wk.toFloat32(), `k ${inverse}`);
+    assert.notDeepEqual(k.toFloat32(), k0); // it did rotate
+  }
+  const q = Tensor.from(q0, [B, T, Hq, D]);
+  throwsWith(() => ropePairInPlace(q, Tensor.zeros([B, T, Hk, D], 'bf16'), pos, { theta: 10 }), DTypeError, /rope_forward/, /x2/);
+  throwsWith(() => ropePairInPlace(q, Tensor.zeros([B, T + 1, Hk, D]), pos, { theta: 10 }), ShapeError, /rope_forward/, /x2/);
 });

@@ -48,6 +48,12 @@ export interface SettingRun {
   hooks?: SettingHooks;
   /** the caller holds this run by other means (a queue job): a run-folder lock left by another host is taken over */
   takeOverLock?: boolean;
+  /**
+   * Called once the run folder is locked, before anything in it is read or written: a queue job's
+   * last check that no other job finished this run between its own check and the lock (it throws
+   * to stop; the lock is released).
+   */
+  underLock?: () => void;
   /** train anew into a folder that holds a finished run or a checkpoint (its results and checkpoints are removed first) */
   overwrite?: boolean;
   /** CLS settings: also report test metrics with per-label thresholds tuned on the validation split ('tune'), beside the paper's 0.5 */
@@ -78,7 +84,14 @@ export type SettingResult = RunResult & { eval: EvalResult; tuned?: { thresholds
 export async function runSetting(o: SettingRun): Promise<SettingResult> {
   checkRun(o, { ...DEFAULT_TRAIN, ...o.train });
   // one writer per run folder: a second run into it is refused
-  return withRunFolder(o.out, () => runSettingLocked(o), { takeOverRemote: o.takeOverLock });
+  return withRunFolder(
+    o.out,
+    () => {
+      o.underLock?.();
+      return runSettingLocked(o);
+    },
+    { takeOverRemote: o.takeOverLock },
+  );
 }
 
 /** The run's options in range before anything is loaded (a ConfigError names the option). */

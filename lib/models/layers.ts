@@ -48,21 +48,30 @@ export class Linear {
     return this.weight.shape[1];
   }
 
-  /** y = x·Wᵀ + b (+ LoRA). With `train`, x (and the LoRA intermediate) are kept for backward. */
-  forward(x: Tensor, train: Pass): Tensor {
+  /**
+   * y = x·Wᵀ + b (+ LoRA). With `train`, x (and the LoRA intermediate) are kept for backward; with
+   * `into` (inference: the residual stream), into += that and `into` is returned.
+   */
+  forward(x: Tensor, train: Pass, into?: Tensor): Tensor {
     if (!this.lora) {
       if (train) this.saved = { x, xa: null, seed: 0 };
-      return linearForward(x, this.weight, this.bias);
+      return linearForward(x, this.weight, this.bias, into);
     }
     const seed = train ? train.dropoutSeed * 4096 + this.id + 1 : 0;
     const l = this.lora;
-    const { y, xa } = loraLinearForward(x, this.weight, this.bias, {
-      A: l.A,
-      B: l.B,
-      scale: l.scale,
-      dropout: train ? l.dropout : 0,
-      seed,
-    });
+    const { y, xa } = loraLinearForward(
+      x,
+      this.weight,
+      this.bias,
+      {
+        A: l.A,
+        B: l.B,
+        scale: l.scale,
+        dropout: train ? l.dropout : 0,
+        seed,
+      },
+      into,
+    );
     if (train) this.saved = { x, xa, seed };
     else xa.dispose();
     return y;

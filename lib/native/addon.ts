@@ -65,10 +65,11 @@ export interface Addon {
   NativeTensor: NativeTensorCtor;
   nf4_quantize(x: T, blocksize: number, doubleQuant: boolean): Omit<NativeNF4, 'blocksize' | 'numel'>;
   nf4_dequantize(w: NativeNF4, out: T): void;
-  linear_forward(x: T, w: NativeWeight, bias: Opt, y: T): void;
+  /** accumulate: y += x·Wᵀ + bias */
+  linear_forward(x: T, w: NativeWeight, bias: Opt, y: T, accumulate?: boolean): void;
   linear_backward(dy: T, x: T, w: NativeWeight, dx: Opt, dw: Opt, dbias: Opt, accumulate: boolean): void;
   lora_linear_forward(x: T, w: NativeWeight, bias: Opt, a: T, b: T, scale: number, dropout: number, seed: number,
-    y: T, xa: T): void;
+    y: T, xa: T, accumulate?: boolean): void;
   lora_linear_backward(dy: T, x: T, w: NativeWeight, a: T, b: T, scale: number, dropout: number, seed: number,
     xa: T, dx: Opt, da: Opt, db: Opt, accumulate: boolean): void;
   adamw_step(items: AdamWItem[], config: AdamWConfig): { gradNorm: number; skipped: boolean };
@@ -78,8 +79,9 @@ export interface Addon {
   rmsnorm_backward(dy: T, x: T, w: T, rstd: T, dx: Opt, dw: Opt, accumulate: boolean): void;
   layernorm_forward(x: T, w: T, b: Opt, eps: number, y: T, mean: T, rstd: T): void;
   layernorm_backward(dy: T, x: T, w: T, mean: T, rstd: T, dx: Opt, dw: Opt, db: Opt, accumulate: boolean): void;
-  rope_forward(x: T, positions: T, rotaryDim: number, theta: number, y: T): void;
-  rope_backward(dy: T, positions: T, rotaryDim: number, theta: number, dx: T): void;
+  /** x2/y2: a second tensor [B, T, H2, D] (k beside q) rotated in the same launch */
+  rope_forward(x: T, positions: T, rotaryDim: number, theta: number, y: T, x2?: T, y2?: T): void;
+  rope_backward(dy: T, positions: T, rotaryDim: number, theta: number, dx: T, dy2?: T, dx2?: T): void;
   /** causal defaults to true; bias [Hq,Tq,Tk] is added to the scaled scores */
   attention_forward(q: T, k: T, v: T, mask: Opt, scale: number, window: number, out: T, lse: T, kvLen?: number,
     causal?: boolean, bias?: Opt): void;
@@ -111,7 +113,7 @@ export interface Addon {
   gather_rows_backward(dy: T, index: T, dx: T): void;
   slice_cols_forward(x: T, start: number, y: T): void;
   slice_cols_backward(dy: T, start: number, dx: T): void;
-  cache_write(x: T, at: T, cache: T): void;
+  cache_write(k: T, v: T, at: T, kc: T, vc: T): void;
   convert(src: T, dst: T): void;
   fma_peak(): number;
   build_info(): BuildInfo;

@@ -17,10 +17,11 @@ export function sliceColsBackward(dy: Tensor, start: number, dx: Tensor): Tensor
 }
 
 /**
- * cache [B, cap, H, D] gets x [B, T, H, D] at positions at..at+T−1, `at` an i64 [1] tensor on the
- * cache's device, read there (so a recorded CUDA graph appends where each replay's `at` says). On the
- * CPU an `at` that does not fit throws; on CUDA positions past the cache are skipped.
+ * The KV caches kc, vc [B, cap, H, D] get k, v [B, T, H, D] at positions at..at+T−1 (one launch on
+ * CUDA), `at` an i64 [1] tensor on the caches' device, read there (so a recorded CUDA graph appends
+ * where each replay's `at` says). On the CPU an `at` that does not fit throws; on CUDA positions
+ * past the cache are skipped.
  */
-export function cacheWrite(x: Tensor, at: Tensor, cache: Tensor): void {
-  addon.cache_write(x.handle, at.handle, cache.handle);
+export function cacheWrite(k: Tensor, v: Tensor, at: Tensor, kc: Tensor, vc: Tensor): void {
+  addon.cache_write(k.handle, v.handle, at.handle, kc.handle, vc.handle);
 }

@@ -17,10 +17,13 @@ function outShape(x: Tensor, n: number): number[] {
   return [...x.shape.slice(0, -1), n];
 }
 
-/** y [.., N] = x [.., K] · Wᵀ (+ bias [N]) */
-export function linearForward(x: Tensor, w: Weight, bias: Tensor | null = null): Tensor {
-  const y = Tensor.empty(outShape(x, outFeatures(w)), x.dtype, x.device);
-  addon.linear_forward(x.handle, nativeWeight(w), bias?.handle ?? null, y.handle);
+/**
+ * y [.., N] = x [.., K] · Wᵀ (+ bias [N]); with `into`, into += x·Wᵀ + bias and `into` is returned (a
+ * residual joined in the matmul's epilogue: no separate add, no output allocated).
+ */
+export function linearForward(x: Tensor, w: Weight, bias: Tensor | null = null, into?: Tensor): Tensor {
+  const y = into ?? Tensor.empty(outShape(x, outFeatures(w)), x.dtype, x.device);
+  addon.linear_forward(x.handle, nativeWeight(w), bias?.handle ?? null, y.handle, !!into);
   return y;
 }
 
@@ -65,10 +68,13 @@ export interface LoraParams {
   seed?: number;
 }
 
-/** y = x·Wᵀ + bias + scale·(dropout(x)·Aᵀ)·Bᵀ; xa = dropout(x)·Aᵀ is kept for backward. */
-export function loraLinearForward(x: Tensor, w: Weight, bias: Tensor | null, lora: LoraParams) {
+/**
+ * y = x·Wᵀ + bias + scale·(dropout(x)·Aᵀ)·Bᵀ; xa = dropout(x)·Aᵀ is kept for backward. With `into`,
+ * that sum is added into `into` (returned as y).
+ */
+export function loraLinearForward(x: Tensor, w: Weight, bias: Tensor | null, lora: LoraParams, into?: Tensor) {
   const r = lora.A.shape[0];
-  const y = Tensor.empty(outShape(x, outFeatures(w)), x.dtype, x.device);
+  const y = into ?? Tensor.empty(outShape(x, outFeatures(w)), x.dtype, x.device);
   const xa = Tensor.empty(outShape(x, r), 'f32', x.device);
   addon.lora_linear_forward(
     x.handle,
@@ -81,6 +87,7 @@ export function loraLinearForward(x: Tensor, w: Weight, bias: Tensor | null, lor
     lora.seed ?? 0,
     y.handle,
     xa.handle,
+    !!into,
   );
   return { y, xa };
 }

@@ -19,3 +19,10 @@ export function ropeBackward(dy: Tensor, positions: Tensor, o: RopeOptions): Ten
   addon.rope_backward(dy.handle, positions.handle, o.rotaryDim ?? dy.shape[3], o.theta, dx.handle);
   return dx;
 }
+
+/** q and k rotated in place by one call (one kernel launch on CUDA): [B, T, Hq, D] and [B, T, Hkv, D]. */
+export function ropePairInPlace(q: Tensor, k: Tensor, positions: Tensor, o: Omit<RopeOptions, 'inPlace'>, inverse = false): void {
+  const rot = o.rotaryDim ?? q.shape[3];
+  if (inverse) addon.rope_backward(q.handle, positions.handle, rot, o.theta, q.handle, k.handle, k.handle);
+  else addon.rope_forward(q.handle, positions.handle, rot, o.theta, q.handle, k.handle, k.handle);
+}

@@ -30,6 +30,13 @@ const lockWaitMs = /^\d+$/.test(process.env.PLF_LOCK_WAIT_MS ?? '') ? Number(pro
  * jobs, the worker that ran one may still be finishing it when the resubmitted job arrives. Waiting
  * (not failing an attempt) lets that run end; its finished result is then taken as is.
  */
+/** A run another job finished while this one waited for its folder's lock. */
+class FinishedMeanwhile extends Error {
+  constructor(readonly result: RunResult) {
+    super('finished meanwhile');
+  }
+}
+
 async function lockedRetry<T>(fn: () => Promise<T>, log: (m: string) => void = () => {}): Promise<T> {
   const until = Date.now() + lockWaitMs;
   for (let said = false; ;) {
@@ -75,34 +82,44 @@ export default async function processRun(job: SandboxedJob<RunJobData, RunResult
       async () => {
         const fin = finishedResult(data, out); // the holder we waited for may have finished this run
         if (fin) return { fin };
-        return {
-          run: await runSetting({
-            ...data.run,
-            out,
-            device: device ?? data.run.device,
-            takeOverLock: true, // BullMQ gives a job to one worker at a time: a lock another host left is stale
-            hooks: {
-              onInfo: (m) => void job.log(`${worker}: ${m}`),
-              onStep: (s) => {
-                // the ETA from step time only (evaluations between steps are not training)
-                if (s.seconds) {
-                  trainS += s.seconds;
-                  timed++;
-                }
-                report({
-                  state: 'training',
-                  step: s.step,
-                  total: s.total,
-                  loss: s.loss,
-                  etaS: timed ? (trainS / timed) * (s.total - s.step) : undefined,
-                });
+        try {
+          return {
+            run: await runSetting({
+              ...data.run,
+              out,
+              device: device ?? data.run.device,
+              // and it may finish between that check and our lock: a resumed run would retrain over it
+              underLock: () => {
+                const f = finishedResult(data, out);
+                if (f) throw new FinishedMeanwhile(f);
               },
-              onEval: (s) =>
-                void job.log(`${worker}: eval at step ${s.step}: loss ${s.loss?.toFixed(4) ?? '–'}, F1-macro ${(100 * s.f1).toFixed(2)}`),
-              onEvalProgress: (d, n) => report({ state: 'evaluating', done: d, total: n, etaS: eta(d, n) }),
-            },
-          }),
-        };
+              takeOverLock: true, // BullMQ gives a job to one worker at a time: a lock another host left is stale
+              hooks: {
+                onInfo: (m) => void job.log(`${worker}: ${m}`),
+                onStep: (s) => {
+                  // the ETA from step time only (evaluations between steps are not training)
+                  if (s.seconds) {
+                    trainS += s.seconds;
+                    timed++;
+                  }
+                  report({
+                    state: 'training',
+                    step: s.step,
+                    total: s.total,
+                    loss: s.loss,
+                    etaS: timed ? (trainS / timed) * (s.total - s.step) : undefined,
+                  });
+                },
+                onEval: (s) =>
+                  void job.log(`${worker}: eval at step ${s.step}: loss ${s.loss?.toFixed(4) ?? '–'}, F1-macro ${(100 * s.f1).toFixed(2)}`),
+                onEvalProgress: (d, n) => report({ state: 'evaluating', done: d, total: n, etaS: eta(d, n) }),
+              },
+            }),
+          };
+        } catch (e) {
+          if (e instanceof FinishedMeanwhile) return { fin: e.result };
+          throw e;
+        }
       },
       (m) => void job.log(m),
     );

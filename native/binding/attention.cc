@@ -6,7 +6,8 @@ namespace plf {
 
 static const std::initializer_list<DType> kIdx = {DType::I32, DType::I64};
 
-// rope_{forward,backward}(x [B,T,H,D], positions [B,T], rotaryDim, theta, y) — y may be x
+// rope_{forward,backward}(x [B,T,H,D], positions [B,T], rotaryDim, theta, y, x2?, y2?) — y may be x;
+// x2 [B,T,H2,D] (k beside q, same dtype) is rotated by the same launch
 static Napi::Value Rope(const Napi::CallbackInfo& info, const char* name, bool inverse) {
   Op op(info, name);
   TensorImpl* x = op.t(0, inverse ? "dy" : "x", kAnyFloat);
@@ -23,11 +24,26 @@ static Napi::Value Rope(const Napi::CallbackInfo& info, const char* name, bool i
     op.shape("positions " + pos->describe() + " must be [" + std::to_string(B) + "," + std::to_string(T) + "] for x " +
              x->describe());
   op.numel(y, "y", x->numel(), "the shape of x " + x->describe());
+  TensorImpl* x2 = info.Length() > 5 ? op.t(5, inverse ? "dy2" : "x2", kAnyFloat, true) : nullptr;
+  TensorImpl* y2 = x2 ? op.t(6, inverse ? "dx2" : "y2", kAnyFloat) : nullptr;
+  int64_t H2 = 0;
+  if (x2) {
+    op.dims(x2, "x2", 4);
+    if (x2->shape[0] != B || x2->shape[1] != T || x2->shape[3] != D)
+      op.shape("x2 " + x2->describe() + " must be [" + std::to_string(B) + "," + std::to_string(T) + ",H2," +
+               std::to_string(D) + "] beside x " + x->describe());
+    if (x2->dtype != x->dtype)
+      op.fail("PLF_DTYPE", "x2 " + x2->describe() + " must have the dtype of x " + x->describe());
+    H2 = x2->shape[2];
+    op.numel(y2, "y2", x2->numel(), "the shape of x2 " + x2->describe());
+  }
   Device dev = op.device({x, y}, true);
+  if (x2) op.device({x, x2, y2}, true);
   Indices p;
   index_arg(op, pos, "positions", 0, -1, dev, p, true);
-  op.acts({x, y});
-  PLF_DISPATCH(op, dev, rope_forward, op.a_in(x), p.ptr(dev), B, T, H, D, rot, theta, inverse, op.a_out(y));
+  op.acts({x, y, x2, y2});
+  PLF_DISPATCH(op, dev, rope_forward, op.a_in(x), p.ptr(dev), B, T, H, D, rot, theta, inverse, op.a_out(y), op.a_in(x2),
+               H2, op.a_out(y2));
   return info.Env().Undefined();
 }
 static Napi::Value RopeForward(const Napi::CallbackInfo& info) { return Rope(info, "rope_forward", false); }

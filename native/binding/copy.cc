@@ -40,28 +40,32 @@ static Napi::Value SliceBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// cache_write(x [B,T,H,D], at i64 [1], cache [B,cap,H,D]): cache[:, at:at+T] = x. at lives on the
-// cache's device and is read there (on CUDA never by the host, so a CUDA graph can record the call);
-// on the CPU it is range-checked, on CUDA positions outside the cache are skipped.
+// cache_write(k, v [B,T,H,D], at i64 [1], kc, vc [B,cap,H,D]): kc[:, at:at+T] = k, vc[:, at:at+T] = v,
+// in one launch. at lives on the caches' device and is read there (on CUDA never by the host, so a
+// CUDA graph can record the call); on the CPU it is range-checked, on CUDA positions outside the
+// cache are skipped.
 static Napi::Value CacheWrite(const Napi::CallbackInfo& info) {
   Op op(info, "cache_write");
-  TensorImpl *x = op.t(0, "x", kAnyFloat), *at = op.t(1, "at", {DType::I64}), *cache = op.t(2, "cache", kAnyFloat);
-  op.dims(x, "x", 4);
-  op.dims(cache, "cache", 4);
-  int64_t B = x->shape[0], T = x->shape[1], cap = cache->shape[1], row = x->shape[2] * x->shape[3];
-  if (cache->shape[0] != B || cache->shape[2] != x->shape[2] || cache->shape[3] != x->shape[3])
-    op.shape("x " + x->describe() + " and cache " + cache->describe() + " must be [B,T,H,D] and [B,cap,H,D]");
+  TensorImpl *k = op.t(0, "k", kAnyFloat), *v = op.t(1, "v", kAnyFloat), *at = op.t(2, "at", {DType::I64}),
+             *kc = op.t(3, "kc", kAnyFloat), *vc = op.t(4, "vc", kAnyFloat);
+  op.dims(k, "k", 4);
+  op.dims(kc, "kc", 4);
+  int64_t B = k->shape[0], T = k->shape[1], cap = kc->shape[1], row = k->shape[2] * k->shape[3];
+  if (v->shape != k->shape || vc->shape != kc->shape || kc->shape[0] != B || kc->shape[2] != k->shape[2] ||
+      kc->shape[3] != k->shape[3])
+    op.shape("k " + k->describe() + ", v " + v->describe() + " and caches " + kc->describe() + ", " + vc->describe() +
+             " must be [B,T,H,D] twice and [B,cap,H,D] twice");
   if (at->numel() != 1) op.shape("at " + at->describe() + " must hold one position");
-  Device dev = op.device({x, cache, at}, true);
+  Device dev = op.device({k, v, kc, vc, at}, true);
   if (dev == Device::CPU) {
     int64_t a = static_cast<const int64_t*>(at->data())[0];
     if (a < 0 || a + T > cap)
       op.fail("PLF_ARG", "at = " + std::to_string(a) + " with " + std::to_string(T) +
-                             " new positions does not fit cache " + cache->describe());
+                             " new positions does not fit cache " + kc->describe());
   }
-  op.acts({x, cache});
-  PLF_DISPATCH(op, dev, cache_write, op.a_in(x), B, T, cap, row, static_cast<const int64_t*>(at->data()),
-               op.a_inout(cache));
+  op.acts({k, v, kc, vc});
+  PLF_DISPATCH(op, dev, cache_write, op.a_in(k), op.a_in(v), B, T, cap, row, static_cast<const int64_t*>(at->data()),
+               op.a_inout(kc), op.a_inout(vc));
   return info.Env().Undefined();
 }
 

@@ -33,7 +33,7 @@ static Device same_device(const Op& op, Device act, Device w) {
   return act;
 }
 
-// linear_forward(x [.., K], w [N, K], bias [N] | null, y [.., N])
+// linear_forward(x [.., K], w [N, K], bias [N] | null, y [.., N], accumulate?) — accumulate: y += x·Wᵀ + bias
 static Napi::Value LinearForward(const Napi::CallbackInfo& info) {
   Op op(info, "linear_forward");
   TensorImpl* x = op.t(0, "x", kAnyFloat);
@@ -45,9 +45,10 @@ static Napi::Value LinearForward(const Napi::CallbackInfo& info) {
   check_w(op, w, x, r.K);
   check_out(op, bias, "bias", w.rows, "[" + std::to_string(w.rows) + "] elements");
   check_out(op, y, "y", r.M * w.rows, "[" + std::to_string(r.M) + "," + std::to_string(w.rows) + "] elements");
+  bool acc = op.flag(4);
   Device dev = same_device(op, op.device({x, bias, y}, true), wd);
   op.acts({x, y});
-  PLF_DISPATCH(op, dev, linear_forward, op.a_in(x), r.M, r.K, w, op.in(bias), op.a_out(y));
+  PLF_DISPATCH(op, dev, linear_forward, op.a_in(x), r.M, r.K, w, op.in(bias), acc ? op.a_inout(y) : op.a_out(y), acc);
   return info.Env().Undefined();
 }
 
@@ -101,7 +102,7 @@ static Lora lora_args(const Op& op, size_t ia, const WeightView& w) {
   return l;
 }
 
-// lora_linear_forward(x, w, bias | null, A [r,K], B [N,r], scale, dropout, seed, y, xa [.., r])
+// lora_linear_forward(x, w, bias | null, A [r,K], B [N,r], scale, dropout, seed, y, xa [.., r], accumulate?)
 static Napi::Value LoraForward(const Napi::CallbackInfo& info) {
   Op op(info, "lora_linear_forward");
   TensorImpl* x = op.t(0, "x", kAnyFloat);
@@ -118,8 +119,9 @@ static Napi::Value LoraForward(const Napi::CallbackInfo& info) {
   check_out(op, xa, "xa", r.M * l.r, std::to_string(r.M) + "×" + std::to_string(l.r) + " elements");
   Device dev = same_device(op, op.device({x, bias, l.a, l.b, y, xa}, true), wd);
   op.acts({x, y});
+  bool acc = op.flag(10);
   PLF_DISPATCH(op, dev, lora_linear_forward, op.a_in(x), r.M, r.K, w, op.in(bias), op.in(l.a), op.in(l.b), l.r, l.scale,
-               l.p, l.seed, op.a_out(y), op.out(xa));
+               l.p, l.seed, acc ? op.a_inout(y) : op.a_out(y), op.out(xa), acc);
   return info.Env().Undefined();
 }
 

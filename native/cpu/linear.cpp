@@ -12,9 +12,10 @@ static void add_bias(float* y, const float* bias, int64_t M, int64_t N) {
     for (int64_t n = 0; n < N; n++) y[m * N + n] += bias[n];
 }
 
-void linear_forward(const float* x, int64_t M, int64_t K, const WeightView& w, const float* bias, float* y) {
+void linear_forward(const float* x, int64_t M, int64_t K, const WeightView& w, const float* bias, float* y,
+                    bool accumulate) {
   int64_t N = w.rows;
-  sgemm_w(M, N, K, 1.0f, x, K, 1, w, true, 0.0f, y, N);
+  sgemm_w(M, N, K, 1.0f, x, K, 1, w, true, accumulate ? 1.0f : 0.0f, y, N);
   add_bias(y, bias, M, N);
 }
 
@@ -43,7 +44,8 @@ static std::vector<float> dropout_copy(const float* x, int64_t n, float p, uint6
 }
 
 void lora_linear_forward(const float* x, int64_t M, int64_t K, const WeightView& w, const float* bias, const float* a,
-                         const float* b, int64_t r, float scale, float p, uint64_t seed, float* y, float* xa) {
+                         const float* b, int64_t r, float scale, float p, uint64_t seed, float* y, float* xa,
+                         bool accumulate) {
   int64_t N = w.rows;
   std::vector<float> xd;
   const float* xin = x;
@@ -52,7 +54,7 @@ void lora_linear_forward(const float* x, int64_t M, int64_t K, const WeightView&
     xin = xd.data();
   }
   sgemm(M, r, K, 1.0f, xin, K, 1, a, 1, K, 0.0f, xa, r);  // xa = dropout(x)·Aᵀ  [M, r]
-  linear_forward(x, M, K, w, bias, y);
+  linear_forward(x, M, K, w, bias, y, accumulate);
   sgemm(M, N, r, scale, xa, r, 1, b, 1, r, 1.0f, y, N);  // y += s·xa·Bᵀ
 }
 

@@ -6,8 +6,8 @@
 namespace plf {
 namespace cpu {
 
-void rope_forward(const float* x, const int64_t* pos, int64_t B, int64_t T, int64_t H, int64_t D, int64_t rot,
-                  double theta, bool inverse, float* y) {
+static void rope_one(const float* x, const int64_t* pos, int64_t B, int64_t T, int64_t H, int64_t D, int64_t rot,
+                     double theta, bool inverse, float* y) {
   int64_t half = rot / 2;
   // inv_freq as HF computes it in float32: 1 / theta^(2i / rot)
   std::vector<float> inv(static_cast<size_t>(half));
@@ -34,6 +34,12 @@ void rope_forward(const float* x, const int64_t* pos, int64_t B, int64_t T, int6
         for (int64_t i = rot; i < D; i++) yi[i] = xi[i];
     }
   }
+}
+
+void rope_forward(const float* x, const int64_t* pos, int64_t B, int64_t T, int64_t H, int64_t D, int64_t rot,
+                  double theta, bool inverse, float* y, const float* x2, int64_t H2, float* y2) {
+  rope_one(x, pos, B, T, H, D, rot, theta, inverse, y);
+  if (H2 > 0) rope_one(x2, pos, B, T, H2, D, rot, theta, inverse, y2);
 }
 
 }  // namespace cpu

@@ -24,10 +24,11 @@ void slice_cols_backward(CAct dy, int64_t R, int64_t C, int64_t start, int64_t L
   check_launch("slice_cols_backward");
 }
 
-void cache_write(CAct x, int64_t B, int64_t T, int64_t cap, int64_t row, const int64_t* at, Act cache) {
+void cache_write(CAct k, CAct v, int64_t B, int64_t T, int64_t cap, int64_t row, const int64_t* at, Act kc, Act vc) {
   if (B * T * row)
-    by_dtype(x.t, [&](auto t) {
-      cache_write_k<PLF_DT(t)><<<blocks_for(B * T * row, 256), 256, 0, stream()>>>(x.p, B, T, cap, row, at, cache.p);
+    by_dtype(k.t, [&](auto t) {
+      cache_write_k<PLF_DT(t)>
+          <<<blocks_for(2 * B * T * row, 256), 256, 0, stream()>>>(k.p, v.p, B, T, cap, row, at, kc.p, vc.p);
     });
   check_launch("cache_write");
 }

@@ -20,12 +20,14 @@ __global__ void slice_bwd_k(const void* dy, long long R, long long C, long long 
 
 // at is read on the device, so a recorded decode step appends where the replay's at says
 template <DType T>
-__global__ void cache_write_k(const void* x, long long B, long long T_, long long cap, long long row, const int64_t* at,
-                              void* cache) {
-  long long a = at[0];
-  PLF_GRID_STRIDE(i, B * T_ * row) {
+__global__ void cache_write_k(const void* k, const void* v, long long B, long long T_, long long cap, long long row,
+                              const int64_t* at, void* kc, void* vc) {
+  const long long a = at[0], n = B * T_ * row;
+  PLF_GRID_STRIDE(j, 2 * n) {
+    const bool second = j >= n;
+    const long long i = second ? j - n : j;
     long long e = i % row, t = (i / row) % T_, b = i / (row * T_), p = a + t;
-    if (p >= 0 && p < cap) st<T>(cache, (b * cap + p) * row + e, ld<T>(x, i));
+    if (p >= 0 && p < cap) st<T>(second ? vc : kc, (b * cap + p) * row + e, ld<T>(second ? v : k, i));
   }
 }
 

@@ -49,7 +49,7 @@ __device__ inline void load_w(const void* w, long long i, float* out) {
 // vec: K is a multiple of V and W, x are 16-byte aligned (else one element per lane and step)
 template <DType DT, DType TX>
 __global__ void dense_gemv_k(const void* x, long long M, long long K, const void* W, long long N, const float* bias,
-                             void* y, bool vec) {
+                             void* y, bool vec, bool into = false) {
   constexpr int V = Vec<DT>::V;
   const long long n = (long long)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
   const int lane = threadIdx.x & 31;
@@ -92,7 +92,7 @@ __global__ void dense_gemv_k(const void* x, long long M, long long K, const void
 #pragma unroll
   for (int m = 0; m < kGemvRows; m++) {
     float s = warp_sum(acc[m]);
-    if (lane == 0 && m < M) st<TX>(y, m * N + n, s + (bias ? bias[n] : 0.0f));
+    if (lane == 0 && m < M) st<TX>(y, m * N + n, s + (bias ? bias[n] : 0.0f) + (into ? ld<TX>(y, m * N + n) : 0.0f));
   }
 }
 

@@ -38,7 +38,7 @@ __global__ void add_dropped_k(Act dx, const float* t, long long n, float p, unsi
 }
 
 // a few rows of x against an f32/bf16/f16 weight (decoding, the LM head): W read once
-static void dense_gemv(CAct x, long long M, long long K, const WeightView& w, const float* bias, Act y) {
+static void dense_gemv(CAct x, long long M, long long K, const WeightView& w, const float* bias, Act y, bool acc) {
   long long N = w.rows;
   int V = w.dtype == DType::F32 ? 4 : 8;
   auto a16 = [](const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; };
@@ -47,27 +47,28 @@ static void dense_gemv(CAct x, long long M, long long K, const WeightView& w, co
   by_dtype(x.t, [&](auto tx) {
     constexpr DType TX = PLF_DT(tx);
     if (w.dtype == DType::F32)
-      dense_gemv_k<DType::F32, TX><<<grid, 256, 0, stream()>>>(x.p, M, K, w.data, N, bias, y.p, vec);
+      dense_gemv_k<DType::F32, TX><<<grid, 256, 0, stream()>>>(x.p, M, K, w.data, N, bias, y.p, vec, acc);
     else if (w.dtype == DType::BF16)
-      dense_gemv_k<DType::BF16, TX><<<grid, 256, 0, stream()>>>(x.p, M, K, w.data, N, bias, y.p, vec);
+      dense_gemv_k<DType::BF16, TX><<<grid, 256, 0, stream()>>>(x.p, M, K, w.data, N, bias, y.p, vec, acc);
     else
-      dense_gemv_k<DType::F16, TX><<<grid, 256, 0, stream()>>>(x.p, M, K, w.data, N, bias, y.p, vec);
+      dense_gemv_k<DType::F16, TX><<<grid, 256, 0, stream()>>>(x.p, M, K, w.data, N, bias, y.p, vec, acc);
   });
   check_launch("linear_forward (gemv)");
 }
 
-void linear_forward(CAct x, int64_t M, int64_t K, const WeightView& w, const float* bias, Act y) {
+// accumulate: y += x·Wᵀ + bias, the residual read in the GEMV's or the GEMM's epilogue (beta = 1)
+void linear_forward(CAct x, int64_t M, int64_t K, const WeightView& w, const float* bias, Act y, bool accumulate) {
   upload_nf4_code();
   int64_t N = w.rows;
   if (M > 0 && M <= kGemvRows && N > 0 && w.dtype != DType::U8) {
-    dense_gemv(x, M, K, w, bias, y);
+    dense_gemv(x, M, K, w, bias, y, accumulate);
     return;
   }
   if (M == 1 && w.dtype == DType::U8 && nf4_gemv_ok(w.nf4, K, x.p)) {  // decoding: memory-bound, read W once
-    nf4_gemv(x, w.nf4, N, K, bias, y);
+    nf4_gemv(x, w.nf4, N, K, bias, y, accumulate);
     return;
   }
-  gemm(M, N, K, 1.0f, StridedA{x, K, 1}, weight(w, true), 0.0f, OutC{y, N});
+  gemm(M, N, K, 1.0f, StridedA{x, K, 1}, weight(w, true), accumulate ? 1.0f : 0.0f, OutC{y, N});
   if (bias && M * N)
     by_dtype(y.t,
              [&](auto t) { add_bias_k<PLF_DT(t)><<<blocks_for(M * N, 256), 256, 0, stream()>>>(y.p, bias, M, N); });
@@ -138,11 +139,12 @@ static void lora_expand(long long M, long long C, int r, float alpha, const floa
 }
 
 void lora_linear_forward(CAct x, int64_t M, int64_t K, const WeightView& w, const float* bias, const float* a,
-                         const float* b, int64_t r, float scale, float p, uint64_t seed, Act y, float* xa) {
+                         const float* b, int64_t r, float scale, float p, uint64_t seed, Act y, float* xa,
+                         bool accumulate) {
   int64_t N = w.rows;
   if (r <= 64) {  // the dropout mask is applied as x is read: no dropout(x) copy
     lora_rows(M, K, int(r), 1.0f, x, a, K, 1, 0.0f, xa, p, seed);  // xa = dropout(x)·Aᵀ
-    linear_forward(x, M, K, w, bias, y);
+    linear_forward(x, M, K, w, bias, y, accumulate);
     lora_expand(M, N, int(r), scale, xa, b, 1, r, 0.0f, 0, y);  // y += s·xa·Bᵀ
     return;
   }
@@ -153,7 +155,7 @@ void lora_linear_forward(CAct x, int64_t M, int64_t K, const WeightView& w, cons
     xin = StridedA{xd.get(), K, 1};
   }
   gemm(M, r, K, 1.0f, xin, mat(a, 1, K), 0.0f, OutC{xa, r});
-  linear_forward(x, M, K, w, bias, y);
+  linear_forward(x, M, K, w, bias, y, accumulate);
   gemm(M, N, r, scale, StridedA{xa, r, 1}, mat(b, 1, r), 1.0f, OutC{y, N});  // y += s·xa·Bᵀ
 }
 

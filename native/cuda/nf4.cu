@@ -62,14 +62,15 @@ bool nf4_gemv_ok(const NF4View& w, int64_t K, const void* x) {
          (reinterpret_cast<uintptr_t>(w.packed) & 15) == 0 && (reinterpret_cast<uintptr_t>(x) & 15) == 0;
 }
 
-void nf4_gemv(CAct x, const NF4View& w, int64_t N, int64_t K, const float* bias, Act y) {
+void nf4_gemv(CAct x, const NF4View& w, int64_t N, int64_t K, const float* bias, Act y, bool accumulate) {
   nf4_upload_code();
   constexpr int R = 4, S = 4, kThreads = 128;  // 4 rows share each x read; 16 loads of 16 bytes per lane in flight
   long long warps = (N + R - 1) / R;
   size_t smem = size_t(kThreads / 32) * R * size_t(K / w.blocksize) * sizeof(float);
   if (N)
     by_dtype(x.t, [&](auto t) {
-      gemv_k<R, S, PLF_DT(t)><<<blocks_for(warps * 32, kThreads), kThreads, smem, stream()>>>(x.p, w, N, K, bias, y.p);
+      gemv_k<R, S, PLF_DT(t)>
+          <<<blocks_for(warps * 32, kThreads), kThreads, smem, stream()>>>(x.p, w, N, K, bias, y.p, accumulate);
     });
   check_launch("nf4_gemv");
 }

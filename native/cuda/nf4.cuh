@@ -147,7 +147,8 @@ __device__ inline float4 load_x4(const void* x, long long i) {
 
 // x and y of dtype T (in place)
 template <int R, int S, DType T>
-__global__ void gemv_k(const void* __restrict__ x, NF4View w, long long N, long long K, const float* bias, void* y) {
+__global__ void gemv_k(const void* __restrict__ x, NF4View w, long long N, long long K, const float* bias, void* y,
+                       bool into = false) {
   __shared__ float code[16];
   PLF_SHARED_FLOATS(ams);  // [warps][R][K / blocksize]
   load_code(code);
@@ -227,7 +228,7 @@ __global__ void gemv_k(const void* __restrict__ x, NF4View w, long long N, long 
 #pragma unroll
     for (int i = 0; i < R; i++) {
       float v = warp_sum(acc[i]);
-      if (lane == 0 && r0 + i < N) st<T>(y, r0 + i, bias ? v + bias[r0 + i] : v);
+      if (lane == 0 && r0 + i < N) st<T>(y, r0 + i, (bias ? v + bias[r0 + i] : v) + (into ? ld<T>(y, r0 + i) : 0.0f));
     }
   }
 }

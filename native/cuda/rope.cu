@@ -35,13 +35,14 @@ static const float* inv_freq(int64_t rot, double theta) {
 }
 
 void rope_forward(CAct x, const int64_t* pos, int64_t B, int64_t T, int64_t H, int64_t D, int64_t rot, double theta,
-                  bool inverse, Act y) {
+                  bool inverse, Act y, CAct x2, int64_t H2, Act y2) {
   int64_t half = rot / 2;
-  long long n = B * T * H * half;
+  long long n = B * T * (H + H2) * half;
   if (!n) return;
   const float* inv = inv_freq(rot, theta);
   by_dtype(x.t, [&](auto tag) {
-    rope_k<PLF_DT(tag)><<<blocks_for(n, 256), 256, 0, stream()>>>(x.p, pos, B * T, H, D, half, rot, inv, inverse, y.p);
+    rope_k<PLF_DT(tag)>
+        <<<blocks_for(n, 256), 256, 0, stream()>>>(x.p, pos, B * T, H, D, half, rot, inv, inverse, y.p, x2.p, H2, y2.p);
   });
   check_launch("rope_forward");
 }

@@ -72,7 +72,7 @@ PLF_OPTIM_OPS(PLF_STUB_ONE)
 bool attention_in_place(int64_t, DType) { return false; }
 void set_matmul_precision(MatmulPrecision) {}
 MatmulPrecision matmul_precision() { return MatmulPrecision::Highest; }
-void nf4_gemv(CAct, const NF4View&, int64_t, int64_t, const float*, Act) { fail(); }
+void nf4_gemv(CAct, const NF4View&, int64_t, int64_t, const float*, Act, bool) { fail(); }
 
 }  // namespace cuda
 }  // namespace plf

@@ -31,16 +31,20 @@ static void run(long long R, long long C, long long start, long long L) {
 // row, the rest of the cache is untouched, and positions past the cache are skipped
 template <DType T>
 static void cache(long long B, long long Tn, long long cap, long long row, int64_t at) {
-  emu::Buf x(T, emu::randn(B * Tn * row)), c(T, emu::randn(B * cap * row));
-  auto xf = x.f32(), cf = c.f32();
-  emu::launch(dim3(unsigned((B * Tn * row + 255) / 256)), dim3(256), 0,
-              [&] { cache_write_k<T>(x.p(), B, Tn, cap, row, &at, c.p()); });
-  cpu::cache_write(xf.data(), B, Tn, cap, row, &at, cf.data());
+  emu::Buf k(T, emu::randn(B * Tn * row)), v(T, emu::randn(B * Tn * row)), kc(T, emu::randn(B * cap * row)),
+      vc(T, emu::randn(B * cap * row));
+  auto kf = k.f32(), vf = v.f32(), kcf = kc.f32(), vcf = vc.f32();
+  emu::launch(dim3(unsigned((2 * B * Tn * row + 255) / 256)), dim3(256), 0,
+              [&] { cache_write_k<T>(k.p(), v.p(), B, Tn, cap, row, &at, kc.p(), vc.p()); });
+  cpu::cache_write(kf.data(), vf.data(), B, Tn, cap, row, &at, kcf.data(), vcf.data());
   char what[96];
-  snprintf(what, sizeof what, "cache_write B=%lld T=%lld cap=%lld at=%lld", B, Tn, cap, (long long)at);
-  emu::expect_act(what, T, c.f32(), cf);
-  bool moved = false;  // the reference itself wrote x somewhere (a check of an unchanged cache cannot fail)
-  for (long long e = 0; e < row && at < cap; e++) moved = moved || cf[at * row + e] == xf[e];
+  snprintf(what, sizeof what, "cache_write B=%lld T=%lld cap=%lld at=%lld (k)", B, Tn, cap, (long long)at);
+  emu::expect_act(what, T, kc.f32(), kcf);
+  snprintf(what, sizeof what, "cache_write B=%lld T=%lld cap=%lld at=%lld (v)", B, Tn, cap, (long long)at);
+  emu::expect_act(what, T, vc.f32(), vcf);
+  bool moved = false;  // the reference itself wrote k and v somewhere (a check of unchanged caches cannot fail)
+  for (long long e = 0; e < row && at < cap; e++)
+    moved = moved || (kcf[at * row + e] == kf[e] && vcf[at * row + e] == vf[e]);
   emu::expect(moved || at >= cap);
 }
 

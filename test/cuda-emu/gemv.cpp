@@ -14,7 +14,7 @@ using namespace plf::cuda;
 using emu::randn;
 
 template <DType DT, DType TX = DType::F32>
-static void run(long long M, long long K, long long N, bool with_bias) {
+static void run(long long M, long long K, long long N, bool with_bias, bool into = false) {
   emu::Buf xb(TX, randn(M * K));
   auto x = xb.f32();
   auto wf = randn(N * K), bias = randn(N);
@@ -32,21 +32,25 @@ static void run(long long M, long long K, long long N, bool with_bias) {
   else
     std::memcpy(wa.data(), w16.data(), w16.size() * 2);
   const void* xp = TX == DType::F32 ? static_cast<const void*>(xa.data()) : xb.p();
-  emu::Buf yb(TX, std::vector<float>(M * N, NAN));
+  // into: y holds a residual the GEMV adds to (y += W·x + bias); else NaN, which must be overwritten
+  auto resid = randn(M * N);
+  emu::Buf yb(TX, into ? resid : std::vector<float>(M * N, NAN));
+  auto r0 = yb.f32();  // the residual as the kernel reads it (rounded to TX)
   int V = DT == DType::F32 ? 4 : 8;
   bool vec = K % V == 0;
-  emu::launch(dim3(unsigned((N * 32 + 255) / 256)), dim3(256), 0,
-              [&] { dense_gemv_k<DT, TX>(xp, M, K, wa.data(), N, with_bias ? bias.data() : nullptr, yb.p(), vec); });
+  emu::launch(dim3(unsigned((N * 32 + 255) / 256)), dim3(256), 0, [&] {
+    dense_gemv_k<DT, TX>(xp, M, K, wa.data(), N, with_bias ? bias.data() : nullptr, yb.p(), vec, into);
+  });
   std::vector<double> want(M * N);
   for (long long m = 0; m < M; m++)
     for (long long n = 0; n < N; n++) {
       double s = with_bias ? bias[n] : 0.0;
       for (long long k = 0; k < K; k++) s += double(x[m * K + k]) * wf[n * K + k];
-      want[m * N + n] = s;
+      want[m * N + n] = s + (into ? double(r0[m * N + n]) : 0.0);
     }
   char what[96];
-  snprintf(what, sizeof what, "gemv W %-4s x %-4s M%lld K%lld N%lld %s%s", emu::dname(DT), emu::dname(TX), M, K, N,
-           vec ? "16-byte loads" : "one element", with_bias ? ", bias" : "");
+  snprintf(what, sizeof what, "gemv W %-4s x %-4s M%lld K%lld N%lld %s%s%s", emu::dname(DT), emu::dname(TX), M, K, N,
+           vec ? "16-byte loads" : "one element", with_bias ? ", bias" : "", into ? ", into y" : "");
   if (TX == DType::F32) {
     double e = emu::max_rel(yb.f32(), want);
     printf("%-62s %.2e\n", what, e);
@@ -69,6 +73,8 @@ int main() {
   run<DType::BF16, DType::BF16>(8, 512, 20, true);
   run<DType::F32, DType::BF16>(3, 256, 33, false);
   run<DType::F16, DType::F16>(2, 36, 17, true);
+  run<DType::F32>(3, 256, 33, true, true);  // a residual joined in the epilogue
+  run<DType::BF16, DType::BF16>(1, 512, 20, false, true);
   printf(emu::failures ? "FAILED: %d cases off\n" : "all GEMV cases match\n", emu::failures);
   return emu::failures ? 1 : 0;
 }

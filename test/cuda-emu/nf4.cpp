@@ -91,7 +91,7 @@ static void run(long long n, long long bs, bool double_quant) {
 
 // y [N] = W·x for W [N, K] NF4 (decoding), x and y of dtype T, as nf4_gemv launches it
 template <DType T>
-static void gemv(long long N, long long K, long long bs, bool double_quant, bool with_bias) {
+static void gemv(long long N, long long K, long long bs, bool double_quant, bool with_bias, bool into = false) {
   auto wf = randn(N * K, 0.05f);
   long long nb = (N * K + bs - 1) / bs;
   std::vector<uint8_t> packed((N * K + 1) / 2);
@@ -101,11 +101,12 @@ static void gemv(long long N, long long K, long long bs, bool double_quant, bool
   view_of(qz, packed, absmax, N * K, bs, double_quant);
   std::vector<float> wd(N * K), bias = randn(N);
   cpu::nf4_dequantize(qz.w, DType::F32, wd.data());
-  emu::Buf x(T, randn(K)), y(T, std::vector<float>(N, NAN));
-  auto xf = x.f32();
+  // into: y holds a residual the GEMV adds to; else NaN, which must be overwritten
+  emu::Buf x(T, randn(K)), y(T, into ? randn(N) : std::vector<float>(N, NAN));
+  auto xf = x.f32(), y0 = y.f32();
   std::vector<float> want(N);
   for (long long r = 0; r < N; r++) {
-    double acc = with_bias ? bias[r] : 0.0;
+    double acc = (with_bias ? bias[r] : 0.0) + (into ? double(y0[r]) : 0.0);
     for (long long k = 0; k < K; k++) acc += double(wd[r * K + k]) * xf[k];
     want[r] = float(acc);
   }
@@ -113,10 +114,10 @@ static void gemv(long long N, long long K, long long bs, bool double_quant, bool
   long long warps = (N + R - 1) / R;
   size_t smem = size_t(kThreads / 32) * R * size_t(K / bs) * sizeof(float);
   emu::launch(dim3(unsigned((warps * 32 + kThreads - 1) / kThreads)), dim3(kThreads), smem,
-              [&] { gemv_k<R, S, T>(x.p(), qz.w, N, K, with_bias ? bias.data() : nullptr, y.p()); });
+              [&] { gemv_k<R, S, T>(x.p(), qz.w, N, K, with_bias ? bias.data() : nullptr, y.p(), into); });
   char what[96];
-  snprintf(what, sizeof what, "gemv N%lld K%lld blocksize %lld%s%s", N, K, bs, double_quant ? " (double quant)" : "",
-           with_bias ? ", bias" : "");
+  snprintf(what, sizeof what, "gemv N%lld K%lld blocksize %lld%s%s%s", N, K, bs, double_quant ? " (double quant)" : "",
+           with_bias ? ", bias" : "", into ? ", into y" : "");
   emu::expect_act(what, T, y.f32(), want, 1e-5);
 }
 
@@ -129,6 +130,8 @@ int main() {
   gemv<DType::F32>(8, 8192, 64, false, false);
   gemv<DType::BF16>(21, 1024, 64, true, true);
   gemv<DType::F16>(5, 2048, 128, true, false);
+  gemv<DType::F32>(13, 2048, 64, true, true, true);  // a residual joined in the epilogue
+  gemv<DType::BF16>(9, 1024, 64, false, false, true);
   printf(emu::failures ? "FAILED: %d cases off\n" : "all NF4 cases match\n", emu::failures);
   return emu::failures ? 1 : 0;
 }

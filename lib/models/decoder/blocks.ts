@@ -2,7 +2,7 @@
 // Shapes: x [B, T, C]; q [B, T, Hq, D]; k, v [B, T, Hkv, D].
 import { Tensor } from '../../tensor.js';
 import { attentionForward, attentionBackward } from '../../ops/attention.js';
-import { ropeForward, ropeBackward } from '../../ops/rope.js';
+import { ropePairInPlace } from '../../ops/rope.js';
 import { sliceColsForward, sliceColsBackward, cacheWrite } from '../../ops/copy.js';
 import { swigluForward, swigluBackward, geluForward, geluBackward } from '../../ops/activation.js';
 import { Linear, accumulate, addInto, type Pass } from '../layers.js';
@@ -65,18 +65,16 @@ export class Attention {
     return { q, k, v };
   }
 
-  forward(x: Tensor, ctx: Ctx): Tensor {
+  /** The attention's output [B, T, C]; with `residual` (inference), added into it instead (returned). */
+  forward(x: Tensor, ctx: Ctx, residual?: Tensor): Tensor {
     const c = this.cfg,
       [B, T] = [ctx.B, ctx.T];
     const { q, k, v } = this.project(x, ctx.train);
-    const rope = { rotaryDim: c.rotaryDim, theta: c.ropeTheta, inPlace: true };
-    ropeForward(q, ctx.positions, rope);
-    ropeForward(k, ctx.positions, rope);
+    ropePairInPlace(q, k, ctx.positions, { rotaryDim: c.rotaryDim, theta: c.ropeTheta });
     let att: { out: Tensor; lse: Tensor };
     const cache = ctx.cache?.[this.layerIndex];
     if (cache && ctx.cacheAt) {
-      cacheWrite(k, ctx.cacheAt, cache.k);
-      cacheWrite(v, ctx.cacheAt, cache.v);
+      cacheWrite(k, v, ctx.cacheAt, cache.k, cache.v);
       att = attentionForward(q, cache.k, cache.v, { mask: ctx.mask, window: c.slidingWindow });
     } else if (cache) {
       const per = T * c.kvHeads * c.headDim,
@@ -92,7 +90,7 @@ export class Attention {
       att = attentionForward(q, k, v, { mask: ctx.mask, window: c.slidingWindow });
     }
     const out = att.out.reshaped([B, T, c.heads * c.headDim]);
-    const y = this.proj.o.forward(out, ctx.train);
+    const y = this.proj.o.forward(out, ctx.train, residual);
     if (ctx.train) {
       this.saved = { q, k, v, out, lse: att.lse, ctx };
     } else {
@@ -111,9 +109,7 @@ export class Attention {
     const g = attentionBackward(dout, s.q, s.k, s.v, s.out, s.lse, { mask: s.ctx.mask, window: c.slidingWindow });
     dout.dispose();
     for (const t of [s.q, s.k, s.v, s.out, s.lse]) t.dispose();
-    const rope = { rotaryDim: c.rotaryDim, theta: c.ropeTheta, inPlace: true };
-    ropeBackward(g.dq, s.ctx.positions, rope);
-    ropeBackward(g.dk, s.ctx.positions, rope);
+    ropePairInPlace(g.dq, g.dk, s.ctx.positions, { rotaryDim: c.rotaryDim, theta: c.ropeTheta }, true);
     if (this.proj.qkv) {
       const D = c.headDim;
       const dqkv = Tensor.zeros([B * T * c.heads, 3 * D], g.dq.dtype, g.dq.device);
@@ -163,7 +159,8 @@ export class MLP {
     return [this.proj.gate, this.proj.up, this.proj.down].filter((l): l is Linear => !!l);
   }
 
-  forward(x: Tensor, train: Pass): Tensor {
+  /** The MLP's output; with `residual` (inference), added into it instead (returned). */
+  forward(x: Tensor, train: Pass, residual?: Tensor): Tensor {
     let a: Tensor,
       b: Tensor | null = null,
       h: Tensor;
@@ -175,7 +172,7 @@ export class MLP {
       a = this.proj.up.forward(x, train);
       h = geluForward(a, this.act === 'gelu_new' ? 'tanh' : 'none');
     }
-    const y = this.proj.down.forward(h, train);
+    const y = this.proj.down.forward(h, train, residual);
     if (train) this.saved = { a, b, h };
     else {
       a.dispose();
@@ -240,7 +237,9 @@ export class Block {
     return [...this.attn.linears(), ...this.mlp.linears()];
   }
 
+  /** The layer's output; in inference that is x itself, updated in place (see forwardInPlace). */
   forward(x: Tensor, ctx: Ctx): Tensor {
+    if (!ctx.train) return this.forwardInPlace(x, ctx);
     const keep = (...ts: Tensor[]) => {
       if (ctx.train) this.saved.push(...ts);
       else ts.forEach((t) => t.dispose());
@@ -259,6 +258,29 @@ export class Block {
     addInto(out, x);
     keep(n1, ...(n2 !== n1 ? [n2] : []));
     return out;
+  }
+
+  /**
+   * Inference: the residual stream x is updated in place — the attention's and the MLP's output
+   * projections add into it in their epilogue (no add kernel, no output tensor per join).
+   */
+  private forwardInPlace(x: Tensor, ctx: Ctx): Tensor {
+    const n1 = this.ln1.forward(x, false);
+    if (this.residual === 'sequential') {
+      this.attn.forward(n1, ctx, x);
+      n1.dispose();
+      const n2 = this.ln2!.forward(x, false);
+      this.mlp.forward(n2, false, x);
+      n2.dispose();
+      return x;
+    }
+    // both branches read the layer's input: its norms first, then the two adds into x
+    const n2 = this.residual === 'two-norms' ? this.ln2!.forward(x, false) : n1;
+    this.attn.forward(n1, ctx, x);
+    this.mlp.forward(n2, false, x);
+    n1.dispose();
+    if (n2 !== n1) n2.dispose();
+    return x;
   }
 
   backward(dy: Tensor): Tensor {

@@ -245,7 +245,7 @@ export class DecoderModel implements Model {
       const y = block.forward(x, ctx);
       if (train && this.gradientCheckpointing) block.release();
       if (train) hs.push(y);
-      else x.dispose();
+      else if (y !== x) x.dispose(); // inference updates x in place (Block.forward)
       x = y;
     }
     let xn = this.finalNorm.forward(x, train);

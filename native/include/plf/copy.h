@@ -10,9 +10,10 @@
   /* y [R, L] = x[:, start:start+L]; backward adds dy back into those columns of dx. */               \
   X(void, slice_cols_forward, (ActIn x, int64_t R, int64_t C, int64_t start, int64_t L, ActOut y))    \
   X(void, slice_cols_backward, (ActIn dy, int64_t R, int64_t C, int64_t start, int64_t L, ActOut dx)) \
-  /* KV cache append: cache [B, cap, row] gets x [B, T, row] at positions at[0] .. at[0]+T-1, */      \
-  /* at read from the cache's device (a CUDA graph replays it with a new at); positions outside */    \
-  /* [0, cap) are not written. */                                                                     \
-  X(void, cache_write, (ActIn x, int64_t B, int64_t T, int64_t cap, int64_t row, const int64_t* at, ActOut cache))
+  /* KV cache append: caches [B, cap, row] get k, v [B, T, row] at positions at[0] .. at[0]+T-1 */    \
+  /* (both in one launch), at read from the caches' device (a CUDA graph replays it with a new */     \
+  /* at); positions outside [0, cap) are not written. */                                              \
+  X(void, cache_write,                                                                                \
+    (ActIn k, ActIn v, int64_t B, int64_t T, int64_t cap, int64_t row, const int64_t* at, ActOut kc, ActOut vc))
 
 PLF_DECLARE_OPS(PLF_COPY_OPS)

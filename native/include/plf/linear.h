@@ -36,8 +36,9 @@ PLF_HD inline float dropout_keep_scale(uint64_t seed, int64_t i, float p) {
 // The four linear ops, for both devices (device pointers on CUDA; W of any storage dtype, NF4
 // dequantized tile by tile inside the matmul; a CUDA forward of up to 8 rows runs a GEMV).
 #define PLF_LINEAR_OPS(X)                                                                                              \
-  /* x [M,K], W [N,K] -> y [M,N] */                                                                                    \
-  X(void, linear_forward, (ActIn x, int64_t M, int64_t K, const WeightView& w, const float* bias, ActOut y))           \
+  /* x [M,K], W [N,K] -> y [M,N] (accumulate: y += x·Wᵀ + bias, a residual joined in the epilogue) */               \
+  X(void, linear_forward,                                                                                              \
+    (ActIn x, int64_t M, int64_t K, const WeightView& w, const float* bias, ActOut y, bool accumulate))                \
   /* dx [M,K] = dy·W; dw [N,K] (+)= dyᵀ·x; dbias [N] (+)= Σ dy. Null outputs are skipped. */                      \
   X(void, linear_backward,                                                                                             \
     (ActIn dy, ActIn x, int64_t M, int64_t K, const WeightView& w, ActOut dx, float* dw, float* dbias,                 \
@@ -45,7 +46,7 @@ PLF_HD inline float dropout_keep_scale(uint64_t seed, int64_t i, float p) {
   /* y = x·Wᵀ + bias + s·(dropout(x)·Aᵀ)·Bᵀ. A [r,K], B [N,r]; xa [M,r] (f32) receives dropout(x)·Aᵀ. */  \
   X(void, lora_linear_forward,                                                                                         \
     (ActIn x, int64_t M, int64_t K, const WeightView& w, const float* bias, const float* a, const float* b, int64_t r, \
-     float scale, float p, uint64_t seed, ActOut y, float* xa))                                                        \
+     float scale, float p, uint64_t seed, ActOut y, float* xa, bool accumulate))                                       \
   X(void, lora_linear_backward,                                                                                        \
     (ActIn dy, ActIn x, int64_t M, int64_t K, const WeightView& w, const float* a, const float* b, int64_t r,          \
      float scale, float p, uint64_t seed, const float* xa, ActOut dx, float* da, float* db, bool accumulate))
@@ -75,6 +76,6 @@ enum class MatmulPrecision { Highest = 0, BF16 = 1, F16 = 2 };
 void set_matmul_precision(MatmulPrecision p);
 MatmulPrecision matmul_precision();
 // y [N] = W·x for one row x [K] (f32, bf16 or f16, y the same) with W NF4 (decoding): reads each packed byte once.
-void nf4_gemv(CAct x, const NF4View& w, int64_t N, int64_t K, const float* bias, Act y);
+void nf4_gemv(CAct x, const NF4View& w, int64_t N, int64_t K, const float* bias, Act y, bool accumulate = false);
 }  // namespace cuda
 }  // namespace plf

@@ -7,9 +7,10 @@
 
 #define PLF_ROPE_OPS(X)                                                                                                \
   /* RoPE (HF rotate_half layout) on x [B, T, H, D] over the first `rot` dims, positions [B, T]. */                    \
-  /* backward = forward with the sine negated; in-place use (y == x) is allowed. */                                    \
+  /* backward = forward with the sine negated; in-place use (y == x) is allowed. A second tensor x2 */                 \
+  /* [B, T, H2, D] (k beside q; null when H2 = 0) is rotated in the same call: one launch, not two. */                 \
   X(void, rope_forward,                                                                                                \
     (ActIn x, const int64_t* pos, int64_t B, int64_t T, int64_t H, int64_t D, int64_t rot, double theta, bool inverse, \
-     ActOut y))
+     ActOut y, ActIn x2, int64_t H2, ActOut y2))
 
 PLF_DECLARE_OPS(PLF_ROPE_OPS)
