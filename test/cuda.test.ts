@@ -9,6 +9,7 @@ import {
   nf4To,
   convert,
   linearForward,
+  linearForwardMany,
   linearBackward,
   loraLinearForward,
   loraLinearBackward,
@@ -547,6 +548,21 @@ test(
         }
   },
 );
+
+test('linearForwardMany on CUDA: q/k/v-like NF4 weights in one launch equal one linearForward each, bit for bit', { skip }, () => {
+  for (const act of ['f32', 'bf16'] as const)
+    for (const K of [256, 96]) {
+      // K = 96 misses the GEMV's conditions (whole 64-value blocks): the linears then run one by one
+      const ws = [64, 16, 16].map((N, i) => ({
+        weight: nf4To(quantizeNF4(Tensor.from(randnArray(N * K), [N, K]), undefined, { blocksize: 64, doubleQuant: i === 0 }), 'cuda'),
+        bias: i === 0 ? up(Tensor.from(randnArray(N))) : null,
+      }));
+      const x = up(Tensor.from(randnArray(K), [1, 1, K], { dtype: act }));
+      const many = linearForwardMany(x, ws).map((t) => t.toArray());
+      const one = ws.map((w) => linearForward(x, w.weight, w.bias).toArray());
+      assert.deepEqual(many, one, `${act} K=${K}`);
+    }
+});
 
 test('cache_write on CUDA appends k and v where a device position says, like the CPU (f32, bf16; past the cache skipped)', { skip }, () => {
   for (const dtype of ['f32', 'bf16'] as const) {

@@ -2,7 +2,7 @@
 // trainable weight) and Norm. Each keeps what its backward needs from the last forward.
 import { Tensor, type Device } from '../tensor.js';
 import { disposeNF4, isNF4 } from '../ops/nf4.js';
-import { linearForward, linearBackward, loraLinearForward, loraLinearBackward, type Weight } from '../ops/linear.js';
+import { linearForward, linearForwardMany, linearBackward, loraLinearForward, loraLinearBackward, type Weight } from '../ops/linear.js';
 import { rmsnormForward, rmsnormBackward, layernormForward, layernormBackward } from '../ops/norm.js';
 import { addForward } from '../ops/activation.js';
 
@@ -75,6 +75,18 @@ export class Linear {
     if (train) this.saved = { x, xa, seed };
     else xa.dispose();
     return y;
+  }
+
+  /**
+   * Several linears of one input (q/k/v, gate/up): in inference without LoRA one call for all
+   * (one launch at decoding on CUDA, see linearForwardMany), else each forward on its own.
+   */
+  static forwardMany(x: Tensor, linears: Linear[], train: Pass): Tensor[] {
+    if (train || linears.some((l) => l.lora)) return linears.map((l) => l.forward(x, train));
+    return linearForwardMany(
+      x,
+      linears.map((l) => ({ weight: l.weight, bias: l.bias })),
+    );
   }
 
   /** dx; LoRA / weight / bias grads are accumulated into their grad tensors. */

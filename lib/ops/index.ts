@@ -5,6 +5,7 @@ export * from '../errors.js';
 export { quantizeNF4, dequantizeNF4, nf4To, disposeNF4, isNF4, quantStateJSON, type NF4Tensor } from './nf4.js';
 export {
   linearForward,
+  linearForwardMany,
   linearBackward,
   loraLinearForward,
   loraLinearBackward,

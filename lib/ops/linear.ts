@@ -1,6 +1,7 @@
 // linear and lora_linear: y = x·Wᵀ (+ bias) [+ s·dropout(x)·Aᵀ·Bᵀ], W in f32/bf16/f16/NF4.
 import { addon, type NativeWeight } from '../native/addon.js';
 import { Tensor } from '../tensor.js';
+import { ArgumentError } from '../errors.js';
 import { isNF4, nativeNF4, type NF4Tensor } from './nf4.js';
 
 export type Weight = Tensor | NF4Tensor;
@@ -25,6 +26,32 @@ export function linearForward(x: Tensor, w: Weight, bias: Tensor | null = null, 
   const y = into ?? Tensor.empty(outShape(x, outFeatures(w)), x.dtype, x.device);
   addon.linear_forward(x.handle, nativeWeight(w), bias?.handle ?? null, y.handle, !!into);
   return y;
+}
+
+/**
+ * Several linears of one input (q/k/v, gate/up): at decoding on CUDA (one row, NF4 weights) one
+ * launch for all, else one linearForward each — the same values either way.
+ */
+export function linearForwardMany(x: Tensor, ws: { weight: Weight; bias: Tensor | null }[]): Tensor[] {
+  const K = x.shape[x.shape.length - 1] ?? 0;
+  const one =
+    x.device === 'cuda' &&
+    K > 0 &&
+    x.numel === K &&
+    ws.length >= 2 &&
+    ws.length <= 3 &&
+    ws.every((w) => isNF4(w.weight) && (!w.bias || w.bias.dtype === 'f32'));
+  if (one) {
+    const ys = ws.map((w) => Tensor.empty(outShape(x, outFeatures(w.weight)), x.dtype, x.device));
+    try {
+      addon.nf4_gemv_multi(x.handle, false, ...ws.flatMap((w, i) => [nativeWeight(w.weight), w.bias?.handle ?? null, ys[i].handle]));
+      return ys;
+    } catch (e) {
+      ys.forEach((y) => y.dispose());
+      if (!(e instanceof ArgumentError)) throw e; // the GEMV's conditions (blocksize, alignment) not met: one by one
+    }
+  }
+  return ws.map((w) => linearForward(x, w.weight, w.bias));
 }
 
 export interface LinearBackwardOptions {

@@ -1,4 +1,4 @@
-// Bindings: linear_forward/backward, lora_linear_forward/backward. x may have any leading
+// Bindings: linear_forward/backward, lora_linear_forward/backward, nf4_gemv_multi. x may have any leading
 // dimensions; it is treated as [M, K] with K = the last dimension.
 #include "op.h"
 #include "weights.h"
@@ -102,6 +102,47 @@ static Lora lora_args(const Op& op, size_t ia, const WeightView& w) {
   return l;
 }
 
+// nf4_gemv_multi(x [1, K], accumulate, w1, bias1 | null, y1, w2, bias2 | null, y2[, w3, bias3 | null, y3]):
+// decoding's GEMVs over one x in one launch (q/k/v, gate/up) — CUDA, one row, NF4 weights meeting
+// the GEMV's conditions, y of x's dtype; anything else is refused (lib/ops runs the linears one by one)
+static Napi::Value Nf4GemvMulti(const Napi::CallbackInfo& info) {
+  Op op(info, "nf4_gemv_multi");
+  TensorImpl* x = op.t(0, "x", kAnyFloat);
+  bool acc = op.flag(1);
+  if (info.Length() < 8 || (info.Length() - 2) % 3)
+    op.fail("PLF_ARG", "takes x, accumulate and 2 or 3 (weight, bias, y) triples, got " +
+                           std::to_string(info.Length()) + " arguments");
+  int n = int((info.Length() - 2) / 3);
+  Rows r = rows_of(op, x, "x");
+  if (r.M != 1) op.shape("x " + x->describe() + " must be one row");
+  NF4View ws[3];
+  int64_t Ns[3];
+  const float* bs[3] = {nullptr, nullptr, nullptr};
+  void* ys[3] = {nullptr, nullptr, nullptr};
+  static const char* wn[3] = {"w1", "w2", "w3"};
+  for (int i = 0; i < n; i++) {
+    Device wd;
+    WeightView w = weight_arg(op, size_t(2 + 3 * i), wn[i], &wd);
+    TensorImpl* b = op.t(size_t(3 + 3 * i), "bias", {DType::F32}, true);
+    TensorImpl* y = op.t(size_t(4 + 3 * i), "y", kAnyFloat);
+    check_w(op, w, x, r.K);
+    if (w.dtype != DType::U8) op.fail("PLF_DTYPE", std::string(wn[i]) + " must be an NF4 weight");
+    check_out(op, b, "bias", w.rows, "[" + std::to_string(w.rows) + "] elements");
+    check_out(op, y, "y", w.rows, "[" + std::to_string(w.rows) + "] elements");
+    if (y->dtype != x->dtype) op.fail("PLF_DTYPE", "y " + y->describe() + " must have the dtype of x " + x->describe());
+    Device dev = same_device(op, op.device({x, b, y}, true), wd);
+    if (dev != Device::CUDA) op.fail("PLF_DEVICE", "runs on CUDA only (on the CPU the linears run one by one)");
+    if (!cuda::nf4_gemv_ok(w.nf4, r.K, x->data()))
+      op.fail("PLF_ARG", std::string(wn[i]) + " does not meet the NF4 GEMV's conditions (blocksize, alignment)");
+    ws[i] = w.nf4;
+    Ns[i] = w.rows;
+    bs[i] = b ? b->as<float>() : nullptr;
+    ys[i] = y->data();
+  }
+  op.run([&] { cuda::nf4_gemv_multi({x->data(), x->dtype}, ws, Ns, bs, ys, n, r.K, acc); });
+  return info.Env().Undefined();
+}
+
 // lora_linear_forward(x, w, bias | null, A [r,K], B [N,r], scale, dropout, seed, y, xa [.., r], accumulate?)
 static Napi::Value LoraForward(const Napi::CallbackInfo& info) {
   Op op(info, "lora_linear_forward");
@@ -187,6 +228,7 @@ void register_linear(Napi::Env env, Napi::Object exports) {
   export_fn(env, exports, "set_matmul_precision", SetPrecision);
   export_fn(env, exports, "matmul_precision", GetPrecision);
   export_fn(env, exports, "linear_forward", LinearForward);
+  export_fn(env, exports, "nf4_gemv_multi", Nf4GemvMulti);
   export_fn(env, exports, "linear_backward", LinearBackward);
   export_fn(env, exports, "lora_linear_forward", LoraForward);
   export_fn(env, exports, "lora_linear_backward", LoraBackward);

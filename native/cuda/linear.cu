@@ -14,7 +14,6 @@
 
 namespace plf {
 namespace cuda {
-bool nf4_gemv_ok(const NF4View& w, int64_t K, const void* x);
 void convert(DType from, const void* src, DType to, void* dst, int64_t n);
 
 // The activations (x, y, dy, dx) are f32, bf16 or f16, all of one dtype per call (see Op::acts), read

@@ -8,6 +8,7 @@
 #include "weight.cuh"
 #include "nf4.cuh"
 #include "act.cuh"
+#include <algorithm>
 
 namespace plf {
 namespace cuda {
@@ -73,6 +74,29 @@ void nf4_gemv(CAct x, const NF4View& w, int64_t N, int64_t K, const float* bias,
           <<<blocks_for(warps * 32, kThreads), kThreads, smem, stream()>>>(x.p, w, N, K, bias, y.p, accumulate);
     });
   check_launch("nf4_gemv");
+}
+
+// up to three GEMVs over one x (q/k/v, gate/up at decoding) in one launch; every weight nf4_gemv_ok
+void nf4_gemv_multi(CAct x, const NF4View* ws, const int64_t* Ns, const float* const* biases, void* const* ys, int n,
+                    int64_t K, bool accumulate) {
+  nf4_upload_code();
+  if (n < 1 || n > 3) throw std::runtime_error("nf4_gemv_multi: 1 to 3 weights per launch");
+  constexpr int R = 4, S = 4, kThreads = 128;
+  GemvSegs segs;
+  segs.n = n;
+  long long groups = 0, max_nb = 1;
+  for (int i = 0; i < n; i++) {
+    segs.s[i] = GemvSeg{ws[i], Ns[i], biases[i], ys[i]};
+    groups += (Ns[i] + R - 1) / R;
+    max_nb = std::max<long long>(max_nb, K / ws[i].blocksize);
+  }
+  size_t smem = size_t(kThreads / 32) * R * size_t(max_nb) * sizeof(float);
+  if (groups)
+    by_dtype(x.t, [&](auto t) {
+      gemv_multi_k<R, S, PLF_DT(t)>
+          <<<blocks_for(groups * 32, kThreads), kThreads, smem, stream()>>>(x.p, segs, K, max_nb, accumulate);
+    });
+  check_launch("nf4_gemv_multi");
 }
 
 }  // namespace cuda

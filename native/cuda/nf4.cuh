@@ -145,6 +145,88 @@ __device__ inline float4 load_x4(const void* x, long long i) {
   }
 }
 
+// rows r0 .. r0+R-1 of y = W·x (+ bias) (+ y with into), x and y of dtype T (in place); am: this warp's
+// R·(K / blocksize) floats of shared memory, code: the NF4 table in shared memory
+template <int R, int S, DType T>
+__device__ inline void gemv_rows(const void* __restrict__ x, const NF4View& w, long long N, long long K,
+                                 const float* bias, void* y, bool into, long long r0, int lane, float* am,
+                                 const float* code) {
+  const long long nb = K / w.blocksize;  // absmax blocks per row (K % blocksize == 0 on this path)
+  // S steps × R rows of 16-byte loads (32 columns of a row each) from column c0 on
+  auto load_raw = [&](uint4(&raw)[S][R], long long c0) {
+#pragma unroll
+    for (int st = 0; st < S; st++)
+#pragma unroll
+      for (int i = 0; i < R; i++) {
+        long long c = c0 + 32LL * 32 * st, e0 = (r0 + i < N ? r0 + i : r0) * K + c;
+        raw[st][i] = c < K ? __ldg(reinterpret_cast<const uint4*>(w.packed + (e0 >> 1))) : make_uint4(0, 0, 0, 0);
+      }
+  };
+  // the first S steps' weight loads go out before the absmax lookups, so both are in flight together
+  uint4 raw[S][R];
+  load_raw(raw, lane * 32LL);
+  __syncwarp();
+  // 8 entries per lane at a time, each lookup stage issued for all 8 before the next depends on it
+  for (long long j0 = 0; j0 < R * nb; j0 += 32 * 8) {
+    long long blk[8];
+    float v[8];
+#pragma unroll
+    for (int u = 0; u < 8; u++) {
+      long long j = j0 + u * 32 + lane, row = r0 + j / nb < N ? r0 + j / nb : r0;
+      blk[u] = j < R * nb ? row * nb + j % nb : -1;
+    }
+    if (w.absmax) {
+#pragma unroll
+      for (int u = 0; u < 8; u++) v[u] = blk[u] >= 0 ? __ldg(w.absmax + blk[u]) : 0.0f;
+    } else {
+      unsigned char q[8];
+      float na[8];
+#pragma unroll
+      for (int u = 0; u < 8; u++) {
+        q[u] = blk[u] >= 0 ? __ldg(w.absmax_q + blk[u]) : 0;
+        na[u] = blk[u] >= 0 ? __ldg(w.nested_absmax + blk[u] / w.nested_blocksize) : 0.0f;
+      }
+#pragma unroll
+      for (int u = 0; u < 8; u++) v[u] = __fadd_rn(__fmul_rn(__ldg(w.nested_code + q[u]), na[u]), w.offset);
+    }
+#pragma unroll
+    for (int u = 0; u < 8; u++)
+      if (blk[u] >= 0) am[j0 + u * 32 + lane] = v[u];
+  }
+  __syncwarp();
+  float acc[R];
+#pragma unroll
+  for (int i = 0; i < R; i++) acc[i] = 0.0f;
+  for (long long c0 = lane * 32LL; c0 < K; c0 += 32LL * 32 * S) {
+    if (c0 != lane * 32LL) load_raw(raw, c0);
+#pragma unroll
+    for (int st = 0; st < S; st++) {
+      long long c = c0 + 32LL * 32 * st;
+      if (c >= K) break;
+      float part[R];
+#pragma unroll
+      for (int i = 0; i < R; i++) part[i] = 0.0f;
+#pragma unroll
+      for (int j = 0; j < 8; j++) {
+        float4 xx = load_x4<T>(x, c + 4 * j);
+#pragma unroll
+        for (int i = 0; i < R; i++) {
+          uint32_t word = (&raw[st][i].x)[j >> 1] >> (16 * (j & 1));
+          unsigned b0 = word & 255u, b1 = (word >> 8) & 255u;
+          part[i] += code[b0 >> 4] * xx.x + code[b0 & 15] * xx.y + code[b1 >> 4] * xx.z + code[b1 & 15] * xx.w;
+        }
+      }
+#pragma unroll
+      for (int i = 0; i < R; i++) acc[i] += part[i] * am[i * nb + c / w.blocksize];
+    }
+  }
+#pragma unroll
+  for (int i = 0; i < R; i++) {
+    float v = warp_sum(acc[i]);
+    if (lane == 0 && r0 + i < N) st<T>(y, r0 + i, (bias ? v + bias[r0 + i] : v) + (into ? ld<T>(y, r0 + i) : 0.0f));
+  }
+}
+
 // x and y of dtype T (in place)
 template <int R, int S, DType T>
 __global__ void gemv_k(const void* __restrict__ x, NF4View w, long long N, long long K, const float* bias, void* y,
@@ -153,83 +235,40 @@ __global__ void gemv_k(const void* __restrict__ x, NF4View w, long long N, long 
   PLF_SHARED_FLOATS(ams);  // [warps][R][K / blocksize]
   load_code(code);
   const int lane = threadIdx.x & 31, wid = threadIdx.x / 32;
-  const long long nb = K / w.blocksize;  // absmax blocks per row (K % blocksize == 0 on this path)
-  float* am = ams + (long long)wid * R * nb;
+  float* am = ams + (long long)wid * R * (K / w.blocksize);
   const long long warps = (long long)gridDim.x * (blockDim.x / 32);
-  for (long long r0 = ((long long)blockIdx.x * (blockDim.x / 32) + wid) * R; r0 < N; r0 += warps * R) {
-    // S steps × R rows of 16-byte loads (32 columns of a row each) from column c0 on
-    auto load_raw = [&](uint4(&raw)[S][R], long long c0) {
-#pragma unroll
-      for (int st = 0; st < S; st++)
-#pragma unroll
-        for (int i = 0; i < R; i++) {
-          long long c = c0 + 32LL * 32 * st, e0 = (r0 + i < N ? r0 + i : r0) * K + c;
-          raw[st][i] = c < K ? __ldg(reinterpret_cast<const uint4*>(w.packed + (e0 >> 1))) : make_uint4(0, 0, 0, 0);
-        }
-    };
-    // the first S steps' weight loads go out before the absmax lookups, so both are in flight together
-    uint4 raw[S][R];
-    load_raw(raw, lane * 32LL);
-    __syncwarp();
-    // 8 entries per lane at a time, each lookup stage issued for all 8 before the next depends on it
-    for (long long j0 = 0; j0 < R * nb; j0 += 32 * 8) {
-      long long blk[8];
-      float v[8];
-#pragma unroll
-      for (int u = 0; u < 8; u++) {
-        long long j = j0 + u * 32 + lane, row = r0 + j / nb < N ? r0 + j / nb : r0;
-        blk[u] = j < R * nb ? row * nb + j % nb : -1;
-      }
-      if (w.absmax) {
-#pragma unroll
-        for (int u = 0; u < 8; u++) v[u] = blk[u] >= 0 ? __ldg(w.absmax + blk[u]) : 0.0f;
-      } else {
-        unsigned char q[8];
-        float na[8];
-#pragma unroll
-        for (int u = 0; u < 8; u++) {
-          q[u] = blk[u] >= 0 ? __ldg(w.absmax_q + blk[u]) : 0;
-          na[u] = blk[u] >= 0 ? __ldg(w.nested_absmax + blk[u] / w.nested_blocksize) : 0.0f;
-        }
-#pragma unroll
-        for (int u = 0; u < 8; u++) v[u] = __fadd_rn(__fmul_rn(__ldg(w.nested_code + q[u]), na[u]), w.offset);
-      }
-#pragma unroll
-      for (int u = 0; u < 8; u++)
-        if (blk[u] >= 0) am[j0 + u * 32 + lane] = v[u];
-    }
-    __syncwarp();
-    float acc[R];
-#pragma unroll
-    for (int i = 0; i < R; i++) acc[i] = 0.0f;
-    for (long long c0 = lane * 32LL; c0 < K; c0 += 32LL * 32 * S) {
-      if (c0 != lane * 32LL) load_raw(raw, c0);
-#pragma unroll
-      for (int st = 0; st < S; st++) {
-        long long c = c0 + 32LL * 32 * st;
-        if (c >= K) break;
-        float part[R];
-#pragma unroll
-        for (int i = 0; i < R; i++) part[i] = 0.0f;
-#pragma unroll
-        for (int j = 0; j < 8; j++) {
-          float4 xx = load_x4<T>(x, c + 4 * j);
-#pragma unroll
-          for (int i = 0; i < R; i++) {
-            uint32_t word = (&raw[st][i].x)[j >> 1] >> (16 * (j & 1));
-            unsigned b0 = word & 255u, b1 = (word >> 8) & 255u;
-            part[i] += code[b0 >> 4] * xx.x + code[b0 & 15] * xx.y + code[b1 >> 4] * xx.z + code[b1 & 15] * xx.w;
-          }
-        }
-#pragma unroll
-        for (int i = 0; i < R; i++) acc[i] += part[i] * am[i * nb + c / w.blocksize];
-      }
-    }
-#pragma unroll
-    for (int i = 0; i < R; i++) {
-      float v = warp_sum(acc[i]);
-      if (lane == 0 && r0 + i < N) st<T>(y, r0 + i, (bias ? v + bias[r0 + i] : v) + (into ? ld<T>(y, r0 + i) : 0.0f));
-    }
+  for (long long r0 = ((long long)blockIdx.x * (blockDim.x / 32) + wid) * R; r0 < N; r0 += warps * R)
+    gemv_rows<R, S, T>(x, w, N, K, bias, y, into, r0, lane, am, code);
+}
+
+// Up to three GEMVs over one x in one launch (q/k/v, gate/up at decoding): the row groups of all
+// segments are dealt out to the warps in order; each segment has its own weight, bias and output.
+struct GemvSeg {
+  NF4View w;
+  long long N = 0;
+  const float* bias = nullptr;
+  void* y = nullptr;
+};
+struct GemvSegs {
+  GemvSeg s[3];
+  int n = 0;
+};
+template <int R, int S, DType T>
+__global__ void gemv_multi_k(const void* __restrict__ x, GemvSegs segs, long long K, long long max_nb, bool into) {
+  __shared__ float code[16];
+  PLF_SHARED_FLOATS(ams);  // [warps][R][max_nb]
+  load_code(code);
+  const int lane = threadIdx.x & 31, wid = threadIdx.x / 32;
+  float* am = ams + (long long)wid * R * max_nb;
+  long long total = 0;
+  for (int i = 0; i < segs.n; i++) total += (segs.s[i].N + R - 1) / R;
+  const long long warps = (long long)gridDim.x * (blockDim.x / 32);
+  for (long long g = (long long)blockIdx.x * (blockDim.x / 32) + wid; g < total; g += warps) {
+    int i = 0;
+    long long first = 0;  // the segment's first row group
+    while (i + 1 < segs.n && g >= first + (segs.s[i].N + R - 1) / R) first += (segs.s[i++].N + R - 1) / R;
+    const GemvSeg& sg = segs.s[i];
+    gemv_rows<R, S, T>(x, sg.w, sg.N, K, sg.bias, sg.y, into, (g - first) * R, lane, am, code);
   }
 }
 

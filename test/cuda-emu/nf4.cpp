@@ -8,6 +8,7 @@
 #include "half.h"
 #include "nf4.cuh"
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 
 using namespace plf;
@@ -121,6 +122,62 @@ static void gemv(long long N, long long K, long long bs, bool double_quant, bool
   emu::expect_act(what, T, y.f32(), want, 1e-5);
 }
 
+// q/k/v-like: three NF4 weights over one x in one launch (gemv_multi_k), each output bit for bit the
+// one-weight kernel's (the same gemv_rows), and within 1e-5 of the dequantized reference
+template <DType T>
+static void multi(long long K) {
+  const long long Ns[3] = {40, 12, 12}, bss[3] = {64, 64, 128};
+  const bool dqs[3] = {true, false, true};
+  std::vector<float> wfs[3];
+  std::vector<uint8_t> packed[3];
+  std::vector<float> absmax[3];
+  Quantized qz[3];
+  emu::Buf x(T, randn(K));
+  auto xf = x.f32();
+  std::vector<float> bias = randn(Ns[0]);
+  GemvSegs segs;
+  segs.n = 3;
+  std::vector<emu::Buf> ys, singles;
+  for (int i = 0; i < 3; i++) {
+    ys.emplace_back(T, std::vector<float>(Ns[i], NAN));
+    singles.emplace_back(T, std::vector<float>(Ns[i], NAN));
+  }
+  long long groups = 0, max_nb = 0;
+  constexpr int R = 4, S = 4, kThreads = 128;
+  for (int i = 0; i < 3; i++) {
+    wfs[i] = randn(Ns[i] * K, 0.05f);
+    packed[i].resize((Ns[i] * K + 1) / 2);
+    absmax[i].resize((Ns[i] * K + bss[i] - 1) / bss[i]);
+    cpu::nf4_quantize(wfs[i].data(), Ns[i] * K, bss[i], packed[i].data(), absmax[i].data());
+    view_of(qz[i], packed[i], absmax[i], Ns[i] * K, bss[i], dqs[i]);
+    segs.s[i] = GemvSeg{qz[i].w, Ns[i], i == 0 ? bias.data() : nullptr, ys[i].p()};
+    groups += (Ns[i] + R - 1) / R;
+    max_nb = std::max(max_nb, K / bss[i]);
+  }
+  emu::launch(dim3(unsigned((groups * 32 + kThreads - 1) / kThreads)), dim3(kThreads),
+              size_t(kThreads / 32) * R * size_t(max_nb) * sizeof(float),
+              [&] { gemv_multi_k<R, S, T>(x.p(), segs, K, max_nb, false); });
+  for (int i = 0; i < 3; i++) {
+    long long warps = (Ns[i] + R - 1) / R;
+    emu::launch(dim3(unsigned((warps * 32 + kThreads - 1) / kThreads)), dim3(kThreads),
+                size_t(kThreads / 32) * R * size_t(K / bss[i]) * sizeof(float),
+                [&] { gemv_k<R, S, T>(x.p(), qz[i].w, Ns[i], K, i == 0 ? bias.data() : nullptr, singles[i].p()); });
+    std::vector<float> wd(Ns[i] * K), want(Ns[i]);
+    cpu::nf4_dequantize(qz[i].w, DType::F32, wd.data());
+    for (long long r = 0; r < Ns[i]; r++) {
+      double acc = i == 0 ? bias[r] : 0.0;
+      for (long long k = 0; k < K; k++) acc += double(wd[r * K + k]) * xf[k];
+      want[r] = float(acc);
+    }
+    char what[96];
+    snprintf(what, sizeof what, "gemv multi, weight %d of 3 (N%lld K%lld blocksize %lld)", i + 1, Ns[i], K, bss[i]);
+    emu::expect_act(what, T, ys[i].f32(), want, 1e-5);
+    bool same = ys[i].f32() == singles[i].f32();
+    printf("%-44s %s\n", "  … equal to the one-weight kernel", same ? "bit for bit" : "DIFFERENT");
+    emu::expect(same);
+  }
+}
+
 int main() {
   std::memcpy(kNF4, NF4_CODE, sizeof(kNF4));  // what upload_code() copies to the device
   run(64 * 37 + 6, 64, false);
@@ -132,6 +189,8 @@ int main() {
   gemv<DType::F16>(5, 2048, 128, true, false);
   gemv<DType::F32>(13, 2048, 64, true, true, true);  // a residual joined in the epilogue
   gemv<DType::BF16>(9, 1024, 64, false, false, true);
+  multi<DType::F32>(1024);
+  multi<DType::BF16>(512);
   printf(emu::failures ? "FAILED: %d cases off\n" : "all NF4 cases match\n", emu::failures);
   return emu::failures ? 1 : 0;
 }

@@ -59,10 +59,12 @@ export class Attention {
       const shape = [B, T, c.heads, D];
       return { q: q.reshaped(shape), k: k.reshaped(shape), v: v.reshaped(shape) };
     }
-    const q = this.proj.q!.forward(x, train).reshaped([B, T, c.heads, D]);
-    const k = this.proj.k!.forward(x, train).reshaped([B, T, c.kvHeads, D]);
-    const v = this.proj.v!.forward(x, train).reshaped([B, T, c.kvHeads, D]);
-    return { q, k, v };
+    const [qf, kf, vf] = Linear.forwardMany(x, [this.proj.q!, this.proj.k!, this.proj.v!], train);
+    return {
+      q: qf.reshaped([B, T, c.heads, D]),
+      k: kf.reshaped([B, T, c.kvHeads, D]),
+      v: vf.reshaped([B, T, c.kvHeads, D]),
+    };
   }
 
   /** The attention's output [B, T, C]; with `residual` (inference), added into it instead (returned). */
@@ -165,8 +167,7 @@ export class MLP {
       b: Tensor | null = null,
       h: Tensor;
     if (this.act === 'silu') {
-      a = this.proj.gate!.forward(x, train);
-      b = this.proj.up.forward(x, train);
+      [a, b] = Linear.forwardMany(x, [this.proj.gate!, this.proj.up], train);
       h = swigluForward(a, b);
     } else {
       a = this.proj.up.forward(x, train);

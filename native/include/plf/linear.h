@@ -77,5 +77,10 @@ void set_matmul_precision(MatmulPrecision p);
 MatmulPrecision matmul_precision();
 // y [N] = W·x for one row x [K] (f32, bf16 or f16, y the same) with W NF4 (decoding): reads each packed byte once.
 void nf4_gemv(CAct x, const NF4View& w, int64_t N, int64_t K, const float* bias, Act y, bool accumulate = false);
+// the GEMV's conditions (K in whole absmax blocks of 32-value groups, aligned x and weight)
+bool nf4_gemv_ok(const NF4View& w, int64_t K, const void* x);
+// up to three such GEMVs over one x in one launch (q/k/v, gate/up): ys[i] [Ns[i]] of x's dtype
+void nf4_gemv_multi(CAct x, const NF4View* ws, const int64_t* Ns, const float* const* biases, void* const* ys, int n,
+                    int64_t K, bool accumulate);
 }  // namespace cuda
 }  // namespace plf
