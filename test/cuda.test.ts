@@ -10,6 +10,7 @@ import {
   convert,
   linearForward,
   linearForwardMany,
+  gateUpSwiglu,
   linearBackward,
   loraLinearForward,
   loraLinearBackward,
@@ -562,6 +563,21 @@ test('linearForwardMany on CUDA: q/k/v-like NF4 weights in one launch equal one 
       const one = ws.map((w) => linearForward(x, w.weight, w.bias).toArray());
       assert.deepEqual(many, one, `${act} K=${K}`);
     }
+});
+
+test('gateUpSwiglu on CUDA: both NF4 GEMVs and SwiGLU in one launch equal the three apart, bit for bit', { skip }, () => {
+  for (const act of ['f32', 'bf16'] as const) {
+    const [N, K] = [96, 256];
+    const nf4 = (dq: boolean) =>
+      nf4To(quantizeNF4(Tensor.from(randnArray(N * K), [N, K]), undefined, { blocksize: 64, doubleQuant: dq }), 'cuda');
+    const [g, u] = [nf4(true), nf4(false)];
+    const x = up(Tensor.from(randnArray(K), [1, 1, K], { dtype: act }));
+    const h = gateUpSwiglu(x, g, u);
+    assert.ok(h, `${act}: the fused path applies`);
+    const want = swigluForward(linearForward(x, g), linearForward(x, u));
+    assert.deepEqual(h.toArray(), want.toArray(), act);
+    assert.equal(gateUpSwiglu(up(Tensor.from(randnArray(2 * K), [2, K], { dtype: act })), g, u), null, 'two rows: not this path');
+  }
 });
 
 test('cache_write on CUDA appends k and v where a device position says, like the CPU (f32, bf16; past the cache skipped)', { skip }, () => {

@@ -70,6 +70,7 @@ export interface Addon {
   linear_backward(dy: T, x: T, w: NativeWeight, dx: Opt, dw: Opt, dbias: Opt, accumulate: boolean): void;
   /** (weight, bias | null, y) × 2 or 3 after x and accumulate: CUDA, one row, NF4 only */
   nf4_gemv_multi(x: T, accumulate: boolean, ...triples: (NativeWeight | Opt)[]): void;
+  nf4_gemv_swiglu(x: T, wGate: NativeWeight, wUp: NativeWeight, h: T): void;
   lora_linear_forward(x: T, w: NativeWeight, bias: Opt, a: T, b: T, scale: number, dropout: number, seed: number,
     y: T, xa: T, accumulate?: boolean): void;
   lora_linear_backward(dy: T, x: T, w: NativeWeight, a: T, b: T, scale: number, dropout: number, seed: number,

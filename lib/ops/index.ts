@@ -6,6 +6,7 @@ export { quantizeNF4, dequantizeNF4, nf4To, disposeNF4, isNF4, quantStateJSON, t
 export {
   linearForward,
   linearForwardMany,
+  gateUpSwiglu,
   linearBackward,
   loraLinearForward,
   loraLinearBackward,

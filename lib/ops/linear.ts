@@ -54,6 +54,25 @@ export function linearForwardMany(x: Tensor, ws: { weight: Weight; bias: Tensor 
   return ws.map((w) => linearForward(x, w.weight, w.bias));
 }
 
+/**
+ * SwiGLU's MLP input at decoding: silu(x·Wgᵀ)·(x·Wuᵀ) in one launch on CUDA (one row, NF4 weights
+ * without bias), bit for bit the two linears and swigluForward apart; null where it does not apply
+ * (the caller then runs them apart).
+ */
+export function gateUpSwiglu(x: Tensor, gate: Weight, up: Weight): Tensor | null {
+  const K = x.shape[x.shape.length - 1] ?? 0;
+  if (x.device !== 'cuda' || K === 0 || x.numel !== K || !isNF4(gate) || !isNF4(up)) return null;
+  const h = Tensor.empty(outShape(x, outFeatures(gate)), x.dtype, x.device);
+  try {
+    addon.nf4_gemv_swiglu(x.handle, nativeWeight(gate), nativeWeight(up), h.handle);
+    return h;
+  } catch (e) {
+    h.dispose();
+    if (e instanceof ArgumentError) return null; // the GEMV's conditions (blocksize, alignment) not met
+    throw e;
+  }
+}
+
 export interface LinearBackwardOptions {
   /** compute dx (default true) */
   dx?: boolean;

@@ -143,6 +143,30 @@ static Napi::Value Nf4GemvMulti(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// nf4_gemv_swiglu(x [1, K], wGate, wUp, h [N]): h = silu(x·Wgᵀ)·(x·Wuᵀ) in one launch — CUDA, one row,
+// NF4 weights of one shape meeting the GEMV's conditions, h of x's dtype; anything else is refused
+static Napi::Value Nf4GemvSwiglu(const Napi::CallbackInfo& info) {
+  Op op(info, "nf4_gemv_swiglu");
+  TensorImpl* x = op.t(0, "x", kAnyFloat);
+  Device gd, ud;
+  WeightView g = weight_arg(op, 1, "wGate", &gd), u = weight_arg(op, 2, "wUp", &ud);
+  TensorImpl* h = op.t(3, "h", kAnyFloat);
+  Rows r = rows_of(op, x, "x");
+  if (r.M != 1) op.shape("x " + x->describe() + " must be one row");
+  check_w(op, g, x, r.K);
+  check_w(op, u, x, r.K);
+  if (g.dtype != DType::U8 || u.dtype != DType::U8) op.fail("PLF_DTYPE", "wGate and wUp must be NF4 weights");
+  if (g.rows != u.rows) op.shape("wGate and wUp must have the same rows");
+  check_out(op, h, "h", g.rows, "[" + std::to_string(g.rows) + "] elements");
+  if (h->dtype != x->dtype) op.fail("PLF_DTYPE", "h " + h->describe() + " must have the dtype of x " + x->describe());
+  Device dev = same_device(op, same_device(op, op.device({x, h}, true), gd), ud);
+  if (dev != Device::CUDA) op.fail("PLF_DEVICE", "runs on CUDA only (on the CPU the linears and SwiGLU run apart)");
+  if (!cuda::nf4_gemv_ok(g.nf4, r.K, x->data()) || !cuda::nf4_gemv_ok(u.nf4, r.K, x->data()))
+    op.fail("PLF_ARG", "the weights do not meet the NF4 GEMV's conditions (blocksize, alignment)");
+  op.run([&] { cuda::nf4_gemv_swiglu({x->data(), x->dtype}, g.nf4, u.nf4, g.rows, r.K, {h->data(), h->dtype}); });
+  return info.Env().Undefined();
+}
+
 // lora_linear_forward(x, w, bias | null, A [r,K], B [N,r], scale, dropout, seed, y, xa [.., r], accumulate?)
 static Napi::Value LoraForward(const Napi::CallbackInfo& info) {
   Op op(info, "lora_linear_forward");
@@ -229,6 +253,7 @@ void register_linear(Napi::Env env, Napi::Object exports) {
   export_fn(env, exports, "matmul_precision", GetPrecision);
   export_fn(env, exports, "linear_forward", LinearForward);
   export_fn(env, exports, "nf4_gemv_multi", Nf4GemvMulti);
+  export_fn(env, exports, "nf4_gemv_swiglu", Nf4GemvSwiglu);
   export_fn(env, exports, "linear_backward", LinearBackward);
   export_fn(env, exports, "lora_linear_forward", LoraForward);
   export_fn(env, exports, "lora_linear_backward", LoraBackward);

@@ -99,5 +99,19 @@ void nf4_gemv_multi(CAct x, const NF4View* ws, const int64_t* Ns, const float* c
   check_launch("nf4_gemv_multi");
 }
 
+// h [N] = silu(Wg·x)·(Wu·x) in one launch (decoding's gate/up and SwiGLU); both weights nf4_gemv_ok
+void nf4_gemv_swiglu(CAct x, const NF4View& wg, const NF4View& wu, int64_t N, int64_t K, Act h) {
+  nf4_upload_code();
+  constexpr int R = 4, S = 4, kThreads = 128;
+  long long warps = (N + R - 1) / R, nb = std::max<long long>(K / wg.blocksize, K / wu.blocksize);
+  size_t smem = size_t(kThreads / 32) * R * size_t(nb) * sizeof(float);
+  if (N)
+    by_dtype(x.t, [&](auto t) {
+      gemv_swiglu_k<R, S, PLF_DT(t)>
+          <<<blocks_for(warps * 32, kThreads), kThreads, smem, stream()>>>(x.p, wg, wu, N, K, nb, h.p);
+    });
+  check_launch("nf4_gemv_swiglu");
+}
+
 }  // namespace cuda
 }  // namespace plf

@@ -145,12 +145,11 @@ __device__ inline float4 load_x4(const void* x, long long i) {
   }
 }
 
-// rows r0 .. r0+R-1 of y = W·x (+ bias) (+ y with into), x and y of dtype T (in place); am: this warp's
-// R·(K / blocksize) floats of shared memory, code: the NF4 table in shared memory
+// sums[i] = Σ_k W[r0+i, k]·x[k] for rows r0 .. r0+R-1 (every lane gets them), x of dtype T; am: this
+// warp's R·(K / blocksize) floats of shared memory, code: the NF4 table in shared memory
 template <int R, int S, DType T>
-__device__ inline void gemv_rows(const void* __restrict__ x, const NF4View& w, long long N, long long K,
-                                 const float* bias, void* y, bool into, long long r0, int lane, float* am,
-                                 const float* code) {
+__device__ inline void gemv_sums(const void* __restrict__ x, const NF4View& w, long long N, long long K, long long r0,
+                                 int lane, float* am, const float* code, float (&sums)[R]) {
   const long long nb = K / w.blocksize;  // absmax blocks per row (K % blocksize == 0 on this path)
   // S steps × R rows of 16-byte loads (32 columns of a row each) from column c0 on
   auto load_raw = [&](uint4(&raw)[S][R], long long c0) {
@@ -221,9 +220,51 @@ __device__ inline void gemv_rows(const void* __restrict__ x, const NF4View& w, l
     }
   }
 #pragma unroll
-  for (int i = 0; i < R; i++) {
-    float v = warp_sum(acc[i]);
-    if (lane == 0 && r0 + i < N) st<T>(y, r0 + i, (bias ? v + bias[r0 + i] : v) + (into ? ld<T>(y, r0 + i) : 0.0f));
+  for (int i = 0; i < R; i++) sums[i] = warp_sum(acc[i]);
+}
+
+// rows r0 .. r0+R-1 of y = W·x (+ bias) (+ y with into), y of dtype T (in place)
+template <int R, int S, DType T>
+__device__ inline void gemv_rows(const void* __restrict__ x, const NF4View& w, long long N, long long K,
+                                 const float* bias, void* y, bool into, long long r0, int lane, float* am,
+                                 const float* code) {
+  float v[R];
+  gemv_sums<R, S, T>(x, w, N, K, r0, lane, am, code, v);
+#pragma unroll
+  for (int i = 0; i < R; i++)
+    if (lane == 0 && r0 + i < N)
+      st<T>(y, r0 + i, (bias ? v[i] + bias[r0 + i] : v[i]) + (into ? ld<T>(y, r0 + i) : 0.0f));
+}
+
+// v as stored in dtype T and read back (what a kernel reading the GEMV's output would see)
+template <DType T>
+__device__ inline float rounded_as(float v) {
+  uint32_t word = 0;
+  st<T>(&word, 0, v);
+  return ld<T>(&word, 0);
+}
+
+// SwiGLU's input GEMVs and SwiGLU in one launch (decoding): h[r] = silu(g)·u with g = Wg·x, u = Wu·x,
+// each rounded to T first — bit for bit the gate GEMV, the up GEMV and swiglu_fwd_k one after another
+template <int R, int S, DType T>
+__global__ void gemv_swiglu_k(const void* __restrict__ x, NF4View wg, NF4View wu, long long N, long long K,
+                              long long max_nb, void* h) {
+  __shared__ float code[16];
+  PLF_SHARED_FLOATS(ams);  // [warps][R][max_nb]
+  load_code(code);
+  const int lane = threadIdx.x & 31, wid = threadIdx.x / 32;
+  float* am = ams + (long long)wid * R * max_nb;
+  const long long warps = (long long)gridDim.x * (blockDim.x / 32);
+  for (long long r0 = ((long long)blockIdx.x * (blockDim.x / 32) + wid) * R; r0 < N; r0 += warps * R) {
+    float g[R], u[R];
+    gemv_sums<R, S, T>(x, wg, N, K, r0, lane, am, code, g);
+    gemv_sums<R, S, T>(x, wu, N, K, r0, lane, am, code, u);
+#pragma unroll
+    for (int i = 0; i < R; i++)
+      if (lane == 0 && r0 + i < N) {
+        float a = rounded_as<T>(g[i]);
+        st<T>(h, r0 + i, a * (1.0f / (1.0f + expf(-a))) * rounded_as<T>(u[i]));
+      }
   }
 }
 

@@ -77,6 +77,7 @@ bool nf4_gemv_ok(const NF4View&, int64_t, const void*) { return false; }
 void nf4_gemv_multi(CAct, const NF4View*, const int64_t*, const float* const*, void* const*, int, int64_t, bool) {
   fail();
 }
+void nf4_gemv_swiglu(CAct, const NF4View&, const NF4View&, int64_t, int64_t, Act) { fail(); }
 
 }  // namespace cuda
 }  // namespace plf

@@ -7,6 +7,7 @@
 #include "emu.h"
 #include "half.h"
 #include "nf4.cuh"
+#include "activation.cuh"
 #include <cstdio>
 #include <algorithm>
 #include <cstring>
@@ -178,6 +179,34 @@ static void multi(long long K) {
   }
 }
 
+// gate/up GEMVs with SwiGLU in one launch (gemv_swiglu_k) against the gate GEMV, the up GEMV and
+// swiglu_fwd_k one after another: bit for bit
+template <DType T>
+static void swiglu(long long N, long long K) {
+  Quantized qz[2];
+  std::vector<uint8_t> packed[2];
+  std::vector<float> absmax[2];
+  for (int i = 0; i < 2; i++) {
+    auto wf = randn(N * K, 0.05f);
+    packed[i].resize((N * K + 1) / 2);
+    absmax[i].resize((N * K + 63) / 64);
+    cpu::nf4_quantize(wf.data(), N * K, 64, packed[i].data(), absmax[i].data());
+    view_of(qz[i], packed[i], absmax[i], N * K, 64, i == 0);
+  }
+  emu::Buf x(T, randn(K)), h(T, std::vector<float>(N, NAN)), g(T, N), u(T, N), want(T, N);
+  constexpr int R = 4, S = 4, kThreads = 128;
+  const long long warps = (N + R - 1) / R, nb = K / 64;
+  const dim3 grid(unsigned((warps * 32 + kThreads - 1) / kThreads));
+  const size_t smem = size_t(kThreads / 32) * R * size_t(nb) * sizeof(float);
+  emu::launch(grid, dim3(kThreads), smem, [&] { gemv_swiglu_k<R, S, T>(x.p(), qz[0].w, qz[1].w, N, K, nb, h.p()); });
+  emu::launch(grid, dim3(kThreads), smem, [&] { gemv_k<R, S, T>(x.p(), qz[0].w, N, K, nullptr, g.p()); });
+  emu::launch(grid, dim3(kThreads), smem, [&] { gemv_k<R, S, T>(x.p(), qz[1].w, N, K, nullptr, u.p()); });
+  emu::launch(dim3(unsigned((N + 255) / 256)), dim3(256), 0, [&] { swiglu_fwd_k<T>(g.p(), u.p(), N, want.p()); });
+  bool same = h.f32() == want.f32();
+  printf("gemv + SwiGLU in one launch N%lld K%lld %-4s  %s\n", N, K, emu::dname(T), same ? "bit for bit" : "DIFFERENT");
+  emu::expect(same);
+}
+
 int main() {
   std::memcpy(kNF4, NF4_CODE, sizeof(kNF4));  // what upload_code() copies to the device
   run(64 * 37 + 6, 64, false);
@@ -191,6 +220,8 @@ int main() {
   gemv<DType::BF16>(9, 1024, 64, false, false, true);
   multi<DType::F32>(1024);
   multi<DType::BF16>(512);
+  swiglu<DType::F32>(37, 1024);
+  swiglu<DType::BF16>(64, 512);
   printf(emu::failures ? "FAILED: %d cases off\n" : "all NF4 cases match\n", emu::failures);
   return emu::failures ? 1 : 0;
 }

@@ -6,6 +6,7 @@ import { ropePairInPlace } from '../../ops/rope.js';
 import { sliceColsForward, sliceColsBackward, cacheWrite } from '../../ops/copy.js';
 import { swigluForward, swigluBackward, geluForward, geluBackward } from '../../ops/activation.js';
 import { Linear, accumulate, addInto, type Pass } from '../layers.js';
+import { gateUpSwiglu } from '../../ops/linear.js';
 import type { ModelConfig } from './config.js';
 
 /** What every layer of one forward pass shares. */
@@ -166,6 +167,17 @@ export class MLP {
     let a: Tensor,
       b: Tensor | null = null,
       h: Tensor;
+    const g = this.proj.gate;
+    // decoding on CUDA: both GEMVs and SwiGLU in one launch (nothing kept: no backward follows)
+    const fused =
+      !train && this.act === 'silu' && g && !g.lora && !g.bias && !this.proj.up.lora && !this.proj.up.bias
+        ? gateUpSwiglu(x, g.weight, this.proj.up.weight)
+        : null;
+    if (fused) {
+      const y = this.proj.down.forward(fused, train, residual);
+      fused.dispose();
+      return y;
+    }
     if (this.act === 'silu') {
       [a, b] = Linear.forwardMany(x, [this.proj.gate!, this.proj.up], train);
       h = swigluForward(a, b);

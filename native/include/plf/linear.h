@@ -82,5 +82,7 @@ bool nf4_gemv_ok(const NF4View& w, int64_t K, const void* x);
 // up to three such GEMVs over one x in one launch (q/k/v, gate/up): ys[i] [Ns[i]] of x's dtype
 void nf4_gemv_multi(CAct x, const NF4View* ws, const int64_t* Ns, const float* const* biases, void* const* ys, int n,
                     int64_t K, bool accumulate);
+// h [N] = silu(Wg·x)·(Wu·x), both GEMVs and SwiGLU in one launch, bit for bit the three apart
+void nf4_gemv_swiglu(CAct x, const NF4View& wg, const NF4View& wu, int64_t N, int64_t K, Act h);
 }  // namespace cuda
 }  // namespace plf
