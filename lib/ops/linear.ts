@@ -28,30 +28,44 @@ export function linearForward(x: Tensor, w: Weight, bias: Tensor | null = null, 
   return y;
 }
 
+/** One row on CUDA through NF4 weights: where the decoding GEMV kernels may apply (their alignment and blocksize conditions the binding checks). */
+function oneNF4Row(x: Tensor, ws: Weight[]): boolean {
+  const K = x.shape[x.shape.length - 1] ?? 0;
+  return x.device === 'cuda' && K > 0 && x.numel === K && ws.every((w) => isNF4(w));
+}
+
+/** Runs a fused decoding kernel into `outs`; null (outs freed) when the binding refuses it on the GEMV's conditions. */
+function fusedOrNull(outs: Tensor[], run: () => void): Tensor[] | null {
+  try {
+    run();
+    return outs;
+  } catch (e) {
+    outs.forEach((t) => t.dispose());
+    if (e instanceof ArgumentError) return null;
+    throw e;
+  }
+}
+
 /**
  * Several linears of one input (q/k/v, gate/up): at decoding on CUDA (one row, NF4 weights) one
  * launch for all, else one linearForward each — the same values either way.
  */
 export function linearForwardMany(x: Tensor, ws: { weight: Weight; bias: Tensor | null }[]): Tensor[] {
-  const K = x.shape[x.shape.length - 1] ?? 0;
-  const one =
-    x.device === 'cuda' &&
-    K > 0 &&
-    x.numel === K &&
+  const fusable =
     ws.length >= 2 &&
     ws.length <= 3 &&
-    ws.every((w) => isNF4(w.weight) && (!w.bias || w.bias.dtype === 'f32'));
-  if (one) {
-    const ys = ws.map((w) => Tensor.empty(outShape(x, outFeatures(w.weight)), x.dtype, x.device));
-    try {
-      addon.nf4_gemv_multi(x.handle, false, ...ws.flatMap((w, i) => [nativeWeight(w.weight), w.bias?.handle ?? null, ys[i].handle]));
-      return ys;
-    } catch (e) {
-      ys.forEach((y) => y.dispose());
-      if (!(e instanceof ArgumentError)) throw e; // the GEMV's conditions (blocksize, alignment) not met: one by one
-    }
-  }
-  return ws.map((w) => linearForward(x, w.weight, w.bias));
+    oneNF4Row(
+      x,
+      ws.map((w) => w.weight),
+    ) &&
+    ws.every((w) => !w.bias || w.bias.dtype === 'f32');
+  const outs = fusable ? ws.map((w) => Tensor.empty(outShape(x, outFeatures(w.weight)), x.dtype, x.device)) : [];
+  const ys = fusable
+    ? fusedOrNull(outs, () =>
+        addon.nf4_gemv_multi(x.handle, false, ...ws.flatMap((w, i) => [nativeWeight(w.weight), w.bias?.handle ?? null, outs[i].handle])),
+      )
+    : null;
+  return ys ?? ws.map((w) => linearForward(x, w.weight, w.bias));
 }
 
 /**
@@ -60,17 +74,9 @@ export function linearForwardMany(x: Tensor, ws: { weight: Weight; bias: Tensor 
  * (the caller then runs them apart).
  */
 export function gateUpSwiglu(x: Tensor, gate: Weight, up: Weight): Tensor | null {
-  const K = x.shape[x.shape.length - 1] ?? 0;
-  if (x.device !== 'cuda' || K === 0 || x.numel !== K || !isNF4(gate) || !isNF4(up)) return null;
+  if (!oneNF4Row(x, [gate, up])) return null;
   const h = Tensor.empty(outShape(x, outFeatures(gate)), x.dtype, x.device);
-  try {
-    addon.nf4_gemv_swiglu(x.handle, nativeWeight(gate), nativeWeight(up), h.handle);
-    return h;
-  } catch (e) {
-    h.dispose();
-    if (e instanceof ArgumentError) return null; // the GEMV's conditions (blocksize, alignment) not met
-    throw e;
-  }
+  return fusedOrNull([h], () => addon.nf4_gemv_swiglu(x.handle, nativeWeight(gate), nativeWeight(up), h.handle))?.[0] ?? null;
 }
 
 export interface LinearBackwardOptions {

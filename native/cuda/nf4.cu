@@ -63,15 +63,19 @@ bool nf4_gemv_ok(const NF4View& w, int64_t K, const void* x) {
          (reinterpret_cast<uintptr_t>(w.packed) & 15) == 0 && (reinterpret_cast<uintptr_t>(x) & 15) == 0;
 }
 
+// the decoding GEMVs' launch: 4 rows share each x read; 16 loads of 16 bytes per lane in flight
+constexpr int kGemvR = 4, kGemvS = 4, kGemvThreads = 128;
+// each warp's absmax values for its R rows of nb blocks
+static size_t gemv_smem(long long nb) { return size_t(kGemvThreads / 32) * kGemvR * size_t(nb) * sizeof(float); }
+
 void nf4_gemv(CAct x, const NF4View& w, int64_t N, int64_t K, const float* bias, Act y, bool accumulate) {
   nf4_upload_code();
-  constexpr int R = 4, S = 4, kThreads = 128;  // 4 rows share each x read; 16 loads of 16 bytes per lane in flight
-  long long warps = (N + R - 1) / R;
-  size_t smem = size_t(kThreads / 32) * R * size_t(K / w.blocksize) * sizeof(float);
+  long long warps = (N + kGemvR - 1) / kGemvR;
+  size_t smem = gemv_smem(K / w.blocksize);
   if (N)
     by_dtype(x.t, [&](auto t) {
-      gemv_k<R, S, PLF_DT(t)>
-          <<<blocks_for(warps * 32, kThreads), kThreads, smem, stream()>>>(x.p, w, N, K, bias, y.p, accumulate);
+      gemv_k<kGemvR, kGemvS, PLF_DT(t)>
+          <<<blocks_for(warps * 32, kGemvThreads), kGemvThreads, smem, stream()>>>(x.p, w, N, K, bias, y.p, accumulate);
     });
   check_launch("nf4_gemv");
 }
@@ -81,20 +85,19 @@ void nf4_gemv_multi(CAct x, const NF4View* ws, const int64_t* Ns, const float* c
                     int64_t K, bool accumulate) {
   nf4_upload_code();
   if (n < 1 || n > 3) throw std::runtime_error("nf4_gemv_multi: 1 to 3 weights per launch");
-  constexpr int R = 4, S = 4, kThreads = 128;
   GemvSegs segs;
   segs.n = n;
   long long groups = 0, max_nb = 1;
   for (int i = 0; i < n; i++) {
     segs.s[i] = GemvSeg{ws[i], Ns[i], biases[i], ys[i]};
-    groups += (Ns[i] + R - 1) / R;
+    groups += (Ns[i] + kGemvR - 1) / kGemvR;
     max_nb = std::max<long long>(max_nb, K / ws[i].blocksize);
   }
-  size_t smem = size_t(kThreads / 32) * R * size_t(max_nb) * sizeof(float);
+  size_t smem = gemv_smem(max_nb);
   if (groups)
     by_dtype(x.t, [&](auto t) {
-      gemv_multi_k<R, S, PLF_DT(t)>
-          <<<blocks_for(groups * 32, kThreads), kThreads, smem, stream()>>>(x.p, segs, K, max_nb, accumulate);
+      gemv_multi_k<kGemvR, kGemvS, PLF_DT(t)>
+          <<<blocks_for(groups * 32, kGemvThreads), kGemvThreads, smem, stream()>>>(x.p, segs, K, max_nb, accumulate);
     });
   check_launch("nf4_gemv_multi");
 }
@@ -102,13 +105,12 @@ void nf4_gemv_multi(CAct x, const NF4View* ws, const int64_t* Ns, const float* c
 // h [N] = silu(Wg·x)·(Wu·x) in one launch (decoding's gate/up and SwiGLU); both weights nf4_gemv_ok
 void nf4_gemv_swiglu(CAct x, const NF4View& wg, const NF4View& wu, int64_t N, int64_t K, Act h) {
   nf4_upload_code();
-  constexpr int R = 4, S = 4, kThreads = 128;
-  long long warps = (N + R - 1) / R, nb = std::max<long long>(K / wg.blocksize, K / wu.blocksize);
-  size_t smem = size_t(kThreads / 32) * R * size_t(nb) * sizeof(float);
+  long long warps = (N + kGemvR - 1) / kGemvR, nb = std::max<long long>(K / wg.blocksize, K / wu.blocksize);
+  size_t smem = gemv_smem(nb);
   if (N)
     by_dtype(x.t, [&](auto t) {
-      gemv_swiglu_k<R, S, PLF_DT(t)>
-          <<<blocks_for(warps * 32, kThreads), kThreads, smem, stream()>>>(x.p, wg, wu, N, K, nb, h.p);
+      gemv_swiglu_k<kGemvR, kGemvS, PLF_DT(t)>
+          <<<blocks_for(warps * 32, kGemvThreads), kGemvThreads, smem, stream()>>>(x.p, wg, wu, N, K, nb, h.p);
     });
   check_launch("nf4_gemv_swiglu");
 }
