@@ -20,6 +20,8 @@ import {
   type OpTime,
 } from '../lib/index.js';
 import { addon } from '../lib/native/addon.js';
+import { convertOwned } from '../lib/ops/convert.js';
+import { Tensor } from '../lib/tensor.js';
 import { fmt, gpuRow, gpuSink, gpuSinkMerge, type GpuRow } from './util.js';
 
 const args = process.argv.slice(2);
@@ -69,14 +71,23 @@ console.log(
   `random NF4 ${tiny ? 'tiny llama' : 'Mistral-7B'} on ${device} in ${fmt(loadS)} s; ${fmt(memory()[device].live / GiB)} GiB held`,
 );
 
+// the frozen embedding and LM head in `dtype` (a model loaded with bf16 activations keeps them so:
+// the head is the largest read of a decode step after the NF4 weights, 524 MB in f32 on Mistral-7B)
+const tables = (dtype: 'f32' | 'bf16') => {
+  const tied = model.head.weight === model.embed;
+  model.embed = convertOwned(model.embed, dtype);
+  if (tied) model.head.weight = model.embed;
+  else if (model.head.weight instanceof Tensor) model.head.weight = convertOwned(model.head.weight, dtype);
+};
+
 // greedy decoding, batch 1: 16 prompt tokens, 64 new ones (EOS ignored), as op calls per step and
 // as one recorded CUDA graph replayed per token (generate's default on CUDA)
+const V = model.config.vocabSize,
+  decodeTokens = tiny ? 8 : 64;
+const prompt = [Array.from({ length: 16 }, (_, t) => (t * 7919 + 13) % V)];
+const decode = (graph: boolean, tokens: number) => model.generate({ inputIds: prompt }, { maxNewTokens: tokens, eosTokenId: null, graph });
 {
-  const V = model.config.vocabSize,
-    n = tiny ? 8 : 64;
-  const prompt = [Array.from({ length: 16 }, (_, t) => (t * 7919 + 13) % V)];
-  const decode = (graph: boolean, tokens: number) =>
-    model.generate({ inputIds: prompt }, { maxNewTokens: tokens, eosTokenId: null, graph });
+  const n = decodeTokens;
   const rate = (graph: boolean) => {
     decode(graph, 4); // warm-up
     return n / seconds(() => decode(graph, n));
@@ -114,17 +125,20 @@ console.log(
     });
   decodeRow('op calls per step', eagerTps, '', false);
   decodeRow('CUDA graph', graphError ? null : tps, graphError);
-  // bf16 activations (a bf16 KV cache; the embedding and head stay f32 in this model), graph replayed
+  // bf16 activations (a bf16 KV cache, the embedding and head in bf16 as a model loaded so keeps
+  // them), graph replayed
   if (!graphError) {
     model.activations = 'bf16';
     try {
+      tables('bf16');
       const bf = rate(true);
-      decodeRow('CUDA graph, bf16 activations', bf);
+      decodeRow('CUDA graph, bf16 activations and head', bf);
       tps = Math.max(tps, bf);
     } catch (e) {
-      decodeRow('CUDA graph, bf16 activations', null, (e as Error).message);
+      decodeRow('CUDA graph, bf16 activations and head', null, (e as Error).message);
     } finally {
       model.activations = 'f32';
+      tables('f32');
     }
   }
   // the issue's decode goal: ≥ 5× torch's CUDA-graph loop (../shared/device/peers/decode_peer.py, full call)
@@ -214,6 +228,36 @@ for (const [checkpointing, activations] of settings) {
     console.log(`  live peak ${fmt(r.peakGiB)} GiB; cudaMalloc'd peak ${fmt(r.reservedGiB)} GiB`);
   } catch (e) {
     console.log(`QLoRA step (${activations} activations, checkpointing ${checkpointing}) failed: ${(e as Error).message}`);
+  }
+}
+// decoding with the trained adapters on every linear (the paper's LM-P model, served): each adapter's
+// A·x for a projection group in one launch, B·(A·x) in the NF4 GEMVs' epilogues, graph replayed
+{
+  const what = 'CUDA graph, LoRA r=16 on every linear';
+  try {
+    const lora = (graph: boolean) => {
+      decode(graph, 4); // warm-up (the recording's pool)
+      return decodeTokens / seconds(() => decode(graph, decodeTokens));
+    };
+    const withGraph = device === 'cuda' && process.env.PLF_CUDA_GRAPH !== '0';
+    const t = lora(withGraph);
+    row({
+      case: `greedy decode, batch 1 (NF4 weights), ${withGraph ? what : 'op calls, LoRA r=16 on every linear'}`,
+      ours: `${fmt(t)} tokens/s`,
+      peer: '–',
+      ratio: NaN,
+      goal: '(informative: the adapters on top of the CUDA graph row)',
+      met: null,
+      unit: 'tokens/s',
+      oursValue: t,
+    });
+    const prof = profileOps(() => decode(false, 8));
+    profiles['decode, LoRA r=16'] = prof.ops;
+    console.log(
+      `decode with LoRA, 8 tokens as op calls, by op (synchronized: ${fmt(prof.totalMs)} ms in ops):\n${formatProfile(prof.ops, 10)}`,
+    );
+  } catch (e) {
+    console.log(`decode with LoRA failed: ${(e as Error).message}`);
   }
 }
 model.dispose();

@@ -53,13 +53,13 @@ test(
 );
 
 test(
-  'LoRA rank-r CUDA kernels (dropout fused, row/column/expand products; f32 and 16-bit activations in place) on the CPU emulator equal plain loops',
+  'LoRA rank-r CUDA kernels (dropout fused, row/column/expand products, decoding xa for up to three adapters in one launch; f32 and 16-bit activations in place) on the CPU emulator equal plain loops',
   { skip: unavailable, timeout: 240_000 },
   async () => {
     const r = await emu('lora');
     assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, /all rank products match/);
-    assert.equal(r.stdout.trim().split('\n').length, 17, r.stdout);
+    assert.equal(r.stdout.trim().split('\n').length, 17 + 10, r.stdout);
   },
 );
 
@@ -108,13 +108,13 @@ test(
 );
 
 test(
-  'NF4 CUDA kernels (quantize; dequantize to f32/bf16, vector and scalar paths, plain and double-quantized absmax) on the CPU emulator equal the CPU bit for bit; the decoding GEMV (f32/bf16/f16 x, into a residual, three weights in one launch bit for bit as one each, gate/up with SwiGLU in one launch bit for bit as three) equals double loops',
+  'NF4 CUDA kernels (quantize; dequantize to f32/bf16, vector and scalar paths, plain and double-quantized absmax) on the CPU emulator equal the CPU bit for bit; the decoding GEMV (f32/bf16/f16 x, into a residual, three weights in one launch bit for bit as one each, gate/up with SwiGLU in one launch bit for bit as three; LoRA adapters in the epilogue bit for bit as the rank-expand pass after) equals double loops',
   { skip: unavailable, timeout: 240_000 },
   async () => {
     const r = await emu('nf4');
     assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, /all NF4 cases match/);
-    assert.equal(r.stdout.trim().split('\n').length, 3 * 4 + 6 + 2 * 3 * 2 + 2 + 1, r.stdout);
+    assert.equal(r.stdout.trim().split('\n').length, 3 * 4 + 6 + 2 * 3 * 2 + 2 + 3 * 5 + 1, r.stdout);
   },
 );
 

@@ -580,6 +580,67 @@ test('gateUpSwiglu on CUDA: both NF4 GEMVs and SwiGLU in one launch equal the th
   }
 });
 
+test(
+  'LoRA at decoding on CUDA (xa over many blocks for ≤ 8 rows; at one row through NF4 the adapter in the GEMV epilogue) follows the CPU',
+  { skip },
+  () => {
+    for (const act of ['f32', 'bf16'] as const)
+      for (const [M, K, N, r] of [
+        [1, 512, 96, 16],
+        [1, 256, 40, 40],
+        [3, 256, 72, 8],
+        [8, 200, 33, 16],
+      ]) {
+        const w = quantizeNF4(Tensor.from(randnArray(N * K), [N, K]), undefined, { blocksize: 64, doubleQuant: true });
+        const lora = { A: Tensor.from(randnArray(r * K, 0.1), [r, K]), B: Tensor.from(randnArray(N * r, 0.1), [N, r]), scale: 2 };
+        const x = Tensor.from(randnArray(M * K), [M, K], { dtype: act }),
+          bias = Tensor.from(randnArray(N));
+        const c = loraLinearForward(x, w, bias, lora),
+          g = loraLinearForward(up(x), nf4To(w, 'cuda'), up(bias), { ...lora, A: up(lora.A), B: up(lora.B) });
+        const what = `${act} M${M} K${K} N${N} r${r}`;
+        close(g.xa, c.xa, `xa ${what}`, act === 'f32' ? 1e-5 : 1e-2);
+        close(g.y, c.y, `y ${what}`, act === 'f32' ? 1e-5 : 2e-2);
+      }
+  },
+);
+
+test(
+  'decoding GEMVs with LoRA adapters on CUDA: q/k/v in one launch and gate/up + SwiGLU equal the LoRA linears apart, bit for bit',
+  { skip },
+  () => {
+    const K = 256;
+    const nf4 = (N: number, dq: boolean) =>
+      nf4To(quantizeNF4(Tensor.from(randnArray(N * K), [N, K]), undefined, { blocksize: 64, doubleQuant: dq }), 'cuda');
+    const adapter = (N: number, r: number) => ({
+      A: up(Tensor.from(randnArray(r * K, 0.1), [r, K])),
+      B: up(Tensor.from(randnArray(N * r, 0.1), [N, r])),
+      scale: 1.5,
+    });
+    const apart = (x: Tensor, l: { weight: Weight; bias: Tensor | null; lora: ReturnType<typeof adapter> | null }) =>
+      l.lora ? loraLinearForward(x, l.weight, l.bias, l.lora).y : linearForward(x, l.weight, l.bias);
+    for (const act of ['f32', 'bf16'] as const) {
+      const x = up(Tensor.from(randnArray(K), [1, 1, K], { dtype: act }));
+      const ws = [64, 16, 16].map((N, i) => ({
+        weight: nf4(N, i === 0),
+        bias: i === 0 ? up(Tensor.from(randnArray(N))) : null,
+        lora: i === 1 ? null : adapter(N, i === 0 ? 16 : 8),
+      }));
+      assert.deepEqual(
+        linearForwardMany(x, ws).map((t) => t.toArray()),
+        ws.map((w) => apart(x, w).toArray()),
+        `${act}: q/k/v with adapters on q and v`,
+      );
+      const [g, u] = [nf4(96, true), nf4(96, false)],
+        [lg, lu] = [adapter(96, 16), adapter(96, 16)];
+      const h = gateUpSwiglu(x, g, u, lg, lu);
+      assert.ok(h, `${act}: the fused path applies with adapters`);
+      const want = swigluForward(apart(x, { weight: g, bias: null, lora: lg }), apart(x, { weight: u, bias: null, lora: lu }));
+      assert.deepEqual(h.toArray(), want.toArray(), `${act}: gate/up + SwiGLU with adapters`);
+      assert.equal(gateUpSwiglu(x, g, u, { ...lg, dropout: 0.1 }, lu), null, 'an adapter with dropout: not this path');
+    }
+  },
+);
+
 test('cache_write on CUDA appends k and v where a device position says, like the CPU (f32, bf16; past the cache skipped)', { skip }, () => {
   for (const dtype of ['f32', 'bf16'] as const) {
     const mk = (n: number, shape: number[]) => Tensor.from(randnArray(n), shape, { dtype });

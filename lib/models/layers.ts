@@ -2,7 +2,15 @@
 // trainable weight) and Norm. Each keeps what its backward needs from the last forward.
 import { Tensor, type Device } from '../tensor.js';
 import { disposeNF4, isNF4 } from '../ops/nf4.js';
-import { linearForward, linearForwardMany, linearBackward, loraLinearForward, loraLinearBackward, type Weight } from '../ops/linear.js';
+import {
+  linearForward,
+  linearForwardMany,
+  linearBackward,
+  loraLinearForward,
+  loraLinearBackward,
+  type InferenceLinear,
+  type Weight,
+} from '../ops/linear.js';
 import { rmsnormForward, rmsnormBackward, layernormForward, layernormBackward } from '../ops/norm.js';
 import { addForward } from '../ops/activation.js';
 
@@ -77,15 +85,22 @@ export class Linear {
     return y;
   }
 
+  /** What an inference forward runs (the adapter without dropout): for the fused decoding kernels. */
+  get inference(): InferenceLinear {
+    const l = this.lora;
+    return { weight: this.weight, bias: this.bias, lora: l ? { A: l.A, B: l.B, scale: l.scale } : null };
+  }
+
   /**
-   * Several linears of one input (q/k/v, gate/up): in inference without LoRA one call for all
-   * (one launch at decoding on CUDA, see linearForwardMany), else each forward on its own.
+   * Several linears of one input (q/k/v, gate/up): in inference one call for all (one launch at
+   * decoding on CUDA, LoRA adapters included, see linearForwardMany), in training each forward on
+   * its own.
    */
   static forwardMany(x: Tensor, linears: Linear[], train: Pass): Tensor[] {
-    if (train || linears.some((l) => l.lora)) return linears.map((l) => l.forward(x, train));
+    if (train) return linears.map((l) => l.forward(x, train));
     return linearForwardMany(
       x,
-      linears.map((l) => ({ weight: l.weight, bias: l.bias })),
+      linears.map((l) => l.inference),
     );
   }
 

@@ -68,9 +68,10 @@ export interface Addon {
   /** accumulate: y += x·Wᵀ + bias */
   linear_forward(x: T, w: NativeWeight, bias: Opt, y: T, accumulate?: boolean): void;
   linear_backward(dy: T, x: T, w: NativeWeight, dx: Opt, dw: Opt, dbias: Opt, accumulate: boolean): void;
-  /** (weight, bias | null, y) × 2 or 3 after x and accumulate: CUDA, one row, NF4 only */
-  nf4_gemv_multi(x: T, accumulate: boolean, ...triples: (NativeWeight | Opt)[]): void;
-  nf4_gemv_swiglu(x: T, wGate: NativeWeight, wUp: NativeWeight, h: T): void;
+  /** (weight, bias | null, y, A | null, B | null, scale) × 2 or 3 after x and accumulate: CUDA, one row, NF4 only */
+  nf4_gemv_multi(x: T, accumulate: boolean, ...groups: (NativeWeight | Opt | number)[]): void;
+  /** optionally (A | null, B | null, scale) for the gate, then for up */
+  nf4_gemv_swiglu(x: T, wGate: NativeWeight, wUp: NativeWeight, h: T, ...loras: (Opt | number)[]): void;
   lora_linear_forward(x: T, w: NativeWeight, bias: Opt, a: T, b: T, scale: number, dropout: number, seed: number,
     y: T, xa: T, accumulate?: boolean): void;
   lora_linear_backward(dy: T, x: T, w: NativeWeight, a: T, b: T, scale: number, dropout: number, seed: number,

@@ -46,11 +46,35 @@ function fusedOrNull(outs: Tensor[], run: () => void): Tensor[] | null {
   }
 }
 
+/** An inference adapter a fused decoding GEMV can take in its epilogue: no dropout, f32 A and B. */
+function gemvLora(l: LoraParams | null | undefined): boolean {
+  return !l || (!l.dropout && l.A.dtype === 'f32' && l.B.dtype === 'f32');
+}
+/** (A, B, scale) arguments of the fused GEMVs: nulls for none */
+function loraArgs(l: LoraParams | null | undefined): (Tensor['handle'] | null | number)[] {
+  return l ? [l.A.handle, l.B.handle, l.scale] : [null, null, 0];
+}
+
+/** One linear of an inference forward: x·Wᵀ + bias (+ its LoRA adapter, without dropout). */
+export interface InferenceLinear {
+  weight: Weight;
+  bias: Tensor | null;
+  lora?: LoraParams | null;
+}
+
+function inferenceForward(x: Tensor, l: InferenceLinear): Tensor {
+  if (!l.lora) return linearForward(x, l.weight, l.bias);
+  const { y, xa } = loraLinearForward(x, l.weight, l.bias, { ...l.lora, dropout: 0, seed: 0 });
+  xa.dispose();
+  return y;
+}
+
 /**
- * Several linears of one input (q/k/v, gate/up): at decoding on CUDA (one row, NF4 weights) one
- * launch for all, else one linearForward each — the same values either way.
+ * Several linears of one input (q/k/v, gate/up) in inference: at decoding on CUDA (one row, NF4
+ * weights) one launch for all, LoRA adapters included, else one forward each — the same values
+ * either way.
  */
-export function linearForwardMany(x: Tensor, ws: { weight: Weight; bias: Tensor | null }[]): Tensor[] {
+export function linearForwardMany(x: Tensor, ws: InferenceLinear[]): Tensor[] {
   const fusable =
     ws.length >= 2 &&
     ws.length <= 3 &&
@@ -58,25 +82,30 @@ export function linearForwardMany(x: Tensor, ws: { weight: Weight; bias: Tensor 
       x,
       ws.map((w) => w.weight),
     ) &&
-    ws.every((w) => !w.bias || w.bias.dtype === 'f32');
+    ws.every((w) => (!w.bias || w.bias.dtype === 'f32') && gemvLora(w.lora));
   const outs = fusable ? ws.map((w) => Tensor.empty(outShape(x, outFeatures(w.weight)), x.dtype, x.device)) : [];
   const ys = fusable
     ? fusedOrNull(outs, () =>
-        addon.nf4_gemv_multi(x.handle, false, ...ws.flatMap((w, i) => [nativeWeight(w.weight), w.bias?.handle ?? null, outs[i].handle])),
+        addon.nf4_gemv_multi(
+          x.handle,
+          false,
+          ...ws.flatMap((w, i) => [nativeWeight(w.weight), w.bias?.handle ?? null, outs[i].handle, ...loraArgs(w.lora)]),
+        ),
       )
     : null;
-  return ys ?? ws.map((w) => linearForward(x, w.weight, w.bias));
+  return ys ?? ws.map((w) => inferenceForward(x, w));
 }
 
 /**
- * SwiGLU's MLP input at decoding: silu(x·Wgᵀ)·(x·Wuᵀ) in one launch on CUDA (one row, NF4 weights
- * without bias), bit for bit the two linears and swigluForward apart; null where it does not apply
- * (the caller then runs them apart).
+ * SwiGLU's MLP input at decoding: silu(x·Wgᵀ (+ LoRA))·(x·Wuᵀ (+ LoRA)) in one launch on CUDA (one
+ * row, NF4 weights without bias), bit for bit the two linears and swigluForward apart; null where it
+ * does not apply (the caller then runs them apart).
  */
-export function gateUpSwiglu(x: Tensor, gate: Weight, up: Weight): Tensor | null {
-  if (!oneNF4Row(x, [gate, up])) return null;
+export function gateUpSwiglu(x: Tensor, gate: Weight, up: Weight, loraGate?: LoraParams | null, loraUp?: LoraParams | null): Tensor | null {
+  if (!oneNF4Row(x, [gate, up]) || !gemvLora(loraGate) || !gemvLora(loraUp)) return null;
   const h = Tensor.empty(outShape(x, outFeatures(gate)), x.dtype, x.device);
-  return fusedOrNull([h], () => addon.nf4_gemv_swiglu(x.handle, nativeWeight(gate), nativeWeight(up), h.handle))?.[0] ?? null;
+  const loras = loraGate || loraUp ? [...loraArgs(loraGate), ...loraArgs(loraUp)] : [];
+  return fusedOrNull([h], () => addon.nf4_gemv_swiglu(x.handle, nativeWeight(gate), nativeWeight(up), h.handle, ...loras))?.[0] ?? null;
 }
 
 export interface LinearBackwardOptions {

@@ -1,4 +1,4 @@
-// Bindings: linear_forward/backward, lora_linear_forward/backward, nf4_gemv_multi. x may have any leading
+// Bindings: linear_forward/backward, lora_linear_forward/backward, nf4_gemv_multi/swiglu. x may have any leading
 // dimensions; it is treated as [M, K] with K = the last dimension.
 #include "op.h"
 #include "weights.h"
@@ -102,29 +102,46 @@ static Lora lora_args(const Op& op, size_t ia, const WeightView& w) {
   return l;
 }
 
-// nf4_gemv_multi(x [1, K], accumulate, w1, bias1 | null, y1, w2, bias2 | null, y2[, w3, bias3 | null, y3]):
-// decoding's GEMVs over one x in one launch (q/k/v, gate/up) — CUDA, one row, NF4 weights meeting
-// the GEMV's conditions, y of x's dtype; anything else is refused (lib/ops runs the linears one by one)
+// A (A [r, K] | null, B [N, r], scale) adapter of a decoding GEMV at args ia…ia+2: f32 on CUDA, or
+// none when A is null
+static cuda::GemvLora gemv_lora(const Op& op, size_t ia, const WeightView& w, const char* wname) {
+  TensorImpl* a = op.t(ia, "A", {DType::F32}, true);
+  if (!a) return {};
+  TensorImpl* b = op.t(ia + 1, "B", {DType::F32});
+  op.dims(a, "A", 2);
+  op.dims(b, "B", 2);
+  if (a->shape[1] != w.cols || b->shape[0] != w.rows || b->shape[1] != a->shape[0])
+    op.shape(std::string(wname) + "'s adapter: A " + a->describe() + " and B " + b->describe() + " do not fit w [" +
+             std::to_string(w.rows) + "," + std::to_string(w.cols) + "]");
+  if (op.device({a, b}, true) != Device::CUDA) op.fail("PLF_DEVICE", std::string(wname) + "'s adapter must be on CUDA");
+  return cuda::GemvLora{a->as<float>(), b->as<float>(), nullptr, a->shape[0], float(op.num(ia + 2, "scale"))};
+}
+
+// nf4_gemv_multi(x [1, K], accumulate, then 2 or 3 of (w, bias | null, y, A | null, B | null, scale)):
+// decoding's GEMVs over one x in one launch (q/k/v, gate/up), each with its LoRA adapter if A is
+// given (y = W·x + bias + scale·B·(A·x)) — CUDA, one row, NF4 weights meeting the GEMV's conditions,
+// y of x's dtype; anything else is refused (lib/ops runs the linears one by one)
 static Napi::Value Nf4GemvMulti(const Napi::CallbackInfo& info) {
   Op op(info, "nf4_gemv_multi");
   TensorImpl* x = op.t(0, "x", kAnyFloat);
   bool acc = op.flag(1);
-  if (info.Length() < 8 || (info.Length() - 2) % 3)
-    op.fail("PLF_ARG", "takes x, accumulate and 2 or 3 (weight, bias, y) triples, got " +
+  if (info.Length() < 14 || (info.Length() - 2) % 6)
+    op.fail("PLF_ARG", "takes x, accumulate and 2 or 3 (weight, bias, y, A, B, scale) groups, got " +
                            std::to_string(info.Length()) + " arguments");
-  int n = int((info.Length() - 2) / 3);
+  int n = int((info.Length() - 2) / 6);
   Rows r = rows_of(op, x, "x");
   if (r.M != 1) op.shape("x " + x->describe() + " must be one row");
   NF4View ws[3];
   int64_t Ns[3];
   const float* bs[3] = {nullptr, nullptr, nullptr};
   void* ys[3] = {nullptr, nullptr, nullptr};
+  cuda::GemvLora ls[3];
   static const char* wn[3] = {"w1", "w2", "w3"};
   for (int i = 0; i < n; i++) {
     Device wd;
-    WeightView w = weight_arg(op, size_t(2 + 3 * i), wn[i], &wd);
-    TensorImpl* b = op.t(size_t(3 + 3 * i), "bias", {DType::F32}, true);
-    TensorImpl* y = op.t(size_t(4 + 3 * i), "y", kAnyFloat);
+    WeightView w = weight_arg(op, size_t(2 + 6 * i), wn[i], &wd);
+    TensorImpl* b = op.t(size_t(3 + 6 * i), "bias", {DType::F32}, true);
+    TensorImpl* y = op.t(size_t(4 + 6 * i), "y", kAnyFloat);
     check_w(op, w, x, r.K);
     if (w.dtype != DType::U8) op.fail("PLF_DTYPE", std::string(wn[i]) + " must be an NF4 weight");
     check_out(op, b, "bias", w.rows, "[" + std::to_string(w.rows) + "] elements");
@@ -134,17 +151,19 @@ static Napi::Value Nf4GemvMulti(const Napi::CallbackInfo& info) {
     if (dev != Device::CUDA) op.fail("PLF_DEVICE", "runs on CUDA only (on the CPU the linears run one by one)");
     if (!cuda::nf4_gemv_ok(w.nf4, r.K, x->data()))
       op.fail("PLF_ARG", std::string(wn[i]) + " does not meet the NF4 GEMV's conditions (blocksize, alignment)");
+    ls[i] = gemv_lora(op, size_t(5 + 6 * i), w, wn[i]);
     ws[i] = w.nf4;
     Ns[i] = w.rows;
     bs[i] = b ? b->as<float>() : nullptr;
     ys[i] = y->data();
   }
-  op.run([&] { cuda::nf4_gemv_multi({x->data(), x->dtype}, ws, Ns, bs, ys, n, r.K, acc); });
+  op.run([&] { cuda::nf4_gemv_multi({x->data(), x->dtype}, ws, Ns, bs, ys, n, r.K, acc, ls); });
   return info.Env().Undefined();
 }
 
-// nf4_gemv_swiglu(x [1, K], wGate, wUp, h [N]): h = silu(x·Wgᵀ)·(x·Wuᵀ) in one launch — CUDA, one row,
-// NF4 weights of one shape meeting the GEMV's conditions, h of x's dtype; anything else is refused
+// nf4_gemv_swiglu(x [1, K], wGate, wUp, h [N][, Ag | null, Bg, sg, Au | null, Bu, su]): h = silu(x·Wgᵀ)·(x·Wuᵀ)
+// in one launch, each product with its LoRA adapter if given — CUDA, one row, NF4 weights of one
+// shape meeting the GEMV's conditions, h of x's dtype; anything else is refused
 static Napi::Value Nf4GemvSwiglu(const Napi::CallbackInfo& info) {
   Op op(info, "nf4_gemv_swiglu");
   TensorImpl* x = op.t(0, "x", kAnyFloat);
@@ -163,7 +182,17 @@ static Napi::Value Nf4GemvSwiglu(const Napi::CallbackInfo& info) {
   if (dev != Device::CUDA) op.fail("PLF_DEVICE", "runs on CUDA only (on the CPU the linears and SwiGLU run apart)");
   if (!cuda::nf4_gemv_ok(g.nf4, r.K, x->data()) || !cuda::nf4_gemv_ok(u.nf4, r.K, x->data()))
     op.fail("PLF_ARG", "the weights do not meet the NF4 GEMV's conditions (blocksize, alignment)");
-  op.run([&] { cuda::nf4_gemv_swiglu({x->data(), x->dtype}, g.nf4, u.nf4, g.rows, r.K, {h->data(), h->dtype}); });
+  if (info.Length() != 4 && info.Length() != 10)
+    op.fail("PLF_ARG", "takes x, wGate, wUp, h and optionally (A, B, scale) for each weight, got " +
+                           std::to_string(info.Length()) + " arguments");
+  cuda::GemvLora lg, lu;
+  if (info.Length() == 10) {
+    lg = gemv_lora(op, 4, g, "wGate");
+    lu = gemv_lora(op, 7, u, "wUp");
+  }
+  op.run([&] {
+    cuda::nf4_gemv_swiglu({x->data(), x->dtype}, g.nf4, u.nf4, g.rows, r.K, {h->data(), h->dtype}, lg, lu);
+  });
   return info.Env().Undefined();
 }
 

@@ -137,12 +137,37 @@ static void lora_expand(long long M, long long C, int r, float alpha, const floa
   check_launch("lora rank product");
 }
 
+void lora_xa(CAct x, int64_t M, int64_t K, const float* const* as, const int64_t* rs, float* const* outs, int n) {
+  if (n < 1 || n > 3 || M < 1 || M > kRankGemvRows) throw std::runtime_error("lora_xa: 1 to 3 adapters, 1 to 8 rows");
+  RankSegs segs;
+  segs.n = n;
+  long long blocks = 0;
+  bool vec = K % 4 == 0;
+  for (int i = 0; i < n; i++) {
+    segs.s[i] = RankSeg{as[i], outs[i], int(rs[i])};
+    blocks += rs[i];
+    vec = vec && (reinterpret_cast<uintptr_t>(as[i]) & 15) == 0;
+  }
+  if (blocks)
+    by_dtype(x.t, [&](auto t) {
+      rank_gemv_k<PLF_DT(t)><<<unsigned(blocks), kRankGemvThreads, 0, stream()>>>(x.p, M, K, segs, vec);
+    });
+  check_launch("lora rank product");
+}
+
 void lora_linear_forward(CAct x, int64_t M, int64_t K, const WeightView& w, const float* bias, const float* a,
                          const float* b, int64_t r, float scale, float p, uint64_t seed, Act y, float* xa,
                          bool accumulate) {
   int64_t N = w.rows;
-  if (r <= 64) {  // the dropout mask is applied as x is read: no dropout(x) copy
-    lora_rows(M, K, int(r), 1.0f, x, a, K, 1, 0.0f, xa, p, seed);  // xa = dropout(x)·Aᵀ
+  if (r <= 64) {                                   // the dropout mask is applied as x is read: no dropout(x) copy
+    if (M <= kRankGemvRows && p == 0.0f && r > 0)  // decoding: the rank product over many blocks
+      lora_xa(x, M, K, &a, &r, &xa, 1);
+    else
+      lora_rows(M, K, int(r), 1.0f, x, a, K, 1, 0.0f, xa, p, seed);  // xa = dropout(x)·Aᵀ
+    if (M == 1 && r > 0 && w.dtype == DType::U8 && nf4_gemv_ok(w.nf4, K, x.p)) {
+      nf4_gemv(x, w.nf4, N, K, bias, y, accumulate, GemvLora{a, b, xa, r, scale});  // y += s·xa·Bᵀ in its epilogue
+      return;
+    }
     linear_forward(x, M, K, w, bias, y, accumulate);
     lora_expand(M, N, int(r), scale, xa, b, 1, r, 0.0f, 0, y);  // y += s·xa·Bᵀ
     return;

@@ -37,6 +37,63 @@ __global__ void rank_rows_k(long long M, long long K, int r, float alpha, const 
   }
 }
 
+// xa_i[m][j] = Σ_k x[m][k]·A_i[j][k] for M <= kRankGemvRows rows (decoding) and up to three
+// adapters over one x: one block per (adapter, j) — rank_rows_k would give a row's whole product to
+// one warp, one warp for the GPU at one row. A's row is read once (16-byte loads when vec: K % 4 == 0,
+// A 16-byte aligned) and shared by the M rows; partial sums reduce in a fixed order (deterministic).
+constexpr int kRankGemvRows = 8, kRankGemvThreads = 256;
+struct RankSeg {
+  const float* a = nullptr;
+  float* out = nullptr;
+  int r = 0;
+};
+struct RankSegs {
+  RankSeg s[3];
+  int n = 0;
+};
+template <DType T>
+__global__ void __launch_bounds__(kRankGemvThreads)
+    rank_gemv_k(const void* __restrict__ x, long long M, long long K, RankSegs segs, bool vec) {
+  __shared__ float part[kRankGemvRows][kRankGemvThreads / 32];
+  int i = 0, j = blockIdx.x;
+  while (i + 1 < segs.n && j >= segs.s[i].r) j -= segs.s[i++].r;
+  const RankSeg& sg = segs.s[i];
+  const float* a = sg.a + (long long)j * K;
+  float acc[kRankGemvRows];
+#pragma unroll
+  for (int m = 0; m < kRankGemvRows; m++) acc[m] = 0.0f;
+  if (vec) {
+    for (long long k = 4LL * threadIdx.x; k < K; k += 4LL * kRankGemvThreads) {
+      const float4 av = *reinterpret_cast<const float4*>(a + k);
+#pragma unroll
+      for (int m = 0; m < kRankGemvRows; m++)
+        if (m < M)
+          acc[m] += av.x * ld<T>(x, m * K + k) + av.y * ld<T>(x, m * K + k + 1) + av.z * ld<T>(x, m * K + k + 2) +
+                    av.w * ld<T>(x, m * K + k + 3);
+    }
+  } else {
+    for (long long k = threadIdx.x; k < K; k += kRankGemvThreads) {
+      const float av = a[k];
+#pragma unroll
+      for (int m = 0; m < kRankGemvRows; m++)
+        if (m < M) acc[m] += av * ld<T>(x, m * K + k);
+    }
+  }
+  const int lane = threadIdx.x & 31, wid = threadIdx.x / 32;
+#pragma unroll
+  for (int m = 0; m < kRankGemvRows; m++) {
+    float v = warp_sum(acc[m]);
+    if (lane == 0) part[m][wid] = v;
+  }
+  __syncthreads();
+  if (threadIdx.x < M) {
+    float s = 0.0f;
+#pragma unroll
+    for (int w = 0; w < kRankGemvThreads / 32; w++) s += part[threadIdx.x][w];
+    sg.out[threadIdx.x * sg.r + j] = s;
+  }
+}
+
 // out(n, j) += alpha·Σ_m drop(P)[m][n]·Q[m][j] over one chunk of rows per block (split over m,
 // atomics); out(n, j) = o[n·ons + j·ojs]. One thread per n; Q's row is shared by the block.
 template <int RM, DType T>

@@ -68,28 +68,57 @@ constexpr int kGemvR = 4, kGemvS = 4, kGemvThreads = 128;
 // each warp's absmax values for its R rows of nb blocks
 static size_t gemv_smem(long long nb) { return size_t(kGemvThreads / 32) * kGemvR * size_t(nb) * sizeof(float); }
 
-void nf4_gemv(CAct x, const NF4View& w, int64_t N, int64_t K, const float* bias, Act y, bool accumulate) {
+void nf4_gemv(CAct x, const NF4View& w, int64_t N, int64_t K, const float* bias, Act y, bool accumulate,
+              const GemvLora& lora) {
   nf4_upload_code();
   long long warps = (N + kGemvR - 1) / kGemvR;
   size_t smem = gemv_smem(K / w.blocksize);
   if (N)
     by_dtype(x.t, [&](auto t) {
-      gemv_k<kGemvR, kGemvS, PLF_DT(t)>
-          <<<blocks_for(warps * 32, kGemvThreads), kGemvThreads, smem, stream()>>>(x.p, w, N, K, bias, y.p, accumulate);
+      gemv_k<kGemvR, kGemvS, PLF_DT(t)><<<blocks_for(warps * 32, kGemvThreads), kGemvThreads, smem, stream()>>>(
+          x.p, w, N, K, bias, y.p, accumulate, lora);
     });
   check_launch("nf4_gemv");
 }
 
+// The adapters' xa = A·x of one GEMV launch, into one scratch buffer (one lora_xa launch); each
+// GemvLora with an A gets its xa pointed there
+struct LoraXa {
+  Scratch<float> buf;
+  LoraXa(CAct x, int64_t K, GemvLora* ls, int n) : buf(size_t(total_rank(ls, n))) {
+    const float* as[3];
+    int64_t rs[3];
+    float* outs[3];
+    int m = 0;
+    float* at = buf.get();
+    for (int i = 0; i < n; i++)
+      if (ls[i].a) {
+        ls[i].xa = at;
+        as[m] = ls[i].a, rs[m] = ls[i].r, outs[m++] = at;
+        at += ls[i].r;
+      }
+    if (m) lora_xa(x, 1, K, as, rs, outs, m);
+  }
+  static int64_t total_rank(const GemvLora* ls, int n) {
+    int64_t r = 0;
+    for (int i = 0; i < n; i++) r += ls[i].a ? ls[i].r : 0;
+    return r;
+  }
+};
+
 // up to three GEMVs over one x (q/k/v, gate/up at decoding) in one launch; every weight nf4_gemv_ok
 void nf4_gemv_multi(CAct x, const NF4View* ws, const int64_t* Ns, const float* const* biases, void* const* ys, int n,
-                    int64_t K, bool accumulate) {
+                    int64_t K, bool accumulate, const GemvLora* loras) {
   nf4_upload_code();
   if (n < 1 || n > 3) throw std::runtime_error("nf4_gemv_multi: 1 to 3 weights per launch");
+  GemvLora ls[3];
+  for (int i = 0; i < n; i++) ls[i] = loras ? loras[i] : GemvLora{};
+  LoraXa xa(x, K, ls, n);
   GemvSegs segs;
   segs.n = n;
   long long groups = 0, max_nb = 1;
   for (int i = 0; i < n; i++) {
-    segs.s[i] = GemvSeg{ws[i], Ns[i], biases[i], ys[i]};
+    segs.s[i] = GemvSeg{ws[i], Ns[i], biases[i], ys[i], ls[i]};
     groups += (Ns[i] + kGemvR - 1) / kGemvR;
     max_nb = std::max<long long>(max_nb, K / ws[i].blocksize);
   }
@@ -103,14 +132,17 @@ void nf4_gemv_multi(CAct x, const NF4View* ws, const int64_t* Ns, const float* c
 }
 
 // h [N] = silu(Wg·x)·(Wu·x) in one launch (decoding's gate/up and SwiGLU); both weights nf4_gemv_ok
-void nf4_gemv_swiglu(CAct x, const NF4View& wg, const NF4View& wu, int64_t N, int64_t K, Act h) {
+void nf4_gemv_swiglu(CAct x, const NF4View& wg, const NF4View& wu, int64_t N, int64_t K, Act h, const GemvLora& lg,
+                     const GemvLora& lu) {
   nf4_upload_code();
+  GemvLora ls[2] = {lg, lu};
+  LoraXa xa(x, K, ls, 2);
   long long warps = (N + kGemvR - 1) / kGemvR, nb = std::max<long long>(K / wg.blocksize, K / wu.blocksize);
   size_t smem = gemv_smem(nb);
   if (N)
     by_dtype(x.t, [&](auto t) {
-      gemv_swiglu_k<kGemvR, kGemvS, PLF_DT(t)>
-          <<<blocks_for(warps * 32, kGemvThreads), kGemvThreads, smem, stream()>>>(x.p, wg, wu, N, K, nb, h.p);
+      gemv_swiglu_k<kGemvR, kGemvS, PLF_DT(t)><<<blocks_for(warps * 32, kGemvThreads), kGemvThreads, smem, stream()>>>(
+          x.p, wg, wu, N, K, nb, h.p, ls[0], ls[1]);
     });
   check_launch("nf4_gemv_swiglu");
 }

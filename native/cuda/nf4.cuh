@@ -3,6 +3,7 @@
 // provides warp_max, warp_sum, PLF_GRID_STRIDE and PLF_SHARED_FLOATS. Also the decoding GEMV.
 #pragma once
 #include "plf/nf4.h"
+#include "plf/linear.h"
 #include "weight.cuh"
 #include "plf/act.h"
 
@@ -223,19 +224,6 @@ __device__ inline void gemv_sums(const void* __restrict__ x, const NF4View& w, l
   for (int i = 0; i < R; i++) sums[i] = warp_sum(acc[i]);
 }
 
-// rows r0 .. r0+R-1 of y = W·x (+ bias) (+ y with into), y of dtype T (in place)
-template <int R, int S, DType T>
-__device__ inline void gemv_rows(const void* __restrict__ x, const NF4View& w, long long N, long long K,
-                                 const float* bias, void* y, bool into, long long r0, int lane, float* am,
-                                 const float* code) {
-  float v[R];
-  gemv_sums<R, S, T>(x, w, N, K, r0, lane, am, code, v);
-#pragma unroll
-  for (int i = 0; i < R; i++)
-    if (lane == 0 && r0 + i < N)
-      st<T>(y, r0 + i, (bias ? v[i] + bias[r0 + i] : v[i]) + (into ? ld<T>(y, r0 + i) : 0.0f));
-}
-
 // v as stored in dtype T and read back (what a kernel reading the GEMV's output would see)
 template <DType T>
 __device__ inline float rounded_as(float v) {
@@ -244,11 +232,38 @@ __device__ inline float rounded_as(float v) {
   return ld<T>(&word, 0);
 }
 
-// SwiGLU's input GEMVs and SwiGLU in one launch (decoding): h[r] = silu(g)·u with g = Wg·x, u = Wu·x,
-// each rounded to T first — bit for bit the gate GEMV, the up GEMV and swiglu_fwd_k one after another
+// LoRA in the epilogue: y, the GEMV's output as stored in T, plus s·Σ_j xa[j]·B[n][j] — in the order
+// and roundings of rank_expand_k run after the plain GEMV (its zero rows past r add nothing)
+template <DType T>
+__device__ inline float with_lora(float y, const GemvLora& l, long long n) {
+  if (!l.a) return y;
+  float s = 0.0f;
+  const float* b = l.b + n * l.r;
+  for (int j = 0; j < int(l.r); j++) s += l.xa[j] * __ldg(b + j);
+  return rounded_as<T>(y) + l.scale * s;
+}
+
+// rows r0 .. r0+R-1 of y = W·x (+ bias) (+ y with into) (+ LoRA), y of dtype T (in place); every
+// lane holds the sums, lane i finishes row r0 + i
+template <int R, int S, DType T>
+__device__ inline void gemv_rows(const void* __restrict__ x, const NF4View& w, long long N, long long K,
+                                 const float* bias, void* y, bool into, long long r0, int lane, float* am,
+                                 const float* code, const GemvLora& lora) {
+  float v[R];
+  gemv_sums<R, S, T>(x, w, N, K, r0, lane, am, code, v);
+#pragma unroll
+  for (int i = 0; i < R; i++)
+    if (lane == i && r0 + i < N)
+      st<T>(y, r0 + i,
+            with_lora<T>((bias ? v[i] + bias[r0 + i] : v[i]) + (into ? ld<T>(y, r0 + i) : 0.0f), lora, r0 + i));
+}
+
+// SwiGLU's input GEMVs and SwiGLU in one launch (decoding): h[r] = silu(g)·u with g = Wg·x, u = Wu·x
+// (each + its LoRA adapter, if any), rounded to T first — bit for bit the gate GEMV, the up GEMV (and
+// their rank-expand passes) and swiglu_fwd_k one after another
 template <int R, int S, DType T>
 __global__ void gemv_swiglu_k(const void* __restrict__ x, NF4View wg, NF4View wu, long long N, long long K,
-                              long long max_nb, void* h) {
+                              long long max_nb, void* h, GemvLora lg = {}, GemvLora lu = {}) {
   __shared__ float code[16];
   PLF_SHARED_FLOATS(ams);  // [warps][R][max_nb]
   load_code(code);
@@ -261,9 +276,9 @@ __global__ void gemv_swiglu_k(const void* __restrict__ x, NF4View wg, NF4View wu
     gemv_sums<R, S, T>(x, wu, N, K, r0, lane, am, code, u);
 #pragma unroll
     for (int i = 0; i < R; i++)
-      if (lane == 0 && r0 + i < N) {
-        float a = rounded_as<T>(g[i]);
-        st<T>(h, r0 + i, a * (1.0f / (1.0f + expf(-a))) * rounded_as<T>(u[i]));
+      if (lane == i && r0 + i < N) {
+        float a = rounded_as<T>(with_lora<T>(g[i], lg, r0 + i));
+        st<T>(h, r0 + i, a * (1.0f / (1.0f + expf(-a))) * rounded_as<T>(with_lora<T>(u[i], lu, r0 + i)));
       }
   }
 }
@@ -271,7 +286,7 @@ __global__ void gemv_swiglu_k(const void* __restrict__ x, NF4View wg, NF4View wu
 // x and y of dtype T (in place)
 template <int R, int S, DType T>
 __global__ void gemv_k(const void* __restrict__ x, NF4View w, long long N, long long K, const float* bias, void* y,
-                       bool into = false) {
+                       bool into = false, GemvLora lora = {}) {
   __shared__ float code[16];
   PLF_SHARED_FLOATS(ams);  // [warps][R][K / blocksize]
   load_code(code);
@@ -279,16 +294,18 @@ __global__ void gemv_k(const void* __restrict__ x, NF4View w, long long N, long 
   float* am = ams + (long long)wid * R * (K / w.blocksize);
   const long long warps = (long long)gridDim.x * (blockDim.x / 32);
   for (long long r0 = ((long long)blockIdx.x * (blockDim.x / 32) + wid) * R; r0 < N; r0 += warps * R)
-    gemv_rows<R, S, T>(x, w, N, K, bias, y, into, r0, lane, am, code);
+    gemv_rows<R, S, T>(x, w, N, K, bias, y, into, r0, lane, am, code, lora);
 }
 
 // Up to three GEMVs over one x in one launch (q/k/v, gate/up at decoding): the row groups of all
-// segments are dealt out to the warps in order; each segment has its own weight, bias and output.
+// segments are dealt out to the warps in order; each segment has its own weight, bias, output and
+// LoRA adapter.
 struct GemvSeg {
   NF4View w;
   long long N = 0;
   const float* bias = nullptr;
   void* y = nullptr;
+  GemvLora lora;
 };
 struct GemvSegs {
   GemvSeg s[3];
@@ -309,7 +326,7 @@ __global__ void gemv_multi_k(const void* __restrict__ x, GemvSegs segs, long lon
     long long first = 0;  // the segment's first row group
     while (i + 1 < segs.n && g >= first + (segs.s[i].N + R - 1) / R) first += (segs.s[i++].N + R - 1) / R;
     const GemvSeg& sg = segs.s[i];
-    gemv_rows<R, S, T>(x, sg.w, sg.N, K, sg.bias, sg.y, into, (g - first) * R, lane, am, code);
+    gemv_rows<R, S, T>(x, sg.w, sg.N, K, sg.bias, sg.y, into, (g - first) * R, lane, am, code, sg.lora);
   }
 }
 

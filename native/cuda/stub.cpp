@@ -72,12 +72,16 @@ PLF_OPTIM_OPS(PLF_STUB_ONE)
 bool attention_in_place(int64_t, DType) { return false; }
 void set_matmul_precision(MatmulPrecision) {}
 MatmulPrecision matmul_precision() { return MatmulPrecision::Highest; }
-void nf4_gemv(CAct, const NF4View&, int64_t, int64_t, const float*, Act, bool) { fail(); }
+void nf4_gemv(CAct, const NF4View&, int64_t, int64_t, const float*, Act, bool, const GemvLora&) { fail(); }
 bool nf4_gemv_ok(const NF4View&, int64_t, const void*) { return false; }
-void nf4_gemv_multi(CAct, const NF4View*, const int64_t*, const float* const*, void* const*, int, int64_t, bool) {
+void nf4_gemv_multi(CAct, const NF4View*, const int64_t*, const float* const*, void* const*, int, int64_t, bool,
+                    const GemvLora*) {
   fail();
 }
-void nf4_gemv_swiglu(CAct, const NF4View&, const NF4View&, int64_t, int64_t, Act) { fail(); }
+void nf4_gemv_swiglu(CAct, const NF4View&, const NF4View&, int64_t, int64_t, Act, const GemvLora&, const GemvLora&) {
+  fail();
+}
+void lora_xa(CAct, int64_t, int64_t, const float* const*, const int64_t*, float* const*, int) { fail(); }
 
 }  // namespace cuda
 }  // namespace plf

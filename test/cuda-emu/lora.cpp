@@ -1,6 +1,7 @@
 // LoRA's rank-r CUDA kernels (native/cuda/lora.cuh) on the emulator against plain double loops:
 // xa = dropout(x)·Aᵀ and dxa = s·dy·B (rank_rows_k), dB and dA = dxaᵀ·dropout(x) accumulated over
-// row chunks with atomics (rank_cols_k), y += s·xa·Bᵀ and dx += dropout'(dxa·A) (rank_expand_k).
+// row chunks with atomics (rank_cols_k), y += s·xa·Bᵀ and dx += dropout'(dxa·A) (rank_expand_k),
+// and decoding's xa = x·Aᵀ for a few rows and up to three adapters in one launch (rank_gemv_k).
 // The full-size operand (x, dy; y, dx) also in bf16/f16, read and written in place: rank outputs
 // against the loops on the same values, the expanded output within one ulp of the loops' rounded sum.
 // Exits 1 when a value is off by more than 1e-5 relative to the largest (or the one ulp).
@@ -8,6 +9,7 @@
 #include "half.h"
 #include "lora.cuh"
 #include <cstdio>
+#include <cstring>
 
 using namespace plf;
 using namespace plf::cuda;
@@ -88,6 +90,42 @@ static void expand(long long M, long long C, int r, bool b_layout, float p) {
   emu::expect(u <= 1);
 }
 
+// xa_i = x·A_iᵀ for M <= 8 rows of x (of dtype T) and n adapters of ranks rs in one launch; vec:
+// 16-byte loads of A (K % 4 == 0, aligned)
+template <DType T = DType::F32>
+static void gemv(long long M, long long K, std::vector<int> rs, bool vec) {
+  emu::Buf xb(T, randn(M * K));
+  auto x = xb.f32();
+  RankSegs segs;
+  segs.n = int(rs.size());
+  std::vector<std::vector<float4>> As(rs.size());  // 16-byte aligned, as cudaMalloc gives
+  std::vector<std::vector<float>> outs(rs.size());
+  long long blocks = 0;
+  for (size_t i = 0; i < rs.size(); i++) {
+    auto a = randn(rs[i] * K);
+    As[i].resize((a.size() + 3) / 4);
+    std::memcpy(As[i].data(), a.data(), a.size() * 4);
+    outs[i].assign(M * rs[i], NAN);
+    segs.s[i] = RankSeg{reinterpret_cast<const float*>(As[i].data()), outs[i].data(), rs[i]};
+    blocks += rs[i];
+  }
+  emu::launch(dim3(unsigned(blocks)), dim3(kRankGemvThreads), 0, [&] { rank_gemv_k<T>(xb.p(), M, K, segs, vec); });
+  for (size_t i = 0; i < rs.size(); i++) {
+    const float* a = reinterpret_cast<const float*>(As[i].data());
+    std::vector<double> want(M * rs[i]);
+    for (long long m = 0; m < M; m++)
+      for (int j = 0; j < rs[i]; j++) {
+        double s = 0;
+        for (long long k = 0; k < K; k++) s += double(x[m * K + k]) * a[j * K + k];
+        want[m * rs[i] + j] = s;
+      }
+    char what[96];
+    snprintf(what, sizeof what, "rank_gemv  %s M%lld K%lld r%d, adapter %zu of %zu, %s", emu::dname(T), M, K, rs[i],
+             i + 1, rs.size(), vec ? "16-byte loads" : "one element");
+    check(what, outs[i], want);
+  }
+}
+
 int main() {
   rows<16>(37, 100, 5, false, 0.25f, 0.0f);
   rows<16>(37, 100, 16, true, 0.0f, 0.5f);
@@ -105,6 +143,12 @@ int main() {
   cols<16, DType::F16>(129, 33, 5, false, 0.0f);
   expand<16, DType::BF16>(70, 130, 16, true, 0.0f);
   expand<16, DType::F16>(33, 64, 5, false, 0.3f);
+  gemv(1, 4096, {16}, true);
+  gemv(1, 1000, {16, 4, 4}, true);  // q/k/v: three adapters, one launch
+  gemv(3, 70, {5, 9}, false);
+  gemv(8, 520, {64}, true);
+  gemv<DType::BF16>(1, 2048, {16, 16}, true);
+  gemv<DType::F16>(2, 36, {7}, false);
   printf(emu::failures ? "FAILED: %d checks off\n" : "all rank products match\n", emu::failures);
   return emu::failures ? 1 : 0;
 }

@@ -3,11 +3,14 @@
 // bf16 through the vector kernel (8-value groups, absmax resolved into shared memory) and the scalar
 // tail, with plain and double-quantized absmax. Exits 1 on any differing bit. And the decoding GEMV
 // (gemv_k: absmax resolved while the weight loads are in flight) against double loops over the CPU's
-// dequantized weight: f32 within 1e-5 of the largest value, bf16/f16 x and y within one ulp.
+// dequantized weight: f32 within 1e-5 of the largest value, bf16/f16 x and y within one ulp; with a
+// LoRA adapter in its epilogue (one weight, three in one launch, gate/up with SwiGLU) bit for bit the
+// plain kernels followed by rank_expand_k.
 #include "emu.h"
 #include "half.h"
 #include "nf4.cuh"
 #include "activation.cuh"
+#include "lora.cuh"
 #include <cstdio>
 #include <algorithm>
 #include <cstring>
@@ -207,6 +210,105 @@ static void swiglu(long long N, long long K) {
   emu::expect(same);
 }
 
+// A LoRA adapter in the decoding GEMVs' epilogue (GemvLora: xa given, B [N, r], scale) against the
+// plain kernels followed by rank_expand_k (y += s·xa·Bᵀ), as lora_linear_forward ran them: bit for
+// bit, for one weight (with bias and a residual), three in one launch (adapters on two), and gate/up
+// with SwiGLU (adapters on both)
+struct Adapter {
+  std::vector<float> xa, b;
+  int r;
+  float scale;
+  GemvLora view() { return GemvLora{b.data(), b.data(), xa.data(), r, scale}; }  // a: any non-null marks it
+};
+static Adapter adapter(long long N, int r, float scale) { return {randn(r), randn(N * r, 0.1f), r, scale}; }
+struct NF4W {
+  std::vector<uint8_t> packed;
+  std::vector<float> absmax;
+  Quantized qz;
+};
+static void nf4_weight(NF4W& w, long long N, long long K, long long bs, bool dq) {
+  auto wf = randn(N * K, 0.05f);
+  w.packed.resize((N * K + 1) / 2);
+  w.absmax.resize((N * K + bs - 1) / bs);
+  cpu::nf4_quantize(wf.data(), N * K, bs, w.packed.data(), w.absmax.data());
+  view_of(w.qz, w.packed, w.absmax, N * K, bs, dq);
+}
+template <DType T>
+static void lora_epilogue(long long K) {
+  constexpr int R = 4, S = 4, kThreads = 128;
+  auto grid = [](long long N) { return dim3(unsigned(((N + R - 1) / R * 32 + kThreads - 1) / kThreads)); };
+  const size_t smem = size_t(kThreads / 32) * R * size_t(K / 64) * sizeof(float);
+  auto expand = [&](long long N, Adapter& l, emu::Buf& y) {
+    emu::launch(dim3(unsigned((N + XC - 1) / XC)), dim3(XC, 4), 0,
+                [&] { rank_expand_k<16, T>(1, N, l.r, l.scale, l.xa.data(), l.b.data(), 1, l.r, 0.0f, 0, y.p()); });
+  };
+  auto report = [](const char* what, emu::Buf& got, emu::Buf& want) {
+    bool same = got.f32() == want.f32();
+    printf("%-58s %s\n", what, same ? "bit for bit" : "DIFFERENT");
+    emu::expect(same);
+  };
+  emu::Buf x(T, randn(K));
+  char what[96];
+  {  // one weight: bias and a residual, then the adapter
+    const long long N = 37;
+    NF4W w;
+    nf4_weight(w, N, K, 64, true);
+    Adapter l = adapter(N, 16, 0.5f);
+    auto bias = randn(N), resid = randn(N);
+    emu::Buf y(T, resid), want(T, resid);
+    emu::launch(grid(N), dim3(kThreads), smem,
+                [&] { gemv_k<R, S, T>(x.p(), w.qz.w, N, K, bias.data(), y.p(), true, l.view()); });
+    emu::launch(grid(N), dim3(kThreads), smem,
+                [&] { gemv_k<R, S, T>(x.p(), w.qz.w, N, K, bias.data(), want.p(), true); });
+    expand(N, l, want);
+    snprintf(what, sizeof what, "gemv + LoRA r16 in the epilogue %-4s (bias, into y)", emu::dname(T));
+    report(what, y, want);
+  }
+  {  // q/k/v: adapters on the first and the last weight
+    const long long Ns[3] = {40, 12, 12};
+    NF4W ws[3];
+    Adapter ls[3] = {adapter(40, 8, 2.0f), adapter(12, 8, 2.0f), adapter(12, 5, 0.25f)};
+    GemvSegs segs;
+    segs.n = 3;
+    std::vector<emu::Buf> ys, wants;
+    long long groups = 0;
+    for (int i = 0; i < 3; i++) {
+      nf4_weight(ws[i], Ns[i], K, 64, i != 1);
+      ys.emplace_back(T, std::vector<float>(Ns[i], NAN));
+      wants.emplace_back(T, std::vector<float>(Ns[i], NAN));
+      segs.s[i] = GemvSeg{ws[i].qz.w, Ns[i], nullptr, ys[i].p(), i == 1 ? GemvLora{} : ls[i].view()};
+      groups += (Ns[i] + R - 1) / R;
+    }
+    emu::launch(dim3(unsigned((groups * 32 + kThreads - 1) / kThreads)), dim3(kThreads), smem,
+                [&] { gemv_multi_k<R, S, T>(x.p(), segs, K, K / 64, false); });
+    for (int i = 0; i < 3; i++) {
+      emu::launch(grid(Ns[i]), dim3(kThreads), smem,
+                  [&] { gemv_k<R, S, T>(x.p(), ws[i].qz.w, Ns[i], K, nullptr, wants[i].p()); });
+      if (i != 1) expand(Ns[i], ls[i], wants[i]);
+      snprintf(what, sizeof what, "gemv multi %-4s, weight %d of 3%s", emu::dname(T), i + 1,
+               i == 1 ? " (no adapter)" : " + LoRA");
+      report(what, ys[i], wants[i]);
+    }
+  }
+  {  // gate/up + SwiGLU, an adapter on each
+    const long long N = 64;
+    NF4W wg, wu;
+    nf4_weight(wg, N, K, 64, true);
+    nf4_weight(wu, N, K, 64, false);
+    Adapter lg = adapter(N, 16, 2.0f), lu = adapter(N, 16, 2.0f);
+    emu::Buf h(T, std::vector<float>(N, NAN)), g(T, N), u(T, N), want(T, N);
+    emu::launch(grid(N), dim3(kThreads), smem,
+                [&] { gemv_swiglu_k<R, S, T>(x.p(), wg.qz.w, wu.qz.w, N, K, K / 64, h.p(), lg.view(), lu.view()); });
+    emu::launch(grid(N), dim3(kThreads), smem, [&] { gemv_k<R, S, T>(x.p(), wg.qz.w, N, K, nullptr, g.p()); });
+    expand(N, lg, g);
+    emu::launch(grid(N), dim3(kThreads), smem, [&] { gemv_k<R, S, T>(x.p(), wu.qz.w, N, K, nullptr, u.p()); });
+    expand(N, lu, u);
+    emu::launch(dim3(unsigned((N + 255) / 256)), dim3(256), 0, [&] { swiglu_fwd_k<T>(g.p(), u.p(), N, want.p()); });
+    snprintf(what, sizeof what, "gemv + SwiGLU + LoRA on gate and up %-4s", emu::dname(T));
+    report(what, h, want);
+  }
+}
+
 int main() {
   std::memcpy(kNF4, NF4_CODE, sizeof(kNF4));  // what upload_code() copies to the device
   run(64 * 37 + 6, 64, false);
@@ -222,6 +324,9 @@ int main() {
   multi<DType::BF16>(512);
   swiglu<DType::F32>(37, 1024);
   swiglu<DType::BF16>(64, 512);
+  lora_epilogue<DType::F32>(1024);
+  lora_epilogue<DType::BF16>(512);
+  lora_epilogue<DType::F16>(512);
   printf(emu::failures ? "FAILED: %d cases off\n" : "all NF4 cases match\n", emu::failures);
   return emu::failures ? 1 : 0;
 }

@@ -168,11 +168,11 @@ export class MLP {
       b: Tensor | null = null,
       h: Tensor;
     const g = this.proj.gate;
-    // decoding on CUDA: both GEMVs and SwiGLU in one launch (nothing kept: no backward follows)
+    // decoding on CUDA: both GEMVs (with their LoRA adapters) and SwiGLU in one launch (nothing
+    // kept: no backward follows)
+    const up = this.proj.up.inference;
     const fused =
-      !train && this.act === 'silu' && g && !g.lora && !g.bias && !this.proj.up.lora && !this.proj.up.bias
-        ? gateUpSwiglu(x, g.weight, this.proj.up.weight)
-        : null;
+      !train && this.act === 'silu' && g && !g.bias && !up.bias ? gateUpSwiglu(x, g.weight, up.weight, g.inference.lora, up.lora) : null;
     if (fused) {
       const y = this.proj.down.forward(fused, train, residual);
       fused.dispose();

@@ -75,14 +75,32 @@ namespace cuda {
 enum class MatmulPrecision { Highest = 0, BF16 = 1, F16 = 2 };
 void set_matmul_precision(MatmulPrecision p);
 MatmulPrecision matmul_precision();
+// A LoRA adapter in a decoding GEMV (y = W·x + s·B·(A·x)): A [r, K] and B [N, r] f32, and xa [r] =
+// A·x. The GEMV adds s·B·xa in its epilogue, bit for bit the rank-expand pass after the plain GEMV;
+// a = nullptr: no adapter. nf4_gemv takes xa computed (lora_linear_forward keeps it for backward);
+// nf4_gemv_multi and nf4_gemv_swiglu compute it, all adapters of the call in one launch first.
+struct GemvLora {
+  const float* a = nullptr;
+  const float* b = nullptr;
+  float* xa = nullptr;
+  int64_t r = 0;
+  float scale = 0.0f;
+};
 // y [N] = W·x for one row x [K] (f32, bf16 or f16, y the same) with W NF4 (decoding): reads each packed byte once.
-void nf4_gemv(CAct x, const NF4View& w, int64_t N, int64_t K, const float* bias, Act y, bool accumulate = false);
+void nf4_gemv(CAct x, const NF4View& w, int64_t N, int64_t K, const float* bias, Act y, bool accumulate = false,
+              const GemvLora& lora = {});
 // the GEMV's conditions (K in whole absmax blocks of 32-value groups, aligned x and weight)
 bool nf4_gemv_ok(const NF4View& w, int64_t K, const void* x);
-// up to three such GEMVs over one x in one launch (q/k/v, gate/up): ys[i] [Ns[i]] of x's dtype
+// up to three such GEMVs over one x in one launch (q/k/v, gate/up): ys[i] [Ns[i]] of x's dtype;
+// loras null or one per weight
 void nf4_gemv_multi(CAct x, const NF4View* ws, const int64_t* Ns, const float* const* biases, void* const* ys, int n,
-                    int64_t K, bool accumulate);
-// h [N] = silu(Wg·x)·(Wu·x), both GEMVs and SwiGLU in one launch, bit for bit the three apart
-void nf4_gemv_swiglu(CAct x, const NF4View& wg, const NF4View& wu, int64_t N, int64_t K, Act h);
+                    int64_t K, bool accumulate, const GemvLora* loras = nullptr);
+// h [N] = silu(Wg·x + LoRA)·(Wu·x + LoRA), both GEMVs and SwiGLU in one launch, bit for bit the three apart
+void nf4_gemv_swiglu(CAct x, const NF4View& wg, const NF4View& wu, int64_t N, int64_t K, Act h, const GemvLora& lg = {},
+                     const GemvLora& lu = {});
+// xa_i [M, r_i] = x·A_iᵀ for a few rows (M <= 8: decoding) and up to three adapters over one x, one
+// launch: a block per output column reads its row of A once (the general rank kernel gives a whole
+// row of x to one warp, which leaves the GPU idle at one row)
+void lora_xa(CAct x, int64_t M, int64_t K, const float* const* as, const int64_t* rs, float* const* outs, int n);
 }  // namespace cuda
 }  // namespace plf
