@@ -301,7 +301,11 @@ export class Engine implements Disposable {
           maxNewTokens: Math.max(...state.map((s) => s.max)),
           eosTokenId: tok.eosId,
           padTokenId: g.pad,
-          pick: (lg, b) => (state[b].rng ? sample(lg, live[b].r.temperature!, live[b].r.topP ?? 1, state[b].rng!) : argmax(lg)),
+          // an all-greedy batch leaves the pick to generate: on CUDA the argmax runs on the device and
+          // one id per row comes back instead of [B, V] logits (the same first-maximum rule as argmax)
+          pick: state.some((s) => s.rng)
+            ? (lg, b) => (state[b].rng ? sample(lg, live[b].r.temperature!, live[b].r.topP ?? 1, state[b].rng!) : argmax(lg))
+            : undefined,
           onStep: (next, finished) => {
             next.forEach((t, b) => {
               const s = state[b];
