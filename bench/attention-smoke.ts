@@ -1,7 +1,10 @@
 // Run by `npm run bench:gpu` after the cuBLASLt smoke test, in a process of its own: attention on
 // tensor cores (matmul precision bf16, f32 and bf16 activations) forward and backward against the f32
-// kernels on the same GPU. Kernels that misbehave (or crash the process) then leave the rest of the
-// call on the f32 attention kernels (PLF_ATTENTION_TC=0) instead of taking the model rows down.
+// kernels on the same GPU, then decoding's attention (one query row, split over keys; f32 and bf16
+// caches) against the CPU. Kernels that misbehave (or crash the process) then leave the rest of the
+// call on the f32 attention kernels (PLF_ATTENTION_TC=0) or the general ones at decoding
+// (PLF_ATTENTION_DECODE=0) instead of taking the model rows down. Exit status: 1 tensor cores
+// wrong, 2 decoding wrong, 3 both.
 import { Tensor, info, setMatmulPrecision } from '../lib/index.js';
 import { attentionForward, attentionBackward, convert } from '../lib/ops/index.js';
 import { randomF32 } from './util.js';
@@ -38,5 +41,33 @@ for (const act of ['f32', 'bf16'] as const) {
   });
 }
 setMatmulPrecision('highest');
-console.log(`attention smoke: tensor-core attention ${worst < 5e-2 ? 'ok' : 'WRONG'}`);
-process.exit(worst < 5e-2 ? 0 : 1);
+const tcOk = worst < 5e-2;
+console.log(`attention smoke: tensor-core attention ${tcOk ? 'ok' : 'WRONG'}`);
+
+// decoding: one query row per batch row against a 300-position cache (the last 20 unfilled)
+let worstDecode = 0;
+{
+  const [Tk, cap] = [280, 300];
+  const mask = Tensor.from(
+    BigInt64Array.from({ length: B * cap }, (_, i) => (i % cap < Tk ? 1n : 0n)),
+    [B, cap],
+  );
+  for (const act of ['f32', 'bf16'] as const) {
+    const mkc = (t: number, h: number) => convert(Tensor.from(randomF32(B * t * h * D), [B, t, h, D]), act);
+    const [qc, kc, vc] = [mkc(1, Hq), mkc(cap, Hkv), mkc(cap, Hkv)];
+    const want = attentionForward(qc, kc, vc, { mask, kvLen: Tk }).out.toFloat32();
+    const got = attentionForward(qc.to('cuda'), kc.to('cuda'), vc.to('cuda'), { mask: mask.to('cuda'), kvLen: Tk }).out.toFloat32();
+    let md = 0,
+      mr = 0;
+    for (let i = 0; i < want.length; i++) {
+      md = Math.max(md, Math.abs(got[i] - want[i]));
+      mr = Math.max(mr, Math.abs(want[i]));
+    }
+    const e = Number.isFinite(md / mr) ? md / mr : Infinity;
+    worstDecode = Math.max(worstDecode, e);
+    console.log(`attention smoke: decoding, ${act} cache: ${e.toExponential(2)} relative to the CPU`);
+  }
+}
+const decodeOk = worstDecode < 2e-2;
+console.log(`attention smoke: decoding attention ${decodeOk ? 'ok' : 'WRONG'}`);
+process.exit((tcOk ? 0 : 1) + (decodeOk ? 0 : 2));

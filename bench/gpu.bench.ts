@@ -190,6 +190,30 @@ row(
   setMatmulPrecision('highest');
 }
 
+// decoding's attention: one query row against a 1,536-position bf16 cache (Mistral-7B's heads), the
+// split-over-keys kernel against torch's SDPA; GB/s on the cache's bytes (K and V read once)
+{
+  const [Tk, Hq, Hkv, Dh] = [1536, 32, 8, 128];
+  const peer = torch?.sdpa_decode?.ms as number | undefined;
+  const mk = (t: number, h: number) => convertOwned(Tensor.from(randomF32(t * h * Dh), [1, t, h, Dh]).to('cuda'), 'bf16');
+  const [q, k, v] = [mk(1, Hq), mk(Tk, Hkv), mk(Tk, Hkv)];
+  const ms = await timed10('attention decode', () => {
+    const f = attentionForward(q, k, v, { kvLen: Tk });
+    f.out.dispose();
+    f.lse.dispose();
+  });
+  const gbs = (2 * Tk * Hkv * Dh * 2) / ms / 1e6;
+  row(
+    `attention at decoding, 1 query vs ${Tk} cached keys, 32/8 heads of 128, bf16 (split over keys) (info)`,
+    `${fmt(ms * 1e3)} µs, ${fmt(gbs)} GB/s`,
+    peer ? `torch SDPA bf16 ${fmt(peer * 1e3)} µs` : '–',
+    peer ? ms / peer : NaN,
+    'info: × SDPA',
+    null,
+  );
+  for (const t of [q, k, v]) t.dispose();
+}
+
 const T = 4096,
   r = 16;
 // 'bf16' rows use cuBLASLt when the machine has it; 'ours' is our tensor-core kernel on the first shape for comparison.

@@ -53,6 +53,18 @@ try:
     del q, k, v, go
 except Exception as e:  # an older torch without enable_gqa
     out['sdpa'] = {'error': f'{type(e).__name__}: {e}'}
+# decoding's attention: one query row against a 1,536-position cache, Mistral-7B's heads, bf16, forward
+try:
+    Tk = 1536
+    q = torch.randn(1, 32, 1, 128, dtype=torch.bfloat16, device=dev)
+    k = torch.randn(1, 8, Tk, 128, dtype=torch.bfloat16, device=dev)
+    v = torch.randn(1, 8, Tk, 128, dtype=torch.bfloat16, device=dev)
+    with torch.no_grad():
+        out['sdpa_decode'] = {'ms': timed(lambda: F.scaled_dot_product_attention(q, k, v, enable_gqa=True), 100),
+                              'shape': [1, Tk, 32, 8, 128]}
+    del q, k, v
+except Exception as e:
+    out['sdpa_decode'] = {'error': f'{type(e).__name__}: {e}'}
 P = 42_000_000
 params = [torch.randn(P // 6, device=dev, requires_grad=True) for _ in range(6)]
 for p in params: p.grad = torch.randn_like(p)

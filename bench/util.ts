@@ -71,12 +71,17 @@ function writeJson(file: string, v: unknown): void {
   fs.renameSync(`${file}.tmp`, file);
 }
 
-/** The attention path ops take now: tensor cores (matmul precision bf16/f16, head sizes ≤ 128) or the f32 kernels. */
+/**
+ * The attention path ops take now: tensor cores (matmul precision bf16/f16, head sizes ≤ 128) or the
+ * f32 kernels; at decoding (one query row) the split-over-keys kernel unless PLF_ATTENTION_DECODE=0.
+ */
 export function attentionPath(): string {
-  if (getMatmulPrecision() === 'highest') return 'ours (f32)';
+  const decode =
+    process.env.PLF_ATTENTION_DECODE === '0' ? '; decoding: general kernels (PLF_ATTENTION_DECODE=0)' : '; decoding: split over keys';
+  if (getMatmulPrecision() === 'highest') return `ours (f32${decode})`;
   return process.env.PLF_ATTENTION_TC === '0'
-    ? 'ours (f32; tensor cores off by PLF_ATTENTION_TC=0)'
-    : `ours (tensor cores, ${getMatmulPrecision()})`;
+    ? `ours (f32; tensor cores off by PLF_ATTENTION_TC=0${decode})`
+    : `ours (tensor cores, ${getMatmulPrecision()}${decode})`;
 }
 
 /** Keeps a GPU row, prints it as a table line and (with a sink) writes it out at once. */

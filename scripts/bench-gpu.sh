@@ -42,10 +42,19 @@ if ! node dist/bench/cublaslt-smoke.js 2>&1 | tee "$OUT/cublaslt-smoke.txt"; the
   echo "bench:gpu: the cuBLASLt smoke test failed (see cublaslt-smoke.txt): continuing with PLF_CUBLASLT=0"
   export PLF_CUBLASLT=0
 fi
-# the same for attention on tensor cores: kernels that misbehave leave the call on the f32 ones
-if [ -z "${PLF_ATTENTION_TC:-}" ] && ! node dist/bench/attention-smoke.js 2>&1 | tee "$OUT/attention-smoke.txt"; then
-  echo "bench:gpu: the attention smoke test failed (see attention-smoke.txt): continuing with PLF_ATTENTION_TC=0"
-  export PLF_ATTENTION_TC=0
+# the same for attention on tensor cores and at decoding: kernels that misbehave leave the call on
+# the f32 / general ones (status 1: tensor cores, 2: decoding, 3 or a crash: both)
+if [ -z "${PLF_ATTENTION_TC:-}${PLF_ATTENTION_DECODE:-}" ]; then
+  node dist/bench/attention-smoke.js 2>&1 | tee "$OUT/attention-smoke.txt"
+  rc=${PIPESTATUS[0]}
+  if [ "$rc" = 1 ] || [ "$rc" -ge 3 ]; then
+    echo "bench:gpu: the tensor-core attention smoke test failed (see attention-smoke.txt): continuing with PLF_ATTENTION_TC=0"
+    export PLF_ATTENTION_TC=0
+  fi
+  if [ "$rc" -ge 2 ]; then
+    echo "bench:gpu: the decoding attention smoke test failed (see attention-smoke.txt): continuing with PLF_ATTENTION_DECODE=0"
+    export PLF_ATTENTION_DECODE=0
+  fi
 fi
 # and for decoding as a CUDA graph: a graph that misbehaves leaves the call decoding with op calls
 if [ -z "${PLF_CUDA_GRAPH:-}" ] && ! node dist/bench/graph-smoke.js 2>&1 | tee "$OUT/graph-smoke.txt"; then

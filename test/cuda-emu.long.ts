@@ -42,13 +42,13 @@ async function emu(name: string) {
 }
 
 test(
-  'tiled CUDA attention (forward, dK/dV, dQ) on the CPU emulator equals the CPU reference',
+  'tiled CUDA attention (forward, dK/dV, dQ) and decoding attention (split over keys, f32 and 16-bit in place) on the CPU emulator equal the CPU reference',
   { skip: unavailable, timeout: 240_000 },
   async () => {
     const r = await emu('attention');
     assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, /all cases match the CPU/);
-    assert.equal(r.stdout.trim().split('\n').length, 9, r.stdout);
+    assert.equal(r.stdout.trim().split('\n').length, 9 + 6, r.stdout);
   },
 );
 

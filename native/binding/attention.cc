@@ -103,8 +103,11 @@ static Napi::Value AttnForward(const Napi::CallbackInfo& info) {
   if (bias) op.device({q, bias}, true);
   Indices m;
   if (mask) index_arg(op, mask, "mask", 0, 2, dev, m, true);
-  // in place on CUDA where its kernel takes the activations' dtype (cuda::attention_in_place), else staged
-  if (dev == Device::CUDA && cuda::attention_in_place(s.D, q->dtype)) op.acts({q, k, v, out});
+  // in place on CUDA where its kernel takes the activations' dtype (decoding's kernel, or
+  // cuda::attention_in_place), else staged
+  if (dev == Device::CUDA &&
+      (cuda::attention_decode(s.Tq, s.Hq, s.Hkv, s.D, bias != nullptr) || cuda::attention_in_place(s.D, q->dtype)))
+    op.acts({q, k, v, out});
   PLF_DISPATCH(op, dev, attention_forward, op.a_in(q), op.a_in(k), op.a_in(v), mask ? m.ptr(dev) : nullptr, s.B, s.Tq,
                s.Tk, s.Tcap, s.Hq, s.Hkv, s.D, scale, window, causal, op.in(bias), op.a_out(out), op.out(lse));
   return info.Env().Undefined();

@@ -19,6 +19,7 @@
 #include <mma.h>
 #include "attention.cuh"
 #include "attention_tc.cuh"
+#include "attention_decode.cuh"
 
 namespace plf {
 namespace cuda {
@@ -218,6 +219,45 @@ static void tc_dispatch(int64_t D, DType t, F&& f) {
     with_e(__nv_bfloat16{});
 }
 
+// decoding's kernel (attention_decode.cuh): one query row, no bias, head size <= 128, <= 8 query
+// heads per kv head, unless PLF_ATTENTION_DECODE=0
+bool attention_decode(int64_t Tq, int64_t Hq, int64_t Hkv, int64_t D, bool bias) {
+  static const bool off = [] {
+    const char* e = std::getenv("PLF_ATTENTION_DECODE");
+    return e && std::string(e) == "0";
+  }();
+  return !off && Tq == 1 && !bias && D <= 32 * decode::kPer && Hkv > 0 && Hq % Hkv == 0 && Hq / Hkv <= decode::kMaxG;
+}
+
+namespace decode {
+// splits so that about two blocks per SM stream the cache; one split (no combine pass) for short ones
+static void forward(CAct q, CAct k, CAct v, const int64_t* mask, const AttnDims& a, Act out, float* lse) {
+  const long long per = a.Hkv * a.B, want = std::max(1LL, (2LL * sm_count() + per - 1) / per);
+  const long long chunk = std::max(64LL, (a.Tk + want - 1) / want), splits = std::max(1LL, (a.Tk + chunk - 1) / chunk);
+  if (splits > 65535) throw std::runtime_error("attention_forward (decode): too many keys");
+  Scratch<float> part(splits > 1 ? size_t(a.B * a.Hq * splits * (a.D + 2)) : 0);
+  const dim3 grid(unsigned(splits), unsigned(a.Hkv), unsigned(a.B));
+  const long long G = a.Hq / a.Hkv;
+  by_dtype(q.t, [&](auto t) {
+    constexpr DType T = PLF_DT(t);
+    auto run = [&](auto gm) {
+      decode_k<decltype(gm)::value, T>
+          <<<grid, kT, 0, stream()>>>(q.p, k.p, v.p, mask, a, chunk, out.p, lse, part.get());
+    };
+    if (G <= 1)
+      run(std::integral_constant<int, 1>{});
+    else if (G <= 2)
+      run(std::integral_constant<int, 2>{});
+    else if (G <= 4)
+      run(std::integral_constant<int, 4>{});
+    else
+      run(std::integral_constant<int, 8>{});
+    if (splits > 1)
+      decode_combine_k<T><<<dim3(unsigned(a.Hq), unsigned(a.B)), 128, 0, stream()>>>(part.get(), splits, a, out.p, lse);
+  });
+}
+}  // namespace decode
+
 void attention_forward(CAct q, CAct k, CAct v, const int64_t* mask, int64_t B, int64_t Tq, int64_t Tk, int64_t Tcap,
                        int64_t Hq, int64_t Hkv, int64_t D, float scale, int64_t window, bool causal, const float* bias,
                        Act out, float* lse) {
@@ -225,6 +265,12 @@ void attention_forward(CAct q, CAct k, CAct v, const int64_t* mask, int64_t B, i
   AttnDims a{B, Tq, Tk, Tcap, Hq, Hkv, D, scale, window, causal};
   long long rows = B * Hq * Tq;
   if (!rows) return;
+  // decoding: split over keys, in place in any dtype (the binding stages nothing for it)
+  if (Tk > 0 && attention_decode(Tq, Hq, Hkv, D, bias) && q.t == k.t && q.t == v.t && q.t == out.t) {
+    decode::forward(q, k, v, mask, a, out, lse);
+    check_launch("attention_forward");
+    return;
+  }
   if (use_tc(D)) {  // tensor cores, operands rounded to bf16/f16
     tc_dispatch(D, q.t, [&](auto e, auto dp, auto t) {
       tiled::forward_tc<decltype(e), decltype(dp)::value, PLF_DT(t)>(q, k, v, mask, a, bias, out, lse);

@@ -29,6 +29,8 @@ void free_device(void* p);
 cudaStream_t stream();
 // true while graph_begin() records plf's stream (see graph.cu): nothing may touch host memory
 bool capturing();
+// the device's SM count (100 if it cannot be read), for launch shapes that fill the GPU; asked once
+int sm_count();
 
 // A device buffer for the length of one call (recycled by the caching allocator).
 template <typename T>

@@ -39,6 +39,7 @@ void graph_begin() {
   upload_nf4_code();
   nf4_upload_code();
   lt::info();  // cuBLASLt's handle and workspace, made at its first use, not inside the graph
+  sm_count();  // the device query behind launch shapes (decoding's attention), not inside the graph
   g_pool = pool_begin();
   cudaError_t e = cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed);
   if (e != cudaSuccess) {

@@ -61,6 +61,18 @@ namespace {
 std::atomic<std::thread::id> g_capture_thread{std::thread::id()};  // the thread recording a graph
 }
 
+int sm_count() {
+  static const int n = [] {
+    int dev = 0, c = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&c, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess)
+      c = 0;
+    cudaGetLastError();
+    return c > 0 ? c : 100;
+  }();
+  return n;
+}
+
 cudaStream_t stream() {
   static cudaStream_t s = [] {
     cudaStream_t x = nullptr;

@@ -70,6 +70,7 @@ PLF_LINEAR_OPS(PLF_STUB_ONE)
 PLF_OPTIM_OPS(PLF_STUB_ONE)
 
 bool attention_in_place(int64_t, DType) { return false; }
+bool attention_decode(int64_t, int64_t, int64_t, int64_t, bool) { return false; }
 void set_matmul_precision(MatmulPrecision) {}
 MatmulPrecision matmul_precision() { return MatmulPrecision::Highest; }
 void nf4_gemv(CAct, const NF4View&, int64_t, int64_t, const float*, Act, bool, const GemvLora&) { fail(); }

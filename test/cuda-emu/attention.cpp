@@ -5,12 +5,16 @@
 // tensor-core forward (attention_tc.cuh, wmma emulated) against the CPU on the bf16-rounded q, k, v:
 // lse within 1e-5, out within 1e-2 (P is rounded to bf16 for P·V, as FlashAttention does); its
 // backward (dK/dV and dQ kernels) against the CPU's on the same values within 2e-2 (P, dS rounded).
+// Decoding's kernel (attention_decode.cuh: one query row, split over keys, then the combine pass)
+// against the CPU: out within 1e-5 (bf16/f16 in place: one ulp of the CPU's on the same values), lse
+// within 1e-5.
 #include "emu.h"
 #include "wmma.h"
 #include "half.h"
 #include "plf/ops.h"
 #include "attention.cuh"
 #include "attention_tc.cuh"
+#include "attention_decode.cuh"
 #include <cstdio>
 
 using namespace plf::cuda;
@@ -163,6 +167,63 @@ static void run(long long B, long long Tq, long long Tk, long long Tcap, long lo
   printf("\n");
 }
 
+// one query row per batch row against a cache of Tcap positions, Tk of them attended (the recorded
+// decode step attends the whole cache under the mask); `chunk` keys per split (several splits:
+// the combine pass runs)
+template <plf::DType T = plf::DType::F32>
+static void decode_case(long long B, long long Tk, long long Tcap, long long Hq, long long Hkv, long long D,
+                        long long window, bool causal, bool use_mask, long long chunk) {
+  const float scale = 1.0f / std::sqrt(float(D));
+  emu::Buf qb(T, randn(B * Hq * D)), kb(T, randn(B * Tcap * Hkv * D)), vb(T, randn(B * Tcap * Hkv * D));
+  auto q = qb.f32(), k = kb.f32(), v = vb.f32();  // the values the kernel reads
+  std::vector<int64_t> mask(B * Tcap, 1);
+  if (use_mask)
+    for (long long b = 0; b < B; b++) {
+      for (long long s = 0; s < b && s < Tk; s++) mask[b * Tcap + s] = 0;     // row b: b positions of left padding
+      for (long long s = Tk - 1; s < Tcap; s++) mask[b * Tcap + s] = s < Tk;  // unfilled cache positions
+    }
+  if (use_mask && B > 2)  // a row that sees no key at all
+    for (long long s = 0; s < Tcap; s++) mask[2 * Tcap + s] = 0;
+  const int64_t* mp = use_mask ? mask.data() : nullptr;
+  std::vector<float> out_c(q.size()), lse_c(B * Hq), lse_g(B * Hq, NAN);
+  plf::cpu::attention_forward(q.data(), k.data(), v.data(), mp, B, 1, Tk, Tcap, Hq, Hkv, D, scale, window, causal,
+                              nullptr, out_c.data(), lse_c.data());
+  AttnDims a{B, 1, Tk, Tcap, Hq, Hkv, D, scale, window, causal};
+  const long long splits = (Tk + chunk - 1) / chunk, G = Hq / Hkv;
+  emu::Buf ob(T, std::vector<float>(q.size(), NAN));
+  std::vector<float> part(B * Hq * splits * (D + 2), NAN);
+  const dim3 grid{unsigned(splits), unsigned(Hkv), unsigned(B)};
+  auto run_k = [&](auto gm) {
+    emu::launch(grid, dim3(decode::kT), 0, [&] {
+      decode::decode_k<decltype(gm)::value, T>(qb.p(), kb.p(), vb.p(), mp, a, chunk, ob.p(), lse_g.data(), part.data());
+    });
+  };
+  if (G <= 1)
+    run_k(std::integral_constant<int, 1>{});
+  else if (G <= 2)
+    run_k(std::integral_constant<int, 2>{});
+  else if (G <= 4)
+    run_k(std::integral_constant<int, 4>{});
+  else
+    run_k(std::integral_constant<int, 8>{});
+  if (splits > 1)
+    emu::launch(dim3(unsigned(Hq), unsigned(B)), dim3(128), 0,
+                [&] { decode::decode_combine_k<T>(part.data(), splits, a, ob.p(), lse_g.data()); });
+  double el = 0;
+  for (size_t i = 0; i < lse_c.size(); i++)
+    el = std::max(el, std::isfinite(lse_c[i]) ? double(std::fabs(lse_c[i] - lse_g[i]))
+                      : lse_g[i] == lse_c[i]  ? 0.0
+                                              : 1e30);
+  printf("decode %-4s B%lld Tk%lld cap%lld Hq%lld Hkv%lld D%lld window%lld causal%d mask%d splits%lld:", emu::dname(T),
+         B, Tk, Tcap, Hq, Hkv, D, window, causal, use_mask, splits);
+  if (T == plf::DType::F32)
+    verdict("out", rel(ob.f32(), out_c), 1e-5);
+  else
+    verdict("out(ulp)", double(emu::max_ulp(T, ob.f32(), emu::rounded(T, out_c), &out_c)), 1);
+  verdict("lse", el, 1e-5);
+  printf("\n");
+}
+
 int main() {
   run<32>(2, 13, 13, 13, 4, 2, 16, 0, true, false, true);
   run<64>(3, 9, 9, 9, 4, 1, 64, 4, true, false, true);
@@ -172,6 +233,13 @@ int main() {
   run<128>(1, 70, 70, 70, 4, 2, 80, 0, true, false, true);     // phi-2's head size, several tiles
   run<64>(2, 100, 100, 100, 4, 2, 64, 33, true, false, true);  // a window across tiles
   run<32>(1, 40, 75, 75, 2, 1, 24, 0, false, false, true);     // cross-attention over several key tiles
+  // decoding's kernel (after the cases above: the random draws those see stay as they were)
+  decode_case(3, 77, 80, 8, 2, 64, 0, true, true, 64);      // GQA 4, padding, unfilled cache, a blind row; 2 splits
+  decode_case(1, 200, 200, 4, 4, 128, 0, true, false, 32);  // MHA, head size 128, 7 splits
+  decode_case(2, 50, 64, 8, 1, 80, 16, true, true, 1000);   // phi-like head size, a sliding window, 1 split
+  decode_case(2, 33, 33, 14, 2, 64, 0, false, true, 8);     // qwen2-like group of 7, cross-attention (not causal)
+  decode_case<plf::DType::BF16>(2, 90, 96, 8, 2, 128, 0, true, true, 40);
+  decode_case<plf::DType::F16>(1, 20, 20, 2, 1, 32, 0, true, false, 1000);
   printf(emu::failures ? "FAILED: %d values off\n" : "all cases match the CPU\n", emu::failures);
   return emu::failures ? 1 : 0;
 }

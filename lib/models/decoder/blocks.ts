@@ -20,7 +20,8 @@ export interface Ctx {
   /**
    * decoding a recorded step (generate's CUDA graph): i64 [1] on the device, the positions filled
    * before this step; the new keys go there and attention spans the whole cache under the mask
-   * (cache.len is not read, so the step does not change between tokens)
+   * (cache.len is not read, so the step does not change between tokens). A sliding window is then
+   * the caller's to fold into the mask (attention cannot know the query's position in the cache).
    */
   cacheAt?: Tensor;
 }
@@ -78,7 +79,7 @@ export class Attention {
     const cache = ctx.cache?.[this.layerIndex];
     if (cache && ctx.cacheAt) {
       cacheWrite(k, v, ctx.cacheAt, cache.k, cache.v);
-      att = attentionForward(q, cache.k, cache.v, { mask: ctx.mask, window: c.slidingWindow });
+      att = attentionForward(q, cache.k, cache.v, { mask: ctx.mask }); // the window is in the mask
     } else if (cache) {
       const per = T * c.kvHeads * c.headDim,
         cap = cache.k.shape[1];

@@ -36,19 +36,14 @@ let warned = false;
  * One decode step recorded with its inputs in device tensors (ids, positions, mask and the cache's
  * fill `at`, views of one i64 buffer written with one upload per token) and, without a `pick`, the
  * greedy pick on the device (one id per row comes back, not the row's logits). Attention then spans
- * the whole cache under the mask — the same attention, but for a sliding window shorter than the
- * cache (usable() says).
+ * the whole cache under the mask, a sliding window folded into the mask written per token (the
+ * positions the window leaves behind set to 0): the same attention as the op calls'.
  */
 class RecordedStep implements Disposable {
   private readonly inputs: Tensor;
   private readonly host: BigInt64Array;
   private readonly views: Tensor[];
   private graph: StepGraph | null = null;
-
-  static usable(model: CachedDecoder, cap: number): boolean {
-    const w = model.config.slidingWindow ?? 0;
-    return !w || w >= cap;
-  }
 
   constructor(
     private readonly model: CachedDecoder,
@@ -79,6 +74,9 @@ class RecordedStep implements Disposable {
       h[B + b] = BigInt(positions[b]);
     }
     h.set(mask, 2 * B);
+    // the new token sits at cache position `at`; a window of w keeps positions > at − w (as the op calls' attention)
+    const w = this.model.config.slidingWindow ?? 0;
+    if (w > 0 && at - w >= 0) for (let b = 0; b < B; b++) h.fill(0n, 2 * B + b * cap, 2 * B + b * cap + Math.min(at - w + 1, cap));
     h[2 * B + B * cap] = BigInt(at);
     this.inputs.write(h);
     this.graph ??= StepGraph.record(this.model.device, () => {
@@ -144,13 +142,9 @@ export function generate(model: CachedDecoder, batch: Pick<Batch, 'inputIds' | '
   // the steps after the prompt: recorded once and replayed (opts.graph, default on CUDA), else op calls
   const auto = opts.graph === undefined;
   const wantGraph = opts.graph ?? (model.device === 'cuda' && process.env.PLF_CUDA_GRAPH !== '0');
-  if (opts.graph && !RecordedStep.usable(model, cap))
-    throw new ArgumentError(
-      `generate: graph decoding needs a sliding window of at least ${cap} positions (the model's is ${model.config.slidingWindow})`,
-    );
   // without a pick, the greedy choice is made on the device: one id per row comes back
   const onDevicePick = !opts.pick;
-  let recorded = wantGraph && RecordedStep.usable(model, cap) ? new RecordedStep(model, cache, B, cap, onDevicePick) : null;
+  let recorded = wantGraph ? new RecordedStep(model, cache, B, cap, onDevicePick) : null;
   // one step as op calls (the prompt: ids [B, T]): each row's first maximum, or its logits [B, V] for pick
   const eager = (ids: number[], positions: BigInt64Array, n: number): Float32Array | BigInt64Array => {
     const idsT = Tensor.from(BigInt64Array.from(ids, BigInt), [B, n]),

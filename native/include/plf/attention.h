@@ -28,5 +28,8 @@ namespace cuda {
 // kernels under matmul precision bf16/f16, for f32 or that precision's type); otherwise the binding
 // stages them through f32.
 bool attention_in_place(int64_t D, DType t);
+// Whether attention_forward runs decoding's kernel (one query row, no bias; split over keys), which
+// takes every activation dtype in place.
+bool attention_decode(int64_t Tq, int64_t Hq, int64_t Hkv, int64_t D, bool bias);
 }  // namespace cuda
 }  // namespace plf
