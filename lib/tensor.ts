@@ -223,6 +223,16 @@ export class Tensor {
     return this;
   }
 
+  /** Sets every element to 0 (a view: its own range); on CUDA queued behind earlier ops. */
+  zero(): this {
+    try {
+      this.handle.zero();
+    } catch (e) {
+      rethrowNative(e);
+    }
+    return this;
+  }
+
   clone(): Tensor {
     return this.to(this.device);
   }

@@ -851,6 +851,28 @@ test(
 );
 
 test(
+  'a kept CUDA graph on CUDA: reused across generate calls, recorded again for a new adapter, reading in-place updates',
+  { skip: fixSkip },
+  () => {
+    const g = openSafetensors(fx('llama', 'gen.safetensors'));
+    const batch = { inputIds: readTensor(g, 'input_ids'), attentionMask: readTensor(g, 'attention_mask') };
+    const m = loadModel(fx('llama', 'model'), { device: 'cuda', activations: 'bf16', quantize: 'nf4' });
+    const gen = (graph: boolean, n = 6) => m.generate(batch, { maxNewTokens: n, eosTokenId: null, graph });
+    const at = StepGraph.recordings;
+    assert.deepEqual(gen(true), gen(false), 'first call');
+    assert.deepEqual(gen(true, 4), gen(false, 4), 'second call, the kept graph');
+    assert.equal(StepGraph.recordings - at, 1, 'one recording');
+    m.addLora({ r: 4, alpha: 8 });
+    for (const lin of m.linears()) lin.lora!.B.write(randnArray(lin.lora!.B.numel, 0.5));
+    assert.deepEqual(gen(true), gen(false), 'with an adapter (recorded again)');
+    for (const lin of m.linears()) lin.lora!.A.write(randnArray(lin.lora!.A.numel, 0.5));
+    assert.deepEqual(gen(true), gen(false), 'after an in-place update (the kept graph reads it)');
+    assert.equal(StepGraph.recordings - at, 2);
+    m.dispose();
+  },
+);
+
+test(
   'bf16 activations and activation checkpointing on CUDA: lora_lm loss and gradients follow the same on the CPU and transformers',
   { skip: fixSkip },
   () => {

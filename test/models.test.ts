@@ -18,7 +18,8 @@ import {
   type DecoderModel,
 } from '../lib/index.js';
 import { openSafetensors, readTensor, type SafetensorsFile } from '../lib/io/safetensors.js';
-import { relDiff, sharedPath, skipMessage, throwsWith, checkCheckpointing } from './helpers.js';
+import { StepGraph } from '../lib/ops/graph.js';
+import { relDiff, sharedPath, skipMessage, throwsWith, checkCheckpointing, randnArray } from './helpers.js';
 
 const ROOT = 'fixtures/hf';
 const ARCHS = ['llama', 'mistral', 'qwen2', 'phi', 'gpt_neox'];
@@ -261,6 +262,50 @@ for (const arch of ARCHS) {
     }
   });
 }
+
+test(
+  'generate keeps its recorded step and cache between calls: recorded once per shape, again when the weights are replaced',
+  { skip },
+  () => {
+    const m = loadModel(dir('llama', 'model')) as DecoderModel;
+    const f = openSafetensors(dir('llama', 'gen.safetensors'));
+    const batch = { inputIds: get(f, 'input_ids'), attentionMask: get(f, 'attention_mask') };
+    const gen = (n: number, o: { graph: boolean; keep?: boolean }, b = batch) => m.generate(b, { maxNewTokens: n, eosTokenId: null, ...o });
+    const want = gen(7, { graph: false });
+    const first = (rows: number[][], n: number) => rows.map((r) => r.slice(0, batch.inputIds.shape[1] + n));
+    let at = StepGraph.recordings;
+    const recorded = () => {
+      const n = StepGraph.recordings - at;
+      at = StepGraph.recordings;
+      return n;
+    };
+    assert.deepEqual(gen(5, { graph: true }), first(want, 5));
+    assert.deepEqual(gen(7, { graph: true }), want, 'the kept cache starts clean');
+    assert.equal(recorded(), 1, 'two calls of one batch shape and capacity bucket: one recording');
+    // another batch size: another shape (the kept one is replaced)
+    const one = {
+      inputIds: batch.inputIds.view([1, batch.inputIds.shape[1]]),
+      attentionMask: batch.attentionMask.view([1, batch.attentionMask.shape[1]]),
+    };
+    assert.deepEqual(gen(4, { graph: true }, one), gen(4, { graph: false }, one));
+    assert.equal(recorded(), 1);
+    gen(4, { graph: true }, one);
+    assert.equal(recorded(), 0, 'kept');
+    // an adapter attached: the model's parts changed, so the step is recorded again; then values
+    // written in place (as training does) are what the kept step reads
+    m.addLora({ r: 4, alpha: 8 });
+    for (const lin of m.linears()) lin.lora!.B.write(randnArray(lin.lora!.B.numel, 0.5));
+    assert.deepEqual(gen(4, { graph: true }, one), gen(4, { graph: false }, one), 'with the adapter');
+    assert.equal(recorded(), 1, 'recorded again for the adapter');
+    for (const lin of m.linears()) lin.lora!.A.write(randnArray(lin.lora!.A.numel, 0.5));
+    assert.deepEqual(gen(4, { graph: true }, one), gen(4, { graph: false }, one), 'after an in-place update');
+    assert.equal(recorded(), 0, 'in-place updates keep the step');
+    gen(4, { graph: true, keep: false }, one);
+    gen(4, { graph: true, keep: false }, one);
+    assert.equal(recorded(), 2, 'keep: false records per call');
+    m.dispose();
+  },
+);
 
 test('unsupported model types and bad configs are clear errors', { skip }, () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'plf-cfg-'));

@@ -20,6 +20,13 @@ export interface GenerateOptions {
    * errors thrown; false: never. Same tokens either way.
    */
   graph?: boolean;
+  /**
+   * Decoder models decoding as a recorded step: keep the step and its KV cache (capacity rounded up
+   * to 256 positions) for the next call of the same batch size and capacity, so a CUDA graph is
+   * recorded once rather than per call (default true; the model's dispose() frees them). false:
+   * record for this call only.
+   */
+  keep?: boolean;
 }
 
 /**

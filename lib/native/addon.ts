@@ -17,6 +17,8 @@ export interface NativeTensor {
   copyFromArray(a: ArrayBufferView, byteOffset?: number): void;
   copyToArray(a: ArrayBufferView): void;
   copyFrom(src: NativeTensor): void;
+  /** every element (a view: its range) set to 0 */
+  zero(): void;
   view(shape: number[], elementOffset?: number): NativeTensor;
   to(device: number): NativeTensor;
   sharesStorage(other: NativeTensor): boolean;

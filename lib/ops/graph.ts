@@ -10,6 +10,9 @@ import { rethrowNative } from '../errors.js';
 import type { Device, Tensor } from '../tensor.js';
 
 export class StepGraph implements Disposable {
+  /** steps recorded in this process so far (tests check that a kept step is reused, not recorded again) */
+  static recordings = 0;
+
   private constructor(
     readonly device: Device,
     private readonly step: () => Tensor[],
@@ -23,6 +26,7 @@ export class StepGraph implements Disposable {
    * replay(); a step that fails, or cannot be recorded, throws and leaves nothing recorded.
    */
   static record(device: Device, step: () => Tensor[]): StepGraph {
+    StepGraph.recordings++;
     if (device === 'cpu') return new StepGraph(device, step, step(), null);
     try {
       addon.graph_begin();

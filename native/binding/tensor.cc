@@ -98,6 +98,7 @@ void TensorImpl::Init(Napi::Env env, Napi::Object exports) {
                                      InstanceMethod("copyFromArray", &TensorImpl::Guarded<&TensorImpl::CopyFromArray>),
                                      InstanceMethod("copyToArray", &TensorImpl::Guarded<&TensorImpl::CopyToArray>),
                                      InstanceMethod("copyFrom", &TensorImpl::Guarded<&TensorImpl::CopyFrom>),
+                                     InstanceMethod("zero", &TensorImpl::Guarded<&TensorImpl::Zero>),
                                      InstanceMethod("view", &TensorImpl::Guarded<&TensorImpl::View>),
                                      InstanceMethod("to", &TensorImpl::Guarded<&TensorImpl::To>),
                                      InstanceMethod("sharesStorage", &TensorImpl::Guarded<&TensorImpl::SharesStorage>),
@@ -174,6 +175,16 @@ Napi::Value TensorImpl::CopyFrom(const Napi::CallbackInfo& info) {
   try {
     mem_copy(device(), data(), src->device(), src->data(), nbytes());
   } catch (const std::exception& e) { throw_js(env, "PLF_NATIVE", std::string("copyFrom: ") + e.what()); }
+  return env.Undefined();
+}
+
+// zero(): every element of this tensor (a view: its range) set to 0; on CUDA queued on plf's stream
+Napi::Value TensorImpl::Zero(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  live(env, this, "zero");
+  try {
+    mem_zero(device(), data(), nbytes());
+  } catch (const std::exception& e) { throw_js(env, "PLF_NATIVE", std::string("zero: ") + e.what()); }
   return env.Undefined();
 }
 

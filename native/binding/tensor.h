@@ -51,6 +51,7 @@ class TensorImpl : public Napi::ObjectWrap<TensorImpl> {
   Napi::Value CopyFromArray(const Napi::CallbackInfo& info);
   Napi::Value CopyToArray(const Napi::CallbackInfo& info);
   Napi::Value CopyFrom(const Napi::CallbackInfo& info);
+  Napi::Value Zero(const Napi::CallbackInfo& info);
   Napi::Value View(const Napi::CallbackInfo& info);
   Napi::Value To(const Napi::CallbackInfo& info);
   Napi::Value GetDType(const Napi::CallbackInfo& info);

@@ -12,6 +12,7 @@ import type { Device } from '../../tensor.js';
 import type { LayerCache } from './blocks.js';
 import { greedyPick, finishStep, type GenerateOptions } from '../greedy.js';
 import { argmaxRows } from '../../ops/loss.js';
+import { getMatmulPrecision } from '../../ops/linear.js';
 
 /** What decoding needs of a decoder model (DecoderModel provides it). */
 export interface CachedDecoder {
@@ -28,6 +29,48 @@ export interface CachedDecoder {
     slidingWindow?: number;
   };
   forward(batch: Batch, opts: { cache?: LayerCache[]; cacheAt?: Tensor; lastOnly?: boolean }): { logits: Tensor };
+  /**
+   * Everything a recorded step reads that could be replaced between calls (weights, adapters and
+   * their scales, norms): a kept step is reused only while these are the same objects and values.
+   * Without it nothing is kept.
+   */
+  decodeParts?(): readonly unknown[];
+}
+
+/**
+ * What a decoder keeps between generate calls when decoding as a recorded step: the last batch
+ * shape's static KV cache (its capacity rounded up to 256 positions, so calls of similar lengths
+ * share it) and the step recorded over it — a CUDA graph is then recorded once, not per call.
+ * Dropped when another shape comes, when decodeParts() changes, and by the model's dispose().
+ */
+interface KeptDecode {
+  key: string;
+  parts: readonly unknown[];
+  cache: LayerCache[];
+  step: RecordedStep;
+  busy: boolean;
+}
+const kept = new WeakMap<CachedDecoder, KeptDecode>();
+const KEEP_ROUND = 256;
+
+/** Frees the step and cache generate kept for `model` (nothing if none, or if a call is using them). */
+export function releaseDecode(model: CachedDecoder): void {
+  const k = kept.get(model);
+  if (!k || k.busy) return;
+  kept.delete(model);
+  k.step.dispose();
+  disposeCache(k.cache);
+}
+
+function disposeCache(cache: LayerCache[]): void {
+  cache.forEach((l) => {
+    l.k.dispose();
+    l.v.dispose();
+  });
+}
+
+function sameParts(a: readonly unknown[], b: readonly unknown[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 let warned = false;
@@ -117,13 +160,37 @@ export function generate(model: CachedDecoder, batch: Pick<Batch, 'inputIds' | '
   const mask0 = batch.attentionMask ? idsArray(batch.attentionMask, 'attentionMask').data : new Array(B * T).fill(1);
   const eos = opts.eosTokenId === undefined ? model.config.eosTokenId : opts.eosTokenId;
   const pad = opts.padTokenId ?? model.config.padTokenId ?? eos ?? 0;
-  const c = model.config,
-    cap = T + opts.maxNewTokens;
-  const cache: LayerCache[] = Array.from({ length: c.layers }, () => ({
-    k: Tensor.zeros([B, cap, c.kvHeads, c.headDim], model.activations, model.device),
-    v: Tensor.zeros([B, cap, c.kvHeads, c.headDim], model.activations, model.device),
-    len: 0,
-  }));
+  const c = model.config;
+  // the steps after the prompt: recorded once and replayed (opts.graph, default on CUDA), else op calls
+  const auto = opts.graph === undefined;
+  const wantGraph = opts.graph ?? (model.device === 'cuda' && process.env.PLF_CUDA_GRAPH !== '0');
+  // without a pick, the greedy choice is made on the device: one id per row comes back
+  const onDevicePick = !opts.pick;
+  // a recorded step and its cache are kept for the next call (opts.keep, default with the graph)
+  let entry = kept.get(model);
+  const keep = wantGraph && (opts.keep ?? true) && !!model.decodeParts && !entry?.busy;
+  const cap = keep ? Math.ceil((T + opts.maxNewTokens) / KEEP_ROUND) * KEEP_ROUND : T + opts.maxNewTokens;
+  const key = `${B}:${cap}:${onDevicePick}:${model.activations}:${getMatmulPrecision()}`;
+  const parts = keep ? model.decodeParts!() : [];
+  if (keep && entry && (entry.key !== key || !sameParts(entry.parts, parts))) {
+    releaseDecode(model);
+    entry = undefined;
+  }
+  if (!keep) entry = undefined;
+  const cache: LayerCache[] =
+    entry?.cache ??
+    Array.from({ length: c.layers }, () => ({
+      k: Tensor.zeros([B, cap, c.kvHeads, c.headDim], model.activations, model.device),
+      v: Tensor.zeros([B, cap, c.kvHeads, c.headDim], model.activations, model.device),
+      len: 0,
+    }));
+  if (entry)
+    // a kept cache starts as a fresh one does (stale values would only be masked, but 0·inf is NaN)
+    cache.forEach((l) => {
+      l.k.zero();
+      l.v.zero();
+      l.len = 0;
+    });
   const mask = new BigInt64Array(B * cap);
   const pos = new BigInt64Array(B * T);
   const lastPos: number[] = [];
@@ -139,12 +206,9 @@ export function generate(model: CachedDecoder, batch: Pick<Batch, 'inputIds' | '
   }
   const out = Array.from({ length: B }, (_, b) => prompt.slice(b * T, (b + 1) * T));
   const finished = new Array(B).fill(false);
-  // the steps after the prompt: recorded once and replayed (opts.graph, default on CUDA), else op calls
-  const auto = opts.graph === undefined;
-  const wantGraph = opts.graph ?? (model.device === 'cuda' && process.env.PLF_CUDA_GRAPH !== '0');
-  // without a pick, the greedy choice is made on the device: one id per row comes back
-  const onDevicePick = !opts.pick;
-  let recorded = wantGraph ? new RecordedStep(model, cache, B, cap, onDevicePick) : null;
+  let recorded = entry?.step ?? (wantGraph ? new RecordedStep(model, cache, B, cap, onDevicePick) : null);
+  if (keep && recorded && !entry) kept.set(model, (entry = { key, parts, cache, step: recorded, busy: false }));
+  if (entry) entry.busy = true;
   // one step as op calls (the prompt: ids [B, T]): each row's first maximum, or its logits [B, V] for pick
   const eager = (ids: number[], positions: BigInt64Array, n: number): Float32Array | BigInt64Array => {
     const idsT = Tensor.from(BigInt64Array.from(ids, BigInt), [B, n]),
@@ -177,6 +241,8 @@ export function generate(model: CachedDecoder, batch: Pick<Batch, 'inputIds' | '
           cache.forEach((l) => (l.len += 1));
         } catch (e) {
           if (!auto) throw e;
+          if (entry) kept.delete(model); // this call still decodes into the cache: freed at its end
+          entry = undefined;
           recorded.dispose();
           recorded = null;
           if (!warned) process.emitWarning(`decoding without a CUDA graph: ${(e as Error).message}`, { code: 'PLF_CUDA_GRAPH' });
@@ -197,11 +263,11 @@ export function generate(model: CachedDecoder, batch: Pick<Batch, 'inputIds' | '
       if (finished.every(Boolean)) break;
     }
   } finally {
-    recorded?.dispose();
-    cache.forEach((l) => {
-      l.k.dispose();
-      l.v.dispose();
-    });
+    if (entry && kept.get(model) === entry) entry.busy = false;
+    else {
+      recorded?.dispose();
+      disposeCache(cache);
+    }
   }
   return out;
 }

@@ -21,7 +21,7 @@ import { Linear, Norm, type Pass } from '../layers.js';
 import { Block, type Ctx, type LayerCache } from './blocks.js';
 import { attachLora, peftName, type LoraConfig } from '../lora.js';
 import { saveAdapter, loadAdapter } from '../peft.js';
-import { generate } from './generate.js';
+import { generate, releaseDecode } from './generate.js';
 import { type GenerateOptions } from '../greedy.js';
 import { idsTensor, zeroGrads, labelsTensor } from '../batch.js';
 import { type Model, type Task, type Batch, type TrainableParam, type LoadModelOptions, type Ids, type SavedModule } from '../model.js';
@@ -159,6 +159,17 @@ export class DecoderModel implements Model {
   /** Greedy decoding with a KV cache (see generate.ts). */
   generate(batch: Pick<Batch, 'inputIds' | 'attentionMask'>, opts: GenerateOptions): number[][] {
     return generate(this, batch, opts);
+  }
+
+  /** What a kept decode step reads that could be replaced between generate calls (see generate.ts). */
+  decodeParts(): unknown[] {
+    const out: unknown[] = [this.embed, this.activations, this.finalNorm.weight, this.finalNorm.bias];
+    for (const b of this.blocks) out.push(b.ln1.weight, b.ln1.bias, b.ln2?.weight, b.ln2?.bias);
+    for (const lin of [...this.linears(), this.head]) {
+      const l = lin.lora;
+      out.push(lin.weight, lin.bias, l, l?.A, l?.B, l?.scale);
+    }
+    return out;
   }
 
   saveAdapter(dir: string): void {
@@ -436,6 +447,7 @@ export class DecoderModel implements Model {
 
   dispose(): void {
     this.release();
+    releaseDecode(this);
     if (this.bodyOwner) {
       this.head.dispose();
       return;
