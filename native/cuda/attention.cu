@@ -237,21 +237,12 @@ static void forward(CAct q, CAct k, CAct v, const int64_t* mask, const AttnDims&
   if (splits > 65535) throw std::runtime_error("attention_forward (decode): too many keys");
   Scratch<float> part(splits > 1 ? size_t(a.B * a.Hq * splits * (a.D + 2)) : 0);
   const dim3 grid(unsigned(splits), unsigned(a.Hkv), unsigned(a.B));
-  const long long G = a.Hq / a.Hkv;
   by_dtype(q.t, [&](auto t) {
     constexpr DType T = PLF_DT(t);
-    auto run = [&](auto gm) {
+    by_group(a.Hq / a.Hkv, [&](auto gm) {
       decode_k<decltype(gm)::value, T>
           <<<grid, kT, 0, stream()>>>(q.p, k.p, v.p, mask, a, chunk, out.p, lse, part.get());
-    };
-    if (G <= 1)
-      run(std::integral_constant<int, 1>{});
-    else if (G <= 2)
-      run(std::integral_constant<int, 2>{});
-    else if (G <= 4)
-      run(std::integral_constant<int, 4>{});
-    else
-      run(std::integral_constant<int, 8>{});
+    });
     if (splits > 1)
       decode_combine_k<T><<<dim3(unsigned(a.Hq), unsigned(a.B)), 128, 0, stream()>>>(part.get(), splits, a, out.p, lse);
   });

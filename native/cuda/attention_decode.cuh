@@ -14,6 +14,7 @@
 #pragma once
 #include <cstdint>
 #include <math.h>
+#include <type_traits>
 #include "plf/act.h"
 #include "attention.cuh"
 
@@ -28,6 +29,20 @@ constexpr int kMaxG = 8;                               // query heads per kv hea
 // m, l: the merged max and sum of two (max, sum) pairs' exp-weighted parts (m = -inf: empty)
 __device__ inline float merge_weight(float m_part, float m_all) {
   return m_part == -INFINITY ? 0.0f : expf(m_part - m_all);
+}
+
+// f(integral_constant<int, GM>) for the group-size bucket GM in {1, 2, 4, 8} that holds G (host code:
+// the launch's template argument)
+template <typename F>
+inline void by_group(long long G, F&& f) {
+  if (G <= 1)
+    f(std::integral_constant<int, 1>{});
+  else if (G <= 2)
+    f(std::integral_constant<int, 2>{});
+  else if (G <= 4)
+    f(std::integral_constant<int, 4>{});
+  else
+    f(std::integral_constant<int, 8>{});
 }
 
 // GM: the group size bucket (1, 2, 4 or 8 >= G)

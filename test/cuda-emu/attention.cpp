@@ -193,19 +193,11 @@ static void decode_case(long long B, long long Tk, long long Tcap, long long Hq,
   emu::Buf ob(T, std::vector<float>(q.size(), NAN));
   std::vector<float> part(B * Hq * splits * (D + 2), NAN);
   const dim3 grid{unsigned(splits), unsigned(Hkv), unsigned(B)};
-  auto run_k = [&](auto gm) {
+  decode::by_group(G, [&](auto gm) {
     emu::launch(grid, dim3(decode::kT), 0, [&] {
       decode::decode_k<decltype(gm)::value, T>(qb.p(), kb.p(), vb.p(), mp, a, chunk, ob.p(), lse_g.data(), part.data());
     });
-  };
-  if (G <= 1)
-    run_k(std::integral_constant<int, 1>{});
-  else if (G <= 2)
-    run_k(std::integral_constant<int, 2>{});
-  else if (G <= 4)
-    run_k(std::integral_constant<int, 4>{});
-  else
-    run_k(std::integral_constant<int, 8>{});
+  });
   if (splits > 1)
     emu::launch(dim3(unsigned(Hq), unsigned(B)), dim3(128), 0,
                 [&] { decode::decode_combine_k<T>(part.data(), splits, a, ob.p(), lse_g.data()); });

@@ -161,6 +161,11 @@ export class DecoderModel implements Model {
     return generate(this, batch, opts);
   }
 
+  /** Frees the recorded decode step and KV cache generate keeps between calls (training does it too). */
+  releaseDecode(): void {
+    releaseDecode(this);
+  }
+
   /** What a kept decode step reads that could be replaced between generate calls (see generate.ts). */
   decodeParts(): unknown[] {
     const out: unknown[] = [this.embed, this.activations, this.finalNorm.weight, this.finalNorm.bias];
@@ -223,6 +228,8 @@ export class DecoderModel implements Model {
   ): { logits: Tensor; loss?: number } {
     const train: Pass = opts.train ? { dropoutSeed: this.dropoutStep + 1 } : false;
     if (this.saved) this.release();
+    // training's activations get the memory a kept decode step held (generate records it again)
+    if (train) releaseDecode(this);
     if (train) this.dropoutStep++;
     // tensors made here (from the batch's arrays, or uploaded: every layer reads the mask and
     // positions, so on a GPU they are uploaded once, here) are this forward's to dispose
@@ -264,8 +271,8 @@ export class DecoderModel implements Model {
     let logits: Tensor, loss: number | undefined;
     const keep: Partial<NonNullable<DecoderModel['saved']>> = {};
     if (this.task === 'causal-lm') {
-      if (opts.lastOnly) {
-        // decoding: only the last position's logits are needed
+      if (opts.lastOnly && T > 1) {
+        // decoding: only the last position's logits are needed (one position: xn already is it)
         const C = this.config.hidden,
           last = Tensor.empty([B, 1, C], xn.dtype, xn.device);
         for (let b = 0; b < B; b++) Tensor.copyRange(last, b * C, xn, (b * T + T - 1) * C, C);

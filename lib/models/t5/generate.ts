@@ -9,7 +9,8 @@ import type { Device } from '../../tensor.js';
 import type { Task } from '../model.js';
 
 export type { GenerateOptions } from '../greedy.js';
-import { greedyPick, type GenerateOptions } from '../greedy.js';
+import { greedyPick, finishStep, type GenerateOptions } from '../greedy.js';
+import { argmaxRows } from '../../ops/loss.js';
 
 /** What decoding needs of a T5 model (T5Model provides it). */
 export interface Seq2SeqDecoder {
@@ -60,10 +61,15 @@ export function generateT5(model: Seq2SeqDecoder, batch: Pick<Batch, 'inputIds' 
       step.dispose();
       const logits = model.lmLogits(dec, false);
       dec.dispose();
-      const lg = logits.toFloat32(),
-        V = c.vocabSize;
+      let next: number[];
+      if (opts.pick) next = greedyPick(logits.toFloat32(), c.vocabSize, finished, eos, pad, opts.pick);
+      else {
+        // the first maximum per row on the device: one id per row comes back, not [B, V] logits
+        const picked = argmaxRows(logits);
+        next = finishStep(Array.from(picked.toArray() as BigInt64Array, Number), finished, eos, pad);
+        picked.dispose();
+      }
       logits.dispose();
-      const next = greedyPick(lg, V, finished, eos, pad, opts.pick);
       next.forEach((tok, b) => out[b].push(tok));
       opts.onStep?.(next, finished);
       if (finished.every(Boolean)) break;
