@@ -636,6 +636,40 @@ test(
 );
 
 test(
+  'NF4 GEMV for a decoding batch on CUDA (2–8 rows of x, W read once; LoRA in the epilogue): each row equals its one-row GEMV bit for bit, and the CPU',
+  { skip },
+  () => {
+    const [N, K] = [72, 512];
+    const wq = quantizeNF4(Tensor.from(randnArray(N * K), [N, K]), undefined, { blocksize: 64, doubleQuant: true });
+    const w = nf4To(wq, 'cuda');
+    const bias = Tensor.from(randnArray(N));
+    const lc = { A: Tensor.from(randnArray(8 * K, 0.1), [8, K]), B: Tensor.from(randnArray(N * 8, 0.1), [N, 8]), scale: 2 };
+    const lora = { ...lc, A: up(lc.A), B: up(lc.B) };
+    const flat = (t: Tensor) => Array.from(t.toFloat32());
+    for (const act of ['f32', 'bf16'] as const)
+      for (const M of [2, 3, 8]) {
+        const x = Tensor.from(randnArray(M * K), [M, K], { dtype: act });
+        const rows = Array.from({ length: M }, (_, m) => up(x).view([1, K], m * K));
+        const tol = act === 'f32' ? 1e-5 : 2e-2;
+        const many = linearForward(up(x), w, up(bias));
+        assert.deepEqual(
+          flat(many),
+          rows.flatMap((r) => flat(linearForward(r, w, up(bias)))),
+          `${act} M=${M} linear`,
+        );
+        close(many, linearForward(x, wq, bias), `${act} M=${M} linear vs the CPU`, tol);
+        const lm = loraLinearForward(up(x), w, up(bias), lora).y;
+        assert.deepEqual(
+          flat(lm),
+          rows.flatMap((r) => flat(loraLinearForward(r, w, up(bias), lora).y)),
+          `${act} M=${M} LoRA`,
+        );
+        close(lm, loraLinearForward(x, wq, bias, lc).y, `${act} M=${M} LoRA vs the CPU`, tol);
+      }
+  },
+);
+
+test(
   'decoding GEMVs with LoRA adapters on CUDA: q/k/v in one launch and gate/up + SwiGLU equal the LoRA linears apart, bit for bit',
   { skip },
   () => {

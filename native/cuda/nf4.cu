@@ -68,15 +68,26 @@ constexpr int kGemvR = 4, kGemvS = 4, kGemvThreads = 128;
 // each warp's absmax values for its R rows of nb blocks
 static size_t gemv_smem(long long nb) { return size_t(kGemvThreads / 32) * kGemvR * size_t(nb) * sizeof(float); }
 
+// M rows of x: a bucket MB >= M of accumulators per warp, fewer weight steps in flight as MB grows
+// (registers); each row's sums are the one-row kernel's bit for bit
 void nf4_gemv(CAct x, const NF4View& w, int64_t N, int64_t K, const float* bias, Act y, bool accumulate,
-              const GemvLora& lora) {
+              const GemvLora& lora, int64_t M) {
   nf4_upload_code();
+  if (M < 1 || M > 8) throw std::runtime_error("nf4_gemv: 1 to 8 rows of x");
   long long warps = (N + kGemvR - 1) / kGemvR;
   size_t smem = gemv_smem(K / w.blocksize);
+  const unsigned grid = blocks_for(warps * 32, kGemvThreads);
   if (N)
     by_dtype(x.t, [&](auto t) {
-      gemv_k<kGemvR, kGemvS, PLF_DT(t)><<<blocks_for(warps * 32, kGemvThreads), kGemvThreads, smem, stream()>>>(
-          x.p, w, N, K, bias, y.p, accumulate, lora);
+      constexpr DType T = PLF_DT(t);
+      if (M == 1)
+        gemv_k<kGemvR, kGemvS, T><<<grid, kGemvThreads, smem, stream()>>>(x.p, w, N, K, bias, y.p, accumulate, lora);
+      else if (M == 2)
+        gemv_k<kGemvR, 2, T, 2><<<grid, kGemvThreads, smem, stream()>>>(x.p, w, N, K, bias, y.p, accumulate, lora, M);
+      else if (M <= 4)
+        gemv_k<kGemvR, 2, T, 4><<<grid, kGemvThreads, smem, stream()>>>(x.p, w, N, K, bias, y.p, accumulate, lora, M);
+      else
+        gemv_k<kGemvR, 1, T, 8><<<grid, kGemvThreads, smem, stream()>>>(x.p, w, N, K, bias, y.p, accumulate, lora, M);
     });
   check_launch("nf4_gemv");
 }

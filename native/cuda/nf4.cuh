@@ -146,11 +146,13 @@ __device__ inline float4 load_x4(const void* x, long long i) {
   }
 }
 
-// sums[i] = Σ_k W[r0+i, k]·x[k] for rows r0 .. r0+R-1 (every lane gets them), x of dtype T; am: this
-// warp's R·(K / blocksize) floats of shared memory, code: the NF4 table in shared memory
-template <int R, int S, DType T>
+// sums[m][i] = Σ_k W[r0+i, k]·x[m][k] for rows r0 .. r0+R-1 of W and the M <= MB rows of x (every
+// lane gets them), x [M, K] of dtype T; am: this warp's R·(K / blocksize) floats of shared memory,
+// code: the NF4 table in shared memory. Each row of x sums in the same order whatever MB and S are,
+// so a batch of rows gives each row's one-row result bit for bit.
+template <int R, int S, DType T, int MB = 1>
 __device__ inline void gemv_sums(const void* __restrict__ x, const NF4View& w, long long N, long long K, long long r0,
-                                 int lane, float* am, const float* code, float (&sums)[R]) {
+                                 int lane, float* am, const float* code, float (&sums)[MB][R], long long M = 1) {
   const long long nb = K / w.blocksize;  // absmax blocks per row (K % blocksize == 0 on this path)
   // S steps × R rows of 16-byte loads (32 columns of a row each) from column c0 on
   auto load_raw = [&](uint4(&raw)[S][R], long long c0) {
@@ -194,34 +196,45 @@ __device__ inline void gemv_sums(const void* __restrict__ x, const NF4View& w, l
       if (blk[u] >= 0) am[j0 + u * 32 + lane] = v[u];
   }
   __syncwarp();
-  float acc[R];
+  float acc[MB][R];
 #pragma unroll
-  for (int i = 0; i < R; i++) acc[i] = 0.0f;
+  for (int m = 0; m < MB; m++)
+#pragma unroll
+    for (int i = 0; i < R; i++) acc[m][i] = 0.0f;
   for (long long c0 = lane * 32LL; c0 < K; c0 += 32LL * 32 * S) {
     if (c0 != lane * 32LL) load_raw(raw, c0);
 #pragma unroll
     for (int st = 0; st < S; st++) {
       long long c = c0 + 32LL * 32 * st;
       if (c >= K) break;
-      float part[R];
+      float part[MB][R];
 #pragma unroll
-      for (int i = 0; i < R; i++) part[i] = 0.0f;
+      for (int m = 0; m < MB; m++)
 #pragma unroll
-      for (int j = 0; j < 8; j++) {
-        float4 xx = load_x4<T>(x, c + 4 * j);
+        for (int i = 0; i < R; i++) part[m][i] = 0.0f;
 #pragma unroll
-        for (int i = 0; i < R; i++) {
-          uint32_t word = (&raw[st][i].x)[j >> 1] >> (16 * (j & 1));
-          unsigned b0 = word & 255u, b1 = (word >> 8) & 255u;
-          part[i] += code[b0 >> 4] * xx.x + code[b0 & 15] * xx.y + code[b1 >> 4] * xx.z + code[b1 & 15] * xx.w;
+      for (int j = 0; j < 8; j++)
+#pragma unroll
+        for (int m = 0; m < MB; m++) {
+          if (m >= M) break;
+          float4 xx = load_x4<T>(x, m * K + c + 4 * j);
+#pragma unroll
+          for (int i = 0; i < R; i++) {
+            uint32_t word = (&raw[st][i].x)[j >> 1] >> (16 * (j & 1));
+            unsigned b0 = word & 255u, b1 = (word >> 8) & 255u;
+            part[m][i] += code[b0 >> 4] * xx.x + code[b0 & 15] * xx.y + code[b1 >> 4] * xx.z + code[b1 & 15] * xx.w;
+          }
         }
-      }
 #pragma unroll
-      for (int i = 0; i < R; i++) acc[i] += part[i] * am[i * nb + c / w.blocksize];
+      for (int m = 0; m < MB; m++)
+#pragma unroll
+        for (int i = 0; i < R; i++) acc[m][i] += part[m][i] * am[i * nb + c / w.blocksize];
     }
   }
 #pragma unroll
-  for (int i = 0; i < R; i++) sums[i] = warp_sum(acc[i]);
+  for (int m = 0; m < MB; m++)
+#pragma unroll
+    for (int i = 0; i < R; i++) sums[m][i] = warp_sum(acc[m][i]);
 }
 
 // v as stored in dtype T and read back (what a kernel reading the GEMV's output would see)
@@ -234,28 +247,35 @@ __device__ inline float rounded_as(float v) {
 
 // LoRA in the epilogue: y, the GEMV's output as stored in T, plus s·Σ_j xa[j]·B[n][j] — in the order
 // and roundings of rank_expand_k run after the plain GEMV (its zero rows past r add nothing)
+// (row m of x: xa's row m)
 template <DType T>
-__device__ inline float with_lora(float y, const GemvLora& l, long long n) {
+__device__ inline float with_lora(float y, const GemvLora& l, long long n, long long m = 0) {
   if (!l.a) return y;
   float s = 0.0f;
   const float* b = l.b + n * l.r;
-  for (int j = 0; j < int(l.r); j++) s += l.xa[j] * __ldg(b + j);
+  const float* xa = l.xa + m * l.r;
+  for (int j = 0; j < int(l.r); j++) s += xa[j] * __ldg(b + j);
   return rounded_as<T>(y) + l.scale * s;
 }
 
-// rows r0 .. r0+R-1 of y = W·x (+ bias) (+ y with into) (+ LoRA), y of dtype T (in place); every
-// lane holds the sums, lane i finishes row r0 + i
-template <int R, int S, DType T>
+// rows r0 .. r0+R-1 of y = x·Wᵀ (+ bias) (+ y with into) (+ LoRA) for the M rows of x (y [M, N]),
+// y of dtype T (in place); every lane holds the sums, lane m·R + i finishes (m, r0 + i)
+template <int R, int S, DType T, int MB = 1>
 __device__ inline void gemv_rows(const void* __restrict__ x, const NF4View& w, long long N, long long K,
                                  const float* bias, void* y, bool into, long long r0, int lane, float* am,
-                                 const float* code, const GemvLora& lora) {
-  float v[R];
-  gemv_sums<R, S, T>(x, w, N, K, r0, lane, am, code, v);
+                                 const float* code, const GemvLora& lora, long long M = 1) {
+  static_assert(MB * R <= 32, "one lane per output of the warp");
+  float v[MB][R];
+  gemv_sums<R, S, T, MB>(x, w, N, K, r0, lane, am, code, v, M);
 #pragma unroll
-  for (int i = 0; i < R; i++)
-    if (lane == i && r0 + i < N)
-      st<T>(y, r0 + i,
-            with_lora<T>((bias ? v[i] + bias[r0 + i] : v[i]) + (into ? ld<T>(y, r0 + i) : 0.0f), lora, r0 + i));
+  for (int m = 0; m < MB; m++)
+#pragma unroll
+    for (int i = 0; i < R; i++)
+      if (lane == m * R + i && m < M && r0 + i < N) {
+        const long long o = m * N + r0 + i;
+        st<T>(y, o,
+              with_lora<T>((bias ? v[m][i] + bias[r0 + i] : v[m][i]) + (into ? ld<T>(y, o) : 0.0f), lora, r0 + i, m));
+      }
 }
 
 // SwiGLU's input GEMVs and SwiGLU in one launch (decoding): h[r] = silu(g)·u with g = Wg·x, u = Wu·x
@@ -271,22 +291,22 @@ __global__ void gemv_swiglu_k(const void* __restrict__ x, NF4View wg, NF4View wu
   float* am = ams + (long long)wid * R * max_nb;
   const long long warps = (long long)gridDim.x * (blockDim.x / 32);
   for (long long r0 = ((long long)blockIdx.x * (blockDim.x / 32) + wid) * R; r0 < N; r0 += warps * R) {
-    float g[R], u[R];
+    float g[1][R], u[1][R];
     gemv_sums<R, S, T>(x, wg, N, K, r0, lane, am, code, g);
     gemv_sums<R, S, T>(x, wu, N, K, r0, lane, am, code, u);
 #pragma unroll
     for (int i = 0; i < R; i++)
       if (lane == i && r0 + i < N) {
-        float a = rounded_as<T>(with_lora<T>(g[i], lg, r0 + i));
-        st<T>(h, r0 + i, a * (1.0f / (1.0f + expf(-a))) * rounded_as<T>(with_lora<T>(u[i], lu, r0 + i)));
+        float a = rounded_as<T>(with_lora<T>(g[0][i], lg, r0 + i));
+        st<T>(h, r0 + i, a * (1.0f / (1.0f + expf(-a))) * rounded_as<T>(with_lora<T>(u[0][i], lu, r0 + i)));
       }
   }
 }
 
-// x and y of dtype T (in place)
-template <int R, int S, DType T>
+// x [M, K] and y [M, N] of dtype T (in place), M <= MB (decoding a batch of rows: W read once for all)
+template <int R, int S, DType T, int MB = 1>
 __global__ void gemv_k(const void* __restrict__ x, NF4View w, long long N, long long K, const float* bias, void* y,
-                       bool into = false, GemvLora lora = {}) {
+                       bool into = false, GemvLora lora = {}, long long M = 1) {
   __shared__ float code[16];
   PLF_SHARED_FLOATS(ams);  // [warps][R][K / blocksize]
   load_code(code);
@@ -294,7 +314,7 @@ __global__ void gemv_k(const void* __restrict__ x, NF4View w, long long N, long 
   float* am = ams + (long long)wid * R * (K / w.blocksize);
   const long long warps = (long long)gridDim.x * (blockDim.x / 32);
   for (long long r0 = ((long long)blockIdx.x * (blockDim.x / 32) + wid) * R; r0 < N; r0 += warps * R)
-    gemv_rows<R, S, T>(x, w, N, K, bias, y, into, r0, lane, am, code, lora);
+    gemv_rows<R, S, T, MB>(x, w, N, K, bias, y, into, r0, lane, am, code, lora, M);
 }
 
 // Up to three GEMVs over one x in one launch (q/k/v, gate/up at decoding): the row groups of all

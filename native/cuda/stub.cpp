@@ -73,7 +73,7 @@ bool attention_in_place(int64_t, DType) { return false; }
 bool attention_decode(int64_t, int64_t, int64_t, int64_t, bool) { return false; }
 void set_matmul_precision(MatmulPrecision) {}
 MatmulPrecision matmul_precision() { return MatmulPrecision::Highest; }
-void nf4_gemv(CAct, const NF4View&, int64_t, int64_t, const float*, Act, bool, const GemvLora&) { fail(); }
+void nf4_gemv(CAct, const NF4View&, int64_t, int64_t, const float*, Act, bool, const GemvLora&, int64_t) { fail(); }
 bool nf4_gemv_ok(const NF4View&, int64_t, const void*) { return false; }
 void nf4_gemv_multi(CAct, const NF4View*, const int64_t*, const float* const*, void* const*, int, int64_t, bool,
                     const GemvLora*) {

@@ -5,7 +5,7 @@
 // (gemv_k: absmax resolved while the weight loads are in flight) against double loops over the CPU's
 // dequantized weight: f32 within 1e-5 of the largest value, bf16/f16 x and y within one ulp; with a
 // LoRA adapter in its epilogue (one weight, three in one launch, gate/up with SwiGLU) bit for bit the
-// plain kernels followed by rank_expand_k.
+// plain kernels followed by rank_expand_k; a batch of up to 8 rows of x bit for bit row by row.
 #include "emu.h"
 #include "half.h"
 #include "nf4.cuh"
@@ -309,6 +309,41 @@ static void lora_epilogue(long long K) {
   }
 }
 
+// a batch of M rows of x in one launch (gemv_k with MB accumulators and S weight steps, as nf4_gemv
+// picks them): each row bit for bit the one-row kernel's (bias, a residual and a LoRA adapter
+// with xa [M, r] included)
+template <DType T, int MB, int S>
+static void batch(long long M, long long N, long long K) {
+  constexpr int R = 4, kThreads = 128;
+  NF4W w;
+  nf4_weight(w, N, K, 64, true);
+  emu::Buf x(T, randn(M * K));
+  auto bias = randn(N), resid = randn(M * N);
+  const int r = 8;
+  std::vector<float> xa = randn(M * r), b = randn(N * r, 0.1f);
+  GemvLora l{b.data(), b.data(), xa.data(), r, 0.75f};
+  emu::Buf y(T, resid);
+  const dim3 grid(unsigned(((N + R - 1) / R * 32 + kThreads - 1) / kThreads));
+  const size_t smem = size_t(kThreads / 32) * R * size_t(K / 64) * sizeof(float);
+  emu::launch(grid, dim3(kThreads), smem,
+              [&] { gemv_k<R, S, T, MB>(x.p(), w.qz.w, N, K, bias.data(), y.p(), true, l, M); });
+  bool same = true;
+  auto yf = y.f32(), xf = x.f32();
+  for (long long m = 0; m < M; m++) {
+    std::vector<float> xm(xf.begin() + m * K, xf.begin() + (m + 1) * K);
+    std::vector<float> rm(resid.begin() + m * N, resid.begin() + (m + 1) * N);
+    emu::Buf x1(T, xm), y1(T, rm);
+    GemvLora l1{b.data(), b.data(), xa.data() + m * r, r, 0.75f};
+    emu::launch(grid, dim3(kThreads), smem,
+                [&] { gemv_k<R, 4, T>(x1.p(), w.qz.w, N, K, bias.data(), y1.p(), true, l1); });
+    auto y1f = y1.f32();
+    same = same && std::equal(y1f.begin(), y1f.end(), yf.begin() + m * N);
+  }
+  printf("gemv, %lld rows of x in one launch (MB %d, S %d) %-4s  %s\n", M, MB, S, emu::dname(T),
+         same ? "bit for bit" : "DIFFERENT");
+  emu::expect(same);
+}
+
 int main() {
   std::memcpy(kNF4, NF4_CODE, sizeof(kNF4));  // what upload_code() copies to the device
   run(64 * 37 + 6, 64, false);
@@ -324,6 +359,10 @@ int main() {
   multi<DType::BF16>(512);
   swiglu<DType::F32>(37, 1024);
   swiglu<DType::BF16>(64, 512);
+  batch<DType::F32, 2, 2>(2, 37, 2048);
+  batch<DType::BF16, 4, 2>(3, 20, 1024);
+  batch<DType::F16, 8, 1>(8, 13, 512);
+  batch<DType::F32, 8, 1>(5, 9, 4096);
   lora_epilogue<DType::F32>(1024);
   lora_epilogue<DType::BF16>(512);
   lora_epilogue<DType::F16>(512);

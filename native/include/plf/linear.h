@@ -86,9 +86,10 @@ struct GemvLora {
   int64_t r = 0;
   float scale = 0.0f;
 };
-// y [N] = W·x for one row x [K] (f32, bf16 or f16, y the same) with W NF4 (decoding): reads each packed byte once.
+// y [M, N] = x·Wᵀ for M <= 8 rows x [M, K] (f32, bf16 or f16, y the same) with W NF4 (decoding, one
+// row or a batch of them): reads each packed byte once for all rows; lora's xa is [M, r].
 void nf4_gemv(CAct x, const NF4View& w, int64_t N, int64_t K, const float* bias, Act y, bool accumulate = false,
-              const GemvLora& lora = {});
+              const GemvLora& lora = {}, int64_t M = 1);
 // the GEMV's conditions (K in whole absmax blocks of 32-value groups, aligned x and weight)
 bool nf4_gemv_ok(const NF4View& w, int64_t K, const void* x);
 // up to three such GEMVs over one x in one launch (q/k/v, gate/up): ys[i] [Ns[i]] of x's dtype;
