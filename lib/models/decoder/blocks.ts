@@ -171,9 +171,11 @@ export class MLP {
     const g = this.proj.gate;
     // decoding on CUDA: both GEMVs (with their LoRA adapters) and SwiGLU in one launch (nothing
     // kept: no backward follows)
-    const up = this.proj.up.inference;
+    const up = this.proj.up;
     const fused =
-      !train && this.act === 'silu' && g && !g.bias && !up.bias ? gateUpSwiglu(x, g.weight, up.weight, g.inference.lora, up.lora) : null;
+      !train && this.act === 'silu' && g && !g.bias && !up.bias
+        ? gateUpSwiglu(x, g.weight, up.weight, g.inference.lora, up.inference.lora)
+        : null;
     if (fused) {
       const y = this.proj.down.forward(fused, train, residual);
       fused.dispose();

@@ -167,16 +167,16 @@ export function generate(model: CachedDecoder, batch: Pick<Batch, 'inputIds' | '
   // without a pick, the greedy choice is made on the device: one id per row comes back
   const onDevicePick = !opts.pick;
   // a recorded step and its cache are kept for the next call (opts.keep, default with the graph)
-  let entry = kept.get(model);
-  const keep = wantGraph && (opts.keep ?? true) && !!model.decodeParts && !entry?.busy;
+  const held = kept.get(model);
+  const keep = wantGraph && (opts.keep ?? true) && !!model.decodeParts && !held?.busy;
   const cap = keep ? Math.ceil((T + opts.maxNewTokens) / KEEP_ROUND) * KEEP_ROUND : T + opts.maxNewTokens;
   const key = `${B}:${cap}:${onDevicePick}:${model.activations}:${getMatmulPrecision()}`;
   const parts = keep ? model.decodeParts!() : [];
-  if (keep && entry && (entry.key !== key || !sameParts(entry.parts, parts))) {
+  let entry = keep ? held : undefined;
+  if (entry && (entry.key !== key || !sameParts(entry.parts, parts))) {
     releaseDecode(model);
     entry = undefined;
   }
-  if (!keep) entry = undefined;
   const cache: LayerCache[] =
     entry?.cache ??
     Array.from({ length: c.layers }, () => ({
