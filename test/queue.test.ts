@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { Queue } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { runExperiment, type ExperimentConfig } from '../lib/experiments/experiment.js';
 import { gridRuns } from '../lib/experiments/experiment.js';
@@ -18,6 +18,7 @@ import { jobId, type RunProgress } from '../lib/queue/jobs.js';
 import { QUEUE_NAME, QueueError, checkReachable, redisTarget } from '../lib/queue/connection.js';
 import { sharedPath, skipMessage, prepareSynthetic } from './helpers.js';
 import { TestRedis, haveRedis } from '../bench/redis.js';
+import { lockRunFolder } from '../lib/io/files.js';
 
 const fixture = sharedPath('fixtures/hf/llama/model');
 const skip = !fixture
@@ -204,3 +205,124 @@ test('Redis killed and restarted mid-grid (every job lost): the grid still compl
     assert.ok(fs.existsSync(path.join(g.run.out, 'metrics.json')), g.name);
   }
 });
+
+test(
+  "a job that completed with another run's result is queued again (BullMQ's sandbox after a lost job)",
+  { skip, timeout: 60_000 },
+  async () => {
+    // a queue of its own (database 5: the plf workers above listen on 0) served by an in-process
+    // BullMQ worker that hands d2's first attempt d1's result, as a reused child still busy with a
+    // lost d1 job once did
+    const url = `${redis.url}/5`;
+    const c = config(path.join(root, 'mixup'), { settings: ['LM-P'] });
+    const [g1, g2] = gridRuns(c);
+    const result = (g: typeof g1, f1: number) => ({
+      dataset: g.dataset,
+      model: g.model,
+      setting: g.run.setting,
+      f1Macro: f1,
+      f1Micro: f1,
+      subsetAccuracy: f1,
+      rows: 4,
+      jobId: jobId(g),
+    });
+    // the same-named run of another grid (another folder): same dataset, model and setting, another job
+    const other = gridRuns(config(path.join(root, 'elsewhere'), { settings: ['LM-P'] }))[0];
+    const conn = new Redis(url, { maxRetriesPerRequest: null });
+    let [d1Runs, d2Runs] = [0, 0];
+    const w = new Worker(
+      QUEUE_NAME,
+      async (job) => {
+        if (job.id === jobId(g1)) return d1Runs++ === 0 ? result(other, 0.75) : result(g1, 0.25);
+        return d2Runs++ === 0 ? result(g1, 0.25) : result(g2, 0.5);
+      },
+      { connection: conn },
+    );
+    try {
+      const said: string[] = [];
+      const results = await submitGrid(c, { queue: url, pollMs: 50, log: (m) => said.push(m) });
+      assert.match(
+        said.join('\n'),
+        /d2\/llama\/LM-P: its job completed with another run's result \(d1\/llama\/LM-P, job run-\w+\): queued again/,
+      );
+      assert.match(
+        said.join('\n'),
+        new RegExp(`d1/llama/LM-P: its job completed with another run's result \\(d1/llama/LM-P, job ${jobId(other)}\\)`),
+      );
+      assert.deepEqual([d1Runs, d2Runs], [2, 2], 'both ran again');
+      assert.deepEqual(
+        results!.map((r) => [r.dataset, r.f1Macro]),
+        [
+          ['d1', 0.25],
+          ['d2', 0.5],
+        ],
+      );
+      assert.ok(!('jobId' in results![0]), 'the job id stays out of the results');
+    } finally {
+      await w.close();
+      conn.disconnect();
+    }
+  },
+);
+
+/** The pids whose parent is `pid` (Linux /proc). */
+function childrenOf(pid: number): number[] {
+  return fs.readdirSync('/proc').flatMap((d) => {
+    if (!/^\d+$/.test(d)) return [];
+    try {
+      const st = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      return Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]) === pid ? [Number(d)] : [];
+    } catch {
+      return []; // gone meanwhile
+    }
+  });
+}
+/** Exited (a zombie nobody reaps in a container counts as exited). */
+function exited(pid: number): boolean {
+  try {
+    const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return st.slice(st.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return true;
+  }
+}
+
+test(
+  'SIGKILLed workers leave no process behind: their sandboxed children exit with them, a run waiting for its folder too',
+  { skip: skip || (!fs.existsSync('/proc/self/stat') && 'needs /proc (Linux) to find the children'), timeout: 60_000 },
+  async () => {
+    // this process holds the run's folder: the worker's child waits for it (up to an hour), sending
+    // nothing the dead worker could fail
+    const c = config(path.join(root, 'orphan'), { settings: ['LM-P'] });
+    c.datasets = c.datasets.slice(0, 1);
+    const [g] = gridRuns(c);
+    const unlock = lockRunFolder(g.run.out);
+    if (!workers.some((x) => x.exitCode === null && x.signalCode === null)) startWorker();
+    const conn = new Redis(redis.url, { maxRetriesPerRequest: null });
+    const q = new Queue(QUEUE_NAME, { connection: conn });
+    try {
+      await submitGrid(c, { queue: redis.url, detach: true });
+      let waiting = false;
+      for (let i = 0; i < 300 && !waiting; i++) {
+        waiting = (await q.getJobLogs(jobId(g))).logs.some((l) => /in use by another run .*waiting for it/.test(l));
+        if (!waiting) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(waiting, "the worker's child waits for the folder");
+      const live = workers.filter((x) => x.exitCode === null && x.signalCode === null);
+      const kids = live.flatMap((x) => childrenOf(x.pid!));
+      const holder = Number(((await q.getJob(jobId(g)))?.progress as RunProgress).worker.split(':').pop());
+      assert.ok(live.some((x) => x.pid === holder) && childrenOf(holder).length > 0, 'the waiting run is a child of a live worker');
+      for (const x of live) x.kill('SIGKILL');
+      for (let i = 0; i < 100 && !kids.every(exited); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(
+        kids.filter((k) => !exited(k)),
+        [],
+        'children still running 10 s after their worker was killed',
+      );
+    } finally {
+      unlock();
+      await q.close();
+      conn.disconnect();
+    }
+  },
+);

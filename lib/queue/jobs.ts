@@ -4,10 +4,16 @@
 import crypto from 'node:crypto';
 import path from 'node:path';
 import type { GridRun } from '../experiments/experiment.js';
+import type { RunResult } from '../experiments/report.js';
 
 export interface RunJobData extends GridRun {
   /** the submitter's experiment folder (a worker's --out-root stands for it) */
   experimentOut: string;
+}
+
+/** What a job returns: its run's result and the job's own id. */
+export interface JobResult extends RunResult {
+  jobId: string;
 }
 
 export interface RunProgress {

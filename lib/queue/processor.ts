@@ -9,10 +9,25 @@ import { ConfigError, FormatError, ArgumentError, ShapeError, DTypeError } from 
 import { runSetting } from '../experiments/run.js';
 import { finishedResult } from '../experiments/experiment.js';
 import type { RunResult } from '../experiments/report.js';
-import { runFolderOn, type RunJobData, type RunProgress } from './jobs.js';
+import { runFolderOn, type JobResult, type RunJobData, type RunProgress } from './jobs.js';
 
 const parent = process.ppid;
 const worker = `${os.hostname()}:${parent}`;
+
+// The worker died (SIGKILL, a crash): its IPC channel closes. Exit now, whatever this process is
+// doing — a run left going would write into a folder another worker now holds (its checkpoints
+// are atomic: the next holder resumes). BullMQ's child has no handler of its own for this (seen:
+// children of killed workers still alive an hour later, each spinning a core at 3.5 GB, deaf to
+// SIGTERM while "a job" was in progress).
+process.on('disconnect', () => process.exit(70));
+
+/**
+ * A message to the worker (progress, a job log line: promises, though SandboxedJob types `log` as
+ * void) that fails when the worker is gone: never an unhandled rejection.
+ */
+function toWorker(sent: unknown): void {
+  Promise.resolve(sent).catch(() => {});
+}
 /** progress reports to the job at most this often (PLF_PROGRESS_MS, default 1 s) */
 const progressMs = /^\d+$/.test(process.env.PLF_PROGRESS_MS ?? '') ? Number(process.env.PLF_PROGRESS_MS) : 1000;
 
@@ -51,11 +66,13 @@ async function lockedRetry<T>(fn: () => Promise<T>, log: (m: string) => void = (
   }
 }
 
-export default async function processRun(job: SandboxedJob<RunJobData, RunResult>): Promise<RunResult> {
+export default async function processRun(job: SandboxedJob<RunJobData, JobResult>): Promise<JobResult> {
   const data = job.data;
+  // every result names its job: the submitter checks that a completed job holds its own run's
+  const mine = (r: RunResult): JobResult => ({ ...r, jobId: String(job.id) });
   const out = runFolderOn(data, process.env.PLF_OUT_ROOT || undefined);
   const done = finishedResult(data, out);
-  if (done) return done;
+  if (done) return mine(done);
   const device = process.env.PLF_WORKER_DEVICE as 'cpu' | 'cuda' | undefined;
   let last = 0,
     t0 = Date.now(),
@@ -71,7 +88,7 @@ export default async function processRun(job: SandboxedJob<RunJobData, RunResult
     const now = Date.now();
     if (!force && now - last < progressMs) return;
     last = now;
-    void job.updateProgress({ ...p, worker } satisfies RunProgress);
+    toWorker(job.updateProgress({ ...p, worker } satisfies RunProgress));
   };
   const eta = (d: number, n: number) => (d > 0 ? ((Date.now() - t0) / 1000 / d) * (n - d) : undefined);
   report({ state: 'starting' }, true);
@@ -95,7 +112,7 @@ export default async function processRun(job: SandboxedJob<RunJobData, RunResult
               },
               takeOverLock: true, // BullMQ gives a job to one worker at a time: a lock another host left is stale
               hooks: {
-                onInfo: (m) => void job.log(`${worker}: ${m}`),
+                onInfo: (m) => toWorker(job.log(`${worker}: ${m}`)),
                 onStep: (s) => {
                   // the ETA from step time only (evaluations between steps are not training)
                   if (s.seconds) {
@@ -111,7 +128,9 @@ export default async function processRun(job: SandboxedJob<RunJobData, RunResult
                   });
                 },
                 onEval: (s) =>
-                  void job.log(`${worker}: eval at step ${s.step}: loss ${s.loss?.toFixed(4) ?? '–'}, F1-macro ${(100 * s.f1).toFixed(2)}`),
+                  toWorker(
+                    job.log(`${worker}: eval at step ${s.step}: loss ${s.loss?.toFixed(4) ?? '–'}, F1-macro ${(100 * s.f1).toFixed(2)}`),
+                  ),
                 onEvalProgress: (d, n) => report({ state: 'evaluating', done: d, total: n, etaS: eta(d, n) }),
               },
             }),
@@ -121,12 +140,12 @@ export default async function processRun(job: SandboxedJob<RunJobData, RunResult
           throw e;
         }
       },
-      (m) => void job.log(m),
+      (m) => toWorker(job.log(m)),
     );
-    if (got.fin) return got.fin;
+    if (got.fin) return mine(got.fin);
     const { eval: _e, ...r } = got.run!;
     report({ state: 'done' }, true);
-    return { ...r, dataset: data.dataset, model: data.model };
+    return mine({ ...r, dataset: data.dataset, model: data.model });
   } catch (e) {
     const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
     if (deterministic(e)) throw new UnrecoverableError(msg);

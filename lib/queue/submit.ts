@@ -6,7 +6,7 @@ import { Queue, type Job } from 'bullmq';
 import { gridRuns, finishedResult, type ExperimentConfig, type GridRun } from '../experiments/experiment.js';
 import { writeReport, type RunResult } from '../experiments/report.js';
 import { checkReachable, connect, redisTarget, throttled, QueueError, QUEUE_NAME } from './connection.js';
-import { jobId, type RunJobData, type RunProgress } from './jobs.js';
+import { jobId, type JobResult, type RunJobData, type RunProgress } from './jobs.js';
 
 export interface RunStatus {
   name: string;
@@ -60,12 +60,21 @@ async function add(q: Queue, c: ExperimentConfig, g: GridRun, o: SubmitOptions):
   });
 }
 
+/** A completed job's result when it is this run's (the job's own id, dataset, model and setting), else null. */
+function resultOf(r: Partial<JobResult> | null | undefined, g: GridRun): RunResult | null {
+  if (!r || (r.jobId !== undefined && r.jobId !== jobId(g))) return null;
+  const { jobId: _id, ...result } = r;
+  return result.dataset === g.dataset && result.model === g.model && result.setting === g.run.setting ? (result as RunResult) : null;
+}
+
 async function statusOf(q: Queue, g: GridRun): Promise<{ row: RunStatus; job: Job | undefined }> {
   const id = jobId(g);
+  // The state first, then the job: a job read before it moved to failed (or completed) lacks
+  // its failedReason (returnvalue), which BullMQ writes in the same step as the move.
+  const state = await q.getJobState(id);
   const job = await q.getJob(id);
   const base = { name: g.name, id, progress: null, attempts: 0, error: null };
-  if (!job) return { row: { ...base, state: finishedResult(g) ? 'finished' : 'not queued' }, job };
-  const state = await job.getState();
+  if (!job || state === 'unknown') return { row: { ...base, state: finishedResult(g) ? 'finished' : 'not queued' }, job: undefined };
   const p = job.progress;
   return {
     row: {
@@ -111,10 +120,27 @@ export async function submitGrid(c: ExperimentConfig, o: SubmitOptions): Promise
           continue;
         }
         const { row, job } = await statusOf(q, g);
-        rows.push(row.state === 'completed' ? { ...row, state: 'finished' } : row);
-        const done = finishedResult(g);
-        if (row.state === 'completed' || (row.state === 'finished' && done)) results.set(g.name, (job?.returnvalue as RunResult) ?? done!);
-        else if (row.state === 'failed') failed.set(g.name, row.error ?? 'failed');
+        if (row.state === 'completed' || row.state === 'finished') {
+          const got: Partial<JobResult> | null = (job?.returnvalue as Partial<JobResult> | null | undefined) ?? finishedResult(g);
+          const mine = resultOf(got, g);
+          if (mine) {
+            rows.push({ ...row, state: 'finished' });
+            results.set(g.name, mine);
+            continue;
+          }
+          // BullMQ's sandbox can hand a child still busy with a lost job (Redis restarted) the next
+          // one, and that job then completes with the lost job's result while its own run goes on
+          // (seen once: d2's job completed with d1's result, d2's folder held only its lock)
+          log(
+            `${g.name}: its job completed ${got ? `with another run's result (${got.dataset}/${got.model}/${got.setting}, job ${got.jobId ?? '?'})` : 'without a result'}: queued again`,
+          );
+          await job?.remove();
+          await add(q, c, g, o);
+          rows.push({ ...row, state: 'waiting' });
+          continue;
+        }
+        rows.push(row);
+        if (row.state === 'failed') failed.set(g.name, row.error ?? 'failed');
         else if (row.state === 'not queued') {
           log(`${g.name}: its job is gone from Redis (restarted without persistence?): queued again`);
           await add(q, c, g, o);

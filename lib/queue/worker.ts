@@ -7,8 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker, type Job } from 'bullmq';
 import { ConfigError } from '../errors.js';
 import { checkReachable, connect, redisTarget, throttled, QUEUE_NAME } from './connection.js';
-import type { RunJobData } from './jobs.js';
-import type { RunResult } from '../experiments/report.js';
+import type { JobResult, RunJobData } from './jobs.js';
 
 export interface WorkerOptions {
   /** redis://host:port[/db] */
@@ -48,7 +47,7 @@ export async function startWorker(o: WorkerOptions): Promise<QueueWorker> {
   await checkReachable(t);
   const connection = connect(t, (e) => log(`worker: ${e.message}`));
   const processor = fileURLToPath(new URL('./processor.js', import.meta.url));
-  const w = new Worker<RunJobData, RunResult>(QUEUE_NAME, processor, {
+  const w = new Worker<RunJobData, JobResult>(QUEUE_NAME, processor, {
     connection,
     concurrency,
     useWorkerThreads: false,
