@@ -581,33 +581,47 @@ test(
   },
 );
 
-test('linearForwardMany on CUDA: q/k/v-like NF4 weights in one launch equal one linearForward each, bit for bit', { skip }, () => {
-  for (const act of ['f32', 'bf16'] as const)
-    for (const K of [256, 96]) {
-      // K = 96 misses the GEMV's conditions (whole 64-value blocks): the linears then run one by one
-      const ws = [64, 16, 16].map((N, i) => ({
-        weight: nf4To(quantizeNF4(Tensor.from(randnArray(N * K), [N, K]), undefined, { blocksize: 64, doubleQuant: i === 0 }), 'cuda'),
-        bias: i === 0 ? up(Tensor.from(randnArray(N))) : null,
-      }));
-      const x = up(Tensor.from(randnArray(K), [1, 1, K], { dtype: act }));
-      const many = linearForwardMany(x, ws).map((t) => t.toArray());
-      const one = ws.map((w) => linearForward(x, w.weight, w.bias).toArray());
-      assert.deepEqual(many, one, `${act} K=${K}`);
-    }
-});
+test(
+  'linearForwardMany on CUDA: q/k/v-like NF4 weights in one launch (1–8 rows) equal one linearForward each, bit for bit',
+  { skip },
+  () => {
+    for (const act of ['f32', 'bf16'] as const)
+      for (const [K, M] of [
+        [256, 1],
+        [96, 1],
+        [256, 3],
+        [256, 8],
+        [256, 9],
+      ]) {
+        // K = 96 misses the GEMV's conditions (whole 64-value blocks): the linears then run one by one
+        const ws = [64, 16, 16].map((N, i) => ({
+          weight: nf4To(quantizeNF4(Tensor.from(randnArray(N * K), [N, K]), undefined, { blocksize: 64, doubleQuant: i === 0 }), 'cuda'),
+          bias: i === 0 ? up(Tensor.from(randnArray(N))) : null,
+        }));
+        // M = 9: past the fused kernels' rows, one by one again
+        const x = up(Tensor.from(randnArray(M * K), [M, 1, K], { dtype: act }));
+        const many = linearForwardMany(x, ws).map((t) => t.toArray());
+        const one = ws.map((w) => linearForward(x, w.weight, w.bias).toArray());
+        assert.deepEqual(many, one, `${act} K=${K} M=${M}`);
+      }
+  },
+);
 
-test('gateUpSwiglu on CUDA: both NF4 GEMVs and SwiGLU in one launch equal the three apart, bit for bit', { skip }, () => {
+test('gateUpSwiglu on CUDA: both NF4 GEMVs and SwiGLU in one launch (1–8 rows) equal the three apart, bit for bit', { skip }, () => {
   for (const act of ['f32', 'bf16'] as const) {
     const [N, K] = [96, 256];
     const nf4 = (dq: boolean) =>
       nf4To(quantizeNF4(Tensor.from(randnArray(N * K), [N, K]), undefined, { blocksize: 64, doubleQuant: dq }), 'cuda');
     const [g, u] = [nf4(true), nf4(false)];
-    const x = up(Tensor.from(randnArray(K), [1, 1, K], { dtype: act }));
-    const h = gateUpSwiglu(x, g, u);
-    assert.ok(h, `${act}: the fused path applies`);
-    const want = swigluForward(linearForward(x, g), linearForward(x, u));
-    assert.deepEqual(h.toArray(), want.toArray(), act);
-    assert.equal(gateUpSwiglu(up(Tensor.from(randnArray(2 * K), [2, K], { dtype: act })), g, u), null, 'two rows: not this path');
+    for (const M of [1, 2, 5, 8]) {
+      const x = up(Tensor.from(randnArray(M * K), [M, 1, K], { dtype: act }));
+      const h = gateUpSwiglu(x, g, u);
+      assert.ok(h, `${act} M=${M}: the fused path applies`);
+      assert.deepEqual(h.shape, [M, 1, N]);
+      const want = swigluForward(linearForward(x, g), linearForward(x, u));
+      assert.deepEqual(h.toArray(), want.toArray(), `${act} M=${M}`);
+    }
+    assert.equal(gateUpSwiglu(up(Tensor.from(randnArray(9 * K), [9, K], { dtype: act })), g, u), null, 'nine rows: not this path');
   }
 });
 
@@ -670,7 +684,7 @@ test(
 );
 
 test(
-  'decoding GEMVs with LoRA adapters on CUDA: q/k/v in one launch and gate/up + SwiGLU equal the LoRA linears apart, bit for bit',
+  'decoding GEMVs with LoRA adapters on CUDA (1–8 rows): q/k/v in one launch and gate/up + SwiGLU equal the LoRA linears apart, bit for bit',
   { skip },
   () => {
     const K = 256;
@@ -683,8 +697,13 @@ test(
     });
     const apart = (x: Tensor, l: { weight: Weight; bias: Tensor | null; lora: ReturnType<typeof adapter> | null }) =>
       l.lora ? loraLinearForward(x, l.weight, l.bias, l.lora).y : linearForward(x, l.weight, l.bias);
-    for (const act of ['f32', 'bf16'] as const) {
-      const x = up(Tensor.from(randnArray(K), [1, 1, K], { dtype: act }));
+    for (const [act, M] of [
+      ['f32', 1],
+      ['bf16', 1],
+      ['f32', 4],
+      ['bf16', 7],
+    ] as const) {
+      const x = up(Tensor.from(randnArray(M * K), [M, 1, K], { dtype: act }));
       const ws = [64, 16, 16].map((N, i) => ({
         weight: nf4(N, i === 0),
         bias: i === 0 ? up(Tensor.from(randnArray(N))) : null,
@@ -693,14 +712,14 @@ test(
       assert.deepEqual(
         linearForwardMany(x, ws).map((t) => t.toArray()),
         ws.map((w) => apart(x, w).toArray()),
-        `${act}: q/k/v with adapters on q and v`,
+        `${act} M=${M}: q/k/v with adapters on q and v`,
       );
       const [g, u] = [nf4(96, true), nf4(96, false)],
         [lg, lu] = [adapter(96, 16), adapter(96, 16)];
       const h = gateUpSwiglu(x, g, u, lg, lu);
-      assert.ok(h, `${act}: the fused path applies with adapters`);
+      assert.ok(h, `${act} M=${M}: the fused path applies with adapters`);
       const want = swigluForward(apart(x, { weight: g, bias: null, lora: lg }), apart(x, { weight: u, bias: null, lora: lu }));
-      assert.deepEqual(h.toArray(), want.toArray(), `${act}: gate/up + SwiGLU with adapters`);
+      assert.deepEqual(h.toArray(), want.toArray(), `${act} M=${M}: gate/up + SwiGLU with adapters`);
       assert.equal(gateUpSwiglu(x, g, u, { ...lg, dropout: 0.1 }, lu), null, 'an adapter with dropout: not this path');
     }
   },

@@ -28,10 +28,13 @@ export function linearForward(x: Tensor, w: Weight, bias: Tensor | null = null, 
   return y;
 }
 
-/** One row on CUDA through NF4 weights: where the decoding GEMV kernels may apply (their alignment and blocksize conditions the binding checks). */
-function oneNF4Row(x: Tensor, ws: Weight[]): boolean {
+/** The most rows of x the fused decoding GEMVs take (a batch of sequences, one position each). */
+const GEMV_ROWS = 8;
+
+/** 1 to 8 rows on CUDA through NF4 weights: where the decoding GEMV kernels may apply (their alignment and blocksize conditions the binding checks). */
+function fewNF4Rows(x: Tensor, ws: Weight[]): boolean {
   const K = x.shape[x.shape.length - 1] ?? 0;
-  return x.device === 'cuda' && K > 0 && x.numel === K && ws.every((w) => isNF4(w));
+  return x.device === 'cuda' && K > 0 && x.numel > 0 && x.numel <= GEMV_ROWS * K && ws.every((w) => isNF4(w));
 }
 
 /** Runs a fused decoding kernel into `outs`; null (outs freed) when the binding refuses it on the GEMV's conditions. */
@@ -70,15 +73,15 @@ function inferenceForward(x: Tensor, l: InferenceLinear): Tensor {
 }
 
 /**
- * Several linears of one input (q/k/v, gate/up) in inference: at decoding on CUDA (one row, NF4
- * weights) one launch for all, LoRA adapters included, else one forward each — the same values
+ * Several linears of one input (q/k/v, gate/up) in inference: at decoding on CUDA (1 to 8 rows,
+ * NF4 weights) one launch for all, LoRA adapters included, else one forward each — the same values
  * either way.
  */
 export function linearForwardMany(x: Tensor, ws: InferenceLinear[]): Tensor[] {
   const fusable =
     ws.length >= 2 &&
     ws.length <= 3 &&
-    oneNF4Row(
+    fewNF4Rows(
       x,
       ws.map((w) => w.weight),
     ) &&
@@ -97,12 +100,12 @@ export function linearForwardMany(x: Tensor, ws: InferenceLinear[]): Tensor[] {
 }
 
 /**
- * SwiGLU's MLP input at decoding: silu(x·Wgᵀ (+ LoRA))·(x·Wuᵀ (+ LoRA)) in one launch on CUDA (one
- * row, NF4 weights without bias), bit for bit the two linears and swigluForward apart; null where it
+ * SwiGLU's MLP input at decoding: silu(x·Wgᵀ (+ LoRA))·(x·Wuᵀ (+ LoRA)) in one launch on CUDA (1
+ * to 8 rows, NF4 weights without bias), bit for bit the two linears and swigluForward apart; null where it
  * does not apply (the caller then runs them apart).
  */
 export function gateUpSwiglu(x: Tensor, gate: Weight, up: Weight, loraGate?: LoraParams | null, loraUp?: LoraParams | null): Tensor | null {
-  if (!oneNF4Row(x, [gate, up]) || !gemvLora(loraGate) || !gemvLora(loraUp)) return null;
+  if (!fewNF4Rows(x, [gate, up]) || !gemvLora(loraGate) || !gemvLora(loraUp)) return null;
   const h = Tensor.empty(outShape(x, outFeatures(gate)), x.dtype, x.device);
   const loras = loraGate || loraUp ? [...loraArgs(loraGate), ...loraArgs(loraUp)] : [];
   return fusedOrNull([h], () => addon.nf4_gemv_swiglu(x.handle, nativeWeight(gate), nativeWeight(up), h.handle, ...loras))?.[0] ?? null;

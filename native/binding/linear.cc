@@ -117,9 +117,17 @@ static cuda::GemvLora gemv_lora(const Op& op, size_t ia, const WeightView& w, co
   return cuda::GemvLora{a->as<float>(), b->as<float>(), nullptr, a->shape[0], float(op.num(ia + 2, "scale"))};
 }
 
-// nf4_gemv_multi(x [1, K], accumulate, then 2 or 3 of (w, bias | null, y, A | null, B | null, scale)):
+// the decoding GEMVs' rows: 1 to 8 (cuda::kNF4GemvRows; a batch of decoding sequences)
+static void check_gemv_rows(const Op& op, const TensorImpl* x, const Rows& r) {
+  if (r.M < 1 || r.M > 8) op.shape("x " + x->describe() + " must have 1 to 8 rows");
+}
+static std::string rows_desc(const Rows& r, int64_t n) {
+  return "[" + std::to_string(r.M) + "," + std::to_string(n) + "] elements";
+}
+
+// nf4_gemv_multi(x [M, K] (M <= 8), accumulate, then 2 or 3 of (w, bias | null, y, A | null, B | null, scale)):
 // decoding's GEMVs over one x in one launch (q/k/v, gate/up), each with its LoRA adapter if A is
-// given (y = W·x + bias + scale·B·(A·x)) — CUDA, one row, NF4 weights meeting the GEMV's conditions,
+// given (y [M, N] = x·Wᵀ + bias + scale·(x·Aᵀ)·Bᵀ) — CUDA, 1 to 8 rows, NF4 weights meeting the GEMV's conditions,
 // y of x's dtype; anything else is refused (lib/ops runs the linears one by one)
 static Napi::Value Nf4GemvMulti(const Napi::CallbackInfo& info) {
   Op op(info, "nf4_gemv_multi");
@@ -130,7 +138,7 @@ static Napi::Value Nf4GemvMulti(const Napi::CallbackInfo& info) {
                            std::to_string(info.Length()) + " arguments");
   int n = int((info.Length() - 2) / 6);
   Rows r = rows_of(op, x, "x");
-  if (r.M != 1) op.shape("x " + x->describe() + " must be one row");
+  check_gemv_rows(op, x, r);
   NF4View ws[3];
   int64_t Ns[3];
   const float* bs[3] = {nullptr, nullptr, nullptr};
@@ -145,7 +153,7 @@ static Napi::Value Nf4GemvMulti(const Napi::CallbackInfo& info) {
     check_w(op, w, x, r.K);
     if (w.dtype != DType::U8) op.fail("PLF_DTYPE", std::string(wn[i]) + " must be an NF4 weight");
     check_out(op, b, "bias", w.rows, "[" + std::to_string(w.rows) + "] elements");
-    check_out(op, y, "y", w.rows, "[" + std::to_string(w.rows) + "] elements");
+    check_out(op, y, "y", r.M * w.rows, rows_desc(r, w.rows));
     if (y->dtype != x->dtype) op.fail("PLF_DTYPE", "y " + y->describe() + " must have the dtype of x " + x->describe());
     Device dev = same_device(op, op.device({x, b, y}, true), wd);
     if (dev != Device::CUDA) op.fail("PLF_DEVICE", "runs on CUDA only (on the CPU the linears run one by one)");
@@ -157,13 +165,13 @@ static Napi::Value Nf4GemvMulti(const Napi::CallbackInfo& info) {
     bs[i] = b ? b->as<float>() : nullptr;
     ys[i] = y->data();
   }
-  op.run([&] { cuda::nf4_gemv_multi({x->data(), x->dtype}, ws, Ns, bs, ys, n, r.K, acc, ls); });
+  op.run([&] { cuda::nf4_gemv_multi({x->data(), x->dtype}, ws, Ns, bs, ys, n, r.K, acc, ls, r.M); });
   return info.Env().Undefined();
 }
 
-// nf4_gemv_swiglu(x [1, K], wGate, wUp, h [N][, Ag | null, Bg, sg, Au | null, Bu, su]): h = silu(x·Wgᵀ)·(x·Wuᵀ)
-// in one launch, each product with its LoRA adapter if given — CUDA, one row, NF4 weights of one
-// shape meeting the GEMV's conditions, h of x's dtype; anything else is refused
+// nf4_gemv_swiglu(x [M, K] (M <= 8), wGate, wUp, h [M, N][, Ag | null, Bg, sg, Au | null, Bu, su]): h =
+// silu(x·Wgᵀ)·(x·Wuᵀ) in one launch, each product with its LoRA adapter if given — CUDA, 1 to 8 rows, NF4 weights of
+// one shape meeting the GEMV's conditions, h of x's dtype; anything else is refused
 static Napi::Value Nf4GemvSwiglu(const Napi::CallbackInfo& info) {
   Op op(info, "nf4_gemv_swiglu");
   TensorImpl* x = op.t(0, "x", kAnyFloat);
@@ -171,12 +179,12 @@ static Napi::Value Nf4GemvSwiglu(const Napi::CallbackInfo& info) {
   WeightView g = weight_arg(op, 1, "wGate", &gd), u = weight_arg(op, 2, "wUp", &ud);
   TensorImpl* h = op.t(3, "h", kAnyFloat);
   Rows r = rows_of(op, x, "x");
-  if (r.M != 1) op.shape("x " + x->describe() + " must be one row");
+  check_gemv_rows(op, x, r);
   check_w(op, g, x, r.K);
   check_w(op, u, x, r.K);
   if (g.dtype != DType::U8 || u.dtype != DType::U8) op.fail("PLF_DTYPE", "wGate and wUp must be NF4 weights");
   if (g.rows != u.rows) op.shape("wGate and wUp must have the same rows");
-  check_out(op, h, "h", g.rows, "[" + std::to_string(g.rows) + "] elements");
+  check_out(op, h, "h", r.M * g.rows, rows_desc(r, g.rows));
   if (h->dtype != x->dtype) op.fail("PLF_DTYPE", "h " + h->describe() + " must have the dtype of x " + x->describe());
   Device dev = same_device(op, same_device(op, op.device({x, h}, true), gd), ud);
   if (dev != Device::CUDA) op.fail("PLF_DEVICE", "runs on CUDA only (on the CPU the linears and SwiGLU run apart)");
@@ -191,7 +199,7 @@ static Napi::Value Nf4GemvSwiglu(const Napi::CallbackInfo& info) {
     lu = gemv_lora(op, 7, u, "wUp");
   }
   op.run([&] {
-    cuda::nf4_gemv_swiglu({x->data(), x->dtype}, g.nf4, u.nf4, g.rows, r.K, {h->data(), h->dtype}, lg, lu);
+    cuda::nf4_gemv_swiglu({x->data(), x->dtype}, g.nf4, u.nf4, g.rows, r.K, {h->data(), h->dtype}, lg, lu, r.M);
   });
   return info.Env().Undefined();
 }

@@ -9,6 +9,7 @@
 #include "nf4.cuh"
 #include "act.cuh"
 #include <algorithm>
+#include <string>
 
 namespace plf {
 namespace cuda {
@@ -68,35 +69,34 @@ constexpr int kGemvR = 4, kGemvS = 4, kGemvThreads = 128;
 // each warp's absmax values for its R rows of nb blocks
 static size_t gemv_smem(long long nb) { return size_t(kGemvThreads / 32) * kGemvR * size_t(nb) * sizeof(float); }
 
-// M rows of x: a bucket MB >= M of accumulators per warp, fewer weight steps in flight as MB grows
-// (registers); each row's sums are the one-row kernel's bit for bit
+static void check_rows(int64_t M, const char* op) {
+  if (M < 1 || M > kNF4GemvRows) throw std::runtime_error(std::string(op) + ": 1 to 8 rows of x");
+}
+
+// M rows of x: by_rows' bucket of accumulators per warp; each row's sums are the one-row kernel's
+// bit for bit
 void nf4_gemv(CAct x, const NF4View& w, int64_t N, int64_t K, const float* bias, Act y, bool accumulate,
               const GemvLora& lora, int64_t M) {
   nf4_upload_code();
-  if (M < 1 || M > 8) throw std::runtime_error("nf4_gemv: 1 to 8 rows of x");
+  check_rows(M, "nf4_gemv");
   long long warps = (N + kGemvR - 1) / kGemvR;
   size_t smem = gemv_smem(K / w.blocksize);
   const unsigned grid = blocks_for(warps * 32, kGemvThreads);
   if (N)
     by_dtype(x.t, [&](auto t) {
-      constexpr DType T = PLF_DT(t);
-      if (M == 1)
-        gemv_k<kGemvR, kGemvS, T><<<grid, kGemvThreads, smem, stream()>>>(x.p, w, N, K, bias, y.p, accumulate, lora);
-      else if (M == 2)
-        gemv_k<kGemvR, 2, T, 2><<<grid, kGemvThreads, smem, stream()>>>(x.p, w, N, K, bias, y.p, accumulate, lora, M);
-      else if (M <= 4)
-        gemv_k<kGemvR, 2, T, 4><<<grid, kGemvThreads, smem, stream()>>>(x.p, w, N, K, bias, y.p, accumulate, lora, M);
-      else
-        gemv_k<kGemvR, 1, T, 8><<<grid, kGemvThreads, smem, stream()>>>(x.p, w, N, K, bias, y.p, accumulate, lora, M);
+      by_rows(M, [&](auto mb, auto s) {
+        gemv_k<kGemvR, decltype(s)::value, PLF_DT(t), decltype(mb)::value>
+            <<<grid, kGemvThreads, smem, stream()>>>(x.p, w, N, K, bias, y.p, accumulate, lora, M);
+      });
     });
   check_launch("nf4_gemv");
 }
 
-// The adapters' xa = A·x of one GEMV launch, into one scratch buffer (one lora_xa launch); each
-// GemvLora with an A gets its xa pointed there
+// The adapters' xa [M, r] = x·Aᵀ of one GEMV launch, into one scratch buffer (one lora_xa launch);
+// each GemvLora with an A gets its xa pointed there
 struct LoraXa {
   Scratch<float> buf;
-  LoraXa(CAct x, int64_t K, GemvLora* ls, int n) : buf(size_t(total_rank(ls, n))) {
+  LoraXa(CAct x, int64_t M, int64_t K, GemvLora* ls, int n) : buf(size_t(M * total_rank(ls, n))) {
     const float* as[3];
     int64_t rs[3];
     float* outs[3];
@@ -106,9 +106,9 @@ struct LoraXa {
       if (ls[i].a) {
         ls[i].xa = at;
         as[m] = ls[i].a, rs[m] = ls[i].r, outs[m++] = at;
-        at += ls[i].r;
+        at += M * ls[i].r;
       }
-    if (m) lora_xa(x, 1, K, as, rs, outs, m);
+    if (m) lora_xa(x, M, K, as, rs, outs, m);
   }
   static int64_t total_rank(const GemvLora* ls, int n) {
     int64_t r = 0;
@@ -119,12 +119,13 @@ struct LoraXa {
 
 // up to three GEMVs over one x (q/k/v, gate/up at decoding) in one launch; every weight nf4_gemv_ok
 void nf4_gemv_multi(CAct x, const NF4View* ws, const int64_t* Ns, const float* const* biases, void* const* ys, int n,
-                    int64_t K, bool accumulate, const GemvLora* loras) {
+                    int64_t K, bool accumulate, const GemvLora* loras, int64_t M) {
   nf4_upload_code();
   if (n < 1 || n > 3) throw std::runtime_error("nf4_gemv_multi: 1 to 3 weights per launch");
+  check_rows(M, "nf4_gemv_multi");
   GemvLora ls[3];
   for (int i = 0; i < n; i++) ls[i] = loras ? loras[i] : GemvLora{};
-  LoraXa xa(x, K, ls, n);
+  LoraXa xa(x, M, K, ls, n);
   GemvSegs segs;
   segs.n = n;
   long long groups = 0, max_nb = 1;
@@ -136,24 +137,31 @@ void nf4_gemv_multi(CAct x, const NF4View* ws, const int64_t* Ns, const float* c
   size_t smem = gemv_smem(max_nb);
   if (groups)
     by_dtype(x.t, [&](auto t) {
-      gemv_multi_k<kGemvR, kGemvS, PLF_DT(t)>
-          <<<blocks_for(groups * 32, kGemvThreads), kGemvThreads, smem, stream()>>>(x.p, segs, K, max_nb, accumulate);
+      by_rows(M, [&](auto mb, auto s) {
+        gemv_multi_k<kGemvR, decltype(s)::value, PLF_DT(t), decltype(mb)::value>
+            <<<blocks_for(groups * 32, kGemvThreads), kGemvThreads, smem, stream()>>>(x.p, segs, K, max_nb, accumulate,
+                                                                                      M);
+      });
     });
   check_launch("nf4_gemv_multi");
 }
 
-// h [N] = silu(Wg·x)·(Wu·x) in one launch (decoding's gate/up and SwiGLU); both weights nf4_gemv_ok
+// h [M, N] = silu(Wg·x)·(Wu·x) in one launch (decoding's gate/up and SwiGLU); both weights nf4_gemv_ok
 void nf4_gemv_swiglu(CAct x, const NF4View& wg, const NF4View& wu, int64_t N, int64_t K, Act h, const GemvLora& lg,
-                     const GemvLora& lu) {
+                     const GemvLora& lu, int64_t M) {
   nf4_upload_code();
+  check_rows(M, "nf4_gemv_swiglu");
   GemvLora ls[2] = {lg, lu};
-  LoraXa xa(x, K, ls, 2);
+  LoraXa xa(x, M, K, ls, 2);
   long long warps = (N + kGemvR - 1) / kGemvR, nb = std::max<long long>(K / wg.blocksize, K / wu.blocksize);
   size_t smem = gemv_smem(nb);
   if (N)
     by_dtype(x.t, [&](auto t) {
-      gemv_swiglu_k<kGemvR, kGemvS, PLF_DT(t)><<<blocks_for(warps * 32, kGemvThreads), kGemvThreads, smem, stream()>>>(
-          x.p, wg, wu, N, K, nb, h.p, ls[0], ls[1]);
+      by_rows(M, [&](auto mb, auto s) {
+        gemv_swiglu_k<kGemvR, decltype(s)::value, PLF_DT(t), decltype(mb)::value>
+            <<<blocks_for(warps * 32, kGemvThreads), kGemvThreads, smem, stream()>>>(x.p, wg, wu, N, K, nb, h.p, ls[0],
+                                                                                     ls[1], M);
+      });
     });
   check_launch("nf4_gemv_swiglu");
 }

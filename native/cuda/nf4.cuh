@@ -6,6 +6,7 @@
 #include "plf/linear.h"
 #include "weight.cuh"
 #include "plf/act.h"
+#include <type_traits>
 
 namespace plf {
 namespace cuda {
@@ -278,12 +279,13 @@ __device__ inline void gemv_rows(const void* __restrict__ x, const NF4View& w, l
       }
 }
 
-// SwiGLU's input GEMVs and SwiGLU in one launch (decoding): h[r] = silu(g)·u with g = Wg·x, u = Wu·x
-// (each + its LoRA adapter, if any), rounded to T first — bit for bit the gate GEMV, the up GEMV (and
-// their rank-expand passes) and swiglu_fwd_k one after another
-template <int R, int S, DType T>
+// SwiGLU's input GEMVs and SwiGLU in one launch (decoding): h[m][r] = silu(g)·u with g = Wg·x[m],
+// u = Wu·x[m] (each + its LoRA adapter, if any), rounded to T first — bit for bit the gate GEMV, the
+// up GEMV (and their rank-expand passes) and swiglu_fwd_k one after another; M <= MB rows of x
+template <int R, int S, DType T, int MB = 1>
 __global__ void gemv_swiglu_k(const void* __restrict__ x, NF4View wg, NF4View wu, long long N, long long K,
-                              long long max_nb, void* h, GemvLora lg = {}, GemvLora lu = {}) {
+                              long long max_nb, void* h, GemvLora lg = {}, GemvLora lu = {}, long long M = 1) {
+  static_assert(MB * R <= 32, "one lane per output of the warp");
   __shared__ float code[16];
   PLF_SHARED_FLOATS(ams);  // [warps][R][max_nb]
   load_code(code);
@@ -291,15 +293,18 @@ __global__ void gemv_swiglu_k(const void* __restrict__ x, NF4View wg, NF4View wu
   float* am = ams + (long long)wid * R * max_nb;
   const long long warps = (long long)gridDim.x * (blockDim.x / 32);
   for (long long r0 = ((long long)blockIdx.x * (blockDim.x / 32) + wid) * R; r0 < N; r0 += warps * R) {
-    float g[1][R], u[1][R];
-    gemv_sums<R, S, T>(x, wg, N, K, r0, lane, am, code, g);
-    gemv_sums<R, S, T>(x, wu, N, K, r0, lane, am, code, u);
+    float g[MB][R], u[MB][R];
+    gemv_sums<R, S, T, MB>(x, wg, N, K, r0, lane, am, code, g, M);
+    gemv_sums<R, S, T, MB>(x, wu, N, K, r0, lane, am, code, u, M);
 #pragma unroll
-    for (int i = 0; i < R; i++)
-      if (lane == i && r0 + i < N) {
-        float a = rounded_as<T>(with_lora<T>(g[0][i], lg, r0 + i));
-        st<T>(h, r0 + i, a * (1.0f / (1.0f + expf(-a))) * rounded_as<T>(with_lora<T>(u[0][i], lu, r0 + i)));
-      }
+    for (int m = 0; m < MB; m++)
+#pragma unroll
+      for (int i = 0; i < R; i++)
+        if (lane == m * R + i && m < M && r0 + i < N) {
+          float a = rounded_as<T>(with_lora<T>(g[m][i], lg, r0 + i, m));
+          st<T>(h, m * N + r0 + i,
+                a * (1.0f / (1.0f + expf(-a))) * rounded_as<T>(with_lora<T>(u[m][i], lu, r0 + i, m)));
+        }
   }
 }
 
@@ -318,8 +323,8 @@ __global__ void gemv_k(const void* __restrict__ x, NF4View w, long long N, long 
 }
 
 // Up to three GEMVs over one x in one launch (q/k/v, gate/up at decoding): the row groups of all
-// segments are dealt out to the warps in order; each segment has its own weight, bias, output and
-// LoRA adapter.
+// segments are dealt out to the warps in order; each segment has its own weight, bias, output
+// ([M, N] for the M <= MB rows of x) and LoRA adapter.
 struct GemvSeg {
   NF4View w;
   long long N = 0;
@@ -331,8 +336,9 @@ struct GemvSegs {
   GemvSeg s[3];
   int n = 0;
 };
-template <int R, int S, DType T>
-__global__ void gemv_multi_k(const void* __restrict__ x, GemvSegs segs, long long K, long long max_nb, bool into) {
+template <int R, int S, DType T, int MB = 1>
+__global__ void gemv_multi_k(const void* __restrict__ x, GemvSegs segs, long long K, long long max_nb, bool into,
+                             long long M = 1) {
   __shared__ float code[16];
   PLF_SHARED_FLOATS(ams);  // [warps][R][max_nb]
   load_code(code);
@@ -346,8 +352,23 @@ __global__ void gemv_multi_k(const void* __restrict__ x, GemvSegs segs, long lon
     long long first = 0;  // the segment's first row group
     while (i + 1 < segs.n && g >= first + (segs.s[i].N + R - 1) / R) first += (segs.s[i++].N + R - 1) / R;
     const GemvSeg& sg = segs.s[i];
-    gemv_rows<R, S, T>(x, sg.w, sg.N, K, sg.bias, sg.y, into, (g - first) * R, lane, am, code, sg.lora);
+    gemv_rows<R, S, T, MB>(x, sg.w, sg.N, K, sg.bias, sg.y, into, (g - first) * R, lane, am, code, sg.lora, M);
   }
+}
+
+// The decoding GEMVs' row buckets: f(MB, S) with MB >= M accumulators per warp and S weight steps
+// in flight (fewer as MB grows: registers); nf4_gemv, its fused forms and the emulator check share it
+constexpr int kNF4GemvRows = 8;  // the largest bucket
+template <class F>
+inline void by_rows(long long M, F&& f) {
+  if (M <= 1)
+    f(std::integral_constant<int, 1>{}, std::integral_constant<int, 4>{});
+  else if (M <= 2)
+    f(std::integral_constant<int, 2>{}, std::integral_constant<int, 2>{});
+  else if (M <= 4)
+    f(std::integral_constant<int, 4>{}, std::integral_constant<int, 2>{});
+  else
+    f(std::integral_constant<int, 8>{}, std::integral_constant<int, 1>{});
 }
 
 }  // namespace cuda

@@ -76,10 +76,11 @@ MatmulPrecision matmul_precision() { return MatmulPrecision::Highest; }
 void nf4_gemv(CAct, const NF4View&, int64_t, int64_t, const float*, Act, bool, const GemvLora&, int64_t) { fail(); }
 bool nf4_gemv_ok(const NF4View&, int64_t, const void*) { return false; }
 void nf4_gemv_multi(CAct, const NF4View*, const int64_t*, const float* const*, void* const*, int, int64_t, bool,
-                    const GemvLora*) {
+                    const GemvLora*, int64_t) {
   fail();
 }
-void nf4_gemv_swiglu(CAct, const NF4View&, const NF4View&, int64_t, int64_t, Act, const GemvLora&, const GemvLora&) {
+void nf4_gemv_swiglu(CAct, const NF4View&, const NF4View&, int64_t, int64_t, Act, const GemvLora&, const GemvLora&,
+                     int64_t) {
   fail();
 }
 void lora_xa(CAct, int64_t, int64_t, const float* const*, const int64_t*, float* const*, int) { fail(); }

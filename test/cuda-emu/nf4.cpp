@@ -5,7 +5,8 @@
 // (gemv_k: absmax resolved while the weight loads are in flight) against double loops over the CPU's
 // dequantized weight: f32 within 1e-5 of the largest value, bf16/f16 x and y within one ulp; with a
 // LoRA adapter in its epilogue (one weight, three in one launch, gate/up with SwiGLU) bit for bit the
-// plain kernels followed by rank_expand_k; a batch of up to 8 rows of x bit for bit row by row.
+// plain kernels followed by rank_expand_k; a batch of up to 8 rows of x (one weight, q/k/v, gate/up
+// with SwiGLU) bit for bit row by row.
 #include "emu.h"
 #include "half.h"
 #include "nf4.cuh"
@@ -344,6 +345,93 @@ static void batch(long long M, long long N, long long K) {
   emu::expect(same);
 }
 
+// q/k/v (gemv_multi_k) and gate/up + SwiGLU (gemv_swiglu_k) for a batch of M rows in one launch,
+// MB and S as nf4_gemv_multi / nf4_gemv_swiglu pick them (by_rows), LoRA adapters with xa [M, r]:
+// each row bit for bit the one-row launch (itself checked against the unfused kernels above)
+template <DType T>
+static void fused_batch(long long M, long long K) {
+  constexpr int R = 4, kThreads = 128;
+  auto grid = [](long long groups) { return dim3(unsigned((groups * 32 + kThreads - 1) / kThreads)); };
+  const size_t smem = size_t(kThreads / 32) * R * size_t(K / 64) * sizeof(float);
+  emu::Buf x(T, randn(M * K));
+  const auto xf = x.f32();
+  auto row = [&](long long m) { return std::vector<float>(xf.begin() + m * K, xf.begin() + (m + 1) * K); };
+  const int rs[3] = {8, 16, 5};
+  auto adapter_rows = [&](long long N, int r, float scale) {
+    return Adapter{randn(M * r), randn(N * r, 0.1f), r, scale};
+  };
+  auto at_row = [](Adapter& l, long long m) {
+    return GemvLora{l.b.data(), l.b.data(), l.xa.data() + m * l.r, l.r, l.scale};
+  };
+  bool same_multi = true, same_swiglu = true;
+  {
+    const long long Ns[3] = {24, 8, 8};
+    NF4W ws[3];
+    Adapter ls[3] = {adapter_rows(24, rs[0], 2.0f), adapter_rows(8, rs[1], 2.0f), adapter_rows(8, rs[2], 0.25f)};
+    auto bias = randn(24);
+    GemvSegs segs;
+    segs.n = 3;
+    std::vector<emu::Buf> ys;
+    long long groups = 0;
+    for (int i = 0; i < 3; i++) {
+      nf4_weight(ws[i], Ns[i], K, 64, i != 2);
+      ys.emplace_back(T, std::vector<float>(M * Ns[i], NAN));
+      segs.s[i] =
+          GemvSeg{ws[i].qz.w, Ns[i], i == 0 ? bias.data() : nullptr, ys[i].p(), i == 1 ? GemvLora{} : ls[i].view()};
+      groups += (Ns[i] + R - 1) / R;
+    }
+    by_rows(M, [&](auto mb, auto s) {
+      emu::launch(grid(groups), dim3(kThreads), smem, [&] {
+        gemv_multi_k<R, decltype(s)::value, T, decltype(mb)::value>(x.p(), segs, K, K / 64, false, M);
+      });
+    });
+    for (long long m = 0; m < M; m++) {
+      emu::Buf x1(T, row(m));
+      GemvSegs one = segs;
+      std::vector<emu::Buf> y1;
+      for (int i = 0; i < 3; i++) {
+        y1.emplace_back(T, std::vector<float>(Ns[i], NAN));
+        one.s[i].y = y1[i].p();
+        if (i != 1) one.s[i].lora = at_row(ls[i], m);
+      }
+      emu::launch(grid(groups), dim3(kThreads), smem, [&] { gemv_multi_k<R, 4, T>(x1.p(), one, K, K / 64, false); });
+      for (int i = 0; i < 3; i++) {
+        auto a = y1[i].f32(), b = ys[i].f32();
+        same_multi = same_multi && std::equal(a.begin(), a.end(), b.begin() + m * Ns[i]);
+      }
+    }
+  }
+  {
+    const long long N = 20;
+    NF4W wg, wu;
+    nf4_weight(wg, N, K, 64, false);
+    nf4_weight(wu, N, K, 64, true);
+    Adapter lg = adapter_rows(N, 16, 2.0f), lu = adapter_rows(N, 8, 0.5f);
+    emu::Buf h(T, std::vector<float>(M * N, NAN));
+    by_rows(M, [&](auto mb, auto s) {
+      emu::launch(grid((N + R - 1) / R), dim3(kThreads), smem, [&] {
+        gemv_swiglu_k<R, decltype(s)::value, T, decltype(mb)::value>(x.p(), wg.qz.w, wu.qz.w, N, K, K / 64, h.p(),
+                                                                     lg.view(), lu.view(), M);
+      });
+    });
+    const auto hf = h.f32();
+    for (long long m = 0; m < M; m++) {
+      emu::Buf x1(T, row(m)), h1(T, std::vector<float>(N, NAN));
+      emu::launch(grid((N + R - 1) / R), dim3(kThreads), smem, [&] {
+        gemv_swiglu_k<R, 4, T>(x1.p(), wg.qz.w, wu.qz.w, N, K, K / 64, h1.p(), at_row(lg, m), at_row(lu, m));
+      });
+      auto a = h1.f32();
+      same_swiglu = same_swiglu && std::equal(a.begin(), a.end(), hf.begin() + m * N);
+    }
+  }
+  printf("gemv multi (q/k/v + LoRA), %lld rows of x in one launch %-4s  %s\n", M, emu::dname(T),
+         same_multi ? "bit for bit" : "DIFFERENT");
+  printf("gemv + SwiGLU + LoRA, %lld rows of x in one launch %-4s       %s\n", M, emu::dname(T),
+         same_swiglu ? "bit for bit" : "DIFFERENT");
+  emu::expect(same_multi);
+  emu::expect(same_swiglu);
+}
+
 int main() {
   std::memcpy(kNF4, NF4_CODE, sizeof(kNF4));  // what upload_code() copies to the device
   run(64 * 37 + 6, 64, false);
@@ -366,6 +454,10 @@ int main() {
   lora_epilogue<DType::F32>(1024);
   lora_epilogue<DType::BF16>(512);
   lora_epilogue<DType::F16>(512);
+  fused_batch<DType::F32>(2, 1024);
+  fused_batch<DType::BF16>(3, 512);
+  fused_batch<DType::F16>(8, 512);
+  fused_batch<DType::F32>(6, 2048);
   printf(emu::failures ? "FAILED: %d cases off\n" : "all NF4 cases match\n", emu::failures);
   return emu::failures ? 1 : 0;
 }

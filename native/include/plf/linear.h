@@ -92,13 +92,14 @@ void nf4_gemv(CAct x, const NF4View& w, int64_t N, int64_t K, const float* bias,
               const GemvLora& lora = {}, int64_t M = 1);
 // the GEMV's conditions (K in whole absmax blocks of 32-value groups, aligned x and weight)
 bool nf4_gemv_ok(const NF4View& w, int64_t K, const void* x);
-// up to three such GEMVs over one x in one launch (q/k/v, gate/up): ys[i] [Ns[i]] of x's dtype;
-// loras null or one per weight
+// up to three such GEMVs over the M <= 8 rows of one x in one launch (q/k/v, gate/up): ys[i]
+// [M, Ns[i]] of x's dtype; loras null or one per weight
 void nf4_gemv_multi(CAct x, const NF4View* ws, const int64_t* Ns, const float* const* biases, void* const* ys, int n,
-                    int64_t K, bool accumulate, const GemvLora* loras = nullptr);
-// h [N] = silu(Wg·x + LoRA)·(Wu·x + LoRA), both GEMVs and SwiGLU in one launch, bit for bit the three apart
+                    int64_t K, bool accumulate, const GemvLora* loras = nullptr, int64_t M = 1);
+// h [M, N] = silu(Wg·x + LoRA)·(Wu·x + LoRA) for M <= 8 rows, both GEMVs and SwiGLU in one launch,
+// bit for bit the three apart
 void nf4_gemv_swiglu(CAct x, const NF4View& wg, const NF4View& wu, int64_t N, int64_t K, Act h, const GemvLora& lg = {},
-                     const GemvLora& lu = {});
+                     const GemvLora& lu = {}, int64_t M = 1);
 // xa_i [M, r_i] = x·A_iᵀ for a few rows (M <= 8: decoding) and up to three adapters over one x, one
 // launch: a block per output column reads its row of A once (the general rank kernel gives a whole
 // row of x to one warp, which leaves the GPU idle at one row)
