@@ -264,7 +264,7 @@ for (const arch of ARCHS) {
 }
 
 test(
-  'generate keeps its recorded step and cache between calls: recorded once per shape, again when the weights are replaced',
+  'generate keeps its recorded steps and caches between calls: recorded once per shape (four shapes kept, the least recently used dropped), again when the weights are replaced',
   { skip },
   () => {
     const m = loadModel(dir('llama', 'model')) as DecoderModel;
@@ -282,7 +282,7 @@ test(
     assert.deepEqual(gen(5, { graph: true }), first(want, 5));
     assert.deepEqual(gen(7, { graph: true }), want, 'the kept cache starts clean');
     assert.equal(recorded(), 1, 'two calls of one batch shape and capacity bucket: one recording');
-    // another batch size: another shape (the kept one is replaced)
+    // another batch size: another shape, kept beside the first
     const one = {
       inputIds: batch.inputIds.view([1, batch.inputIds.shape[1]]),
       attentionMask: batch.attentionMask.view([1, batch.attentionMask.shape[1]]),
@@ -290,7 +290,35 @@ test(
     assert.deepEqual(gen(4, { graph: true }, one), gen(4, { graph: false }, one));
     assert.equal(recorded(), 1);
     gen(4, { graph: true }, one);
-    assert.equal(recorded(), 0, 'kept');
+    assert.deepEqual(gen(7, { graph: true }), want, 'the first shape again');
+    assert.equal(recorded(), 0, 'both shapes kept');
+    // past four shapes the least recently used goes: batches of 4, 5 and 6 rows (row 0 repeated)
+    const T = batch.inputIds.shape[1];
+    const ids = batch.inputIds.toArray() as BigInt64Array,
+      am = batch.attentionMask.toArray() as BigInt64Array;
+    const rows = (k: number) => {
+      assert.notEqual(k, batch.inputIds.shape[0]);
+      const r = (a: BigInt64Array) =>
+        Tensor.from(
+          BigInt64Array.from({ length: k * T }, (_, i) => a[i % T]),
+          [k, T],
+        );
+      return gen(3, { graph: true }, { inputIds: r(ids), attentionMask: r(am) });
+    };
+    rows(4);
+    rows(5);
+    assert.equal(recorded(), 2, 'two more shapes');
+    gen(5, { graph: true });
+    gen(4, { graph: true }, one);
+    assert.equal(recorded(), 0, 'four shapes kept');
+    rows(6); // a fifth: the least recently used (4 rows) goes
+    gen(5, { graph: true });
+    gen(4, { graph: true }, one);
+    rows(5);
+    rows(6);
+    assert.equal(recorded(), 1, 'the four most recent kept');
+    rows(4);
+    assert.equal(recorded(), 1, 'the dropped one is recorded again');
     // an adapter attached: the model's parts changed, so the step is recorded again; then values
     // written in place (as training does) are what the kept step reads
     m.addLora({ r: 4, alpha: 8 });

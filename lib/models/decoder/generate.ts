@@ -38,10 +38,12 @@ export interface CachedDecoder {
 }
 
 /**
- * What a decoder keeps between generate calls when decoding as a recorded step: the last batch
- * shape's static KV cache (its capacity rounded up to 256 positions, so calls of similar lengths
- * share it) and the step recorded over it — a CUDA graph is then recorded once, not per call.
- * Dropped when another shape comes, when decodeParts() changes, and by the model's dispose().
+ * What a decoder keeps between generate calls when decoding as a recorded step, per batch shape:
+ * the shape's static KV cache (its capacity rounded up to 256 positions, so calls of similar
+ * lengths share it) and the step recorded over it — a CUDA graph is then recorded once per shape,
+ * not per call. Up to KEEP_SHAPES shapes (a server's batches come in several sizes), the least
+ * recently used dropped first; all of them when decodeParts() changes, by releaseDecode() and by
+ * the model's dispose(). Each holds its cache: layers × 2 × B × capacity × kv heads × head size.
  */
 interface KeptDecode {
   key: string;
@@ -50,16 +52,28 @@ interface KeptDecode {
   step: RecordedStep;
   busy: boolean;
 }
-const kept = new WeakMap<CachedDecoder, KeptDecode>();
+/** most recently used first */
+const kept = new WeakMap<CachedDecoder, KeptDecode[]>();
 const KEEP_ROUND = 256;
+/** batch shapes kept per model (PLF_DECODE_SHAPES, default 4; 0 keeps none) */
+const KEEP_SHAPES = /^\d+$/.test(process.env.PLF_DECODE_SHAPES ?? '') ? Number(process.env.PLF_DECODE_SHAPES) : 4;
 
-/** Frees the step and cache generate kept for `model` (nothing if none, or if a call is using them). */
-export function releaseDecode(model: CachedDecoder): void {
-  const k = kept.get(model);
-  if (!k || k.busy) return;
-  kept.delete(model);
+function freeEntry(k: KeptDecode): void {
   k.step.dispose();
   disposeCache(k.cache);
+}
+
+/** Drops `entry` from what `model` keeps; freed unless a call is using it (that call frees it at its end). */
+function dropEntry(model: CachedDecoder, entry: KeptDecode): void {
+  const list = kept.get(model) ?? [];
+  const i = list.indexOf(entry);
+  if (i >= 0) list.splice(i, 1);
+  if (!entry.busy) freeEntry(entry);
+}
+
+/** Frees the steps and caches generate kept for `model` (those a call is using are freed when it ends). */
+export function releaseDecode(model: CachedDecoder): void {
+  for (const k of [...(kept.get(model) ?? [])]) dropEntry(model, k);
 }
 
 function disposeCache(cache: LayerCache[]): void {
@@ -166,17 +180,18 @@ export function generate(model: CachedDecoder, batch: Pick<Batch, 'inputIds' | '
   const wantGraph = opts.graph ?? (model.device === 'cuda' && process.env.PLF_CUDA_GRAPH !== '0');
   // without a pick, the greedy choice is made on the device: one id per row comes back
   const onDevicePick = !opts.pick;
-  // a recorded step and its cache are kept for the next call (opts.keep, default with the graph)
-  const held = kept.get(model);
-  const keep = wantGraph && (opts.keep ?? true) && !!model.decodeParts && !held?.busy;
+  // a recorded step and its cache are kept for the next call of this shape (opts.keep, default
+  // with the graph); a shape a running call uses (generate called from onStep) is not shared
+  let keep = wantGraph && (opts.keep ?? true) && !!model.decodeParts && KEEP_SHAPES > 0;
   const cap = keep ? Math.ceil((T + opts.maxNewTokens) / KEEP_ROUND) * KEEP_ROUND : T + opts.maxNewTokens;
   const key = `${B}:${cap}:${onDevicePick}:${model.activations}:${getMatmulPrecision()}`;
   const parts = keep ? model.decodeParts!() : [];
-  let entry = keep ? held : undefined;
-  if (entry && (entry.key !== key || !sameParts(entry.parts, parts))) {
-    releaseDecode(model);
-    entry = undefined;
-  }
+  const list = kept.get(model) ?? [];
+  if (keep && list.some((k) => !sameParts(k.parts, parts))) releaseDecode(model); // new weights or adapters: every shape again
+  let entry = keep ? list.find((k) => k.key === key) : undefined;
+  if (entry?.busy) keep = false;
+  if (!keep) entry = undefined;
+  if (entry) list.unshift(...list.splice(list.indexOf(entry), 1)); // most recently used first
   const cache: LayerCache[] =
     entry?.cache ??
     Array.from({ length: c.layers }, () => ({
@@ -207,7 +222,13 @@ export function generate(model: CachedDecoder, batch: Pick<Batch, 'inputIds' | '
   const out = Array.from({ length: B }, (_, b) => prompt.slice(b * T, (b + 1) * T));
   const finished = new Array(B).fill(false);
   let recorded = entry?.step ?? (wantGraph ? new RecordedStep(model, cache, B, cap, onDevicePick) : null);
-  if (keep && recorded && !entry) kept.set(model, (entry = { key, parts, cache, step: recorded, busy: false }));
+  if (keep && recorded && !entry) {
+    entry = { key, parts, cache, step: recorded, busy: false };
+    list.unshift(entry);
+    kept.set(model, list);
+    // the least recently used shapes past the limit go (not one a call is using)
+    for (let i = list.length - 1; i >= 0 && list.length > KEEP_SHAPES; i--) if (!list[i].busy) dropEntry(model, list[i]);
+  }
   if (entry) entry.busy = true;
   // one step as op calls (the prompt: ids [B, T]): each row's first maximum, or its logits [B, V] for pick
   const eager = (ids: number[], positions: BigInt64Array, n: number): Float32Array | BigInt64Array => {
@@ -241,7 +262,7 @@ export function generate(model: CachedDecoder, batch: Pick<Batch, 'inputIds' | '
           cache.forEach((l) => (l.len += 1));
         } catch (e) {
           if (!auto) throw e;
-          if (entry) kept.delete(model); // this call still decodes into the cache: freed at its end
+          if (entry) dropEntry(model, entry); // busy: this call still decodes into the cache, freed at its end
           entry = undefined;
           recorded.dispose();
           recorded = null;
@@ -263,7 +284,7 @@ export function generate(model: CachedDecoder, batch: Pick<Batch, 'inputIds' | '
       if (finished.every(Boolean)) break;
     }
   } finally {
-    if (entry && kept.get(model) === entry) entry.busy = false;
+    if (entry && kept.get(model)?.includes(entry)) entry.busy = false;
     else {
       recorded?.dispose();
       disposeCache(cache);
