@@ -288,6 +288,53 @@ function exited(pid: number): boolean {
 }
 
 test(
+  "a run whose job's lock another attempt holds stops at once (one writer per run folder); the job still completes",
+  { skip, timeout: 120_000 },
+  async () => {
+    if (!workers.some((w) => w.exitCode === null && w.signalCode === null)) startWorker();
+    const c = config(path.join(root, 'fenced'), { settings: ['LM-P'], train: { ...config('').train, maxSteps: 24 } });
+    c.datasets = c.datasets.slice(0, 1);
+    const [g] = gridRuns(c);
+    const conn = new Redis(redis.url, { maxRetriesPerRequest: null });
+    const q = new Queue(QUEUE_NAME, { connection: conn });
+    let fenced: { worker: ChildProcess; child: number } | null = null;
+    const thief = (async () => {
+      for (let i = 0; i < 3000 && !fenced; i++) {
+        const p = (await q.getJob(jobId(g)))?.progress as RunProgress | undefined;
+        if (p?.state === 'training' && (p.step ?? 0) >= 4) {
+          const pid = Number(p.worker.split(':').pop());
+          // as if the lock had expired and another attempt had taken the job: for 3 s, then BullMQ's
+          // stalled check gives the job to a next attempt
+          await conn.set(`bull:${QUEUE_NAME}:${jobId(g)}:lock`, 'another-attempt', 'PX', 3000);
+          // the child running it holds the run folder's lock
+          const child = Number(JSON.parse(fs.readFileSync(path.join(g.run.out, '.lock'), 'utf8')).pid);
+          assert.ok(childrenOf(pid).includes(child), 'the run folder is held by a child of the worker');
+          fenced = { worker: workers.find((w) => w.pid === pid)!, child };
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    try {
+      const results = await submitGrid(c, { queue: redis.url, pollMs: 100, backoffMs: 300 });
+      await thief;
+      assert.ok(fenced, 'the lock was taken mid-run');
+      const { worker, child } = fenced as { worker: ChildProcess; child: number };
+      const said = (worker as ChildProcess & { log: () => string }).log();
+      assert.ok(exited(child), `the fenced child exited (worker log:\n${said})`);
+      assert.match(said, /d1\/llama\/LM-P: its job's lock is no longer this worker's: stopping its run \(pid \d+\)/);
+      assert.equal(results!.length, 1);
+      assert.ok(fs.existsSync(path.join(g.run.out, 'metrics.json')));
+      const logs = (await q.getJobLogs(jobId(g))).logs.join('\n');
+      assert.match(logs, /resuming from \S+ at step \d+/, 'the next attempt resumed the run');
+    } finally {
+      await q.close();
+      conn.disconnect();
+    }
+  },
+);
+
+test(
   'SIGKILLed workers leave no process behind: their sandboxed children exit with them, a run waiting for its folder too',
   { skip: skip || (!fs.existsSync('/proc/self/stat') && 'needs /proc (Linux) to find the children'), timeout: 60_000 },
   async () => {

@@ -26,6 +26,8 @@ export interface RunProgress {
   done?: number;
   /** host:pid of the worker process */
   worker: string;
+  /** pid of the process running the run (the worker's sandboxed child) */
+  pid?: number;
 }
 
 /** JSON with sorted keys: the same configuration always hashes the same. */

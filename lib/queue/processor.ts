@@ -88,7 +88,7 @@ export default async function processRun(job: SandboxedJob<RunJobData, JobResult
     const now = Date.now();
     if (!force && now - last < progressMs) return;
     last = now;
-    toWorker(job.updateProgress({ ...p, worker } satisfies RunProgress));
+    toWorker(job.updateProgress({ ...p, worker, pid: process.pid } satisfies RunProgress));
   };
   const eta = (d: number, n: number) => (d > 0 ? ((Date.now() - t0) / 1000 / d) * (n - d) : undefined);
   report({ state: 'starting' }, true);

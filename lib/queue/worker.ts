@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker, type Job } from 'bullmq';
 import { ConfigError } from '../errors.js';
 import { checkReachable, connect, redisTarget, throttled, QUEUE_NAME } from './connection.js';
-import type { JobResult, RunJobData } from './jobs.js';
+import type { JobResult, RunJobData, RunProgress } from './jobs.js';
 
 export interface WorkerOptions {
   /** redis://host:port[/db] */
@@ -62,6 +62,36 @@ export async function startWorker(o: WorkerOptions): Promise<QueueWorker> {
   w.on('failed', (job, e) => log(`worker ${me}: ${job?.data.name ?? 'a run'} failed: ${e.message}`));
   const say = throttled(log); // a Redis outage is said every 10 s, not once per reconnect attempt
   w.on('error', (e) => say(`worker ${me}: ${e.message}`));
+  // Fencing: a job whose lock this worker could not renew (it expired while the worker stalled,
+  // another attempt holds it, or Redis lost the job) goes to another attempt, which resumes the run
+  // from its checkpoint; the process still running it here is stopped at once — one writer per run
+  // folder even when the next attempt is on another host (it takes the folder's lock over), and no
+  // child stays busy with a lost job (BullMQ's sandbox hands such a child the next job, which then
+  // fails, or completes with the lost job's result). The run's process says its pid in its
+  // progress; its JS thread is busy in native code, so it could not watch the lock itself.
+  const running = new Map<string, { pid: number; name: string }>();
+  w.on('progress', (job: Job<RunJobData>, p) => {
+    const pid = (p as RunProgress | undefined)?.pid;
+    if (job.id && Number.isInteger(pid)) running.set(job.id, { pid: pid!, name: job.data.name });
+  });
+  const done = (job: Job | undefined) => job?.id && running.delete(job.id);
+  w.on('completed', done);
+  w.on('failed', done);
+  w.on('lockRenewalFailed', (ids: string[]) => {
+    for (const id of ids) {
+      const r = running.get(id);
+      if (!r) continue;
+      running.delete(id);
+      log(
+        `worker ${me}: ${r.name}: its job's lock is no longer this worker's: stopping its run (pid ${r.pid}); the job's next attempt resumes it`,
+      );
+      try {
+        process.kill(r.pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+  });
   await w.waitUntilReady();
   log(`worker ${me}: waiting for runs on ${t.shown}${o.device ? ` (device ${o.device})` : ''}`);
   return {
