@@ -74,7 +74,10 @@ export async function startWorker(o: WorkerOptions): Promise<QueueWorker> {
     const pid = (p as RunProgress | undefined)?.pid;
     if (job.id && Number.isInteger(pid)) running.set(job.id, { pid: pid!, name: job.data.name });
   });
+  // forgotten when the job ends here, and when an attempt starts (an attempt whose end BullMQ
+  // could not record leaves its entry: its pid may belong to another process by now)
   const done = (job: Job | undefined) => job?.id && running.delete(job.id);
+  w.on('active', done);
   w.on('completed', done);
   w.on('failed', done);
   w.on('lockRenewalFailed', (ids: string[]) => {
