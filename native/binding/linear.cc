@@ -117,9 +117,10 @@ static cuda::GemvLora gemv_lora(const Op& op, size_t ia, const WeightView& w, co
   return cuda::GemvLora{a->as<float>(), b->as<float>(), nullptr, a->shape[0], float(op.num(ia + 2, "scale"))};
 }
 
-// the decoding GEMVs' rows: 1 to 8 (cuda::kNF4GemvRows; a batch of decoding sequences)
+// the decoding GEMVs' rows: 1 to kNF4GemvRows (a batch of decoding sequences)
 static void check_gemv_rows(const Op& op, const TensorImpl* x, const Rows& r) {
-  if (r.M < 1 || r.M > 8) op.shape("x " + x->describe() + " must have 1 to 8 rows");
+  if (r.M < 1 || r.M > cuda::kNF4GemvRows)
+    op.shape("x " + x->describe() + " must have 1 to " + std::to_string(cuda::kNF4GemvRows) + " rows");
 }
 static std::string rows_desc(const Rows& r, int64_t n) {
   return "[" + std::to_string(r.M) + "," + std::to_string(n) + "] elements";

@@ -63,7 +63,7 @@ void linear_forward(CAct x, int64_t M, int64_t K, const WeightView& w, const flo
     dense_gemv(x, M, K, w, bias, y, accumulate);
     return;
   }
-  if (M > 0 && M <= kGemvRows && w.dtype == DType::U8 && nf4_gemv_ok(w.nf4, K, x.p)) {
+  if (M > 0 && M <= kNF4GemvRows && w.dtype == DType::U8 && nf4_gemv_ok(w.nf4, K, x.p)) {
     nf4_gemv(x, w.nf4, N, K, bias, y, accumulate, {}, M);  // decoding (a batch too): memory-bound, W read once
     return;
   }
@@ -164,7 +164,7 @@ void lora_linear_forward(CAct x, int64_t M, int64_t K, const WeightView& w, cons
       lora_xa(x, M, K, &a, &r, &xa, 1);
     else
       lora_rows(M, K, int(r), 1.0f, x, a, K, 1, 0.0f, xa, p, seed);  // xa = dropout(x)·Aᵀ
-    if (M > 0 && M <= kGemvRows && r > 0 && w.dtype == DType::U8 && nf4_gemv_ok(w.nf4, K, x.p)) {
+    if (M > 0 && M <= kNF4GemvRows && r > 0 && w.dtype == DType::U8 && nf4_gemv_ok(w.nf4, K, x.p)) {
       nf4_gemv(x, w.nf4, N, K, bias, y, accumulate, GemvLora{a, b, xa, r, scale}, M);  // + s·xa·Bᵀ in its epilogue
       return;
     }

@@ -70,7 +70,8 @@ constexpr int kGemvR = 4, kGemvS = 4, kGemvThreads = 128;
 static size_t gemv_smem(long long nb) { return size_t(kGemvThreads / 32) * kGemvR * size_t(nb) * sizeof(float); }
 
 static void check_rows(int64_t M, const char* op) {
-  if (M < 1 || M > kNF4GemvRows) throw std::runtime_error(std::string(op) + ": 1 to 8 rows of x");
+  if (M < 1 || M > kNF4GemvRows)
+    throw std::runtime_error(std::string(op) + ": 1 to " + std::to_string(kNF4GemvRows) + " rows of x");
 }
 
 // M rows of x: by_rows' bucket of accumulators per warp; each row's sums are the one-row kernel's

@@ -358,7 +358,7 @@ __global__ void gemv_multi_k(const void* __restrict__ x, GemvSegs segs, long lon
 
 // The decoding GEMVs' row buckets: f(MB, S) with MB >= M accumulators per warp and S weight steps
 // in flight (fewer as MB grows: registers); nf4_gemv, its fused forms and the emulator check share it
-constexpr int kNF4GemvRows = 8;  // the largest bucket
+// (the largest bucket: kNF4GemvRows)
 template <class F>
 inline void by_rows(long long M, F&& f) {
   if (M <= 1)

@@ -86,6 +86,8 @@ struct GemvLora {
   int64_t r = 0;
   float scale = 0.0f;
 };
+// the most rows of x the NF4 decoding GEMVs take (nf4_gemv, nf4_gemv_multi, nf4_gemv_swiglu)
+constexpr int kNF4GemvRows = 8;
 // y [M, N] = x·Wᵀ for M <= 8 rows x [M, K] (f32, bf16 or f16, y the same) with W NF4 (decoding, one
 // row or a batch of them): reads each packed byte once for all rows; lora's xa is [M, r].
 void nf4_gemv(CAct x, const NF4View& w, int64_t N, int64_t K, const float* bias, Act y, bool accumulate = false,
